@@ -1,0 +1,279 @@
+"""Start, watch and stop the platform's services as local processes (no Docker).
+
+Used by ``make run`` (foreground, Ctrl-C stops everything) and by the end-to-end tests
+(which start their own copy in a private namespace, on their own ports, and may kill
+and restart single services).
+
+    python deploy/local/platform.py run     # provision, seed demo data, start all, wait for Ctrl-C
+    python deploy/local/platform.py up      # the same, in the background (pid file)
+    python deploy/local/platform.py down    # stop what ``up`` started
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+LOCAL_DIR = Path(os.environ.get("ALGOITNY_LOCAL_DIR", REPO / ".local"))
+PYTHON = os.environ.get("ALGOITNY_PYTHON", sys.executable)
+
+
+@dataclass(frozen=True)
+class ServiceDef:
+    name: str
+    module: str
+    port_offset: int
+
+
+# Port = base port + offset; the gateway is the base port (8000 by default).
+SERVICES: tuple[ServiceDef, ...] = (
+    ServiceDef("gateway", "algoitny_gateway", 0),
+    ServiceDef("accounts", "algoitny_accounts", 1),
+    ServiceDef("problems", "algoitny_problems", 2),
+    ServiceDef("executions", "algoitny_executions", 3),
+    ServiceDef("ratelimit", "algoitny_ratelimit", 4),
+    ServiceDef("search-indexer", "algoitny_search_indexer", 5),
+    ServiceDef("hints", "algoitny_hints", 6),
+    ServiceDef("stats", "algoitny_stats", 7),
+)
+GATEWAY_UPSTREAMS = {
+    "problems": "PROBLEMS",
+    "search-indexer": "SEARCH",
+    "accounts": "ACCOUNTS",
+    "ratelimit": "RATELIMIT",
+}
+
+
+def _get(url: str, timeout: float = 2.0) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (urllib.error.URLError, OSError):
+        return 0
+
+
+@dataclass
+class Platform:
+    """The services of one namespace on consecutive ports from ``base_port``."""
+
+    namespace: str = "algoitny"
+    base_port: int = 8000
+    host: str = "127.0.0.1"
+    env: dict[str, str] = field(default_factory=dict)
+    log_dir: Path = LOCAL_DIR / "logs"
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def port(self, service: str) -> int:
+        return self.base_port + next(s.port_offset for s in SERVICES if s.name == service)
+
+    def url(self, service: str) -> str:
+        return f"http://{self.host}:{self.port(service)}"
+
+    def service_env(self, svc: ServiceDef, extra: dict[str, str] | None = None) -> dict[str, str]:
+        env = {**os.environ, **self.env, **(extra or {})}
+        env["ALGOITNY_NAMESPACE"] = self.namespace
+        env["ALGOITNY_HOST"] = self.host
+        env["ALGOITNY_PORT"] = str(self.port(svc.name))
+        env["PYTHONUNBUFFERED"] = "1"
+        if svc.name == "gateway":
+            for upstream, var in GATEWAY_UPSTREAMS.items():
+                env[f"ALGOITNY_{var}_URL"] = self.url(upstream)
+            env.setdefault("ALGOITNY_PUBLIC_URL", self.url("gateway"))
+        return env
+
+    def start(self, name: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        svc = next(s for s in SERVICES if s.name == name)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{self.namespace}-{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        proc = subprocess.Popen(
+            [PYTHON, "-m", svc.module],
+            env=self.service_env(svc, extra_env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=REPO,
+        )
+        log.close()
+        self.procs[name] = proc
+        return proc
+
+    def start_all(self, names: list[str] | None = None) -> None:
+        for svc in SERVICES:
+            if names is None or svc.name in names:
+                self.start(svc.name)
+
+    def wait_ready(self, names: list[str] | None = None, timeout_s: float = 90.0) -> None:
+        pending = set(names or self.procs)
+        deadline = time.monotonic() + timeout_s
+        while pending:
+            for name in sorted(pending):
+                proc = self.procs.get(name)
+                if proc is not None and proc.poll() is not None:
+                    raise RuntimeError(
+                        f"{name} exited with {proc.returncode}; see {self.log_dir}/{self.namespace}-{name}.log"
+                    )
+                if _get(f"{self.url(name)}/readyz") == 200:
+                    pending.discard(name)
+            if pending and time.monotonic() > deadline:
+                raise TimeoutError(f"not ready after {timeout_s:.0f} s: {', '.join(sorted(pending))}")
+            if pending:
+                time.sleep(0.3)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs.pop(name, None)
+        if proc and proc.poll() is None:
+            proc.send_signal(sig)
+            proc.wait(timeout=30)
+
+    def stop_all(self, timeout_s: float = 15.0) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.procs.clear()
+
+
+def _run_tool(args: list[str], env: dict[str, str]) -> str:
+    out = subprocess.run([PYTHON, "-m", *args], env=env, check=True, capture_output=True, text=True, cwd=REPO)
+    return out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
+
+
+def prepare(platform: Platform) -> dict[str, str]:
+    """Tables, topics, plans and the demo admin: all idempotent."""
+    env = {**os.environ, **platform.env, "ALGOITNY_NAMESPACE": platform.namespace}
+    results = {
+        "provision": _run_tool(["algoitny_shared.provision"], env),
+        "plans": _run_tool(["algoitny_ratelimit", "seed"], env),
+        "admin": _run_tool(["algoitny_accounts", "seed-admin"], env),
+    }
+    return results
+
+
+def load_demo_problems(platform: Platform, admin_token: str) -> int:
+    """Register the demo problems through the gateway (existing ones are left as they are)."""
+    demo = json.loads((REPO / "deploy" / "demo" / "problems.json").read_text())
+    created = 0
+    for problem in demo:
+        req = urllib.request.Request(
+            f"{platform.url('gateway')}/api/v1/problems",
+            data=json.dumps(problem).encode(),
+            headers={"content-type": "application/json", "authorization": f"Bearer {admin_token}"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10):
+                created += 1
+        except urllib.error.HTTPError as exc:
+            if exc.code != 409:
+                raise RuntimeError(
+                    f"demo problem {problem['platform']}/{problem['problem_id']}: {exc.read()!r}"
+                ) from exc
+    return created
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["run", "up", "down"])
+    args = parser.parse_args()
+    base_port = int(os.environ.get("ALGOITNY_GATEWAY_PORT", "8000"))
+    platform = Platform(namespace=os.environ.get("ALGOITNY_NAMESPACE", "algoitny"), base_port=base_port)
+    pid_file = LOCAL_DIR / "run" / "services.json"
+
+    if args.command == "down":
+        if not pid_file.exists():
+            print("[platform] no services started by 'up'")
+            return
+        pids = json.loads(pid_file.read_text())
+        for name, pid in pids.items():
+            try:
+                os.kill(pid, signal.SIGTERM)
+                print(f"[platform] stopping {name} (pid {pid})")
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 15
+        for pid in pids.values():
+            while time.monotonic() < deadline:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.2)
+            else:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        pid_file.unlink()
+        return
+
+    print("[platform] provisioning tables and topics, seeding plans and the demo admin ...", flush=True)
+    prepare(platform)
+    platform.start_all()
+    stop = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        platform.wait_ready(timeout_s=120)
+        admin_token = os.environ.get("ALGOITNY_ADMIN_TOKEN", "local-admin-token")
+        loaded = load_demo_problems(platform, admin_token)
+        email = os.environ.get("ALGOITNY_DEMO_ADMIN_EMAIL", "admin@algoitny.dev")
+        password = os.environ.get("ALGOITNY_DEMO_ADMIN_PASSWORD", "change-me-admin-1")
+        gateway = platform.url("gateway")
+        print(
+            "\n".join(
+                [
+                    "",
+                    "AlgoItny is running.",
+                    f"  Gateway:        {gateway}",
+                    f"  API docs:       {gateway}/docs   (OpenAPI: {gateway}/openapi.json)",
+                    f"  Demo admin:     {email} / {password}   (POST {gateway}/api/v1/auth/token)",
+                    f"  Demo problems:  {loaded} new; try {gateway}/api/v1/problems/search?q=sum",
+                    f"  Logs:           {platform.log_dir}",
+                    "",
+                ]
+            ),
+            flush=True,
+        )
+        if args.command == "up":
+            pid_file.parent.mkdir(parents=True, exist_ok=True)
+            pid_file.write_text(json.dumps({n: p.pid for n, p in platform.procs.items()}))
+            platform.procs.clear()  # leave them running
+            return
+        print("Press Ctrl-C to stop.", flush=True)
+        while not stop:
+            for name, proc in platform.procs.items():
+                if proc.poll() is not None:
+                    print(f"[platform] {name} exited with {proc.returncode}; stopping", flush=True)
+                    stop = True
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if platform.procs:
+            print("[platform] stopping services ...", flush=True)
+            platform.stop_all()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Accounts service: users, sign-in and tokens."""

@@ -1,0 +1,3 @@
+from algoitny_accounts.entrypoints.cli import main
+
+main()

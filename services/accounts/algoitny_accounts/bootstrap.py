@@ -1,0 +1,46 @@
+"""Composition root of the accounts service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+
+from algoitny_accounts.adapters.user_repository import UserRepository
+from algoitny_accounts.service_layer.accounts import AccountService
+from algoitny_accounts.settings import AccountsSettings
+from algoitny_shared.dynamo import dynamodb
+from algoitny_shared.kafka import EventPublisher, make_broker
+from algoitny_shared.outbox import Outbox, OutboxRelay
+from algoitny_shared.tables import ACCOUNTS_OUTBOX
+from algoitny_shared.uow import DynamoUnitOfWork
+
+
+@dataclass
+class Container:
+    settings: AccountsSettings
+    dynamodb: Any
+    broker: KafkaBroker
+    outbox: Outbox
+    relay: OutboxRelay
+    users: UserRepository
+    accounts: AccountService
+
+
+def build(settings: AccountsSettings | None = None) -> Container:
+    settings = settings or AccountsSettings()
+    client = dynamodb(settings)
+    broker = make_broker(settings)
+    outbox = Outbox(client, ACCOUNTS_OUTBOX, settings.namespace)
+    relay = OutboxRelay(
+        client, outbox, EventPublisher(broker, settings), settings.service_name, settings.outbox_poll_interval_s
+    )
+    users = UserRepository(client, settings.namespace)
+    accounts = AccountService(
+        users,
+        lambda: DynamoUnitOfWork(client, outbox, settings.fault_points),
+        settings.token_secret.get_secret_value(),
+        settings.access_token_ttl_s,
+    )
+    return Container(settings, client, broker, outbox, relay, users, accounts)

@@ -1,0 +1,1 @@
+"""Executions service: sandboxed judging and execution history."""

@@ -1,0 +1,3 @@
+from algoitny_executions.entrypoints.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""API gateway: authenticates callers and routes /api/v1 to the owning service."""

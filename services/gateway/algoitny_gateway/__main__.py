@@ -1,0 +1,3 @@
+from algoitny_gateway.entrypoints.cli import main
+
+main()

@@ -1,0 +1,50 @@
+"""HTTP clients to the services behind the gateway (pooled, one per upstream)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from algoitny_gateway.domain.routes import Upstream
+from algoitny_gateway.settings import GatewaySettings
+from algoitny_shared.errors import AppError, ErrorCode
+
+
+class Upstreams:
+    def __init__(self, settings: GatewaySettings) -> None:
+        bases: dict[Upstream, str] = {
+            "problems": settings.problems_url,
+            "search": settings.search_url,
+            "accounts": settings.accounts_url,
+            "ratelimit": settings.ratelimit_url,
+        }
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        self._clients = {
+            name: httpx.AsyncClient(base_url=url, timeout=settings.upstream_timeout_s, limits=limits)
+            for name, url in bases.items()
+        }
+
+    async def send(
+        self, upstream: Upstream, method: str, path: str, *, params: Any, content: bytes, headers: dict[str, str]
+    ) -> httpx.Response:
+        client = self._clients[upstream]
+        try:
+            return await client.request(method, path, params=params, content=content, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise AppError(ErrorCode.UPSTREAM_TIMEOUT, f"The {upstream} service did not answer in time") from exc
+        except httpx.TransportError as exc:
+            raise AppError(ErrorCode.UPSTREAM_UNAVAILABLE, f"The {upstream} service is unavailable") from exc
+
+    async def openapi(self, upstream: Upstream) -> dict[str, Any]:
+        resp = await self._clients[upstream].get("/openapi.json")
+        resp.raise_for_status()
+        return resp.json()  # type: ignore[no-any-return]
+
+    async def ready(self, upstream: Upstream) -> None:
+        resp = await self._clients[upstream].get("/healthz")
+        resp.raise_for_status()
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()

@@ -1,0 +1,19 @@
+"""``algoitny-gateway``: serve the public HTTP API."""
+
+from __future__ import annotations
+
+from algoitny_gateway.settings import GatewaySettings
+from algoitny_shared.logging import configure_logging
+from algoitny_shared.runtime import serve
+
+
+def main() -> None:
+    settings = GatewaySettings()
+    configure_logging(settings.service_name, settings.log_level)
+    from algoitny_gateway.entrypoints.http import make_app
+
+    serve(make_app(settings), settings)
+
+
+if __name__ == "__main__":
+    main()

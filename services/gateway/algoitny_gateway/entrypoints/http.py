@@ -1,0 +1,119 @@
+"""The gateway's HTTP app: authenticate, route to the owning service, pass its answer back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from algoitny_gateway.adapters.upstreams import Upstreams
+from algoitny_gateway.domain.routes import ROUTES, Route
+from algoitny_gateway.service_layer.auth import Authenticator
+from algoitny_gateway.service_layer.openapi import compose
+from algoitny_gateway.settings import GatewaySettings
+from algoitny_shared.errors import PROBLEM_JSON, AppError, ErrorCode
+from algoitny_shared.http import REQUEST_ID_HEADER, create_app
+from algoitny_shared.identity import ROLE_HEADER, USER_HEADER
+from algoitny_shared.logging import request_id_var
+
+FORWARDED_HEADERS = ("content-type", "accept", "traceparent", "idempotency-key", "if-match")
+PASSED_BACK_HEADERS = ("content-type", "location", "etag", "retry-after")
+
+
+def _public_instance(content: bytes, path: str) -> bytes:
+    """Errors name the public path the client called, not the service's internal one."""
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return content
+    if isinstance(body, dict) and "instance" in body:
+        body["instance"] = path
+        return json.dumps(body, ensure_ascii=False).encode()
+    return content
+
+
+def make_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+    upstreams = Upstreams(settings)
+    auth = Authenticator(settings.token_secret.get_secret_value(), settings.admin_token.get_secret_value())
+    openapi_cache: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await upstreams.close()
+
+    def upstream_check(name: str) -> Callable[[], Awaitable[None]]:
+        async def check() -> None:
+            await upstreams.ready(name)  # type: ignore[arg-type]
+
+        check.__name__ = name
+        return check
+
+    app = create_app(
+        settings,
+        title="AlgoItny API",
+        description="Practise algorithm problems: catalogue, search, judged runs, hints, quotas.",
+        readiness=[upstream_check(n) for n in ("problems", "search")],
+        lifespan=lifespan,
+        own_docs=False,
+    )
+
+    def add_route(route: Route) -> None:
+        async def forward(request: Request) -> Response:
+            identity = auth.identify(request.headers.get("authorization"))
+            if route.admin_only and not identity.is_admin:
+                if identity.role == "anonymous":
+                    raise AppError(ErrorCode.UNAUTHENTICATED, "Sign in as an admin to do this")
+                raise AppError(ErrorCode.FORBIDDEN, "Only admins can do this")
+            headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
+            headers[REQUEST_ID_HEADER] = request_id_var.get() or ""
+            headers[ROLE_HEADER] = identity.role
+            if identity.user_id:
+                headers[USER_HEADER] = identity.user_id
+            body = await request.body()
+            upstream_resp = await upstreams.send(
+                route.upstream,
+                route.method,
+                route.upstream_path.format(**request.path_params),
+                params=request.query_params.multi_items(),
+                content=body,
+                headers=headers,
+            )
+            passed = {h: upstream_resp.headers[h] for h in PASSED_BACK_HEADERS if h in upstream_resp.headers}
+            content = upstream_resp.content
+            if passed.get("content-type", "").startswith(PROBLEM_JSON):
+                content = _public_instance(content, request.url.path)
+            return Response(content, status_code=upstream_resp.status_code, headers=passed)
+
+        forward.__name__ = f"{route.method.lower()}_{route.upstream}_{len(app.routes)}"
+        app.add_api_route(route.public_path, forward, methods=[route.method], include_in_schema=False)
+
+    for route in ROUTES:
+        add_route(route)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi() -> JSONResponse:
+        if "doc" not in openapi_cache:
+            names = sorted({r.upstream for r in ROUTES})
+            results = await asyncio.gather(*(upstreams.openapi(n) for n in names), return_exceptions=True)
+            docs = {n: r for n, r in zip(names, results, strict=True) if isinstance(r, dict)}
+            doc = compose(app.openapi(), docs)
+            if len(docs) == len(names):
+                openapi_cache["doc"] = doc  # cache only a complete document
+            return JSONResponse(doc)
+        return JSONResponse(openapi_cache["doc"])
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="AlgoItny API")
+
+    return app

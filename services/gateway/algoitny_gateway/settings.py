@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from algoitny_shared.settings import ServiceSettings
+
+
+class GatewaySettings(ServiceSettings):
+    service_name: str = "gateway"
+    port: int = 8000
+    public_url: str = "http://127.0.0.1:8000"
+    problems_url: str = "http://127.0.0.1:8002"
+    search_url: str = "http://127.0.0.1:8005"
+    accounts_url: str = "http://127.0.0.1:8001"
+    ratelimit_url: str = "http://127.0.0.1:8004"
+    upstream_timeout_s: float = Field(default=10.0, gt=0)
+    admin_token: SecretStr = Field(
+        default=SecretStr("local-admin-token"),
+        description="Operators' bearer token with the admin role (for scripts and CI); people sign in for a token.",
+    )

@@ -1,0 +1,1 @@
+"""Hints service: progressive hints from Gemini."""

@@ -1,0 +1,3 @@
+from algoitny_hints.entrypoints.cli import main
+
+main()

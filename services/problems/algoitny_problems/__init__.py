@@ -1,0 +1,1 @@
+"""Problems service: owns the problem catalogue and test cases."""

@@ -1,0 +1,3 @@
+from algoitny_problems.entrypoints.cli import main
+
+main()

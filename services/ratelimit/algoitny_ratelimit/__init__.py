@@ -1,0 +1,1 @@
+"""Ratelimit service: subscription plans and daily quotas."""

@@ -1,0 +1,3 @@
+from algoitny_ratelimit.entrypoints.cli import main
+
+main()

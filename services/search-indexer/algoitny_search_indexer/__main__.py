@@ -1,0 +1,3 @@
+from algoitny_search_indexer.entrypoints.cli import main
+
+main()

@@ -1,0 +1,50 @@
+"""Composition root of the search indexer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+from opensearchpy import AsyncOpenSearch
+
+from algoitny_search_indexer.adapters.opensearch_index import ProblemIndex
+from algoitny_search_indexer.service_layer.indexing import Indexer, SearchService
+from algoitny_search_indexer.settings import SearchIndexerSettings
+from algoitny_shared.cursor import CursorCodec
+from algoitny_shared.dynamo import dynamodb
+from algoitny_shared.inbox import Inbox
+from algoitny_shared.kafka import EventConsumer, make_broker
+from algoitny_shared.tables import SEARCH_INDEXER_INBOX
+from algoitny_shared.topics import PROBLEM_EVENTS, SEARCH_INDEXER_GROUP
+
+
+@dataclass
+class Container:
+    settings: SearchIndexerSettings
+    dynamodb: Any
+    opensearch: AsyncOpenSearch
+    broker: KafkaBroker
+    index: ProblemIndex
+    consumer: EventConsumer
+    search: SearchService
+
+
+def build(settings: SearchIndexerSettings | None = None) -> Container:
+    settings = settings or SearchIndexerSettings()
+    client = dynamodb(settings)
+    opensearch = AsyncOpenSearch(hosts=[settings.opensearch_url], timeout=settings.opensearch_timeout_s)
+    broker = make_broker(settings)
+    index = ProblemIndex(opensearch, settings.namespace)
+    consumer = EventConsumer(
+        broker=broker,
+        settings=settings,
+        group=SEARCH_INDEXER_GROUP,
+        topics=[PROBLEM_EVENTS],
+        handlers=Indexer(index).handlers(),
+        inbox=Inbox(client, SEARCH_INDEXER_INBOX, settings.namespace),
+    )
+    if settings.consumers_enabled:
+        consumer.register()
+    search = SearchService(index, CursorCodec(settings.cursor_secret.get_secret_value()))
+    return Container(settings, client, opensearch, broker, index, consumer, search)

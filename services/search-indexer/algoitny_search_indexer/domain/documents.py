@@ -1,0 +1,48 @@
+"""The search document of a problem and the query model (no I/O)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from algoitny_shared.events.catalog import ProblemSnapshot
+
+MAX_QUERY_CHARS = 200
+
+
+def document_of(snapshot: ProblemSnapshot) -> dict[str, Any]:
+    return {
+        "key": f"{snapshot.platform}/{snapshot.problem_id}",
+        "platform": snapshot.platform,
+        "problem_id": snapshot.problem_id,
+        "title": snapshot.title,
+        "url": snapshot.url,
+        "tags": snapshot.tags,
+        "language": snapshot.language,
+        "status": snapshot.status,
+        "difficulty": snapshot.difficulty,
+        "test_case_count": snapshot.test_case_count,
+        "created_at": snapshot.created_at.isoformat(),
+        "updated_at": snapshot.updated_at.isoformat(),
+    }
+
+
+class SearchHit(BaseModel):
+    platform: str
+    problem_id: str
+    title: str
+    url: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    language: str | None = None
+    status: str
+    difficulty: str | None = None
+    score: float | None = None
+    updated_at: datetime | None = None
+
+
+class SearchPage(BaseModel):
+    items: list[SearchHit]
+    total: int
+    next_cursor: str | None = None

@@ -1,0 +1,1 @@
+"""Stats service: precomputed statistics from events."""

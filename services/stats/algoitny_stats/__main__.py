@@ -1,0 +1,3 @@
+from algoitny_stats.entrypoints.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""AlgoItny's common library, used by every service."""

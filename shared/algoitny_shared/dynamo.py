@@ -1,0 +1,72 @@
+"""boto3 clients created once per process (a fresh client costs ~20 ms of CPU on first use)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+
+from algoitny_shared.settings import ServiceSettings
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _client(kind: str, endpoint: str | None, region: str, key_id: str, secret: str) -> Any:
+    return boto3.session.Session().client(
+        kind,
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        config=Config(retries={"max_attempts": 4, "mode": "standard"}, max_pool_connections=32),
+    )
+
+
+@lru_cache(maxsize=16)
+def _cached(kind: str, endpoint: str | None, region: str, key_id: str, secret: str) -> Any:
+    return _client(kind, endpoint, region, key_id, secret)
+
+
+def client_for(kind: str, settings: ServiceSettings) -> Any:
+    return _cached(
+        kind,
+        settings.aws_endpoint_url,
+        settings.aws_region,
+        settings.aws_access_key_id.get_secret_value(),
+        settings.aws_secret_access_key.get_secret_value(),
+    )
+
+
+def dynamodb(settings: ServiceSettings) -> Any:
+    return client_for("dynamodb", settings)
+
+
+def to_item(data: dict[str, Any]) -> dict[str, Any]:
+    """Plain dict -> DynamoDB attribute-value map (None values dropped)."""
+    return {k: _serializer.serialize(v) for k, v in data.items() if v is not None}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, set):
+        return sorted(_plain(v) for v in value)
+    return value
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    """DynamoDB attribute-value map -> plain dict (numbers back to int/float)."""
+    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def to_value(value: Any) -> dict[str, Any]:
+    return _serializer.serialize(value)  # type: ignore[no-any-return]

@@ -1,0 +1,217 @@
+"""The HTTP kit every service uses: app factory, problem+json errors, request ids, body limits,
+``/healthz``, ``/readyz`` and ``/metrics``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from algoitny_shared.errors import PROBLEM_JSON, AppError, ErrorCode, problem_body
+from algoitny_shared.logging import request_id_var, trace_id_var
+from algoitny_shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from algoitny_shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+REQUEST_ID_HEADER = "x-request-id"
+
+
+def problem_response(code: ErrorCode, detail: str, request: Request | None = None, **extra: Any) -> JSONResponse:
+    body = problem_body(
+        code,
+        detail,
+        instance=request.url.path if request else None,
+        request_id=request_id_var.get(),
+        **extra,
+    )
+    return JSONResponse(body, status_code=code.status, media_type=PROBLEM_JSON)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class EdgeMiddleware:
+    """Request id, trace id, metrics and the body-size limit, as plain ASGI (no per-request task)."""
+
+    def __init__(self, app: ASGIApp, service: str, max_body_bytes: int) -> None:
+        self.app = app
+        self.service = service
+        self.max_body = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode().lower(): v.decode(errors="replace") for k, v in scope.get("headers", [])}
+        request_id = headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
+        request_id = request_id[:128]
+        request_id_var.set(request_id)
+        trace_id_var.set(_trace_id(headers.get("traceparent")) or request_id)
+        started = time.perf_counter()
+        status_holder = {"status": 500}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (REQUEST_ID_HEADER.encode(), request_id.encode())]
+            await send(message)
+
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            await self._too_large(scope, send_wrapper)
+            return
+
+        received = 0
+
+        async def receive_limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, receive_limited, send_wrapper)
+        except _BodyTooLarge:
+            await self._too_large(scope, send_wrapper)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            elapsed = time.perf_counter() - started
+            HTTP_LATENCY.labels(self.service, scope["method"], path).observe(elapsed)
+            HTTP_REQUESTS.labels(self.service, scope["method"], path, str(status_holder["status"])).inc()
+
+    async def _too_large(self, scope: Scope, send: Send) -> None:
+        body = problem_body(
+            ErrorCode.PAYLOAD_TOO_LARGE,
+            f"The request body exceeds {self.max_body} bytes",
+            instance=scope.get("path"),
+            request_id=request_id_var.get(),
+        )
+        payload = json.dumps(body).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(payload)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+
+def _trace_id(traceparent: str | None) -> str | None:
+    """The trace id of a W3C traceparent header (version-traceid-parentid-flags)."""
+    if not traceparent:
+        return None
+    parts = traceparent.split("-")
+    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    return [
+        {"loc": [str(p) for p in err.get("loc", ())], "msg": err.get("msg", ""), "type": err.get("type", "")}
+        for err in exc.errors()
+    ]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        return JSONResponse(
+            exc.to_problem(instance=request.url.path, request_id=request_id_var.get()),
+            status_code=exc.code.status,
+            media_type=PROBLEM_JSON,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _validation_errors(exc)
+        if any(e["type"] == "json_invalid" for e in errors):
+            return problem_response(ErrorCode.MALFORMED_JSON, "The body could not be parsed as JSON", request)
+        return problem_response(
+            ErrorCode.VALIDATION_FAILED, "The request does not match the schema", request, errors=errors
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {
+            404: ErrorCode.NOT_FOUND,
+            405: ErrorCode.METHOD_NOT_ALLOWED,
+            413: ErrorCode.PAYLOAD_TOO_LARGE,
+            415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+        }.get(exc.status_code, ErrorCode.BAD_REQUEST)
+        detail = exc.detail if isinstance(exc.detail, str) else code.title
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"No route for {request.method} {request.url.path}"
+        return problem_response(code, detail, request)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return problem_response(ErrorCode.INTERNAL, "An unexpected error occurred; it has been logged", request)
+
+
+def create_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    version: str = "1.0.0",
+    readiness: Sequence[ReadinessCheck] = (),
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+    description: str = "",
+    own_docs: bool = True,
+) -> FastAPI:
+    """``own_docs=False`` leaves /openapi.json and /docs to the caller (the gateway composes its own)."""
+    app = FastAPI(
+        title=title,
+        version=version,
+        description=description,
+        lifespan=lifespan,
+        openapi_url="/openapi.json" if own_docs else None,
+        docs_url="/docs" if own_docs else None,
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.add_middleware(EdgeMiddleware, service=settings.service_name, max_body_bytes=settings.max_body_bytes)
+    checks = list(readiness)
+    app.state.readiness = checks
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": settings.service_name}
+
+    @app.get("/readyz", tags=["ops"], summary="Readiness: every dependency answers")
+    async def readyz() -> JSONResponse:
+        failures: dict[str, str] = {}
+        for check in app.state.readiness:
+            try:
+                await asyncio.wait_for(check(), timeout=3.0)
+            except Exception as exc:
+                failures[getattr(check, "__name__", "check")] = f"{type(exc).__name__}: {exc}"[:300]
+        if failures:
+            return problem_response(ErrorCode.UPSTREAM_UNAVAILABLE, "Not ready", None, checks=failures)
+        return JSONResponse({"status": "ready", "service": settings.service_name})
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", include_in_schema=True)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,27 @@
+"""Prometheus metrics shared by all services, defined once."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+HTTP_REQUESTS = Counter("algoitny_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
+HTTP_LATENCY = Histogram(
+    "algoitny_http_request_seconds",
+    "HTTP request latency",
+    ["service", "method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+EVENTS_PUBLISHED = Counter("algoitny_events_published_total", "Events published to Kafka", ["service", "event_type"])
+EVENTS_CONSUMED = Counter(
+    "algoitny_events_consumed_total",
+    "Events seen by consumers, by outcome (processed, duplicate, skipped, dead_lettered)",
+    ["consumer", "event_type", "outcome"],
+)
+EVENT_HANDLER_RETRIES = Counter("algoitny_event_handler_retries_total", "Handler retries", ["consumer"])
+OUTBOX_PENDING = Gauge("algoitny_outbox_pending", "Unpublished outbox events seen by the last relay pass", ["service"])
+EVENT_LAG_SECONDS = Histogram(
+    "algoitny_event_age_seconds",
+    "Time from an event's occurrence to its processing by a consumer",
+    ["consumer"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+)

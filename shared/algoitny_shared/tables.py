@@ -1,0 +1,175 @@
+"""DynamoDB tables of every service, declared once: used by table creation, tests and docs.
+
+A table belongs to exactly one service (``owner``); no other service reads it.
+Physical names are ``<namespace>-<owner>-<name>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+KeyType = Literal["S", "N", "B"]
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    hash_key: str
+    range_key: str | None = None
+    projection: Literal["ALL", "KEYS_ONLY", "INCLUDE"] = "ALL"
+    non_key_attributes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    owner: str
+    name: str
+    hash_key: str
+    range_key: str | None = None
+    attributes: dict[str, KeyType] = field(default_factory=dict)
+    indexes: tuple[Index, ...] = ()
+    ttl_attribute: str | None = None
+    stream: Literal["NEW_AND_OLD_IMAGES", "NEW_IMAGE", "KEYS_ONLY"] | None = None
+    description: str = ""
+
+    def physical(self, namespace: str) -> str:
+        return f"{namespace}-{self.owner}-{self.name}"
+
+    def create_request(self, namespace: str) -> dict[str, Any]:
+        def key_schema(hash_key: str, range_key: str | None) -> list[dict[str, str]]:
+            schema = [{"AttributeName": hash_key, "KeyType": "HASH"}]
+            if range_key:
+                schema.append({"AttributeName": range_key, "KeyType": "RANGE"})
+            return schema
+
+        request: dict[str, Any] = {
+            "TableName": self.physical(namespace),
+            "KeySchema": key_schema(self.hash_key, self.range_key),
+            "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in self.attributes.items()],
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        if self.indexes:
+            gsis = []
+            for index in self.indexes:
+                projection: dict[str, Any] = {"ProjectionType": index.projection}
+                if index.non_key_attributes:
+                    projection["NonKeyAttributes"] = list(index.non_key_attributes)
+                gsis.append(
+                    {
+                        "IndexName": index.name,
+                        "KeySchema": key_schema(index.hash_key, index.range_key),
+                        "Projection": projection,
+                    }
+                )
+            request["GlobalSecondaryIndexes"] = gsis
+        if self.stream:
+            request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": self.stream}
+        return request
+
+
+def outbox_table(owner: str) -> TableSpec:
+    """The transactional outbox of a service: events written in the same transaction as state.
+
+    ``pending`` is present only until the relay has published the event, so
+    ``PendingIndex`` is sparse and holds exactly the unpublished events in write order.
+    """
+    return TableSpec(
+        owner=owner,
+        name="Outbox",
+        hash_key="event_id",
+        attributes={"event_id": "S", "pending": "S", "seq": "S"},
+        indexes=(Index("PendingIndex", "pending", "seq"),),
+        ttl_attribute="expires_at",
+        description="Transactional outbox; sent events expire after 7 days.",
+    )
+
+
+def inbox_table(owner: str) -> TableSpec:
+    """Idempotent consumption: one item per (consumer, event id), written with a conditional put."""
+    return TableSpec(
+        owner=owner,
+        name="Inbox",
+        hash_key="pk",
+        attributes={"pk": "S"},
+        ttl_attribute="expires_at",
+        description="Processed event ids per consumer; expire after 14 days.",
+    )
+
+
+PROBLEMS = TableSpec(
+    owner="problems",
+    name="Problems",
+    hash_key="platform",
+    range_key="problem_id",
+    attributes={"platform": "S", "problem_id": "S", "status": "S", "created_at": "S"},
+    indexes=(
+        Index("PlatformIndex", "platform", "created_at"),
+        Index("CompletionIndex", "status", "created_at"),
+    ),
+    description="One item per problem, keyed by platform and problem id.",
+)
+TEST_CASES = TableSpec(
+    owner="problems",
+    name="TestCases",
+    hash_key="problem_key",
+    range_key="case_key",
+    attributes={"problem_key": "S", "case_key": "S"},
+    description="Test cases keyed by problem and <test-set version>#<ordinal>.",
+)
+PROBLEMS_OUTBOX = outbox_table("problems")
+SEARCH_INDEXER_INBOX = inbox_table("search-indexer")
+USERS = TableSpec(
+    owner="accounts",
+    name="Users",
+    hash_key="pk",
+    attributes={"pk": "S"},
+    description="Users (pk USER#<id>) and e-mail guards (pk EMAIL#<email>, holding the user id): "
+    "sign-in is two GetItems, and a transaction keeps e-mails unique.",
+)
+ACCOUNTS_OUTBOX = outbox_table("accounts")
+PLANS = TableSpec(
+    owner="ratelimit",
+    name="Plans",
+    hash_key="plan_id",
+    attributes={"plan_id": "S"},
+    description="Subscription plans and their daily quotas.",
+)
+
+ALL_TABLES: tuple[TableSpec, ...] = (
+    PROBLEMS,
+    TEST_CASES,
+    PROBLEMS_OUTBOX,
+    SEARCH_INDEXER_INBOX,
+    USERS,
+    ACCOUNTS_OUTBOX,
+    PLANS,
+)
+
+
+def tables_of(owner: str) -> tuple[TableSpec, ...]:
+    return tuple(t for t in ALL_TABLES if t.owner == owner)
+
+
+def ensure_tables(client: Any, namespace: str, specs: Iterable[TableSpec]) -> list[str]:
+    """Create the tables that do not exist yet (idempotent); returns the ones created."""
+    created = []
+    existing = set()
+    for page in client.get_paginator("list_tables").paginate():
+        existing.update(page["TableNames"])
+    for spec in specs:
+        name = spec.physical(namespace)
+        if name in existing:
+            continue
+        try:
+            client.create_table(**spec.create_request(namespace))
+        except client.exceptions.ResourceInUseException:
+            continue
+        client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        if spec.ttl_attribute:
+            client.update_time_to_live(
+                TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute}
+            )
+        created.append(name)
+    return created

@@ -1,0 +1,49 @@
+"""Every Kafka topic of the platform, declared once.
+
+Physical names carry the namespace (``<namespace>.<name>``) so parallel test runs and
+environments never share a topic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    description: str
+    config: dict[str, str] = field(default_factory=dict)
+
+    def physical(self, namespace: str) -> str:
+        return f"{namespace}.{self.name}"
+
+
+# Domain topics keep their whole history so derived views can be rebuilt by replay.
+KEEP_FOREVER = {"retention.ms": "-1", "cleanup.policy": "delete"}
+# Dead letters are kept for 30 days, long enough to inspect and replay.
+DEAD_LETTER_RETENTION = {"retention.ms": str(30 * 24 * 3600 * 1000)}
+
+PROBLEM_EVENTS = TopicSpec("problems.events", "Lifecycle of problems and their test sets.", KEEP_FOREVER)
+
+ACCOUNT_EVENTS = TopicSpec("accounts.events", "Users registered and their plan changes.", KEEP_FOREVER)
+
+DOMAIN_TOPICS: tuple[TopicSpec, ...] = (PROBLEM_EVENTS, ACCOUNT_EVENTS)
+
+
+def dead_letter_topic(consumer_group: str) -> TopicSpec:
+    """One dead-letter topic per consumer group: a failure belongs to the consumer that hit it."""
+    return TopicSpec(
+        f"{consumer_group}.dlq",
+        f"Events the {consumer_group} consumer could not process, with the reason in headers.",
+        DEAD_LETTER_RETENTION,
+    )
+
+
+# Every consumer group of the platform; each gets its own dead-letter topic.
+SEARCH_INDEXER_GROUP = "search-indexer"
+CONSUMER_GROUPS: tuple[str, ...] = (SEARCH_INDEXER_GROUP,)
+
+
+def all_topics() -> list[TopicSpec]:
+    return [*DOMAIN_TOPICS, *(dead_letter_topic(g) for g in CONSUMER_GROUPS)]
