@@ -5,6 +5,8 @@
 #   install     fetch jars with Maven (only if missing/out of date), compile the OpenSearch launcher
 #   up          install if needed, start every part that is not already answering, wait for health
 #   down        stop only the processes this script started (pid files), SIGTERM then SIGKILL after 20 s
+#   stop PART.. stop the named parts if infra.sh started them (used with `started`)
+#   started     list the parts the last `up` started (so a caller can stop just those)
 #   status      print each part up/down (exit 0 only if all are up)
 #   wait        wait until every part is healthy (deadline INFRA_TIMEOUT)
 #   reset-data  delete Kafka/OpenSearch data dirs (refused while a part we started is running)
@@ -382,6 +384,8 @@ case "${1:-}" in
   install) cmd_install ;;
   up) cmd_up ;;
   down) cmd_down ;;
+  stop) shift; stop_parts "$@" ;;
+  started) cat "$RUN_DIR/started" 2>/dev/null || true ;;
   status) cmd_status ;;
   wait) cmd_wait ;;
   reset-data) cmd_reset_data ;;

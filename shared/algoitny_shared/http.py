@@ -41,10 +41,6 @@ def problem_response(code: ErrorCode, detail: str, request: Request | None = Non
     return JSONResponse(body, status_code=code.status, media_type=PROBLEM_JSON)
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
 class EdgeMiddleware:
     """Request id, trace id, metrics and the body-size limit, as plain ASGI (no per-request task)."""
 
@@ -68,30 +64,54 @@ class EdgeMiddleware:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
+                status_holder["started"] = 1
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (REQUEST_ID_HEADER.encode(), request_id.encode())]
             await send(message)
 
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-            await self._too_large(scope, send_wrapper)
+            await self._problem(
+                send_wrapper, ErrorCode.PAYLOAD_TOO_LARGE, f"The request body exceeds {self.max_body} bytes", scope
+            )
             return
 
-        received = 0
-
-        async def receive_limited() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise _BodyTooLarge
-            return message
-
         try:
-            await self.app(scope, receive_limited, send_wrapper)
-        except _BodyTooLarge:
-            await self._too_large(scope, send_wrapper)
+            # Read the whole body first (bounded by max_body), then replay it to the app:
+            # the limit then holds for chunked uploads that declare no length.
+            body = bytearray()
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return  # client went away
+                body.extend(message.get("body", b""))
+                if len(body) > self.max_body:
+                    await self._problem(
+                        send_wrapper,
+                        ErrorCode.PAYLOAD_TOO_LARGE,
+                        f"The request body exceeds {self.max_body} bytes",
+                        scope,
+                    )
+                    return
+                if not message.get("more_body", False):
+                    break
+            replayed = False
+
+            async def replay() -> Message:
+                nonlocal replayed
+                if not replayed:
+                    replayed = True
+                    return {"type": "http.request", "body": bytes(body), "more_body": False}
+                return await receive()
+
+            await self.app(scope, replay, send_wrapper)
+        except Exception:
+            log.exception("unhandled error")
+            if status_holder.get("started"):
+                raise
+            await self._problem(
+                send_wrapper, ErrorCode.INTERNAL, "An unexpected error occurred; it has been logged", scope
+            )
         finally:
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
@@ -99,18 +119,14 @@ class EdgeMiddleware:
             HTTP_LATENCY.labels(self.service, scope["method"], path).observe(elapsed)
             HTTP_REQUESTS.labels(self.service, scope["method"], path, str(status_holder["status"])).inc()
 
-    async def _too_large(self, scope: Scope, send: Send) -> None:
-        body = problem_body(
-            ErrorCode.PAYLOAD_TOO_LARGE,
-            f"The request body exceeds {self.max_body} bytes",
-            instance=scope.get("path"),
-            request_id=request_id_var.get(),
-        )
+    @staticmethod
+    async def _problem(send: Send, code: ErrorCode, detail: str, scope: Scope) -> None:
+        body = problem_body(code, detail, instance=scope.get("path"), request_id=request_id_var.get())
         payload = json.dumps(body).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": code.status,
                 "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(payload)).encode())],
             }
         )

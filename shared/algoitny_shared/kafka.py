@@ -28,7 +28,17 @@ log = logging.getLogger(__name__)
 
 EventHandler = Callable[[EventEnvelope, Any], Awaitable[None]]
 
-DLQ_HEADERS = ("x-dlq-reason", "x-dlq-error", "x-dlq-consumer", "x-dlq-source-topic", "x-dlq-partition", "x-dlq-offset")
+# Every header _dead_letter adds to a dead-lettered message (documented in docs/asyncapi.yaml).
+DLQ_HEADERS = (
+    "x-dlq-reason",
+    "x-dlq-error",
+    "x-dlq-consumer",
+    "x-dlq-attempts",
+    "x-dlq-failed-at",
+    "x-dlq-source-topic",
+    "x-dlq-partition",
+    "x-dlq-offset",
+)
 
 
 def make_broker(settings: ServiceSettings) -> KafkaBroker:

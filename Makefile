@@ -1,0 +1,77 @@
+# AlgoItny: `make run` starts the whole platform, `make test` runs every test.
+# Everything missing is installed first (Python venv from requirements.lock, Maven jars,
+# Debian packages when a tool is absent).
+
+SHELL := /bin/bash
+PYTHON_BIN ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PACKAGES := shared $(wildcard services/*)
+STAMP := $(VENV)/.installed
+
+.PHONY: help install system-deps infra-up infra-down infra-status run up down test test-unit lint docs bench clean
+
+help:
+	@echo "make run    start infrastructure, services and demo data (Ctrl-C stops all)"
+	@echo "make test   install, start what is missing, run unit + integration + e2e tests, stop it"
+	@echo "make up / make down   the platform in the background / stop it"
+	@echo "make lint   ruff + mypy      make docs   regenerate docs/asyncapi.yaml"
+	@echo "make bench  benchmarks under bench/ (results in bench/results/)"
+
+system-deps:
+	@missing=""; \
+	command -v $(PYTHON_BIN) >/dev/null || missing="$$missing python3.11 python3.11-venv"; \
+	command -v java >/dev/null || missing="$$missing openjdk-17-jdk-headless"; \
+	command -v javac >/dev/null || missing="$$missing openjdk-17-jdk-headless"; \
+	command -v mvn >/dev/null || missing="$$missing maven"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+$(STAMP): requirements.lock $(addsuffix /pyproject.toml,$(PACKAGES))
+	@test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps $(addprefix -e ,$(PACKAGES))
+	@touch $@
+
+install: system-deps $(STAMP)
+	@bash deploy/local/infra.sh install
+
+infra-up: install
+	@bash deploy/local/infra.sh up
+
+infra-down:
+	@bash deploy/local/infra.sh down
+
+infra-status:
+	@bash deploy/local/infra.sh status
+
+run: install
+	@bash deploy/local/run.sh
+
+up: infra-up
+	@$(PY) deploy/local/platform.py up
+
+down:
+	@test ! -x $(PY) || $(PY) deploy/local/platform.py down
+	@bash deploy/local/infra.sh down
+
+test: install
+	@bash deploy/local/test.sh
+
+test-unit: install
+	@$(PY) -m pytest -q -m "not integration and not e2e"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy shared/algoitny_shared $(foreach s,$(wildcard services/*),$(s)/algoitny_*)
+
+docs: $(STAMP)
+	$(PY) -m algoitny_shared.asyncapi --out docs/asyncapi.yaml
+
+bench: install
+	@bash bench/run.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

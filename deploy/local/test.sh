@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# `make test`: start the infrastructure parts that are not already running, run the
+# unit, integration and end-to-end tests, then stop exactly what this script started.
+set -euo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$REPO"
+PY=${ALGOITNY_PYTHON:-$REPO/.venv/bin/python}
+
+bash deploy/local/infra.sh up
+started=$(bash deploy/local/infra.sh started)
+cleanup() {
+  # shellcheck disable=SC2086 # word splitting of the part list is intended
+  [[ -n "$started" ]] && bash deploy/local/infra.sh stop $started
+  return 0
+}
+trap cleanup EXIT
+
+status=0
+echo "== unit tests"
+"$PY" -m pytest -q -m "not integration and not e2e" "$@" || status=$?
+echo "== integration and end-to-end tests (real Kafka, OpenSearch, moto)"
+"$PY" -m pytest -q -m "integration or e2e" "$@" || status=$?
+exit "$status"

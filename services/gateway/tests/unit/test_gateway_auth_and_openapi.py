@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+
+from algoitny_gateway.domain.routes import ROUTES
+from algoitny_gateway.service_layer.auth import Authenticator
+from algoitny_gateway.service_layer.openapi import compose
+from algoitny_shared import tokens
+from algoitny_shared.errors import AppError, ErrorCode
+
+SECRET = "s" * 32
+
+
+def test_anonymous_admin_token_and_user_tokens() -> None:
+    auth = Authenticator(SECRET, "ops-token")
+    assert auth.identify(None).role == "anonymous"
+    assert auth.identify("Bearer ops-token").is_admin
+    user = tokens.issue(SECRET, user_id="u1", role="user", plan="free", ttl_s=60)
+    identity = auth.identify(f"Bearer {user}")
+    assert identity.user_id == "u1" and identity.role == "user"
+    admin = tokens.issue(SECRET, user_id="a1", role="admin", plan="admin", ttl_s=60)
+    assert auth.identify(f"bearer {admin}").is_admin
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Basic abc",
+        "Bearer",
+        "Bearer not-a-jwt",
+        "Bearer " + tokens.issue("other-secret-other-secret-123456", user_id="u", role="admin", plan="x", ttl_s=60),
+        "Bearer "
+        + jwt.encode(
+            {"sub": "u", "role": "admin", "plan": "x", "iss": tokens.ISSUER, "typ": "access", "iat": 0, "exp": 1},
+            SECRET,
+        ),
+        "Bearer " + jwt.encode({"sub": "u", "role": "admin", "exp": int(time.time()) + 60}, SECRET),
+    ],
+)
+def test_bad_credentials_are_401(header: str) -> None:
+    with pytest.raises(AppError) as err:
+        Authenticator(SECRET, "ops-token").identify(header)
+    assert err.value.code is ErrorCode.UNAUTHENTICATED
+
+
+def test_openapi_is_composed_from_upstream_documents() -> None:
+    upstream = {
+        "problems": {
+            "paths": {
+                "/problems": {"post": {"summary": "Create", "responses": {}}},
+                "/problems/{platform}/{problem_id}": {"get": {"summary": "Get", "responses": {}}},
+            },
+            "components": {"schemas": {"NewProblem": {"type": "object"}}},
+        }
+    }
+    doc = compose({"openapi": "3.1.0", "paths": {}, "components": {}}, upstream)
+    assert doc["paths"]["/api/v1/problems"]["post"]["security"] == [{"bearer": []}]
+    assert "get" in doc["paths"]["/api/v1/problems/{platform}/{problem_id}"]
+    assert "NewProblem" in doc["components"]["schemas"]
+    assert "/api/v1/problems/search" not in doc["paths"]  # its upstream document was missing
+
+
+def test_route_table_has_unique_method_paths() -> None:
+    keys = [(r.method, r.public_path) for r in ROUTES]
+    assert len(keys) == len(set(keys))
+    assert all(r.public_path.startswith("/api/v1/") for r in ROUTES)

@@ -1,0 +1,226 @@
+"""The generated AsyncAPI document covers every topic and event and matches what is published."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from algoitny_shared import asyncapi, kafka
+from algoitny_shared.events import REGISTRY, EventEnvelope
+from algoitny_shared.events.catalog import ProblemCreated, UserRegistered
+from algoitny_shared.topics import CONSUMER_GROUPS, all_topics, dead_letter_topic
+
+try:
+    import jsonschema
+except ImportError:  # pragma: no cover - jsonschema comes with the locked dependencies
+    jsonschema = None
+
+ROOT = Path(__file__).resolve().parents[3]
+COMMITTED = ROOT / "docs" / "asyncapi.yaml"
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+SAMPLES: dict[str, tuple[BaseModel, str]] = {
+    "problems.ProblemCreated": (
+        ProblemCreated(
+            platform="baekjoon",
+            problem_id="1000",
+            title="A+B",
+            url="https://www.acmicpc.net/problem/1000",
+            tags=["math", "implementation"],
+            language="python",
+            status="completed",
+            difficulty="bronze",
+            test_case_count=3,
+            created_at=NOW,
+            updated_at=NOW,
+        ),
+        "baekjoon#1000",
+    ),
+    "accounts.UserRegistered": (
+        UserRegistered(user_id="u-123", role="user", plan_id="free", registered_at=NOW),
+        "u-123",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def doc() -> dict[str, Any]:
+    return asyncapi.build_document()
+
+
+def _resolve(doc: dict[str, Any], ref: str) -> Any:
+    assert ref.startswith("#/"), ref
+    node: Any = doc
+    for part in ref[2:].split("/"):
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def _sample_envelope(event_type: str) -> EventEnvelope:
+    payload, aggregate_id = SAMPLES[event_type]
+    return REGISTRY.envelope(
+        payload,
+        producer=event_type.split(".", 1)[0],
+        aggregate_id=aggregate_id,
+        aggregate_version=1,
+        trace_id="trace-1",
+    )
+
+
+def _validate(doc: dict[str, Any], schema: dict[str, Any], instance: Any) -> None:
+    """Validate with jsonschema when available, else check required keys and consts by hand."""
+    if jsonschema is not None:
+        # Refs point at #/components/schemas/..., so validate inside a root that has them.
+        root = {**schema, "components": doc["components"]}
+        jsonschema.Draft7Validator(root, format_checker=jsonschema.FormatChecker()).validate(instance)
+        return
+    if "$ref" in schema:
+        schema = _resolve(doc, schema["$ref"])
+    if "const" in schema:
+        assert instance == schema["const"]
+    if schema.get("type") == "object":
+        assert isinstance(instance, dict)
+        for key in schema.get("required", []):
+            assert key in instance, key
+        for key, sub in schema.get("properties", {}).items():
+            if key in instance:
+                _validate(doc, sub, instance[key])
+
+
+def test_document_is_asyncapi_3(doc: dict[str, Any]) -> None:
+    assert doc["asyncapi"] == "3.0.0"
+    assert doc["info"]["title"] == "AlgoItny events"
+    assert {"local", "production"} <= set(doc["servers"])
+    assert doc["servers"]["local"] == {**doc["servers"]["local"], "host": "127.0.0.1:9092", "protocol": "kafka"}
+
+
+def test_every_topic_has_a_channel_with_its_address(doc: dict[str, Any]) -> None:
+    addresses = {channel["address"] for channel in doc["channels"].values()}
+    for topic in all_topics():
+        assert topic.physical("{namespace}") in addresses, topic.name
+
+
+def test_every_event_is_a_message_of_its_topic_channel(doc: dict[str, Any]) -> None:
+    specs = list(REGISTRY)
+    assert specs, "the registry is empty"
+    for spec in specs:
+        address = spec.topic.physical("{namespace}")
+        [channel] = [c for c in doc["channels"].values() if c["address"] == address]
+        ref = channel["messages"][spec.event_type]["$ref"]
+        message = _resolve(doc, ref)
+        assert message["name"] == spec.event_type
+        assert message["contentType"] == "application/json"
+        payload = message["payload"]
+        assert payload["properties"]["event_type"]["const"] == spec.event_type
+        assert payload["properties"]["schema_version"]["const"] == spec.schema_version
+        expected = spec.payload_model.model_json_schema(ref_template="#/components/schemas/{model}")
+        expected.pop("$defs", None)  # hoisted into components.schemas
+        assert _resolve(doc, payload["properties"]["payload"]["$ref"]) == expected
+        # The producer publishes it, and subscribers of the topic can receive it.
+        producer = spec.event_type.split(".", 1)[0]
+        send = doc["operations"][f"send.{spec.event_type}"]
+        assert send["action"] == "send"
+        assert {"name": f"producer:{producer}"} in send["tags"]
+        receivers = [
+            op
+            for op in doc["operations"].values()
+            if op["action"] == "receive" and _resolve(doc, op["channel"]["$ref"]) is channel
+        ]
+        assert receivers, f"no receive operation for {spec.topic.name}"
+        for op in [send, *receivers]:
+            assert any(_resolve(doc, m["$ref"]) is channel["messages"][spec.event_type] for m in op["messages"])
+
+
+def test_addresses_use_a_given_namespace() -> None:
+    doc = asyncapi.build_document("prod")
+    addresses = {channel["address"] for channel in doc["channels"].values()}
+    assert addresses == {topic.physical("prod") for topic in all_topics()}
+    assert all("parameters" not in channel for channel in doc["channels"].values())
+
+
+def test_every_message_schema_validates_a_real_envelope(doc: dict[str, Any]) -> None:
+    assert set(SAMPLES) == {spec.event_type for spec in REGISTRY}, "add a sample for each new event type"
+    for spec in REGISTRY:
+        message = doc["components"]["messages"][spec.event_type]
+        envelope = _sample_envelope(spec.event_type)
+        _validate(doc, message["payload"], envelope.model_dump(mode="json"))
+        headers = {
+            "content-type": "application/json",
+            "event-type": envelope.event_type,
+            "event-id": str(envelope.event_id),
+            "schema-version": str(envelope.schema_version),
+        }
+        _validate(doc, message["headers"], headers)
+
+
+@pytest.mark.skipif(jsonschema is None, reason="needs jsonschema")
+def test_message_schema_rejects_another_event_type(doc: dict[str, Any]) -> None:
+    envelope = _sample_envelope("problems.ProblemCreated").model_dump(mode="json")
+    messages = doc["components"]["messages"]
+    with pytest.raises(jsonschema.ValidationError):
+        _validate(doc, messages["accounts.UserRegistered"]["payload"], envelope)
+    # The envelope is closed; a payload missing a required field is invalid too.
+    schema = messages["problems.ProblemCreated"]["payload"]
+    _validate(doc, schema, {**envelope, "event_id": str(uuid.uuid4())})
+    with pytest.raises(jsonschema.ValidationError):
+        _validate(doc, schema, {**envelope, "unexpected": 1})
+    with pytest.raises(jsonschema.ValidationError):
+        _validate(doc, schema, {**envelope, "payload": {k: v for k, v in envelope["payload"].items() if k != "title"}})
+
+
+def test_dead_letter_channels_document_every_dlq_header(doc: dict[str, Any]) -> None:
+    # Every x-dlq-* header kafka.py writes is listed in DLQ_HEADERS, hence documented.
+    written = set(re.findall(r'"(x-dlq-[a-z-]+)"', Path(kafka.__file__).read_text()))
+    assert written == set(kafka.DLQ_HEADERS)
+    for group in CONSUMER_GROUPS:
+        topic = dead_letter_topic(group)
+        [channel] = [c for c in doc["channels"].values() if c["address"] == topic.physical("{namespace}")]
+        [ref] = [m["$ref"] for m in channel["messages"].values()]
+        headers = _resolve(doc, ref)["headers"]
+        assert set(kafka.DLQ_HEADERS) <= set(headers["properties"])
+        assert set(headers["required"]) == set(kafka.DLQ_HEADERS)
+
+
+def test_all_refs_resolve(doc: dict[str, Any]) -> None:
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("$ref"), str):
+                _resolve(doc, node["$ref"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(doc)
+
+
+def test_build_is_deterministic() -> None:
+    assert asyncapi.render(asyncapi.build_document()) == asyncapi.render(asyncapi.build_document())
+
+
+def test_committed_document_is_up_to_date() -> None:
+    fresh = asyncapi.render(asyncapi.build_document(), "yaml")
+    assert COMMITTED.exists(), "docs/asyncapi.yaml is missing: run `make docs`"
+    assert COMMITTED.read_text(encoding="utf-8") == fresh, (
+        "docs/asyncapi.yaml is stale: run `make docs` "
+        "(python -m algoitny_shared.asyncapi --out docs/asyncapi.yaml) and commit the result"
+    )
+
+
+def test_main_writes_yaml_and_json(tmp_path: Path) -> None:
+    import json
+
+    import yaml
+
+    assert asyncapi.main(["--out", str(tmp_path / "a.yaml")]) == 0
+    assert asyncapi.main(["--out", str(tmp_path / "a.json")]) == 0
+    from_yaml = yaml.safe_load((tmp_path / "a.yaml").read_text(encoding="utf-8"))
+    from_json = json.loads((tmp_path / "a.json").read_text(encoding="utf-8"))
+    assert from_yaml == from_json == asyncapi.build_document()

@@ -1,0 +1,134 @@
+"""The transactional outbox against moto (DynamoDB) and the relay against real Kafka."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from algoitny_shared.dynamo import dynamodb, from_item, to_item
+from algoitny_shared.events import REGISTRY, EventEnvelope
+from algoitny_shared.events.catalog import ProblemCreated
+from algoitny_shared.kafka import EventPublisher, make_broker
+from algoitny_shared.outbox import Outbox, OutboxRelay
+from algoitny_shared.settings import ServiceSettings
+from algoitny_shared.tables import ALL_TABLES, PROBLEMS, PROBLEMS_OUTBOX, ensure_tables
+from algoitny_shared.topics import PROBLEM_EVENTS
+from algoitny_shared.uow import DynamoUnitOfWork, TransactionConflict
+from support.kafka_tools import read_topic
+
+pytestmark = pytest.mark.integration
+
+
+def _event(problem_id: str) -> EventEnvelope:
+    now = datetime.now(UTC)
+    payload = ProblemCreated(
+        platform="itest",
+        problem_id=problem_id,
+        title=f"T {problem_id}",
+        status="completed",
+        created_at=now,
+        updated_at=now,
+    )
+    return REGISTRY.envelope(payload, producer="problems", aggregate_id=f"itest/{problem_id}", aggregate_version=1)
+
+
+def _problem_put(settings: ServiceSettings, problem_id: str) -> dict[str, Any]:
+    return {
+        "Put": {
+            "TableName": PROBLEMS.physical(settings.namespace),
+            "Item": to_item(
+                {
+                    "platform": "itest",
+                    "problem_id": problem_id,
+                    "title": "T",
+                    "status": "completed",
+                    "created_at": "2026-01-01T00:00:00",
+                }
+            ),
+            "ConditionExpression": "attribute_not_exists(platform)",
+        }
+    }
+
+
+@pytest.fixture
+def settings(provisioned: dict[str, Any]) -> ServiceSettings:
+    return ServiceSettings(service_name="problems", outbox_poll_interval_s=0.2)
+
+
+def test_table_creation_is_idempotent(settings: ServiceSettings) -> None:
+    assert ensure_tables(dynamodb(settings), settings.namespace, ALL_TABLES) == []
+
+
+async def test_state_and_event_commit_together_and_the_relay_publishes_them(settings: ServiceSettings) -> None:
+    client = dynamodb(settings)
+    outbox = Outbox(client, PROBLEMS_OUTBOX, settings.namespace)
+    uow = DynamoUnitOfWork(client, outbox)
+    event = _event("r1")
+    uow.add(_problem_put(settings, "r1"))
+    uow.publish(event)
+    await uow.commit()
+
+    broker = make_broker(settings)
+    relay = OutboxRelay(client, outbox, EventPublisher(broker, settings), "problems", 0.2)
+    pending = [p for p in await relay.pending() if p["event_id"] == str(event.event_id)]
+    assert len(pending) == 1, "the committed event waits in the outbox"
+    await broker.start()
+    try:
+        assert await relay.drain_once() >= 1
+    finally:
+        await broker.stop()
+    item = from_item(client.get_item(TableName=outbox.table, Key={"event_id": {"S": str(event.event_id)}})["Item"])
+    assert "pending" not in item and item["sent_at"] > 0 and item["expires_at"] > item["sent_at"]
+    assert all(p["event_id"] != str(event.event_id) for p in await relay.pending())
+
+    records = await read_topic(settings.kafka_bootstrap_servers, PROBLEM_EVENTS.physical(settings.namespace), expect=1)
+    mine = [r for r in records if EventEnvelope.from_bytes(r.value).event_id == event.event_id]
+    assert len(mine) == 1
+    assert mine[0].key == b"itest/r1"
+    assert dict(mine[0].headers)["event-type"] == b"problems.ProblemCreated"
+
+
+async def test_a_failed_condition_writes_neither_state_nor_event(settings: ServiceSettings) -> None:
+    client = dynamodb(settings)
+    outbox = Outbox(client, PROBLEMS_OUTBOX, settings.namespace)
+    first = DynamoUnitOfWork(client, outbox)
+    first.add(_problem_put(settings, "dup"))
+    first.publish(_event("dup"))
+    await first.commit()
+
+    second = DynamoUnitOfWork(client, outbox)
+    second.add(_problem_put(settings, "dup"))
+    lost = _event("dup")
+    second.publish(lost)
+    with pytest.raises(TransactionConflict) as err:
+        await second.commit()
+    assert err.value.reasons[0] == "ConditionalCheckFailed"
+    assert "Item" not in client.get_item(TableName=outbox.table, Key={"event_id": {"S": str(lost.event_id)}})
+
+
+async def test_transactions_over_100_items_are_refused_before_dynamodb(settings: ServiceSettings) -> None:
+    client = dynamodb(settings)
+    uow = DynamoUnitOfWork(client, Outbox(client, PROBLEMS_OUTBOX, settings.namespace))
+    for i in range(101):
+        uow.add(_problem_put(settings, f"big{i}"))
+    with pytest.raises(ValueError):
+        await uow.commit()
+    assert "Item" not in client.get_item(
+        TableName=PROBLEMS.physical(settings.namespace), Key={"platform": {"S": "itest"}, "problem_id": {"S": "big0"}}
+    )
+
+
+async def test_two_relays_do_not_both_claim_an_event(settings: ServiceSettings) -> None:
+    client = dynamodb(settings)
+    outbox = Outbox(client, PROBLEMS_OUTBOX, settings.namespace)
+    uow = DynamoUnitOfWork(client, outbox)
+    event = _event("lease")
+    uow.publish(event)
+    await uow.commit()
+    a = OutboxRelay(client, outbox, None, "problems", 1)  # type: ignore[arg-type]
+    b = OutboxRelay(client, outbox, None, "problems", 1)  # type: ignore[arg-type]
+    assert await a._claim(str(event.event_id))  # noqa: SLF001
+    assert not await b._claim(str(event.event_id))  # noqa: SLF001
+    await a._mark_sent(str(event.event_id))  # noqa: SLF001
