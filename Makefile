@@ -50,10 +50,10 @@ run: install
 	@bash deploy/local/run.sh
 
 up: infra-up
-	@$(PY) deploy/local/platform.py up
+	@$(PY) deploy/local/devstack.py up
 
 down:
-	@test ! -x $(PY) || $(PY) deploy/local/platform.py down
+	@test ! -x $(PY) || $(PY) deploy/local/devstack.py down
 	@bash deploy/local/infra.sh down
 
 test: install
@@ -65,7 +65,7 @@ test-unit: install
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared/algoitny_shared $(foreach s,$(wildcard services/*),$(s)/algoitny_*)
+	$(VENV)/bin/mypy shared/algoitny_shared $(filter-out %.egg-info,$(wildcard services/*/algoitny_*))
 
 docs: $(STAMP)
 	$(PY) -m algoitny_shared.asyncapi --out docs/asyncapi.yaml

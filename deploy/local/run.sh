@@ -14,4 +14,4 @@ cleanup() {
   [[ -n "$started" ]] && bash deploy/local/infra.sh stop $started
 }
 trap cleanup EXIT INT TERM
-"$PY" deploy/local/platform.py run
+"$PY" deploy/local/devstack.py run

@@ -17,7 +17,8 @@ _deserializer = TypeDeserializer()
 
 
 def _client(kind: str, endpoint: str | None, region: str, key_id: str, secret: str) -> Any:
-    return boto3.session.Session().client(
+    session: Any = boto3.session.Session()
+    return session.client(
         kind,
         endpoint_url=endpoint,
         region_name=region,
@@ -69,4 +70,5 @@ def from_item(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def to_value(value: Any) -> dict[str, Any]:
-    return _serializer.serialize(value)  # type: ignore[no-any-return]
+    result: dict[str, Any] = dict(_serializer.serialize(value))
+    return result

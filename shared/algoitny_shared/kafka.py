@@ -76,12 +76,25 @@ class EventPublisher:
         EVENTS_PUBLISHED.labels(self._settings.service_name, envelope.event_type).inc()
 
 
+class DependencyUnavailable(Exception):
+    """The handler could not reach a dependency; the event itself is fine. Raised after the
+    retries so that the message is redelivered instead of dead-lettered."""
+
+
+def default_is_transient(exc: BaseException) -> bool:
+    """Outages of the things a handler talks to: wait for them, never dead-letter for them."""
+    return isinstance(exc, (ConnectionError, TimeoutError, DependencyUnavailable))
+
+
 class EventConsumer:
     """At-least-once consumption of domain events by one consumer group.
 
     Offsets are committed only after the message was handled, skipped as a duplicate,
-    or written to the dead-letter topic; if even the dead-letter publish fails the
-    message is not acknowledged and is redelivered (NACK_ON_ERROR seeks back).
+    or written to the dead-letter topic. A handler failure is retried a few times; then
+    a failure of the event (a poison event) goes to the dead-letter topic, while an outage
+    of a dependency (``is_transient``) leaves the message unacknowledged so it is
+    redelivered once the dependency is back (NACK_ON_ERROR seeks back). If even the
+    dead-letter publish fails, the message is likewise redelivered.
     """
 
     def __init__(
@@ -93,8 +106,10 @@ class EventConsumer:
         topics: Iterable[TopicSpec],
         handlers: dict[str, EventHandler],
         inbox: Inbox | None = None,
+        is_transient: Callable[[BaseException], bool] = default_is_transient,
     ) -> None:
         self._broker = broker
+        self._is_transient = is_transient
         self._settings = settings
         self.group = group
         self._topics = [t.physical(settings.namespace) for t in topics]
@@ -149,6 +164,11 @@ class EventConsumer:
                 await handler(envelope, payload)
                 break
             except Exception as exc:
+                if attempt == attempts and self._is_transient(exc):
+                    log.warning("dependency unavailable after %d attempts; will redeliver", attempts)
+                    self._count(envelope.event_type, "redelivered")
+                    await asyncio.sleep(self._settings.consumer_retry_backoff_s * 2**attempts)
+                    raise DependencyUnavailable(str(exc)) from exc
                 if attempt == attempts:
                     log.exception("handler failed %d times; dead-lettering", attempts)
                     await self._dead_letter(msg, "handler_failed", exc, attempts=attempts)

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+from support.kafka_tools import produce, read_topic
 
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import ProblemCreated
 from algoitny_shared.kafka import EventConsumer, EventPublisher, ensure_topics, make_broker
 from algoitny_shared.settings import ServiceSettings
 from algoitny_shared.topics import TopicSpec, dead_letter_topic
-from support.kafka_tools import produce, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -144,9 +144,9 @@ async def test_publisher_uses_idempotent_acks_all_producer(
     await broker.start()
     try:
         await EventPublisher(broker, settings).publish(_event("p"), topic.physical(settings.namespace))
-        producer = broker.config.producer._producer.producer  # type: ignore[attr-defined]  # noqa: SLF001
-        assert producer._txn_manager is not None, "idempotence enabled"  # noqa: SLF001
-        assert producer._sender._acks == -1, "acks=all"  # noqa: SLF001
+        producer = broker.config.producer._producer.producer  # type: ignore[attr-defined]
+        assert producer._txn_manager is not None, "idempotence enabled"
+        assert producer._sender._acks == -1, "acks=all"
     finally:
         await broker.stop()
     records = await read_topic(settings.kafka_bootstrap_servers, topic.physical(settings.namespace), expect=1)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from support.kafka_tools import read_topic
 
 from algoitny_shared.dynamo import dynamodb, from_item, to_item
 from algoitny_shared.events import REGISTRY, EventEnvelope
@@ -16,7 +17,6 @@ from algoitny_shared.settings import ServiceSettings
 from algoitny_shared.tables import ALL_TABLES, PROBLEMS, PROBLEMS_OUTBOX, ensure_tables
 from algoitny_shared.topics import PROBLEM_EVENTS
 from algoitny_shared.uow import DynamoUnitOfWork, TransactionConflict
-from support.kafka_tools import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -129,6 +129,6 @@ async def test_two_relays_do_not_both_claim_an_event(settings: ServiceSettings) 
     await uow.commit()
     a = OutboxRelay(client, outbox, None, "problems", 1)  # type: ignore[arg-type]
     b = OutboxRelay(client, outbox, None, "problems", 1)  # type: ignore[arg-type]
-    assert await a._claim(str(event.event_id))  # noqa: SLF001
-    assert not await b._claim(str(event.event_id))  # noqa: SLF001
-    await a._mark_sent(str(event.event_id))  # noqa: SLF001
+    assert await a._claim(str(event.event_id))
+    assert not await b._claim(str(event.event_id))
+    await a._mark_sent(str(event.event_id))

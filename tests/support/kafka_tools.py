@@ -18,7 +18,7 @@ async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout_s: floa
         while partitions is None:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"topic {topic} not found")
-            await consumer._client.force_metadata_update()  # noqa: SLF001 - the public API has no refresh
+            await consumer._client.force_metadata_update()
             partitions = consumer.partitions_for_topic(topic)
             await asyncio.sleep(0.2)
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]

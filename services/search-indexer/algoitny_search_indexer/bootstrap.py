@@ -36,13 +36,15 @@ def build(settings: SearchIndexerSettings | None = None) -> Container:
     opensearch = AsyncOpenSearch(hosts=[settings.opensearch_url], timeout=settings.opensearch_timeout_s)
     broker = make_broker(settings)
     index = ProblemIndex(opensearch, settings.namespace)
+    indexer = Indexer(index)
     consumer = EventConsumer(
         broker=broker,
         settings=settings,
         group=SEARCH_INDEXER_GROUP,
         topics=[PROBLEM_EVENTS],
-        handlers=Indexer(index).handlers(),
+        handlers=indexer.handlers(),
         inbox=Inbox(client, SEARCH_INDEXER_INBOX, settings.namespace),
+        is_transient=indexer.is_transient,
     )
     if settings.consumers_enabled:
         consumer.register()

@@ -169,3 +169,17 @@ async def test_attempt_budget_is_respected(attempts: int) -> None:
     )
     await consumer.process(FakeMessage(_event().to_bytes()))
     assert calls == attempts
+
+
+async def test_dependency_outage_is_redelivered_not_dead_lettered() -> None:
+    from algoitny_shared.kafka import DependencyUnavailable
+
+    async def outage(envelope: EventEnvelope, payload: Any) -> None:
+        raise ConnectionError("search engine unreachable")
+
+    inbox = FakeInbox()
+    consumer, broker = _consumer({"problems.ProblemCreated": outage}, inbox)
+    with pytest.raises(DependencyUnavailable):
+        await consumer.process(FakeMessage(_event().to_bytes()))
+    assert broker.published == []  # nothing dead-lettered: the message will come back
+    assert not inbox.marked

@@ -15,7 +15,7 @@ from algoitny_shared.kafka import kafka_readiness
 from algoitny_shared.runtime import BackgroundTasks
 
 
-def make_app(settings: object = None, container: Container | None = None) -> FastAPI:
+def make_app(container: Container | None = None) -> FastAPI:
     c = container or build()
     background = BackgroundTasks()
 

@@ -105,7 +105,7 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
         if "doc" not in openapi_cache:
             names = sorted({r.upstream for r in ROUTES})
             results = await asyncio.gather(*(upstreams.openapi(n) for n in names), return_exceptions=True)
-            docs = {n: r for n, r in zip(names, results, strict=True) if isinstance(r, dict)}
+            docs: dict[str, dict[str, Any]] = {n: r for n, r in zip(names, results, strict=True) if isinstance(r, dict)}
             doc = compose(app.openapi(), docs)
             if len(docs) == len(names):
                 openapi_cache["doc"] = doc  # cache only a complete document

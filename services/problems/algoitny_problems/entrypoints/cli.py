@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from algoitny_problems.bootstrap import build
+from algoitny_problems.bootstrap import Container, build
 from algoitny_problems.settings import ProblemsSettings
 from algoitny_shared.logging import configure_logging
 from algoitny_shared.runtime import serve
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     serve(make_app(container), settings)
 
 
-async def _relay_only(container) -> None:  # type: ignore[no-untyped-def]
+async def _relay_only(container: Container) -> None:
     await container.broker.start()
     try:
         await container.relay.run()

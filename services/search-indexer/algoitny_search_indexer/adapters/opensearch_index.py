@@ -16,6 +16,10 @@ INDEX_SETTINGS: dict[str, Any] = {
     "settings": {
         "number_of_shards": 1,
         "number_of_replicas": 0,
+        # Problems change rarely; a short, explicit refresh keeps a new problem searchable
+        # within a quarter second (an explicit interval also turns off search-idle parking,
+        # which otherwise holds the first search after a quiet spell until the next refresh).
+        "refresh_interval": "250ms",
         "analysis": {
             "analyzer": {
                 "title_cjk": {

@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
+from opensearchpy.exceptions import TransportError
+
 from algoitny_search_indexer.adapters.opensearch_index import ProblemIndex
 from algoitny_search_indexer.domain.documents import MAX_QUERY_CHARS, SearchHit, SearchPage, document_of
 from algoitny_shared.cursor import CursorCodec
@@ -23,6 +26,14 @@ class Indexer:
         applied = await self._index.upsert(envelope.aggregate_id, document_of(payload), envelope.aggregate_version)
         if not applied:
             log.info("stale or duplicate event ignored", extra={"aggregate_id": envelope.aggregate_id})
+
+    @staticmethod
+    def is_transient(exc: BaseException) -> bool:
+        """OpenSearch unreachable, overloaded or failing: wait for it rather than dead-letter."""
+        if isinstance(exc, (OpenSearchConnectionError, ConnectionError, TimeoutError)):
+            return True
+        status = getattr(exc, "status_code", None)
+        return isinstance(exc, TransportError) and isinstance(status, int) and (status >= 500 or status == 429)
 
     def handlers(self) -> dict[str, Any]:
         return {"problems.ProblemCreated": self.on_problem_created}

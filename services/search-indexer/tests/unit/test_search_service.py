@@ -54,3 +54,16 @@ def test_document_of_snapshot() -> None:
         )
     )
     assert doc["key"] == "baekjoon/1920" and doc["title"] == "수 찾기"
+
+
+def test_outages_are_transient_but_rejections_are_not() -> None:
+    from opensearchpy.exceptions import ConnectionError as OSConnectionError
+    from opensearchpy.exceptions import RequestError, TransportError
+
+    from algoitny_search_indexer.service_layer.indexing import Indexer
+
+    assert Indexer.is_transient(OSConnectionError("N/A", "refused", None))
+    assert Indexer.is_transient(TransportError(503, "unavailable", {}))
+    assert Indexer.is_transient(TransportError(429, "too many", {}))
+    assert not Indexer.is_transient(RequestError(400, "mapper_parsing_exception", {}))
+    assert not Indexer.is_transient(ValueError("bad"))

@@ -4,9 +4,9 @@ Used by ``make run`` (foreground, Ctrl-C stops everything) and by the end-to-end
 (which start their own copy in a private namespace, on their own ports, and may kill
 and restart single services).
 
-    python deploy/local/platform.py run     # provision, seed demo data, start all, wait for Ctrl-C
-    python deploy/local/platform.py up      # the same, in the background (pid file)
-    python deploy/local/platform.py down    # stop what ``up`` started
+    python deploy/local/devstack.py run     # provision, seed demo data, start all, wait for Ctrl-C
+    python deploy/local/devstack.py up      # the same, in the background (pid file)
+    python deploy/local/devstack.py down    # stop what ``up`` started
 """
 
 from __future__ import annotations
@@ -235,10 +235,12 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _stop)
     try:
         platform.wait_ready(timeout_s=120)
-        admin_token = os.environ.get("ALGOITNY_ADMIN_TOKEN", "local-admin-token")
-        loaded = load_demo_problems(platform, admin_token)
-        email = os.environ.get("ALGOITNY_DEMO_ADMIN_EMAIL", "admin@algoitny.dev")
-        password = os.environ.get("ALGOITNY_DEMO_ADMIN_PASSWORD", "change-me-admin-1")
+        from algoitny_accounts.settings import AccountsSettings
+        from algoitny_gateway.settings import GatewaySettings
+
+        loaded = load_demo_problems(platform, GatewaySettings().admin_token.get_secret_value())
+        accounts = AccountsSettings()
+        email, password = accounts.demo_admin_email, accounts.demo_admin_password.get_secret_value()
         gateway = platform.url("gateway")
         print(
             "\n".join(

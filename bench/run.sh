@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# `make bench`: start the infrastructure parts that are missing, run the benchmarks, stop them.
+set -euo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO"
+PY=${ALGOITNY_PYTHON:-$REPO/.venv/bin/python}
+bash deploy/local/infra.sh up
+started=$(bash deploy/local/infra.sh started)
+cleanup() {
+  # shellcheck disable=SC2086
+  [[ -n "$started" ]] && bash deploy/local/infra.sh stop $started
+  return 0
+}
+trap cleanup EXIT
+"$PY" bench/create_to_searchable.py "$@"
