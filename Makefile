@@ -3,13 +3,21 @@
 # Debian packages when a tool is absent).
 
 SHELL := /bin/bash
+.DEFAULT_GOAL := help
 PYTHON_BIN ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 PACKAGES := shared $(wildcard services/*)
 STAMP := $(VENV)/.installed
 
-.PHONY: help install system-deps infra-up infra-down infra-status run up down test test-unit lint docs bench clean
+lock:
+	rm -rf .lockvenv && $(PYTHON_BIN) -m venv .lockvenv
+	.lockvenv/bin/pip install -q -r requirements.in
+	(echo "# Generated from requirements.in by 'make lock' (pip freeze of a fresh venv). Do not edit by hand."; \
+	 .lockvenv/bin/pip freeze --exclude-editable) > requirements.lock
+	rm -rf .lockvenv
+
+.PHONY: lock help install system-deps infra-up infra-down infra-status run up down test test-unit lint docs bench clean
 
 help:
 	@echo "make run    start infrastructure, services and demo data (Ctrl-C stops all)"
