@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 
-async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout_s: float = 20.0) -> list[ConsumerRecord]:
-    """Every record of ``topic`` from the beginning, waiting until at least ``expect`` arrived."""
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    *,
+    expect: int,
+    timeout_s: float = 20.0,
+    match: Callable[[ConsumerRecord], bool] | None = None,
+) -> list[ConsumerRecord]:
+    """Records of ``topic`` from the beginning (those passing ``match``, if given), waiting
+    until at least ``expect`` of them arrived or the timeout passed."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -28,7 +37,7 @@ async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout_s: floa
         while len(records) < expect and time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=300)
             for recs in batch.values():
-                records.extend(recs)
+                records.extend(r for r in recs if match is None or match(r))
         return records
     finally:
         await consumer.stop()
