@@ -281,7 +281,8 @@ start_moto() {
   "$PYTHON" -c 'import moto.server, flask' 2>/dev/null \
     || die "$PYTHON cannot import moto.server (pip install 'moto[server]')"
   # moto's CLI serves with werkzeug threaded=True.
-  spawn moto "$LOCAL_DIR/moto" "$PYTHON" -m moto.server -H 127.0.0.1 -p "$MOTO_PORT"
+  # Our wrapper of moto.server: DynamoDB requests serialised (see moto_server.py).
+  spawn moto "$LOCAL_DIR/moto" "$PYTHON" "$HERE/moto_server.py" -H 127.0.0.1 -p "$MOTO_PORT"
 }
 
 # ---------------------------------------------------------------- commands
