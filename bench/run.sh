@@ -12,4 +12,5 @@ cleanup() {
   return 0
 }
 trap cleanup EXIT
-"$PY" bench/create_to_searchable.py "$@"
+"$PY" bench/create_to_searchable.py
+"$PY" bench/quota_consume.py

@@ -52,6 +52,7 @@ GATEWAY_UPSTREAMS = {
     "search-indexer": "SEARCH",
     "accounts": "ACCOUNTS",
     "ratelimit": "RATELIMIT",
+    "executions": "EXECUTIONS",
 }
 
 
@@ -77,6 +78,8 @@ class Platform:
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def port(self, service: str) -> int:
+        if "@" in service:  # a replica started on its own port
+            return int(service.rsplit("@", 1)[1])
         return self.base_port + next(s.port_offset for s in SERVICES if s.name == service)
 
     def url(self, service: str) -> str:
@@ -94,13 +97,20 @@ class Platform:
             env.setdefault("ALGOITNY_PUBLIC_URL", self.url("gateway"))
         return env
 
-    def start(self, name: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def start(
+        self, name: str, extra_env: dict[str, str] | None = None, *, replica_port: int | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start a service; with ``replica_port``, a further replica (tracked as ``name@port``)."""
         svc = next(s for s in SERVICES if s.name == name)
+        env = self.service_env(svc, extra_env)
+        if replica_port is not None:
+            env["ALGOITNY_PORT"] = str(replica_port)
+            name = f"{name}@{replica_port}"
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{self.namespace}-{name}.log", "ab")  # noqa: SIM115 - owned by the child
         proc = subprocess.Popen(
             [PYTHON, "-m", svc.module],
-            env=self.service_env(svc, extra_env),
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -155,6 +155,7 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.to_problem(instance=request.url.path, request_id=request_id_var.get()),
             status_code=exc.code.status,
             media_type=PROBLEM_JSON,
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)

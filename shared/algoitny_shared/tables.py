@@ -129,13 +129,34 @@ USERS = TableSpec(
     "sign-in is two GetItems, and a transaction keeps e-mails unique.",
 )
 ACCOUNTS_OUTBOX = outbox_table("accounts")
-PLANS = TableSpec(
+SUBSCRIPTION_PLANS = TableSpec(
     owner="ratelimit",
-    name="Plans",
+    name="SubscriptionPlans",
     hash_key="plan_id",
-    attributes={"plan_id": "S"},
-    description="Subscription plans and their daily quotas.",
+    attributes={"plan_id": "S", "listed": "S", "name_key": "S"},
+    indexes=(Index("PlanListIndex", "listed", "name_key"),),
+    description="Plans (listed='PLAN', in PlanListIndex by name) and name guards (plan_id NAME#<name>); "
+    "each plan carries active_users, kept exact from accounts events.",
 )
+USAGE_LOGS = TableSpec(
+    owner="ratelimit",
+    name="UsageLogs",
+    hash_key="pk",
+    range_key="sk",
+    attributes={"pk": "S", "sk": "S"},
+    ttl_attribute="expires_at",
+    description="Partition USER#<id>#<YYYY-MM-DD>: COUNTER#<action> (today's count), "
+    "REQ#<action>#<request id> (charge guard), LOG#<time>#<action>#<request id> (audit). TTL 30 days.",
+)
+USER_PLANS = TableSpec(
+    owner="ratelimit",
+    name="UserPlans",
+    hash_key="user_id",
+    attributes={"user_id": "S"},
+    description="Each user's plan, kept from accounts events (no call to accounts on the hot path).",
+)
+RATELIMIT_OUTBOX = outbox_table("ratelimit")
+RATELIMIT_INBOX = inbox_table("ratelimit")
 
 ALL_TABLES: tuple[TableSpec, ...] = (
     PROBLEMS,
@@ -144,7 +165,11 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     SEARCH_INDEXER_INBOX,
     USERS,
     ACCOUNTS_OUTBOX,
-    PLANS,
+    SUBSCRIPTION_PLANS,
+    USAGE_LOGS,
+    USER_PLANS,
+    RATELIMIT_OUTBOX,
+    RATELIMIT_INBOX,
 )
 
 

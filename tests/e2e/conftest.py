@@ -12,7 +12,14 @@ import pytest
 from devstack import Platform, prepare  # deploy/local/devstack.py
 
 ADMIN_TOKEN = "e2e-operator-token"
-E2E_SERVICES = ["gateway", "accounts", "problems", "ratelimit", "search-indexer"]
+E2E_SERVICES = ["gateway", "accounts", "problems", "ratelimit", "search-indexer", "executions"]
+# The suite sends many requests from one address: raw per-client limits are raised here and
+# tested on a gateway replica of their own (test_quotas_e2e.py).
+GENEROUS_RATES = {
+    "ALGOITNY_RATE_GENERAL_PER_MIN": "100000",
+    "ALGOITNY_RATE_EXECUTION_PER_MIN": "100000",
+    "ALGOITNY_RATE_SIGNIN_PER_MIN": "100000",
+}
 
 
 def _free_base_port() -> int:
@@ -35,6 +42,7 @@ def platform(stack_env: dict[str, str], provisioned: dict[str, Any]) -> Iterator
         "ALGOITNY_ADMIN_TOKEN": ADMIN_TOKEN,
         "ALGOITNY_OUTBOX_POLL_INTERVAL_S": "0.5",
         "ALGOITNY_LOG_LEVEL": "INFO",
+        **GENEROUS_RATES,
     }
     plat = Platform(namespace=stack_env["ALGOITNY_NAMESPACE"], base_port=_free_base_port(), env=env)
     prepare(plat)

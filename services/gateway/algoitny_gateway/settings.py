@@ -13,6 +13,10 @@ class GatewaySettings(ServiceSettings):
     search_url: str = "http://127.0.0.1:8005"
     accounts_url: str = "http://127.0.0.1:8001"
     ratelimit_url: str = "http://127.0.0.1:8004"
+    executions_url: str = "http://127.0.0.1:8003"
+    rate_general_per_min: int = Field(default=100, ge=1, description="Raw requests per client per minute")
+    rate_execution_per_min: int = Field(default=30, ge=1)
+    rate_signin_per_min: int = Field(default=10, ge=1)
     upstream_timeout_s: float = Field(default=10.0, gt=0)
     admin_token: SecretStr = Field(
         default=SecretStr("local-admin-token"),

@@ -11,7 +11,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from algoitny_shared.events.registry import REGISTRY
-from algoitny_shared.topics import ACCOUNT_EVENTS, PROBLEM_EVENTS
+from algoitny_shared.topics import ACCOUNT_EVENTS, PROBLEM_EVENTS, RATELIMIT_EVENTS
 
 
 class _Payload(BaseModel):
@@ -46,3 +46,52 @@ class UserRegistered(_Payload):
     role: str
     plan_id: str
     registered_at: datetime
+
+
+class PlanSnapshot(_Payload):
+    plan_id: str
+    name: str
+    daily_limits: dict[str, int]
+    may_register_problems: bool
+    may_view_all_problems: bool
+    max_registered_problems: int
+    active: bool
+
+
+@REGISTRY.register("ratelimit.PlanCreated", version=1, topic=RATELIMIT_EVENTS, aggregate_type="plan")
+class PlanCreated(PlanSnapshot):
+    """A subscription plan was created. Limits: action -> daily count, -1 = unlimited."""
+
+
+@REGISTRY.register("ratelimit.PlanUpdated", version=1, topic=RATELIMIT_EVENTS, aggregate_type="plan")
+class PlanUpdated(PlanSnapshot):
+    """A plan's limits or flags changed; accounts refreshes the limits it copies into users."""
+
+
+@REGISTRY.register("ratelimit.PlanDeleted", version=1, topic=RATELIMIT_EVENTS, aggregate_type="plan")
+class PlanDeleted(_Payload):
+    """A plan with no users was deleted."""
+
+    plan_id: str
+
+
+class UsageChange(_Payload):
+    user_id: str
+    action: str
+    request_id: str
+    day: str
+    at: datetime
+
+
+@REGISTRY.register("ratelimit.UsageConsumed", version=1, topic=RATELIMIT_EVENTS, aggregate_type="charge")
+class UsageConsumed(UsageChange):
+    """One metered action (execution, hint) was charged against a user's daily quota."""
+
+    plan_id: str
+
+
+@REGISTRY.register("ratelimit.UsageRefunded", version=1, topic=RATELIMIT_EVENTS, aggregate_type="charge")
+class UsageRefunded(UsageChange):
+    """A charge was given back because the operation failed through no fault of the user."""
+
+    reason: str

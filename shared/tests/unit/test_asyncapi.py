@@ -13,7 +13,15 @@ from pydantic import BaseModel
 
 from algoitny_shared import asyncapi, kafka
 from algoitny_shared.events import REGISTRY, EventEnvelope
-from algoitny_shared.events.catalog import ProblemCreated, UserRegistered
+from algoitny_shared.events.catalog import (
+    PlanCreated,
+    PlanDeleted,
+    PlanUpdated,
+    ProblemCreated,
+    UsageConsumed,
+    UsageRefunded,
+    UserRegistered,
+)
 from algoitny_shared.topics import CONSUMER_GROUPS, all_topics, dead_letter_topic
 
 try:
@@ -45,6 +53,32 @@ SAMPLES: dict[str, tuple[BaseModel, str]] = {
     "accounts.UserRegistered": (
         UserRegistered(user_id="u-123", role="user", plan_id="free", registered_at=NOW),
         "u-123",
+    ),
+    **{
+        f"ratelimit.{cls.__name__}": (
+            cls(
+                plan_id="pro",
+                name="Pro",
+                daily_limits={"execution": 200, "hint": 30},
+                may_register_problems=False,
+                may_view_all_problems=True,
+                max_registered_problems=0,
+                active=True,
+            ),
+            "pro",
+        )
+        for cls in (PlanCreated, PlanUpdated)
+    },
+    "ratelimit.PlanDeleted": (PlanDeleted(plan_id="old"), "old"),
+    "ratelimit.UsageConsumed": (
+        UsageConsumed(
+            user_id="u-1", action="execution", request_id="r-123456", day="2026-01-01", at=NOW, plan_id="free"
+        ),
+        "u-1/execution/r-123456",
+    ),
+    "ratelimit.UsageRefunded": (
+        UsageRefunded(user_id="u-1", action="execution", request_id="r-123456", day="2026-01-01", at=NOW, reason="IE"),
+        "u-1/execution/r-123456",
     ),
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ class Upstreams:
             "search": settings.search_url,
             "accounts": settings.accounts_url,
             "ratelimit": settings.ratelimit_url,
+            "executions": settings.executions_url,
         }
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
         self._clients = {
@@ -35,6 +37,17 @@ class Upstreams:
             raise AppError(ErrorCode.UPSTREAM_TIMEOUT, f"The {upstream} service did not answer in time") from exc
         except httpx.TransportError as exc:
             raise AppError(ErrorCode.UPSTREAM_UNAVAILABLE, f"The {upstream} service is unavailable") from exc
+
+    async def call_json(self, upstream: Upstream, method: str, path: str, body: dict[str, Any]) -> httpx.Response:
+        """An internal call made by the gateway itself (not a forwarded client request)."""
+        return await self.send(
+            upstream,
+            method,
+            path,
+            params=None,
+            content=json.dumps(body).encode(),
+            headers={"content-type": "application/json"},
+        )
 
     async def openapi(self, upstream: Upstream) -> dict[str, Any]:
         resp = await self._clients[upstream].get("/openapi.json")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +18,8 @@ from algoitny_gateway.adapters.upstreams import Upstreams
 from algoitny_gateway.domain.routes import ROUTES, Route
 from algoitny_gateway.service_layer.auth import Authenticator
 from algoitny_gateway.service_layer.openapi import compose
+from algoitny_gateway.service_layer.quota import QuotaGate
+from algoitny_gateway.service_layer.throttle import TokenBuckets
 from algoitny_gateway.settings import GatewaySettings
 from algoitny_shared.errors import PROBLEM_JSON, AppError, ErrorCode
 from algoitny_shared.http import REQUEST_ID_HEADER, create_app
@@ -23,7 +27,18 @@ from algoitny_shared.identity import ROLE_HEADER, USER_HEADER
 from algoitny_shared.logging import request_id_var
 
 FORWARDED_HEADERS = ("content-type", "accept", "traceparent", "idempotency-key", "if-match")
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{8,128}")
 PASSED_BACK_HEADERS = ("content-type", "location", "etag", "retry-after")
+
+
+def _charge_key(request: Request) -> str:
+    """A client's Idempotency-Key makes a retried metered request cost once; else the request id."""
+    key = request.headers.get("idempotency-key", "")
+    if key and IDEMPOTENCY_KEY.fullmatch(key):
+        return key
+    if key:
+        raise AppError(ErrorCode.BAD_REQUEST, "Idempotency-Key must be 8-128 characters of [A-Za-z0-9_.:-]")
+    return request_id_var.get() or uuid.uuid4().hex
 
 
 def _public_instance(content: bytes, path: str) -> bytes:
@@ -41,6 +56,14 @@ def _public_instance(content: bytes, path: str) -> bytes:
 def make_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     upstreams = Upstreams(settings)
+    quota = QuotaGate(upstreams)
+    buckets = TokenBuckets(
+        {
+            "general": settings.rate_general_per_min,
+            "execution": settings.rate_execution_per_min,
+            "signin": settings.rate_signin_per_min,
+        }
+    )
     auth = Authenticator(settings.token_secret.get_secret_value(), settings.admin_token.get_secret_value())
     openapi_cache: dict[str, Any] = {}
 
@@ -69,6 +92,7 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     def add_route(route: Route) -> None:
         async def forward(request: Request) -> Response:
+            buckets.take(route.rate_class, request.client.host if request.client else "unknown")
             identity = auth.identify(request.headers.get("authorization"))
             if route.admin_only and not identity.is_admin:
                 if identity.role == "anonymous":
@@ -80,15 +104,27 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
             if identity.user_id:
                 headers[USER_HEADER] = identity.user_id
             body = await request.body()
-            upstream_resp = await upstreams.send(
-                route.upstream,
-                route.method,
-                route.upstream_path.format(**request.path_params),
-                params=request.query_params.multi_items(),
-                content=body,
-                headers=headers,
-            )
+            charge = None
+            if route.metered:
+                charge = await quota.charge(identity, route.metered, _charge_key(request))
+            try:
+                upstream_resp = await upstreams.send(
+                    route.upstream,
+                    route.method,
+                    route.upstream_path.format(**request.path_params),
+                    params=request.query_params.multi_items(),
+                    content=body,
+                    headers=headers,
+                )
+            except AppError as exc:
+                if charge:
+                    await quota.refund(charge, exc.detail)
+                raise
+            if charge and upstream_resp.status_code >= 500:
+                await quota.refund(charge, f"{route.upstream} answered {upstream_resp.status_code}")
             passed = {h: upstream_resp.headers[h] for h in PASSED_BACK_HEADERS if h in upstream_resp.headers}
+            if charge:
+                passed.update(charge.headers)
             content = upstream_resp.content
             if passed.get("content-type", "").startswith(PROBLEM_JSON):
                 content = _public_instance(content, request.url.path)

@@ -1,4 +1,4 @@
-"""Plans in DynamoDB. The table holds a handful of items, read whole and cached briefly."""
+"""Plans in DynamoDB: keyed by id, listed through PlanListIndex, names unique through guard items."""
 
 from __future__ import annotations
 
@@ -8,43 +8,122 @@ from typing import Any
 
 from algoitny_ratelimit.domain.plans import Plan
 from algoitny_shared.dynamo import from_item, to_item
-from algoitny_shared.tables import PLANS
+from algoitny_shared.tables import SUBSCRIPTION_PLANS
 
-CACHE_TTL_S = 30.0
+LISTED = "PLAN"
+CACHE_TTL_S = 5.0
+
+
+def _name_key(name: str) -> str:
+    return " ".join(name.lower().split())
 
 
 class PlanRepository:
     def __init__(self, client: Any, namespace: str) -> None:
         self._client = client
-        self.table = PLANS.physical(namespace)
-        self._cache: tuple[float, list[Plan]] | None = None
+        self.table = SUBSCRIPTION_PLANS.physical(namespace)
+        self._cache: dict[str, tuple[float, Plan | None]] = {}
+
+    # -- reads -------------------------------------------------------------
+    async def get(self, plan_id: str, *, fresh: bool = False) -> Plan | None:
+        cached = self._cache.get(plan_id)
+        if not fresh and cached and time.monotonic() - cached[0] < CACHE_TTL_S:
+            return cached[1]
+        resp = await asyncio.to_thread(
+            self._client.get_item, TableName=self.table, Key={"plan_id": {"S": plan_id}}, ConsistentRead=fresh
+        )
+        item = resp.get("Item")
+        plan = _plan(item) if item and item.get("listed") else None
+        self._cache[plan_id] = (time.monotonic(), plan)
+        return plan
 
     async def all(self) -> list[Plan]:
-        if self._cache and time.monotonic() - self._cache[0] < CACHE_TTL_S:
-            return self._cache[1]
         items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"TableName": self.table}
-        while True:  # a tiny, bounded table: the scan never leaves the first page in practice
-            resp = await asyncio.to_thread(self._client.scan, **kwargs)
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "PlanListIndex",
+            "KeyConditionExpression": "listed = :p",
+            "ExpressionAttributeValues": {":p": {"S": LISTED}},
+        }
+        while True:
+            resp = await asyncio.to_thread(self._client.query, **kwargs)
             items.extend(resp.get("Items", []))
             if "LastEvaluatedKey" not in resp:
-                break
+                return [_plan(i) for i in items]
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-        plans = sorted((Plan.model_validate(from_item(i)) for i in items), key=lambda p: p.plan_id)
-        self._cache = (time.monotonic(), plans)
-        return plans
 
-    def seed(self, plans: tuple[Plan, ...]) -> int:
-        """Insert plans that do not exist yet (never overwrites an operator's edits)."""
-        created = 0
-        for plan in plans:
-            try:
-                self._client.put_item(
-                    TableName=self.table,
-                    Item=to_item(plan.model_dump()),
-                    ConditionExpression="attribute_not_exists(plan_id)",
-                )
-                created += 1
-            except self._client.exceptions.ConditionalCheckFailedException:
-                pass
-        return created
+    # -- transaction items -------------------------------------------------
+    def put_new(self, plan: Plan) -> list[dict[str, Any]]:
+        return [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": to_item({**plan.model_dump(), "listed": LISTED, "name_key": _name_key(plan.name)}),
+                    "ConditionExpression": "attribute_not_exists(plan_id)",
+                }
+            },
+            self._guard_put(plan.name, plan.plan_id),
+        ]
+
+    def _guard_put(self, name: str, plan_id: str) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": to_item({"plan_id": f"NAME#{_name_key(name)}", "owner": plan_id}),
+                "ConditionExpression": "attribute_not_exists(plan_id)",
+            }
+        }
+
+    def replace(self, before: Plan, after: Plan) -> list[dict[str, Any]]:
+        """Optimistic update (version check); a renamed plan swaps its name guard."""
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": to_item({**after.model_dump(), "listed": LISTED, "name_key": _name_key(after.name)}),
+                    "ConditionExpression": "version = :v",
+                    "ExpressionAttributeValues": {":v": {"N": str(before.version)}},
+                }
+            }
+        ]
+        if _name_key(before.name) != _name_key(after.name):
+            items.append(self._guard_put(after.name, after.plan_id))
+            items.append(
+                {"Delete": {"TableName": self.table, "Key": {"plan_id": {"S": f"NAME#{_name_key(before.name)}"}}}}
+            )
+        return items
+
+    def delete(self, plan: Plan) -> list[dict[str, Any]]:
+        return [
+            {
+                "Delete": {
+                    "TableName": self.table,
+                    "Key": {"plan_id": {"S": plan.plan_id}},
+                    "ConditionExpression": "attribute_exists(plan_id) AND "
+                    "(attribute_not_exists(active_users) OR active_users <= :zero)",
+                    "ExpressionAttributeValues": {":zero": {"N": "0"}},
+                }
+            },
+            {"Delete": {"TableName": self.table, "Key": {"plan_id": {"S": f"NAME#{_name_key(plan.name)}"}}}},
+        ]
+
+    def add_users(self, plan_id: str, delta: int) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": {"plan_id": {"S": plan_id}},
+                "UpdateExpression": "ADD active_users :d",
+                "ConditionExpression": "attribute_exists(plan_id)",
+                "ExpressionAttributeValues": {":d": {"N": str(delta)}},
+            }
+        }
+
+    def forget(self, plan_id: str) -> None:
+        self._cache.pop(plan_id, None)
+
+
+def _plan(item: dict[str, Any]) -> Plan:
+    data = from_item(item)
+    data.pop("listed", None)
+    data.pop("name_key", None)
+    return Plan.model_validate(data)

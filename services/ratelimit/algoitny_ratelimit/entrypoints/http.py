@@ -1,35 +1,100 @@
-"""HTTP app of the ratelimit service: plans (quotas come with the ratelimit issue)."""
+"""HTTP app of the ratelimit service: plans, today's usage, and the internal quota calls
+(`/quota/consume`, `/quota/refund`) the gateway makes before and after metered requests."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Path, Response
 from pydantic import BaseModel
 
-from algoitny_ratelimit.adapters.plan_repository import PlanRepository
-from algoitny_ratelimit.domain.plans import Plan
-from algoitny_ratelimit.settings import RatelimitSettings
-from algoitny_shared.dynamo import dynamodb
+from algoitny_ratelimit.bootstrap import Container, build
+from algoitny_ratelimit.domain.plans import PLAN_ID_PATTERN, NewPlan, Plan, PlanPatch
+from algoitny_ratelimit.domain.quota import ConsumeRequest, ConsumeResult, RefundRequest, RefundResult, UsageView
+from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.http import create_app
+from algoitny_shared.identity import CurrentIdentity, Identity
+from algoitny_shared.kafka import kafka_readiness
+from algoitny_shared.runtime import BackgroundTasks
+
+PlanIdPath = Annotated[str, Path(pattern=PLAN_ID_PATTERN)]
 
 
 class PlanList(BaseModel):
     items: list[Plan]
 
 
-def make_app(settings: RatelimitSettings | None = None) -> FastAPI:
-    settings = settings or RatelimitSettings()
-    client = dynamodb(settings)
-    plans = PlanRepository(client, settings.namespace)
+def _admin(identity: Identity) -> None:
+    if not identity.is_admin:
+        raise AppError(ErrorCode.FORBIDDEN, "Only admins manage plans")
+
+
+def make_app(container: Container | None = None) -> FastAPI:
+    c = container or build()
+    background = BackgroundTasks()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await c.broker.start()
+        if c.settings.outbox_relay_enabled:
+            background.start("outbox-relay", c.relay.run)
+        try:
+            yield
+        finally:
+            c.relay.stop()
+            await background.stop()
+            await c.broker.stop()
 
     async def dynamodb_ready() -> None:
-        await asyncio.to_thread(client.describe_table, TableName=plans.table)
+        await asyncio.to_thread(c.dynamodb.describe_table, TableName=c.usage.table)
 
-    app = create_app(settings, title="AlgoItny ratelimit service", readiness=[dynamodb_ready])
+    app = create_app(
+        c.settings,
+        title="AlgoItny ratelimit service",
+        readiness=[dynamodb_ready, kafka_readiness(c.broker)],
+        lifespan=lifespan,
+    )
 
-    @app.get("/plans", response_model=PlanList, tags=["plans"])
+    @app.get("/plans", response_model=PlanList, tags=["plans"], summary="Plans users can pick (public)")
     async def list_plans() -> PlanList:
-        return PlanList(items=await plans.all())
+        return PlanList(items=await c.plan_admin.list(include_inactive=False))
+
+    @app.get("/me/usage", response_model=UsageView, tags=["usage"], summary="Today's usage against the plan")
+    async def my_usage(identity: CurrentIdentity) -> UsageView:
+        if not identity.user_id:
+            raise AppError(ErrorCode.UNAUTHENTICATED, "Sign in to see your usage")
+        return await c.quotas.usage(identity.user_id, None)
+
+    @app.get("/admin/plans", response_model=PlanList, tags=["plans"])
+    async def admin_plans(identity: CurrentIdentity) -> PlanList:
+        _admin(identity)
+        return PlanList(items=await c.plan_admin.list(include_inactive=True))
+
+    @app.post("/admin/plans", response_model=Plan, status_code=201, tags=["plans"])
+    async def create_plan(body: NewPlan, identity: CurrentIdentity) -> Plan:
+        _admin(identity)
+        return await c.plan_admin.create(body)
+
+    @app.patch("/admin/plans/{plan_id}", response_model=Plan, tags=["plans"])
+    async def update_plan(plan_id: PlanIdPath, body: PlanPatch, identity: CurrentIdentity) -> Plan:
+        _admin(identity)
+        return await c.plan_admin.update(plan_id, body)
+
+    @app.delete("/admin/plans/{plan_id}", status_code=204, tags=["plans"])
+    async def delete_plan(plan_id: PlanIdPath, identity: CurrentIdentity) -> Response:
+        _admin(identity)
+        await c.plan_admin.delete(plan_id)
+        return Response(status_code=204)
+
+    @app.post("/quota/consume", response_model=ConsumeResult, tags=["internal"], summary="Check and consume (atomic)")
+    async def consume(body: ConsumeRequest) -> ConsumeResult:
+        return await c.quotas.consume(body)
+
+    @app.post("/quota/refund", response_model=RefundResult, tags=["internal"], summary="Refund a charge (once)")
+    async def refund(body: RefundRequest) -> RefundResult:
+        return await c.quotas.refund(body)
 
     return app

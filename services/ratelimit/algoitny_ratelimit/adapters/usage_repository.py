@@ -1,0 +1,144 @@
+"""Daily usage in DynamoDB: a counter per user, day and action, charge guards and an audit log.
+
+Check-and-consume is one TransactWriteItems: the counter's conditional increment (fails
+at the limit), the charge guard keyed by request id (fails on a retry), the log entry and
+the outbox event. Either all of it happens or none of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+from algoitny_ratelimit.domain.quota import UNLIMITED
+from algoitny_shared.dynamo import to_item
+from algoitny_shared.tables import USAGE_LOGS
+
+RETENTION_S = 30 * 24 * 3600
+
+
+def partition(user_id: str, day: str) -> str:
+    return f"USER#{user_id}#{day}"
+
+
+class UsageRepository:
+    def __init__(self, client: Any, namespace: str) -> None:
+        self._client = client
+        self.table = USAGE_LOGS.physical(namespace)
+
+    def consume_items(
+        self, *, user_id: str, day: str, action: str, request_id: str, limit: int, now: datetime, plan_id: str
+    ) -> list[dict[str, Any]]:
+        pk = partition(user_id, day)
+        expires = int(now.timestamp()) + RETENTION_S
+        counter: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": {"pk": {"S": pk}, "sk": {"S": f"COUNTER#{action}"}},
+            "UpdateExpression": "SET expires_at = :exp ADD used :one",
+            "ExpressionAttributeValues": {":one": {"N": "1"}, ":exp": {"N": str(expires)}},
+        }
+        if limit != UNLIMITED:
+            counter["ConditionExpression"] = "attribute_not_exists(used) OR used < :limit"
+            counter["ExpressionAttributeValues"][":limit"] = {"N": str(limit)}
+        return [
+            {"Update": counter},
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": to_item(
+                        {
+                            "pk": pk,
+                            "sk": f"REQ#{action}#{request_id}",
+                            "charged_at": now.isoformat(),
+                            "plan_id": plan_id,
+                            "expires_at": expires,
+                        }
+                    ),
+                    "ConditionExpression": "attribute_not_exists(sk)",
+                }
+            },
+            self._log(pk, now, action, request_id, "consume", expires),
+        ]
+
+    def refund_items(
+        self, *, user_id: str, day: str, action: str, request_id: str, now: datetime
+    ) -> list[dict[str, Any]]:
+        pk = partition(user_id, day)
+        expires = int(now.timestamp()) + RETENTION_S
+        return [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": {"S": pk}, "sk": {"S": f"REQ#{action}#{request_id}"}},
+                    "UpdateExpression": "SET refunded_at = :now",
+                    "ConditionExpression": "attribute_exists(sk) AND attribute_not_exists(refunded_at)",
+                    "ExpressionAttributeValues": {":now": {"S": now.isoformat()}},
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": {"S": pk}, "sk": {"S": f"COUNTER#{action}"}},
+                    "UpdateExpression": "ADD used :minus",
+                    "ConditionExpression": "used > :zero",
+                    "ExpressionAttributeValues": {":minus": {"N": "-1"}, ":zero": {"N": "0"}},
+                }
+            },
+            self._log(pk, now, action, request_id, "refund", expires),
+        ]
+
+    def _log(self, pk: str, now: datetime, action: str, request_id: str, kind: str, expires: int) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": to_item(
+                    {
+                        "pk": pk,
+                        "sk": f"LOG#{now.isoformat()}#{action}#{request_id}#{kind}",
+                        "kind": kind,
+                        "action": action,
+                        "request_id": request_id,
+                        "at": now.isoformat(),
+                        "expires_at": expires,
+                    }
+                ),
+                "ConditionExpression": "attribute_not_exists(sk)",
+            }
+        }
+
+    async def used(self, user_id: str, day: str, actions: tuple[str, ...]) -> dict[str, int]:
+        """Today's counters for the given actions (one BatchGetItem, strongly consistent)."""
+        keys = [{"pk": {"S": partition(user_id, day)}, "sk": {"S": f"COUNTER#{a}"}} for a in actions]
+        resp = await asyncio.to_thread(
+            self._client.batch_get_item,
+            RequestItems={self.table: {"Keys": keys, "ConsistentRead": True}},
+        )
+        found = {
+            i["sk"]["S"].split("#", 1)[1]: int(i.get("used", {"N": "0"})["N"]) for i in resp["Responses"][self.table]
+        }
+        return {a: found.get(a, 0) for a in actions}
+
+    async def charge(self, user_id: str, day: str, action: str, request_id: str) -> dict[str, Any] | None:
+        resp = await asyncio.to_thread(
+            self._client.get_item,
+            TableName=self.table,
+            Key={"pk": {"S": partition(user_id, day)}, "sk": {"S": f"REQ#{action}#{request_id}"}},
+            ConsistentRead=True,
+        )
+        return resp.get("Item")
+
+    async def entries(self, user_id: str, day: str) -> list[dict[str, Any]]:
+        """The day's audit log (a key-range query on the user's day partition)."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :log)",
+            "ExpressionAttributeValues": {":pk": {"S": partition(user_id, day)}, ":log": {"S": "LOG#"}},
+        }
+        while True:
+            resp = await asyncio.to_thread(self._client.query, **kwargs)
+            items.extend(resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                return items
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]

@@ -1,0 +1,75 @@
+"""Composition root of the ratelimit service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+
+from algoitny_ratelimit.adapters.plan_repository import PlanRepository
+from algoitny_ratelimit.adapters.usage_repository import UsageRepository
+from algoitny_ratelimit.adapters.user_plan_repository import UserPlanRepository
+from algoitny_ratelimit.domain.quota import Clock, utc_now
+from algoitny_ratelimit.service_layer.quotas import PlanMembership, PlanService, QuotaService
+from algoitny_ratelimit.settings import RatelimitSettings
+from algoitny_shared.dynamo import dynamodb
+from algoitny_shared.inbox import Inbox
+from algoitny_shared.kafka import EventConsumer, EventPublisher, make_broker
+from algoitny_shared.outbox import Outbox, OutboxRelay
+from algoitny_shared.tables import RATELIMIT_INBOX, RATELIMIT_OUTBOX
+from algoitny_shared.topics import ACCOUNT_EVENTS, RATELIMIT_GROUP
+from algoitny_shared.uow import DynamoUnitOfWork
+
+
+@dataclass
+class Container:
+    settings: RatelimitSettings
+    dynamodb: Any
+    broker: KafkaBroker
+    outbox: Outbox
+    relay: OutboxRelay
+    plans: PlanRepository
+    usage: UsageRepository
+    quotas: QuotaService
+    plan_admin: PlanService
+    consumer: EventConsumer
+
+
+def build(settings: RatelimitSettings | None = None, clock: Clock = utc_now) -> Container:
+    settings = settings or RatelimitSettings()
+    client = dynamodb(settings)
+    broker = make_broker(settings)
+    outbox = Outbox(client, RATELIMIT_OUTBOX, settings.namespace)
+    relay = OutboxRelay(
+        client, outbox, EventPublisher(broker, settings), settings.service_name, settings.outbox_poll_interval_s
+    )
+    plans = PlanRepository(client, settings.namespace)
+    usage = UsageRepository(client, settings.namespace)
+    user_plans = UserPlanRepository(client, settings.namespace)
+
+    def uow() -> DynamoUnitOfWork:
+        return DynamoUnitOfWork(client, outbox, settings.fault_points)
+
+    membership = PlanMembership(plans, user_plans, Inbox(client, RATELIMIT_INBOX, settings.namespace), client)
+    consumer = EventConsumer(
+        broker=broker,
+        settings=settings,
+        group=RATELIMIT_GROUP,
+        topics=[ACCOUNT_EVENTS],
+        handlers=membership.handlers(),
+    )
+    if settings.consumers_enabled:
+        consumer.register()
+    return Container(
+        settings,
+        client,
+        broker,
+        outbox,
+        relay,
+        plans,
+        usage,
+        QuotaService(plans, usage, user_plans, uow, clock),
+        PlanService(plans, uow),
+        consumer,
+    )

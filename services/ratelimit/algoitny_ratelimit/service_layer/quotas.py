@@ -1,0 +1,317 @@
+"""Use cases: check-and-consume, refund, today's usage; plan administration; plan users from events."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+from algoitny_ratelimit.adapters.plan_repository import PlanRepository
+from algoitny_ratelimit.adapters.usage_repository import UsageRepository
+from algoitny_ratelimit.adapters.user_plan_repository import UserPlanRepository
+from algoitny_ratelimit.domain.plans import NewPlan, Plan, PlanPatch
+from algoitny_ratelimit.domain.quota import (
+    ACTIONS,
+    Clock,
+    ConsumeRequest,
+    ConsumeResult,
+    RefundRequest,
+    RefundResult,
+    UsageView,
+    day_of,
+    reset_at,
+    state,
+    utc_now,
+)
+from algoitny_shared.errors import AppError, ErrorCode
+from algoitny_shared.events import REGISTRY, EventEnvelope
+from algoitny_shared.events.catalog import (
+    PlanCreated,
+    PlanDeleted,
+    PlanUpdated,
+    UsageConsumed,
+    UsageRefunded,
+    UserRegistered,
+)
+from algoitny_shared.inbox import Inbox
+from algoitny_shared.uow import DynamoUnitOfWork, TransactionConflict
+
+log = logging.getLogger(__name__)
+PRODUCER = "ratelimit"
+DEFAULT_PLAN = "free"
+CONFLICT_RETRIES = 8
+CONSUMER = "ratelimit"
+
+
+def _charge_id(user_id: str, action: str, request_id: str) -> str:
+    return f"{user_id}/{action}/{request_id}"
+
+
+async def _commit_retrying(make_uow: Callable[[], DynamoUnitOfWork], fill: Callable[[DynamoUnitOfWork], None]) -> None:
+    """Commit, retrying transactions cancelled only by contention (TransactionConflict)."""
+    for attempt in range(CONFLICT_RETRIES):
+        uow = make_uow()
+        fill(uow)
+        try:
+            await uow.commit()
+            return
+        except TransactionConflict as exc:
+            contention = "TransactionConflict" in exc.reasons and "ConditionalCheckFailed" not in exc.reasons
+            if not contention or attempt == CONFLICT_RETRIES - 1:
+                raise
+            await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))
+
+
+class QuotaService:
+    def __init__(
+        self,
+        plans: PlanRepository,
+        usage: UsageRepository,
+        user_plans: UserPlanRepository,
+        uow_factory: Callable[[], DynamoUnitOfWork],
+        clock: Clock = utc_now,
+    ) -> None:
+        self._plans = plans
+        self._usage = usage
+        self._user_plans = user_plans
+        self._uow = uow_factory
+        self._clock = clock
+
+    async def _plan_for(self, user_id: str, hint: str | None) -> Plan:
+        plan_id = await self._user_plans.plan_of(user_id) or hint or DEFAULT_PLAN
+        plan = await self._plans.get(plan_id) or await self._plans.get(DEFAULT_PLAN)
+        if plan is None:
+            raise AppError(ErrorCode.UPSTREAM_UNAVAILABLE, "No plans are configured")
+        return plan
+
+    async def consume(self, req: ConsumeRequest) -> ConsumeResult:
+        plan = await self._plan_for(req.user_id, req.plan_hint)
+        limit = plan.limit_for(req.action)
+        now = self._clock()
+        day = day_of(now)
+        event = REGISTRY.envelope(
+            UsageConsumed(
+                user_id=req.user_id, action=req.action, request_id=req.request_id, day=day, at=now, plan_id=plan.plan_id
+            ),
+            producer=PRODUCER,
+            aggregate_id=_charge_id(req.user_id, req.action, req.request_id),
+            aggregate_version=1,
+        )
+
+        def fill(uow: DynamoUnitOfWork) -> None:
+            for item in self._usage.consume_items(
+                user_id=req.user_id,
+                day=day,
+                action=req.action,
+                request_id=req.request_id,
+                limit=limit,
+                now=now,
+                plan_id=plan.plan_id,
+            ):
+                uow.add(item)
+            uow.publish(event)
+
+        replayed = False
+        try:
+            await _commit_retrying(self._uow, fill)
+        except TransactionConflict as exc:
+            counter_failed, guard_failed = [*exc.reasons, "None", "None"][:2]
+            if guard_failed == "ConditionalCheckFailed":
+                replayed = True  # this request id was charged before: not again
+            elif counter_failed == "ConditionalCheckFailed":
+                used = (await self._usage.used(req.user_id, day, (req.action,)))[req.action]
+                reset = reset_at(now)
+                raise AppError(
+                    ErrorCode.RATE_LIMITED,
+                    f"Daily {req.action} quota of the {plan.name} plan is used up ({limit}); it resets at 00:00 UTC",
+                    limit=limit,
+                    used=used,
+                    remaining=0,
+                    reset_at=reset.isoformat(),
+                    retry_after=max(1, int((reset - now).total_seconds())),
+                    plan_id=plan.plan_id,
+                ) from exc
+            else:
+                raise
+        used = (await self._usage.used(req.user_id, day, (req.action,)))[req.action]
+        quota = state(req.action, limit, used, now)
+        return ConsumeResult(**quota.model_dump(), admitted=True, replayed=replayed, plan_id=plan.plan_id)
+
+    async def refund(self, req: RefundRequest) -> RefundResult:
+        now = self._clock()
+        event = REGISTRY.envelope(
+            UsageRefunded(
+                user_id=req.user_id,
+                action=req.action,
+                request_id=req.request_id,
+                day=req.day,
+                at=now,
+                reason=req.reason,
+            ),
+            producer=PRODUCER,
+            aggregate_id=_charge_id(req.user_id, req.action, req.request_id),
+            aggregate_version=2,
+        )
+
+        def fill(uow: DynamoUnitOfWork) -> None:
+            for item in self._usage.refund_items(
+                user_id=req.user_id, day=req.day, action=req.action, request_id=req.request_id, now=now
+            ):
+                uow.add(item)
+            uow.publish(event)
+
+        try:
+            await _commit_retrying(self._uow, fill)
+        except TransactionConflict as exc:
+            charge = await self._usage.charge(req.user_id, req.day, req.action, req.request_id)
+            if charge is None:
+                raise AppError(ErrorCode.NOT_FOUND, "No such charge to refund") from exc
+            if "refunded_at" in charge:
+                return RefundResult(refunded=False, already_refunded=True)
+            raise
+        return RefundResult(refunded=True)
+
+    async def usage(self, user_id: str, plan_hint: str | None) -> UsageView:
+        plan = await self._plan_for(user_id, plan_hint)
+        now = self._clock()
+        used = await self._usage.used(user_id, day_of(now), ACTIONS)
+        return UsageView(
+            user_id=user_id,
+            plan_id=plan.plan_id,
+            day=day_of(now),
+            reset_at=reset_at(now),
+            actions=[state(a, plan.limit_for(a), used[a], now) for a in ACTIONS],
+        )
+
+
+def _snapshot(plan: Plan) -> dict[str, Any]:
+    return plan.model_dump(
+        include={
+            "plan_id",
+            "name",
+            "daily_limits",
+            "may_register_problems",
+            "may_view_all_problems",
+            "max_registered_problems",
+            "active",
+        }
+    )
+
+
+class PlanService:
+    def __init__(self, plans: PlanRepository, uow_factory: Callable[[], DynamoUnitOfWork]) -> None:
+        self._plans = plans
+        self._uow = uow_factory
+
+    async def list(self, *, include_inactive: bool) -> list[Plan]:
+        plans = await self._plans.all()
+        return [p for p in plans if include_inactive or (p.active and p.plan_id != "admin")]
+
+    async def get(self, plan_id: str) -> Plan:
+        plan = await self._plans.get(plan_id, fresh=True)
+        if plan is None:
+            raise AppError(ErrorCode.NOT_FOUND, f"Plan {plan_id} does not exist")
+        return plan
+
+    async def create(self, cmd: NewPlan) -> Plan:
+        plan = Plan(**cmd.model_dump())
+        uow = self._uow()
+        for item in self._plans.put_new(plan):
+            uow.add(item)
+        uow.publish(
+            REGISTRY.envelope(
+                PlanCreated(**_snapshot(plan)), producer=PRODUCER, aggregate_id=plan.plan_id, aggregate_version=1
+            )
+        )
+        try:
+            await uow.commit()
+        except TransactionConflict as exc:
+            what = "id" if exc.reasons[0] == "ConditionalCheckFailed" else "name"
+            raise AppError(ErrorCode.ALREADY_EXISTS, f"A plan with this {what} already exists") from exc
+        return plan
+
+    async def update(self, plan_id: str, patch: PlanPatch) -> Plan:
+        before = await self.get(plan_id)
+        changes = patch.model_dump(exclude_none=True)
+        after = Plan.model_validate({**before.model_dump(), **changes, "version": before.version + 1})
+        uow = self._uow()
+        for item in self._plans.replace(before, after):
+            uow.add(item)
+        uow.publish(
+            REGISTRY.envelope(
+                PlanUpdated(**_snapshot(after)),
+                producer=PRODUCER,
+                aggregate_id=plan_id,
+                aggregate_version=after.version,
+            )
+        )
+        try:
+            await uow.commit()
+        except TransactionConflict as exc:
+            if len(exc.reasons) > 1 and exc.reasons[1] == "ConditionalCheckFailed":
+                raise AppError(ErrorCode.ALREADY_EXISTS, "A plan with this name already exists") from exc
+            raise AppError(ErrorCode.CONFLICT, "The plan changed meanwhile; read it again and retry") from exc
+        self._plans.forget(plan_id)
+        return after
+
+    async def delete(self, plan_id: str) -> None:
+        plan = await self.get(plan_id)
+        uow = self._uow()
+        for item in self._plans.delete(plan):
+            uow.add(item)
+        uow.publish(
+            REGISTRY.envelope(
+                PlanDeleted(plan_id=plan_id),
+                producer=PRODUCER,
+                aggregate_id=plan_id,
+                aggregate_version=plan.version + 1,
+            )
+        )
+        try:
+            await uow.commit()
+        except TransactionConflict as exc:
+            raise AppError(
+                ErrorCode.CONFLICT, f"Plan {plan_id} still has {plan.active_users} users; move them first"
+            ) from exc
+        self._plans.forget(plan_id)
+
+    async def seed(self, plans: tuple[NewPlan, ...]) -> int:
+        created = 0
+        for cmd in plans:
+            try:
+                await self.create(cmd)
+                created += 1
+            except AppError:
+                pass
+        return created
+
+
+class PlanMembership:
+    """Keeps UserPlans and each plan's user count exact from accounts events (inbox in the same transaction)."""
+
+    def __init__(self, plans: PlanRepository, user_plans: UserPlanRepository, inbox: Inbox, client: Any) -> None:
+        self._plans = plans
+        self._user_plans = user_plans
+        self._inbox = inbox
+        self._client = client
+
+    async def on_user_registered(self, envelope: EventEnvelope, payload: UserRegistered) -> None:
+        items = [
+            self._inbox.put_request(CONSUMER, str(envelope.event_id)),
+            self._user_plans.put_new(payload.user_id, payload.plan_id),
+        ]
+        if await self._plans.get(payload.plan_id, fresh=True):
+            items.append(self._plans.add_users(payload.plan_id, 1))
+        try:
+            await asyncio.to_thread(self._client.transact_write_items, TransactItems=items)
+        except self._client.exceptions.TransactionCanceledException as exc:
+            reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+            if reasons[:2] != ["None", "None"] and "ConditionalCheckFailed" in reasons[:2]:
+                log.info("user registration already applied", extra={"user_id": payload.user_id})
+                return
+            raise
+
+    def handlers(self) -> dict[str, Any]:
+        return {"accounts.UserRegistered": self.on_user_registered}

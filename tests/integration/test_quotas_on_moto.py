@@ -1,0 +1,159 @@
+"""Check-and-consume on moto: exact under concurrency, idempotent per request id, refunds once,
+resets at 00:00 UTC; plans administered with their user counts kept from events."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from algoitny_ratelimit.bootstrap import Container, build
+from algoitny_ratelimit.domain.plans import DEFAULT_PLANS, NewPlan, PlanPatch
+from algoitny_ratelimit.domain.quota import ConsumeRequest, RefundRequest
+from algoitny_ratelimit.settings import RatelimitSettings
+from algoitny_shared.dynamo import from_item
+from algoitny_shared.errors import AppError, ErrorCode
+from algoitny_shared.events import REGISTRY, EventEnvelope
+from algoitny_shared.events.catalog import UserRegistered
+
+pytestmark = pytest.mark.integration
+
+
+class FixedClock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+async def setup(provisioned: dict[str, Any]) -> tuple[Container, FixedClock]:
+    clock = FixedClock(datetime(2026, 5, 1, 23, 59, 30, tzinfo=UTC))
+    container = build(RatelimitSettings(consumers_enabled=False), clock=clock)
+    await container.plan_admin.seed(DEFAULT_PLANS)
+    return container, clock
+
+
+def _outbox_events(c: Container, event_type: str, user_id: str) -> list[dict[str, Any]]:
+    """Every outbox item of the user, published or not (a test may scan; services never do)."""
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {
+        "TableName": c.outbox.table,
+        "FilterExpression": "event_type = :t AND begins_with(aggregate_id, :u)",
+        "ExpressionAttributeValues": {":t": {"S": event_type}, ":u": {"S": f"{user_id}/"}},
+    }
+    while True:
+        resp = c.dynamodb.scan(**kwargs)
+        items.extend(resp["Items"])
+        if "LastEvaluatedKey" not in resp:
+            return [from_item(i) for i in items]
+        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+async def test_concurrent_consumes_admit_exactly_the_limit(setup: tuple[Container, FixedClock]) -> None:
+    c, _clock = setup
+    user = f"u{uuid.uuid4().hex[:8]}"
+    await c.plan_admin.create(
+        NewPlan(plan_id=f"p{user}", name=f"Tight {user}", daily_limits={"execution": 50, "hint": 1})
+    )
+
+    async def one(i: int) -> bool:
+        try:
+            await c.quotas.consume(
+                ConsumeRequest(user_id=user, action="execution", request_id=f"req-{i:04d}", plan_hint=f"p{user}")
+            )
+            return True
+        except AppError as err:
+            assert err.code is ErrorCode.RATE_LIMITED
+            return False
+
+    results = await asyncio.gather(*(one(i) for i in range(200)))
+    assert sum(results) == 50
+    day = "2026-05-01"
+    assert (await c.usage.used(user, day, ("execution",)))["execution"] == 50
+    logs = await c.usage.entries(user, day)
+    assert len([i for i in logs if i["kind"]["S"] == "consume"]) == 50
+    assert len(_outbox_events(c, "ratelimit.UsageConsumed", user)) == 50
+
+
+async def test_same_request_id_is_charged_once_and_refunded_once(setup: tuple[Container, FixedClock]) -> None:
+    c, _ = setup
+    user = f"u{uuid.uuid4().hex[:8]}"
+    req = ConsumeRequest(user_id=user, action="hint", request_id="retry-me-1")
+    first = await c.quotas.consume(req)
+    again = await c.quotas.consume(req)
+    assert first.used == 1 and not first.replayed
+    assert again.used == 1 and again.replayed
+    refund = RefundRequest(user_id=user, action="hint", request_id="retry-me-1", day=first.day, reason="LLM outage")
+    assert (await c.quotas.refund(refund)).refunded
+    twice = await c.quotas.refund(refund)
+    assert not twice.refunded and twice.already_refunded
+    assert (await c.usage.used(user, first.day, ("hint",)))["hint"] == 0
+    assert len(_outbox_events(c, "ratelimit.UsageRefunded", user)) == 1
+    with pytest.raises(AppError) as err:
+        await c.quotas.refund(RefundRequest(user_id=user, action="hint", request_id="never-charged", day=first.day))
+    assert err.value.code is ErrorCode.NOT_FOUND
+
+
+async def test_quota_resets_at_midnight_utc(setup: tuple[Container, FixedClock]) -> None:
+    c, clock = setup
+    user = f"u{uuid.uuid4().hex[:8]}"
+    for i in range(5):  # the free plan's 5 hints
+        await c.quotas.consume(ConsumeRequest(user_id=user, action="hint", request_id=f"h-day1-{i}"))
+    with pytest.raises(AppError) as err:
+        await c.quotas.consume(ConsumeRequest(user_id=user, action="hint", request_id="h-day1-x"))
+    assert err.value.extra["retry_after"] == 30  # 23:59:30 -> 00:00:00
+    clock.now += timedelta(seconds=31)
+    fresh = await c.quotas.consume(ConsumeRequest(user_id=user, action="hint", request_id="h-day2-0"))
+    assert fresh.day == "2026-05-02" and fresh.used == 1 and fresh.remaining == 4
+    usage = await c.quotas.usage(user, None)
+    assert {a.action: a.used for a in usage.actions} == {"execution": 0, "hint": 1}
+
+
+async def test_plan_admin_names_users_and_deletion(setup: tuple[Container, FixedClock]) -> None:
+    c, _ = setup
+    pid = f"t{uuid.uuid4().hex[:6]}"
+    await c.plan_admin.create(NewPlan(plan_id=pid, name=f"Team {pid}", daily_limits={"execution": 10, "hint": 2}))
+    with pytest.raises(AppError) as dup:
+        await c.plan_admin.create(NewPlan(plan_id=f"{pid}b", name=f"team {pid}", daily_limits={}))
+    assert dup.value.code is ErrorCode.ALREADY_EXISTS
+    updated = await c.plan_admin.update(pid, PlanPatch(daily_limits={"execution": 20, "hint": 2}))
+    assert updated.version == 2 and updated.limit_for("execution") == 20
+
+    from algoitny_ratelimit.adapters.user_plan_repository import UserPlanRepository
+    from algoitny_ratelimit.service_layer.quotas import PlanMembership
+    from algoitny_shared.inbox import Inbox
+    from algoitny_shared.tables import RATELIMIT_INBOX
+
+    membership = PlanMembership(
+        c.plans,
+        UserPlanRepository(c.dynamodb, c.settings.namespace),
+        Inbox(c.dynamodb, RATELIMIT_INBOX, c.settings.namespace),
+        c.dynamodb,
+    )
+    user = f"u{uuid.uuid4().hex[:8]}"
+    payload = UserRegistered(user_id=user, role="user", plan_id=pid, registered_at=datetime.now(UTC))
+    envelope: EventEnvelope = REGISTRY.envelope(payload, producer="accounts", aggregate_id=user, aggregate_version=1)
+    await membership.on_user_registered(envelope, payload)
+    await membership.on_user_registered(envelope, payload)  # redelivered: no second effect
+    plan = await c.plan_admin.get(pid)
+    assert plan.active_users == 1
+    with pytest.raises(AppError) as in_use:
+        await c.plan_admin.delete(pid)
+    assert in_use.value.code is ErrorCode.CONFLICT
+    # The user's plan now drives their quota: 20 executions.
+    state = await c.quotas.consume(ConsumeRequest(user_id=user, action="execution", request_id="exec-0001"))
+    assert state.limit == 20 and state.plan_id == pid
+
+    empty = f"e{uuid.uuid4().hex[:6]}"
+    await c.plan_admin.create(NewPlan(plan_id=empty, name=f"Empty {empty}", daily_limits={}))
+    await c.plan_admin.delete(empty)
+    with pytest.raises(AppError) as gone:
+        await c.plan_admin.get(empty)
+    assert gone.value.code is ErrorCode.NOT_FOUND
+    # Its name is free again.
+    await c.plan_admin.create(NewPlan(plan_id=f"{empty}2", name=f"Empty {empty}", daily_limits={}))
