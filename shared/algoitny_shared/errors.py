@@ -45,12 +45,19 @@ class AppError(Exception):
     """An error with a place in the catalogue; becomes a problem+json response."""
 
     def __init__(
-        self, code: ErrorCode, detail: str, *, errors: list[dict[str, Any]] | None = None, **extra: Any
+        self,
+        code: ErrorCode,
+        detail: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
     ) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
         self.errors = errors
+        self.headers = headers or {}
         self.extra = extra
 
     def to_problem(self, instance: str | None = None, request_id: str | None = None) -> dict[str, Any]:

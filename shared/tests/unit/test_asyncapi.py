@@ -13,7 +13,14 @@ from pydantic import BaseModel
 
 from algoitny_shared import asyncapi, kafka
 from algoitny_shared.events import REGISTRY, EventEnvelope
-from algoitny_shared.events.catalog import ProblemCreated, UserRegistered
+from algoitny_shared.events.catalog import (
+    ProblemCreated,
+    UserDeactivated,
+    UserPlanChanged,
+    UserReactivated,
+    UserRegistered,
+    UserRoleChanged,
+)
 from algoitny_shared.topics import CONSUMER_GROUPS, all_topics, dead_letter_topic
 
 try:
@@ -46,6 +53,16 @@ SAMPLES: dict[str, tuple[BaseModel, str]] = {
         UserRegistered(user_id="u-123", role="user", plan_id="free", registered_at=NOW),
         "u-123",
     ),
+    "accounts.UserPlanChanged": (
+        UserPlanChanged(user_id="u-123", plan_id="pro", previous_plan_id="free", changed_by="u-9", changed_at=NOW),
+        "u-123",
+    ),
+    "accounts.UserRoleChanged": (
+        UserRoleChanged(user_id="u-123", role="admin", previous_role="user", changed_at=NOW),
+        "u-123",
+    ),
+    "accounts.UserDeactivated": (UserDeactivated(user_id="u-123", deactivated_by="u-9", deactivated_at=NOW), "u-123"),
+    "accounts.UserReactivated": (UserReactivated(user_id="u-123", reactivated_at=NOW), "u-123"),
 }
 
 

@@ -1,4 +1,4 @@
-"""The gateway's route table: which public path goes to which service (no I/O)."""
+"""The gateway's route table: which public path goes to which service, and who may call it (no I/O)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 Upstream = Literal["problems", "search", "accounts", "ratelimit"]
+# public: anyone; user: any signed-in caller; registrar: admins and registrar plans; admin: admins.
+Access = Literal["public", "user", "registrar", "admin"]
 
 
 @dataclass(frozen=True)
@@ -14,7 +16,11 @@ class Route:
     public_path: str
     upstream: Upstream
     upstream_path: str
-    admin_only: bool = False
+    access: Access = "public"
+
+    @property
+    def admin_only(self) -> bool:
+        return self.access == "admin"
 
 
 API = "/api/v1"
@@ -23,8 +29,17 @@ ROUTES: tuple[Route, ...] = (
     # /problems/search must precede /problems/{platform}/{problem_id} only for readers; the
     # segment counts differ, so the two never clash.
     Route("GET", f"{API}/problems/search", "search", "/search"),
-    Route("POST", f"{API}/problems", "problems", "/problems", admin_only=True),
+    Route("POST", f"{API}/problems", "problems", "/problems", access="registrar"),
     Route("GET", f"{API}/problems/{{platform}}/{{problem_id}}", "problems", "/problems/{platform}/{problem_id}"),
     Route("GET", f"{API}/plans", "ratelimit", "/plans"),
-    Route("POST", f"{API}/auth/token", "accounts", "/auth/token"),
+    Route("POST", f"{API}/auth/register", "accounts", "/auth/register"),
+    Route("POST", f"{API}/auth/login", "accounts", "/auth/login"),
+    Route("POST", f"{API}/auth/google", "accounts", "/auth/google"),
+    Route("POST", f"{API}/auth/refresh", "accounts", "/auth/refresh"),
+    Route("POST", f"{API}/auth/logout", "accounts", "/auth/logout"),
+    Route("GET", f"{API}/me", "accounts", "/me", access="user"),
+    Route("PATCH", f"{API}/me", "accounts", "/me", access="user"),
+    Route("POST", f"{API}/me/consents", "accounts", "/me/consents", access="user"),
+    Route("GET", f"{API}/admin/users", "accounts", "/admin/users", access="admin"),
+    Route("PATCH", f"{API}/admin/users/{{user_id}}", "accounts", "/admin/users/{user_id}", access="admin"),
 )
