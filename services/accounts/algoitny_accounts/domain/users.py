@@ -142,7 +142,7 @@ class GoogleRequest(_Body):
 
 
 class RefreshRequest(_Body):
-    refresh_token: str = Field(min_length=20, max_length=200)
+    refresh_token: str = Field(min_length=20, max_length=4096)
 
 
 class UpdateMeRequest(_Body):
