@@ -7,7 +7,6 @@ from typing import Any
 
 from algoitny_gateway.domain.routes import ROUTES, Route
 
-
 ACCESS_NOTES = {
     "user": "Requires a signed-in user's bearer token.",
     "registrar": "Requires a bearer token of an admin or of a registrar plan.",
