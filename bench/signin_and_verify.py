@@ -1,6 +1,7 @@
 """Sign-in and token-verification latency through the gateway (p50, p99).
 
-Starts its own gateway and accounts service in a private namespace against the local
+Starts its own gateway, accounts (and the problems and search services the gateway
+checks for readiness) in a private namespace against the local
 stack (moto, Kafka), registers a user, then times:
 
 * ``sign_in``: POST /api/v1/auth/login (gateway -> accounts: throttle counters, user
@@ -30,7 +31,8 @@ sys.path.insert(0, str(REPO / "deploy" / "local"))
 
 from devstack import Platform, prepare  # noqa: E402
 
-SERVICES = ["gateway", "accounts"]
+# The gateway is ready only when problems and search answer, so they run too.
+SERVICES = ["gateway", "accounts", "problems", "search-indexer"]
 PASSWORD = "bench password 12345"
 
 
