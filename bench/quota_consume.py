@@ -31,10 +31,17 @@ sys.path.insert(0, str(REPO / "deploy" / "local"))
 from devstack import Platform, prepare  # noqa: E402
 
 from algoitny_shared import tokens  # noqa: E402
+from algoitny_shared.identity import IDENTITY_HEADER, Identity, IdentitySigner  # noqa: E402
 from algoitny_shared.settings import ServiceSettings  # noqa: E402
 
 SERVICES = ["gateway", "accounts", "ratelimit", "executions"]
 TOKEN = "bench-operator-token"
+
+
+def signed(user_id: str) -> dict[str, str]:
+    """Quota calls carry the gateway's signed identity of the user they charge."""
+    signer = IdentitySigner(ServiceSettings().internal_secret.get_secret_value())
+    return {IDENTITY_HEADER: signer.sign(Identity(user_id=user_id, role="user"), "POST", "/quota/consume")}
 
 
 def pct(values: list[float], p: float) -> float:
@@ -104,7 +111,7 @@ def run(count: int, base_port: int) -> dict[str, object]:
         gw = httpx.Client(base_url=plat.url("gateway"), timeout=30)
         plan = {"plan_id": "benchplan", "name": "Bench", "daily_limits": {"execution": 1_000_000, "hint": 1_000_000}}
         assert gw.post("/api/v1/admin/plans", json=plan, headers=admin).status_code == 201
-        secret = ServiceSettings().token_secret.get_secret_value()
+        keyring = tokens.Keyring.parse(ServiceSettings().token_secret.get_secret_value())
 
         rl = httpx.Client(base_url=plat.url("ratelimit"), timeout=30)
         user = f"bench-{uuid.uuid4().hex[:8]}"
@@ -112,12 +119,12 @@ def run(count: int, base_port: int) -> dict[str, object]:
         for i in range(count):
             body = {"user_id": user, "action": "execution", "request_id": f"svc-{i:06d}", "plan_hint": "benchplan"}
             t0 = time.perf_counter()
-            assert rl.post("/quota/consume", json=body).status_code == 200
+            assert rl.post("/quota/consume", json=body, headers=signed(user)).status_code == 200
             service_ms.append((time.perf_counter() - t0) * 1000)
 
         # Through the gateway: POST /api/v1/executions is charged, then forwarded to executions.
         gw_user = f"benchgw-{uuid.uuid4().hex[:8]}"
-        token = tokens.issue(secret, user_id=gw_user, role="user", plan="benchplan", ttl_s=3600)
+        token, _ = tokens.issue(keyring, user_id=gw_user, role="user", plan="benchplan", ttl_s=3600)
         user_hdr = {"authorization": f"Bearer {token}"}
         gateway_ms = []
         for _ in range(count):
@@ -146,7 +153,7 @@ def run(count: int, base_port: int) -> dict[str, object]:
                             "request_id": f"tp-{i:06d}",
                             "plan_hint": "benchplan",
                         }
-                        r = await client.post("/quota/consume", json=body)
+                        r = await client.post("/quota/consume", json=body, headers=signed(tp_user))
                         assert r.status_code == 200, r.text
 
                 t0 = time.perf_counter()

@@ -14,3 +14,4 @@ cleanup() {
 trap cleanup EXIT
 "$PY" bench/create_to_searchable.py
 "$PY" bench/quota_consume.py
+"$PY" bench/signin_and_verify.py

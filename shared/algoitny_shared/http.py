@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from algoitny_shared.errors import PROBLEM_JSON, AppError, ErrorCode, problem_body
+from algoitny_shared.identity import IdentitySigner
 from algoitny_shared.logging import request_id_var, trace_id_var
 from algoitny_shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from algoitny_shared.settings import ServiceSettings
@@ -155,7 +156,7 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.to_problem(instance=request.url.path, request_id=request_id_var.get()),
             status_code=exc.code.status,
             media_type=PROBLEM_JSON,
-            headers=exc.headers,
+            headers=exc.headers or None,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -207,6 +208,7 @@ def create_app(
         redoc_url=None,
     )
     install_error_handlers(app)
+    app.state.identity_signer = IdentitySigner(settings.internal_secret.get_secret_value())
     app.add_middleware(EdgeMiddleware, service=settings.service_name, max_body_bytes=settings.max_body_bytes)
     checks = list(readiness)
     app.state.readiness = checks

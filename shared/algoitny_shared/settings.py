@@ -46,7 +46,21 @@ class ServiceSettings(BaseSettings):
         default=SecretStr("local-token-secret-change-me-32bytes"),
         description="HMAC key of access tokens: accounts signs them, the gateway verifies them.",
     )
-    access_token_ttl_s: int = Field(default=3600, ge=60, le=86_400)
+    token_previous_secrets: SecretStr = Field(
+        default=SecretStr(""),
+        description="Comma-separated earlier token keys that still verify (not sign) during a key rotation: "
+        "keep one for an access-token lifetime after moving it out of token_secret.",
+    )
+    internal_secret: SecretStr = Field(
+        default=SecretStr("local-internal-secret-change-me-32bytes"),
+        description="HMAC key of the identity assertions the gateway sends to services; services verify them.",
+    )
+    access_token_ttl_s: int = Field(
+        default=900,
+        ge=60,
+        le=86_400,
+        description="Access-token lifetime: a deactivated user's tokens stop working within it.",
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
     outbox_relay_enabled: bool = True

@@ -124,9 +124,36 @@ USERS = TableSpec(
     owner="accounts",
     name="Users",
     hash_key="pk",
+    attributes={"pk": "S", "email": "S", "google_id": "S", "plan_id": "S", "created_at": "S", "listed": "S"},
+    indexes=(
+        Index("EmailIndex", "email"),
+        Index("GoogleIdIndex", "google_id"),
+        Index("PlanIndex", "plan_id", "created_at"),
+        Index("UserListIndex", "listed", "created_at"),
+    ),
+    description="Users (pk USER#<id>) with guard items EMAIL#<email> and GOOGLE#<subject> (holding the "
+    "user id) written in the same transaction, so e-mail and Google id stay unique; GSIs: EmailIndex and "
+    "GoogleIdIndex (sign-in), PlanIndex (users of a plan, newest first), UserListIndex (all users, newest "
+    "first; admin-only and low-rate, so its single partition is not a hot spot). Guards carry none of the "
+    "indexed attributes, so every index holds users only.",
+)
+REFRESH_TOKENS = TableSpec(
+    owner="accounts",
+    name="RefreshTokens",
+    hash_key="pk",
     attributes={"pk": "S"},
-    description="Users (pk USER#<id>) and e-mail guards (pk EMAIL#<email>, holding the user id): "
-    "sign-in is two GetItems, and a transaction keeps e-mails unique.",
+    ttl_attribute="expires_at",
+    description="Refresh tokens (pk TOKEN#<sha256 of the token>, never the token itself) and their "
+    "families (pk FAMILY#<id>): a token is used once; reusing one revokes its family.",
+)
+SIGN_IN_ATTEMPTS = TableSpec(
+    owner="accounts",
+    name="SignInAttempts",
+    hash_key="pk",
+    attributes={"pk": "S"},
+    ttl_attribute="expires_at",
+    description="Failed sign-ins per account and per client address in fixed windows (pk "
+    "<scope>#<key>#<window>), counted with atomic ADD; expire after the window.",
 )
 ACCOUNTS_OUTBOX = outbox_table("accounts")
 SUBSCRIPTION_PLANS = TableSpec(
@@ -164,6 +191,8 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     PROBLEMS_OUTBOX,
     SEARCH_INDEXER_INBOX,
     USERS,
+    REFRESH_TOKENS,
+    SIGN_IN_ATTEMPTS,
     ACCOUNTS_OUTBOX,
     SUBSCRIPTION_PLANS,
     USAGE_LOGS,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -10,8 +11,15 @@ from typing import Any
 import httpx
 import pytest
 from devstack import Platform, prepare  # deploy/local/devstack.py
+from support.e2e_config import (
+    ADMIN_EMAIL,
+    ADMIN_TOKEN,
+    GOOGLE_CLIENT_ID,
+    MAX_FAILURES_PER_ACCOUNT,
+    MAX_FAILURES_PER_ADDRESS,
+)
+from support.google_keys import FakeGoogle, serve_jwks
 
-ADMIN_TOKEN = "e2e-operator-token"
 E2E_SERVICES = ["gateway", "accounts", "problems", "ratelimit", "search-indexer", "executions"]
 # The suite sends many requests from one address: raw per-client limits are raised here and
 # tested on a gateway replica of their own (test_quotas_e2e.py).
@@ -23,7 +31,10 @@ GENEROUS_RATES = {
 
 
 def _free_base_port() -> int:
-    for base in range(18000, 19000, 10):
+    # Start at a random block: parallel runs (other worktrees) then rarely race for the same ports.
+    blocks = list(range(18000, 20000, 10))
+    start = random.randrange(len(blocks))
+    for base in blocks[start:] + blocks[:start]:
         free = True
         for offset in range(8):
             with socket.socket() as sock:
@@ -36,10 +47,25 @@ def _free_base_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def platform(stack_env: dict[str, str], provisioned: dict[str, Any]) -> Iterator[Platform]:
+def google() -> Iterator[FakeGoogle]:
+    """Google's key endpoint, played by a local HTTP server with locally generated keys."""
+    fake = FakeGoogle(GOOGLE_CLIENT_ID)
+    with serve_jwks(fake):
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def platform(stack_env: dict[str, str], provisioned: dict[str, Any], google: FakeGoogle) -> Iterator[Platform]:
     env = {
         **stack_env,
         "ALGOITNY_ADMIN_TOKEN": ADMIN_TOKEN,
+        # Tests stand in for a proxy: each sets X-Forwarded-For to its own address.
+        "ALGOITNY_TRUSTED_PROXY_HOPS": "1",
+        "ALGOITNY_GOOGLE_CLIENT_IDS": GOOGLE_CLIENT_ID,
+        "ALGOITNY_GOOGLE_JWKS_URL": google.url,
+        "ALGOITNY_ADMIN_EMAILS": ADMIN_EMAIL,
+        "ALGOITNY_SIGNIN_MAX_FAILURES_PER_ACCOUNT": str(MAX_FAILURES_PER_ACCOUNT),
+        "ALGOITNY_SIGNIN_MAX_FAILURES_PER_ADDRESS": str(MAX_FAILURES_PER_ADDRESS),
         "ALGOITNY_OUTBOX_POLL_INTERVAL_S": "0.5",
         "ALGOITNY_LOG_LEVEL": "INFO",
         **GENEROUS_RATES,

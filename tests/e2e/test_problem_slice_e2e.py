@@ -64,7 +64,7 @@ def test_create_then_find_through_search(gateway: httpx.Client, admin_headers: d
 
 
 def test_signed_in_demo_admin_can_register(gateway: httpx.Client) -> None:
-    login = gateway.post("/api/v1/auth/token", json={"email": "admin@algoitny.dev", "password": "change-me-admin-1"})
+    login = gateway.post("/api/v1/auth/login", json={"email": "admin@algoitny.dev", "password": "change-me-admin-1"})
     assert login.status_code == 200, login.text
     token = login.json()["access_token"]
     pid = f"a{uuid.uuid4().hex[:6]}"
@@ -72,7 +72,7 @@ def test_signed_in_demo_admin_can_register(gateway: httpx.Client) -> None:
         "/api/v1/problems", json=_problem(pid, "Signed in"), headers={"authorization": f"Bearer {token}"}
     )
     assert resp.status_code == 201, resp.text
-    wrong = gateway.post("/api/v1/auth/token", json={"email": "admin@algoitny.dev", "password": "nope"})
+    wrong = gateway.post("/api/v1/auth/login", json={"email": "admin@algoitny.dev", "password": "nope"})
     assert wrong.status_code == 401 and wrong.json()["code"] == "UNAUTHENTICATED"
 
 

@@ -28,8 +28,10 @@ def _free_port() -> int:
 
 
 def _user_token(user_id: str, plan: str = "free") -> dict[str, str]:
-    secret = ServiceSettings().token_secret.get_secret_value()
-    return {"authorization": f"Bearer {tokens.issue(secret, user_id=user_id, role='user', plan=plan, ttl_s=600)}"}
+    """A valid access token for a user the accounts service need not know (quotas key on the id)."""
+    keyring = tokens.Keyring.parse(ServiceSettings().token_secret.get_secret_value())
+    token, _ = tokens.issue(keyring, user_id=user_id, role="user", plan=plan, ttl_s=600)
+    return {"authorization": f"Bearer {token}"}
 
 
 @pytest.fixture(scope="module")

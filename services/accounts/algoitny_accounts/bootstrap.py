@@ -7,9 +7,14 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker
 
+from algoitny_accounts.adapters.google import GoogleVerifier
+from algoitny_accounts.adapters.refresh_tokens import RefreshTokenStore
+from algoitny_accounts.adapters.sign_in_attempts import SignInAttempts
 from algoitny_accounts.adapters.user_repository import UserRepository
-from algoitny_accounts.service_layer.accounts import AccountService
+from algoitny_accounts.service_layer.accounts import AccountService, ThrottlePolicy
 from algoitny_accounts.settings import AccountsSettings
+from algoitny_shared import tokens
+from algoitny_shared.cursor import CursorCodec
 from algoitny_shared.dynamo import dynamodb
 from algoitny_shared.kafka import EventPublisher, make_broker
 from algoitny_shared.outbox import Outbox, OutboxRelay
@@ -39,8 +44,16 @@ def build(settings: AccountsSettings | None = None) -> Container:
     users = UserRepository(client, settings.namespace)
     accounts = AccountService(
         users,
+        RefreshTokenStore(client, settings.namespace, settings.refresh_token_ttl_s),
+        SignInAttempts(client, settings.namespace, settings.signin_window_s),
+        GoogleVerifier(settings.google_jwks_url, settings.google_client_ids, settings.google_issuers),
         lambda: DynamoUnitOfWork(client, outbox, settings.fault_points),
-        settings.token_secret.get_secret_value(),
+        tokens.Keyring.parse(
+            settings.token_secret.get_secret_value(), settings.token_previous_secrets.get_secret_value()
+        ),
         settings.access_token_ttl_s,
+        settings.admin_emails,
+        ThrottlePolicy(settings.signin_max_failures_per_account, settings.signin_max_failures_per_address),
+        CursorCodec(settings.cursor_secret.get_secret_value()),
     )
     return Container(settings, client, broker, outbox, relay, users, accounts)

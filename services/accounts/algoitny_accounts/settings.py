@@ -1,8 +1,17 @@
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
 
 from algoitny_shared.settings import ServiceSettings
+
+
+def _csv(value: object) -> object:
+    if isinstance(value, str):
+        return [p.strip() for p in value.split(",") if p.strip()]
+    return value
 
 
 class AccountsSettings(ServiceSettings):
@@ -10,3 +19,23 @@ class AccountsSettings(ServiceSettings):
     port: int = 8001
     demo_admin_email: str = "admin@algoitny.dev"
     demo_admin_password: SecretStr = Field(default=SecretStr("change-me-admin-1"), min_length=8)
+    refresh_token_ttl_s: int = Field(default=30 * 86_400, ge=300, description="Refresh-token family lifetime")
+    admin_emails: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated e-mails that become admins on sign-in once the address is verified (Google).",
+    )
+    google_client_ids: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated OAuth client ids accepted as the ID token audience; empty disables Google.",
+    )
+    google_jwks_url: str = Field(
+        default="https://www.googleapis.com/oauth2/v3/certs", description="Where Google's signing keys are published"
+    )
+    google_issuers: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["https://accounts.google.com", "accounts.google.com"]
+    )
+    signin_window_s: int = Field(default=900, ge=1, description="Window of the failed sign-in counters")
+    signin_max_failures_per_account: int = Field(default=5, ge=1)
+    signin_max_failures_per_address: int = Field(default=50, ge=1)
+
+    _split = field_validator("admin_emails", "google_client_ids", "google_issuers", mode="before")(_csv)

@@ -18,6 +18,13 @@ class GatewaySettings(ServiceSettings):
     rate_execution_per_min: int = Field(default=30, ge=1)
     rate_signin_per_min: int = Field(default=10, ge=1)
     upstream_timeout_s: float = Field(default=10.0, gt=0)
+    trusted_proxy_hops: int = Field(
+        default=0,
+        ge=0,
+        le=5,
+        description="Proxies in front of the gateway that append to X-Forwarded-For; 0 uses the socket peer "
+        "as the client address (sign-in throttling counts per address).",
+    )
     admin_token: SecretStr = Field(
         default=SecretStr("local-admin-token"),
         description="Operators' bearer token with the admin role (for scripts and CI); people sign in for a token.",

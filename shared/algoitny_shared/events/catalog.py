@@ -46,6 +46,47 @@ class UserRegistered(_Payload):
     role: str
     plan_id: str
     registered_at: datetime
+    method: str = "password"
+
+
+@REGISTRY.register("accounts.UserPlanChanged", version=1, topic=ACCOUNT_EVENTS, aggregate_type="user")
+class UserPlanChanged(_Payload):
+    """A user moved to another plan (by an admin, or an admin e-mail promoted on sign-in)."""
+
+    user_id: str
+    plan_id: str
+    previous_plan_id: str
+    changed_by: str | None = None
+    changed_at: datetime
+
+
+@REGISTRY.register("accounts.UserRoleChanged", version=1, topic=ACCOUNT_EVENTS, aggregate_type="user")
+class UserRoleChanged(_Payload):
+    """A user's role changed (user <-> admin)."""
+
+    user_id: str
+    role: str
+    previous_role: str
+    changed_by: str | None = None
+    changed_at: datetime
+
+
+@REGISTRY.register("accounts.UserDeactivated", version=1, topic=ACCOUNT_EVENTS, aggregate_type="user")
+class UserDeactivated(_Payload):
+    """A user was deactivated: refresh fails at once, access tokens lapse within their lifetime."""
+
+    user_id: str
+    deactivated_by: str | None = None
+    deactivated_at: datetime
+
+
+@REGISTRY.register("accounts.UserReactivated", version=1, topic=ACCOUNT_EVENTS, aggregate_type="user")
+class UserReactivated(_Payload):
+    """A deactivated user was let back in."""
+
+    user_id: str
+    reactivated_by: str | None = None
+    reactivated_at: datetime
 
 
 class PlanSnapshot(_Payload):

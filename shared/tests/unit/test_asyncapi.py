@@ -20,7 +20,11 @@ from algoitny_shared.events.catalog import (
     ProblemCreated,
     UsageConsumed,
     UsageRefunded,
+    UserDeactivated,
+    UserPlanChanged,
+    UserReactivated,
     UserRegistered,
+    UserRoleChanged,
 )
 from algoitny_shared.topics import CONSUMER_GROUPS, all_topics, dead_letter_topic
 
@@ -80,6 +84,16 @@ SAMPLES: dict[str, tuple[BaseModel, str]] = {
         UsageRefunded(user_id="u-1", action="execution", request_id="r-123456", day="2026-01-01", at=NOW, reason="IE"),
         "u-1/execution/r-123456",
     ),
+    "accounts.UserPlanChanged": (
+        UserPlanChanged(user_id="u-123", plan_id="pro", previous_plan_id="free", changed_by="u-9", changed_at=NOW),
+        "u-123",
+    ),
+    "accounts.UserRoleChanged": (
+        UserRoleChanged(user_id="u-123", role="admin", previous_role="user", changed_at=NOW),
+        "u-123",
+    ),
+    "accounts.UserDeactivated": (UserDeactivated(user_id="u-123", deactivated_by="u-9", deactivated_at=NOW), "u-123"),
+    "accounts.UserReactivated": (UserReactivated(user_id="u-123", reactivated_at=NOW), "u-123"),
 }
 
 

@@ -1,4 +1,10 @@
-"""Users in DynamoDB: ``USER#<id>`` items plus ``EMAIL#<email>`` guards that keep e-mails unique."""
+"""Users in DynamoDB: ``USER#<id>`` items plus ``EMAIL#`` / ``GOOGLE#`` guards that keep both unique.
+
+A GSI cannot enforce uniqueness, so every write that claims an e-mail or a Google id
+puts its guard with ``attribute_not_exists(pk)`` in the same transaction as the user.
+Sign-in reads the guard (a strongly consistent GetItem), never a Scan; lists use
+PlanIndex / UserListIndex queries.
+"""
 
 from __future__ import annotations
 
@@ -9,41 +15,114 @@ from algoitny_accounts.domain.users import User, normalise_email
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.tables import USERS
 
+LISTED = "USER"
+
+
+def _user_pk(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
+def _email_pk(email: str) -> str:
+    return f"EMAIL#{normalise_email(email)}"
+
+
+def _google_pk(subject: str) -> str:
+    return f"GOOGLE#{subject}"
+
 
 class UserRepository:
     def __init__(self, client: Any, namespace: str) -> None:
         self._client = client
         self.table = USERS.physical(namespace)
 
+    def _user_item(self, user: User) -> dict[str, Any]:
+        data = user.model_dump(mode="json")
+        return to_item({"pk": _user_pk(user.user_id), "listed": LISTED, **data})
+
+    def _guard(self, pk: str, user_id: str) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": to_item({"pk": pk, "user_id": user_id}),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
     def put_new(self, user: User) -> list[dict[str, Any]]:
-        """Transaction items: the user and its e-mail guard, both only if absent."""
-        return [
+        """Transaction items: the user and its guards, all only if absent (guards first: reasons line up)."""
+        items = [self._guard(_email_pk(user.email), user.user_id)]
+        if user.google_id:
+            items.append(self._guard(_google_pk(user.google_id), user.user_id))
+        items.append(
             {
                 "Put": {
                     "TableName": self.table,
-                    "Item": to_item({"pk": f"EMAIL#{user.email}", "user_id": user.user_id}),
+                    "Item": self._user_item(user),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
-            },
-            {
-                "Put": {
-                    "TableName": self.table,
-                    "Item": to_item({"pk": f"USER#{user.user_id}", **user.model_dump(mode="json")}),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            },
-        ]
+            }
+        )
+        return items
+
+    def put_updated(self, user: User, expected_version: int) -> dict[str, Any]:
+        """Transaction item: the whole user, only if nobody changed it since ``expected_version``."""
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": self._user_item(user),
+                "ConditionExpression": "attribute_exists(pk) AND #v = :v",
+                "ExpressionAttributeNames": {"#v": "version"},
+                "ExpressionAttributeValues": {":v": {"N": str(expected_version)}},
+            }
+        }
+
+    def claim_google_id(self, subject: str, user_id: str) -> dict[str, Any]:
+        return self._guard(_google_pk(subject), user_id)
 
     async def get(self, user_id: str) -> User | None:
         resp = await asyncio.to_thread(
-            self._client.get_item, TableName=self.table, Key={"pk": {"S": f"USER#{user_id}"}}
+            self._client.get_item, TableName=self.table, Key={"pk": {"S": _user_pk(user_id)}}, ConsistentRead=True
         )
         item = resp.get("Item")
-        return User.model_validate(from_item(item)) if item else None
+        return self._user(item) if item else None
 
-    async def by_email(self, email: str) -> User | None:
+    async def _by_guard(self, pk: str) -> User | None:
         resp = await asyncio.to_thread(
-            self._client.get_item, TableName=self.table, Key={"pk": {"S": f"EMAIL#{normalise_email(email)}"}}
+            self._client.get_item, TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True
         )
         guard = resp.get("Item")
         return await self.get(guard["user_id"]["S"]) if guard else None
+
+    async def by_email(self, email: str) -> User | None:
+        return await self._by_guard(_email_pk(email))
+
+    async def by_google_id(self, subject: str) -> User | None:
+        return await self._by_guard(_google_pk(subject))
+
+    async def list(
+        self, plan_id: str | None, limit: int, start_key: dict[str, Any] | None
+    ) -> tuple[list[User], dict[str, Any] | None]:
+        """Newest first: users of one plan (PlanIndex) or of every plan (UserListIndex)."""
+        if plan_id:
+            index, condition, values = "PlanIndex", "plan_id = :k", {":k": {"S": plan_id}}
+        else:
+            index, condition, values = "UserListIndex", "listed = :k", {":k": {"S": LISTED}}
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if start_key:
+            kwargs["ExclusiveStartKey"] = start_key
+        resp = await asyncio.to_thread(self._client.query, **kwargs)
+        return [self._user(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
+
+    @staticmethod
+    def _user(item: dict[str, Any]) -> User:
+        data = from_item(item)
+        data.pop("pk", None)
+        data.pop("listed", None)
+        return User.model_validate(data)

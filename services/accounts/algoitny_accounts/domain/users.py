@@ -1,75 +1,175 @@
-"""Users and their credentials (no I/O)."""
+"""Users, consents and the shapes of the accounts API (no I/O)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import os
-import uuid
+import secrets
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from algoitny_accounts.domain.passwords import MAX_LENGTH
+
 Role = Literal["user", "admin"]
-
-# scrypt parameters: ~16 MiB and ~50 ms per hash on this class of machine.
-_N, _R, _P, _DKLEN = 2**14, 8, 1, 32
-
-
-def hash_password(password: str, salt: bytes | None = None) -> str:
-    salt = salt or os.urandom(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=_DKLEN)
-    return f"scrypt${_N}${_R}${_P}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
-
-
-def check_password(password: str, encoded: str) -> bool:
-    try:
-        _, n, r, p, salt_b64, digest_b64 = encoded.split("$")
-        salt, expected = base64.b64decode(salt_b64), base64.b64decode(digest_b64)
-        actual = hashlib.scrypt(password.encode(), salt=salt, n=int(n), r=int(r), p=int(p), dklen=len(expected))
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(actual, expected)
+ConsentKind = Literal["terms", "privacy", "code_ownership"]
+DEFAULT_PLAN = "free"
+ADMIN_PLAN = "admin"
+PLAN_PATTERN = r"^[a-z][a-z0-9_-]{1,31}$"
+USER_ID_PATTERN = r"^u_[A-Za-z0-9_-]{22}$"
 
 
 def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def new_user_id() -> str:
+    """128 random bits: not derived from time or counters, so ids reveal nothing and never collide."""
+    return "u_" + secrets.token_urlsafe(16)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+class Consent(BaseModel):
+    version: str
+    accepted_at: datetime
+
+
 class User(BaseModel):
     user_id: str
     email: str
-    display_name: str
-    role: Role
-    plan_id: str
+    email_verified: bool = False
+    name: str
+    picture: str | None = None
+    google_id: str | None = None
+    role: Role = "user"
+    plan_id: str = DEFAULT_PLAN
+    plan_limits: dict[str, Any] | None = Field(
+        default=None, description="Copied from the plan (kept current from plan events once ratelimit sends them)"
+    )
+    active: bool = True
+    consents: dict[str, Consent] = Field(default_factory=dict)
     password_hash: str | None = None
     created_at: datetime
+    updated_at: datetime
+    version: int = 1
 
     @classmethod
-    def new(cls, email: str, display_name: str, role: Role, plan_id: str, password: str | None) -> User:
+    def new(
+        cls,
+        email: str,
+        name: str,
+        *,
+        role: Role = "user",
+        plan_id: str = DEFAULT_PLAN,
+        password_hash: str | None = None,
+        google_id: str | None = None,
+        email_verified: bool = False,
+        picture: str | None = None,
+    ) -> User:
+        now = now_utc()
         return cls(
-            user_id=uuid.uuid4().hex,
+            user_id=new_user_id(),
             email=normalise_email(email),
-            display_name=display_name,
+            email_verified=email_verified,
+            name=name,
+            picture=picture,
+            google_id=google_id,
             role=role,
             plan_id=plan_id,
-            password_hash=hash_password(password) if password else None,
-            created_at=datetime.now(UTC),
+            password_hash=password_hash,
+            created_at=now,
+            updated_at=now,
+        )
+
+    def view(self) -> UserView:
+        return UserView(
+            user_id=self.user_id,
+            email=self.email,
+            email_verified=self.email_verified,
+            name=self.name,
+            picture=self.picture,
+            role=self.role,
+            plan_id=self.plan_id,
+            plan_limits=self.plan_limits,
+            active=self.active,
+            consents=self.consents,
+            google_linked=self.google_id is not None,
+            has_password=self.password_hash is not None,
+            created_at=self.created_at,
         )
 
 
-class TokenRequest(BaseModel):
+class UserView(BaseModel):
+    """What the API shows of a user: never the password hash or the Google subject id."""
+
+    user_id: str
+    email: str
+    email_verified: bool
+    name: str
+    picture: str | None
+    role: Role
+    plan_id: str
+    plan_limits: dict[str, Any] | None
+    active: bool
+    consents: dict[str, Consent]
+    google_linked: bool
+    has_password: bool
+    created_at: datetime
+
+
+class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: EmailStr
-    password: str = Field(min_length=1, max_length=256)
+
+Password = Field(min_length=1, max_length=MAX_LENGTH)
 
 
-class TokenResponse(BaseModel):
+class RegisterRequest(_Body):
+    email: EmailStr = Field(max_length=254)
+    password: str = Password
+    name: str = Field(min_length=1, max_length=80)
+
+
+class LoginRequest(_Body):
+    email: EmailStr = Field(max_length=254)
+    password: str = Password
+
+
+class GoogleRequest(_Body):
+    id_token: str = Field(min_length=20, max_length=8192)
+
+
+class RefreshRequest(_Body):
+    refresh_token: str = Field(min_length=20, max_length=4096)
+
+
+class UpdateMeRequest(_Body):
+    name: str | None = Field(default=None, min_length=1, max_length=80)
+    picture: str | None = Field(default=None, max_length=2048, pattern=r"^https://")
+
+
+class ConsentRequest(_Body):
+    kind: ConsentKind
+    version: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")
+
+
+class AdminUpdateRequest(_Body):
+    plan_id: str | None = Field(default=None, pattern=PLAN_PATTERN)
+    role: Role | None = None
+    active: bool | None = None
+
+
+class TokenPair(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"
     expires_in: int
-    user_id: str
-    role: Role
+    refresh_token: str
+    refresh_expires_in: int
+    user: UserView
+
+
+class UserPage(BaseModel):
+    items: list[UserView]
+    next_cursor: str | None

@@ -1,18 +1,41 @@
-"""HTTP app of the accounts service: access tokens (sign-up and Google sign-in come with the accounts issue)."""
+"""HTTP app of the accounts service (reached through the gateway, which signs the caller's identity)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Annotated
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Path, Query, Response
 
 from algoitny_accounts.bootstrap import Container, build
-from algoitny_accounts.domain.users import TokenRequest, TokenResponse
+from algoitny_accounts.domain.users import (
+    PLAN_PATTERN,
+    USER_ID_PATTERN,
+    AdminUpdateRequest,
+    ConsentRequest,
+    GoogleRequest,
+    LoginRequest,
+    RefreshRequest,
+    RegisterRequest,
+    TokenPair,
+    UpdateMeRequest,
+    UserPage,
+    UserView,
+)
+from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.http import create_app
+from algoitny_shared.identity import CurrentIdentity, Identity
 from algoitny_shared.kafka import kafka_readiness
 from algoitny_shared.runtime import BackgroundTasks
+
+
+def _require_admin(identity: Identity) -> None:
+    if not identity.is_authenticated:
+        raise AppError(ErrorCode.UNAUTHENTICATED, "Sign in as an admin to do this")
+    if not identity.is_admin:
+        raise AppError(ErrorCode.FORBIDDEN, "Only admins can do this")
 
 
 def make_app(container: Container | None = None) -> FastAPI:
@@ -41,8 +64,61 @@ def make_app(container: Container | None = None) -> FastAPI:
         lifespan=lifespan,
     )
 
-    @app.post("/auth/token", response_model=TokenResponse, tags=["auth"])
-    async def token(body: TokenRequest) -> TokenResponse:
-        return await c.accounts.issue_token(body.email, body.password)
+    @app.post("/auth/register", status_code=201, response_model=TokenPair, tags=["auth"])
+    async def register(body: RegisterRequest) -> TokenPair:
+        """Create an account with e-mail and password; signs in at once."""
+        return await c.accounts.register(body.email, body.password, body.name)
+
+    @app.post("/auth/login", response_model=TokenPair, tags=["auth"])
+    async def login(body: LoginRequest, identity: CurrentIdentity) -> TokenPair:
+        """Sign in with e-mail and password. Failed attempts are throttled per account and per address."""
+        return await c.accounts.login(body.email, body.password, identity.client_ip)
+
+    @app.post("/auth/google", response_model=TokenPair, tags=["auth"])
+    async def google(body: GoogleRequest) -> TokenPair:
+        """Sign in with a Google ID token; the first sign-in creates the account."""
+        return await c.accounts.google(body.id_token)
+
+    @app.post("/auth/refresh", response_model=TokenPair, tags=["auth"])
+    async def refresh(body: RefreshRequest) -> TokenPair:
+        """Exchange a refresh token for a new pair; each refresh token works once."""
+        return await c.accounts.refresh(body.refresh_token)
+
+    @app.post("/auth/logout", status_code=204, tags=["auth"])
+    async def logout(body: RefreshRequest) -> Response:
+        """Revoke the session (the refresh token's family)."""
+        await c.accounts.logout(body.refresh_token)
+        return Response(status_code=204)
+
+    @app.get("/me", response_model=UserView, tags=["me"])
+    async def me(identity: CurrentIdentity) -> UserView:
+        return await c.accounts.me(identity)
+
+    @app.patch("/me", response_model=UserView, tags=["me"])
+    async def update_me(body: UpdateMeRequest, identity: CurrentIdentity) -> UserView:
+        return await c.accounts.update_me(identity, body)
+
+    @app.post("/me/consents", response_model=UserView, tags=["me"])
+    async def consent(body: ConsentRequest, identity: CurrentIdentity) -> UserView:
+        return await c.accounts.consent(identity, body.kind, body.version)
+
+    @app.get("/admin/users", response_model=UserPage, tags=["admin"])
+    async def list_users(
+        identity: CurrentIdentity,
+        plan: Annotated[str | None, Query(pattern=PLAN_PATTERN)] = None,
+        cursor: Annotated[str | None, Query(max_length=4096)] = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    ) -> UserPage:
+        """Users newest first, optionally of one plan."""
+        _require_admin(identity)
+        return await c.accounts.list_users(plan, cursor, limit)
+
+    @app.patch("/admin/users/{user_id}", response_model=UserView, tags=["admin"])
+    async def admin_update(
+        user_id: Annotated[str, Path(pattern=USER_ID_PATTERN)], body: AdminUpdateRequest, identity: CurrentIdentity
+    ) -> UserView:
+        """Change a user's plan, role or active flag."""
+        _require_admin(identity)
+        return await c.accounts.admin_update(identity, user_id, body)
 
     return app

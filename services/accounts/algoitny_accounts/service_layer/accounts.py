@@ -1,72 +1,430 @@
-"""Use cases of the accounts service: register users, issue access tokens."""
+"""Use cases of the accounts service: sign-up, sign-in (password, Google), sessions, profiles, admin."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
+from algoitny_accounts.adapters.google import GoogleIdentity, GoogleVerifier
+from algoitny_accounts.adapters.refresh_tokens import RefreshTokenStore
+from algoitny_accounts.adapters.sign_in_attempts import SignInAttempts
 from algoitny_accounts.adapters.user_repository import UserRepository
-from algoitny_accounts.domain.users import Role, TokenResponse, User, check_password, hash_password
+from algoitny_accounts.domain.passwords import check_password, hash_password, needs_rehash, policy_violations
+from algoitny_accounts.domain.users import (
+    ADMIN_PLAN,
+    AdminUpdateRequest,
+    Consent,
+    ConsentKind,
+    Role,
+    TokenPair,
+    UpdateMeRequest,
+    User,
+    UserPage,
+    UserView,
+    normalise_email,
+    now_utc,
+)
 from algoitny_shared import tokens
+from algoitny_shared.cursor import CursorCodec
+from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events import REGISTRY
-from algoitny_shared.events.catalog import UserRegistered
+from algoitny_shared.events.catalog import (
+    UserDeactivated,
+    UserPlanChanged,
+    UserReactivated,
+    UserRegistered,
+    UserRoleChanged,
+)
+from algoitny_shared.identity import Identity
 from algoitny_shared.uow import DynamoUnitOfWork, TransactionConflict
 
+log = logging.getLogger(__name__)
 PRODUCER = "accounts"
-# Checked against when the e-mail is unknown, so both paths cost one scrypt (no timing oracle).
-_DUMMY_HASH = hash_password("timing-equaliser")
+CONFLICT_RETRIES = 4
+# Checked when the e-mail is unknown, so both paths cost one argon2 verification (no timing oracle).
+_DUMMY_HASH = hash_password("timing-equaliser-not-a-password")
+WRONG_CREDENTIALS = "Wrong e-mail or password"
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    per_account: int
+    per_address: int
 
 
 class AccountService:
     def __init__(
-        self, users: UserRepository, uow_factory: Callable[[], DynamoUnitOfWork], token_secret: str, token_ttl_s: int
+        self,
+        users: UserRepository,
+        refresh_tokens: RefreshTokenStore,
+        attempts: SignInAttempts,
+        google: GoogleVerifier,
+        uow_factory: Callable[[], DynamoUnitOfWork],
+        keyring: tokens.Keyring,
+        access_ttl_s: int,
+        admin_emails: Sequence[str],
+        throttle: ThrottlePolicy,
+        cursors: CursorCodec,
     ) -> None:
         self._users = users
+        self._tokens = refresh_tokens
+        self._attempts = attempts
+        self._google = google
         self._uow = uow_factory
-        self._secret = token_secret
-        self._ttl = token_ttl_s
+        self._keyring = keyring
+        self._ttl = access_ttl_s
+        self._admin_emails = frozenset(normalise_email(e) for e in admin_emails)
+        self._throttle = throttle
+        self._cursors = cursors
 
-    async def register(self, email: str, display_name: str, role: Role, plan_id: str, password: str | None) -> User:
-        user = await asyncio.to_thread(User.new, email, display_name, role, plan_id, password)
+    # ------------------------------------------------------------------ helpers
+
+    def _envelope(self, payload: Any, user: User) -> Any:
+        return REGISTRY.envelope(payload, producer=PRODUCER, aggregate_id=user.user_id, aggregate_version=user.version)
+
+    def _access(self, user: User) -> str:
+        token, _ = tokens.issue(self._keyring, user_id=user.user_id, role=user.role, plan=user.plan_id, ttl_s=self._ttl)
+        return token
+
+    def _pair(self, user: User, refresh_token: str) -> TokenPair:
+        return TokenPair(
+            access_token=self._access(user),
+            expires_in=self._ttl,
+            refresh_token=refresh_token,
+            refresh_expires_in=self._tokens.ttl_s,
+            user=user.view(),
+        )
+
+    async def _commit(self, uow: DynamoUnitOfWork) -> None:
+        """Commit, retrying when DynamoDB cancels for a concurrent transaction (not a failed condition)."""
+        items, events = list(uow._items), list(uow.events)
+        for attempt in range(CONFLICT_RETRIES):
+            try:
+                await uow.commit()
+                return
+            except TransactionConflict as exc:
+                if "ConditionalCheckFailed" in exc.reasons or attempt == CONFLICT_RETRIES - 1:
+                    raise
+                await asyncio.sleep(0.02 * (attempt + 1))
+                uow._items, uow.events = list(items), list(events)
+
+    def _admin_by_email(self, email: str, verified: bool) -> bool:
+        # Only a verified e-mail proves ownership: an unverified sign-up with an admin's address stays a user.
+        return verified and email in self._admin_emails
+
+    def _promote(self, user: User, uow: DynamoUnitOfWork) -> User:
+        """Admin e-mails from configuration become admins (role and plan), with events."""
+        if not self._admin_by_email(user.email, user.email_verified) or (
+            user.role == "admin" and user.plan_id == ADMIN_PLAN
+        ):
+            return user
+        now = now_utc()
+        promoted = user.model_copy(update={"role": "admin", "plan_id": ADMIN_PLAN, "version": user.version + 1})
+        promoted = promoted.model_copy(update={"updated_at": now})
+        if user.role != "admin":
+            uow.publish(
+                self._envelope(
+                    UserRoleChanged(user_id=user.user_id, role="admin", previous_role=user.role, changed_at=now),
+                    promoted,
+                )
+            )
+        if user.plan_id != ADMIN_PLAN:
+            uow.publish(
+                self._envelope(
+                    UserPlanChanged(
+                        user_id=user.user_id, plan_id=ADMIN_PLAN, previous_plan_id=user.plan_id, changed_at=now
+                    ),
+                    promoted,
+                )
+            )
+        return promoted
+
+    async def _start_session(self, user: User, uow: DynamoUnitOfWork | None = None) -> TokenPair:
+        uow = uow or self._uow()
+        refresh, items = self._tokens.start_family(user.user_id)
+        for item in items:
+            uow.add(item)
+        await self._commit(uow)
+        return self._pair(user, refresh)
+
+    async def _create(self, user: User, method: str) -> TokenPair:
         uow = self._uow()
         for item in self._users.put_new(user):
             uow.add(item)
         uow.publish(
-            REGISTRY.envelope(
+            self._envelope(
                 UserRegistered(
-                    user_id=user.user_id, role=user.role, plan_id=user.plan_id, registered_at=user.created_at
+                    user_id=user.user_id,
+                    role=user.role,
+                    plan_id=user.plan_id,
+                    registered_at=user.created_at,
+                    method=method,
                 ),
-                producer=PRODUCER,
-                aggregate_id=user.user_id,
-                aggregate_version=1,
+                user,
             )
         )
         try:
-            await uow.commit()
+            return await self._start_session(user, uow)
         except TransactionConflict as exc:
-            raise AppError(ErrorCode.ALREADY_EXISTS, "An account with this e-mail already exists") from exc
+            if exc.reasons and exc.reasons[0] == "ConditionalCheckFailed":
+                raise AppError(ErrorCode.ALREADY_EXISTS, "An account with this e-mail already exists") from exc
+            if len(exc.reasons) > 1 and exc.reasons[1] == "ConditionalCheckFailed" and user.google_id:
+                raise AppError(ErrorCode.ALREADY_EXISTS, "This Google account is already linked") from exc
+            raise
+
+    # ------------------------------------------------------------------ sign-up and sign-in
+
+    async def register(self, email: str, password: str, name: str) -> TokenPair:
+        email = normalise_email(email)
+        problems = policy_violations(password, email)
+        if problems:
+            raise AppError(
+                ErrorCode.VALIDATION_FAILED,
+                "The password does not meet the policy",
+                errors=[
+                    {"loc": ["body", "password"], "msg": f"Password {p}", "type": "password_policy"} for p in problems
+                ],
+            )
+        password_hash = await asyncio.to_thread(hash_password, password)
+        return await self._create(User.new(email, name, password_hash=password_hash), "password")
+
+    async def login(self, email: str, password: str, client_ip: str | None) -> TokenPair:
+        email = normalise_email(email)
+        keys = {"account": email, "address": client_ip or "unknown"}
+        counts = await self._attempts.failures(keys)
+        if counts["account"] >= self._throttle.per_account or counts["address"] >= self._throttle.per_address:
+            wait = self._attempts.retry_after(time.time())
+            raise AppError(
+                ErrorCode.RATE_LIMITED,
+                "Too many failed sign-ins; try again later",
+                headers={"Retry-After": str(wait)},
+                retry_after_s=wait,
+            )
+        user = await self._users.by_email(email)
+        encoded = user.password_hash if user and user.password_hash else _DUMMY_HASH
+        ok = await asyncio.to_thread(check_password, password, encoded)
+        if not (user and user.password_hash and ok):
+            await self._attempts.record_failure(keys)
+            raise AppError(ErrorCode.UNAUTHENTICATED, WRONG_CREDENTIALS)
+        if not user.active:
+            raise AppError(ErrorCode.FORBIDDEN, "This account is deactivated")
+        uow = self._uow()
+        updated = self._promote(user, uow)
+        if needs_rehash(user.password_hash):
+            new_hash = await asyncio.to_thread(hash_password, password)
+            updated = updated.model_copy(update={"password_hash": new_hash, "version": user.version + 1})
+        if updated is not user:
+            uow.add(self._users.put_updated(updated, user.version))
+        try:
+            return await self._start_session(updated, uow)
+        except TransactionConflict as exc:
+            raise AppError(ErrorCode.CONFLICT, "The account changed during sign-in; try again") from exc
+
+    async def google(self, id_token: str) -> TokenPair:
+        claims = await asyncio.to_thread(self._google.verify, id_token)
+        user = await self._users.by_google_id(claims.sub)
+        if user is not None:
+            return await self._google_repeat(user, claims)
+        email = normalise_email(claims.email)
+        if not claims.email_verified:
+            raise AppError(ErrorCode.FORBIDDEN, "Google has not verified this e-mail address")
+        existing = await self._users.by_email(email)
+        if existing is None:
+            admin = self._admin_by_email(email, True)
+            user = User.new(
+                email,
+                claims.name or email.split("@")[0],
+                role="admin" if admin else "user",
+                plan_id=ADMIN_PLAN if admin else "free",
+                google_id=claims.sub,
+                email_verified=True,
+                picture=claims.picture,
+            )
+            return await self._create(user, "google")
+        # Link by e-mail: Google verified the address, so its owner may attach Google to the account.
+        if existing.google_id is not None:
+            raise AppError(ErrorCode.CONFLICT, "This account is linked to another Google account")
+        if not existing.active:
+            raise AppError(ErrorCode.FORBIDDEN, "This account is deactivated")
+        linked = existing.model_copy(
+            update={
+                "google_id": claims.sub,
+                "email_verified": True,
+                "picture": existing.picture or claims.picture,
+                "version": existing.version + 1,
+                "updated_at": now_utc(),
+            }
+        )
+        uow = self._uow()
+        uow.add(self._users.claim_google_id(claims.sub, existing.user_id))
+        linked = self._promote(linked, uow)
+        uow.add(self._users.put_updated(linked, existing.version))
+        try:
+            return await self._start_session(linked, uow)
+        except TransactionConflict as exc:
+            raise AppError(ErrorCode.CONFLICT, "The account changed during sign-in; try again") from exc
+
+    async def _google_repeat(self, user: User, claims: GoogleIdentity) -> TokenPair:
+        if not user.active:
+            raise AppError(ErrorCode.FORBIDDEN, "This account is deactivated")
+        uow = self._uow()
+        updated = user
+        fresh = {"name": claims.name or user.name, "picture": claims.picture or user.picture}
+        if any(getattr(user, k) != v for k, v in fresh.items()):
+            updated = user.model_copy(update={**fresh, "version": user.version + 1, "updated_at": now_utc()})
+        updated = self._promote(updated, uow)
+        if updated is not user:
+            uow.add(self._users.put_updated(updated, user.version))
+        try:
+            return await self._start_session(updated, uow)
+        except TransactionConflict as exc:
+            raise AppError(ErrorCode.CONFLICT, "The account changed during sign-in; try again") from exc
+
+    # ------------------------------------------------------------------ sessions
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        invalid = AppError(ErrorCode.UNAUTHENTICATED, "The refresh token is not valid")
+        stored = await self._tokens.find(refresh_token)
+        if stored is None or stored.expires_at < time.time():
+            raise invalid
+        if stored.used:
+            await self._tokens.revoke_family(stored.family_id, "reuse")
+            log.warning("refresh token reuse: family %s of user %s revoked", stored.family_id, stored.user_id)
+            raise AppError(ErrorCode.UNAUTHENTICATED, "This refresh token was already used; the session is revoked")
+        family = await self._tokens.family(stored.family_id)
+        if family is None or family.revoked:
+            raise AppError(ErrorCode.UNAUTHENTICATED, "This session has been revoked; sign in again")
+        user = await self._users.get(stored.user_id)
+        if user is None or not user.active:
+            await self._tokens.revoke_family(stored.family_id, "deactivated")
+            raise AppError(ErrorCode.UNAUTHENTICATED, "This account is deactivated")
+        successor, items = self._tokens.rotate(refresh_token, stored)
+        uow = self._uow()
+        for item in items:
+            uow.add(item)
+        try:
+            await self._commit(uow)
+        except TransactionConflict as exc:
+            # Someone used this token at the same moment: that is reuse too.
+            await self._tokens.revoke_family(stored.family_id, "reuse")
+            raise AppError(
+                ErrorCode.UNAUTHENTICATED, "This refresh token was already used; the session is revoked"
+            ) from exc
+        return self._pair(user, successor)
+
+    async def logout(self, refresh_token: str) -> None:
+        stored = await self._tokens.find(refresh_token)
+        if stored is None:
+            raise AppError(ErrorCode.UNAUTHENTICATED, "The refresh token is not valid")
+        await self._tokens.revoke_family(stored.family_id, "logout")
+
+    # ------------------------------------------------------------------ the signed-in user
+
+    async def _me(self, identity: Identity) -> User:
+        if not identity.is_authenticated or identity.user_id is None:
+            raise AppError(ErrorCode.UNAUTHENTICATED, "Sign in to see your account")
+        user = await self._users.get(identity.user_id)
+        if user is None:
+            raise AppError(ErrorCode.NOT_FOUND, "This account does not exist")
+        if not user.active:
+            raise AppError(ErrorCode.FORBIDDEN, "This account is deactivated")
         return user
 
+    async def me(self, identity: Identity) -> UserView:
+        return (await self._me(identity)).view()
+
+    async def _save(self, before: User, after: User, events: Sequence[Any] = ()) -> User:
+        uow = self._uow()
+        uow.add(self._users.put_updated(after, before.version))
+        for event in events:
+            uow.publish(self._envelope(event, after))
+        try:
+            await self._commit(uow)
+        except TransactionConflict as exc:
+            raise AppError(ErrorCode.CONFLICT, "The account was changed concurrently; retry") from exc
+        return after
+
+    async def update_me(self, identity: Identity, patch: UpdateMeRequest) -> UserView:
+        user = await self._me(identity)
+        changes = patch.model_dump(exclude_unset=True, exclude_none=True)
+        if not changes:
+            return user.view()
+        after = user.model_copy(update={**changes, "version": user.version + 1, "updated_at": now_utc()})
+        return (await self._save(user, after)).view()
+
+    async def consent(self, identity: Identity, kind: ConsentKind, version: str) -> UserView:
+        user = await self._me(identity)
+        consents = {**user.consents, kind: Consent(version=version, accepted_at=now_utc())}
+        after = user.model_copy(update={"consents": consents, "version": user.version + 1, "updated_at": now_utc()})
+        return (await self._save(user, after)).view()
+
+    # ------------------------------------------------------------------ admin
+
+    async def list_users(self, plan_id: str | None, cursor: str | None, limit: int) -> UserPage:
+        scope = f"users:{plan_id or '*'}"
+        start = None
+        if cursor:
+            position = self._cursors.decode(cursor, scope)
+            if not all(isinstance(v, str) for v in position.values()):
+                raise AppError(ErrorCode.INVALID_CURSOR, "The cursor is malformed")
+            start = to_item(position)
+        users, last = await self._users.list(plan_id, limit, start)
+        next_cursor = self._cursors.encode(from_item(last), scope) if last else None
+        return UserPage(items=[u.view() for u in users], next_cursor=next_cursor)
+
+    async def admin_update(self, admin: Identity, user_id: str, patch: AdminUpdateRequest) -> UserView:
+        user = await self._users.get(user_id)
+        if user is None:
+            raise AppError(ErrorCode.NOT_FOUND, "This user does not exist")
+        if user_id == admin.user_id and (patch.active is False or patch.role == "user"):
+            raise AppError(ErrorCode.CONFLICT, "Admins cannot deactivate or demote themselves")
+        now = now_utc()
+        by = admin.user_id
+        update: dict[str, Any] = {}
+        events: list[Any] = []
+        if patch.plan_id is not None and patch.plan_id != user.plan_id:
+            update["plan_id"] = patch.plan_id
+            events.append(
+                UserPlanChanged(
+                    user_id=user_id, plan_id=patch.plan_id, previous_plan_id=user.plan_id, changed_by=by, changed_at=now
+                )
+            )
+        if patch.role is not None and patch.role != user.role:
+            role: Role = patch.role
+            update["role"] = role
+            events.append(
+                UserRoleChanged(user_id=user_id, role=role, previous_role=user.role, changed_by=by, changed_at=now)
+            )
+        if patch.active is not None and patch.active != user.active:
+            update["active"] = patch.active
+            events.append(
+                UserReactivated(user_id=user_id, reactivated_by=by, reactivated_at=now)
+                if patch.active
+                else UserDeactivated(user_id=user_id, deactivated_by=by, deactivated_at=now)
+            )
+        if not update:
+            return user.view()
+        after = user.model_copy(update={**update, "version": user.version + 1, "updated_at": now})
+        return (await self._save(user, after, events)).view()
+
     async def ensure_admin(self, email: str, password: str) -> tuple[User, bool]:
-        """The demo admin: created once, left alone afterwards. Returns (user, created)."""
+        """The demo admin from configuration (an operator vouches for the e-mail): created once."""
         existing = await self._users.by_email(email)
         if existing:
             return existing, False
+        password_hash = await asyncio.to_thread(hash_password, password)
+        user = User.new(email, "Admin", role="admin", plan_id=ADMIN_PLAN, password_hash=password_hash)
+        user = user.model_copy(update={"email_verified": True})
         try:
-            return await self.register(email, "Admin", "admin", "admin", password), True
+            await self._create(user, "seed")
         except AppError:
             found = await self._users.by_email(email)
             if found is None:
                 raise
             return found, False
-
-    async def issue_token(self, email: str, password: str) -> TokenResponse:
-        user = await self._users.by_email(email)
-        ok = await asyncio.to_thread(
-            check_password, password, user.password_hash if user and user.password_hash else _DUMMY_HASH
-        )
-        if not user or not user.password_hash or not ok:
-            raise AppError(ErrorCode.UNAUTHENTICATED, "Wrong e-mail or password")
-        token = tokens.issue(self._secret, user_id=user.user_id, role=user.role, plan=user.plan_id, ttl_s=self._ttl)
-        return TokenResponse(access_token=token, expires_in=self._ttl, user_id=user.user_id, role=user.role)
+        return user, True

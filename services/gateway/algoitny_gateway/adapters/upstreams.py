@@ -38,7 +38,9 @@ class Upstreams:
         except httpx.TransportError as exc:
             raise AppError(ErrorCode.UPSTREAM_UNAVAILABLE, f"The {upstream} service is unavailable") from exc
 
-    async def call_json(self, upstream: Upstream, method: str, path: str, body: dict[str, Any]) -> httpx.Response:
+    async def call_json(
+        self, upstream: Upstream, method: str, path: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> httpx.Response:
         """An internal call made by the gateway itself (not a forwarded client request)."""
         return await self.send(
             upstream,
@@ -46,7 +48,7 @@ class Upstreams:
             path,
             params=None,
             content=json.dumps(body).encode(),
-            headers={"content-type": "application/json"},
+            headers={"content-type": "application/json", **headers},
         )
 
     async def openapi(self, upstream: Upstream) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The gateway's route table: which public path goes to which service (no I/O)."""
+"""The gateway's route table: which public path goes to which service, and who may call it (no I/O)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 Upstream = Literal["problems", "search", "accounts", "ratelimit", "executions"]
+# public: anyone; user: any signed-in caller; registrar: admins and registrar plans; admin: admins.
+Access = Literal["public", "user", "registrar", "admin"]
 Metered = Literal["execution", "hint"]
 RateClass = Literal["general", "execution", "signin"]
 
@@ -16,9 +18,13 @@ class Route:
     public_path: str
     upstream: Upstream
     upstream_path: str
-    admin_only: bool = False
+    access: Access = "public"
     metered: Metered | None = None  # charged against the caller's daily quota before forwarding
     rate_class: RateClass = "general"  # raw per-client request rate bucket
+
+    @property
+    def admin_only(self) -> bool:
+        return self.access == "admin"
 
 
 API = "/api/v1"
@@ -27,14 +33,31 @@ ROUTES: tuple[Route, ...] = (
     # /problems/search must precede /problems/{platform}/{problem_id} only for readers; the
     # segment counts differ, so the two never clash.
     Route("GET", f"{API}/problems/search", "search", "/search"),
-    Route("POST", f"{API}/problems", "problems", "/problems", admin_only=True),
+    Route("POST", f"{API}/problems", "problems", "/problems", access="registrar"),
     Route("GET", f"{API}/problems/{{platform}}/{{problem_id}}", "problems", "/problems/{platform}/{problem_id}"),
     Route("GET", f"{API}/plans", "ratelimit", "/plans"),
-    Route("GET", f"{API}/me/usage", "ratelimit", "/me/usage"),
-    Route("GET", f"{API}/admin/plans", "ratelimit", "/admin/plans", admin_only=True),
-    Route("POST", f"{API}/admin/plans", "ratelimit", "/admin/plans", admin_only=True),
-    Route("PATCH", f"{API}/admin/plans/{{plan_id}}", "ratelimit", "/admin/plans/{plan_id}", admin_only=True),
-    Route("DELETE", f"{API}/admin/plans/{{plan_id}}", "ratelimit", "/admin/plans/{plan_id}", admin_only=True),
-    Route("POST", f"{API}/executions", "executions", "/executions", metered="execution", rate_class="execution"),
-    Route("POST", f"{API}/auth/token", "accounts", "/auth/token", rate_class="signin"),
+    Route("GET", f"{API}/me/usage", "ratelimit", "/me/usage", access="user"),
+    Route("GET", f"{API}/admin/plans", "ratelimit", "/admin/plans", access="admin"),
+    Route("POST", f"{API}/admin/plans", "ratelimit", "/admin/plans", access="admin"),
+    Route("PATCH", f"{API}/admin/plans/{{plan_id}}", "ratelimit", "/admin/plans/{plan_id}", access="admin"),
+    Route("DELETE", f"{API}/admin/plans/{{plan_id}}", "ratelimit", "/admin/plans/{plan_id}", access="admin"),
+    Route(
+        "POST",
+        f"{API}/executions",
+        "executions",
+        "/executions",
+        access="user",
+        metered="execution",
+        rate_class="execution",
+    ),
+    Route("POST", f"{API}/auth/register", "accounts", "/auth/register", rate_class="signin"),
+    Route("POST", f"{API}/auth/login", "accounts", "/auth/login", rate_class="signin"),
+    Route("POST", f"{API}/auth/google", "accounts", "/auth/google", rate_class="signin"),
+    Route("POST", f"{API}/auth/refresh", "accounts", "/auth/refresh", rate_class="signin"),
+    Route("POST", f"{API}/auth/logout", "accounts", "/auth/logout"),
+    Route("GET", f"{API}/me", "accounts", "/me", access="user"),
+    Route("PATCH", f"{API}/me", "accounts", "/me", access="user"),
+    Route("POST", f"{API}/me/consents", "accounts", "/me/consents", access="user"),
+    Route("GET", f"{API}/admin/users", "accounts", "/admin/users", access="admin"),
+    Route("PATCH", f"{API}/admin/users/{{user_id}}", "accounts", "/admin/users/{user_id}", access="admin"),
 )

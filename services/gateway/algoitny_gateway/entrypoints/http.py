@@ -15,15 +15,16 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from algoitny_gateway.adapters.upstreams import Upstreams
-from algoitny_gateway.domain.routes import ROUTES, Route
-from algoitny_gateway.service_layer.auth import Authenticator
+from algoitny_gateway.domain.routes import API, ROUTES, Route
+from algoitny_gateway.service_layer.auth import Authenticator, authorize, client_address
 from algoitny_gateway.service_layer.openapi import compose
 from algoitny_gateway.service_layer.quota import QuotaGate
 from algoitny_gateway.service_layer.throttle import TokenBuckets
 from algoitny_gateway.settings import GatewaySettings
+from algoitny_shared import tokens
 from algoitny_shared.errors import PROBLEM_JSON, AppError, ErrorCode
 from algoitny_shared.http import REQUEST_ID_HEADER, create_app
-from algoitny_shared.identity import ROLE_HEADER, USER_HEADER
+from algoitny_shared.identity import IDENTITY_HEADER, Identity, IdentitySigner
 from algoitny_shared.logging import request_id_var
 
 FORWARDED_HEADERS = ("content-type", "accept", "traceparent", "idempotency-key", "if-match")
@@ -56,7 +57,12 @@ def _public_instance(content: bytes, path: str) -> bytes:
 def make_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     upstreams = Upstreams(settings)
-    quota = QuotaGate(upstreams)
+    keyring = tokens.Keyring.parse(
+        settings.token_secret.get_secret_value(), settings.token_previous_secrets.get_secret_value()
+    )
+    auth = Authenticator(keyring, settings.admin_token.get_secret_value())
+    signer = IdentitySigner(settings.internal_secret.get_secret_value())
+    quota = QuotaGate(upstreams, signer)
     buckets = TokenBuckets(
         {
             "general": settings.rate_general_per_min,
@@ -64,7 +70,6 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
             "signin": settings.rate_signin_per_min,
         }
     )
-    auth = Authenticator(settings.token_secret.get_secret_value(), settings.admin_token.get_secret_value())
     openapi_cache: dict[str, Any] = {}
 
     @asynccontextmanager
@@ -90,19 +95,31 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
         own_docs=False,
     )
 
+    def identify(request: Request) -> Identity:
+        peer = request.client.host if request.client else None
+        ip = client_address(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxy_hops)
+        return auth.identify(request.headers.get("authorization"), ip)
+
+    @app.get(f"{API}/auth/whoami", response_model=Identity, tags=["auth"])
+    async def whoami(request: Request) -> Identity:
+        """The identity the gateway verified from the bearer token (answered by the gateway itself)."""
+        return identify(request)
+
     def add_route(route: Route) -> None:
         async def forward(request: Request) -> Response:
-            buckets.take(route.rate_class, request.client.host if request.client else "unknown")
-            identity = auth.identify(request.headers.get("authorization"))
-            if route.admin_only and not identity.is_admin:
-                if identity.role == "anonymous":
-                    raise AppError(ErrorCode.UNAUTHENTICATED, "Sign in as an admin to do this")
-                raise AppError(ErrorCode.FORBIDDEN, "Only admins can do this")
+            peer = request.client.host if request.client else None
+            buckets.take(
+                route.rate_class,
+                client_address(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxy_hops) or "unknown",
+            )
+            identity = identify(request)
+            authorize(identity, route.access)
+            # Only listed headers travel on: any identity header a client sent is dropped here,
+            # and the one the service believes is the assertion signed below.
             headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
             headers[REQUEST_ID_HEADER] = request_id_var.get() or ""
-            headers[ROLE_HEADER] = identity.role
-            if identity.user_id:
-                headers[USER_HEADER] = identity.user_id
+            upstream_path = route.upstream_path.format(**request.path_params)
+            headers[IDENTITY_HEADER] = signer.sign(identity, route.method, upstream_path)
             body = await request.body()
             charge = None
             if route.metered:
@@ -111,7 +128,7 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
                 upstream_resp = await upstreams.send(
                     route.upstream,
                     route.method,
-                    route.upstream_path.format(**request.path_params),
+                    upstream_path,
                     params=request.query_params.multi_items(),
                     content=body,
                     headers=headers,

@@ -1,27 +1,63 @@
-"""Who the caller is: an access token issued by accounts, or the operators' admin token."""
+"""Who the caller is, and whether they may call a route.
+
+An access token issued by accounts (verified locally with the shared keyring: no call
+to accounts per request), or the operators' admin token (scripts, CI, demo loader).
+"""
 
 from __future__ import annotations
 
 import hmac
 
+from algoitny_gateway.domain.routes import Access
 from algoitny_shared import tokens
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.identity import Identity
 
+OPERATOR = "operator"
+
 
 class Authenticator:
-    def __init__(self, token_secret: str, admin_token: str) -> None:
-        self._secret = token_secret
+    def __init__(self, keyring: tokens.Keyring, admin_token: str) -> None:
+        self._keyring = keyring
         self._admin_token = admin_token.encode()
 
-    def identify(self, authorization: str | None) -> Identity:
+    def identify(self, authorization: str | None, client_ip: str | None = None) -> Identity:
         if not authorization:
-            return Identity()
+            return Identity(client_ip=client_ip)
         scheme, _, token = authorization.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise AppError(ErrorCode.UNAUTHENTICATED, "Use 'Authorization: Bearer <token>'")
-        if hmac.compare_digest(token.encode(), self._admin_token):
-            return Identity(user_id="operator", role="admin")
-        claims = tokens.verify(self._secret, token)
-        return Identity(user_id=claims.sub, role="admin" if claims.role == "admin" else "user")
+        if self._admin_token and hmac.compare_digest(token.encode(), self._admin_token):
+            return Identity(user_id=OPERATOR, role="admin", plan="admin", client_ip=client_ip)
+        claims = tokens.verify(self._keyring, token)
+        return Identity(
+            user_id=claims.sub,
+            role="admin" if claims.role == "admin" else "user",
+            plan=claims.plan,
+            token_id=claims.jti,
+            client_ip=client_ip,
+        )
+
+
+def authorize(identity: Identity, access: Access) -> None:
+    if access == "public":
+        return
+    if not identity.is_authenticated:
+        raise AppError(ErrorCode.UNAUTHENTICATED, "Sign in to do this")
+    if access == "admin" and not identity.is_admin:
+        raise AppError(ErrorCode.FORBIDDEN, "Only admins can do this")
+    if access == "registrar" and not identity.may_register_problems:
+        raise AppError(ErrorCode.FORBIDDEN, "Only admins and registrars can do this")
+
+
+def client_address(peer: str | None, forwarded_for: str | None, trusted_hops: int) -> str | None:
+    """The caller's address: the socket peer, or with ``trusted_hops`` proxies in front, the
+    address the outermost trusted proxy appended to X-Forwarded-For (client-set entries to its
+    left are ignored, so a client cannot choose its own address)."""
+    if trusted_hops <= 0 or not forwarded_for:
+        return peer
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    if len(hops) < trusted_hops:
+        return peer
+    return hops[-trusted_hops][:64]

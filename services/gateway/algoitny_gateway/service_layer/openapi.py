@@ -7,6 +7,12 @@ from typing import Any
 
 from algoitny_gateway.domain.routes import ROUTES, Route
 
+ACCESS_NOTES = {
+    "user": "Requires a signed-in user's bearer token.",
+    "registrar": "Requires a bearer token of an admin or of a registrar plan.",
+    "admin": "Requires an admin bearer token.",
+}
+
 
 def compose(base: dict[str, Any], upstream_docs: dict[str, dict[str, Any]]) -> dict[str, Any]:
     doc = copy.deepcopy(base)
@@ -21,10 +27,10 @@ def compose(base: dict[str, Any], upstream_docs: dict[str, dict[str, Any]]) -> d
             continue
         operation = copy.deepcopy(operation)
         operation["operationId"] = _operation_id(route)
-        if route.admin_only:
+        if route.access != "public":
             operation["security"] = [{"bearer": []}]
             operation.setdefault("description", "")
-            operation["description"] += "\n\nRequires an admin bearer token."
+            operation["description"] += f"\n\n{ACCESS_NOTES[route.access]}"
         paths.setdefault(route.public_path, {})[route.method.lower()] = operation
         schemas.update(upstream.get("components", {}).get("schemas", {}))
     doc["components"].setdefault("securitySchemes", {})["bearer"] = {"type": "http", "scheme": "bearer"}

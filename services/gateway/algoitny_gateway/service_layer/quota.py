@@ -8,7 +8,7 @@ from typing import Any
 
 from algoitny_gateway.adapters.upstreams import Upstreams
 from algoitny_shared.errors import AppError, ErrorCode
-from algoitny_shared.identity import Identity
+from algoitny_shared.identity import IDENTITY_HEADER, Identity, IdentitySigner
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,7 @@ class Charge:
     request_id: str
     day: str
     headers: dict[str, str]
+    identity: Identity
 
 
 def rate_limit_headers(limit: int, remaining: int | None, reset_s: int) -> dict[str, str]:
@@ -27,19 +28,24 @@ def rate_limit_headers(limit: int, remaining: int | None, reset_s: int) -> dict[
 
 
 class QuotaGate:
-    def __init__(self, upstreams: Upstreams) -> None:
+    def __init__(self, upstreams: Upstreams, signer: IdentitySigner) -> None:
         self._upstreams = upstreams
+        self._signer = signer
+
+    async def _call(self, identity: Identity, path: str, body: dict[str, Any]) -> Any:
+        """Quota calls carry the caller's signed identity: ratelimit charges only that user."""
+        headers = {IDENTITY_HEADER: self._signer.sign(identity, "POST", path)}
+        return await self._upstreams.call_json("ratelimit", "POST", path, body, headers)
 
     async def charge(self, identity: Identity, action: str, request_id: str) -> Charge | None:
         if identity.is_admin:
             return None  # admins are not metered
         if not identity.user_id:
             raise AppError(ErrorCode.UNAUTHENTICATED, f"Sign in to use {action}s")
-        resp = await self._upstreams.call_json(
-            "ratelimit",
-            "POST",
+        resp = await self._call(
+            identity,
             "/quota/consume",
-            {"user_id": identity.user_id, "action": action, "request_id": request_id},
+            {"user_id": identity.user_id, "action": action, "request_id": request_id, "plan_hint": identity.plan},
         )
         body: dict[str, Any] = resp.json()
         if resp.status_code == 429:
@@ -63,12 +69,12 @@ class QuotaGate:
             request_id,
             body["day"],
             rate_limit_headers(int(body["limit"]), body.get("remaining"), reset_s),
+            identity,
         )
 
     async def refund(self, charge: Charge, reason: str) -> None:
-        await self._upstreams.call_json(
-            "ratelimit",
-            "POST",
+        await self._call(
+            charge.identity,
             "/quota/refund",
             {
                 "user_id": charge.user_id,

@@ -6,22 +6,24 @@ import jwt
 import pytest
 
 from algoitny_gateway.domain.routes import ROUTES
-from algoitny_gateway.service_layer.auth import Authenticator
+from algoitny_gateway.service_layer.auth import Authenticator, authorize, client_address
 from algoitny_gateway.service_layer.openapi import compose
 from algoitny_shared import tokens
 from algoitny_shared.errors import AppError, ErrorCode
 
 SECRET = "s" * 32
+KEYS = tokens.Keyring(SECRET)
 
 
 def test_anonymous_admin_token_and_user_tokens() -> None:
-    auth = Authenticator(SECRET, "ops-token")
+    auth = Authenticator(KEYS, "ops-token")
     assert auth.identify(None).role == "anonymous"
     assert auth.identify("Bearer ops-token").is_admin
-    user = tokens.issue(SECRET, user_id="u1", role="user", plan="free", ttl_s=60)
-    identity = auth.identify(f"Bearer {user}")
-    assert identity.user_id == "u1" and identity.role == "user"
-    admin = tokens.issue(SECRET, user_id="a1", role="admin", plan="admin", ttl_s=60)
+    user, claims = tokens.issue(KEYS, user_id="u1", role="user", plan="free", ttl_s=60)
+    identity = auth.identify(f"Bearer {user}", "10.0.0.1")
+    assert identity.user_id == "u1" and identity.role == "user" and identity.plan == "free"
+    assert identity.token_id == claims.jti and identity.client_ip == "10.0.0.1"
+    admin, _ = tokens.issue(KEYS, user_id="a1", role="admin", plan="admin", ttl_s=60)
     assert auth.identify(f"bearer {admin}").is_admin
 
 
@@ -31,7 +33,10 @@ def test_anonymous_admin_token_and_user_tokens() -> None:
         "Basic abc",
         "Bearer",
         "Bearer not-a-jwt",
-        "Bearer " + tokens.issue("other-secret-other-secret-123456", user_id="u", role="admin", plan="x", ttl_s=60),
+        "Bearer "
+        + tokens.issue(
+            tokens.Keyring("other-secret-other-secret-123456"), user_id="u", role="admin", plan="x", ttl_s=60
+        )[0],
         "Bearer "
         + jwt.encode(
             {"sub": "u", "role": "admin", "plan": "x", "iss": tokens.ISSUER, "typ": "access", "iat": 0, "exp": 1},
@@ -42,7 +47,7 @@ def test_anonymous_admin_token_and_user_tokens() -> None:
 )
 def test_bad_credentials_are_401(header: str) -> None:
     with pytest.raises(AppError) as err:
-        Authenticator(SECRET, "ops-token").identify(header)
+        Authenticator(KEYS, "ops-token").identify(header)
     assert err.value.code is ErrorCode.UNAUTHENTICATED
 
 
@@ -67,3 +72,33 @@ def test_route_table_has_unique_method_paths() -> None:
     keys = [(r.method, r.public_path) for r in ROUTES]
     assert len(keys) == len(set(keys))
     assert all(r.public_path.startswith("/api/v1/") for r in ROUTES)
+
+
+def test_route_access_policies() -> None:
+    from algoitny_shared.identity import Identity
+
+    anonymous, user = Identity(), Identity(user_id="u", role="user", plan="free")
+    registrar = Identity(user_id="r", role="user", plan="registrar")
+    admin = Identity(user_id="a", role="admin", plan="free")
+    authorize(anonymous, "public")
+    for who, access, code in [
+        (anonymous, "user", ErrorCode.UNAUTHENTICATED),
+        (anonymous, "registrar", ErrorCode.UNAUTHENTICATED),
+        (user, "registrar", ErrorCode.FORBIDDEN),
+        (user, "admin", ErrorCode.FORBIDDEN),
+        (registrar, "admin", ErrorCode.FORBIDDEN),
+    ]:
+        with pytest.raises(AppError) as err:
+            authorize(who, access)  # type: ignore[arg-type]
+        assert err.value.code is code
+    authorize(registrar, "registrar")
+    authorize(admin, "registrar")
+    authorize(admin, "admin")
+    authorize(user, "user")
+
+
+def test_client_address_trusts_only_the_configured_proxies() -> None:
+    assert client_address("1.1.1.1", "6.6.6.6", 0) == "1.1.1.1"  # no proxy: X-Forwarded-For is ignored
+    assert client_address("10.0.0.1", "6.6.6.6, 2.2.2.2", 1) == "2.2.2.2"  # client-set 6.6.6.6 ignored
+    assert client_address("10.0.0.1", "6.6.6.6, 2.2.2.2, 10.0.0.9", 2) == "2.2.2.2"
+    assert client_address("10.0.0.1", None, 1) == "10.0.0.1"

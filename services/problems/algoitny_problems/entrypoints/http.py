@@ -52,8 +52,10 @@ def make_app(container: Container | None = None) -> FastAPI:
 
     @app.post("/problems", status_code=201, response_model=ProblemView, tags=["problems"])
     async def create_problem(body: NewProblem, identity: CurrentIdentity, response: Response) -> ProblemView:
-        if not identity.is_admin:
-            raise AppError(ErrorCode.FORBIDDEN, "Only admins can register problems")
+        if not identity.is_authenticated:
+            raise AppError(ErrorCode.UNAUTHENTICATED, "Sign in to register problems")
+        if not identity.may_register_problems:
+            raise AppError(ErrorCode.FORBIDDEN, "Only admins and registrars can register problems")
         view = await c.service.create(body, identity.user_id, trace_id=trace_id_var.get())
         response.headers["Location"] = f"/api/v1/problems/{view.platform}/{view.problem_id}"
         return view

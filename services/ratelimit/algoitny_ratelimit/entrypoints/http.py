@@ -32,6 +32,12 @@ def _admin(identity: Identity) -> None:
         raise AppError(ErrorCode.FORBIDDEN, "Only admins manage plans")
 
 
+def _same_user(identity: Identity, user_id: str) -> None:
+    """Charges and refunds come from the gateway, signed with the user they are for."""
+    if identity.user_id != user_id:
+        raise AppError(ErrorCode.FORBIDDEN, "A quota call must carry the identity of the user it charges")
+
+
 def make_app(container: Container | None = None) -> FastAPI:
     c = container or build()
     background = BackgroundTasks()
@@ -66,7 +72,7 @@ def make_app(container: Container | None = None) -> FastAPI:
     async def my_usage(identity: CurrentIdentity) -> UsageView:
         if not identity.user_id:
             raise AppError(ErrorCode.UNAUTHENTICATED, "Sign in to see your usage")
-        return await c.quotas.usage(identity.user_id, None)
+        return await c.quotas.usage(identity.user_id, identity.plan)
 
     @app.get("/admin/plans", response_model=PlanList, tags=["plans"])
     async def admin_plans(identity: CurrentIdentity) -> PlanList:
@@ -90,11 +96,13 @@ def make_app(container: Container | None = None) -> FastAPI:
         return Response(status_code=204)
 
     @app.post("/quota/consume", response_model=ConsumeResult, tags=["internal"], summary="Check and consume (atomic)")
-    async def consume(body: ConsumeRequest) -> ConsumeResult:
+    async def consume(body: ConsumeRequest, identity: CurrentIdentity) -> ConsumeResult:
+        _same_user(identity, body.user_id)
         return await c.quotas.consume(body)
 
     @app.post("/quota/refund", response_model=RefundResult, tags=["internal"], summary="Refund a charge (once)")
-    async def refund(body: RefundRequest) -> RefundResult:
+    async def refund(body: RefundRequest, identity: CurrentIdentity) -> RefundResult:
+        _same_user(identity, body.user_id)
         return await c.quotas.refund(body)
 
     return app

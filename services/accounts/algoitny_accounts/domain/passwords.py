@@ -1,0 +1,75 @@
+"""Password hashing (argon2id) and the password policy (no I/O)."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+MIN_LENGTH = 10
+MAX_LENGTH = 128
+
+# OWASP's argon2id baseline (19 MiB, 2 passes, 1 lane): ~20-40 ms per hash here.
+_HASHER = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1, hash_len=32, salt_len=16, type=Type.ID)
+
+# The most common passwords of public breach lists that satisfy the length rule.
+_COMMON = frozenset(
+    {
+        "1234567890",
+        "12345678910",
+        "0123456789",
+        "1q2w3e4r5t",
+        "qwertyuiop",
+        "1qaz2wsx3edc",
+        "password12",
+        "password123",
+        "password1234",
+        "iloveyou12",
+        "qwerty1234",
+        "qwerty12345",
+        "abcdefghij",
+        "letmein123",
+        "welcome123",
+        "administrator",
+        "changeme123",
+        "passw0rd123",
+        "football123",
+        "baseball123",
+        "algoitny123",
+    }
+)
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+def check_password(password: str, encoded: str) -> bool:
+    try:
+        return _HASHER.verify(encoded, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(encoded: str) -> bool:
+    try:
+        return _HASHER.check_needs_rehash(encoded)
+    except InvalidHashError:
+        return True
+
+
+def policy_violations(password: str, email: str) -> list[str]:
+    """Why a new password is refused (empty: accepted). Length over composition rules (NIST 800-63B)."""
+    problems = []
+    if len(password) < MIN_LENGTH:
+        problems.append(f"must have at least {MIN_LENGTH} characters")
+    if len(password) > MAX_LENGTH:
+        problems.append(f"must have at most {MAX_LENGTH} characters")
+    lowered = password.lower()
+    if lowered in _COMMON:
+        problems.append("is one of the most common passwords")
+    if len(set(password)) < 4:
+        problems.append("must use at least 4 different characters")
+    local = email.split("@", 1)[0].lower()
+    if (len(local) >= 4 and local in lowered) or lowered == email.lower():
+        problems.append("must not contain your e-mail address")
+    return problems
