@@ -13,3 +13,4 @@ cleanup() {
 }
 trap cleanup EXIT
 "$PY" bench/create_to_searchable.py "$@"
+"$PY" bench/judge_overhead.py

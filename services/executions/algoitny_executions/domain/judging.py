@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -27,6 +27,7 @@ FLAG_WALL_KILL = 1
 FLAG_CPU_KILL = 2
 FLAG_STDOUT_OVER = 4
 FLAG_STDERR_OVER = 8
+FLAG_OUTPUT_KILL = 16
 
 
 class Verdict(StrEnum):
@@ -114,6 +115,7 @@ class RawRun:
 
 @dataclass(frozen=True)
 class TestResult:
+    __test__ = False  # not a pytest class
     index: int
     verdict: Verdict
     time_ms: int = 0
@@ -157,38 +159,40 @@ def classify(
 ) -> TestResult:
     """The verdict of one test, with precedence IE > TLE > MLE > OLE > RE > WA."""
     time_ms = raw.cpu_us // 1000
-    common = {
-        "index": raw.index,
-        "time_ms": time_ms,
-        "wall_ms": raw.wall_us // 1000,
-        "memory_kb": raw.maxrss_kb,
-        "output": _truncate(raw.stdout, OUTPUT_KEEP_BYTES),
-    }
+    base = TestResult(
+        index=raw.index,
+        verdict=Verdict.AC,
+        time_ms=time_ms,
+        wall_ms=raw.wall_us // 1000,
+        memory_kb=raw.maxrss_kb,
+        output=_truncate(raw.stdout, OUTPUT_KEEP_BYTES),
+    )
+
+    def verdict(v: Verdict, detail: str = "") -> TestResult:
+        return replace(base, verdict=v, detail=detail)
+
+    signalled = raw.kind == "S"
     if raw.kind == "X":
-        return TestResult(verdict=Verdict.IE, detail=f"could not start the program (errno {raw.code})", **common)
-    if raw.flags & FLAG_CPU_KILL or raw.cpu_us > limits.cpu_ms * 1000 or (raw.kind == "S" and raw.code == signal.SIGXCPU):
-        return TestResult(verdict=Verdict.TLE, detail=f"CPU time limit {limits.cpu_ms} ms exceeded", **common)
+        return verdict(Verdict.IE, f"could not start the program (errno {raw.code})")
+    if raw.flags & FLAG_CPU_KILL or raw.cpu_us > limits.cpu_ms * 1000 or (signalled and raw.code == signal.SIGXCPU):
+        return verdict(Verdict.TLE, f"CPU time limit {limits.cpu_ms} ms exceeded")
     if raw.flags & FLAG_WALL_KILL:
-        return TestResult(
-            verdict=Verdict.TLE,
-            detail=f"wall time limit {limits.wall_ms} ms exceeded (idle: CPU {time_ms} ms)",
-            **common,
-        )
+        return verdict(Verdict.TLE, f"wall time limit {limits.wall_ms} ms exceeded (idle or starved: CPU {time_ms} ms)")
     oom_marker = raw.failed_abnormally and any(m in raw.stderr for m in language.oom_markers)
-    if raw.maxrss_kb > limits.memory_kb or oom_marker or (raw.oom_killed and raw.kind == "S"):
-        return TestResult(verdict=Verdict.MLE, detail=f"memory limit {limits.memory_kb // 1024} MB exceeded", **common)
-    if raw.flags & (FLAG_STDOUT_OVER | FLAG_STDERR_OVER) or (raw.kind == "S" and raw.code == signal.SIGXFSZ):
-        return TestResult(verdict=Verdict.OLE, detail=f"output limit {limits.output_bytes // 1024} KB exceeded", **common)
-    if raw.kind == "S":
-        return TestResult(verdict=Verdict.RE, detail=signal_name(raw.code), **common)
+    if raw.maxrss_kb > limits.memory_kb or oom_marker or (raw.oom_killed and signalled):
+        return verdict(Verdict.MLE, f"memory limit {limits.memory_kb // 1024} MB exceeded")
+    output_flags = FLAG_STDOUT_OVER | FLAG_STDERR_OVER | FLAG_OUTPUT_KILL
+    if raw.flags & output_flags or (signalled and raw.code == signal.SIGXFSZ):
+        return verdict(Verdict.OLE, f"output limit {limits.output_bytes // 1024} KB exceeded")
+    if signalled:
+        return verdict(Verdict.RE, signal_name(raw.code))
     if raw.code != 0:
         stderr = _truncate(raw.stderr, 200).strip()
-        detail = f"exit code {raw.code}" + (f": {stderr}" if stderr else "")
-        return TestResult(verdict=Verdict.RE, detail=detail, **common)
+        return verdict(Verdict.RE, f"exit code {raw.code}" + (f": {stderr}" if stderr else ""))
     result = check(checker, expected, raw.stdout, float_tolerance)
     if not result.ok:
-        return TestResult(verdict=Verdict.WA, detail=result.detail, **common)
-    return TestResult(verdict=Verdict.AC, **common)
+        return verdict(Verdict.WA, result.detail)
+    return base
 
 
 def overall_verdict(results: list[TestResult]) -> Verdict:
@@ -200,6 +204,7 @@ def overall_verdict(results: list[TestResult]) -> Verdict:
 
 
 class TestCase(BaseModel):
+    __test__ = False
     model_config = ConfigDict(frozen=True)
 
     input: bytes
@@ -208,6 +213,8 @@ class TestCase(BaseModel):
 
 class TestSet(BaseModel):
     """A problem's tests at one version. Immutable: a new test set is a new version."""
+
+    __test__ = False
 
     model_config = ConfigDict(frozen=True)
 

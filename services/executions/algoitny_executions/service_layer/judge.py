@@ -40,7 +40,7 @@ from algoitny_executions.domain.languages import LANGUAGES, Language
 
 log = logging.getLogger(__name__)
 
-COMPILE_WALL_FACTOR = 2
+COMPILE_WALL_FACTOR = 1.5
 COMPILE_OUTPUT_CAP = 64 * 1024
 COMPILE_FSIZE = 256 * 1024 * 1024
 COMPILE_MEMORY_BYTES = 1536 * 1024 * 1024
@@ -61,6 +61,8 @@ class JudgeConfig:
     use_cgroups: bool = True
     cgroup_prefix: str = "algoitny"
     max_attempts: int = 2
+    compile_time_limit_ms: int | None = None
+    """Caps every language's compile CPU time (tests use a low cap to keep compile bombs short)."""
 
 
 @dataclass
@@ -171,11 +173,13 @@ class Judge:
         box = safe_fs.make_private_dir(sandbox.slot_dir, "compile-", sandbox.uid, sandbox.uid)
         try:
             safe_fs.write_new_file(box, language.source_name, submission.code.encode("utf-8"), sandbox.uid)
+            compile_ms = min(language.compile_cpu_ms, self.config.compile_time_limit_ms or language.compile_cpu_ms)
             spec = RunSpec(
                 argv=language.compile_argv,
                 inputs=["-"],
-                cpu_ms=language.compile_cpu_ms,
-                wall_ms=language.compile_cpu_ms * COMPILE_WALL_FACTOR,
+                cpu_ms=compile_ms,
+                wall_ms=max(int(compile_ms * COMPILE_WALL_FACTOR), compile_ms + 2000),
+                scratch="-",
                 address_space_bytes=(language.compile_address_space_mb or 0) * 1024 * 1024,
                 fsize_bytes=COMPILE_FSIZE,
                 nproc=max(64, language.nproc),

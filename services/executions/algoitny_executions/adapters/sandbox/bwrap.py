@@ -11,6 +11,8 @@ Isolation (every compile and every run):
 * a cleared environment (``--clearenv`` + PATH/HOME/LANG only).
 * read-only toolchains: ``/usr`` (with the merged-/usr links), a few /etc files the
   loaders and the JDK read; nothing else of the host (no /etc/shadow, /root, /home, /tmp).
+* a read-only root (``--remount-ro /``): the only writable places are /box and /tmp,
+  both emptied by the runner after every test;
 * a private writable box: a size-capped tmpfs at /box for runs, or a fresh host
   directory (0700, owned by the slot uid) for the compile step, whose artifacts the
   host copies out without following links (see ``safe_fs``); /tmp is a tmpfs too.
@@ -71,6 +73,8 @@ class RunSpec:
     memory_bytes: int
     """Box-wide memory cap (cgroup), covering every test's program plus the tmpfs."""
     cwd: str = "/box"
+    scratch: str = "/box"
+    """Emptied (with /tmp) after every test so no file outlives its test; "-" keeps files."""
 
     def encode(self, ack: bool) -> bytes:
         for item in (*self.argv, *self.inputs, self.cwd):
@@ -80,6 +84,7 @@ class RunSpec:
             str(len(self.argv)),
             *self.argv,
             self.cwd,
+            self.scratch,
             " ".join(
                 str(v)
                 for v in (
@@ -157,7 +162,7 @@ class BwrapSandbox:
         argv += ["--ro-bind", str(self.runner), "/judge/runner"]
         for bind in binds:
             argv += ["--ro-bind", str(bind.host), bind.dest]
-        argv += ["--chdir", "/box", "--seccomp", str(seccomp_fd), "/judge/runner"]
+        argv += ["--remount-ro", "/", "--chdir", "/box", "--seccomp", str(seccomp_fd), "/judge/runner"]
         launcher = [str(self.runner), "launch", str(self.uid or 0), str(self.uid or 0)]
         if self.cgroup is not None:
             launcher += self.cgroup.procs_files

@@ -76,8 +76,7 @@ def detect(name: str, root: Path = CGROUP_ROOT) -> CgroupSlot | None:
     """The slot's cgroups, created if the v1 memory and pids controllers are writable."""
     memory_root, pids_root = root / "memory", root / "pids"
     if not (memory_root / "memory.limit_in_bytes").exists() or not (pids_root / "pids.max").exists():
-        if not (memory_root / "cgroup.procs").exists() or not (pids_root / "cgroup.procs").exists():
-            return None
+        return None
     try:
         slot = CgroupSlot(memory=memory_root / PARENT / name, pids=pids_root / PARENT / name)
         for path in (slot.memory, slot.pids):

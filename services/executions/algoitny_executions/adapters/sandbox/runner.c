@@ -13,7 +13,8 @@
  * multi-threaded host).
  *
  * Protocol (run mode). The spec arrives on stdin, one item per line:
- *   argc, then argc lines of argv (argv[0] an absolute path), then cwd,
+ *   argc, then argc lines of argv (argv[0] an absolute path), then cwd, then a scratch
+ *   directory emptied (with /tmp) after every test, or "-" to keep files (compile step),
  *   cpu_ms wall_ms as_bytes(0 = none) fsize_bytes nproc stack_bytes nofile out_cap err_cap ack,
  *   ntests, then ntests lines: an input path, or "-" for /dev/null.
  * For each test it writes to stdout one header line
@@ -21,12 +22,14 @@
  * followed by out_len bytes of the test's stdout and err_len bytes of its stderr.
  * E = exited with <code>, S = killed by signal <code>, X = could not start (errno <code>).
  * flags: 1 killed by the wall-clock watchdog, 2 killed by the CPU watchdog,
- *        4 stdout longer than out_cap, 8 stderr longer than err_cap.
+ *        4 stdout longer than out_cap, 8 stderr longer than err_cap,
+ *        16 killed by the output watchdog (a runtime that ignores SIGXFSZ kept going).
  * With ack = 1 it reads one byte from stdin after each test: 'c' continues, anything
  * else (or EOF) stops. It ends with the line "D\n".
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
@@ -156,6 +159,32 @@ static void send_capture(int fd, size_t len) {
     }
 }
 
+/* Empties a directory (recursively, never following links) so no file outlives its test. */
+static void empty_dir_at(int dfd) {
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        if (unlinkat(dirfd(d), e->d_name, 0) == 0) continue;
+        int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub >= 0) {
+            fchmod(sub, 0700);
+            empty_dir_at(sub);
+        }
+        unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
+    }
+    closedir(d);
+}
+
+static void empty_dir(const char *path) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) empty_dir_at(fd);
+}
+
 static void kill_all_others(void) {
     if (getpid() == 1) {
         kill(-1, SIGKILL); /* every process of the pid namespace but us */
@@ -216,6 +245,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < cargc; i++) cargv[i] = read_line(in);
     cargv[cargc] = NULL;
     char *cwd = read_line(in);
+    char *scratch = read_line(in); /* directories emptied after every test ("-" = none) */
     long long cpu_ms, wall_ms, as_bytes, fsize, nproc, stack, nofile, out_cap, err_cap, ack;
     char *lim = read_line(in);
     if (sscanf(lim, "%lld %lld %lld %lld %lld %lld %lld %lld %lld %lld", &cpu_ms, &wall_ms, &as_bytes, &fsize,
@@ -284,12 +314,16 @@ int main(int argc, char **argv) {
             if (r == pid) break;
             int64_t elapsed = now_us() - start;
             int64_t cpu = proc_cpu_us(pid);
+            struct stat ost, est;
             if (elapsed >= wall_ms * 1000) {
                 flags |= 1;
             } else if (cpu > cpu_ms * 1000) {
                 flags |= 2;
+            } else if ((fstat(outfd, &ost) == 0 && ost.st_size > out_cap) ||
+                       (fstat(errfd, &est) == 0 && est.st_size > err_cap)) {
+                flags |= 16;
             }
-            if (flags & 3) {
+            if (flags & 19) {
                 kill(pid, SIGKILL);
                 while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
                 }
@@ -298,7 +332,7 @@ int main(int argc, char **argv) {
             int64_t wait_ms = wall_ms - elapsed / 1000;
             int64_t cpu_left_ms = cpu >= 0 ? cpu_ms - cpu / 1000 : 10;
             if (cpu_left_ms < 5) cpu_left_ms = 5;
-            if (cpu_left_ms > 250) cpu_left_ms = 250;
+            if (cpu_left_ms > 100) cpu_left_ms = 100;
             if (wait_ms > cpu_left_ms) wait_ms = cpu_left_ms;
             if (wait_ms < 1) wait_ms = 1;
             if (pidfd >= 0) {
@@ -341,6 +375,10 @@ int main(int argc, char **argv) {
         send_capture(errfd, err_len);
         close(outfd);
         close(errfd);
+        if (strcmp(scratch, "-") != 0) {
+            empty_dir(scratch);
+            empty_dir("/tmp");
+        }
         if (ack) {
             char c = 0;
             if (read(0, &c, 1) != 1 || c != 'c') break;
