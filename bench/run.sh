@@ -15,3 +15,4 @@ trap cleanup EXIT
 "$PY" bench/create_to_searchable.py
 "$PY" bench/quota_consume.py
 "$PY" bench/signin_and_verify.py
+"$PY" bench/judge_overhead.py

@@ -1,0 +1,1 @@
+"""The sandbox adapter: bubblewrap + an in-box runner + seccomp + cgroup v1 limits."""

@@ -1,0 +1,284 @@
+"""Judging use case: compile once (cached), run every test in one box, classify, retry IE.
+
+``Judge`` owns a pool of sandbox slots (one uid, cgroup and directory each); a call to
+:meth:`Judge.judge` takes a free slot for the whole submission. Blocking: async callers
+use :meth:`Judge.judge_async`, which runs it in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import queue
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from algoitny_executions.adapters.cache import ArtifactCache, TestSetCache
+from algoitny_executions.adapters.sandbox import cgroups, safe_fs
+from algoitny_executions.adapters.sandbox.build import build_runner
+from algoitny_executions.adapters.sandbox.bwrap import Bind, BwrapSandbox, RunSpec, SandboxError
+from algoitny_executions.domain.judging import (
+    COMPILE_MESSAGE_KEEP_BYTES,
+    EffectiveLimits,
+    JudgeOptions,
+    JudgeReport,
+    Limits,
+    RawRun,
+    Submission,
+    TestResult,
+    TestSet,
+    Verdict,
+    classify,
+    overall_verdict,
+    signal_name,
+)
+from algoitny_executions.domain.languages import LANGUAGES, Language
+
+log = logging.getLogger(__name__)
+
+COMPILE_WALL_FACTOR = 1.5
+COMPILE_OUTPUT_CAP = 64 * 1024
+COMPILE_FSIZE = 256 * 1024 * 1024
+COMPILE_MEMORY_BYTES = 1536 * 1024 * 1024
+STDERR_CAP = 8 * 1024
+
+
+class UnknownLanguage(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    work_root: Path
+    """Must be reachable (execute bit on every ancestor) by the slot uids, e.g. under /var/tmp."""
+    slots: int = 2
+    uid_base: int = 60000
+    bwrap: str = "/usr/bin/bwrap"
+    use_cgroups: bool = True
+    cgroup_prefix: str = "algoitny"
+    max_attempts: int = 2
+    compile_time_limit_ms: int | None = None
+    """Caps every language's compile CPU time (tests use a low cap to keep compile bombs short)."""
+
+
+@dataclass
+class CompileOutcome:
+    artifact: Path | None
+    report: JudgeReport | None = None
+    cached: bool = False
+
+
+def available_languages(languages: dict[str, Language] = LANGUAGES) -> dict[str, Language]:
+    """The registry's languages whose toolchain binaries exist on this host."""
+    return {key: lang for key, lang in languages.items() if all(os.access(b, os.X_OK) for b in lang.requires)}
+
+
+class Judge:
+    def __init__(self, config: JudgeConfig, languages: dict[str, Language] | None = None) -> None:
+        self.config = config
+        self.languages = languages if languages is not None else available_languages()
+        root = config.work_root
+        root.mkdir(parents=True, exist_ok=True)
+        os.chmod(root, 0o711)
+        self.runner = build_runner(root / "bin")
+        self.artifacts = ArtifactCache(root / "artifacts")
+        self.test_sets = TestSetCache(root / "tests")
+        self.sandboxes: list[BwrapSandbox] = []
+        self._free: queue.Queue[BwrapSandbox] = queue.Queue()
+        for slot in range(config.slots):
+            slot_dir = root / f"slot-{slot}"
+            slot_dir.mkdir(exist_ok=True)
+            os.chmod(slot_dir, 0o711)
+            cg = cgroups.detect(f"{config.cgroup_prefix}-slot-{slot}") if config.use_cgroups else None
+            sandbox = BwrapSandbox(
+                slot=slot,
+                slot_dir=slot_dir,
+                runner=self.runner,
+                bwrap=config.bwrap,
+                uid=config.uid_base + slot,
+                cgroup=cg,
+            )
+            self.sandboxes.append(sandbox)
+            self._free.put(sandbox)
+
+    @property
+    def cgroups_enabled(self) -> bool:
+        return any(s.cgroup is not None for s in self.sandboxes)
+
+    def close(self) -> None:
+        for sandbox in self.sandboxes:
+            if sandbox.cgroup is not None:
+                sandbox.cgroup.remove()
+
+    @contextmanager
+    def _slot(self) -> Iterator[BwrapSandbox]:
+        sandbox = self._free.get()
+        try:
+            yield sandbox
+        finally:
+            self._free.put(sandbox)
+
+    async def judge_async(
+        self,
+        submission: Submission,
+        test_set: TestSet,
+        limits: Limits | None = None,
+        options: JudgeOptions | None = None,
+        on_test: Callable[[TestResult], None] | None = None,
+    ) -> JudgeReport:
+        return await asyncio.to_thread(self.judge, submission, test_set, limits, options, on_test)
+
+    def judge(
+        self,
+        submission: Submission,
+        test_set: TestSet,
+        limits: Limits | None = None,
+        options: JudgeOptions | None = None,
+        on_test: Callable[[TestResult], None] | None = None,
+    ) -> JudgeReport:
+        """Judge a submission; an internal error is retried, then reported as IE."""
+        language = self.languages.get(submission.language)
+        if language is None:
+            raise UnknownLanguage(f"unknown or unavailable language {submission.language!r}")
+        limits = limits or Limits()
+        options = options or JudgeOptions()
+        last_error = ""
+        for attempt in range(1, self.config.max_attempts + 1):
+            try:
+                with self._slot() as sandbox:
+                    report = self._judge_once(sandbox, language, submission, test_set, limits, options, on_test)
+                report.attempts = attempt
+                if report.verdict != Verdict.IE:
+                    return report
+                last_error = report.detail
+            except (SandboxError, OSError) as exc:
+                log.warning("judge attempt %d failed: %s", attempt, exc)
+                last_error = str(exc)
+        return JudgeReport(verdict=Verdict.IE, detail=f"internal error: {last_error}"[:500], attempts=attempt)
+
+    # -- steps -----------------------------------------------------------------------------
+
+    def compile(self, sandbox: BwrapSandbox, language: Language, submission: Submission) -> CompileOutcome:
+        code_hash = submission.code_hash
+        cached = self.artifacts.get(language.key, code_hash)
+        if cached is not None:
+            return CompileOutcome(artifact=cached, cached=True)
+        message = self.artifacts.compile_error(language.key, code_hash)
+        if message is not None:
+            return CompileOutcome(None, JudgeReport(verdict=Verdict.CE, compile_message=message, compile_cached=True))
+        box = safe_fs.make_private_dir(sandbox.slot_dir, "compile-", sandbox.uid, sandbox.uid)
+        try:
+            safe_fs.write_new_file(box, language.source_name, submission.code.encode("utf-8"), sandbox.uid)
+            compile_ms = min(language.compile_cpu_ms, self.config.compile_time_limit_ms or language.compile_cpu_ms)
+            spec = RunSpec(
+                argv=language.compile_argv,
+                inputs=["-"],
+                cpu_ms=compile_ms,
+                wall_ms=max(int(compile_ms * COMPILE_WALL_FACTOR), compile_ms + 2000),
+                scratch="-",
+                address_space_bytes=(language.compile_address_space_mb or 0) * 1024 * 1024,
+                fsize_bytes=COMPILE_FSIZE,
+                nproc=max(64, language.nproc),
+                stack_bytes=64 * 1024 * 1024,
+                nofile=256,
+                out_cap=COMPILE_OUTPUT_CAP,
+                err_cap=COMPILE_OUTPUT_CAP,
+                memory_bytes=COMPILE_MEMORY_BYTES,
+            )
+            (raw,) = sandbox.run(spec, box=box)
+            failure = _compile_failure(raw, spec)
+            if failure is not None:
+                if failure.verdict == Verdict.CE:
+                    self.artifacts.remember_compile_error(language.key, code_hash, failure.compile_message)
+                return CompileOutcome(None, failure)
+            artifact = self.artifacts.store_from_box(language.key, code_hash, box, language.artifacts)
+            if artifact is None:
+                message = "the compiler produced no program" + (
+                    " (the public class must be named Main, without a package)" if language.key == "java17" else ""
+                )
+                return CompileOutcome(None, JudgeReport(verdict=Verdict.CE, compile_message=message))
+            return CompileOutcome(artifact=artifact)
+        finally:
+            safe_fs.remove_box(box)
+
+    def _judge_once(
+        self,
+        sandbox: BwrapSandbox,
+        language: Language,
+        submission: Submission,
+        test_set: TestSet,
+        limits: Limits,
+        options: JudgeOptions,
+        on_test: Callable[[TestResult], None] | None,
+    ) -> JudgeReport:
+        outcome = self.compile(sandbox, language, submission)
+        if outcome.report is not None:
+            return outcome.report
+        assert outcome.artifact is not None
+        if not test_set.cases:
+            return JudgeReport(verdict=Verdict.AC, compile_cached=outcome.cached)
+        tests_dir = self.test_sets.materialise(test_set)
+        eff = EffectiveLimits.of(limits, language)
+        argv = [a.replace("{mem_mb}", str(eff.heap_mb)) for a in language.run_argv]
+        spec = RunSpec(
+            argv=argv,
+            inputs=[f"/tests/{i}" for i in range(len(test_set.cases))],
+            cpu_ms=eff.cpu_ms,
+            wall_ms=eff.wall_ms,
+            address_space_bytes=eff.address_space_bytes,
+            fsize_bytes=eff.output_bytes + 1,
+            nproc=eff.nproc,
+            stack_bytes=eff.stack_bytes,
+            nofile=eff.nofile,
+            out_cap=eff.output_bytes,
+            err_cap=STDERR_CAP,
+            memory_bytes=eff.memory_kb * 1024 + 64 * 1024 * 1024,
+        )
+        results: list[TestResult] = []
+
+        def on_result(raw: RawRun) -> bool:
+            result = classify(
+                raw, eff, language, test_set.cases[raw.index].output, options.checker, options.float_tolerance
+            )
+            results.append(result)
+            if on_test is not None:
+                on_test(result)
+            return not (options.stop_on_first_failure and result.verdict != Verdict.AC)
+
+        binds = [Bind(outcome.artifact, "/prog"), Bind(tests_dir, "/tests")]
+        sandbox.run(spec, binds=binds, on_result=on_result)
+        if any(r.verdict == Verdict.IE for r in results):
+            bad = next(r for r in results if r.verdict == Verdict.IE)
+            return JudgeReport(verdict=Verdict.IE, tests=results, detail=bad.detail)
+        for index in range(len(results), len(test_set.cases)):
+            results.append(TestResult(index=index, verdict=Verdict.SK))
+        return JudgeReport(verdict=overall_verdict(results), tests=results, compile_cached=outcome.cached)
+
+
+def _compile_failure(raw: RawRun, spec: RunSpec) -> JudgeReport | None:
+    message = (raw.stdout + raw.stderr)[:COMPILE_MESSAGE_KEEP_BYTES].decode("utf-8", errors="replace")
+    if len(raw.stdout) + len(raw.stderr) > COMPILE_MESSAGE_KEEP_BYTES:
+        message += "\n… (truncated)"
+    if raw.kind == "X":
+        return JudgeReport(verdict=Verdict.IE, detail=f"cannot start the compiler (errno {raw.code})")
+    if raw.flags & 3 or raw.cpu_us > spec.cpu_ms * 1000:
+        return JudgeReport(verdict=Verdict.CE, compile_message=f"compilation time limit exceeded\n{message}".strip())
+    if raw.kind == "S":
+        why = "compiler killed by " + signal_name(raw.code)
+        if raw.oom_killed:
+            why += " (compilation memory limit exceeded)"
+        return JudgeReport(verdict=Verdict.CE, compile_message=f"{why}\n{message}".strip())
+    if raw.code != 0:
+        return JudgeReport(verdict=Verdict.CE, compile_message=message or f"compiler exit code {raw.code}")
+    return None
+
+
+def remove_work_root(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+__all__: Sequence[str] = ("Judge", "JudgeConfig", "UnknownLanguage", "available_languages")
