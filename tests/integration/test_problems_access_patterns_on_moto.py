@@ -403,7 +403,8 @@ async def test_gc_removes_superseded_and_abandoned_sets_only(c: Container) -> No
     assert len(current.test_cases or []) == 30 and (current.test_cases or [])[0].output == "2b\n"
 
     # The CLI runs the same pass (nothing left for this problem).
-    out = subprocess.run(
+    out = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "algoitny_problems", "gc", "--ahead-s", "3600"],
         capture_output=True,
         text=True,
