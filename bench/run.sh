@@ -13,3 +13,4 @@ cleanup() {
 }
 trap cleanup EXIT
 "$PY" bench/create_to_searchable.py "$@"
+"$PY" bench/problem_with_test_cases.py
