@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from support.problems_tools import CallRecorder, outbox_events
+from support.problems_tools import CallRecorder, OutboxSpy
 
 from algoitny_problems.adapters.control import upload_pk
 from algoitny_problems.adapters.test_cases import MAX_BATCH_WRITE, inline_item, location
@@ -41,6 +41,11 @@ BIG = 1_200_000  # characters: a case over 1 MB goes gzipped to S3
 async def c(provisioned: dict[str, Any]) -> AsyncIterator[Container]:
     container = build(ProblemsSettings(consumers_enabled=False, test_set_gc_grace_s=60, test_set_stale_upload_s=120))
     yield container
+
+
+@pytest.fixture(scope="module")
+def spy(c: Container) -> OutboxSpy:
+    return OutboxSpy(c.outbox)
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +98,7 @@ async def _expect(code: ErrorCode, coro: Any) -> AppError:
 # ---------------------------------------------------------------- single problems
 
 
-async def test_create_read_by_key_and_by_id_and_duplicate(c: Container, calls: CallRecorder) -> None:
+async def test_create_read_by_key_and_by_id_and_duplicate(c: Container, spy: OutboxSpy, calls: CallRecorder) -> None:
     """AP-24, AP-25, AP-34, AP-35, AP-37."""
     platform, pid = _platform(), _pid()
     cmd = _new(
@@ -119,7 +124,7 @@ async def test_create_read_by_key_and_by_id_and_duplicate(c: Container, calls: C
     await _expect(ErrorCode.ALREADY_EXISTS, c.service.create(_new(platform, pid), actor="admin"))  # AP-34
     await _expect(ErrorCode.NOT_FOUND, c.service.get(platform, pid, can_manage=False))  # draft hidden
     await _expect(ErrorCode.NOT_FOUND, c.service.get(platform, "nope", can_manage=True))
-    [event] = await outbox_events(c.dynamodb, c.settings.namespace, f"{platform}/{pid}")
+    [event] = await spy.events(c.dynamodb, f"{platform}/{pid}")
     assert event.event_type == "problems.ProblemCreated" and event.aggregate_version == 1
 
 
@@ -197,7 +202,7 @@ async def test_test_cases_paged_by_signed_cursor_and_selected_by_ordinal(c: Cont
     await _expect(ErrorCode.CONFLICT, c.test_sets.page(newer, limit=25, cursor=first.next_cursor))
 
 
-async def test_replace_append_idempotency_and_events(c: Container, calls: CallRecorder) -> None:
+async def test_replace_append_idempotency_and_events(c: Container, spy: OutboxSpy, calls: CallRecorder) -> None:
     """AP-50 (replace), append, AP-51 (outputs = a replace); Idempotency-Key; TestSetReplaced."""
     platform, pid = _platform(), _pid()
     await c.service.create(
@@ -222,7 +227,7 @@ async def test_replace_append_idempotency_and_events(c: Container, calls: CallRe
     assert outputs[:60] == [f"{i * 2}\n" for i in range(1, 61)] and outputs[60:] == ["2new\n", "4new\n", "6new\n"]
     assert problem.test_case_count == 63 and problem.test_set_seq == 3
 
-    events = await outbox_events(c.dynamodb, c.settings.namespace, problem.key)
+    events = await spy.events(c.dynamodb, problem.key)
     replaced = [e for e in events if e.event_type == "problems.TestSetReplaced"]
     assert [(REGISTRY.decode(e).test_set_version, REGISTRY.decode(e).test_case_count) for e in replaced] == [
         (2, 60),
@@ -310,7 +315,7 @@ async def test_lists_newest_first_with_cursors(c: Container, calls: CallRecorder
     assert stats.completed >= 4 and stats.draft >= 1
 
 
-async def test_lifecycle_edit_complete_soft_and_hard_delete(c: Container, calls: CallRecorder) -> None:
+async def test_lifecycle_edit_complete_soft_and_hard_delete(c: Container, spy: OutboxSpy, calls: CallRecorder) -> None:
     """AP-36/38 (edit), AP-39 (complete), AP-40 (soft delete), AP-41 (hard delete)."""
     platform, pid = _platform(), _pid()
     await c.service.create(_new(platform, pid, reference_solution="print(1)"), actor="admin")
@@ -346,7 +351,7 @@ async def test_lifecycle_edit_complete_soft_and_hard_delete(c: Container, calls:
     assert await c.store.count_objects(loc.s3_prefix) == 0
     await _expect(ErrorCode.NOT_FOUND, c.service.get(platform, pid, can_manage=True))
     await _expect(ErrorCode.NOT_FOUND, c.service.hard_delete(platform, pid))
-    events = await outbox_events(c.dynamodb, c.settings.namespace, f"{platform}/{pid}")
+    events = await spy.events(c.dynamodb, f"{platform}/{pid}")
     assert [e.event_type.split(".")[1] for e in events] == [
         "ProblemCreated",
         "TestSetReplaced",

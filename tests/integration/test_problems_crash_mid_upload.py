@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.problems_tools import CallRecorder, outbox_events
+from support.problems_tools import CallRecorder, OutboxSpy
 
 from algoitny_problems.adapters.control import idem_pk
 from algoitny_problems.adapters.test_cases import location
@@ -35,6 +35,11 @@ def c(provisioned: dict[str, Any]) -> Container:
     recorder = CallRecorder()
     recorder.attach(container.dynamodb, "dynamodb")
     return container
+
+
+@pytest.fixture(scope="module")
+def spy(c: Container) -> OutboxSpy:
+    return OutboxSpy(c.outbox)
 
 
 def _old_set() -> TestSetIn:
@@ -64,7 +69,7 @@ async def _assert_old_set_current(c: Container, platform: str, pid: str) -> None
     assert [t.output for t in full.test_cases or []] == [f"{i}old\n" for i in range(1, 51)]
 
 
-async def test_crash_midway_keeps_old_set_and_same_key_completes_once(c: Container) -> None:
+async def test_crash_midway_keeps_old_set_and_same_key_completes_once(c: Container, spy: OutboxSpy) -> None:
     platform, pid = f"cr{uuid.uuid4().hex[:6]}", "1000"
     await c.service.create(NewProblem(platform=platform, problem_id=pid, title="Crash", status="completed"), "admin")
     await c.test_sets.write(platform, pid, _old_set(), "replace")  # version 1, 50 cases
@@ -89,7 +94,7 @@ async def test_crash_midway_keeps_old_set_and_same_key_completes_once(c: Contain
     problem = await c.service.load_visible(platform, pid, can_manage=False)
     full = await c.test_sets.with_test_cases(problem, can_manage=False)
     assert [t.output for t in full.test_cases or []] == [f"{i}new\n" for i in range(1, CASES + 1)]
-    events = await outbox_events(c.dynamodb, c.settings.namespace, problem.key)
+    events = await spy.events(c.dynamodb, problem.key)
     flips = [REGISTRY.decode(e) for e in events if e.event_type == "problems.TestSetReplaced"]
     assert [(f.test_set_version, f.test_case_count) for f in flips] == [(1, 50), (crashed_version, CASES)]
 

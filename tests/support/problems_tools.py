@@ -8,9 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from algoitny_shared.dynamo import from_item
 from algoitny_shared.events import EventEnvelope
-from algoitny_shared.tables import PROBLEMS_OUTBOX
 
 
 class CallRecorder:
@@ -44,26 +42,33 @@ class CallRecorder:
             seen.update(self.calls - before)
 
 
-async def outbox_events(client: Any, namespace: str, aggregate_id: str) -> list[EventEnvelope]:
-    """Events of one aggregate still pending in the problems outbox (no relay runs in these
-    tests), oldest first. A Query on the outbox's PendingIndex."""
-    table = PROBLEMS_OUTBOX.physical(namespace)
-    found: list[EventEnvelope] = []
-    start: dict[str, Any] | None = None
-    while True:
-        kwargs: dict[str, Any] = {
-            "TableName": table,
-            "IndexName": "PendingIndex",
-            "KeyConditionExpression": "pending = :p",
-            "ExpressionAttributeValues": {":p": {"S": "1"}},
-        }
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        resp = await asyncio.to_thread(client.query, **kwargs)
-        for item in resp.get("Items", []):
-            data = from_item(item)
-            if data.get("aggregate_id") == aggregate_id:
-                found.append(EventEnvelope.model_validate_json(data["envelope"]))
-        start = resp.get("LastEvaluatedKey")
-        if not start:
-            return sorted(found, key=lambda e: (e.aggregate_version, e.occurred_at))
+class OutboxSpy:
+    """Remembers every envelope a container puts in its outbox; ``events`` returns those whose
+    transaction committed (their outbox item exists; GetItem by event id), whether or not a
+    relay (e.g. the e2e platform's, same namespace) has published them since."""
+
+    def __init__(self, outbox: Any) -> None:
+        self._outbox = outbox
+        self._seen: list[EventEnvelope] = []
+        original = outbox.put_request
+
+        def spying(envelope: EventEnvelope) -> dict[str, Any]:
+            self._seen.append(envelope)
+            return original(envelope)  # type: ignore[no-any-return]
+
+        outbox.put_request = spying
+
+    async def events(self, client: Any, aggregate_id: str) -> list[EventEnvelope]:
+        found = []
+        for envelope in self._seen:
+            if envelope.aggregate_id != aggregate_id:
+                continue
+            resp = await asyncio.to_thread(
+                client.get_item,
+                TableName=self._outbox.table,
+                Key={"event_id": {"S": str(envelope.event_id)}},
+                ConsistentRead=True,
+            )
+            if "Item" in resp:
+                found.append(envelope)
+        return sorted(found, key=lambda e: (e.aggregate_version, e.occurred_at))
