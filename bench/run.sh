@@ -16,3 +16,4 @@ trap cleanup EXIT
 "$PY" bench/quota_consume.py
 "$PY" bench/signin_and_verify.py
 "$PY" bench/judge_overhead.py
+"$PY" bench/problem_with_test_cases.py

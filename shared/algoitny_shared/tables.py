@@ -103,12 +103,27 @@ PROBLEMS = TableSpec(
     name="Problems",
     hash_key="platform",
     range_key="problem_id",
-    attributes={"platform": "S", "problem_id": "S", "status": "S", "created_at": "S"},
+    attributes={
+        "platform": "S",
+        "problem_id": "S",
+        "id": "N",
+        "status": "S",
+        "created_at": "S",
+        "language": "S",
+        "status_created": "S",
+    },
     indexes=(
-        Index("PlatformIndex", "platform", "created_at"),
+        # AP-24: the platform-wide numeric id.
+        Index("IdIndex", "id"),
+        # AP-29: one platform, one status, newest first (range "<status>#<created_at>").
+        Index("PlatformIndex", "platform", "status_created"),
+        # AP-28, AP-32, AP-33: one status, newest first.
         Index("CompletionIndex", "status", "created_at"),
+        # AP-31: one solution language, one status, newest first (sparse: only problems with a language).
+        Index("LanguageIndex", "language", "status_created"),
     ),
-    description="One item per problem, keyed by platform and problem id.",
+    description="One item per problem, keyed by platform and problem id; counters and the current "
+    "test-set version live on the item.",
 )
 TEST_CASES = TableSpec(
     owner="problems",
@@ -116,9 +131,24 @@ TEST_CASES = TableSpec(
     hash_key="problem_key",
     range_key="case_key",
     attributes={"problem_key": "S", "case_key": "S"},
-    description="Test cases keyed by problem and <test-set version>#<ordinal>.",
+    description="Test cases keyed by <platform>#<problem id>#<incarnation> and "
+    "<test-set version>#<ordinal>; payloads over the inline limit sit gzipped in S3.",
+)
+PROBLEMS_CONTROL = TableSpec(
+    owner="problems",
+    name="Control",
+    hash_key="pk",
+    attributes={"pk": "S", "gc": "S", "gc_after": "S"},
+    indexes=(
+        # Sparse: only uploads, superseded test sets and purges that garbage collection must visit.
+        Index("GcIndex", "gc", "gc_after"),
+    ),
+    ttl_attribute="expires_at",
+    description="Control items of the problems service: id counter, idempotency keys of test-set "
+    "uploads (expire after a day), upload/purge records for garbage collection, catalogue counters.",
 )
 PROBLEMS_OUTBOX = outbox_table("problems")
+PROBLEMS_INBOX = inbox_table("problems")
 SEARCH_INDEXER_INBOX = inbox_table("search-indexer")
 USERS = TableSpec(
     owner="accounts",
@@ -188,7 +218,9 @@ RATELIMIT_INBOX = inbox_table("ratelimit")
 ALL_TABLES: tuple[TableSpec, ...] = (
     PROBLEMS,
     TEST_CASES,
+    PROBLEMS_CONTROL,
     PROBLEMS_OUTBOX,
+    PROBLEMS_INBOX,
     SEARCH_INDEXER_INBOX,
     USERS,
     REFRESH_TOKENS,

@@ -29,8 +29,9 @@ PROBLEM_EVENTS = TopicSpec("problems.events", "Lifecycle of problems and their t
 ACCOUNT_EVENTS = TopicSpec("accounts.events", "Users registered and their plan changes.", KEEP_FOREVER)
 
 RATELIMIT_EVENTS = TopicSpec("ratelimit.events", "Plan changes and metered usage (charges and refunds).", KEEP_FOREVER)
+EXECUTION_EVENTS = TopicSpec("executions.events", "Judged runs of user code and their verdicts.", KEEP_FOREVER)
 
-DOMAIN_TOPICS: tuple[TopicSpec, ...] = (PROBLEM_EVENTS, ACCOUNT_EVENTS, RATELIMIT_EVENTS)
+DOMAIN_TOPICS: tuple[TopicSpec, ...] = (PROBLEM_EVENTS, ACCOUNT_EVENTS, RATELIMIT_EVENTS, EXECUTION_EVENTS)
 
 
 def dead_letter_topic(consumer_group: str) -> TopicSpec:
@@ -45,7 +46,9 @@ def dead_letter_topic(consumer_group: str) -> TopicSpec:
 # Every consumer group of the platform; each gets its own dead-letter topic.
 SEARCH_INDEXER_GROUP = "search-indexer"
 RATELIMIT_GROUP = "ratelimit"
-CONSUMER_GROUPS: tuple[str, ...] = (SEARCH_INDEXER_GROUP, RATELIMIT_GROUP)
+# The problems service keeps each problem's execution count from executions events.
+PROBLEMS_GROUP = "problems"
+CONSUMER_GROUPS: tuple[str, ...] = (SEARCH_INDEXER_GROUP, RATELIMIT_GROUP, PROBLEMS_GROUP)
 
 
 def all_topics() -> list[TopicSpec]:

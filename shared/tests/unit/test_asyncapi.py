@@ -14,10 +14,15 @@ from pydantic import BaseModel
 from algoitny_shared import asyncapi, kafka
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import (
+    ExecutionCompleted,
     PlanCreated,
     PlanDeleted,
     PlanUpdated,
+    ProblemCompleted,
     ProblemCreated,
+    ProblemDeleted,
+    ProblemUpdated,
+    TestSetReplaced,
     UsageConsumed,
     UsageRefunded,
     UserDeactivated,
@@ -37,6 +42,15 @@ ROOT = Path(__file__).resolve().parents[3]
 COMMITTED = ROOT / "docs" / "asyncapi.yaml"
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
+_SNAP: dict[str, Any] = {
+    "platform": "baekjoon",
+    "problem_id": "1000",
+    "title": "A+B",
+    "status": "completed",
+    "test_case_count": 3,
+    "created_at": NOW,
+    "updated_at": NOW,
+}
 SAMPLES: dict[str, tuple[BaseModel, str]] = {
     "problems.ProblemCreated": (
         ProblemCreated(
@@ -53,6 +67,34 @@ SAMPLES: dict[str, tuple[BaseModel, str]] = {
             updated_at=NOW,
         ),
         "baekjoon#1000",
+    ),
+    "problems.ProblemUpdated": (
+        ProblemUpdated(**_SNAP, changed=["title"]),
+        "baekjoon/1000",
+    ),
+    "problems.ProblemCompleted": (ProblemCompleted(**_SNAP), "baekjoon/1000"),
+    "problems.ProblemDeleted": (
+        ProblemDeleted(**{**_SNAP, "status": "deleted"}, hard=True, deleted_at=NOW),
+        "baekjoon/1000",
+    ),
+    "problems.TestSetReplaced": (
+        TestSetReplaced(**_SNAP, test_set_version=2, mode="replace"),
+        "baekjoon/1000",
+    ),
+    "executions.ExecutionCompleted": (
+        ExecutionCompleted(
+            execution_id="e-1",
+            user_id="u-123",
+            platform="baekjoon",
+            problem_id="1000",
+            language="python",
+            verdict="accepted",
+            test_set_version=2,
+            passed_count=3,
+            total_count=3,
+            completed_at=NOW,
+        ),
+        "e-1",
     ),
     "accounts.UserRegistered": (
         UserRegistered(user_id="u-123", role="user", plan_id="free", registered_at=NOW),
