@@ -31,7 +31,10 @@ class LagMonitor:
         await admin.start()
         await consumer.start()
         try:
-            partitions = consumer.partitions_for_topic(self._topic) or set()
+            partitions = consumer.partitions_for_topic(self._topic)
+            if not partitions:  # metadata of topics we do not subscribe to comes on request
+                await consumer._client.force_metadata_update()
+                partitions = consumer.partitions_for_topic(self._topic) or set()
             tps = [TopicPartition(self._topic, p) for p in sorted(partitions)]
             ends = await consumer.end_offsets(tps) if tps else {}
             starts = await consumer.beginning_offsets(tps) if tps else {}
