@@ -12,6 +12,7 @@ never a ``query_string``: query-syntax characters are plain text.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,6 +22,11 @@ from opensearchpy.exceptions import ConflictError, NotFoundError, RequestError
 
 from algoitny_search_indexer.domain.query import SearchSpec
 
+log = logging.getLogger(__name__)
+
+# Raise when the settings or mappings change: an index of an older schema keeps working (its
+# documents have the same fields) but searches miss the new analysis until `reindex` runs.
+SCHEMA_VERSION = 2
 TITLE_WORDS = ["lowercase", "asciifolding"]
 INDEX_SETTINGS: dict[str, Any] = {
     "settings": {
@@ -55,6 +61,7 @@ INDEX_SETTINGS: dict[str, Any] = {
         },
     },
     "mappings": {
+        "_meta": {"schema": SCHEMA_VERSION},
         "dynamic": "strict",
         "properties": {
             "key": {"type": "keyword"},
@@ -143,6 +150,13 @@ class ProblemIndex:
     async def ensure(self) -> None:
         """Create the first physical index behind the alias if the alias does not exist."""
         if await self._client.indices.exists_alias(name=self.alias):
+            mappings = await self._client.indices.get_mapping(index=self.alias)
+            for name, body in mappings.items():
+                schema = body.get("mappings", {}).get("_meta", {}).get("schema", 1)
+                if schema != SCHEMA_VERSION:
+                    log.warning(
+                        "index %s has schema %s, the code expects %s: run `reindex`", name, schema, SCHEMA_VERSION
+                    )
             return
         try:
             await self._client.indices.create(

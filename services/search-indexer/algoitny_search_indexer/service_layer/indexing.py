@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import logging
 from datetime import UTC, datetime
@@ -122,7 +123,7 @@ class SearchService:
             ):
                 raise AppError(ErrorCode.INVALID_CURSOR, "The cursor does not fit this search")
             # Facets describe the whole result set: only the first page computes them.
-            spec = SearchSpec(**{**spec.__dict__, "search_after": after, "facets": False})
+            spec = dataclasses.replace(spec, search_after=after, facets=False)
         resp = await self._index.search(spec)
         hits = resp["hits"]["hits"]
         items = [SearchHit(**h["_source"], score=h.get("_score"), highlight=_highlight(h)) for h in hits]
