@@ -215,16 +215,20 @@ class ProblemIndex:
             return False
         return True
 
-    async def bulk_upsert(self, writes: list[tuple[str, dict[str, Any], int]], index: str) -> tuple[int, int]:
-        """The same versioned writes in one bulk request; returns (applied, stale)."""
+    async def bulk_upsert(self, writes: list[tuple[str, dict[str, Any], int]], index: str) -> tuple[int, int, int]:
+        """The same versioned writes in one bulk request; returns (applied, stale, rejected).
+
+        A document OpenSearch refuses (4xx other than a version conflict: the event is bad, as
+        the live consumer would find and dead-letter) is counted and logged, not retried; an
+        outage (5xx, 429) raises so the caller can try again."""
         if not writes:
-            return 0, 0
+            return 0, 0, 0
         body: list[dict[str, Any]] = []
         for doc_id, document, version in writes:
             body.append({"index": {"_index": index, "_id": doc_id, "version": version, "version_type": "external"}})
             body.append(document)
         resp = await self._client.bulk(body=body)
-        applied = stale = 0
+        applied = stale = rejected = 0
         for item in resp["items"]:
             result = item["index"]
             status = result.get("status", 500)
@@ -232,9 +236,12 @@ class ProblemIndex:
                 applied += 1
             elif status == 409:
                 stale += 1
+            elif 400 <= status < 500 and status != 429:
+                rejected += 1
+                log.warning("document %s rejected by the index: %s", result.get("_id"), result.get("error"))
             else:
-                raise RuntimeError(f"bulk write failed: {result.get('error')}")
-        return applied, stale
+                raise RuntimeError(f"bulk write failed ({status}): {result.get('error')}")
+        return applied, stale, rejected
 
     # ------------------------------------------------------------------ reads
 

@@ -32,6 +32,7 @@ from algoitny_shared.metrics import SEARCH_REINDEX_DOCUMENTS
 log = logging.getLogger(__name__)
 
 Offsets = dict[int, int]
+MAX_VERSION = 2**63 - 1
 
 
 class Replayer(Protocol):
@@ -55,6 +56,7 @@ class RebuildReport:
     events_skipped: int = 0
     writes_applied: int = 0
     writes_stale: int = 0
+    writes_rejected: int = 0
     catch_up_passes: int = 0
     documents: int = 0
     seconds: float = 0.0
@@ -75,6 +77,9 @@ def writes_of(values: list[bytes]) -> tuple[list[Write], int]:
         except (ValidationError, ValueError, UnknownEventType):
             skipped += 1  # the live consumer dead-letters these; a rebuild just passes them by
             continue
+        if not 1 <= envelope.aggregate_version <= MAX_VERSION:
+            skipped += 1  # OpenSearch versions are Java longs; the live consumer dead-letters these
+            continue
         assert isinstance(payload, ProblemSnapshot)
         writes.append(write_of(envelope, payload))
     return writes, skipped
@@ -93,8 +98,9 @@ class Rebuilder:
         read = 0
         async for values in replayer.read(start, end):
             writes, skipped = writes_of(values)
-            applied, stale = await self._index.bulk_upsert(writes, target)
+            applied, stale, rejected = await self._index.bulk_upsert(writes, target)
             read += len(values)
+            report.writes_rejected += rejected
             report.events_skipped += skipped
             report.writes_applied += applied
             report.writes_stale += stale
@@ -134,7 +140,8 @@ class Rebuilder:
         batch: list[Write] = []
 
         async def flush() -> None:
-            applied, stale = await self._index.bulk_upsert(batch, target)
+            applied, stale, rejected = await self._index.bulk_upsert(batch, target)
+            report.writes_rejected += rejected
             report.writes_applied += applied
             report.writes_stale += stale
             batch.clear()
