@@ -45,7 +45,8 @@ def dead_letter_topic(consumer_group: str) -> TopicSpec:
 # Every consumer group of the platform; each gets its own dead-letter topic.
 SEARCH_INDEXER_GROUP = "search-indexer"
 RATELIMIT_GROUP = "ratelimit"
-CONSUMER_GROUPS: tuple[str, ...] = (SEARCH_INDEXER_GROUP, RATELIMIT_GROUP)
+ACCOUNTS_GROUP = "accounts"
+CONSUMER_GROUPS: tuple[str, ...] = (SEARCH_INDEXER_GROUP, RATELIMIT_GROUP, ACCOUNTS_GROUP)
 
 
 def all_topics() -> list[TopicSpec]:
