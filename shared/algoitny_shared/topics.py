@@ -48,7 +48,8 @@ SEARCH_INDEXER_GROUP = "search-indexer"
 RATELIMIT_GROUP = "ratelimit"
 # The problems service keeps each problem's execution count from executions events.
 PROBLEMS_GROUP = "problems"
-CONSUMER_GROUPS: tuple[str, ...] = (SEARCH_INDEXER_GROUP, RATELIMIT_GROUP, PROBLEMS_GROUP)
+ACCOUNTS_GROUP = "accounts"
+CONSUMER_GROUPS: tuple[str, ...] = (SEARCH_INDEXER_GROUP, RATELIMIT_GROUP, PROBLEMS_GROUP, ACCOUNTS_GROUP)
 
 
 def all_topics() -> list[TopicSpec]:
