@@ -95,6 +95,8 @@ class Platform:
             for upstream, var in GATEWAY_UPSTREAMS.items():
                 env[f"ALGOITNY_{var}_URL"] = self.url(upstream)
             env.setdefault("ALGOITNY_PUBLIC_URL", self.url("gateway"))
+        if svc.name == "search-indexer":  # its `reindex --source problems-service` reads the list API
+            env["ALGOITNY_PROBLEMS_URL"] = self.url("problems")
         return env
 
     def start(
