@@ -95,6 +95,9 @@ class Platform:
             for upstream, var in GATEWAY_UPSTREAMS.items():
                 env[f"ALGOITNY_{var}_URL"] = self.url(upstream)
             env.setdefault("ALGOITNY_PUBLIC_URL", self.url("gateway"))
+        if svc.name == "executions":  # reads problems and test sets, and display names, over HTTP
+            env["ALGOITNY_PROBLEMS_URL"] = self.url("problems")
+            env["ALGOITNY_ACCOUNTS_URL"] = self.url("accounts")
         return env
 
     def start(

@@ -30,7 +30,21 @@ ACCOUNT_EVENTS = TopicSpec("accounts.events", "Users registered and their plan c
 
 RATELIMIT_EVENTS = TopicSpec("ratelimit.events", "Plan changes and metered usage (charges and refunds).", KEEP_FOREVER)
 
-DOMAIN_TOPICS: tuple[TopicSpec, ...] = (PROBLEM_EVENTS, ACCOUNT_EVENTS, RATELIMIT_EVENTS)
+EXECUTION_JOBS = TopicSpec(
+    "executions.jobs",
+    "Executions submitted for judging (the judge workers' work queue, one consumer group).",
+    KEEP_FOREVER,
+)
+
+EXECUTION_EVENTS = TopicSpec("executions.events", "Executions judged: verdicts, timings, refunds due.", KEEP_FOREVER)
+
+DOMAIN_TOPICS: tuple[TopicSpec, ...] = (
+    PROBLEM_EVENTS,
+    ACCOUNT_EVENTS,
+    RATELIMIT_EVENTS,
+    EXECUTION_JOBS,
+    EXECUTION_EVENTS,
+)
 
 
 def dead_letter_topic(consumer_group: str) -> TopicSpec:
@@ -45,7 +59,8 @@ def dead_letter_topic(consumer_group: str) -> TopicSpec:
 # Every consumer group of the platform; each gets its own dead-letter topic.
 SEARCH_INDEXER_GROUP = "search-indexer"
 RATELIMIT_GROUP = "ratelimit"
-CONSUMER_GROUPS: tuple[str, ...] = (SEARCH_INDEXER_GROUP, RATELIMIT_GROUP)
+JUDGE_WORKER_GROUP = "judge-workers"
+CONSUMER_GROUPS: tuple[str, ...] = (SEARCH_INDEXER_GROUP, RATELIMIT_GROUP, JUDGE_WORKER_GROUP)
 
 
 def all_topics() -> list[TopicSpec]:

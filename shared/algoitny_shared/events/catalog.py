@@ -11,7 +11,13 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from algoitny_shared.events.registry import REGISTRY
-from algoitny_shared.topics import ACCOUNT_EVENTS, PROBLEM_EVENTS, RATELIMIT_EVENTS
+from algoitny_shared.topics import (
+    ACCOUNT_EVENTS,
+    EXECUTION_EVENTS,
+    EXECUTION_JOBS,
+    PROBLEM_EVENTS,
+    RATELIMIT_EVENTS,
+)
 
 
 class _Payload(BaseModel):
@@ -136,3 +142,52 @@ class UsageRefunded(UsageChange):
     """A charge was given back because the operation failed through no fault of the user."""
 
     reason: str
+
+
+class ChargeRef(_Payload):
+    """The quota charge a metered request made at the gateway (absent for admins: not metered)."""
+
+    request_id: str
+    day: str
+
+
+@REGISTRY.register("executions.ExecutionSubmitted", version=1, topic=EXECUTION_JOBS, aggregate_type="execution")
+class ExecutionSubmitted(_Payload):
+    """A submission was accepted for judging: the judge workers' job. The code stays in the
+    SearchHistory item (never on the topic); the worker reads it by id."""
+
+    execution_id: str
+    user_id: str
+    platform: str
+    problem_id: str
+    language: str
+    public: bool
+    test_set_version: int
+    time_limit_ms: int
+    memory_limit_mb: int
+    checker: str = "tokens"
+    float_tolerance: float | None = None
+    charge: ChargeRef | None = None
+    submitted_at: datetime
+
+
+@REGISTRY.register("executions.ExecutionCompleted", version=1, topic=EXECUTION_EVENTS, aggregate_type="execution")
+class ExecutionCompleted(_Payload):
+    """An execution was judged. Verdict IE (internal error after retries) means the charge is due
+    back: ratelimit refunds ``charge`` once."""
+
+    execution_id: str
+    user_id: str
+    platform: str
+    problem_id: str
+    language: str
+    public: bool
+    verdict: str
+    passed: int
+    total: int
+    max_time_ms: int
+    max_memory_kb: int
+    charge: ChargeRef | None = None
+    submitted_at: datetime
+    finished_at: datetime
+    judge_ms: int
