@@ -16,3 +16,4 @@ trap cleanup EXIT
 "$PY" bench/quota_consume.py
 "$PY" bench/signin_and_verify.py
 "$PY" bench/judge_overhead.py
+"$PY" bench/submit_to_verdict.py
