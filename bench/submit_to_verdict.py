@@ -37,7 +37,14 @@ from devstack import Platform, prepare  # noqa: E402
 from algoitny_shared import tokens  # noqa: E402
 from algoitny_shared.settings import ServiceSettings  # noqa: E402
 
-SERVICES = ["gateway", "accounts", "problems", "ratelimit", "executions"]
+SERVICES = [
+    "gateway",
+    "accounts",
+    "problems",
+    "ratelimit",
+    "search-indexer",
+    "executions",
+]  # gateway readiness needs search
 TOKEN = "bench-operator-token"
 TESTS = 10
 CODE = {
