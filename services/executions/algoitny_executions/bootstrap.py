@@ -119,6 +119,7 @@ def build(settings: ExecutionsSettings | None = None) -> Container:
         group=JUDGE_WORKER_GROUP,
         topics=[EXECUTION_JOBS],
         handlers=worker.handlers(),
+        max_poll_records=1,  # one job at a time: judging takes seconds
     )
     if settings.worker_enabled and settings.consumers_enabled and config is not None:
         consumer.register()
