@@ -66,7 +66,23 @@ def user_headers() -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}
 
 
-def submit_and_wait(client: httpx.Client, headers: dict[str, str], problem_id: str, language: str, code: str) -> float:
+STAGES: dict[str, dict[str, list[float]]] = {}
+
+
+def _stages(client: httpx.Client, headers: dict[str, str], execution_id: str, key: str) -> None:
+    """Where the time went, from the item's own timestamps (created -> started -> finished)."""
+    from datetime import datetime
+
+    body = client.get(f"/api/v1/executions/{execution_id}", headers=headers).json()
+    created, started, finished = (datetime.fromisoformat(body[k]) for k in ("created_at", "started_at", "finished_at"))
+    stages = STAGES.setdefault(key, {"queued_ms": [], "judging_ms": []})
+    stages["queued_ms"].append((started - created).total_seconds() * 1000)
+    stages["judging_ms"].append((finished - started).total_seconds() * 1000)
+
+
+def submit_and_wait(
+    client: httpx.Client, headers: dict[str, str], problem_id: str, language: str, code: str, key: str = ""
+) -> float:
     body = {"platform": "bench", "problem_id": problem_id, "language": language, "code": code}
     started = time.perf_counter()
     resp = client.post("/api/v1/executions", json=body, headers=headers)
@@ -83,6 +99,8 @@ def submit_and_wait(client: httpx.Client, headers: dict[str, str], problem_id: s
                 verdict = json.loads(line[6:])["verdict"]
                 if verdict != "AC":
                     raise RuntimeError(f"{language}: verdict {verdict}")
+                if key:
+                    _stages(client, headers, execution_id, key)
                 return elapsed * 1000
     raise RuntimeError(f"{execution_id}: the stream ended without a verdict")
 
@@ -136,11 +154,19 @@ def run(count: int, base_port: int) -> dict[str, object]:
                 submit_and_wait(client, headers, problem_id, language, code)  # warm-up (first compile, test set)
                 fresh = [
                     submit_and_wait(
-                        client, headers, problem_id, language, code + COMMENT[language].format(uuid.uuid4().hex)
+                        client,
+                        headers,
+                        problem_id,
+                        language,
+                        code + COMMENT[language].format(uuid.uuid4().hex),
+                        f"{language}/fresh",
                     )
                     for _ in range(count)
                 ]
-                cached = [submit_and_wait(client, headers, problem_id, language, code) for _ in range(count)]
+                cached = [
+                    submit_and_wait(client, headers, problem_id, language, code, f"{language}/cached")
+                    for _ in range(count)
+                ]
                 results[language] = {"fresh_code_compiled": summary(fresh), "same_code_cached_binary": summary(cached)}
     finally:
         plat.stop_all()
@@ -149,6 +175,10 @@ def run(count: int, base_port: int) -> dict[str, object]:
         "tests_per_submission": TESTS,
         "submissions_per_mode": count,
         "latency_ms": results,
+        "stages_p50_ms": {
+            key: {name: round(percentile(values, 50), 1) for name, values in stages.items()}
+            for key, stages in STAGES.items()
+        },
         "path": "POST /api/v1/executions -> outbox -> Kafka jobs topic -> judge worker (sandbox, 10 tests in one "
         "box) -> SearchHistory -> SSE `completed` event through the gateway",
         "cpus": os.cpu_count(),

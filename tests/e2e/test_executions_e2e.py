@@ -229,3 +229,19 @@ def test_admin_lists_a_problems_history_without_clashing_with_problem_routes(
     assert execution_id in [i["execution_id"] for i in page["items"]]
     assert gateway.get(path, headers=headers).status_code == 403
     assert gateway.get(f"{API}/problems/{aplusb[0]}/{aplusb[1]}").json()["title"] == "A+B"
+
+
+def test_a_registered_users_name_comes_from_accounts_not_from_the_body(
+    gateway: httpx.Client, aplusb: tuple[str, str]
+) -> None:
+    email = f"judge-{uuid.uuid4().hex[:8]}@e2e-mail.dev"
+    pair = gateway.post(
+        f"{API}/auth/register", json={"email": email, "password": "correct horse battery", "name": "Grace H"}
+    )
+    assert pair.status_code == 201, pair.text
+    headers = {"authorization": f"Bearer {pair.json()['access_token']}"}
+    execution_id = submit(gateway, headers, aplusb, "python3", PY_AC, public=True)
+    body = wait_done(gateway, headers, execution_id)
+    assert body["user_name"] == "Grace H" and body["verdict"] == "AC"
+    page = gateway.get(f"{API}/history", params={"scope": "public", "limit": 50}).json()  # anonymous
+    assert any(i["execution_id"] == execution_id and i["user_name"] == "Grace H" for i in page["items"])
