@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -245,3 +246,65 @@ def test_a_registered_users_name_comes_from_accounts_not_from_the_body(
     assert body["user_name"] == "Grace H" and body["verdict"] == "AC"
     page = gateway.get(f"{API}/history", params={"scope": "public", "limit": 50}).json()  # anonymous
     assert any(i["execution_id"] == execution_id and i["user_name"] == "Grace H" for i in page["items"])
+
+
+def test_an_internal_error_found_by_a_worker_refunds_the_gateways_charge(
+    gateway: httpx.Client, aplusb: tuple[str, str], bootstrap: str
+) -> None:
+    """The gateway's charge key reaches the job; an IE completion for it gives the execution back."""
+    import asyncio
+
+    from support.kafka_tools import produce, read_topic
+
+    from algoitny_shared.events import REGISTRY, EventEnvelope
+    from algoitny_shared.events.catalog import ChargeRef, ExecutionCompleted
+    from algoitny_shared.topics import EXECUTION_EVENTS, EXECUTION_JOBS
+
+    key = f"ie-refund-{uuid.uuid4().hex}"
+    headers = {**user_headers(), "idempotency-key": key}
+    execution_id = submit(gateway, headers, aplusb, "python3", PY_AC)
+
+    def usage() -> int:
+        body = gateway.get(f"{API}/me/usage", headers=headers).json()
+        return int(next(a for a in body["actions"] if a["action"] == "execution")["used"])
+
+    assert usage() == 1
+    namespace = ServiceSettings().namespace
+    jobs = asyncio.run(
+        read_topic(
+            bootstrap,
+            EXECUTION_JOBS.physical(namespace),
+            expect=1,
+            match=lambda r: EventEnvelope.from_bytes(r.value).aggregate_id == execution_id,
+        )
+    )
+    charge = EventEnvelope.from_bytes(jobs[0].value).payload["charge"]
+    assert charge["request_id"] == key
+    wait_done(gateway, headers, execution_id)
+    # What a worker publishes when the judge fails internally after its retries (IE):
+    now = datetime.now(UTC)
+    completed = ExecutionCompleted(
+        execution_id=execution_id,
+        user_id="ignored",
+        platform=aplusb[0],
+        problem_id=aplusb[1],
+        language="python3",
+        public=False,
+        verdict="IE",
+        passed=0,
+        total=0,
+        max_time_ms=0,
+        max_memory_kb=0,
+        charge=ChargeRef(**charge),
+        submitted_at=now,
+        finished_at=now,
+        judge_ms=1,
+    )
+    owner = EventEnvelope.from_bytes(jobs[0].value).payload["user_id"]
+    completed = completed.model_copy(update={"user_id": owner})
+    envelope = REGISTRY.envelope(completed, producer="executions", aggregate_id=execution_id, aggregate_version=2)
+    asyncio.run(produce(bootstrap, EXECUTION_EVENTS.physical(namespace), envelope.to_bytes(), envelope.key))
+    deadline = time.monotonic() + 30
+    while usage() != 0:
+        assert time.monotonic() < deadline, "the IE charge was not refunded"
+        time.sleep(0.3)
