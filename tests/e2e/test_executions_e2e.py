@@ -117,6 +117,19 @@ def test_wrong_answer_reports_the_first_failing_test(gateway: httpx.Client, aplu
     # test 0 is "0 1" -> a-b = -1 (wrong); every test fails; all run by default
     assert body["passed"] == 0 and body["total"] == TESTS and body["tests"][0]["verdict"] == "WA"
     assert body["tests"][0]["output"].strip() == "-1"
+    resp = gateway.post(
+        f"{API}/executions",
+        json={
+            "platform": aplusb[0],
+            "problem_id": aplusb[1],
+            "language": "python3",
+            "code": PY_WA,
+            "stop_on_first_failure": True,
+        },
+        headers=headers,
+    )
+    stopped = wait_done(gateway, headers, resp.json()["execution_id"])
+    assert stopped["verdict"] == "WA" and [t["verdict"] for t in stopped["tests"]] == ["WA"] + ["SK"] * (TESTS - 1)
 
 
 def test_private_code_is_invisible_to_others(gateway: httpx.Client, aplusb: tuple[str, str]) -> None:

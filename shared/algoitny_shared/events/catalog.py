@@ -167,6 +167,7 @@ class ExecutionSubmitted(_Payload):
     memory_limit_mb: int
     checker: str = "tokens"
     float_tolerance: float | None = None
+    stop_on_first_failure: bool = False
     charge: ChargeRef | None = None
     submitted_at: datetime
 

@@ -95,6 +95,7 @@ class NewExecution(BaseModel):
     language: str = Field(min_length=1, max_length=32)
     code: str = Field(max_length=MAX_CODE_BYTES)
     public: bool = False
+    stop_on_first_failure: bool = Field(default=False, description="Skip the tests after the first failing one")
 
     @field_validator("code")
     @classmethod

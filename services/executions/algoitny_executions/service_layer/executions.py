@@ -213,6 +213,7 @@ class ExecutionService:
                 memory_limit_mb=int(problem.get("memory_limit_mb", 256)),
                 checker=str(problem.get("checker", "tokens")),
                 float_tolerance=problem.get("float_tolerance"),
+                stop_on_first_failure=cmd.stop_on_first_failure,
                 charge=charge,
                 submitted_at=now,
             ),

@@ -49,7 +49,11 @@ def _limits(job: ExecutionSubmitted) -> Limits:
 def _options(job: ExecutionSubmitted) -> JudgeOptions:
     checker = job.checker if job.checker in ("tokens", "lines", "exact", "float") else "tokens"
     tolerance = job.float_tolerance if checker == "float" else None
-    return JudgeOptions(checker=checker, float_tolerance=tolerance)  # type: ignore[arg-type]
+    return JudgeOptions(
+        checker=checker,  # type: ignore[arg-type]
+        float_tolerance=tolerance,
+        stop_on_first_failure=job.stop_on_first_failure,
+    )
 
 
 class JudgeWorker:
