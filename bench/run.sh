@@ -16,4 +16,5 @@ trap cleanup EXIT
 "$PY" bench/quota_consume.py
 "$PY" bench/signin_and_verify.py
 "$PY" bench/judge_overhead.py
+"$PY" bench/problem_with_test_cases.py
 "$PY" bench/submit_to_verdict.py

@@ -24,7 +24,12 @@ def _client(kind: str, endpoint: str | None, region: str, key_id: str, secret: s
         region_name=region,
         aws_access_key_id=key_id,
         aws_secret_access_key=secret,
-        config=Config(retries={"max_attempts": 4, "mode": "standard"}, max_pool_connections=32),
+        config=Config(
+            retries={"max_attempts": 4, "mode": "standard"},
+            max_pool_connections=32,
+            # Path-style: works with one local endpoint (moto) for every bucket.
+            s3={"addressing_style": "path"} if kind == "s3" else None,
+        ),
     )
 
 
@@ -45,6 +50,10 @@ def client_for(kind: str, settings: ServiceSettings) -> Any:
 
 def dynamodb(settings: ServiceSettings) -> Any:
     return client_for("dynamodb", settings)
+
+
+def s3(settings: ServiceSettings) -> Any:
+    return client_for("s3", settings)
 
 
 def to_item(data: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,8 @@ import signal
 log = logging.getLogger(__name__)
 
 CRASH_AFTER_COMMIT = "crash_after_commit"
+# Midway through writing a test set's chunks, before the flip (problems service).
+CRASH_MID_TEST_SET_UPLOAD = "crash_mid_test_set_upload"
 
 
 def crash_point(name: str, enabled: frozenset[str]) -> None:

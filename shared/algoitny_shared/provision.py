@@ -1,4 +1,4 @@
-"""Create every table and topic of a namespace (idempotent): ``python -m algoitny_shared.provision``."""
+"""Create every table, bucket and topic of a namespace (idempotent): ``python -m algoitny_shared.provision``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import argparse
 import asyncio
 import json
 
-from algoitny_shared.dynamo import dynamodb
+from algoitny_shared.buckets import ALL_BUCKETS, ensure_buckets
+from algoitny_shared.dynamo import dynamodb, s3
 from algoitny_shared.kafka import ensure_topics
 from algoitny_shared.settings import ServiceSettings
 from algoitny_shared.tables import ALL_TABLES, ensure_tables
@@ -15,8 +16,9 @@ from algoitny_shared.topics import all_topics
 
 def provision(settings: ServiceSettings) -> dict[str, list[str]]:
     tables = ensure_tables(dynamodb(settings), settings.namespace, ALL_TABLES)
+    buckets = ensure_buckets(s3(settings), settings.namespace, ALL_BUCKETS)
     topics = asyncio.run(ensure_topics(settings, all_topics()))
-    return {"tables_created": tables, "topics_created": topics}
+    return {"tables_created": tables, "buckets_created": buckets, "topics_created": topics}
 
 
 def main() -> None:

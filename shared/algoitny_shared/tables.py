@@ -103,12 +103,27 @@ PROBLEMS = TableSpec(
     name="Problems",
     hash_key="platform",
     range_key="problem_id",
-    attributes={"platform": "S", "problem_id": "S", "status": "S", "created_at": "S"},
+    attributes={
+        "platform": "S",
+        "problem_id": "S",
+        "id": "N",
+        "status": "S",
+        "created_at": "S",
+        "language": "S",
+        "status_created": "S",
+    },
     indexes=(
-        Index("PlatformIndex", "platform", "created_at"),
+        # AP-24: the platform-wide numeric id.
+        Index("IdIndex", "id"),
+        # AP-29: one platform, one status, newest first (range "<status>#<created_at>").
+        Index("PlatformIndex", "platform", "status_created"),
+        # AP-28, AP-32, AP-33: one status, newest first.
         Index("CompletionIndex", "status", "created_at"),
+        # AP-31: one solution language, one status, newest first (sparse: only problems with a language).
+        Index("LanguageIndex", "language", "status_created"),
     ),
-    description="One item per problem, keyed by platform and problem id.",
+    description="One item per problem, keyed by platform and problem id; counters and the current "
+    "test-set version live on the item.",
 )
 TEST_CASES = TableSpec(
     owner="problems",
@@ -116,26 +131,52 @@ TEST_CASES = TableSpec(
     hash_key="problem_key",
     range_key="case_key",
     attributes={"problem_key": "S", "case_key": "S"},
-    description="Test cases keyed by problem and <test-set version>#<ordinal>.",
+    description="Test cases keyed by <platform>#<problem id>#<incarnation> and "
+    "<test-set version>#<ordinal>; payloads over the inline limit sit gzipped in S3.",
+)
+PROBLEMS_CONTROL = TableSpec(
+    owner="problems",
+    name="Control",
+    hash_key="pk",
+    attributes={"pk": "S", "gc": "S", "gc_after": "S"},
+    indexes=(
+        # Sparse: only uploads, superseded test sets and purges that garbage collection must visit.
+        Index("GcIndex", "gc", "gc_after"),
+    ),
+    ttl_attribute="expires_at",
+    description="Control items of the problems service: id counter, idempotency keys of test-set "
+    "uploads (expire after a day), upload/purge records for garbage collection, catalogue counters.",
 )
 PROBLEMS_OUTBOX = outbox_table("problems")
+PROBLEMS_INBOX = inbox_table("problems")
 SEARCH_INDEXER_INBOX = inbox_table("search-indexer")
 USERS = TableSpec(
     owner="accounts",
     name="Users",
     hash_key="pk",
-    attributes={"pk": "S", "email": "S", "google_id": "S", "plan_id": "S", "created_at": "S", "listed": "S"},
+    attributes={
+        "pk": "S",
+        "email": "S",
+        "google_id": "S",
+        "plan_id": "S",
+        "created_at": "S",
+        "listed": "S",
+        "name_key": "S",
+    },
     indexes=(
         Index("EmailIndex", "email"),
         Index("GoogleIdIndex", "google_id"),
         Index("PlanIndex", "plan_id", "created_at"),
         Index("UserListIndex", "listed", "created_at"),
+        Index("EmailPrefixIndex", "listed", "email"),
+        Index("NamePrefixIndex", "listed", "name_key"),
     ),
     description="Users (pk USER#<id>) with guard items EMAIL#<email> and GOOGLE#<subject> (holding the "
     "user id) written in the same transaction, so e-mail and Google id stay unique; GSIs: EmailIndex and "
     "GoogleIdIndex (sign-in), PlanIndex (users of a plan, newest first), UserListIndex (all users, newest "
-    "first; admin-only and low-rate, so its single partition is not a hot spot). Guards carry none of the "
-    "indexed attributes, so every index holds users only.",
+    "first; admin-only and low-rate, so its single partition is not a hot spot), EmailPrefixIndex and "
+    "NamePrefixIndex (admin search by e-mail / lower-cased name prefix, begins_with on the sort key; same "
+    "single low-rate partition). Guards carry none of the indexed attributes, so every index holds users only.",
 )
 REFRESH_TOKENS = TableSpec(
     owner="accounts",
@@ -156,6 +197,16 @@ SIGN_IN_ATTEMPTS = TableSpec(
     "<scope>#<key>#<window>), counted with atomic ADD; expire after the window.",
 )
 ACCOUNTS_OUTBOX = outbox_table("accounts")
+ACCOUNTS_INBOX = inbox_table("accounts")
+ACCOUNT_PLANS = TableSpec(
+    owner="accounts",
+    name="PlanCopies",
+    hash_key="plan_id",
+    attributes={"plan_id": "S"},
+    description="The plans as accounts knows them from ratelimit's plan events (limits and flags, the "
+    "event version applied; a deleted plan stays as a tombstone so an older event cannot revive it). "
+    "Users copy their plan's limits from here.",
+)
 SUBSCRIPTION_PLANS = TableSpec(
     owner="ratelimit",
     name="SubscriptionPlans",
@@ -277,12 +328,16 @@ EXECUTIONS_OUTBOX = outbox_table("executions")
 ALL_TABLES: tuple[TableSpec, ...] = (
     PROBLEMS,
     TEST_CASES,
+    PROBLEMS_CONTROL,
     PROBLEMS_OUTBOX,
+    PROBLEMS_INBOX,
     SEARCH_INDEXER_INBOX,
     USERS,
     REFRESH_TOKENS,
     SIGN_IN_ATTEMPTS,
     ACCOUNTS_OUTBOX,
+    ACCOUNTS_INBOX,
+    ACCOUNT_PLANS,
     SUBSCRIPTION_PLANS,
     USAGE_LOGS,
     USER_PLANS,

@@ -36,7 +36,9 @@ EXECUTION_JOBS = TopicSpec(
     KEEP_FOREVER,
 )
 
-EXECUTION_EVENTS = TopicSpec("executions.events", "Executions judged: verdicts, timings, refunds due.", KEEP_FOREVER)
+EXECUTION_EVENTS = TopicSpec(
+    "executions.events", "Judged runs of user code: verdicts and timings (and refunds due on IE).", KEEP_FOREVER
+)
 
 DOMAIN_TOPICS: tuple[TopicSpec, ...] = (
     PROBLEM_EVENTS,
@@ -59,8 +61,17 @@ def dead_letter_topic(consumer_group: str) -> TopicSpec:
 # Every consumer group of the platform; each gets its own dead-letter topic.
 SEARCH_INDEXER_GROUP = "search-indexer"
 RATELIMIT_GROUP = "ratelimit"
+# The problems service keeps each problem's execution count from executions events.
+PROBLEMS_GROUP = "problems"
+ACCOUNTS_GROUP = "accounts"
 JUDGE_WORKER_GROUP = "judge-workers"
-CONSUMER_GROUPS: tuple[str, ...] = (SEARCH_INDEXER_GROUP, RATELIMIT_GROUP, JUDGE_WORKER_GROUP)
+CONSUMER_GROUPS: tuple[str, ...] = (
+    SEARCH_INDEXER_GROUP,
+    RATELIMIT_GROUP,
+    PROBLEMS_GROUP,
+    ACCOUNTS_GROUP,
+    JUDGE_WORKER_GROUP,
+)
 
 
 def all_topics() -> list[TopicSpec]:

@@ -304,13 +304,13 @@ def test_an_internal_error_found_by_a_worker_refunds_the_gateways_charge(
         language="python3",
         public=False,
         verdict="IE",
-        passed=0,
-        total=0,
+        passed_count=0,
+        total_count=0,
         max_time_ms=0,
         max_memory_kb=0,
         charge=ChargeRef(**charge),
         submitted_at=now,
-        finished_at=now,
+        completed_at=now,
         judge_ms=1,
     )
     owner = EventEnvelope.from_bytes(jobs[0].value).payload["user_id"]

@@ -178,13 +178,13 @@ async def test_an_execution_judged_ie_gets_its_charge_back_once(setup: tuple[Con
             language="python3",
             public=False,
             verdict=verdict,
-            passed=0,
-            total=0,
+            passed_count=0,
+            total_count=0,
             max_time_ms=0,
             max_memory_kb=0,
             charge=charge,
             submitted_at=clock.now,
-            finished_at=clock.now,
+            completed_at=clock.now,
             judge_ms=5,
         )
 

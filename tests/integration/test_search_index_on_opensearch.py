@@ -78,3 +78,39 @@ async def test_versions_beyond_java_long_are_rejected(index: ProblemIndex) -> No
 
     with pytest.raises(RequestError):
         await index.upsert("baekjoon/9", _doc("9", "x"), 2**63)
+
+
+async def test_lifecycle_events_keep_the_index_consistent_and_deletes_win(index: ProblemIndex) -> None:
+    """Updated/completed/test-set events upsert at the aggregate version; a delete leaves a tombstone
+    at its version, so an older update delivered late cannot resurrect the problem."""
+    from algoitny_search_indexer.service_layer.indexing import Indexer
+    from algoitny_shared.events import REGISTRY
+    from algoitny_shared.events.catalog import ProblemDeleted, ProblemUpdated, TestSetReplaced
+
+    now = datetime.now(UTC)
+    snap = {
+        "platform": "baekjoon",
+        "problem_id": "77",
+        "title": "Lifecycle",
+        "status": "completed",
+        "created_at": now,
+        "updated_at": now,
+    }
+    indexer = Indexer(index)
+
+    async def deliver(payload: object, version: int) -> None:
+        env = REGISTRY.envelope(payload, producer="problems", aggregate_id="baekjoon/77", aggregate_version=version)  # type: ignore[arg-type]
+        await indexer.handlers()[env.event_type](env, REGISTRY.decode(env))
+
+    await deliver(ProblemCreated(**snap), 1)
+    await deliver(TestSetReplaced(**{**snap, "test_case_count": 9}, test_set_version=2, mode="replace"), 2)
+    await deliver(ProblemUpdated(**{**snap, "title": "Renamed lifecycle", "test_case_count": 9}), 3)
+    stored = await index.get("baekjoon/77")
+    assert stored and stored["title"] == "Renamed lifecycle" and stored["test_case_count"] == 9
+    await deliver(ProblemDeleted(**{**snap, "status": "deleted"}, hard=True, deleted_at=now), 4)
+    await deliver(ProblemUpdated(**{**snap, "title": "Stale update"}), 3)  # late and older: ignored
+    await index.refresh()
+    stored = await index.get("baekjoon/77")
+    assert stored and stored["status"] == "deleted" and stored["_version"] == 4
+    hits, _ = await index.search("Lifecycle", limit=10, include_drafts=True)
+    assert all(h["_id"] != "baekjoon/77" for h in hits)

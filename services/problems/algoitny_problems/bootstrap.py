@@ -7,13 +7,20 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker
 
+from algoitny_problems.adapters.control import ControlRepository
 from algoitny_problems.adapters.repository import ProblemRepository
+from algoitny_problems.adapters.test_cases import TestCaseStore
+from algoitny_problems.service_layer.maintenance import ExecutionCounter, GarbageCollector
+from algoitny_problems.service_layer.test_sets import TestSetService
 from algoitny_problems.service_layer.use_cases import ProblemService
 from algoitny_problems.settings import ProblemsSettings
-from algoitny_shared.dynamo import dynamodb
-from algoitny_shared.kafka import EventPublisher, make_broker
+from algoitny_shared.cursor import CursorCodec
+from algoitny_shared.dynamo import dynamodb, s3
+from algoitny_shared.inbox import Inbox
+from algoitny_shared.kafka import EventConsumer, EventPublisher, make_broker
 from algoitny_shared.outbox import Outbox, OutboxRelay
-from algoitny_shared.tables import PROBLEMS_OUTBOX
+from algoitny_shared.tables import PROBLEMS_INBOX, PROBLEMS_OUTBOX
+from algoitny_shared.topics import EXECUTION_EVENTS, PROBLEMS_GROUP
 from algoitny_shared.uow import DynamoUnitOfWork
 
 
@@ -21,20 +28,68 @@ from algoitny_shared.uow import DynamoUnitOfWork
 class Container:
     settings: ProblemsSettings
     dynamodb: Any
+    s3: Any
     broker: KafkaBroker
     outbox: Outbox
     relay: OutboxRelay
+    repo: ProblemRepository
+    store: TestCaseStore
+    control: ControlRepository
     service: ProblemService
+    test_sets: TestSetService
+    gc: GarbageCollector
+    counter: ExecutionCounter
+    consumer: EventConsumer
 
 
 def build(settings: ProblemsSettings | None = None) -> Container:
     settings = settings or ProblemsSettings()
     client = dynamodb(settings)
+    blobs = s3(settings)
     broker = make_broker(settings)
     outbox = Outbox(client, PROBLEMS_OUTBOX, settings.namespace)
     relay = OutboxRelay(
         client, outbox, EventPublisher(broker, settings), settings.service_name, settings.outbox_poll_interval_s
     )
     repo = ProblemRepository(client, settings.namespace)
-    service = ProblemService(repo, lambda: DynamoUnitOfWork(client, outbox, settings.fault_points))
-    return Container(settings, client, broker, outbox, relay, service)
+    store = TestCaseStore(
+        client,
+        blobs,
+        repo.test_cases,
+        settings.bucket(),
+        inline_max_bytes=settings.inline_case_max_bytes,
+        concurrency=settings.test_set_write_concurrency,
+    )
+    control = ControlRepository(client, repo.control)
+    cursors = CursorCodec(settings.cursor_secret.get_secret_value())
+
+    def uow() -> DynamoUnitOfWork:
+        return DynamoUnitOfWork(client, outbox, settings.fault_points)
+
+    gc = GarbageCollector(repo, store, control)
+    service = ProblemService(repo, uow, cursors, control=control, purge=gc.purge_now)
+    test_sets = TestSetService(
+        repo,
+        store,
+        control,
+        uow,
+        cursors,
+        gc_grace_s=settings.test_set_gc_grace_s,
+        stale_upload_s=settings.test_set_stale_upload_s,
+        fault_points=settings.fault_points,
+    )
+    inbox = Inbox(client, PROBLEMS_INBOX, settings.namespace)
+    counter = ExecutionCounter(repo, inbox)
+    consumer = EventConsumer(
+        broker=broker,
+        settings=settings,
+        group=PROBLEMS_GROUP,
+        topics=[EXECUTION_EVENTS],
+        handlers=counter.handlers(),
+        inbox=inbox,
+    )
+    if settings.consumers_enabled:
+        consumer.register()
+    return Container(
+        settings, client, blobs, broker, outbox, relay, repo, store, control, service, test_sets, gc, counter, consumer
+    )

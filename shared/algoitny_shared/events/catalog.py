@@ -44,6 +44,37 @@ class ProblemCreated(ProblemSnapshot):
     """A problem was registered (draft or completed). Carries the searchable snapshot."""
 
 
+@REGISTRY.register("problems.ProblemUpdated", version=1, topic=PROBLEM_EVENTS, aggregate_type="problem")
+class ProblemUpdated(ProblemSnapshot):
+    """A problem's fields were edited. Carries the whole searchable snapshot after the edit."""
+
+    changed: list[str] = Field(default_factory=list)
+
+
+@REGISTRY.register("problems.ProblemCompleted", version=1, topic=PROBLEM_EVENTS, aggregate_type="problem")
+class ProblemCompleted(ProblemSnapshot):
+    """A draft was published: users can now see and run it."""
+
+
+@REGISTRY.register("problems.ProblemDeleted", version=1, topic=PROBLEM_EVENTS, aggregate_type="problem")
+class ProblemDeleted(ProblemSnapshot):
+    """A problem was deleted: soft (status deleted, kept for admins) or hard (item, test cases and
+    payloads removed). Consumers drop it from user-facing views; the snapshot is the last state."""
+
+    hard: bool = False
+    deleted_at: datetime
+
+
+@REGISTRY.register("problems.TestSetReplaced", version=1, topic=PROBLEM_EVENTS, aggregate_type="problem")
+class TestSetReplaced(ProblemSnapshot):
+    """A new test set became current (a replace, or an append written as a new version).
+    Carries the version and count, never the test-case payloads."""
+
+    __test__ = False  # not a pytest class
+    test_set_version: int
+    mode: str  # "replace" or "append"
+
+
 @REGISTRY.register("accounts.UserRegistered", version=1, topic=ACCOUNT_EVENTS, aggregate_type="user")
 class UserRegistered(_Payload):
     """A user account was created. No e-mail or other personal data travels in events."""
@@ -174,21 +205,23 @@ class ExecutionSubmitted(_Payload):
 
 @REGISTRY.register("executions.ExecutionCompleted", version=1, topic=EXECUTION_EVENTS, aggregate_type="execution")
 class ExecutionCompleted(_Payload):
-    """An execution was judged. Verdict IE (internal error after retries) means the charge is due
-    back: ratelimit refunds ``charge`` once."""
+    """A judged run finished with a verdict. The problems service counts runs per problem from it;
+    verdict IE (internal error after the judge's retries) means the charge is due back: ratelimit
+    refunds ``charge`` once."""
 
     execution_id: str
-    user_id: str
+    user_id: str | None = None
     platform: str
     problem_id: str
     language: str
-    public: bool
     verdict: str
-    passed: int
-    total: int
-    max_time_ms: int
-    max_memory_kb: int
+    test_set_version: int | None = None
+    passed_count: int = 0
+    total_count: int = 0
+    completed_at: datetime
+    public: bool = False
+    max_time_ms: int = 0
+    max_memory_kb: int = 0
     charge: ChargeRef | None = None
-    submitted_at: datetime
-    finished_at: datetime
-    judge_ms: int
+    submitted_at: datetime | None = None
+    judge_ms: int = 0

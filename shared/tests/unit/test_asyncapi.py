@@ -20,7 +20,11 @@ from algoitny_shared.events.catalog import (
     PlanCreated,
     PlanDeleted,
     PlanUpdated,
+    ProblemCompleted,
     ProblemCreated,
+    ProblemDeleted,
+    ProblemUpdated,
+    TestSetReplaced,
     UsageConsumed,
     UsageRefunded,
     UserDeactivated,
@@ -40,6 +44,15 @@ ROOT = Path(__file__).resolve().parents[3]
 COMMITTED = ROOT / "docs" / "asyncapi.yaml"
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
+_SNAP: dict[str, Any] = {
+    "platform": "baekjoon",
+    "problem_id": "1000",
+    "title": "A+B",
+    "status": "completed",
+    "test_case_count": 3,
+    "created_at": NOW,
+    "updated_at": NOW,
+}
 SAMPLES: dict[str, tuple[BaseModel, str]] = {
     "problems.ProblemCreated": (
         ProblemCreated(
@@ -56,6 +69,40 @@ SAMPLES: dict[str, tuple[BaseModel, str]] = {
             updated_at=NOW,
         ),
         "baekjoon#1000",
+    ),
+    "problems.ProblemUpdated": (
+        ProblemUpdated(**_SNAP, changed=["title"]),
+        "baekjoon/1000",
+    ),
+    "problems.ProblemCompleted": (ProblemCompleted(**_SNAP), "baekjoon/1000"),
+    "problems.ProblemDeleted": (
+        ProblemDeleted(**{**_SNAP, "status": "deleted"}, hard=True, deleted_at=NOW),
+        "baekjoon/1000",
+    ),
+    "problems.TestSetReplaced": (
+        TestSetReplaced(**_SNAP, test_set_version=2, mode="replace"),
+        "baekjoon/1000",
+    ),
+    "executions.ExecutionCompleted": (
+        ExecutionCompleted(
+            execution_id="e-1",
+            user_id="u-123",
+            platform="baekjoon",
+            problem_id="1000",
+            language="python",
+            verdict="accepted",
+            test_set_version=2,
+            passed_count=3,
+            total_count=3,
+            completed_at=NOW,
+            public=True,
+            max_time_ms=3,
+            max_memory_kb=3000,
+            charge=ChargeRef(request_id="r-123456", day="2026-01-01"),
+            submitted_at=NOW,
+            judge_ms=150,
+        ),
+        "e-1",
     ),
     "accounts.UserRegistered": (
         UserRegistered(user_id="u-123", role="user", plan_id="free", registered_at=NOW),
@@ -96,25 +143,6 @@ SAMPLES: dict[str, tuple[BaseModel, str]] = {
             memory_limit_mb=256,
             charge=ChargeRef(request_id="r-123456", day="2026-01-01"),
             submitted_at=NOW,
-        ),
-        "01JABCDEFGHJKMNPQRSTVWXYZ0",
-    ),
-    "executions.ExecutionCompleted": (
-        ExecutionCompleted(
-            execution_id="01JABCDEFGHJKMNPQRSTVWXYZ0",
-            user_id="u-1",
-            platform="baekjoon",
-            problem_id="1000",
-            language="cpp17",
-            public=True,
-            verdict="AC",
-            passed=10,
-            total=10,
-            max_time_ms=3,
-            max_memory_kb=3000,
-            submitted_at=NOW,
-            finished_at=NOW,
-            judge_ms=150,
         ),
         "01JABCDEFGHJKMNPQRSTVWXYZ0",
     ),

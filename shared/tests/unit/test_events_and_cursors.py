@@ -77,7 +77,12 @@ def test_cursor_round_trip_and_tamper_detection() -> None:
 def test_table_specs_render_create_requests() -> None:
     request = PROBLEMS.create_request("ns")
     assert request["TableName"] == "ns-problems-Problems"
-    assert {g["IndexName"] for g in request["GlobalSecondaryIndexes"]} == {"PlatformIndex", "CompletionIndex"}
+    assert {g["IndexName"] for g in request["GlobalSecondaryIndexes"]} == {
+        "IdIndex",
+        "PlatformIndex",
+        "CompletionIndex",
+        "LanguageIndex",
+    }
     declared = {a["AttributeName"] for a in request["AttributeDefinitions"]}
     used = {k["AttributeName"] for k in request["KeySchema"]} | {
         k["AttributeName"] for g in request["GlobalSecondaryIndexes"] for k in g["KeySchema"]

@@ -129,9 +129,16 @@ class JudgeWorker:
         finally:
             done.set()
             await flusher
-        await self._finish(job, report, t0, test_count=len(test_set.cases))
+        await self._finish(job, report, t0, test_count=len(test_set.cases), test_set_version=test_set.version)
 
-    async def _finish(self, job: ExecutionSubmitted, report: JudgeReport, t0: float, test_count: int = 0) -> None:
+    async def _finish(
+        self,
+        job: ExecutionSubmitted,
+        report: JudgeReport,
+        t0: float,
+        test_count: int = 0,
+        test_set_version: int | None = None,
+    ) -> None:
         finished = datetime.now(UTC)
         fields: dict[str, Any] = {
             "status": "completed",
@@ -146,6 +153,7 @@ class JudgeWorker:
             "detail": report.detail[:500],
             "finished_at": finished.isoformat(),
             "attempts": report.attempts,
+            **({"test_set_version": test_set_version} if test_set_version is not None else {}),
         }
         event = REGISTRY.envelope(
             ExecutionCompleted(
@@ -156,13 +164,14 @@ class JudgeWorker:
                 language=job.language,
                 public=job.public,
                 verdict=report.verdict.value,
-                passed=report.passed,
-                total=int(fields["total"]),
+                test_set_version=test_set_version,
+                passed_count=report.passed,
+                total_count=int(fields["total"]),
                 max_time_ms=report.max_time_ms,
                 max_memory_kb=report.max_memory_kb,
                 charge=job.charge,
                 submitted_at=job.submitted_at,
-                finished_at=finished,
+                completed_at=finished,
                 judge_ms=int((time.monotonic() - t0) * 1000),
             ),
             producer=PRODUCER,

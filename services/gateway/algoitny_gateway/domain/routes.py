@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 Upstream = Literal["problems", "search", "accounts", "ratelimit", "executions"]
-# public: anyone; user: any signed-in caller; registrar: admins and registrar plans; admin: admins.
+# public: anyone; user: any signed-in caller; registrar: admins and users whose plan may register
+# problems (the token's may_register flag); admin: admins.
 Access = Literal["public", "user", "registrar", "admin"]
 Metered = Literal["execution", "hint"]
 RateClass = Literal["general", "execution", "signin"]
@@ -34,8 +35,54 @@ ROUTES: tuple[Route, ...] = (
     # /problems/search must precede /problems/{platform}/{problem_id} only for readers; the
     # segment counts differ, so the two never clash.
     Route("GET", f"{API}/problems/search", "search", "/search"),
+    Route("GET", f"{API}/problems", "problems", "/problems"),
     Route("POST", f"{API}/problems", "problems", "/problems", access="registrar"),
+    Route("GET", f"{API}/problems/platforms", "problems", "/problems/platforms"),
+    Route("GET", f"{API}/problems/stats", "problems", "/problems/stats", access="registrar"),
+    # Before /problems/{platform}/{problem_id}: "id" is a reserved platform name.
+    Route("GET", f"{API}/problems/id/{{numeric_id}}", "problems", "/problems/id/{numeric_id}"),
     Route("GET", f"{API}/problems/{{platform}}/{{problem_id}}", "problems", "/problems/{platform}/{problem_id}"),
+    Route(
+        "PATCH",
+        f"{API}/problems/{{platform}}/{{problem_id}}",
+        "problems",
+        "/problems/{platform}/{problem_id}",
+        access="registrar",
+    ),
+    Route(
+        "DELETE",
+        f"{API}/problems/{{platform}}/{{problem_id}}",
+        "problems",
+        "/problems/{platform}/{problem_id}",
+        access="registrar",
+    ),
+    Route(
+        "POST",
+        f"{API}/problems/{{platform}}/{{problem_id}}/complete",
+        "problems",
+        "/problems/{platform}/{problem_id}/complete",
+        access="registrar",
+    ),
+    Route(
+        "GET",
+        f"{API}/problems/{{platform}}/{{problem_id}}/testcases",
+        "problems",
+        "/problems/{platform}/{problem_id}/testcases",
+    ),
+    Route(
+        "PUT",
+        f"{API}/problems/{{platform}}/{{problem_id}}/testcases",
+        "problems",
+        "/problems/{platform}/{problem_id}/testcases",
+        access="registrar",
+    ),
+    Route(
+        "POST",
+        f"{API}/problems/{{platform}}/{{problem_id}}/testcases",
+        "problems",
+        "/problems/{platform}/{problem_id}/testcases",
+        access="registrar",
+    ),
     Route("GET", f"{API}/plans", "ratelimit", "/plans"),
     Route("GET", f"{API}/me/usage", "ratelimit", "/me/usage", access="user"),
     Route("GET", f"{API}/admin/plans", "ratelimit", "/admin/plans", access="admin"),

@@ -1,63 +1,176 @@
-"""The problem aggregate and the commands that create it (no I/O here)."""
+"""The problem aggregate, its test sets and the commands that change them (no I/O here)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+
+from algoitny_shared.errors import AppError, ErrorCode
 
 Language = Literal["python", "cpp", "java", "javascript"]
 Checker = Literal["tokens", "lines", "exact", "float"]
 Status = Literal["draft", "completed", "deleted"]
+TestSetMode = Literal["replace", "append"]
 
 PLATFORM_PATTERN = r"^[a-z][a-z0-9_-]{1,31}$"
 PROBLEM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
+# Path segments the API uses under /problems/, so no platform may take these names.
+RESERVED_PLATFORMS = frozenset({"id", "search", "platforms", "stats"})
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 MAX_TAGS = 20
-MAX_INLINE_CASES = 90  # one transaction: problem + outbox + cases stays within 100 items
-MAX_CASE_BYTES = 64 * 1024
+MAX_SAMPLES_ON_ITEM = 10
+MAX_SAMPLE_BYTES = 4 * 1024  # samples shown on the detail page are copied onto the problem item
+MAX_INLINE_CASES = 90  # one transaction: problem + outbox + counters + cases stays within 100 items
+MAX_CREATE_CASE_BYTES = 64 * 1024  # cases sent with the create stay inline (one transaction, <4 MB)
+MAX_CASE_FIELD_CHARS = 8 * 1024 * 1024  # input or output of one case (bigger ones go to S3 gzipped)
+MAX_SET_CASES = 10_000
+MAX_ORDINAL = 999_999
 
 
 class TestCaseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     __test__ = False  # not a pytest class
 
-    input: str = Field(max_length=MAX_CASE_BYTES)
-    output: str = Field(max_length=MAX_CASE_BYTES)
+    input: str = Field(max_length=MAX_CASE_FIELD_CHARS)
+    output: str = Field(max_length=MAX_CASE_FIELD_CHARS)
     is_sample: bool = False
 
+    @property
+    def size(self) -> int:
+        return len(self.input.encode()) + len(self.output.encode())
 
-class NewProblem(BaseModel):
-    """What a registrar sends to create a problem."""
+
+class SampleCase(BaseModel):
+    input: str
+    output: str
+    is_sample: bool = True
+
+
+def _clean_tags(tags: list[str]) -> list[str]:
+    cleaned: list[str] = []
+    for tag in tags:
+        tag = tag.strip().lower()
+        if not 1 <= len(tag) <= 50:
+            raise ValueError("each tag must be 1 to 50 characters")
+        if tag not in cleaned:
+            cleaned.append(tag)
+    return cleaned
+
+
+class _Editable(BaseModel):
+    """Fields a registrar may set at creation and edit later."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    platform: str = Field(pattern=PLATFORM_PATTERN, examples=["codeforces", "baekjoon"])
-    problem_id: str = Field(pattern=PROBLEM_ID_PATTERN, examples=["1520A", "1000"])
     title: str = Field(min_length=1, max_length=200)
     url: HttpUrl | None = None
     tags: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
     difficulty: str | None = Field(default=None, max_length=32)
+    constraints: str | None = Field(default=None, max_length=20_000)
     language: Language | None = None
     reference_solution: str | None = Field(default=None, max_length=64 * 1024)
     time_limit_ms: int = Field(default=2000, ge=100, le=15_000)
     memory_limit_mb: int = Field(default=256, ge=16, le=1024)
     checker: Checker = "tokens"
     float_tolerance: float | None = Field(default=None, gt=0, le=1)
-    status: Literal["draft", "completed"] = "draft"
-    test_cases: list[TestCaseIn] = Field(default_factory=list, max_length=MAX_INLINE_CASES)
 
     @field_validator("tags")
     @classmethod
     def _tags(cls, tags: list[str]) -> list[str]:
-        cleaned: list[str] = []
-        for tag in tags:
-            tag = tag.strip().lower()
-            if not 1 <= len(tag) <= 50:
-                raise ValueError("each tag must be 1 to 50 characters")
-            if tag not in cleaned:
-                cleaned.append(tag)
-        return cleaned
+        return _clean_tags(tags)
+
+
+class NewProblem(_Editable):
+    """What a registrar sends to create a problem."""
+
+    platform: str = Field(pattern=PLATFORM_PATTERN, examples=["codeforces", "baekjoon"])
+    problem_id: str = Field(pattern=PROBLEM_ID_PATTERN, examples=["1520A", "1000"])
+    status: Literal["draft", "completed"] = "draft"
+    test_cases: list[TestCaseIn] = Field(
+        default_factory=list,
+        max_length=MAX_INLINE_CASES,
+        description="Up to 90 small cases written with the problem in one transaction; "
+        "bigger sets go through PUT .../testcases.",
+    )
+
+    @field_validator("platform")
+    @classmethod
+    def _platform(cls, platform: str) -> str:
+        if platform in RESERVED_PLATFORMS:
+            raise ValueError(f"{platform!r} is reserved")
+        return platform
+
+    @model_validator(mode="after")
+    def _small_inline_cases(self) -> NewProblem:
+        for n, case in enumerate(self.test_cases, start=1):
+            if case.size > MAX_CREATE_CASE_BYTES:
+                raise ValueError(
+                    f"test case {n} is over {MAX_CREATE_CASE_BYTES} bytes: upload big cases with "
+                    "PUT /problems/{platform}/{problem_id}/testcases"
+                )
+        return self
+
+
+class ProblemPatch(BaseModel):
+    """A partial edit: only the fields sent change (null clears an optional field)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    url: HttpUrl | None = None
+    tags: list[str] | None = Field(default=None, max_length=MAX_TAGS)
+    difficulty: str | None = Field(default=None, max_length=32)
+    constraints: str | None = Field(default=None, max_length=20_000)
+    language: Language | None = None
+    reference_solution: str | None = Field(default=None, max_length=64 * 1024)
+    time_limit_ms: int | None = Field(default=None, ge=100, le=15_000)
+    memory_limit_mb: int | None = Field(default=None, ge=16, le=1024)
+    checker: Checker | None = None
+    float_tolerance: float | None = Field(default=None, gt=0, le=1)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: list[str] | None) -> list[str] | None:
+        return None if tags is None else _clean_tags(tags)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> ProblemPatch:
+        if not self.model_fields_set:
+            raise ValueError("send at least one field to change")
+        for required in ("title", "time_limit_ms", "memory_limit_mb", "checker", "tags"):
+            if required in self.model_fields_set and getattr(self, required) is None:
+                raise ValueError(f"{required} cannot be null")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        data = self.model_dump(include=self.model_fields_set)
+        if "url" in data and data["url"] is not None:
+            data["url"] = str(self.url)
+        return data
+
+
+class TestSetIn(BaseModel):
+    """A whole test set (PUT) or the cases to append to the current one (POST)."""
+
+    model_config = ConfigDict(extra="forbid")
+    __test__ = False
+
+    test_cases: list[TestCaseIn] = Field(min_length=1, max_length=MAX_SET_CASES)
+
+    def fingerprint(self, mode: TestSetMode) -> str:
+        """Identifies the request behind an idempotency key (same key + other body = conflict)."""
+        digest = hashlib.sha256(mode.encode())
+        for case in self.test_cases:
+            digest.update(json.dumps([case.input, case.output, case.is_sample]).encode())
+        return digest.hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 class Problem(BaseModel):
@@ -65,10 +178,14 @@ class Problem(BaseModel):
 
     platform: str
     problem_id: str
+    id: int = 0
+    incarnation: str = "0"
     title: str
     url: str | None = None
     tags: list[str] = Field(default_factory=list)
     difficulty: str | None = None
+    constraints: str | None = None
+    samples: list[SampleCase] = Field(default_factory=list)
     language: Language | None = None
     reference_solution: str | None = None
     time_limit_ms: int
@@ -78,32 +195,91 @@ class Problem(BaseModel):
     status: Status
     test_case_count: int = 0
     test_set_version: int = 0
+    test_set_seq: int = 0  # highest test-set version ever allocated (crashed uploads leave gaps)
     execution_count: int = 0
     version: int = 1
     created_at: datetime
     updated_at: datetime
     created_by: str | None = None
+    deleted_at: datetime | None = None
+    deleted_reason: str | None = None
 
     @property
     def key(self) -> str:
         return f"{self.platform}/{self.problem_id}"
 
     @classmethod
-    def register(cls, cmd: NewProblem, actor: str | None, now: datetime | None = None) -> Problem:
-        now = now or datetime.now(UTC)
+    def register(
+        cls, cmd: NewProblem, actor: str | None, *, numeric_id: int, incarnation: str, now: datetime | None = None
+    ) -> Problem:
+        now = now or _now()
+        has_cases = bool(cmd.test_cases)
         return cls(
             **cmd.model_dump(exclude={"test_cases", "url"}),
             url=str(cmd.url) if cmd.url else None,
+            id=numeric_id,
+            incarnation=incarnation,
+            samples=samples_of(cmd.test_cases),
             test_case_count=len(cmd.test_cases),
-            test_set_version=1 if cmd.test_cases else 0,
+            test_set_version=1 if has_cases else 0,
+            test_set_seq=1 if has_cases else 0,
             version=1,
             created_at=now,
             updated_at=now,
             created_by=actor,
         )
 
-    def visible_to(self, is_admin: bool) -> bool:
-        return self.status == "completed" or (is_admin and self.status == "draft")
+    def visible_to(self, can_manage: bool) -> bool:
+        """Everyone sees completed problems; admins/registrars also drafts and soft-deleted ones."""
+        return self.status == "completed" or can_manage
+
+    def ensure_writable(self) -> None:
+        if self.status == "deleted":
+            raise AppError(ErrorCode.CONFLICT, f"Problem {self.key} is deleted", problem=self.key)
+
+    def edited(self, changes: dict[str, Any], now: datetime | None = None) -> Problem:
+        self.ensure_writable()
+        merged = {**self.model_dump(), **changes, "version": self.version + 1, "updated_at": now or _now()}
+        return Problem.model_validate(merged)
+
+    def completed(self, now: datetime | None = None) -> Problem:
+        self.ensure_writable()
+        if self.status == "completed":
+            raise AppError(ErrorCode.CONFLICT, f"Problem {self.key} is already completed", problem=self.key)
+        return self.model_copy(update={"status": "completed", "version": self.version + 1, "updated_at": now or _now()})
+
+    def soft_deleted(self, reason: str | None, now: datetime | None = None) -> Problem:
+        self.ensure_writable()
+        now = now or _now()
+        return self.model_copy(
+            update={
+                "status": "deleted",
+                "version": self.version + 1,
+                "updated_at": now,
+                "deleted_at": now,
+                "deleted_reason": reason,
+            }
+        )
+
+    def with_test_set(
+        self, version: int, count: int, samples: list[SampleCase], now: datetime | None = None
+    ) -> Problem:
+        return self.model_copy(
+            update={
+                "test_set_version": version,
+                "test_case_count": count,
+                "test_set_seq": max(self.test_set_seq, version),
+                "samples": samples,
+                "version": self.version + 1,
+                "updated_at": now or _now(),
+            }
+        )
+
+
+def samples_of(cases: list[TestCaseIn]) -> list[SampleCase]:
+    """The small sample cases shown on the detail page (stored on the problem item: one GetItem)."""
+    found = [SampleCase(input=c.input, output=c.output) for c in cases if c.is_sample and c.size <= MAX_SAMPLE_BYTES]
+    return found[:MAX_SAMPLES_ON_ITEM]
 
 
 class ProblemView(BaseModel):
@@ -111,10 +287,12 @@ class ProblemView(BaseModel):
 
     platform: str
     problem_id: str
+    id: int
     title: str
     url: str | None
     tags: list[str]
     difficulty: str | None
+    constraints: str | None = None
     language: str | None
     time_limit_ms: int
     memory_limit_mb: int
@@ -127,12 +305,90 @@ class ProblemView(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
-    samples: list[TestCaseIn] = Field(default_factory=list)
+    deleted_at: datetime | None = None
+    samples: list[SampleCase] = Field(default_factory=list)
     reference_solution: str | None = None
 
     @classmethod
-    def of(cls, problem: Problem, samples: list[TestCaseIn], is_admin: bool) -> ProblemView:
-        data = problem.model_dump()
-        if not is_admin:
+    def of(cls, problem: Problem, can_manage: bool) -> ProblemView:
+        data = problem.model_dump(exclude={"samples"})
+        if not can_manage:
             data["reference_solution"] = None
-        return cls(**data, samples=samples)
+        return cls(**data, samples=problem.samples)
+
+
+class ProblemSummary(BaseModel):
+    """A list row: no reference solution, samples or constraints."""
+
+    platform: str
+    problem_id: str
+    id: int
+    title: str
+    tags: list[str]
+    difficulty: str | None
+    language: str | None
+    status: str
+    test_case_count: int
+    execution_count: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, problem: Problem) -> ProblemSummary:
+        return cls.model_validate(problem.model_dump())
+
+
+class ProblemPage(BaseModel):
+    items: list[ProblemSummary]
+    next_cursor: str | None = None
+
+
+class TestCaseOut(BaseModel):
+    __test__ = False
+
+    ordinal: int
+    input: str
+    output: str
+    is_sample: bool
+    size: int
+    stored: Literal["inline", "s3"]
+
+
+class TestCasePage(BaseModel):
+    __test__ = False
+
+    platform: str
+    problem_id: str
+    test_set_version: int
+    test_case_count: int
+    items: list[TestCaseOut]
+    next_cursor: str | None = None
+
+
+class ProblemWithTestCases(ProblemView):
+    test_cases: list[TestCaseOut] | None = Field(
+        default=None, description="The current test set, with ?include=testcases (else null)."
+    )
+
+
+class TestSetResult(BaseModel):
+    __test__ = False
+
+    platform: str
+    problem_id: str
+    mode: TestSetMode
+    test_set_version: int
+    test_case_count: int
+    previous_version: int
+    stored_in_s3: int
+    replayed: bool = False
+
+
+class CatalogueStats(BaseModel):
+    draft: int = 0
+    completed: int = 0
+    deleted: int = 0
+
+    @property
+    def not_deleted(self) -> int:
+        return self.draft + self.completed

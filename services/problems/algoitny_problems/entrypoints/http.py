@@ -1,20 +1,36 @@
-"""HTTP API of the problems service (reached through the gateway)."""
+"""HTTP API of the problems service (reached through the gateway under /api/v1)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import FastAPI, Path, Response
+from fastapi import FastAPI, Header, Path, Query, Response
 
 from algoitny_problems.bootstrap import Container, build
-from algoitny_problems.domain.models import PLATFORM_PATTERN, PROBLEM_ID_PATTERN, NewProblem, ProblemView
+from algoitny_problems.domain.models import (
+    IDEMPOTENCY_KEY_PATTERN,
+    PLATFORM_PATTERN,
+    PROBLEM_ID_PATTERN,
+    CatalogueStats,
+    Language,
+    NewProblem,
+    ProblemPage,
+    ProblemPatch,
+    ProblemView,
+    ProblemWithTestCases,
+    Status,
+    TestCasePage,
+    TestSetIn,
+    TestSetMode,
+    TestSetResult,
+)
 from algoitny_problems.settings import ProblemsSettings
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.http import create_app
-from algoitny_shared.identity import CurrentIdentity
+from algoitny_shared.identity import CurrentIdentity, Identity
 from algoitny_shared.kafka import kafka_readiness
 from algoitny_shared.logging import trace_id_var
 from algoitny_shared.runtime import BackgroundTasks
@@ -22,6 +38,49 @@ from algoitny_shared.tables import PROBLEMS
 
 PlatformPath = Annotated[str, Path(pattern=PLATFORM_PATTERN)]
 ProblemIdPath = Annotated[str, Path(pattern=PROBLEM_ID_PATTERN)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="Makes a retried upload a no-op (kept 24 h, per problem).",
+    ),
+]
+Include = Annotated[Literal["testcases"] | None, Query(description="`testcases`: the whole current test set too")]
+MAX_ORDINALS = 100
+
+
+def can_manage(identity: Identity) -> bool:
+    """Who may see drafts and write: admins and users whose plan may register problems."""
+    return identity.may_register_problems
+
+
+def require_manager(identity: Identity) -> None:
+    if identity.role == "anonymous":
+        raise AppError(ErrorCode.UNAUTHENTICATED, "Sign in as an admin or registrar to do this")
+    if not can_manage(identity):
+        raise AppError(ErrorCode.FORBIDDEN, "Only admins and registrars can do this")
+
+
+def _ordinals(raw: str | None) -> list[int] | None:
+    if raw is None:
+        return None
+    try:
+        values = [int(p) for p in raw.split(",") if p.strip()]
+    except ValueError:
+        raise AppError(ErrorCode.VALIDATION_FAILED, "ordinals must be comma-separated numbers") from None
+    if not values or len(values) > MAX_ORDINALS or any(not 1 <= v <= 999_999 for v in values):
+        raise AppError(ErrorCode.VALIDATION_FAILED, f"ordinals takes 1 to {MAX_ORDINALS} numbers from 1 to 999999")
+    return sorted(set(values))
+
+
+def _if_match(raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    try:
+        return int(raw.strip().strip('"').removeprefix("W/").strip('"'))
+    except ValueError:
+        raise AppError(ErrorCode.BAD_REQUEST, "If-Match must carry the problem's version number") from None
 
 
 def make_app(container: Container | None = None) -> FastAPI:
@@ -33,6 +92,8 @@ def make_app(container: Container | None = None) -> FastAPI:
         await c.broker.start()
         if c.settings.outbox_relay_enabled:
             background.start("outbox-relay", c.relay.run)
+        if c.settings.gc_interval_s > 0:
+            background.start("test-set-gc", lambda: c.gc.run_forever(c.settings.gc_interval_s))
         try:
             yield
         finally:
@@ -43,26 +104,157 @@ def make_app(container: Container | None = None) -> FastAPI:
     async def dynamodb_ready() -> None:
         await asyncio.to_thread(c.dynamodb.describe_table, TableName=PROBLEMS.physical(c.settings.namespace))
 
+    async def s3_ready() -> None:
+        await asyncio.to_thread(c.s3.head_bucket, Bucket=c.settings.bucket())
+
     app = create_app(
         c.settings,
         title="AlgoItny problems service",
-        readiness=[dynamodb_ready, kafka_readiness(c.broker)],
+        readiness=[dynamodb_ready, s3_ready, kafka_readiness(c.broker)],
         lifespan=lifespan,
     )
 
+    # ------------------------------------------------------------------ catalogue
+
+    @app.get("/problems", response_model=ProblemPage, tags=["problems"])
+    async def list_problems(
+        identity: CurrentIdentity,
+        platform: Annotated[str | None, Query(pattern=PLATFORM_PATTERN)] = None,
+        language: Language | None = None,
+        status: Status = "completed",
+        cursor: Annotated[str | None, Query(max_length=4096)] = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    ) -> ProblemPage:
+        """Newest first, by platform, language or status (drafts and deleted: admins only)."""
+        return await c.service.list_problems(
+            status=status,
+            platform=platform,
+            language=language,
+            limit=limit,
+            cursor=cursor,
+            can_manage=can_manage(identity),
+        )
+
     @app.post("/problems", status_code=201, response_model=ProblemView, tags=["problems"])
     async def create_problem(body: NewProblem, identity: CurrentIdentity, response: Response) -> ProblemView:
-        if not identity.is_authenticated:
-            raise AppError(ErrorCode.UNAUTHENTICATED, "Sign in to register problems")
-        if not identity.may_register_problems:
-            raise AppError(ErrorCode.FORBIDDEN, "Only admins and registrars can register problems")
+        require_manager(identity)
         view = await c.service.create(body, identity.user_id, trace_id=trace_id_var.get())
         response.headers["Location"] = f"/api/v1/problems/{view.platform}/{view.problem_id}"
+        response.headers["ETag"] = f'"{view.version}"'
         return view
 
-    @app.get("/problems/{platform}/{problem_id}", response_model=ProblemView, tags=["problems"])
-    async def get_problem(platform: PlatformPath, problem_id: ProblemIdPath, identity: CurrentIdentity) -> ProblemView:
-        return await c.service.get(platform, problem_id, identity.is_admin)
+    @app.get("/problems/platforms", response_model=list[str], tags=["problems"])
+    async def platforms() -> list[str]:
+        return await c.service.platforms()
+
+    @app.get("/problems/stats", response_model=CatalogueStats, tags=["problems"])
+    async def stats(identity: CurrentIdentity) -> CatalogueStats:
+        require_manager(identity)
+        return await c.service.stats()
+
+    @app.get("/problems/id/{numeric_id}", response_model=ProblemWithTestCases, tags=["problems"])
+    async def get_by_id(
+        numeric_id: Annotated[int, Path(ge=1, le=2**53)], identity: CurrentIdentity, include: Include = None
+    ) -> ProblemWithTestCases:
+        manage = can_manage(identity)
+        problem = await c.service.load_by_id(numeric_id, manage)
+        if include == "testcases":
+            return await c.test_sets.with_test_cases(problem, manage)
+        return ProblemWithTestCases(**ProblemView.of(problem, manage).model_dump())
+
+    @app.get("/problems/{platform}/{problem_id}", response_model=ProblemWithTestCases, tags=["problems"])
+    async def get_problem(
+        platform: PlatformPath,
+        problem_id: ProblemIdPath,
+        identity: CurrentIdentity,
+        response: Response,
+        include: Include = None,
+    ) -> ProblemWithTestCases:
+        manage = can_manage(identity)
+        problem = await c.service.load_visible(platform, problem_id, manage)
+        response.headers["ETag"] = f'"{problem.version}"'
+        if include == "testcases":
+            return await c.test_sets.with_test_cases(problem, manage)
+        return ProblemWithTestCases(**ProblemView.of(problem, manage).model_dump())
+
+    @app.patch("/problems/{platform}/{problem_id}", response_model=ProblemView, tags=["problems"])
+    async def update_problem(
+        platform: PlatformPath,
+        problem_id: ProblemIdPath,
+        body: ProblemPatch,
+        identity: CurrentIdentity,
+        if_match: Annotated[str | None, Header(alias="If-Match", max_length=40)] = None,
+    ) -> ProblemView:
+        require_manager(identity)
+        return await c.service.update(
+            platform, problem_id, body, trace_id=trace_id_var.get(), expected_version=_if_match(if_match)
+        )
+
+    @app.post("/problems/{platform}/{problem_id}/complete", response_model=ProblemView, tags=["problems"])
+    async def complete_problem(
+        platform: PlatformPath, problem_id: ProblemIdPath, identity: CurrentIdentity
+    ) -> ProblemView:
+        require_manager(identity)
+        return await c.service.complete(platform, problem_id, trace_id=trace_id_var.get())
+
+    @app.delete("/problems/{platform}/{problem_id}", status_code=200, tags=["problems"])
+    async def delete_problem(
+        platform: PlatformPath,
+        problem_id: ProblemIdPath,
+        identity: CurrentIdentity,
+        hard: bool = False,
+        reason: Annotated[str | None, Query(max_length=500)] = None,
+    ) -> dict[str, object]:
+        """Soft by default (status deleted); `hard=true` removes the item, every test case and payload."""
+        require_manager(identity)
+        if hard:
+            removed = await c.service.hard_delete(platform, problem_id, trace_id=trace_id_var.get())
+            return {"platform": platform, "problem_id": problem_id, "deleted": "hard", "test_cases_removed": removed}
+        view = await c.service.soft_delete(platform, problem_id, reason, trace_id=trace_id_var.get())
+        return {"platform": platform, "problem_id": problem_id, "deleted": "soft", "version": view.version}
+
+    # ------------------------------------------------------------------ test cases
+
+    @app.get("/problems/{platform}/{problem_id}/testcases", response_model=TestCasePage, tags=["test cases"])
+    async def list_test_cases(
+        platform: PlatformPath,
+        problem_id: ProblemIdPath,
+        identity: CurrentIdentity,
+        cursor: Annotated[str | None, Query(max_length=4096)] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        ordinals: Annotated[str | None, Query(max_length=800, description="e.g. 1,5,9 (at most 100)")] = None,
+    ) -> TestCasePage:
+        manage = can_manage(identity)
+        problem = await c.service.load_visible(platform, problem_id, manage)
+        return await c.test_sets.page(problem, limit=limit, cursor=cursor, ordinals=_ordinals(ordinals))
+
+    async def _write(
+        platform: str, problem_id: str, body: TestSetIn, mode: TestSetMode, identity: Identity, key: str | None
+    ) -> TestSetResult:
+        require_manager(identity)
+        return await c.test_sets.write(platform, problem_id, body, mode, key, trace_id=trace_id_var.get())
+
+    @app.put("/problems/{platform}/{problem_id}/testcases", response_model=TestSetResult, tags=["test cases"])
+    async def replace_test_cases(
+        platform: PlatformPath,
+        problem_id: ProblemIdPath,
+        body: TestSetIn,
+        identity: CurrentIdentity,
+        idempotency_key: IdempotencyKey = None,
+    ) -> TestSetResult:
+        """Replace the whole set: written under a new version, then made current at once."""
+        return await _write(platform, problem_id, body, "replace", identity, idempotency_key)
+
+    @app.post("/problems/{platform}/{problem_id}/testcases", response_model=TestSetResult, tags=["test cases"])
+    async def append_test_cases(
+        platform: PlatformPath,
+        problem_id: ProblemIdPath,
+        body: TestSetIn,
+        identity: CurrentIdentity,
+        idempotency_key: IdempotencyKey = None,
+    ) -> TestSetResult:
+        """Append cases: the current set plus these, written as a new version, then made current."""
+        return await _write(platform, problem_id, body, "append", identity, idempotency_key)
 
     return app
 

@@ -44,11 +44,14 @@ def test_tags_are_normalised_and_deduplicated() -> None:
 
 
 def test_register_sets_counts_versions_and_visibility() -> None:
-    problem = Problem.register(_cmd(test_cases=[{"input": "1 2", "output": "3"}]), actor="admin")
+    problem = Problem.register(
+        _cmd(test_cases=[{"input": "1 2", "output": "3"}]), actor="admin", numeric_id=7, incarnation="abc"
+    )
     assert problem.version == 1 and problem.test_case_count == 1 and problem.test_set_version == 1
+    assert problem.id == 7 and problem.test_set_seq == 1
     assert problem.status == "draft"
-    assert problem.visible_to(is_admin=True) and not problem.visible_to(is_admin=False)
-    assert problem.model_copy(update={"status": "completed"}).visible_to(is_admin=False)
+    assert problem.visible_to(can_manage=True) and not problem.visible_to(can_manage=False)
+    assert problem.model_copy(update={"status": "completed"}).visible_to(can_manage=False)
 
 
 class FakeRepo:
@@ -60,6 +63,12 @@ class FakeRepo:
 
     def put_test_case(self, problem: Problem, ordinal: int, case: Any) -> dict[str, Any]:
         return {"kind": "case", "ordinal": ordinal, "case": case}
+
+    def add_platform(self, platform: str) -> dict[str, Any]:
+        return {"kind": "platform", "platform": platform}
+
+    async def allocate_id(self) -> int:
+        return len(self.problems) + 1
 
 
 class FakeUnitOfWork:
@@ -96,8 +105,8 @@ async def test_create_writes_problem_cases_and_event_in_one_commit() -> None:
     assert view.platform == "baekjoon" and view.samples[0].input == "1 2"
     [commit] = log
     kinds = [c.get("kind") if isinstance(c, dict) else "event" for c in commit]
-    assert kinds == ["problem", "case", "case", "event"]
-    assert commit[1]["case"].is_sample  # samples are stored first
+    assert kinds == ["problem", "platform", "case", "case", "event"]
+    assert commit[2]["case"].is_sample  # samples are stored first
     event = commit[-1]
     assert event.event_type == "problems.ProblemCreated"
     assert event.aggregate_id == "baekjoon/1000" and event.aggregate_version == 1

@@ -13,7 +13,7 @@ from algoitny_search_indexer.domain.documents import MAX_QUERY_CHARS, SearchHit,
 from algoitny_shared.cursor import CursorCodec
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events import EventEnvelope
-from algoitny_shared.events.catalog import ProblemCreated
+from algoitny_shared.events.catalog import ProblemDeleted, ProblemSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -22,10 +22,24 @@ class Indexer:
     def __init__(self, index: ProblemIndex) -> None:
         self._index = index
 
-    async def on_problem_created(self, envelope: EventEnvelope, payload: ProblemCreated) -> None:
+    async def on_problem_snapshot(self, envelope: EventEnvelope, payload: ProblemSnapshot) -> None:
+        """Created, updated, completed, test set replaced: each carries the whole snapshot, written
+        at the aggregate version (external versioning), so a stale or repeated event changes nothing."""
         applied = await self._index.upsert(envelope.aggregate_id, document_of(payload), envelope.aggregate_version)
         if not applied:
             log.info("stale or duplicate event ignored", extra={"aggregate_id": envelope.aggregate_id})
+
+    async def on_problem_deleted(self, envelope: EventEnvelope, payload: ProblemDeleted) -> None:
+        """Soft or hard: the document becomes a tombstone (status deleted) at the delete's version.
+        Searches filter it out, and because the tombstone keeps the version, an older update that
+        arrives late cannot bring the problem back (a plain delete would forget the version)."""
+        document = {**document_of(payload), "status": "deleted"}
+        applied = await self._index.upsert(envelope.aggregate_id, document, envelope.aggregate_version)
+        if not applied:
+            log.info("stale or duplicate delete ignored", extra={"aggregate_id": envelope.aggregate_id})
+
+    # Kept for callers of the first slice.
+    on_problem_created = on_problem_snapshot
 
     @staticmethod
     def is_transient(exc: BaseException) -> bool:
@@ -36,7 +50,13 @@ class Indexer:
         return isinstance(exc, TransportError) and isinstance(status, int) and (status >= 500 or status == 429)
 
     def handlers(self) -> dict[str, Any]:
-        return {"problems.ProblemCreated": self.on_problem_created}
+        return {
+            "problems.ProblemCreated": self.on_problem_snapshot,
+            "problems.ProblemUpdated": self.on_problem_snapshot,
+            "problems.ProblemCompleted": self.on_problem_snapshot,
+            "problems.TestSetReplaced": self.on_problem_snapshot,
+            "problems.ProblemDeleted": self.on_problem_deleted,
+        }
 
 
 class SearchService:

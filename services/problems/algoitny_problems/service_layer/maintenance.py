@@ -1,0 +1,112 @@
+"""Background upkeep: garbage collection of test sets, and the execution counter.
+
+GC visits only what the sparse GcIndex lists (no Scan): uploads whose writer died (stale),
+sets superseded by a flip (after a grace period), and purges of hard-deleted problems.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from algoitny_problems.adapters.control import ControlRepository, purge_pk
+from algoitny_problems.adapters.repository import ProblemRepository
+from algoitny_problems.adapters.test_cases import TestCaseStore, location
+from algoitny_problems.domain.models import Problem
+from algoitny_shared.events import EventEnvelope
+from algoitny_shared.events.catalog import ExecutionCompleted
+from algoitny_shared.inbox import Inbox
+from algoitny_shared.topics import PROBLEMS_GROUP
+
+log = logging.getLogger(__name__)
+COLLECT_LEASE_S = 600.0
+
+
+@dataclass
+class GcReport:
+    visited: int = 0
+    versions_removed: int = 0
+    purges: int = 0
+    items_deleted: int = 0
+    skipped: int = 0
+    records: list[str] = field(default_factory=list)
+
+
+class GarbageCollector:
+    def __init__(self, repo: ProblemRepository, store: TestCaseStore, control: ControlRepository) -> None:
+        self._repo = repo
+        self._store = store
+        self._control = control
+
+    async def run_once(self, now: datetime | None = None, limit: int = 50) -> GcReport:
+        now = now or datetime.now(UTC)
+        report = GcReport()
+        for record in await self._control.due(now, limit):
+            report.visited += 1
+            if not await self._control.claim(record, now, COLLECT_LEASE_S):
+                report.skipped += 1  # another collector took it, or its writer just committed
+                continue
+            loc = location(record["platform"], record["problem_id"], record["incarnation"])
+            if record.get("kind") == "purge":
+                report.items_deleted += await self._store.delete_everything(loc)
+                report.purges += 1
+            else:
+                version = int(record["version"])
+                current = await self._repo.get(record["platform"], record["problem_id"], consistent=True)
+                if current and current.incarnation == record["incarnation"] and current.test_set_version == version:
+                    log.error("GC refused to collect the current test set %s", record["pk"])
+                    report.skipped += 1
+                    continue
+                report.items_deleted += await self._store.delete_version(loc, version)
+                report.versions_removed += 1
+            await self._control.delete(record["pk"])
+            report.records.append(record["pk"])
+        return report
+
+    async def purge_now(self, problem: Problem) -> int:
+        """Run a hard delete's purge at once (GC finds the record anyway if this dies midway)."""
+        record = await self._control.get(purge_pk(problem.platform, problem.problem_id, problem.incarnation))
+        if record is None or not await self._control.claim(record, datetime.now(UTC), COLLECT_LEASE_S):
+            return 0
+        deleted = await self._store.delete_everything(
+            location(problem.platform, problem.problem_id, problem.incarnation)
+        )
+        await self._control.delete(record["pk"])
+        return deleted
+
+    async def run_forever(self, interval_s: float) -> None:
+        while True:
+            try:
+                report = await self.run_once()
+                if report.visited:
+                    log.info("gc pass", extra={"gc": report.__dict__})
+                    if report.visited - report.skipped > 0:
+                        continue  # more may be due
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("gc pass failed; retrying later")
+            await asyncio.sleep(interval_s)
+
+
+class ExecutionCounter:
+    """Keeps each problem's execution count from executions events (exactly once per event)."""
+
+    def __init__(self, repo: ProblemRepository, inbox: Inbox) -> None:
+        self._repo = repo
+        self._inbox = inbox
+        self.outcomes: dict[str, int] = {}
+
+    async def on_execution_completed(self, envelope: EventEnvelope, payload: ExecutionCompleted) -> None:
+        outcome = await self._repo.add_execution(
+            payload.platform,
+            payload.problem_id,
+            self._inbox.put_request(PROBLEMS_GROUP, str(envelope.event_id)),
+        )
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+    def handlers(self) -> dict[str, Any]:
+        return {"executions.ExecutionCompleted": self.on_execution_completed}

@@ -1,0 +1,44 @@
+"""S3 buckets of every service, declared once (like tables.py): physical names carry the namespace."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class BucketSpec:
+    owner: str
+    name: str
+    description: str = ""
+
+    def physical(self, namespace: str) -> str:
+        # S3 names: 3-63 lowercase letters, digits and hyphens.
+        return f"{namespace}-{self.owner}-{self.name}".lower()[:63]
+
+
+TEST_CASE_PAYLOADS = BucketSpec(
+    owner="problems",
+    name="testcases",
+    description="Gzipped test-case payloads above the inline limit, "
+    "keyed testcases/<platform>/<problem id>/<incarnation>/<version>/<ordinal>.json.gz.",
+)
+
+ALL_BUCKETS: tuple[BucketSpec, ...] = (TEST_CASE_PAYLOADS,)
+
+
+def ensure_buckets(client: Any, namespace: str, specs: Iterable[BucketSpec]) -> list[str]:
+    """Create the buckets that do not exist yet (idempotent); returns the ones created."""
+    existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
+    created = []
+    for spec in specs:
+        name = spec.physical(namespace)
+        if name in existing:
+            continue
+        try:
+            client.create_bucket(Bucket=name)
+        except (client.exceptions.BucketAlreadyOwnedByYou, client.exceptions.BucketAlreadyExists):
+            continue
+        created.append(name)
+    return created
