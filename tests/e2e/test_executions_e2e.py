@@ -33,7 +33,9 @@ def user_headers(user_id: str | None = None) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def aplusb(gateway: httpx.Client, admin_headers: dict[str, str]) -> tuple[str, str]:
     problem_id = f"ab{uuid.uuid4().hex[:8]}"
-    cases = [{"input": f"{i} {i * 3 + 1}\n", "output": f"{i * 4 + 1}\n", "is_sample": True} for i in range(TESTS)]
+    # Two samples, eight hidden tests: judging all ten proves the test set came from the problems
+    # service's test-case route (not the samples fallback).
+    cases = [{"input": f"{i} {i * 3 + 1}\n", "output": f"{i * 4 + 1}\n", "is_sample": i < 2} for i in range(TESTS)]
     resp = gateway.post(
         f"{API}/problems",
         json={
