@@ -18,3 +18,4 @@ trap cleanup EXIT
 "$PY" bench/signin_and_verify.py
 "$PY" bench/judge_overhead.py
 "$PY" bench/problem_with_test_cases.py
+"$PY" bench/submit_to_verdict.py

@@ -107,8 +107,12 @@ class EventConsumer:
         handlers: dict[str, EventHandler],
         inbox: Inbox | None = None,
         is_transient: Callable[[BaseException], bool] = default_is_transient,
+        max_poll_records: int = 50,
     ) -> None:
+        """``max_poll_records``: small for slow handlers (a judge job takes seconds), so a batch
+        never outlasts Kafka's max poll interval."""
         self._broker = broker
+        self._max_poll_records = max_poll_records
         self._is_transient = is_transient
         self._settings = settings
         self.group = group
@@ -123,7 +127,7 @@ class EventConsumer:
             group_id=f"{self._settings.namespace}.{self.group}",
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
-            max_poll_records=50,
+            max_poll_records=self._max_poll_records,
             title=f"{self.group} consumer",
         )
 

@@ -235,6 +235,95 @@ USER_PLANS = TableSpec(
 )
 RATELIMIT_OUTBOX = outbox_table("ratelimit")
 RATELIMIT_INBOX = inbox_table("ratelimit")
+# Every list of SearchHistory is newest first on the execution id (time-sortable, unique):
+# the id is the range key of each index, so a cursor is simply the last id returned.
+SEARCH_HISTORY = TableSpec(
+    owner="executions",
+    name="SearchHistory",
+    hash_key="execution_id",
+    attributes={
+        "execution_id": "S",
+        "user_id": "S",
+        "public_shard": "S",
+        "problem_key": "S",
+    },
+    indexes=(
+        Index(
+            "UserHistoryIndex",
+            "user_id",
+            "execution_id",
+            "INCLUDE",
+            (
+                "platform",
+                "problem_id",
+                "problem_title",
+                "language",
+                "public",
+                "status",
+                "verdict",
+                "passed",
+                "total",
+                "created_at",
+                "finished_at",
+                "user_name",
+                "max_time_ms",
+                "max_memory_kb",
+            ),
+        ),
+        Index(
+            "PublicHistoryIndex",
+            "public_shard",
+            "execution_id",
+            "INCLUDE",
+            (
+                "user_id",
+                "platform",
+                "problem_id",
+                "problem_title",
+                "language",
+                "public",
+                "status",
+                "verdict",
+                "passed",
+                "total",
+                "created_at",
+                "finished_at",
+                "user_name",
+                "max_time_ms",
+                "max_memory_kb",
+            ),
+        ),
+        Index(
+            "ProblemHistoryIndex",
+            "problem_key",
+            "execution_id",
+            "INCLUDE",
+            (
+                "user_id",
+                "platform",
+                "problem_id",
+                "problem_title",
+                "language",
+                "public",
+                "status",
+                "verdict",
+                "passed",
+                "total",
+                "created_at",
+                "finished_at",
+                "user_name",
+                "max_time_ms",
+                "max_memory_kb",
+            ),
+        ),
+    ),
+    description="One item per execution (id: 26-char time-sortable ULID). Code zlib-compressed (source "
+    "<= 64 KB); per-test results compressed and truncated so an item stays far below 400 KB with 1,000 "
+    "tests. GSIs (summary attributes only, never code): UserHistoryIndex (a user's runs, newest first), "
+    "PublicHistoryIndex (public runs only: public_shard PUB#0..7 is set only when public, so the index is "
+    "sparse and spread over 8 partitions), ProblemHistoryIndex (a problem's runs, newest first; admin).",
+)
+EXECUTIONS_OUTBOX = outbox_table("executions")
 
 ALL_TABLES: tuple[TableSpec, ...] = (
     PROBLEMS,
@@ -254,6 +343,8 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     USER_PLANS,
     RATELIMIT_OUTBOX,
     RATELIMIT_INBOX,
+    SEARCH_HISTORY,
+    EXECUTIONS_OUTBOX,
 )
 
 

@@ -29,9 +29,24 @@ PROBLEM_EVENTS = TopicSpec("problems.events", "Lifecycle of problems and their t
 ACCOUNT_EVENTS = TopicSpec("accounts.events", "Users registered and their plan changes.", KEEP_FOREVER)
 
 RATELIMIT_EVENTS = TopicSpec("ratelimit.events", "Plan changes and metered usage (charges and refunds).", KEEP_FOREVER)
-EXECUTION_EVENTS = TopicSpec("executions.events", "Judged runs of user code and their verdicts.", KEEP_FOREVER)
 
-DOMAIN_TOPICS: tuple[TopicSpec, ...] = (PROBLEM_EVENTS, ACCOUNT_EVENTS, RATELIMIT_EVENTS, EXECUTION_EVENTS)
+EXECUTION_JOBS = TopicSpec(
+    "executions.jobs",
+    "Executions submitted for judging (the judge workers' work queue, one consumer group).",
+    KEEP_FOREVER,
+)
+
+EXECUTION_EVENTS = TopicSpec(
+    "executions.events", "Judged runs of user code: verdicts and timings (and refunds due on IE).", KEEP_FOREVER
+)
+
+DOMAIN_TOPICS: tuple[TopicSpec, ...] = (
+    PROBLEM_EVENTS,
+    ACCOUNT_EVENTS,
+    RATELIMIT_EVENTS,
+    EXECUTION_JOBS,
+    EXECUTION_EVENTS,
+)
 
 
 def dead_letter_topic(consumer_group: str) -> TopicSpec:
@@ -49,7 +64,14 @@ RATELIMIT_GROUP = "ratelimit"
 # The problems service keeps each problem's execution count from executions events.
 PROBLEMS_GROUP = "problems"
 ACCOUNTS_GROUP = "accounts"
-CONSUMER_GROUPS: tuple[str, ...] = (SEARCH_INDEXER_GROUP, RATELIMIT_GROUP, PROBLEMS_GROUP, ACCOUNTS_GROUP)
+JUDGE_WORKER_GROUP = "judge-workers"
+CONSUMER_GROUPS: tuple[str, ...] = (
+    SEARCH_INDEXER_GROUP,
+    RATELIMIT_GROUP,
+    PROBLEMS_GROUP,
+    ACCOUNTS_GROUP,
+    JUDGE_WORKER_GROUP,
+)
 
 
 def all_topics() -> list[TopicSpec]:

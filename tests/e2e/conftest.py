@@ -68,6 +68,9 @@ def platform(stack_env: dict[str, str], provisioned: dict[str, Any], google: Fak
         "ALGOITNY_SIGNIN_MAX_FAILURES_PER_ADDRESS": str(MAX_FAILURES_PER_ADDRESS),
         "ALGOITNY_OUTBOX_POLL_INTERVAL_S": "0.5",
         "ALGOITNY_LOG_LEVEL": "INFO",
+        # Judge slots of this run get uids (and cgroups) of their own: parallel runs never share.
+        "ALGOITNY_JUDGE_UID_BASE": str(63000 + 16 * random.randrange(100)),
+        "ALGOITNY_JUDGE_COMPILE_TIME_LIMIT_MS": "10000",
         **GENEROUS_RATES,
     }
     plat = Platform(namespace=stack_env["ALGOITNY_NAMESPACE"], base_port=_free_base_port(), env=env)

@@ -157,3 +157,48 @@ async def test_plan_admin_names_users_and_deletion(setup: tuple[Container, Fixed
     assert gone.value.code is ErrorCode.NOT_FOUND
     # Its name is free again.
     await c.plan_admin.create(NewPlan(plan_id=f"{empty}2", name=f"Empty {empty}", daily_limits={}))
+
+
+async def test_an_execution_judged_ie_gets_its_charge_back_once(setup: tuple[Container, FixedClock]) -> None:
+    """executions.ExecutionCompleted with verdict IE carries the gateway's charge: ratelimit refunds it."""
+    from algoitny_ratelimit.service_layer.quotas import ExecutionRefunds
+    from algoitny_shared.events.catalog import ChargeRef, ExecutionCompleted
+
+    c, clock = setup
+    user = f"u{uuid.uuid4().hex[:8]}"
+    charged = await c.quotas.consume(ConsumeRequest(user_id=user, action="execution", request_id="gw-req-0001"))
+    refunds = ExecutionRefunds(c.quotas)
+
+    def completed(verdict: str, charge: ChargeRef | None) -> ExecutionCompleted:
+        return ExecutionCompleted(
+            execution_id="01JABCDEFGHJKMNPQRSTVWXYZ0",
+            user_id=user,
+            platform="p",
+            problem_id="1",
+            language="python3",
+            public=False,
+            verdict=verdict,
+            passed_count=0,
+            total_count=0,
+            max_time_ms=0,
+            max_memory_kb=0,
+            charge=charge,
+            submitted_at=clock.now,
+            completed_at=clock.now,
+            judge_ms=5,
+        )
+
+    charge = ChargeRef(request_id="gw-req-0001", day=charged.day)
+    for payload in (completed("WA", charge), completed("IE", None)):
+        await refunds.on_execution_completed(
+            REGISTRY.envelope(payload, producer="executions", aggregate_id="x", aggregate_version=2), payload
+        )
+    assert (await c.usage.used(user, charged.day, ("execution",)))["execution"] == 1
+    ie = completed("IE", charge)
+    envelope = REGISTRY.envelope(ie, producer="executions", aggregate_id="x", aggregate_version=2)
+    await refunds.on_execution_completed(envelope, ie)
+    await refunds.on_execution_completed(envelope, ie)  # redelivered: no second refund
+    assert (await c.usage.used(user, charged.day, ("execution",)))["execution"] == 0
+    assert len(_outbox_events(c, "ratelimit.UsageRefunded", user)) == 1
+    unknown = completed("IE", ChargeRef(request_id="never-charged", day=charged.day))
+    await refunds.on_execution_completed(envelope, unknown)  # admins are not charged: nothing to refund, no error

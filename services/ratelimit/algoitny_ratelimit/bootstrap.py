@@ -11,14 +11,14 @@ from algoitny_ratelimit.adapters.plan_repository import PlanRepository
 from algoitny_ratelimit.adapters.usage_repository import UsageRepository
 from algoitny_ratelimit.adapters.user_plan_repository import UserPlanRepository
 from algoitny_ratelimit.domain.quota import Clock, utc_now
-from algoitny_ratelimit.service_layer.quotas import PlanMembership, PlanService, QuotaService
+from algoitny_ratelimit.service_layer.quotas import ExecutionRefunds, PlanMembership, PlanService, QuotaService
 from algoitny_ratelimit.settings import RatelimitSettings
 from algoitny_shared.dynamo import dynamodb
 from algoitny_shared.inbox import Inbox
 from algoitny_shared.kafka import EventConsumer, EventPublisher, make_broker
 from algoitny_shared.outbox import Outbox, OutboxRelay
 from algoitny_shared.tables import RATELIMIT_INBOX, RATELIMIT_OUTBOX
-from algoitny_shared.topics import ACCOUNT_EVENTS, RATELIMIT_GROUP
+from algoitny_shared.topics import ACCOUNT_EVENTS, EXECUTION_EVENTS, RATELIMIT_GROUP
 from algoitny_shared.uow import DynamoUnitOfWork
 
 
@@ -52,12 +52,13 @@ def build(settings: RatelimitSettings | None = None, clock: Clock = utc_now) -> 
         return DynamoUnitOfWork(client, outbox, settings.fault_points)
 
     membership = PlanMembership(plans, user_plans, Inbox(client, RATELIMIT_INBOX, settings.namespace), client)
+    quotas = QuotaService(plans, usage, user_plans, uow, clock)
     consumer = EventConsumer(
         broker=broker,
         settings=settings,
         group=RATELIMIT_GROUP,
-        topics=[ACCOUNT_EVENTS],
-        handlers=membership.handlers(),
+        topics=[ACCOUNT_EVENTS, EXECUTION_EVENTS],
+        handlers={**membership.handlers(), **ExecutionRefunds(quotas).handlers()},
     )
     if settings.consumers_enabled:
         consumer.register()
@@ -69,7 +70,7 @@ def build(settings: RatelimitSettings | None = None, clock: Clock = utc_now) -> 
         relay,
         plans,
         usage,
-        QuotaService(plans, usage, user_plans, uow, clock),
+        quotas,
         PlanService(plans, uow),
         consumer,
     )

@@ -11,7 +11,13 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from algoitny_shared.events.registry import REGISTRY
-from algoitny_shared.topics import ACCOUNT_EVENTS, EXECUTION_EVENTS, PROBLEM_EVENTS, RATELIMIT_EVENTS
+from algoitny_shared.topics import (
+    ACCOUNT_EVENTS,
+    EXECUTION_EVENTS,
+    EXECUTION_JOBS,
+    PROBLEM_EVENTS,
+    RATELIMIT_EVENTS,
+)
 
 
 class _Payload(BaseModel):
@@ -169,9 +175,39 @@ class UsageRefunded(UsageChange):
     reason: str
 
 
+class ChargeRef(_Payload):
+    """The quota charge a metered request made at the gateway (absent for admins: not metered)."""
+
+    request_id: str
+    day: str
+
+
+@REGISTRY.register("executions.ExecutionSubmitted", version=1, topic=EXECUTION_JOBS, aggregate_type="execution")
+class ExecutionSubmitted(_Payload):
+    """A submission was accepted for judging: the judge workers' job. The code stays in the
+    SearchHistory item (never on the topic); the worker reads it by id."""
+
+    execution_id: str
+    user_id: str
+    platform: str
+    problem_id: str
+    language: str
+    public: bool
+    test_set_version: int
+    time_limit_ms: int
+    memory_limit_mb: int
+    checker: str = "tokens"
+    float_tolerance: float | None = None
+    stop_on_first_failure: bool = False
+    charge: ChargeRef | None = None
+    submitted_at: datetime
+
+
 @REGISTRY.register("executions.ExecutionCompleted", version=1, topic=EXECUTION_EVENTS, aggregate_type="execution")
 class ExecutionCompleted(_Payload):
-    """A judged run finished with a verdict. The problems service counts runs per problem from it."""
+    """A judged run finished with a verdict. The problems service counts runs per problem from it;
+    verdict IE (internal error after the judge's retries) means the charge is due back: ratelimit
+    refunds ``charge`` once."""
 
     execution_id: str
     user_id: str | None = None
@@ -183,3 +219,9 @@ class ExecutionCompleted(_Payload):
     passed_count: int = 0
     total_count: int = 0
     completed_at: datetime
+    public: bool = False
+    max_time_ms: int = 0
+    max_memory_kb: int = 0
+    charge: ChargeRef | None = None
+    submitted_at: datetime | None = None
+    judge_ms: int = 0

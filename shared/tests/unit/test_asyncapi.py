@@ -14,7 +14,9 @@ from pydantic import BaseModel
 from algoitny_shared import asyncapi, kafka
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import (
+    ChargeRef,
     ExecutionCompleted,
+    ExecutionSubmitted,
     PlanCreated,
     PlanDeleted,
     PlanUpdated,
@@ -93,6 +95,12 @@ SAMPLES: dict[str, tuple[BaseModel, str]] = {
             passed_count=3,
             total_count=3,
             completed_at=NOW,
+            public=True,
+            max_time_ms=3,
+            max_memory_kb=3000,
+            charge=ChargeRef(request_id="r-123456", day="2026-01-01"),
+            submitted_at=NOW,
+            judge_ms=150,
         ),
         "e-1",
     ),
@@ -121,6 +129,22 @@ SAMPLES: dict[str, tuple[BaseModel, str]] = {
             user_id="u-1", action="execution", request_id="r-123456", day="2026-01-01", at=NOW, plan_id="free"
         ),
         "u-1/execution/r-123456",
+    ),
+    "executions.ExecutionSubmitted": (
+        ExecutionSubmitted(
+            execution_id="01JABCDEFGHJKMNPQRSTVWXYZ0",
+            user_id="u-1",
+            platform="baekjoon",
+            problem_id="1000",
+            language="cpp17",
+            public=True,
+            test_set_version=2,
+            time_limit_ms=1000,
+            memory_limit_mb=256,
+            charge=ChargeRef(request_id="r-123456", day="2026-01-01"),
+            submitted_at=NOW,
+        ),
+        "01JABCDEFGHJKMNPQRSTVWXYZ0",
     ),
     "ratelimit.UsageRefunded": (
         UsageRefunded(user_id="u-1", action="execution", request_id="r-123456", day="2026-01-01", at=NOW, reason="IE"),

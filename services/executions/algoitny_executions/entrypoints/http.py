@@ -1,13 +1,167 @@
-"""HTTP app of the executions service: operational endpoints until its feature issue lands."""
+"""HTTP API of the executions service (reached through the gateway)."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
 
-from algoitny_executions.settings import ExecutionsSettings
+from fastapi import FastAPI, Header, Path, Query, Response
+from fastapi.responses import StreamingResponse
+
+from algoitny_executions.bootstrap import Container, build
+from algoitny_executions.domain.history import (
+    EXECUTION_ID_PATTERN,
+    PLATFORM_PATTERN,
+    PROBLEM_ID_PATTERN,
+    ExecutionView,
+    HistoryPage,
+    NewExecution,
+    NewRun,
+    RunResult,
+    Scope,
+    Submitted,
+)
+from algoitny_shared.errors import AppError, ErrorCode
+from algoitny_shared.events.catalog import ChargeRef
 from algoitny_shared.http import create_app
+from algoitny_shared.identity import CurrentIdentity
+from algoitny_shared.kafka import kafka_readiness
+from algoitny_shared.runtime import BackgroundTasks
+from algoitny_shared.tables import SEARCH_HISTORY
+
+CHARGE_HEADER = "x-algoitny-charge"
+_CHARGE = re.compile(r"^(\d{4}-\d{2}-\d{2}) ([A-Za-z0-9_.:-]{8,128})$")
+ExecutionIdPath = Annotated[str, Path(pattern=EXECUTION_ID_PATTERN, description="26-character execution id")]
+Limit = Annotated[int, Query(ge=1, le=100)]
+Cursor = Annotated[str | None, Query(max_length=4096)]
 
 
-def make_app(settings: ExecutionsSettings | None = None) -> FastAPI:
-    settings = settings or ExecutionsSettings()
-    return create_app(settings, title="AlgoItny executions service")
+def parse_charge(value: str | None) -> ChargeRef | None:
+    """The gateway's charge for this request ("<day> <request id>"), so an IE can be refunded."""
+    if not value:
+        return None
+    match = _CHARGE.match(value)
+    if match is None:
+        raise AppError(ErrorCode.BAD_REQUEST, f"Malformed {CHARGE_HEADER} header")
+    return ChargeRef(day=match.group(1), request_id=match.group(2))
+
+
+def make_app(container: Container | None = None) -> FastAPI:
+    c = container or build()
+    background = BackgroundTasks()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(c.judge.start)
+        await c.broker.start()
+        if c.settings.outbox_relay_enabled:
+            background.start("outbox-relay", c.relay.run)
+        try:
+            yield
+        finally:
+            c.relay.stop()
+            await background.stop()
+            await c.broker.stop()
+            for client in c.http_clients:
+                await client.aclose()
+            await asyncio.to_thread(c.judge.close)
+
+    async def dynamodb_ready() -> None:
+        await asyncio.to_thread(c.dynamodb.describe_table, TableName=SEARCH_HISTORY.physical(c.settings.namespace))
+
+    app = create_app(
+        c.settings,
+        title="AlgoItny executions service",
+        readiness=[dynamodb_ready, kafka_readiness(c.broker)],
+        lifespan=lifespan,
+    )
+
+    @app.post("/executions", status_code=202, response_model=Submitted, tags=["executions"])
+    async def submit(
+        body: NewExecution,
+        identity: CurrentIdentity,
+        response: Response,
+        charge: Annotated[str | None, Header(alias=CHARGE_HEADER, include_in_schema=False)] = None,
+    ) -> Submitted:
+        """Queue a judged run of `code` on a completed problem; follow it at `links.events`."""
+        result = await c.executions.submit(body, identity, parse_charge(charge))
+        response.headers["Location"] = result.links["self"]
+        return result
+
+    @app.get("/executions/{execution_id}", response_model=ExecutionView, tags=["executions"])
+    async def get_execution(execution_id: ExecutionIdPath, identity: CurrentIdentity) -> ExecutionView:
+        """An execution with its per-test results; code only for its owner, admins, or when public."""
+        return await c.executions.get(execution_id, identity)
+
+    @app.get(
+        "/executions/{execution_id}/events",
+        tags=["executions"],
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
+    async def execution_events(execution_id: ExecutionIdPath, identity: CurrentIdentity) -> StreamingResponse:
+        """Server-sent events: `status` changes, one `test` per finished test, then `completed`."""
+        events = c.executions.follow(execution_id, identity, max_s=c.settings.sse_max_s)
+        first = await anext(events)  # visibility errors become problem+json before the stream starts
+
+        async def stream() -> AsyncIterator[bytes]:
+            seq = 0
+            pending = [first]
+            while True:
+                for name, data in pending:
+                    seq += 1
+                    if name == "heartbeat":
+                        yield b": keep-alive\n\n"
+                        continue
+                    yield f"id: {seq}\nevent: {name}\ndata: {json.dumps(data, default=str)}\n\n".encode()
+                try:
+                    pending = [await anext(events)]
+                except StopAsyncIteration:
+                    return
+
+        return StreamingResponse(
+            stream(),
+            media_type="text/event-stream",
+            headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+        )
+
+    @app.post("/runs", response_model=RunResult, tags=["runs"])
+    async def run(body: NewRun, identity: CurrentIdentity) -> RunResult:
+        """Run code once on custom stdin (synchronous); verdict OK, CE, TLE, MLE, OLE or RE."""
+        return await c.runs.run(body, identity)
+
+    @app.get("/history", response_model=HistoryPage, tags=["history"])
+    async def history(
+        identity: CurrentIdentity,
+        scope: Scope = "feed",
+        cursor: Cursor = None,
+        limit: Limit = 20,
+    ) -> HistoryPage:
+        """`mine`: your executions; `public`: everyone's public ones; `feed`: both merged. Newest first."""
+        if scope == "feed" and not identity.is_authenticated:
+            scope = "public"  # anonymous visitors get the public feed (AP-55)
+        return await c.executions.lists.list(identity, scope, cursor, limit)
+
+    @app.get("/problems/{platform}/{problem_id}/history", response_model=HistoryPage, tags=["history"])
+    async def problem_history(
+        platform: Annotated[str, Path(pattern=PLATFORM_PATTERN)],
+        problem_id: Annotated[str, Path(pattern=PROBLEM_ID_PATTERN)],
+        identity: CurrentIdentity,
+        cursor: Cursor = None,
+        limit: Limit = 20,
+    ) -> HistoryPage:
+        """Every execution of one problem, newest first (admins)."""
+        if not identity.is_admin:
+            raise AppError(ErrorCode.FORBIDDEN, "Only admins list a problem's executions")
+        return await c.executions.lists.by_problem(platform, problem_id, cursor, limit)
+
+    return app
+
+
+def main_app() -> FastAPI:
+    from algoitny_executions.settings import ExecutionsSettings
+
+    return make_app(build(ExecutionsSettings()))

@@ -8,6 +8,7 @@ use :meth:`Judge.judge_async`, which runs it in a thread.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import queue
@@ -29,6 +30,7 @@ from algoitny_executions.domain.judging import (
     Limits,
     RawRun,
     Submission,
+    TestCase,
     TestResult,
     TestSet,
     Verdict,
@@ -160,6 +162,64 @@ class Judge:
                 last_error = str(exc)
         return JudgeReport(verdict=Verdict.IE, detail=f"internal error: {last_error}"[:500], attempts=attempt)
 
+    def run_custom(
+        self, submission: Submission, stdin: bytes, limits: Limits | None = None
+    ) -> tuple[JudgeReport | None, RawRun | None, TestResult | None]:
+        """Compile (cached) and run once on ``stdin`` in a box; no expected output.
+
+        Returns (a CE/IE report, None, None) when there is nothing to run, else
+        (None, the raw run, its classification with an always-accepting checker)."""
+        language = self.languages.get(submission.language)
+        if language is None:
+            raise UnknownLanguage(f"unknown or unavailable language {submission.language!r}")
+        limits = limits or Limits()
+        last_error = ""
+        for attempt in range(1, self.config.max_attempts + 1):
+            try:
+                with self._slot() as sandbox:
+                    outcome = self.compile(sandbox, language, submission)
+                    if outcome.report is not None:
+                        if outcome.report.verdict != Verdict.IE:
+                            return outcome.report, None, None
+                        last_error = outcome.report.detail
+                        continue
+                    assert outcome.artifact is not None
+                    digest = hashlib.sha256(stdin).hexdigest()
+                    test_set = TestSet(
+                        problem_key=f"run/{digest}", version=0, cases=(TestCase(input=stdin, output=b""),)
+                    )
+                    tests_dir = self.test_sets.materialise(test_set)
+                    eff = EffectiveLimits.of(limits, language)
+                    spec = self._run_spec(language, eff, 1)
+                    (raw,) = sandbox.run(spec, binds=[Bind(outcome.artifact, "/prog"), Bind(tests_dir, "/tests")])
+                result = classify(raw, eff, language, raw.stdout, "exact")
+                if result.verdict == Verdict.IE:
+                    last_error = result.detail
+                    continue
+                return None, raw, result
+            except (SandboxError, OSError) as exc:
+                log.warning("run attempt %d failed: %s", attempt, exc)
+                last_error = str(exc)
+        return JudgeReport(verdict=Verdict.IE, detail=f"internal error: {last_error}"[:500]), None, None
+
+    @staticmethod
+    def _run_spec(language: Language, eff: EffectiveLimits, n_inputs: int) -> RunSpec:
+        argv = [a.replace("{mem_mb}", str(eff.heap_mb)) for a in language.run_argv]
+        return RunSpec(
+            argv=argv,
+            inputs=[f"/tests/{i}" for i in range(n_inputs)],
+            cpu_ms=eff.cpu_ms,
+            wall_ms=eff.wall_ms,
+            address_space_bytes=eff.address_space_bytes,
+            fsize_bytes=eff.output_bytes + 1,
+            nproc=eff.nproc,
+            stack_bytes=eff.stack_bytes,
+            nofile=eff.nofile,
+            out_cap=eff.output_bytes,
+            err_cap=STDERR_CAP,
+            memory_bytes=eff.memory_kb * 1024 + 64 * 1024 * 1024,
+        )
+
     # -- steps -----------------------------------------------------------------------------
 
     def compile(self, sandbox: BwrapSandbox, language: Language, submission: Submission) -> CompileOutcome:
@@ -223,21 +283,7 @@ class Judge:
             return JudgeReport(verdict=Verdict.AC, compile_cached=outcome.cached)
         tests_dir = self.test_sets.materialise(test_set)
         eff = EffectiveLimits.of(limits, language)
-        argv = [a.replace("{mem_mb}", str(eff.heap_mb)) for a in language.run_argv]
-        spec = RunSpec(
-            argv=argv,
-            inputs=[f"/tests/{i}" for i in range(len(test_set.cases))],
-            cpu_ms=eff.cpu_ms,
-            wall_ms=eff.wall_ms,
-            address_space_bytes=eff.address_space_bytes,
-            fsize_bytes=eff.output_bytes + 1,
-            nproc=eff.nproc,
-            stack_bytes=eff.stack_bytes,
-            nofile=eff.nofile,
-            out_cap=eff.output_bytes,
-            err_cap=STDERR_CAP,
-            memory_bytes=eff.memory_kb * 1024 + 64 * 1024 * 1024,
-        )
+        spec = self._run_spec(language, eff, len(test_set.cases))
         results: list[TestResult] = []
 
         def on_result(raw: RawRun) -> bool:

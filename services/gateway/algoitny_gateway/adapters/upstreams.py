@@ -22,6 +22,7 @@ class Upstreams:
             "executions": settings.executions_url,
         }
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        self._timeout = settings.upstream_timeout_s
         self._clients = {
             name: httpx.AsyncClient(base_url=url, timeout=settings.upstream_timeout_s, limits=limits)
             for name, url in bases.items()
@@ -33,6 +34,22 @@ class Upstreams:
         client = self._clients[upstream]
         try:
             return await client.request(method, path, params=params, content=content, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise AppError(ErrorCode.UPSTREAM_TIMEOUT, f"The {upstream} service did not answer in time") from exc
+        except httpx.TransportError as exc:
+            raise AppError(ErrorCode.UPSTREAM_UNAVAILABLE, f"The {upstream} service is unavailable") from exc
+
+    async def open_stream(
+        self, upstream: Upstream, method: str, path: str, *, params: Any, headers: dict[str, str]
+    ) -> httpx.Response:
+        """Send a request and return once the headers arrived; the body is read as it streams
+        (no read timeout: an event stream may stay quiet). The caller closes the response."""
+        client = self._clients[upstream]
+        request = client.build_request(
+            method, path, params=params, headers=headers, timeout=httpx.Timeout(self._timeout, read=None)
+        )
+        try:
+            return await client.send(request, stream=True)
         except httpx.TimeoutException as exc:
             raise AppError(ErrorCode.UPSTREAM_TIMEOUT, f"The {upstream} service did not answer in time") from exc
         except httpx.TransportError as exc:

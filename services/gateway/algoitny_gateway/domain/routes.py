@@ -22,6 +22,7 @@ class Route:
     access: Access = "public"
     metered: Metered | None = None  # charged against the caller's daily quota before forwarding
     rate_class: RateClass = "general"  # raw per-client request rate bucket
+    stream: bool = False  # the answer is streamed through as it comes (server-sent events)
 
     @property
     def admin_only(self) -> bool:
@@ -96,6 +97,25 @@ ROUTES: tuple[Route, ...] = (
         access="user",
         metered="execution",
         rate_class="execution",
+    ),
+    # Visibility of executions (owner, public, admin) is the executions service's rule.
+    Route("GET", f"{API}/executions/{{execution_id}}", "executions", "/executions/{execution_id}"),
+    Route(
+        "GET",
+        f"{API}/executions/{{execution_id}}/events",
+        "executions",
+        "/executions/{execution_id}/events",
+        stream=True,
+    ),
+    Route("POST", f"{API}/runs", "executions", "/runs", access="user", metered="execution", rate_class="execution"),
+    Route("GET", f"{API}/history", "executions", "/history"),
+    # Four segments after /problems: never confused with /problems/{platform}/{problem_id}.
+    Route(
+        "GET",
+        f"{API}/problems/{{platform}}/{{problem_id}}/history",
+        "executions",
+        "/problems/{platform}/{problem_id}/history",
+        access="admin",
     ),
     Route("POST", f"{API}/auth/register", "accounts", "/auth/register", rate_class="signin"),
     Route("POST", f"{API}/auth/login", "accounts", "/auth/login", rate_class="signin"),

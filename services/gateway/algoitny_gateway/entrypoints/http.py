@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
 from algoitny_gateway.adapters.upstreams import Upstreams
 from algoitny_gateway.domain.routes import API, ROUTES, Route
@@ -29,7 +29,10 @@ from algoitny_shared.logging import request_id_var
 
 FORWARDED_HEADERS = ("content-type", "accept", "traceparent", "idempotency-key", "if-match")
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{8,128}")
-PASSED_BACK_HEADERS = ("content-type", "location", "etag", "retry-after")
+PASSED_BACK_HEADERS = ("content-type", "location", "etag", "retry-after", "cache-control")
+# The charge a metered request made, for the service: "<day> <charge key>" (e.g. so that an
+# internal error found later can be refunded from an event). Only the gateway sets it.
+CHARGE_HEADER = "x-algoitny-charge"
 
 
 def _charge_key(request: Request) -> str:
@@ -124,6 +127,10 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
             charge = None
             if route.metered:
                 charge = await quota.charge(identity, route.metered, _charge_key(request))
+                if charge:
+                    headers[CHARGE_HEADER] = f"{charge.day} {charge.request_id}"
+            if route.stream:
+                return await stream_through(route, upstream_path, request, headers)
             try:
                 upstream_resp = await upstreams.send(
                     route.upstream,
@@ -146,6 +153,30 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
             if passed.get("content-type", "").startswith(PROBLEM_JSON):
                 content = _public_instance(content, request.url.path)
             return Response(content, status_code=upstream_resp.status_code, headers=passed)
+
+        async def stream_through(
+            route: Route, upstream_path: str, request: Request, headers: dict[str, str]
+        ) -> Response:
+            upstream_resp = await upstreams.open_stream(
+                route.upstream, route.method, upstream_path, params=request.query_params.multi_items(), headers=headers
+            )
+            passed = {h: upstream_resp.headers[h] for h in PASSED_BACK_HEADERS if h in upstream_resp.headers}
+            if upstream_resp.status_code >= 300 or not passed.get("content-type", "").startswith("text/event-stream"):
+                content = await upstream_resp.aread()
+                await upstream_resp.aclose()
+                if passed.get("content-type", "").startswith(PROBLEM_JSON):
+                    content = _public_instance(content, request.url.path)
+                return Response(content, status_code=upstream_resp.status_code, headers=passed)
+
+            async def body() -> AsyncIterator[bytes]:
+                try:
+                    async for chunk in upstream_resp.aiter_raw():
+                        yield chunk
+                finally:
+                    await upstream_resp.aclose()
+
+            passed["x-accel-buffering"] = "no"
+            return StreamingResponse(body(), status_code=upstream_resp.status_code, headers=passed)
 
         forward.__name__ = f"{route.method.lower()}_{route.upstream}_{len(app.routes)}"
         app.add_api_route(route.public_path, forward, methods=[route.method], include_in_schema=False)

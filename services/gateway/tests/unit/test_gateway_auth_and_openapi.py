@@ -111,3 +111,22 @@ def test_client_address_trusts_only_the_configured_proxies() -> None:
     assert client_address("10.0.0.1", "6.6.6.6, 2.2.2.2", 1) == "2.2.2.2"  # client-set 6.6.6.6 ignored
     assert client_address("10.0.0.1", "6.6.6.6, 2.2.2.2, 10.0.0.9", 2) == "2.2.2.2"
     assert client_address("10.0.0.1", None, 1) == "10.0.0.1"
+
+
+def test_execution_routes_are_metered_streamed_and_never_clash_with_problem_routes() -> None:
+    from starlette.routing import compile_path
+
+    by_key = {(r.method, r.public_path): r for r in ROUTES}
+    runs = by_key[("POST", "/api/v1/runs")]
+    assert runs.metered == "execution" and runs.access == "user"
+    assert by_key[("GET", "/api/v1/executions/{execution_id}/events")].stream
+    history = by_key[("GET", "/api/v1/problems/{platform}/{problem_id}/history")]
+    assert history.access == "admin" and history.upstream == "executions"
+    problem_regex = compile_path("/api/v1/problems/{platform}/{problem_id}")[0]
+    assert not problem_regex.match("/api/v1/problems/boj/1000/history")
+    matching = [
+        r
+        for r in ROUTES
+        if r.method == "GET" and compile_path(r.public_path)[0].match("/api/v1/problems/boj/1000/history")
+    ]
+    assert matching == [history]

@@ -1,0 +1,128 @@
+"""SearchHistory on DynamoDB: one item per execution, three newest-first indexes.
+
+Every read is a GetItem or a Query on a key or index (no Scan). Lists query with
+``execution_id < :before`` (the cursor) and ScanIndexForward=False.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from algoitny_shared.dynamo import from_item, to_item, to_value
+from algoitny_shared.tables import SEARCH_HISTORY
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    data = from_item(item)
+    for key in ("code_z", "tests_z"):
+        value = data.get(key)
+        if value is not None and not isinstance(value, bytes):
+            data[key] = bytes(getattr(value, "value", value))
+    return data
+
+
+class HistoryRepository:
+    def __init__(self, client: Any, namespace: str) -> None:
+        self._client = client
+        self.table = SEARCH_HISTORY.physical(namespace)
+
+    # -- writes ------------------------------------------------------------------------
+
+    def put_new(self, item: dict[str, Any]) -> dict[str, Any]:
+        """A transaction item: the new execution (the id must be new)."""
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": to_item(item),
+                "ConditionExpression": "attribute_not_exists(execution_id)",
+            }
+        }
+
+    def complete(self, execution_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """A transaction item: the final result, once (a redelivered job finds it completed)."""
+        names = {f"#f{i}": k for i, k in enumerate(fields)}
+        values = {f":v{i}": to_value(v) for i, v in enumerate(fields.values())}
+        sets = ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": {"execution_id": {"S": execution_id}},
+                "UpdateExpression": f"SET {sets}",
+                "ConditionExpression": "attribute_exists(execution_id) AND #st <> :completed",
+                "ExpressionAttributeNames": {**names, "#st": "status"},
+                "ExpressionAttributeValues": {**values, ":completed": {"S": "completed"}},
+            }
+        }
+
+    async def update(self, execution_id: str, fields: dict[str, Any], *, unless_completed: bool = True) -> bool:
+        """Progress and status while judging; False when the execution was already completed."""
+        names = {f"#f{i}": k for i, k in enumerate(fields)}
+        values = {f":v{i}": to_value(v) for i, v in enumerate(fields.values())}
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": {"execution_id": {"S": execution_id}},
+            "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        if unless_completed:
+            request["ConditionExpression"] = "attribute_exists(execution_id) AND #st <> :completed"
+            request["ExpressionAttributeNames"]["#st"] = "status"
+            request["ExpressionAttributeValues"][":completed"] = {"S": "completed"}
+        try:
+            await asyncio.to_thread(self._client.update_item, **request)
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    # -- reads -------------------------------------------------------------------------
+
+    async def get(self, execution_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
+        resp = await asyncio.to_thread(
+            self._client.get_item,
+            TableName=self.table,
+            Key={"execution_id": {"S": execution_id}},
+            ConsistentRead=consistent,
+        )
+        item = resp.get("Item")
+        return _plain(item) if item else None
+
+    async def query_index(
+        self, index: str, hash_name: str, hash_value: str, *, before: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Up to ``limit`` items of one index partition, newest first, strictly before ``before``."""
+        condition = "#h = :h"
+        values: dict[str, Any] = {":h": {"S": hash_value}}
+        if before:
+            condition += " AND execution_id < :before"
+            values[":before"] = {"S": before}
+        items: list[dict[str, Any]] = []
+        start: dict[str, Any] | None = None
+        while len(items) < limit:
+            request: dict[str, Any] = {
+                "TableName": self.table,
+                "IndexName": index,
+                "KeyConditionExpression": condition,
+                "ExpressionAttributeNames": {"#h": hash_name},
+                "ExpressionAttributeValues": values,
+                "ScanIndexForward": False,
+                "Limit": limit - len(items),
+            }
+            if start:
+                request["ExclusiveStartKey"] = start
+            resp = await asyncio.to_thread(self._client.query, **request)
+            items.extend(_plain(i) for i in resp.get("Items", []))
+            start = resp.get("LastEvaluatedKey")
+            if not start:
+                break
+        return items
+
+    async def by_user(self, user_id: str, *, before: str | None, limit: int) -> list[dict[str, Any]]:
+        return await self.query_index("UserHistoryIndex", "user_id", user_id, before=before, limit=limit)
+
+    async def by_public_shard(self, shard: str, *, before: str | None, limit: int) -> list[dict[str, Any]]:
+        return await self.query_index("PublicHistoryIndex", "public_shard", shard, before=before, limit=limit)
+
+    async def by_problem(self, key: str, *, before: str | None, limit: int) -> list[dict[str, Any]]:
+        return await self.query_index("ProblemHistoryIndex", "problem_key", key, before=before, limit=limit)

@@ -1,0 +1,139 @@
+"""Composition root of the executions service: history, judge, worker and the HTTP clients."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from faststream.kafka import KafkaBroker
+
+from algoitny_executions.adapters.history_repository import HistoryRepository
+from algoitny_executions.adapters.upstreams import (
+    CachedTestSetSource,
+    FallbackTestSetSource,
+    HttpTestSetSource,
+    ProblemSource,
+    ProfileSource,
+    SampleTestSetSource,
+)
+from algoitny_executions.service_layer.executions import ExecutionService, RunService
+from algoitny_executions.service_layer.judge import Judge, JudgeConfig, available_languages
+from algoitny_executions.service_layer.worker import JudgeWorker
+from algoitny_executions.settings import ExecutionsSettings
+from algoitny_shared.cursor import CursorCodec
+from algoitny_shared.dynamo import dynamodb
+from algoitny_shared.identity import IdentitySigner
+from algoitny_shared.kafka import EventConsumer, EventPublisher, make_broker
+from algoitny_shared.outbox import Outbox, OutboxRelay
+from algoitny_shared.tables import EXECUTIONS_OUTBOX
+from algoitny_shared.topics import EXECUTION_JOBS, JUDGE_WORKER_GROUP
+from algoitny_shared.uow import DynamoUnitOfWork
+
+
+@dataclass
+class JudgeHolder:
+    """The judge is built at start-up (it compiles its runner), not at import."""
+
+    config: JudgeConfig | None
+    judge: Judge | None = None
+    languages: set[str] = field(default_factory=lambda: set(available_languages()))
+
+    def start(self) -> None:
+        if self.config is not None and self.judge is None:
+            self.judge = Judge(self.config)
+            self.languages = set(self.judge.languages)
+
+    def close(self) -> None:
+        if self.judge is not None:
+            self.judge.close()
+            self.judge = None
+
+    def get(self) -> Judge | None:
+        return self.judge
+
+
+@dataclass
+class Container:
+    settings: ExecutionsSettings
+    dynamodb: Any
+    broker: KafkaBroker
+    outbox: Outbox
+    relay: OutboxRelay
+    history: HistoryRepository
+    executions: ExecutionService
+    runs: RunService
+    worker: JudgeWorker
+    consumer: EventConsumer
+    judge: JudgeHolder
+    http_clients: list[httpx.AsyncClient]
+
+
+def judge_config(settings: ExecutionsSettings) -> JudgeConfig | None:
+    if not settings.judge_enabled or shutil.which("bwrap") is None:
+        return None
+    return JudgeConfig(
+        work_root=Path(settings.judge_work_root) / settings.namespace,
+        slots=settings.judge_slots,
+        uid_base=settings.judge_uid_base,
+        use_cgroups=settings.judge_use_cgroups,
+        cgroup_prefix=f"algoitny-{settings.namespace}-{settings.judge_uid_base}",
+        compile_time_limit_ms=settings.judge_compile_time_limit_ms,
+    )
+
+
+def build(settings: ExecutionsSettings | None = None) -> Container:
+    settings = settings or ExecutionsSettings()
+    client = dynamodb(settings)
+    broker = make_broker(settings)
+    outbox = Outbox(client, EXECUTIONS_OUTBOX, settings.namespace)
+    relay = OutboxRelay(
+        client, outbox, EventPublisher(broker, settings), settings.service_name, settings.outbox_poll_interval_s
+    )
+    signer = IdentitySigner(settings.internal_secret.get_secret_value())
+    problems_http = httpx.AsyncClient(base_url=settings.problems_url, timeout=settings.upstream_timeout_s)
+    accounts_http = httpx.AsyncClient(base_url=settings.accounts_url, timeout=min(settings.upstream_timeout_s, 2.0))
+    history = HistoryRepository(client, settings.namespace)
+    config = judge_config(settings)
+    holder = JudgeHolder(config)
+
+    def uow() -> DynamoUnitOfWork:
+        return DynamoUnitOfWork(client, outbox, settings.fault_points)
+
+    def languages() -> set[str]:
+        return holder.languages
+
+    cursors = CursorCodec(settings.cursor_secret.get_secret_value())
+    executions = ExecutionService(
+        history, ProblemSource(problems_http, signer), ProfileSource(accounts_http, signer), uow, languages, cursors
+    )
+    test_sets = CachedTestSetSource(
+        FallbackTestSetSource(HttpTestSetSource(problems_http, signer), SampleTestSetSource(problems_http, signer))
+    )
+    worker = JudgeWorker(history, test_sets, holder.get, uow, settings.progress_interval_s)
+    consumer = EventConsumer(
+        broker=broker,
+        settings=settings,
+        group=JUDGE_WORKER_GROUP,
+        topics=[EXECUTION_JOBS],
+        handlers=worker.handlers(),
+        max_poll_records=1,  # one job at a time: judging takes seconds
+    )
+    if settings.worker_enabled and settings.consumers_enabled and config is not None:
+        consumer.register()
+    return Container(
+        settings,
+        client,
+        broker,
+        outbox,
+        relay,
+        history,
+        executions,
+        RunService(holder.get, languages),
+        worker,
+        consumer,
+        holder,
+        [problems_http, accounts_http],
+    )
