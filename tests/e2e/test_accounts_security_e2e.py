@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import statistics
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -168,7 +167,7 @@ def test_wrong_password_answers_like_an_unknown_email(gateway: httpx.Client) -> 
     ip = {"x-forwarded-for": _ip()}
     timings: dict[str, list[float]] = {"wrong": [], "unknown": []}
     bodies = {}
-    for _ in range(3):
+    for _ in range(5):
         for kind, who in (("wrong", email), ("unknown", _email("nobody"))):
             started = time.perf_counter()
             resp = gateway.post("/api/v1/auth/login", json={"email": who, "password": "wrong password!"}, headers=ip)
@@ -176,9 +175,11 @@ def test_wrong_password_answers_like_an_unknown_email(gateway: httpx.Client) -> 
             body = _expect(resp, 401, "UNAUTHENTICATED")
             bodies[kind] = (body["detail"], body["title"])
     assert bodies["wrong"] == bodies["unknown"]
-    wrong, unknown = statistics.median(timings["wrong"]), statistics.median(timings["unknown"])
-    # Both paths run one argon2id verification: their times differ by far less than a hash.
-    assert abs(wrong - unknown) < max(0.05, 0.5 * min(wrong, unknown)), timings
+    # Both paths run one argon2id verification. The fastest of several tries is the least
+    # disturbed by other load; without the dummy hash the unknown path would take a small
+    # fraction of the other.
+    wrong, unknown = min(timings["wrong"]), min(timings["unknown"])
+    assert 0.5 * wrong <= unknown <= 2 * wrong, timings
 
 
 # ---------------------------------------------------------------- tokens that must not work
