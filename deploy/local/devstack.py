@@ -53,6 +53,7 @@ GATEWAY_UPSTREAMS = {
     "accounts": "ACCOUNTS",
     "ratelimit": "RATELIMIT",
     "executions": "EXECUTIONS",
+    "hints": "HINTS",
 }
 
 

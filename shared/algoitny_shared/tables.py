@@ -214,6 +214,19 @@ USER_PLANS = TableSpec(
 )
 RATELIMIT_OUTBOX = outbox_table("ratelimit")
 RATELIMIT_INBOX = inbox_table("ratelimit")
+HINTS = TableSpec(
+    owner="hints",
+    name="Hints",
+    hash_key="pk",
+    range_key="sk",
+    attributes={"pk": "S", "sk": "S"},
+    ttl_attribute="expires_at",
+    description="REQ#<request id>/REQ: one hint request and, once generated, its result (the idempotency "
+    "record of the worker); EXEC#<execution id>/LATEST and PROB#<platform>#<problem id>/LATEST: the hints "
+    "readers get; BUDGET#<YYYY-MM-DD>/USER#<id>|GLOBAL: LLM tokens spent that day (atomic ADD).",
+)
+HINTS_OUTBOX = outbox_table("hints")
+HINTS_INBOX = inbox_table("hints")
 
 ALL_TABLES: tuple[TableSpec, ...] = (
     PROBLEMS,
@@ -231,6 +244,9 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     USER_PLANS,
     RATELIMIT_OUTBOX,
     RATELIMIT_INBOX,
+    HINTS,
+    HINTS_OUTBOX,
+    HINTS_INBOX,
 )
 
 

@@ -30,8 +30,9 @@ ACCOUNT_EVENTS = TopicSpec("accounts.events", "Users registered and their plan c
 
 RATELIMIT_EVENTS = TopicSpec("ratelimit.events", "Plan changes and metered usage (charges and refunds).", KEEP_FOREVER)
 EXECUTION_EVENTS = TopicSpec("executions.events", "Judged runs of user code and their verdicts.", KEEP_FOREVER)
+HINT_EVENTS = TopicSpec("hints.events", "Hint requests and the hints generated for them.", KEEP_FOREVER)
 
-DOMAIN_TOPICS: tuple[TopicSpec, ...] = (PROBLEM_EVENTS, ACCOUNT_EVENTS, RATELIMIT_EVENTS, EXECUTION_EVENTS)
+DOMAIN_TOPICS: tuple[TopicSpec, ...] = (PROBLEM_EVENTS, ACCOUNT_EVENTS, RATELIMIT_EVENTS, EXECUTION_EVENTS, HINT_EVENTS)
 
 
 def dead_letter_topic(consumer_group: str) -> TopicSpec:
@@ -48,7 +49,9 @@ SEARCH_INDEXER_GROUP = "search-indexer"
 RATELIMIT_GROUP = "ratelimit"
 # The problems service keeps each problem's execution count from executions events.
 PROBLEMS_GROUP = "problems"
-CONSUMER_GROUPS: tuple[str, ...] = (SEARCH_INDEXER_GROUP, RATELIMIT_GROUP, PROBLEMS_GROUP)
+# The hints worker turns HintRequested events into hints.
+HINTS_GROUP = "hints"
+CONSUMER_GROUPS: tuple[str, ...] = (SEARCH_INDEXER_GROUP, RATELIMIT_GROUP, PROBLEMS_GROUP, HINTS_GROUP)
 
 
 def all_topics() -> list[TopicSpec]:

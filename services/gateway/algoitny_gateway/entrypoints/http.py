@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -30,10 +32,26 @@ from algoitny_shared.logging import request_id_var
 FORWARDED_HEADERS = ("content-type", "accept", "traceparent", "idempotency-key", "if-match")
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{8,128}")
 PASSED_BACK_HEADERS = ("content-type", "location", "etag", "retry-after")
+# On metered routes the service learns the charge ("<key> <day>") so it can refund a failed operation.
+CHARGE_HEADER = "x-algoitny-charge"
 
 
-def _charge_key(request: Request) -> str:
-    """A client's Idempotency-Key makes a retried metered request cost once; else the request id."""
+def templated_charge_key(template: str, path_params: dict[str, str], day: str) -> str:
+    """A route's charge key for one UTC day (e.g. one problem's hints: charged once per day).
+
+    Keys must fit the ratelimit's request-id alphabet and length; a key that would not is hashed."""
+    key = f"{template.format(**path_params)}:{day}"
+    if IDEMPOTENCY_KEY.fullmatch(key):
+        return key
+    prefix = re.sub(r"[^A-Za-z0-9_.:-]", "", template.split("{", 1)[0])[:40] or "k:"
+    return f"{prefix}{hashlib.sha256(key.encode()).hexdigest()[:40]}:{day}"
+
+
+def _charge_key(request: Request, route: Route | None = None) -> str:
+    """A client's Idempotency-Key makes a retried metered request cost once; else the request id.
+    Routes with a charge-key template are charged once per key and UTC day instead."""
+    if route is not None and route.charge_key:
+        return templated_charge_key(route.charge_key, dict(request.path_params), datetime.now(UTC).strftime("%Y-%m-%d"))
     key = request.headers.get("idempotency-key", "")
     if key and IDEMPOTENCY_KEY.fullmatch(key):
         return key
@@ -123,7 +141,9 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
             body = await request.body()
             charge = None
             if route.metered:
-                charge = await quota.charge(identity, route.metered, _charge_key(request))
+                charge = await quota.charge(identity, route.metered, _charge_key(request, route))
+            if charge:
+                headers[CHARGE_HEADER] = f"{charge.request_id} {charge.day}"
             try:
                 upstream_resp = await upstreams.send(
                     route.upstream,
