@@ -55,6 +55,8 @@ GATEWAY_UPSTREAMS = {
     "executions": "EXECUTIONS",
     "hints": "HINTS",
 }
+# The services the hints service reads from (execution and problem contexts) and refunds through.
+HINTS_UPSTREAMS = ("executions", "problems", "ratelimit")
 
 
 def _get(url: str, timeout: float = 2.0) -> int:
@@ -96,6 +98,11 @@ class Platform:
             for upstream, var in GATEWAY_UPSTREAMS.items():
                 env[f"ALGOITNY_{var}_URL"] = self.url(upstream)
             env.setdefault("ALGOITNY_PUBLIC_URL", self.url("gateway"))
+        if svc.name == "hints":
+            for upstream in HINTS_UPSTREAMS:
+                var = f"ALGOITNY_{upstream.upper()}_URL"
+                if var not in (extra or {}):  # a test may point hints at a fake (e.g. executions)
+                    env[var] = self.url(upstream)
         return env
 
     def start(

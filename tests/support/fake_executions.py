@@ -41,7 +41,7 @@ class FakeExecutions:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 assertion = self.headers.get(IDENTITY_HEADER)
                 try:
                     identity = fake.signer.verify(assertion or "", "GET", self.path)

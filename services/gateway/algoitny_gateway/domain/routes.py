@@ -25,6 +25,9 @@ class Route:
     # the gateway appends the UTC day, so repeating the request the same day is charged once. Without
     # it the charge key is the request's Idempotency-Key or its request id (each request is charged).
     charge_key: str | None = None
+    # Charge only when the service answered 2xx (reads that may find nothing, e.g. hints not generated
+    # yet): no charge and refund for a miss, which with a per-day key would make the day's reads free.
+    charge_on_success: bool = False
 
     @property
     def admin_only(self) -> bool:
@@ -95,6 +98,7 @@ ROUTES: tuple[Route, ...] = (
         access="user",
         metered="hint",
         charge_key="problem-hint:{platform}:{problem_id}",
+        charge_on_success=True,
     ),
     Route(
         "POST",

@@ -140,7 +140,7 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
             headers[IDENTITY_HEADER] = signer.sign(identity, route.method, upstream_path)
             body = await request.body()
             charge = None
-            if route.metered:
+            if route.metered and not route.charge_on_success:
                 charge = await quota.charge(identity, route.metered, _charge_key(request, route))
             if charge:
                 headers[CHARGE_HEADER] = f"{charge.request_id} {charge.day}"
@@ -159,6 +159,9 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
                 raise
             if charge and upstream_resp.status_code >= 500:
                 await quota.refund(charge, f"{route.upstream} answered {upstream_resp.status_code}")
+            if route.metered and route.charge_on_success and 200 <= upstream_resp.status_code < 300:
+                # A read is charged when it delivers; over quota, its answer is withheld (429).
+                charge = await quota.charge(identity, route.metered, _charge_key(request, route))
             passed = {h: upstream_resp.headers[h] for h in PASSED_BACK_HEADERS if h in upstream_resp.headers}
             if charge:
                 passed.update(charge.headers)

@@ -167,7 +167,9 @@ async def test_problem_hints_admin_generates_users_read(parts: Any) -> None:
 
 def test_charge_header() -> None:
     assert parse_charge(None) is None
-    assert parse_charge("problem-hint:cf:1A:2026-01-02 2026-01-02") == Charge("problem-hint:cf:1A:2026-01-02", "2026-01-02")
+    assert parse_charge("problem-hint:cf:1A:2026-01-02 2026-01-02") == Charge(
+        "problem-hint:cf:1A:2026-01-02", "2026-01-02"
+    )
     with pytest.raises(AppError):
         parse_charge("bad header")
 

@@ -22,8 +22,8 @@ from algoitny_hints.settings import HintsSettings
 from algoitny_shared.events.catalog import HintRequested
 from algoitny_shared.identity import Identity
 
-REFERENCE = "long long total = 0; for (int i = 0; i < n; ++i) total += a[i]; printf(\"%lld\", total);"
-USER_CODE = "#include <cstdio>\nint main(){int n; scanf(\"%d\",&n); int s=0; /* SUM_MARKER */ printf(\"%d\", s);}"
+REFERENCE = 'long long total = 0; for (int i = 0; i < n; ++i) total += a[i]; printf("%lld", total);'
+USER_CODE = '#include <cstdio>\nint main(){int n; scanf("%d",&n); int s=0; /* SUM_MARKER */ printf("%d", s);}'
 
 
 def settings(url: str, **extra: Any) -> HintsSettings:
@@ -53,7 +53,9 @@ class Executions:
 
 class Problems:
     async def get(self, platform: str, problem_id: str) -> tuple[ProblemContext, str | None]:
-        ctx = ProblemContext(platform=platform, problem_id=problem_id, title="Big Sum", tags=["math"], time_limit_ms=1000)
+        ctx = ProblemContext(
+            platform=platform, problem_id=problem_id, title="Big Sum", tags=["math"], time_limit_ms=1000
+        )
         return ctx, REFERENCE
 
 
