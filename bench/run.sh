@@ -17,3 +17,4 @@ trap cleanup EXIT
 "$PY" bench/signin_and_verify.py
 "$PY" bench/judge_overhead.py
 "$PY" bench/problem_with_test_cases.py
+"$PY" bench/hints_latency.py

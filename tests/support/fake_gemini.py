@@ -88,8 +88,10 @@ class FakeGemini:
                 length = int(self.headers.get("content-length", "0"))
                 raw = self.rfile.read(length)
                 body = json.loads(raw or b"{}")
+                arrived = time.perf_counter()
+                record = {"path": self.path, "headers": dict(self.headers), "body": body, "seconds": 0.0}
                 with fake._lock:
-                    fake.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                    fake.requests.append(record)
                 step = fake._next()
                 if step.delay_s or fake.delay_s:
                     time.sleep(step.delay_s or fake.delay_s)
@@ -102,6 +104,7 @@ class FakeGemini:
                     self.send_header("content-length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)
+                    record["seconds"] = time.perf_counter() - arrived
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 

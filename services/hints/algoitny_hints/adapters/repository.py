@@ -126,15 +126,22 @@ class DynamoHintStore:
         return True
 
     async def fail(self, request_id: str, target: str | None, reason: str) -> None:
-        await asyncio.to_thread(
-            self._client.update_item,
-            TableName=self.table,
-            Key={"pk": {"S": f"REQ#{request_id}"}, "sk": {"S": "REQ"}},
-            UpdateExpression="SET #s = :failed, failure = :r",
-            ConditionExpression="attribute_exists(pk) AND #s <> :ready",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":failed": {"S": "failed"}, ":r": {"S": reason[:300]}, ":ready": {"S": "ready"}},
-        )
+        try:
+            await asyncio.to_thread(
+                self._client.update_item,
+                TableName=self.table,
+                Key={"pk": {"S": f"REQ#{request_id}"}, "sk": {"S": "REQ"}},
+                UpdateExpression="SET #s = :failed, failure = :r",
+                ConditionExpression="attribute_exists(pk) AND #s <> :ready",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":failed": {"S": "failed"},
+                    ":r": {"S": reason[:300]},
+                    ":ready": {"S": "ready"},
+                },
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return  # a result was stored: it stands
         if target:
             latest = await self.latest(target)
             if latest and latest.get("request_id") == request_id:
