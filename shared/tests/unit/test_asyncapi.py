@@ -15,6 +15,9 @@ from algoitny_shared import asyncapi, kafka
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import (
     ExecutionCompleted,
+    GeneratedHint,
+    HintGenerated,
+    HintRequested,
     PlanCreated,
     PlanDeleted,
     PlanUpdated,
@@ -95,6 +98,34 @@ SAMPLES: dict[str, tuple[BaseModel, str]] = {
             completed_at=NOW,
         ),
         "e-1",
+    ),
+    "hints.HintRequested": (
+        HintRequested(
+            request_id="req-12345678",
+            kind="execution",
+            execution_id="e-1",
+            platform="baekjoon",
+            problem_id="1000",
+            user_id="u-123",
+            charge_key="req-12345678",
+            charge_day="2026-01-02",
+            requested_at=NOW,
+        ),
+        "req-12345678",
+    ),
+    "hints.HintGenerated": (
+        HintGenerated(
+            request_id="req-12345678",
+            kind="execution",
+            execution_id="e-1",
+            platform="baekjoon",
+            problem_id="1000",
+            user_id="u-123",
+            source="fallback",
+            hints=[GeneratedHint(level=1, title="Large values", text="Use 64-bit integers.")],
+            generated_at=NOW,
+        ),
+        "req-12345678",
     ),
     "accounts.UserRegistered": (
         UserRegistered(user_id="u-123", role="user", plan_id="free", registered_at=NOW),
