@@ -13,7 +13,7 @@ import json
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -49,11 +49,13 @@ def spy(c: Container) -> OutboxSpy:
 
 
 @pytest.fixture(scope="module")
-def calls(c: Container) -> CallRecorder:
+def calls(c: Container) -> Iterator[CallRecorder]:
     recorder = CallRecorder()
     recorder.attach(c.dynamodb, "dynamodb")
     recorder.attach(c.s3, "s3")
-    return recorder
+    yield recorder
+    recorder.detach(c.dynamodb, "dynamodb")
+    recorder.detach(c.s3, "s3")
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,12 @@ CASES = 1000
 
 
 @pytest.fixture(scope="module")
-def c(provisioned: dict[str, Any]) -> Container:
+def c(provisioned: dict[str, Any]) -> Iterator[Container]:
     container = build(ProblemsSettings(consumers_enabled=False, test_set_stale_upload_s=120))
     recorder = CallRecorder()
     recorder.attach(container.dynamodb, "dynamodb")
-    return container
+    yield container
+    recorder.detach(container.dynamodb, "dynamodb")
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,12 @@ class CallRecorder:
         if service == "dynamodb":
             client.meta.events.register("before-call.dynamodb.Scan", self.on_scan)
 
+    def detach(self, client: Any, service: str) -> None:
+        """Clients are shared (cached per endpoint): leave no hook behind for later tests."""
+        client.meta.events.unregister(f"before-call.{service}", self.before_call)
+        if service == "dynamodb":
+            client.meta.events.unregister("before-call.dynamodb.Scan", self.on_scan)
+
     @contextmanager
     def window(self) -> Iterator[Counter[str]]:
         """The operations issued inside the block."""
