@@ -73,10 +73,14 @@ async def test_state_and_event_commit_together_and_the_relay_publishes_them(sett
     broker = make_broker(settings)
     relay = OutboxRelay(client, outbox, EventPublisher(broker, settings), "problems", 0.2)
     pending = [p for p in await relay.pending() if p["event_id"] == str(event.event_id)]
-    assert len(pending) == 1, "the committed event waits in the outbox"
+    key = {"event_id": {"S": str(event.event_id)}}
+    if not pending:
+        # When the e2e platform runs in the same session and namespace, its problems relay may
+        # have published the event already: then it must be marked sent, as checked below.
+        assert "pending" not in client.get_item(TableName=outbox.table, Key=key, ConsistentRead=True)["Item"]
     await broker.start()
     try:
-        assert await relay.drain_once() >= 1
+        assert await relay.drain_once() >= len(pending)
     finally:
         await broker.stop()
     item = from_item(client.get_item(TableName=outbox.table, Key={"event_id": {"S": str(event.event_id)}})["Item"])
