@@ -13,6 +13,7 @@ cleanup() {
 }
 trap cleanup EXIT
 "$PY" bench/create_to_searchable.py
+"$PY" bench/search_latency.py
 "$PY" bench/quota_consume.py
 "$PY" bench/signin_and_verify.py
 "$PY" bench/judge_overhead.py

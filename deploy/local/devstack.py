@@ -98,6 +98,8 @@ class Platform:
             for upstream, var in GATEWAY_UPSTREAMS.items():
                 env[f"ALGOITNY_{var}_URL"] = self.url(upstream)
             env.setdefault("ALGOITNY_PUBLIC_URL", self.url("gateway"))
+        if svc.name == "search-indexer":  # its `reindex --source problems-service` reads the list API
+            env["ALGOITNY_PROBLEMS_URL"] = self.url("problems")
         if svc.name == "hints":
             for upstream in HINTS_UPSTREAMS:
                 var = f"ALGOITNY_{upstream.upper()}_URL"

@@ -34,11 +34,6 @@ INTERNAL_HEADERS = (IDENTITY_HEADER, *FORGEABLE_HEADERS)
 ASSERTION_TTL_S = 30
 MAX_ASSERTION_CHARS = 2048
 
-# Plans whose holders may register problems (the plan's may-register flag). Until the
-# ratelimit service publishes plan events, the plan id in the token decides: 'admin'
-# (seeded by ratelimit) and 'registrar' (an operator-created plan).
-REGISTRAR_PLANS = frozenset({"admin", "registrar"})
-
 Role = Literal["anonymous", "user", "admin"]
 
 
@@ -48,6 +43,9 @@ class Identity(BaseModel):
     plan: str | None = None
     token_id: str | None = None
     client_ip: str | None = None
+    # The caller's plan may register problems: the plan's flag as accounts copied it into the
+    # user when the access token was issued (token claim ``may_register``).
+    may_register: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -59,7 +57,7 @@ class Identity(BaseModel):
 
     @property
     def may_register_problems(self) -> bool:
-        return self.is_admin or (self.is_authenticated and self.plan in REGISTRAR_PLANS)
+        return self.is_admin or (self.is_authenticated and self.may_register)
 
 
 def _b64(data: bytes) -> str:

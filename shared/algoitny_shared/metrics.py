@@ -25,3 +25,19 @@ EVENT_LAG_SECONDS = Histogram(
     ["consumer"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
 )
+CONSUMER_LAG = Gauge(
+    "algoitny_consumer_lag_messages",
+    "Messages of a topic partition not yet committed by a consumer group (end offset - committed offset)",
+    ["consumer", "topic", "partition"],
+)
+SEARCH_LAST_EVENT_TIME = Gauge(
+    "algoitny_search_last_indexed_event_timestamp_seconds",
+    "When the newest problem event applied to the search index occurred (Unix time)",
+)
+SEARCH_INDEX_DELAY = Gauge(
+    "algoitny_search_index_delay_seconds",
+    "Index freshness: time from the last applied problem event's occurrence to its write into the index",
+)
+SEARCH_REINDEX_DOCUMENTS = Gauge(
+    "algoitny_search_reindex_documents", "Documents written into the new index by the last rebuild", ["source"]
+)

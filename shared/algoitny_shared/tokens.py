@@ -61,11 +61,17 @@ class AccessClaims(BaseModel):
     jti: str
     exp: int
     iat: int
+    # The plan's may-register-problems flag as accounts knew it when the token was issued.
+    may_register: bool = False
 
 
-def issue(keyring: Keyring, *, user_id: str, role: str, plan: str, ttl_s: int) -> tuple[str, AccessClaims]:
+def issue(
+    keyring: Keyring, *, user_id: str, role: str, plan: str, ttl_s: int, may_register: bool = False
+) -> tuple[str, AccessClaims]:
     now = int(time.time())
-    claims = AccessClaims(sub=user_id, role=role, plan=plan, jti=uuid.uuid4().hex, iat=now, exp=now + ttl_s)
+    claims = AccessClaims(
+        sub=user_id, role=role, plan=plan, jti=uuid.uuid4().hex, iat=now, exp=now + ttl_s, may_register=may_register
+    )
     kid, key = keyring.signing_key()
     token = jwt.encode(
         {**claims.model_dump(), "iss": ISSUER, "aud": AUDIENCE, "typ": ACCESS},

@@ -51,7 +51,14 @@ RATELIMIT_GROUP = "ratelimit"
 PROBLEMS_GROUP = "problems"
 # The hints worker turns HintRequested events into hints.
 HINTS_GROUP = "hints"
-CONSUMER_GROUPS: tuple[str, ...] = (SEARCH_INDEXER_GROUP, RATELIMIT_GROUP, PROBLEMS_GROUP, HINTS_GROUP)
+ACCOUNTS_GROUP = "accounts"
+CONSUMER_GROUPS: tuple[str, ...] = (
+    SEARCH_INDEXER_GROUP,
+    RATELIMIT_GROUP,
+    PROBLEMS_GROUP,
+    ACCOUNTS_GROUP,
+    HINTS_GROUP,
+)
 
 
 def all_topics() -> list[TopicSpec]:

@@ -339,10 +339,22 @@ def test_admin_routes_registrar_plan_events_and_deactivation(
     _expect(gateway.post("/api/v1/problems", json=problem, headers=as_user), 403, "FORBIDDEN")
     _expect(gateway.get("/api/v1/admin/users"), 401, "UNAUTHENTICATED")
 
-    # The admin moves the user to the registrar plan: the next token may register problems.
-    changed = _expect(
-        gateway.patch(f"/api/v1/admin/users/{user_id}", json={"plan_id": "registrar"}, headers=admin_headers), 200
-    )
+    # A plan that may register problems (its flag, not its name, decides); accounts learns it from
+    # ratelimit's PlanCreated event. The admin moves the user to it: the next token may register.
+    plan = {
+        "plan_id": "registrar",
+        "name": "Registrar",
+        "daily_limits": {"execution": 100, "hint": 10},
+        "may_register_problems": True,
+    }
+    assert gateway.post("/api/v1/admin/plans", json=plan, headers=admin_headers).status_code in (201, 409)
+
+    def moved() -> dict[str, Any] | None:
+        resp = gateway.patch(f"/api/v1/admin/users/{user_id}", json={"plan_id": "registrar"}, headers=admin_headers)
+        return resp.json() if resp.status_code == 200 else None  # type: ignore[no-any-return]
+
+    changed = eventually(moved, timeout_s=30)
+    assert changed["plan_limits"]["may_register_problems"] is True
     assert changed["plan_id"] == "registrar"
     registrar = _login(gateway, email)
     _expect(gateway.post("/api/v1/problems", json=problem, headers=_bearer(registrar["access_token"])), 201)

@@ -16,7 +16,7 @@ from algoitny_shared.events.catalog import ProblemCreated
 from algoitny_shared.kafka import EventPublisher, make_broker
 from algoitny_shared.outbox import Outbox, OutboxRelay
 from algoitny_shared.settings import ServiceSettings
-from algoitny_shared.tables import ALL_TABLES, PROBLEMS, PROBLEMS_OUTBOX, ensure_tables
+from algoitny_shared.tables import ALL_TABLES, PROBLEMS, ensure_tables, outbox_table
 from algoitny_shared.topics import PROBLEM_EVENTS
 from algoitny_shared.uow import DynamoUnitOfWork, TransactionConflict
 
@@ -54,9 +54,16 @@ def _problem_put(settings: ServiceSettings, problem_id: str) -> dict[str, Any]:
     }
 
 
+# An outbox of the tests' own: the e2e services running in the same namespace have relays
+# of their own that would otherwise publish these events first.
+TEST_OUTBOX = outbox_table("outbox-tests")
+
+
 @pytest.fixture
 def settings(provisioned: dict[str, Any]) -> ServiceSettings:
-    return ServiceSettings(service_name="problems", outbox_poll_interval_s=0.2)
+    settings = ServiceSettings(service_name="problems", outbox_poll_interval_s=0.2)
+    ensure_tables(dynamodb(settings), settings.namespace, [TEST_OUTBOX])
+    return settings
 
 
 def test_table_creation_is_idempotent(settings: ServiceSettings) -> None:
@@ -65,7 +72,7 @@ def test_table_creation_is_idempotent(settings: ServiceSettings) -> None:
 
 async def test_state_and_event_commit_together_and_the_relay_publishes_them(settings: ServiceSettings) -> None:
     client = dynamodb(settings)
-    outbox = Outbox(client, PROBLEMS_OUTBOX, settings.namespace)
+    outbox = Outbox(client, TEST_OUTBOX, settings.namespace)
     uow = DynamoUnitOfWork(client, outbox)
     event = _event("r1")
     uow.add(_problem_put(settings, "r1"))
@@ -113,7 +120,7 @@ async def test_state_and_event_commit_together_and_the_relay_publishes_them(sett
 
 async def test_a_failed_condition_writes_neither_state_nor_event(settings: ServiceSettings) -> None:
     client = dynamodb(settings)
-    outbox = Outbox(client, PROBLEMS_OUTBOX, settings.namespace)
+    outbox = Outbox(client, TEST_OUTBOX, settings.namespace)
     first = DynamoUnitOfWork(client, outbox)
     first.add(_problem_put(settings, "dup"))
     first.publish(_event("dup"))
@@ -131,7 +138,7 @@ async def test_a_failed_condition_writes_neither_state_nor_event(settings: Servi
 
 async def test_transactions_over_100_items_are_refused_before_dynamodb(settings: ServiceSettings) -> None:
     client = dynamodb(settings)
-    uow = DynamoUnitOfWork(client, Outbox(client, PROBLEMS_OUTBOX, settings.namespace))
+    uow = DynamoUnitOfWork(client, Outbox(client, TEST_OUTBOX, settings.namespace))
     for i in range(101):
         uow.add(_problem_put(settings, f"big{i}"))
     with pytest.raises(ValueError):
@@ -143,7 +150,7 @@ async def test_transactions_over_100_items_are_refused_before_dynamodb(settings:
 
 async def test_two_relays_do_not_both_claim_an_event(settings: ServiceSettings) -> None:
     client = dynamodb(settings)
-    outbox = Outbox(client, PROBLEMS_OUTBOX, settings.namespace)
+    outbox = Outbox(client, TEST_OUTBOX, settings.namespace)
     uow = DynamoUnitOfWork(client, outbox)
     event = _event("lease")
     uow.publish(event)

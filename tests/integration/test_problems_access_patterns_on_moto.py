@@ -54,8 +54,7 @@ def calls(c: Container) -> Iterator[CallRecorder]:
     recorder.attach(c.dynamodb, "dynamodb")
     recorder.attach(c.s3, "s3")
     yield recorder
-    recorder.detach(c.dynamodb, "dynamodb")
-    recorder.detach(c.s3, "s3")
+    recorder.detach()
 
 
 @pytest.fixture(autouse=True)

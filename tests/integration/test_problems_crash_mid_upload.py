@@ -36,7 +36,7 @@ def c(provisioned: dict[str, Any]) -> Iterator[Container]:
     recorder = CallRecorder()
     recorder.attach(container.dynamodb, "dynamodb")
     yield container
-    recorder.detach(container.dynamodb, "dynamodb")
+    recorder.detach()
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from opensearchpy import AsyncOpenSearch
 
 from algoitny_search_indexer.adapters.opensearch_index import ProblemIndex
 from algoitny_search_indexer.domain.documents import document_of
+from algoitny_search_indexer.domain.query import make_spec
 from algoitny_shared.events.catalog import ProblemCreated
 
 pytestmark = pytest.mark.integration
@@ -60,8 +61,8 @@ async def test_search_by_words_korean_fragment_id_tag_and_typo(index: ProblemInd
     await index.refresh()
 
     async def keys(q: str, drafts: bool = False) -> list[str]:
-        hits, _ = await index.search(q, limit=10, include_drafts=drafts)
-        return [h["_source"]["key"] for h in hits]
+        resp = await index.search(make_spec(q, limit=10, may_see_drafts=drafts))
+        return [h["_source"]["key"] for h in resp["hits"]["hits"]]
 
     assert (await keys("증가하는"))[0] == "baekjoon/11053"
     assert (await keys("부분 수열"))[0] == "baekjoon/11053"
@@ -112,5 +113,5 @@ async def test_lifecycle_events_keep_the_index_consistent_and_deletes_win(index:
     await index.refresh()
     stored = await index.get("baekjoon/77")
     assert stored and stored["status"] == "deleted" and stored["_version"] == 4
-    hits, _ = await index.search("Lifecycle", limit=10, include_drafts=True)
+    hits = (await index.search(make_spec("Lifecycle", limit=10, may_see_drafts=True)))["hits"]["hits"]
     assert all(h["_id"] != "baekjoon/77" for h in hits)

@@ -50,7 +50,7 @@ def _tcp_open(hostport: str) -> bool:
 
 def _http_ok(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
+        with urllib.request.urlopen(url, timeout=15) as resp:
             return resp.status < 500
     except Exception:
         return False

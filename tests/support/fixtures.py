@@ -71,3 +71,27 @@ async def _cleanup(settings: Any) -> None:
         await client.indices.delete(index=f"{settings.namespace}-*", ignore_unavailable=True)
     finally:
         await client.close()
+    await asyncio.to_thread(_drop_tables_and_buckets, settings)
+
+
+def _drop_tables_and_buckets(settings: Any) -> None:
+    """moto keeps everything in memory: give back what this run created."""
+    from algoitny_shared.buckets import ALL_BUCKETS
+    from algoitny_shared.dynamo import dynamodb, s3
+
+    db = dynamodb(settings)
+    for page in db.get_paginator("list_tables").paginate():
+        for name in page["TableNames"]:
+            if name.startswith(f"{settings.namespace}-"):
+                db.delete_table(TableName=name)
+    store = s3(settings)
+    for spec in ALL_BUCKETS:
+        bucket = spec.physical(settings.namespace)
+        try:
+            for page in store.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+                keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+                if keys:
+                    store.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+            store.delete_bucket(Bucket=bucket)
+        except store.exceptions.NoSuchBucket:
+            pass

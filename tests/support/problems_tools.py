@@ -30,12 +30,15 @@ class CallRecorder:
         client.meta.events.register(f"before-call.{service}", self.before_call)
         if service == "dynamodb":
             client.meta.events.register("before-call.dynamodb.Scan", self.on_scan)
+        self._attached = [*getattr(self, "_attached", []), (client, service)]
 
-    def detach(self, client: Any, service: str) -> None:
-        """Clients are shared (cached per endpoint): leave no hook behind for later tests."""
-        client.meta.events.unregister(f"before-call.{service}", self.before_call)
-        if service == "dynamodb":
-            client.meta.events.unregister("before-call.dynamodb.Scan", self.on_scan)
+    def detach(self) -> None:
+        """Unhook from the clients: they are process-wide (cached), other tests use them too."""
+        for client, service in getattr(self, "_attached", []):
+            client.meta.events.unregister(f"before-call.{service}", self.before_call)
+            if service == "dynamodb":
+                client.meta.events.unregister("before-call.dynamodb.Scan", self.on_scan)
+        self._attached = []
 
     @contextmanager
     def window(self) -> Iterator[Counter[str]]:

@@ -8,17 +8,21 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 
 from algoitny_accounts.adapters.google import GoogleVerifier
+from algoitny_accounts.adapters.plan_copies import PlanCopyRepository
 from algoitny_accounts.adapters.refresh_tokens import RefreshTokenStore
 from algoitny_accounts.adapters.sign_in_attempts import SignInAttempts
 from algoitny_accounts.adapters.user_repository import UserRepository
 from algoitny_accounts.service_layer.accounts import AccountService, ThrottlePolicy
+from algoitny_accounts.service_layer.plan_sync import PlanSync
 from algoitny_accounts.settings import AccountsSettings
 from algoitny_shared import tokens
 from algoitny_shared.cursor import CursorCodec
 from algoitny_shared.dynamo import dynamodb
-from algoitny_shared.kafka import EventPublisher, make_broker
+from algoitny_shared.inbox import Inbox
+from algoitny_shared.kafka import EventConsumer, EventPublisher, make_broker
 from algoitny_shared.outbox import Outbox, OutboxRelay
-from algoitny_shared.tables import ACCOUNTS_OUTBOX
+from algoitny_shared.tables import ACCOUNTS_INBOX, ACCOUNTS_OUTBOX
+from algoitny_shared.topics import ACCOUNTS_GROUP, RATELIMIT_EVENTS
 from algoitny_shared.uow import DynamoUnitOfWork
 
 
@@ -31,6 +35,9 @@ class Container:
     relay: OutboxRelay
     users: UserRepository
     accounts: AccountService
+    plans: PlanCopyRepository
+    plan_sync: PlanSync
+    consumer: EventConsumer
 
 
 def build(settings: AccountsSettings | None = None) -> Container:
@@ -42,6 +49,18 @@ def build(settings: AccountsSettings | None = None) -> Container:
         client, outbox, EventPublisher(broker, settings), settings.service_name, settings.outbox_poll_interval_s
     )
     users = UserRepository(client, settings.namespace)
+    plans = PlanCopyRepository(client, settings.namespace)
+    plan_sync = PlanSync(plans, users)
+    consumer = EventConsumer(
+        broker=broker,
+        settings=settings,
+        group=ACCOUNTS_GROUP,
+        topics=[RATELIMIT_EVENTS],
+        handlers=plan_sync.handlers(),
+        inbox=Inbox(client, ACCOUNTS_INBOX, settings.namespace),
+    )
+    if settings.consumers_enabled:
+        consumer.register()
     accounts = AccountService(
         users,
         RefreshTokenStore(client, settings.namespace, settings.refresh_token_ttl_s),
@@ -55,5 +74,6 @@ def build(settings: AccountsSettings | None = None) -> Container:
         settings.admin_emails,
         ThrottlePolicy(settings.signin_max_failures_per_account, settings.signin_max_failures_per_address),
         CursorCodec(settings.cursor_secret.get_secret_value()),
+        plans,
     )
-    return Container(settings, client, broker, outbox, relay, users, accounts)
+    return Container(settings, client, broker, outbox, relay, users, accounts, plans, plan_sync, consumer)

@@ -8,6 +8,7 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 from opensearchpy import AsyncOpenSearch
 
+from algoitny_search_indexer.adapters.lag import LagMonitor
 from algoitny_search_indexer.adapters.opensearch_index import ProblemIndex
 from algoitny_search_indexer.service_layer.indexing import Indexer, SearchService
 from algoitny_search_indexer.settings import SearchIndexerSettings
@@ -26,8 +27,10 @@ class Container:
     opensearch: AsyncOpenSearch
     broker: KafkaBroker
     index: ProblemIndex
+    indexer: Indexer
     consumer: EventConsumer
     search: SearchService
+    lag: LagMonitor
 
 
 def build(settings: SearchIndexerSettings | None = None) -> Container:
@@ -49,4 +52,10 @@ def build(settings: SearchIndexerSettings | None = None) -> Container:
     if settings.consumers_enabled:
         consumer.register()
     search = SearchService(index, CursorCodec(settings.cursor_secret.get_secret_value()))
-    return Container(settings, client, opensearch, broker, index, consumer, search)
+    lag = LagMonitor(
+        settings.kafka_bootstrap_servers,
+        PROBLEM_EVENTS.physical(settings.namespace),
+        f"{settings.namespace}.{SEARCH_INDEXER_GROUP}",
+        SEARCH_INDEXER_GROUP,
+    )
+    return Container(settings, client, opensearch, broker, index, indexer, consumer, search, lag)

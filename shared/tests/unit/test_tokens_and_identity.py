@@ -100,8 +100,21 @@ def test_services_refuse_bare_identity_headers_and_trust_only_signed_assertions(
     assert client.get("/who", headers={IDENTITY_HEADER: signed}).json()["role"] == "admin"
 
 
-def test_registrar_plans_may_register_problems() -> None:
-    assert Identity(user_id="u", role="user", plan="registrar").may_register_problems
+def test_the_plans_may_register_flag_decides_problem_writes() -> None:
+    assert Identity(user_id="u", role="user", plan="studio", may_register=True).may_register_problems
     assert Identity(user_id="u", role="admin", plan="free").may_register_problems
     assert not Identity(user_id="u", role="user", plan="free").may_register_problems
-    assert not Identity(role="anonymous", plan="registrar").may_register_problems
+    # The plan id alone decides nothing any more.
+    assert not Identity(user_id="u", role="user", plan="registrar").may_register_problems
+    assert not Identity(role="anonymous", plan="studio", may_register=True).may_register_problems
+
+
+def test_may_register_travels_in_the_token_and_the_signed_identity() -> None:
+    keyring = tokens.Keyring(KEY)
+    token, _ = tokens.issue(keyring, user_id="u1", role="user", plan="studio", ttl_s=60, may_register=True)
+    assert tokens.verify(keyring, token).may_register
+    plain, _ = tokens.issue(keyring, user_id="u1", role="user", plan="free", ttl_s=60)
+    assert not tokens.verify(keyring, plain).may_register
+    signer = IdentitySigner(SECRET)
+    who = Identity(user_id="u1", role="user", plan="studio", may_register=True)
+    assert signer.verify(signer.sign(who, "POST", "/problems"), "POST", "/problems").may_register_problems

@@ -9,9 +9,10 @@ PlanIndex / UserListIndex queries.
 from __future__ import annotations
 
 import asyncio
+import builtins
 from typing import Any
 
-from algoitny_accounts.domain.users import User, normalise_email
+from algoitny_accounts.domain.users import SearchField, User, name_key, normalise_email
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.tables import USERS
 
@@ -37,7 +38,7 @@ class UserRepository:
 
     def _user_item(self, user: User) -> dict[str, Any]:
         data = user.model_dump(mode="json")
-        return to_item({"pk": _user_pk(user.user_id), "listed": LISTED, **data})
+        return to_item({"pk": _user_pk(user.user_id), "listed": LISTED, "name_key": name_key(user.name), **data})
 
     def _guard(self, pk: str, user_id: str) -> dict[str, Any]:
         return {
@@ -120,9 +121,70 @@ class UserRepository:
         resp = await asyncio.to_thread(self._client.query, **kwargs)
         return [self._user(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
 
+    async def search(
+        self, field: SearchField, prefix: str, limit: int, start_key: dict[str, Any] | None
+    ) -> tuple[builtins.list[User], dict[str, Any] | None]:
+        """Users whose normalised e-mail or name starts with ``prefix``, in that key's order (AP-11)."""
+        index, key = ("EmailPrefixIndex", "email") if field == "email" else ("NamePrefixIndex", "name_key")
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": index,
+            "KeyConditionExpression": "listed = :l AND begins_with(#k, :p)",
+            "ExpressionAttributeNames": {"#k": key},
+            "ExpressionAttributeValues": {":l": {"S": LISTED}, ":p": {"S": prefix}},
+            "Limit": limit,
+        }
+        if start_key:
+            kwargs["ExclusiveStartKey"] = start_key
+        resp = await asyncio.to_thread(self._client.query, **kwargs)
+        return [self._user(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
+
+    async def ids_on_plan(self, plan_id: str) -> builtins.list[str]:
+        """Every user id on a plan (PlanIndex, all pages): the fan-out of a plan change."""
+        ids: builtins.list[str] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "PlanIndex",
+            "KeyConditionExpression": "plan_id = :p",
+            "ExpressionAttributeValues": {":p": {"S": plan_id}},
+            "ProjectionExpression": "user_id",
+        }
+        while True:
+            resp = await asyncio.to_thread(self._client.query, **kwargs)
+            ids.extend(i["user_id"]["S"] for i in resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                return ids
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    async def copy_plan_limits(self, user_id: str, plan_id: str, limits: dict[str, Any], rev: int) -> bool:
+        """Set the user's copied plan limits if the user is still on the plan and has an older copy.
+
+        Bumps ``version``, so a concurrent whole-item write (which checks it) cannot put the old copy back.
+        """
+        try:
+            await asyncio.to_thread(
+                self._client.update_item,
+                TableName=self.table,
+                Key={"pk": {"S": _user_pk(user_id)}},
+                UpdateExpression="SET plan_limits = :l, plan_rev = :r ADD #v :one",
+                ConditionExpression="attribute_exists(pk) AND plan_id = :p AND "
+                "(attribute_not_exists(plan_rev) OR plan_rev < :r)",
+                ExpressionAttributeNames={"#v": "version"},
+                ExpressionAttributeValues={
+                    ":l": to_item({"l": limits})["l"],
+                    ":r": {"N": str(rev)},
+                    ":p": {"S": plan_id},
+                    ":one": {"N": "1"},
+                },
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     @staticmethod
     def _user(item: dict[str, Any]) -> User:
         data = from_item(item)
         data.pop("pk", None)
         data.pop("listed", None)
+        data.pop("name_key", None)
         return User.model_validate(data)

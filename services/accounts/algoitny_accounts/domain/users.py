@@ -22,6 +22,11 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def name_key(name: str) -> str:
+    """A name as the admin search matches it: lower case, runs of white space as one space."""
+    return " ".join(name.lower().split())
+
+
 def new_user_id() -> str:
     """128 random bits: not derived from time or counters, so ids reveal nothing and never collide."""
     return "u_" + secrets.token_urlsafe(16)
@@ -46,8 +51,9 @@ class User(BaseModel):
     role: Role = "user"
     plan_id: str = DEFAULT_PLAN
     plan_limits: dict[str, Any] | None = Field(
-        default=None, description="Copied from the plan (kept current from plan events once ratelimit sends them)"
+        default=None, description="Copied from the plan (kept current from ratelimit's plan events)"
     )
+    plan_rev: int = Field(default=0, description="Version of the plan event plan_limits was copied from")
     active: bool = True
     consents: dict[str, Consent] = Field(default_factory=dict)
     password_hash: str | None = None
@@ -82,6 +88,11 @@ class User(BaseModel):
             created_at=now,
             updated_at=now,
         )
+
+    @property
+    def may_register(self) -> bool:
+        """The plan's may-register-problems flag, as copied into the user."""
+        return bool((self.plan_limits or {}).get("may_register_problems", False))
 
     def view(self) -> UserView:
         return UserView(
@@ -168,6 +179,9 @@ class TokenPair(BaseModel):
     refresh_token: str
     refresh_expires_in: int
     user: UserView
+
+
+SearchField = Literal["email", "name"]
 
 
 class UserPage(BaseModel):

@@ -19,6 +19,7 @@ from algoitny_accounts.domain.users import (
     LoginRequest,
     RefreshRequest,
     RegisterRequest,
+    SearchField,
     TokenPair,
     UpdateMeRequest,
     UserPage,
@@ -106,11 +107,22 @@ def make_app(container: Container | None = None) -> FastAPI:
     async def list_users(
         identity: CurrentIdentity,
         plan: Annotated[str | None, Query(pattern=PLAN_PATTERN)] = None,
+        q: Annotated[str | None, Query(min_length=1, max_length=254, description="e-mail or name prefix")] = None,
+        field: Annotated[SearchField | None, Query(description="search only the e-mail or only the name")] = None,
         cursor: Annotated[str | None, Query(max_length=4096)] = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
     ) -> UserPage:
-        """Users newest first, optionally of one plan."""
+        """Users newest first, optionally of one plan; or, with `q`, the users whose e-mail or name
+        starts with `q` (case-insensitive prefix, not substring): e-mail matches first, then names."""
         _require_admin(identity)
+        if q is not None:
+            if plan is not None:
+                raise AppError(ErrorCode.BAD_REQUEST, "Use either q or plan, not both")
+            if not q.strip():
+                raise AppError(ErrorCode.BAD_REQUEST, "q must not be blank")
+            return await c.accounts.search_users(q, field, cursor, limit)
+        if field is not None:
+            raise AppError(ErrorCode.BAD_REQUEST, "field applies to a search (q) only")
         return await c.accounts.list_users(plan, cursor, limit)
 
     @app.patch("/admin/users/{user_id}", response_model=UserView, tags=["admin"])

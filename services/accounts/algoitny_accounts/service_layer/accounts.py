@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from algoitny_accounts.adapters.google import GoogleIdentity, GoogleVerifier
+from algoitny_accounts.adapters.plan_copies import PlanCopyRepository
 from algoitny_accounts.adapters.refresh_tokens import RefreshTokenStore
 from algoitny_accounts.adapters.sign_in_attempts import SignInAttempts
 from algoitny_accounts.adapters.user_repository import UserRepository
@@ -20,11 +21,13 @@ from algoitny_accounts.domain.users import (
     Consent,
     ConsentKind,
     Role,
+    SearchField,
     TokenPair,
     UpdateMeRequest,
     User,
     UserPage,
     UserView,
+    name_key,
     normalise_email,
     now_utc,
 )
@@ -70,7 +73,9 @@ class AccountService:
         admin_emails: Sequence[str],
         throttle: ThrottlePolicy,
         cursors: CursorCodec,
+        plans: PlanCopyRepository,
     ) -> None:
+        self._plans = plans
         self._users = users
         self._tokens = refresh_tokens
         self._attempts = attempts
@@ -88,7 +93,14 @@ class AccountService:
         return REGISTRY.envelope(payload, producer=PRODUCER, aggregate_id=user.user_id, aggregate_version=user.version)
 
     def _access(self, user: User) -> str:
-        token, _ = tokens.issue(self._keyring, user_id=user.user_id, role=user.role, plan=user.plan_id, ttl_s=self._ttl)
+        token, _ = tokens.issue(
+            self._keyring,
+            user_id=user.user_id,
+            role=user.role,
+            plan=user.plan_id,
+            ttl_s=self._ttl,
+            may_register=user.may_register,
+        )
         return token
 
     def _pair(self, user: User, refresh_token: str) -> TokenPair:
@@ -117,6 +129,27 @@ class AccountService:
         # Only a verified e-mail proves ownership: an unverified sign-up with an admin's address stays a user.
         return verified and email in self._admin_emails
 
+    async def _with_plan(self, user: User, original_version: int | None = None) -> User:
+        """The user with the limits of their plan as accounts knows it now (copied from plan events).
+
+        Unchanged if the copy is no newer than the user's; otherwise ``version`` becomes
+        ``original_version + 1`` (the version the write checks, plus one).
+        """
+        plan = await self._plans.get(user.plan_id)
+        if plan is None or not plan.exists or plan.rev < user.plan_rev:
+            return user
+        if plan.rev == user.plan_rev and user.plan_limits == plan.limits():
+            return user
+        update: dict[str, Any] = {"plan_limits": plan.limits(), "plan_rev": plan.rev}
+        if original_version is not None:
+            update["version"] = original_version + 1
+        return user.model_copy(update=update)
+
+    async def _known_plan(self, plan_id: str) -> None:
+        plan = await self._plans.get(plan_id, fresh=True)
+        if plan is None or not plan.exists:
+            raise AppError(ErrorCode.NOT_FOUND, f"Plan {plan_id} does not exist")
+
     def _promote(self, user: User, uow: DynamoUnitOfWork) -> User:
         """Admin e-mails from configuration become admins (role and plan), with events."""
         if not self._admin_by_email(user.email, user.email_verified) or (
@@ -125,6 +158,8 @@ class AccountService:
             return user
         now = now_utc()
         promoted = user.model_copy(update={"role": "admin", "plan_id": ADMIN_PLAN, "version": user.version + 1})
+        if user.plan_id != ADMIN_PLAN:
+            promoted = promoted.model_copy(update={"plan_limits": None, "plan_rev": 0})
         promoted = promoted.model_copy(update={"updated_at": now})
         if user.role != "admin":
             uow.publish(
@@ -153,6 +188,7 @@ class AccountService:
         return self._pair(user, refresh)
 
     async def _create(self, user: User, method: str) -> TokenPair:
+        user = await self._with_plan(user)
         uow = self._uow()
         for item in self._users.put_new(user):
             uow.add(item)
@@ -218,6 +254,8 @@ class AccountService:
         if needs_rehash(user.password_hash):
             new_hash = await asyncio.to_thread(hash_password, password)
             updated = updated.model_copy(update={"password_hash": new_hash, "version": user.version + 1})
+        # Sign-in also catches the user up with their plan (a copy missed by a racing plan event).
+        updated = await self._with_plan(updated, user.version)
         if updated is not user:
             uow.add(self._users.put_updated(updated, user.version))
         try:
@@ -262,7 +300,7 @@ class AccountService:
         )
         uow = self._uow()
         uow.add(self._users.claim_google_id(claims.sub, existing.user_id))
-        linked = self._promote(linked, uow)
+        linked = await self._with_plan(self._promote(linked, uow), existing.version)
         uow.add(self._users.put_updated(linked, existing.version))
         try:
             return await self._start_session(linked, uow)
@@ -277,7 +315,7 @@ class AccountService:
         fresh = {"name": claims.name or user.name, "picture": claims.picture or user.picture}
         if any(getattr(user, k) != v for k, v in fresh.items()):
             updated = user.model_copy(update={**fresh, "version": user.version + 1, "updated_at": now_utc()})
-        updated = self._promote(updated, uow)
+        updated = await self._with_plan(self._promote(updated, uow), user.version)
         if updated is not user:
             uow.add(self._users.put_updated(updated, user.version))
         try:
@@ -365,6 +403,40 @@ class AccountService:
 
     # ------------------------------------------------------------------ admin
 
+    async def search_users(self, query: str, field: SearchField | None, cursor: str | None, limit: int) -> UserPage:
+        """AP-11: users whose e-mail or name starts with ``query`` (case-insensitive), from the prefix
+        indexes: e-mail matches first (by e-mail), then name matches (by name) not already listed."""
+        fields: list[SearchField] = [field] if field else ["email", "name"]
+        scope = f"search:{','.join(fields)}:{name_key(query)}"
+        phase, start = 0, None
+        if cursor:
+            position = self._cursors.decode(cursor, scope)
+            key, at = position.get("k"), position.get("ph")
+            if not isinstance(at, int) or not 0 <= at < len(fields) or not isinstance(key, dict):
+                raise AppError(ErrorCode.INVALID_CURSOR, "The cursor is malformed")
+            if not all(isinstance(v, str) for v in key.values()):
+                raise AppError(ErrorCode.INVALID_CURSOR, "The cursor is malformed")
+            phase, start = at, (to_item(key) if key else None)
+        email_prefix = normalise_email(query)
+        found: list[UserView] = []
+        last: dict[str, Any] | None = None
+        while phase < len(fields) and len(found) < limit:
+            prefix = email_prefix if fields[phase] == "email" else name_key(query)
+            users, last = await self._users.search(fields[phase], prefix, limit - len(found), start)
+            for user in users:
+                # In the name phase, skip users the e-mail phase already listed.
+                if fields[phase] == "name" and len(fields) == 2 and user.email.startswith(email_prefix):
+                    continue
+                found.append(user.view())
+            if last is None:
+                phase, start = phase + 1, None
+            else:
+                start = last
+        if phase >= len(fields):
+            return UserPage(items=found, next_cursor=None)
+        position = {"ph": phase, "k": from_item(start) if start else {}}
+        return UserPage(items=found, next_cursor=self._cursors.encode(position, scope))
+
     async def list_users(self, plan_id: str | None, cursor: str | None, limit: int) -> UserPage:
         scope = f"users:{plan_id or '*'}"
         start = None
@@ -388,7 +460,8 @@ class AccountService:
         update: dict[str, Any] = {}
         events: list[Any] = []
         if patch.plan_id is not None and patch.plan_id != user.plan_id:
-            update["plan_id"] = patch.plan_id
+            await self._known_plan(patch.plan_id)
+            update.update(plan_id=patch.plan_id, plan_limits=None, plan_rev=0)
             events.append(
                 UserPlanChanged(
                     user_id=user_id, plan_id=patch.plan_id, previous_plan_id=user.plan_id, changed_by=by, changed_at=now
@@ -410,6 +483,8 @@ class AccountService:
         if not update:
             return user.view()
         after = user.model_copy(update={**update, "version": user.version + 1, "updated_at": now})
+        if "plan_id" in update:
+            after = await self._with_plan(after, user.version)
         return (await self._save(user, after, events)).view()
 
     async def ensure_admin(self, email: str, password: str) -> tuple[User, bool]:

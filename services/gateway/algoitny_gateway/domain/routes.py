@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 Upstream = Literal["problems", "search", "accounts", "ratelimit", "executions", "hints"]
-# public: anyone; user: any signed-in caller; registrar: admins and registrar plans; admin: admins.
+# public: anyone; user: any signed-in caller; registrar: admins and users whose plan may register
+# problems (the token's may_register flag); admin: admins.
 Access = Literal["public", "user", "registrar", "admin"]
 Metered = Literal["execution", "hint"]
 RateClass = Literal["general", "execution", "signin"]

@@ -35,6 +35,7 @@ class Authenticator:
             user_id=claims.sub,
             role="admin" if claims.role == "admin" else "user",
             plan=claims.plan,
+            may_register=claims.may_register,
             token_id=claims.jti,
             client_ip=client_ip,
         )

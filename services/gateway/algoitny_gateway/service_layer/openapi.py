@@ -9,7 +9,7 @@ from algoitny_gateway.domain.routes import ROUTES, Route
 
 ACCESS_NOTES = {
     "user": "Requires a signed-in user's bearer token.",
-    "registrar": "Requires a bearer token of an admin or of a registrar plan.",
+    "registrar": "Requires a bearer token of an admin or of a user whose plan may register problems.",
     "admin": "Requires an admin bearer token.",
 }
 

@@ -25,6 +25,14 @@ def test_anonymous_admin_token_and_user_tokens() -> None:
     assert identity.token_id == claims.jti and identity.client_ip == "10.0.0.1"
     admin, _ = tokens.issue(KEYS, user_id="a1", role="admin", plan="admin", ttl_s=60)
     assert auth.identify(f"bearer {admin}").is_admin
+    # The registrar decision comes from the plan's flag in the token, never from the plan id.
+    assert not identity.may_register and not identity.may_register_problems
+    registrar, _ = tokens.issue(KEYS, user_id="r1", role="user", plan="any-name", ttl_s=60, may_register=True)
+    assert auth.identify(f"Bearer {registrar}").may_register_problems
+    named, _ = tokens.issue(KEYS, user_id="r2", role="user", plan="registrar", ttl_s=60)
+    assert not auth.identify(f"Bearer {named}").may_register_problems
+    operator = auth.identify("Bearer ops-token")
+    assert operator.may_register_problems and operator.user_id == "operator"
 
 
 @pytest.mark.parametrize(
@@ -78,13 +86,14 @@ def test_route_access_policies() -> None:
     from algoitny_shared.identity import Identity
 
     anonymous, user = Identity(), Identity(user_id="u", role="user", plan="free")
-    registrar = Identity(user_id="r", role="user", plan="registrar")
+    registrar = Identity(user_id="r", role="user", plan="studio", may_register=True)
     admin = Identity(user_id="a", role="admin", plan="free")
     authorize(anonymous, "public")
     for who, access, code in [
         (anonymous, "user", ErrorCode.UNAUTHENTICATED),
         (anonymous, "registrar", ErrorCode.UNAUTHENTICATED),
         (user, "registrar", ErrorCode.FORBIDDEN),
+        (Identity(user_id="n", role="user", plan="registrar"), "registrar", ErrorCode.FORBIDDEN),
         (user, "admin", ErrorCode.FORBIDDEN),
         (registrar, "admin", ErrorCode.FORBIDDEN),
     ]:

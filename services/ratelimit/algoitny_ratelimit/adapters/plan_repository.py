@@ -76,13 +76,23 @@ class PlanRepository:
 
     def replace(self, before: Plan, after: Plan) -> list[dict[str, Any]]:
         """Optimistic update (version check); a renamed plan swaps its name guard."""
+        # An update, not a Put: active_users is kept by the membership consumer (ADD), and a Put
+        # of the value read here would overwrite a concurrent move of a user.
+        fields = {**after.model_dump(exclude={"plan_id", "active_users"}), "name_key": _name_key(after.name)}
+        names = {f"#f{i}": k for i, k in enumerate(fields)}
+        values = {f":f{i}": v for i, v in enumerate(fields.values())}
         items: list[dict[str, Any]] = [
             {
-                "Put": {
+                "Update": {
                     "TableName": self.table,
-                    "Item": to_item({**after.model_dump(), "listed": LISTED, "name_key": _name_key(after.name)}),
-                    "ConditionExpression": "version = :v",
-                    "ExpressionAttributeValues": {":v": {"N": str(before.version)}},
+                    "Key": {"plan_id": {"S": after.plan_id}},
+                    "UpdateExpression": "SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields))),
+                    "ConditionExpression": "attribute_exists(plan_id) AND #v = :expected",
+                    "ExpressionAttributeNames": {**names, "#v": "version"},
+                    "ExpressionAttributeValues": {
+                        **to_item(values),
+                        ":expected": {"N": str(before.version)},
+                    },
                 }
             }
         ]

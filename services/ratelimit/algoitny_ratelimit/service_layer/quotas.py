@@ -10,7 +10,7 @@ from typing import Any
 
 from algoitny_ratelimit.adapters.plan_repository import PlanRepository
 from algoitny_ratelimit.adapters.usage_repository import UsageRepository
-from algoitny_ratelimit.adapters.user_plan_repository import UserPlanRepository
+from algoitny_ratelimit.adapters.user_plan_repository import UserPlanRepository, UserPlanState
 from algoitny_ratelimit.domain.plans import NewPlan, Plan, PlanPatch
 from algoitny_ratelimit.domain.quota import (
     ACTIONS,
@@ -33,6 +33,9 @@ from algoitny_shared.events.catalog import (
     PlanUpdated,
     UsageConsumed,
     UsageRefunded,
+    UserDeactivated,
+    UserPlanChanged,
+    UserReactivated,
     UserRegistered,
 )
 from algoitny_shared.inbox import Inbox
@@ -289,7 +292,15 @@ class PlanService:
 
 
 class PlanMembership:
-    """Keeps UserPlans and each plan's user count exact from accounts events (inbox in the same transaction)."""
+    """Keeps UserPlans and each plan's ``active_users`` exact from accounts events.
+
+    Every event is applied in one TransactWriteItems: the inbox mark (so a redelivered event
+    has no second effect), the user's new UserPlans state (conditioned on the revision read,
+    so concurrent deliveries cannot both apply), and the counter moves: -1 on the plan that
+    counted the user, +1 on the plan that counts them now. A user is counted only while active
+    and only in a plan that exists; the +1 is conditioned on the plan existing, and a plan is
+    deleted only while its counter is 0, so a delete and a move can never both succeed.
+    """
 
     def __init__(self, plans: PlanRepository, user_plans: UserPlanRepository, inbox: Inbox, client: Any) -> None:
         self._plans = plans
@@ -297,21 +308,69 @@ class PlanMembership:
         self._inbox = inbox
         self._client = client
 
-    async def on_user_registered(self, envelope: EventEnvelope, payload: UserRegistered) -> None:
-        items = [
-            self._inbox.put_request(CONSUMER, str(envelope.event_id)),
-            self._user_plans.put_new(payload.user_id, payload.plan_id),
-        ]
-        if await self._plans.get(payload.plan_id, fresh=True):
-            items.append(self._plans.add_users(payload.plan_id, 1))
-        try:
-            await asyncio.to_thread(self._client.transact_write_items, TransactItems=items)
-        except self._client.exceptions.TransactionCanceledException as exc:
-            reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
-            if reasons[:2] != ["None", "None"] and "ConditionalCheckFailed" in reasons[:2]:
-                log.info("user registration already applied", extra={"user_id": payload.user_id})
+    async def _apply(
+        self,
+        envelope: EventEnvelope,
+        user_id: str,
+        change: Callable[[UserPlanState | None], tuple[str, bool] | None],
+    ) -> None:
+        """Apply ``change`` (current state -> new plan and active flag, or None for no change)."""
+        version = envelope.aggregate_version
+        for attempt in range(CONFLICT_RETRIES):
+            current = await self._user_plans.state(user_id)
+            target = None if current and current.event_version > version else change(current)
+            items = [self._inbox.put_request(CONSUMER, str(envelope.event_id))]
+            if target is not None:
+                plan_id, active = target
+                counted = plan_id if active and await self._plans.get(plan_id, fresh=True) else None
+                new = UserPlanState(
+                    user_id=user_id,
+                    plan_id=plan_id,
+                    active=active,
+                    counted_in=counted,
+                    event_version=version,
+                    rev=(current.rev if current else 0) + 1,
+                )
+                items.append(self._user_plans.put_state(new, current))
+                before = current.counted_in if current else None
+                if before != counted:
+                    if before is not None:
+                        items.append(self._plans.add_users(before, -1))
+                    if counted is not None:
+                        items.append(self._plans.add_users(counted, 1))
+            try:
+                await asyncio.to_thread(self._client.transact_write_items, TransactItems=items)
+                for touched in {current.counted_in if current else None, target[0] if target else None} - {None}:
+                    self._plans.forget(str(touched))
                 return
-            raise
+            except self._client.exceptions.TransactionCanceledException as exc:
+                reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    log.info("event already applied", extra={"user_id": user_id})
+                    return
+                retryable = {"ConditionalCheckFailed", "TransactionConflict"} & set(reasons)
+                if not retryable or attempt == CONFLICT_RETRIES - 1:
+                    raise
+                await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))
+
+    async def on_user_registered(self, envelope: EventEnvelope, payload: UserRegistered) -> None:
+        await self._apply(envelope, payload.user_id, lambda cur: (payload.plan_id, True) if cur is None else None)
+
+    async def on_user_plan_changed(self, envelope: EventEnvelope, payload: UserPlanChanged) -> None:
+        await self._apply(envelope, payload.user_id, lambda cur: (payload.plan_id, cur.active if cur else True))
+
+    async def on_user_deactivated(self, envelope: EventEnvelope, payload: UserDeactivated) -> None:
+        if await self._user_plans.state(payload.user_id) is None:
+            log.warning("deactivation of a user never seen registering", extra={"user_id": payload.user_id})
+        await self._apply(envelope, payload.user_id, lambda cur: (cur.plan_id, False) if cur else None)
+
+    async def on_user_reactivated(self, envelope: EventEnvelope, payload: UserReactivated) -> None:
+        await self._apply(envelope, payload.user_id, lambda cur: (cur.plan_id, True) if cur else None)
 
     def handlers(self) -> dict[str, Any]:
-        return {"accounts.UserRegistered": self.on_user_registered}
+        return {
+            "accounts.UserRegistered": self.on_user_registered,
+            "accounts.UserPlanChanged": self.on_user_plan_changed,
+            "accounts.UserDeactivated": self.on_user_deactivated,
+            "accounts.UserReactivated": self.on_user_reactivated,
+        }

@@ -1,17 +1,33 @@
-"""The OpenSearch problem index: versioned writes and queries.
+"""The OpenSearch problem index: analysis, versioned writes, queries and alias switching.
 
 Writes use the event's aggregate version as an external version: OpenSearch applies a
 write only if its version is greater than the stored one, so duplicated or reordered
-events can never regress a document.
+events can never regress a document. The index is always addressed through the alias
+``<namespace>-problems``; a rebuild creates a new physical index ``<alias>-v<n>`` and
+moves the alias to it in one atomic ``_aliases`` call.
+
+The user's text only ever reaches OpenSearch inside ``term``/``prefix``/``match`` clauses,
+never a ``query_string``: query-syntax characters are plain text.
 """
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConflictError, NotFoundError, RequestError
 
+from algoitny_search_indexer.domain.query import SearchSpec
+
+log = logging.getLogger(__name__)
+
+# Raise when the settings or mappings change: an index of an older schema keeps working (its
+# documents have the same fields) but searches miss the new analysis until `reindex` runs.
+SCHEMA_VERSION = 2
+TITLE_WORDS = ["lowercase", "asciifolding"]
 INDEX_SETTINGS: dict[str, Any] = {
     "settings": {
         "number_of_shards": 1,
@@ -20,18 +36,32 @@ INDEX_SETTINGS: dict[str, Any] = {
         # within a quarter second (an explicit interval also turns off search-idle parking,
         # which otherwise holds the first search after a quiet spell until the next refresh).
         "refresh_interval": "250ms",
+        "max_ngram_diff": 1,
         "analysis": {
+            "filter": {
+                "prefixes": {"type": "edge_ngram", "min_gram": 1, "max_gram": 20},
+                "cjk_pairs": {"type": "cjk_bigram", "output_unigrams": True},
+            },
+            "tokenizer": {
+                # Character 2- and 3-grams inside words: a part of a Korean word (no spaces
+                # between 부분 and 수열 in 부분수열) or of a long id still matches.
+                "grams": {"type": "ngram", "min_gram": 2, "max_gram": 3, "token_chars": ["letter", "digit"]},
+            },
             "analyzer": {
+                "words": {"type": "custom", "tokenizer": "standard", "filter": TITLE_WORDS},
+                "word_prefixes": {"type": "custom", "tokenizer": "standard", "filter": [*TITLE_WORDS, "prefixes"]},
                 "title_cjk": {
                     "type": "custom",
                     "tokenizer": "standard",
-                    "filter": ["cjk_width", "lowercase", "cjk_bigram"],
+                    "filter": ["cjk_width", "lowercase", "cjk_pairs"],
                 },
+                "title_grams": {"type": "custom", "tokenizer": "grams", "filter": ["cjk_width", "lowercase"]},
             },
-            "normalizer": {"lower": {"type": "custom", "filter": ["lowercase"]}},
+            "normalizer": {"lower": {"type": "custom", "filter": ["lowercase", "asciifolding"]}},
         },
     },
     "mappings": {
+        "_meta": {"schema": SCHEMA_VERSION},
         "dynamic": "strict",
         "properties": {
             "key": {"type": "keyword"},
@@ -39,11 +69,20 @@ INDEX_SETTINGS: dict[str, Any] = {
             "problem_id": {"type": "keyword", "normalizer": "lower"},
             "title": {
                 "type": "text",
-                "analyzer": "standard",
-                "fields": {"cjk": {"type": "text", "analyzer": "title_cjk"}},
+                "analyzer": "words",
+                "fields": {
+                    "exact": {"type": "keyword", "normalizer": "lower", "ignore_above": 512},
+                    "prefix": {"type": "text", "analyzer": "word_prefixes", "search_analyzer": "words"},
+                    "cjk": {"type": "text", "analyzer": "title_cjk"},
+                    "grams": {"type": "text", "analyzer": "title_grams"},
+                },
             },
             "url": {"type": "keyword", "index": False},
-            "tags": {"type": "keyword", "normalizer": "lower"},
+            "tags": {
+                "type": "keyword",
+                "normalizer": "lower",
+                "fields": {"words": {"type": "text", "analyzer": "words"}},
+            },
             "language": {"type": "keyword"},
             "status": {"type": "keyword"},
             "difficulty": {"type": "keyword"},
@@ -54,6 +93,47 @@ INDEX_SETTINGS: dict[str, Any] = {
     },
 }
 
+HIGHLIGHT = {
+    "encoder": "html",  # the title is escaped, only our <em> tags are markup
+    "pre_tags": ["<em>"],
+    "post_tags": ["</em>"],
+    "fields": {name: {"number_of_fragments": 0} for name in ("title", "title.prefix", "title.cjk", "title.grams")},
+}
+FACET_SIZE = 20
+
+
+def build_query(spec: SearchSpec) -> dict[str, Any]:
+    """The bool query of a search: filters, and scored clauses so that an exact id or title
+    outranks a phrase, which outranks words, prefixes, typos and fragments."""
+    text = spec.text
+    lowered = text.lower()
+    filters: list[dict[str, Any]] = [{"terms": {"status": list(spec.statuses)}}]
+    if spec.platforms:
+        filters.append({"terms": {"platform": list(spec.platforms)}})
+    if spec.languages:
+        filters.append({"terms": {"language": list(spec.languages)}})
+    filters.extend({"term": {"tags": tag}} for tag in spec.tags)  # every tag asked for
+
+    def const(clause: dict[str, Any], boost: float) -> dict[str, Any]:
+        return {"constant_score": {"filter": clause, "boost": boost}}
+
+    should: list[dict[str, Any]] = [
+        const({"term": {"problem_id": lowered}}, 100),
+        const({"term": {"title.exact": lowered}}, 60),
+        const({"term": {"tags": lowered}}, 12),
+        {"match_phrase": {"title": {"query": text, "boost": 8}}},
+        {"match": {"title": {"query": text, "operator": "and", "boost": 5}}},
+        {"match": {"title.prefix": {"query": text, "operator": "and", "boost": 3}}},
+        # Typos: none under 4 letters, one up to 7, two beyond; the first letter must be right.
+        {"match": {"title": {"query": text, "fuzziness": "AUTO:4,8", "prefix_length": 1, "boost": 1.5}}},
+        {"match": {"title.cjk": {"query": text, "operator": "and", "boost": 3}}},
+        {"match": {"title.grams": {"query": text, "minimum_should_match": "80%", "boost": 0.5}}},
+        {"match": {"tags.words": {"query": text, "operator": "and", "boost": 2}}},
+    ]
+    if len(lowered) <= 40:
+        should.append(const({"prefix": {"problem_id": lowered}}, 20))
+    return {"bool": {"filter": filters, "should": should, "minimum_should_match": 1}}
+
 
 class ProblemIndex:
     def __init__(self, client: AsyncOpenSearch, namespace: str) -> None:
@@ -61,9 +141,22 @@ class ProblemIndex:
         self.alias = f"{namespace}-problems"
         self.first_index = f"{self.alias}-v1"
 
+    @property
+    def client(self) -> AsyncOpenSearch:
+        return self._client
+
+    # ------------------------------------------------------------------ lifecycle
+
     async def ensure(self) -> None:
         """Create the first physical index behind the alias if the alias does not exist."""
         if await self._client.indices.exists_alias(name=self.alias):
+            mappings = await self._client.indices.get_mapping(index=self.alias)
+            for name, body in mappings.items():
+                schema = body.get("mappings", {}).get("_meta", {}).get("schema", 1)
+                if schema != SCHEMA_VERSION:
+                    log.warning(
+                        "index %s has schema %s, the code expects %s: run `reindex`", name, schema, SCHEMA_VERSION
+                    )
             return
         try:
             await self._client.indices.create(
@@ -73,11 +166,45 @@ class ProblemIndex:
             if "resource_already_exists_exception" not in str(exc):
                 raise
 
-    async def upsert(self, doc_id: str, document: dict[str, Any], version: int) -> bool:
+    async def create_physical(self) -> str:
+        """A new, empty physical index (not yet behind the alias) for a rebuild."""
+        name = f"{self.alias}-v{time.time_ns() // 1_000_000}"
+        await self._client.indices.create(index=name, body=INDEX_SETTINGS)
+        return name
+
+    async def physical(self) -> list[str]:
+        """The physical indices behind the alias (one, except inside a switch)."""
+        try:
+            resp = await self._client.indices.get_alias(name=self.alias)
+        except NotFoundError:
+            return []
+        return sorted(resp)
+
+    async def switch_alias(self, new_index: str) -> list[str]:
+        """Point the alias at ``new_index`` only, in one atomic call; returns the old indices."""
+        old = [i for i in await self.physical() if i != new_index]
+        actions: list[dict[str, Any]] = [{"remove": {"index": i, "alias": self.alias}} for i in old]
+        actions.append({"add": {"index": new_index, "alias": self.alias}})
+        await self._client.indices.update_aliases(body={"actions": actions})
+        return old
+
+    async def drop(self, index: str) -> None:
+        await self._client.indices.delete(index=index, ignore_unavailable=True)
+
+    async def refresh(self, index: str | None = None) -> None:
+        await self._client.indices.refresh(index=index or self.alias)
+
+    async def ping(self) -> None:
+        if not await self._client.ping():
+            raise ConnectionError("OpenSearch does not answer")
+
+    # ------------------------------------------------------------------ writes
+
+    async def upsert(self, doc_id: str, document: dict[str, Any], version: int, index: str | None = None) -> bool:
         """Write the document at ``version``; False when a newer or equal version is stored."""
         try:
             await self._client.index(
-                index=self.alias,
+                index=index or self.alias,
                 id=doc_id,
                 body=document,
                 version=version,
@@ -88,41 +215,77 @@ class ProblemIndex:
             return False
         return True
 
-    async def get(self, doc_id: str) -> dict[str, Any] | None:
+    async def bulk_upsert(self, writes: list[tuple[str, dict[str, Any], int]], index: str) -> tuple[int, int, int]:
+        """The same versioned writes in one bulk request; returns (applied, stale, rejected).
+
+        A document OpenSearch refuses (4xx other than a version conflict: the event is bad, as
+        the live consumer would find and dead-letter) is counted and logged, not retried; an
+        outage (5xx, 429) raises so the caller can try again."""
+        if not writes:
+            return 0, 0, 0
+        body: list[dict[str, Any]] = []
+        for doc_id, document, version in writes:
+            body.append({"index": {"_index": index, "_id": doc_id, "version": version, "version_type": "external"}})
+            body.append(document)
+        resp = await self._client.bulk(body=body)
+        applied = stale = rejected = 0
+        for item in resp["items"]:
+            result = item["index"]
+            status = result.get("status", 500)
+            if status in (200, 201):
+                applied += 1
+            elif status == 409:
+                stale += 1
+            elif 400 <= status < 500 and status != 429:
+                rejected += 1
+                log.warning("document %s rejected by the index: %s", result.get("_id"), result.get("error"))
+            else:
+                raise RuntimeError(f"bulk write failed ({status}): {result.get('error')}")
+        return applied, stale, rejected
+
+    # ------------------------------------------------------------------ reads
+
+    async def get(self, doc_id: str, index: str | None = None) -> dict[str, Any] | None:
         try:
-            resp = await self._client.get(index=self.alias, id=doc_id)
+            resp = await self._client.get(index=index or self.alias, id=doc_id)
         except NotFoundError:
             return None
         return {"_version": resp["_version"], **resp["_source"]}
 
-    async def refresh(self) -> None:
-        await self._client.indices.refresh(index=self.alias)
+    async def count(self, index: str | None = None) -> int:
+        resp = await self._client.count(index=index or self.alias)
+        return int(resp["count"])
 
-    async def search(
-        self, text: str, *, limit: int, include_drafts: bool, search_after: list[Any] | None = None
-    ) -> tuple[list[dict[str, Any]], int]:
-        filters: list[dict[str, Any]] = [
-            {"terms": {"status": ["completed", "draft"] if include_drafts else ["completed"]}}
-        ]
-        should: list[dict[str, Any]] = [
-            {"term": {"problem_id": {"value": text.lower(), "boost": 10}}},
-            {"match_phrase": {"title": {"query": text, "boost": 4}}},
-            {"match": {"title": {"query": text, "boost": 2, "fuzziness": "AUTO", "prefix_length": 1}}},
-            {"match": {"title.cjk": {"query": text}}},
-            {"term": {"tags": {"value": text.lower(), "boost": 3}}},
-        ]
+    async def documents(self, index: str | None = None, page: int = 1000) -> AsyncIterator[dict[str, Any]]:
+        """Every document with its version, in key order (to compare two indices)."""
+        after: list[Any] | None = None
+        while True:
+            body: dict[str, Any] = {"size": page, "sort": [{"key": "asc"}], "version": True}
+            if after:
+                body["search_after"] = after
+            resp = await self._client.search(index=index or self.alias, body=body)
+            hits = resp["hits"]["hits"]
+            for hit in hits:
+                yield {"_id": hit["_id"], "_version": hit["_version"], **hit["_source"]}
+            if len(hits) < page:
+                return
+            after = hits[-1]["sort"]
+
+    async def search(self, spec: SearchSpec) -> dict[str, Any]:
+        """Raw OpenSearch response of a search: hits (with highlights and sort keys), total, facets."""
         body: dict[str, Any] = {
-            "size": limit,
+            "size": spec.limit,
             "track_total_hits": True,
-            "query": {"bool": {"filter": filters, "should": should, "minimum_should_match": 1}},
+            "query": build_query(spec),
             "sort": [{"_score": "desc"}, {"key": "asc"}],
+            "highlight": HIGHLIGHT,
         }
-        if search_after:
-            body["search_after"] = search_after
-        resp = await self._client.search(index=self.alias, body=body)
-        hits = resp["hits"]["hits"]
-        return hits, int(resp["hits"]["total"]["value"])
-
-    async def ping(self) -> None:
-        if not await self._client.ping():
-            raise ConnectionError("OpenSearch does not answer")
+        if spec.facets:
+            body["aggs"] = {
+                "platform": {"terms": {"field": "platform", "size": FACET_SIZE}},
+                "tags": {"terms": {"field": "tags", "size": FACET_SIZE}},
+            }
+        if spec.search_after:
+            body["search_after"] = spec.search_after
+        result: dict[str, Any] = await self._client.search(index=self.alias, body=body)
+        return result

@@ -7,9 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from algoitny_search_indexer.domain.query import MAX_QUERY_CHARS as MAX_QUERY_CHARS
 from algoitny_shared.events.catalog import ProblemSnapshot
-
-MAX_QUERY_CHARS = 200
 
 
 def document_of(snapshot: ProblemSnapshot) -> dict[str, Any]:
@@ -40,9 +39,23 @@ class SearchHit(BaseModel):
     difficulty: str | None = None
     score: float | None = None
     updated_at: datetime | None = None
+    highlight: str | None = Field(
+        default=None, description="The title with matched parts in <em>…</em> (HTML-escaped otherwise)"
+    )
+
+
+class FacetCount(BaseModel):
+    value: str
+    count: int
+
+
+class Facets(BaseModel):
+    platform: list[FacetCount] = Field(default_factory=list)
+    tags: list[FacetCount] = Field(default_factory=list)
 
 
 class SearchPage(BaseModel):
     items: list[SearchHit]
     total: int
+    facets: Facets = Field(default_factory=Facets)
     next_cursor: str | None = None

@@ -6,25 +6,34 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, Request
 
 from algoitny_search_indexer.bootstrap import Container, build
-from algoitny_search_indexer.domain.documents import MAX_QUERY_CHARS, SearchPage
+from algoitny_search_indexer.domain.documents import SearchPage
+from algoitny_search_indexer.domain.query import MAX_QUERY_CHARS, SEARCH_PARAMS, make_spec
+from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.http import create_app
 from algoitny_shared.identity import CurrentIdentity
 from algoitny_shared.kafka import kafka_readiness
+from algoitny_shared.runtime import BackgroundTasks
+
+FilterValues = Annotated[list[str] | None, Query(max_length=400)]
 
 
 def make_app(container: Container | None = None) -> FastAPI:
     c = container or build()
+    background = BackgroundTasks()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await c.index.ensure()
         await c.broker.start()
+        if c.settings.lag_poll_interval_s > 0:
+            background.start("consumer-lag", lambda: c.lag.run(c.settings.lag_poll_interval_s))
         try:
             yield
         finally:
+            await background.stop()
             await c.broker.stop()
             await c.opensearch.close()
 
@@ -37,13 +46,34 @@ def make_app(container: Container | None = None) -> FastAPI:
 
     @app.get("/search", response_model=SearchPage, tags=["search"])
     async def search(
+        request: Request,
         identity: CurrentIdentity,
         q: Annotated[
             str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="Title words, problem id or tag")
         ],
+        platform: FilterValues = None,
+        tags: Annotated[list[str] | None, Query(max_length=400, description="All of these tags")] = None,
+        language: FilterValues = None,
+        status: Annotated[
+            list[str] | None, Query(max_length=40, description="completed (default); draft: admins only")
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=50)] = 20,
         cursor: Annotated[str | None, Query(max_length=4096)] = None,
     ) -> SearchPage:
-        return await c.search.search(q, limit=limit, cursor=cursor, include_drafts=identity.is_admin)
+        """Relevance-ranked problems (exact id and title first) with highlighted titles and facet
+        counts by platform and tag. `q` is plain text: query-syntax characters carry no meaning."""
+        unknown = sorted(set(request.query_params.keys()) - SEARCH_PARAMS)
+        if unknown:
+            raise AppError(ErrorCode.VALIDATION_FAILED, f"Unknown search parameters: {', '.join(unknown)}")
+        spec = make_spec(
+            q,
+            platform=platform,
+            tags=tags,
+            language=language,
+            status=status,
+            limit=limit,
+            may_see_drafts=identity.is_admin,
+        )
+        return await c.search.search(spec, cursor)
 
     return app
