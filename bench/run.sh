@@ -19,3 +19,4 @@ trap cleanup EXIT
 "$PY" bench/judge_overhead.py
 "$PY" bench/problem_with_test_cases.py
 "$PY" bench/submit_to_verdict.py
+"$PY" bench/hints_latency.py

@@ -53,7 +53,10 @@ GATEWAY_UPSTREAMS = {
     "accounts": "ACCOUNTS",
     "ratelimit": "RATELIMIT",
     "executions": "EXECUTIONS",
+    "hints": "HINTS",
 }
+# The services the hints service reads from (execution and problem contexts) and refunds through.
+HINTS_UPSTREAMS = ("executions", "problems", "ratelimit")
 
 
 def _get(url: str, timeout: float = 2.0) -> int:
@@ -100,6 +103,11 @@ class Platform:
         if svc.name == "executions":  # reads problems and test sets, and display names, over HTTP
             env["ALGOITNY_PROBLEMS_URL"] = self.url("problems")
             env["ALGOITNY_ACCOUNTS_URL"] = self.url("accounts")
+        if svc.name == "hints":
+            for upstream in HINTS_UPSTREAMS:
+                var = f"ALGOITNY_{upstream.upper()}_URL"
+                if var not in (extra or {}):  # a test may point hints at a fake (e.g. executions)
+                    env[var] = self.url(upstream)
         return env
 
     def start(

@@ -324,6 +324,19 @@ SEARCH_HISTORY = TableSpec(
     "sparse and spread over 8 partitions), ProblemHistoryIndex (a problem's runs, newest first; admin).",
 )
 EXECUTIONS_OUTBOX = outbox_table("executions")
+HINTS = TableSpec(
+    owner="hints",
+    name="Hints",
+    hash_key="pk",
+    range_key="sk",
+    attributes={"pk": "S", "sk": "S"},
+    ttl_attribute="expires_at",
+    description="REQ#<request id>/REQ: one hint request and, once generated, its result (the idempotency "
+    "record of the worker); EXEC#<execution id>/LATEST and PROB#<platform>#<problem id>/LATEST: the hints "
+    "readers get; BUDGET#<YYYY-MM-DD>/USER#<id>|GLOBAL: LLM tokens spent that day (atomic ADD).",
+)
+HINTS_OUTBOX = outbox_table("hints")
+HINTS_INBOX = inbox_table("hints")
 
 ALL_TABLES: tuple[TableSpec, ...] = (
     PROBLEMS,
@@ -345,6 +358,9 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     RATELIMIT_INBOX,
     SEARCH_HISTORY,
     EXECUTIONS_OUTBOX,
+    HINTS,
+    HINTS_OUTBOX,
+    HINTS_INBOX,
 )
 
 

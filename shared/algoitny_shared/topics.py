@@ -40,12 +40,15 @@ EXECUTION_EVENTS = TopicSpec(
     "executions.events", "Judged runs of user code: verdicts and timings (and refunds due on IE).", KEEP_FOREVER
 )
 
+HINT_EVENTS = TopicSpec("hints.events", "Hint requests and the hints generated for them.", KEEP_FOREVER)
+
 DOMAIN_TOPICS: tuple[TopicSpec, ...] = (
     PROBLEM_EVENTS,
     ACCOUNT_EVENTS,
     RATELIMIT_EVENTS,
     EXECUTION_JOBS,
     EXECUTION_EVENTS,
+    HINT_EVENTS,
 )
 
 
@@ -63,6 +66,8 @@ SEARCH_INDEXER_GROUP = "search-indexer"
 RATELIMIT_GROUP = "ratelimit"
 # The problems service keeps each problem's execution count from executions events.
 PROBLEMS_GROUP = "problems"
+# The hints worker turns HintRequested events into hints.
+HINTS_GROUP = "hints"
 ACCOUNTS_GROUP = "accounts"
 JUDGE_WORKER_GROUP = "judge-workers"
 CONSUMER_GROUPS: tuple[str, ...] = (
@@ -71,6 +76,7 @@ CONSUMER_GROUPS: tuple[str, ...] = (
     PROBLEMS_GROUP,
     ACCOUNTS_GROUP,
     JUDGE_WORKER_GROUP,
+    HINTS_GROUP,
 )
 
 

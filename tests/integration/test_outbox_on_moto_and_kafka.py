@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,13 +82,25 @@ async def test_state_and_event_commit_together_and_the_relay_publishes_them(sett
     broker = make_broker(settings)
     relay = OutboxRelay(client, outbox, EventPublisher(broker, settings), "problems", 0.2)
     pending = [p for p in await relay.pending() if p["event_id"] == str(event.event_id)]
-    assert len(pending) == 1, "the committed event waits in the outbox"
+    key = {"event_id": {"S": str(event.event_id)}}
+    if not pending:
+        # When the e2e platform runs in the same session and namespace, its problems relay may
+        # have published the event already: then it must be marked sent, as checked below.
+        assert "pending" not in client.get_item(TableName=outbox.table, Key=key, ConsistentRead=True)["Item"]
     await broker.start()
     try:
-        assert await relay.drain_once() >= 1
+        drained = await relay.drain_once()
+        # Either this relay sent it, or the platform's relay held the lease and sends it (quickly).
+        deadline = time.monotonic() + 10
+        while drained < len(pending) and time.monotonic() < deadline:
+            item = client.get_item(TableName=outbox.table, Key=key, ConsistentRead=True)["Item"]
+            if "pending" not in item:
+                break
+            await asyncio.sleep(0.2)
+            drained += await relay.drain_once()
     finally:
         await broker.stop()
-    item = from_item(client.get_item(TableName=outbox.table, Key={"event_id": {"S": str(event.event_id)}})["Item"])
+    item = from_item(client.get_item(TableName=outbox.table, Key=key, ConsistentRead=True)["Item"])
     assert "pending" not in item and item["sent_at"] > 0 and item["expires_at"] > item["sent_at"]
     assert all(p["event_id"] != str(event.event_id) for p in await relay.pending())
 

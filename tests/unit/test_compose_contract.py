@@ -37,6 +37,7 @@ GATEWAY_UPSTREAMS = {
     "ALGOITNY_ACCOUNTS_URL": "accounts",
     "ALGOITNY_RATELIMIT_URL": "ratelimit",
     "ALGOITNY_EXECUTIONS_URL": "executions",
+    "ALGOITNY_HINTS_URL": "hints",
 }
 PROVISION_MODULES = ("algoitny_shared.provision", "algoitny_ratelimit", "algoitny_accounts")
 # The one-shot job runs the seeding commands of these services, so it may set their variables.

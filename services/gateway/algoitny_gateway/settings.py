@@ -14,6 +14,7 @@ class GatewaySettings(ServiceSettings):
     accounts_url: str = "http://127.0.0.1:8001"
     ratelimit_url: str = "http://127.0.0.1:8004"
     executions_url: str = "http://127.0.0.1:8003"
+    hints_url: str = "http://127.0.0.1:8006"
     rate_general_per_min: int = Field(default=100, ge=1, description="Raw requests per client per minute")
     rate_execution_per_min: int = Field(default=30, ge=1)
     rate_signin_per_min: int = Field(default=10, ge=1)

@@ -15,6 +15,7 @@ from algoitny_shared.topics import (
     ACCOUNT_EVENTS,
     EXECUTION_EVENTS,
     EXECUTION_JOBS,
+    HINT_EVENTS,
     PROBLEM_EVENTS,
     RATELIMIT_EVENTS,
 )
@@ -225,3 +226,44 @@ class ExecutionCompleted(_Payload):
     charge: ChargeRef | None = None
     submitted_at: datetime | None = None
     judge_ms: int = 0
+
+
+@REGISTRY.register("hints.HintRequested", version=1, topic=HINT_EVENTS, aggregate_type="hint_request")
+class HintRequested(_Payload):
+    """Someone asked for hints: on one of their failed executions (kind execution, charged one hint
+    whose key and day ride along so a failed request can be refunded) or on a problem (kind problem,
+    admins generate the hints every user then reads). The hints worker consumes it."""
+
+    request_id: str
+    kind: str
+    execution_id: str | None = None
+    platform: str | None = None
+    problem_id: str | None = None
+    user_id: str | None = None
+    charge_key: str | None = None
+    charge_day: str | None = None
+    requested_at: datetime
+
+
+class GeneratedHint(_Payload):
+    level: int
+    title: str
+    text: str
+
+
+@REGISTRY.register("hints.HintGenerated", version=1, topic=HINT_EVENTS, aggregate_type="hint_request")
+class HintGenerated(_Payload):
+    """Hints for a request are ready: 3-5 hints from a gentle nudge to a near-solution. ``source`` says
+    who wrote them (gemini, or the offline fallback from the evidence). The executions service
+    attaches them to the history item; never carries code or reference solutions."""
+
+    request_id: str
+    kind: str
+    execution_id: str | None = None
+    platform: str | None = None
+    problem_id: str | None = None
+    user_id: str | None = None
+    source: str
+    model: str | None = None
+    hints: list[GeneratedHint]
+    generated_at: datetime

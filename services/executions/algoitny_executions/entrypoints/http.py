@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -25,6 +24,7 @@ from algoitny_executions.domain.history import (
     Scope,
     Submitted,
 )
+from algoitny_shared.charges import CHARGE_HEADER, parse_charge
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events.catalog import ChargeRef
 from algoitny_shared.http import create_app
@@ -33,21 +33,15 @@ from algoitny_shared.kafka import kafka_readiness
 from algoitny_shared.runtime import BackgroundTasks
 from algoitny_shared.tables import SEARCH_HISTORY
 
-CHARGE_HEADER = "x-algoitny-charge"
-_CHARGE = re.compile(r"^(\d{4}-\d{2}-\d{2}) ([A-Za-z0-9_.:-]{8,128})$")
 ExecutionIdPath = Annotated[str, Path(pattern=EXECUTION_ID_PATTERN, description="26-character execution id")]
 Limit = Annotated[int, Query(ge=1, le=100)]
 Cursor = Annotated[str | None, Query(max_length=4096)]
 
 
-def parse_charge(value: str | None) -> ChargeRef | None:
-    """The gateway's charge for this request ("<day> <request id>"), so an IE can be refunded."""
-    if not value:
-        return None
-    match = _CHARGE.match(value)
-    if match is None:
-        raise AppError(ErrorCode.BAD_REQUEST, f"Malformed {CHARGE_HEADER} header")
-    return ChargeRef(day=match.group(1), request_id=match.group(2))
+def charge_of(value: str | None) -> ChargeRef | None:
+    """The gateway's charge for this request, so that an IE found later can be refunded."""
+    parsed = parse_charge(value)
+    return ChargeRef(day=parsed[0], request_id=parsed[1]) if parsed else None
 
 
 def make_app(container: Container | None = None) -> FastAPI:
@@ -88,7 +82,7 @@ def make_app(container: Container | None = None) -> FastAPI:
         charge: Annotated[str | None, Header(alias=CHARGE_HEADER, include_in_schema=False)] = None,
     ) -> Submitted:
         """Queue a judged run of `code` on a completed problem; follow it at `links.events`."""
-        result = await c.executions.submit(body, identity, parse_charge(charge))
+        result = await c.executions.submit(body, identity, charge_of(charge))
         response.headers["Location"] = result.links["self"]
         return result
 

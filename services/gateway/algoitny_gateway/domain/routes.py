@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Upstream = Literal["problems", "search", "accounts", "ratelimit", "executions"]
+Upstream = Literal["problems", "search", "accounts", "ratelimit", "executions", "hints"]
 # public: anyone; user: any signed-in caller; registrar: admins and users whose plan may register
 # problems (the token's may_register flag); admin: admins.
 Access = Literal["public", "user", "registrar", "admin"]
@@ -23,6 +23,13 @@ class Route:
     metered: Metered | None = None  # charged against the caller's daily quota before forwarding
     rate_class: RateClass = "general"  # raw per-client request rate bucket
     stream: bool = False  # the answer is streamed through as it comes (server-sent events)
+    # Template of the quota charge key over the path parameters, e.g. "problem-hint:{platform}:{problem_id}":
+    # the gateway appends the UTC day, so repeating the request the same day is charged once. Without
+    # it the charge key is the request's Idempotency-Key or its request id (each request is charged).
+    charge_key: str | None = None
+    # Charge only when the service answered 2xx (reads that may find nothing, e.g. hints not generated
+    # yet): no charge and refund for a miss, which with a per-day key would make the day's reads free.
+    charge_on_success: bool = False
 
     @property
     def admin_only(self) -> bool:
@@ -82,6 +89,36 @@ ROUTES: tuple[Route, ...] = (
         "problems",
         "/problems/{platform}/{problem_id}/testcases",
         access="registrar",
+    ),
+    # Hints. Path params match one segment, so /problems/{platform}/{problem_id}/hints never clashes
+    # with /problems/{platform}/{problem_id} or its /testcases and /complete siblings.
+    Route(
+        "GET",
+        f"{API}/problems/{{platform}}/{{problem_id}}/hints",
+        "hints",
+        "/problems/{platform}/{problem_id}/hints",
+        access="user",
+        metered="hint",
+        charge_key="problem-hint:{platform}:{problem_id}",
+        charge_on_success=True,
+    ),
+    Route(
+        "POST",
+        f"{API}/problems/{{platform}}/{{problem_id}}/hints",
+        "hints",
+        "/problems/{platform}/{problem_id}/hints",
+        access="admin",
+    ),
+    Route(
+        "POST",
+        f"{API}/executions/{{execution_id}}/hints",
+        "hints",
+        "/executions/{execution_id}/hints",
+        access="user",
+        metered="hint",
+    ),
+    Route(
+        "GET", f"{API}/executions/{{execution_id}}/hints", "hints", "/executions/{execution_id}/hints", access="user"
     ),
     Route("GET", f"{API}/plans", "ratelimit", "/plans"),
     Route("GET", f"{API}/me/usage", "ratelimit", "/me/usage", access="user"),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -22,6 +24,7 @@ from algoitny_gateway.service_layer.quota import QuotaGate
 from algoitny_gateway.service_layer.throttle import TokenBuckets
 from algoitny_gateway.settings import GatewaySettings
 from algoitny_shared import tokens
+from algoitny_shared.charges import CHARGE_HEADER, format_charge
 from algoitny_shared.errors import PROBLEM_JSON, AppError, ErrorCode
 from algoitny_shared.http import REQUEST_ID_HEADER, create_app
 from algoitny_shared.identity import IDENTITY_HEADER, Identity, IdentitySigner
@@ -30,13 +33,24 @@ from algoitny_shared.logging import request_id_var
 FORWARDED_HEADERS = ("content-type", "accept", "traceparent", "idempotency-key", "if-match")
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{8,128}")
 PASSED_BACK_HEADERS = ("content-type", "location", "etag", "retry-after", "cache-control")
-# The charge a metered request made, for the service: "<day> <charge key>" (e.g. so that an
-# internal error found later can be refunded from an event). Only the gateway sets it.
-CHARGE_HEADER = "x-algoitny-charge"
 
 
-def _charge_key(request: Request) -> str:
-    """A client's Idempotency-Key makes a retried metered request cost once; else the request id."""
+def templated_charge_key(template: str, path_params: dict[str, str], day: str) -> str:
+    """A route's charge key for one UTC day (e.g. one problem's hints: charged once per day).
+
+    Keys must fit the ratelimit's request-id alphabet and length; a key that would not is hashed."""
+    key = f"{template.format(**path_params)}:{day}"
+    if IDEMPOTENCY_KEY.fullmatch(key):
+        return key
+    prefix = re.sub(r"[^A-Za-z0-9_.:-]", "", template.split("{", 1)[0])[:40] or "k:"
+    return f"{prefix}{hashlib.sha256(key.encode()).hexdigest()[:40]}:{day}"
+
+
+def _charge_key(request: Request, route: Route | None = None) -> str:
+    """A client's Idempotency-Key makes a retried metered request cost once; else the request id.
+    Routes with a charge-key template are charged once per key and UTC day instead."""
+    if route is not None and route.charge_key:
+        return templated_charge_key(route.charge_key, dict(request.path_params), datetime.now(UTC).strftime("%Y-%m-%d"))
     key = request.headers.get("idempotency-key", "")
     if key and IDEMPOTENCY_KEY.fullmatch(key):
         return key
@@ -125,10 +139,10 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
             headers[IDENTITY_HEADER] = signer.sign(identity, route.method, upstream_path)
             body = await request.body()
             charge = None
-            if route.metered:
-                charge = await quota.charge(identity, route.metered, _charge_key(request))
-                if charge:
-                    headers[CHARGE_HEADER] = f"{charge.day} {charge.request_id}"
+            if route.metered and not route.charge_on_success:
+                charge = await quota.charge(identity, route.metered, _charge_key(request, route))
+            if charge:
+                headers[CHARGE_HEADER] = format_charge(charge.day, charge.request_id)
             if route.stream:
                 return await stream_through(route, upstream_path, request, headers)
             try:
@@ -146,6 +160,9 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
                 raise
             if charge and upstream_resp.status_code >= 500:
                 await quota.refund(charge, f"{route.upstream} answered {upstream_resp.status_code}")
+            if route.metered and route.charge_on_success and 200 <= upstream_resp.status_code < 300:
+                # A read is charged when it delivers; over quota, its answer is withheld (429).
+                charge = await quota.charge(identity, route.metered, _charge_key(request, route))
             passed = {h: upstream_resp.headers[h] for h in PASSED_BACK_HEADERS if h in upstream_resp.headers}
             if charge:
                 passed.update(charge.headers)

@@ -1,13 +1,110 @@
-"""HTTP app of the hints service: operational endpoints until its feature issue lands."""
+"""HTTP API of the hints service (reached through the gateway under /api/v1)."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
 
-from algoitny_hints.settings import HintsSettings
-from algoitny_shared.http import create_app
+from fastapi import FastAPI, Header, Path
+
+from algoitny_hints.bootstrap import Container, build
+from algoitny_hints.domain.models import HintRequestView, HintsView
+from algoitny_hints.service_layer.hints import charge_of
+from algoitny_shared.charges import CHARGE_HEADER
+from algoitny_shared.http import REQUEST_ID_HEADER, create_app
+from algoitny_shared.identity import CurrentIdentity
+from algoitny_shared.kafka import kafka_readiness
+from algoitny_shared.runtime import BackgroundTasks
+
+ExecutionIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
+PlatformPath = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_-]{1,31}$")]
+ProblemIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")]
+ChargeHeader = Annotated[str | None, Header(alias=CHARGE_HEADER, include_in_schema=False)]
+RequestIdHeader = Annotated[str | None, Header(alias=REQUEST_ID_HEADER, include_in_schema=False)]
 
 
-def make_app(settings: HintsSettings | None = None) -> FastAPI:
-    settings = settings or HintsSettings()
-    return create_app(settings, title="AlgoItny hints service")
+def make_app(container: Container | None = None) -> FastAPI:
+    c = container or build()
+    background = BackgroundTasks()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await c.broker.start()
+        if c.settings.outbox_relay_enabled:
+            background.start("outbox-relay", c.relay.run)
+        try:
+            yield
+        finally:
+            c.relay.stop()
+            await background.stop()
+            await c.broker.stop()
+            await c.close()
+
+    async def dynamodb_ready() -> None:
+        await asyncio.to_thread(c.dynamodb.describe_table, TableName=c.store.table)
+
+    app = create_app(
+        c.settings,
+        title="AlgoItny hints service",
+        description="Progressive hints on failed executions and on problems: Gemini, or an offline fallback.",
+        readiness=[dynamodb_ready, kafka_readiness(c.broker)],
+        lifespan=lifespan,
+    )
+    app.state.container = c
+    svc = c.service
+
+    @app.post(
+        "/executions/{execution_id}/hints",
+        status_code=202,
+        response_model=HintRequestView,
+        tags=["hints"],
+        summary="Ask for hints on one of your failed executions (charged one hint)",
+    )
+    async def request_execution_hints(
+        execution_id: ExecutionIdPath,
+        identity: CurrentIdentity,
+        charge: ChargeHeader = None,
+        rid: RequestIdHeader = None,
+    ) -> Any:
+        return await svc.request_execution_hints(execution_id, identity, charge_of(charge), _rid(rid))
+
+    @app.get(
+        "/executions/{execution_id}/hints",
+        response_model=HintsView,
+        tags=["hints"],
+        summary="The hints of one of your executions (status pending until generated)",
+    )
+    async def execution_hints(execution_id: ExecutionIdPath, identity: CurrentIdentity) -> HintsView:
+        return await svc.execution_hints(execution_id, identity)
+
+    @app.post(
+        "/problems/{platform}/{problem_id}/hints",
+        status_code=202,
+        response_model=HintRequestView,
+        tags=["hints"],
+        summary="Generate a problem's hints (admins)",
+    )
+    async def request_problem_hints(
+        platform: PlatformPath, problem_id: ProblemIdPath, identity: CurrentIdentity
+    ) -> Any:
+        return await svc.request_problem_hints(platform, problem_id, identity)
+
+    @app.get(
+        "/problems/{platform}/{problem_id}/hints",
+        response_model=HintsView,
+        tags=["hints"],
+        summary="A problem's hints (charged once per problem per day)",
+    )
+    async def problem_hints(
+        platform: PlatformPath, problem_id: ProblemIdPath, identity: CurrentIdentity, charge: ChargeHeader = None
+    ) -> HintsView:
+        return await svc.problem_hints(platform, problem_id, identity, charge_of(charge))
+
+    return app
+
+
+def _rid(value: str | None) -> str | None:
+    return value if value and re.fullmatch(r"[A-Za-z0-9_.:-]{8,128}", value) else None

@@ -1,0 +1,72 @@
+"""The hints table on moto: a request stored once, its result stored once (the worker's
+idempotency record), a refund marked once, token budgets added atomically; events in the outbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from algoitny_hints.adapters.repository import DynamoHintStore, execution_target
+from algoitny_shared.dynamo import dynamodb
+from algoitny_shared.events import REGISTRY
+from algoitny_shared.events.catalog import GeneratedHint, HintGenerated, HintRequested
+from algoitny_shared.outbox import Outbox
+from algoitny_shared.settings import ServiceSettings
+from algoitny_shared.tables import HINTS_OUTBOX
+
+pytestmark = pytest.mark.integration
+
+
+async def test_request_result_refund_and_budget_are_each_stored_once(provisioned: dict[str, Any]) -> None:
+    settings = ServiceSettings()
+    client = dynamodb(settings)
+    outbox = Outbox(client, HINTS_OUTBOX, settings.namespace)
+    store = DynamoHintStore(client, outbox, settings.namespace)
+    rid, eid, now = f"r{uuid.uuid4().hex}", f"e{uuid.uuid4().hex[:8]}", datetime.now(UTC)
+    payload = HintRequested(request_id=rid, kind="execution", execution_id=eid, user_id="u1", requested_at=now)
+    requested = REGISTRY.envelope(payload, producer="hints", aggregate_id=rid, aggregate_version=1)
+    request = {**payload.model_dump(mode="json", exclude_none=True), "status": "pending"}
+    target = execution_target(eid)
+    assert await store.create_request(request, requested, target)
+    assert not await store.create_request(request, requested, target)
+    assert (await store.latest(target))["status"] == "pending"  # type: ignore[index]
+    generated = REGISTRY.envelope(
+        HintGenerated(
+            request_id=rid,
+            kind="execution",
+            execution_id=eid,
+            user_id="u1",
+            source="fallback",
+            hints=[GeneratedHint(level=1, title="t", text="x")],
+            generated_at=now,
+        ),
+        producer="hints",
+        aggregate_id=rid,
+        aggregate_version=2,
+    )
+    view = {
+        "request_id": rid,
+        "kind": "execution",
+        "status": "ready",
+        "hints": [{"level": 1, "title": "t", "text": "x"}],
+    }
+    assert await store.complete(rid, target, view, generated)
+    assert not await store.complete(rid, target, view, generated)  # a redelivery stores nothing
+    assert (await store.get_request(rid))["status"] == "ready"  # type: ignore[index]
+    assert (await store.latest(target))["hints"][0]["text"] == "x"  # type: ignore[index]
+    await store.fail(rid, target, "late failure")  # never overrides a result
+    assert (await store.get_request(rid))["status"] == "ready"  # type: ignore[index]
+    assert await store.mark_refunded(rid)
+    assert not await store.mark_refunded(rid)
+    day = now.strftime("%Y-%m-%d")
+    user = f"u{uuid.uuid4().hex[:8]}"
+    before_global = (await store.tokens_used(day, user))[1]
+    await store.add_tokens(day, user, 150)
+    await store.add_tokens(day, user, 50)
+    used_user, used_global = await store.tokens_used(day, user)
+    assert used_user == 200 and used_global >= before_global + 200
+    outboxed = client.get_item(TableName=outbox.table, Key={"event_id": {"S": str(generated.event_id)}})
+    assert outboxed["Item"]["event_type"]["S"] == "hints.HintGenerated"
