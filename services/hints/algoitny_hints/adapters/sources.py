@@ -132,7 +132,7 @@ def parse_execution(doc: dict[str, Any], limit: int = 1500) -> ExecutionContext:
                 input=_text(_first(t, "input", "stdin"), limit),
                 expected=_text(_first(t, "expected", "expected_output", "answer"), limit),
                 actual=_text(_first(t, "actual", "actual_output", "output", "stdout"), limit),
-                stderr=_text(_first(t, "stderr", "error", "runtime_error"), limit),
+                stderr=_text(_first(t, "stderr", "error", "runtime_error", "detail"), limit),
                 time_ms=_num(_first(t, "time_ms", "elapsed_ms", "cpu_ms")),
                 memory_kb=_num(_first(t, "memory_kb", "max_rss_kb")),
                 exit_code=_int(_first(t, "exit_code", "returncode")),
@@ -152,7 +152,7 @@ def parse_execution(doc: dict[str, Any], limit: int = 1500) -> ExecutionContext:
         compile_error=_text(
             _first(doc, "compile_error", "compile_output", "compiler_output", "compile_message"), limit
         ),
-        runtime_error=_text(_first(doc, "runtime_error", "error", "stderr", "error_message"), limit),
+        runtime_error=_text(_first(doc, "runtime_error", "error", "stderr", "error_message", "detail"), limit),
         time_ms=_num(_first(doc, "time_ms", "max_time_ms")),
         memory_kb=_num(_first(doc, "memory_kb", "max_memory_kb")),
     )
