@@ -70,6 +70,8 @@ PROBLEMS_GROUP = "problems"
 HINTS_GROUP = "hints"
 ACCOUNTS_GROUP = "accounts"
 JUDGE_WORKER_GROUP = "judge-workers"
+# The executions service attaches generated hints to history items.
+EXECUTIONS_GROUP = "executions"
 CONSUMER_GROUPS: tuple[str, ...] = (
     SEARCH_INDEXER_GROUP,
     RATELIMIT_GROUP,
@@ -77,6 +79,7 @@ CONSUMER_GROUPS: tuple[str, ...] = (
     ACCOUNTS_GROUP,
     JUDGE_WORKER_GROUP,
     HINTS_GROUP,
+    EXECUTIONS_GROUP,
 )
 
 

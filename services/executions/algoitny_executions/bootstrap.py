@@ -20,6 +20,7 @@ from algoitny_executions.adapters.upstreams import (
     SampleTestSetSource,
 )
 from algoitny_executions.service_layer.executions import ExecutionService, RunService
+from algoitny_executions.service_layer.hint_attacher import HintAttacher
 from algoitny_executions.service_layer.judge import Judge, JudgeConfig, available_languages
 from algoitny_executions.service_layer.worker import JudgeWorker
 from algoitny_executions.settings import ExecutionsSettings
@@ -29,7 +30,7 @@ from algoitny_shared.identity import IdentitySigner
 from algoitny_shared.kafka import EventConsumer, EventPublisher, make_broker
 from algoitny_shared.outbox import Outbox, OutboxRelay
 from algoitny_shared.tables import EXECUTIONS_OUTBOX
-from algoitny_shared.topics import EXECUTION_JOBS, JUDGE_WORKER_GROUP
+from algoitny_shared.topics import EXECUTION_JOBS, EXECUTIONS_GROUP, HINT_EVENTS, JUDGE_WORKER_GROUP
 from algoitny_shared.uow import DynamoUnitOfWork
 
 
@@ -123,6 +124,15 @@ def build(settings: ExecutionsSettings | None = None) -> Container:
     )
     if settings.worker_enabled and settings.consumers_enabled and config is not None:
         consumer.register()
+    hint_consumer = EventConsumer(
+        broker=broker,
+        settings=settings,
+        group=EXECUTIONS_GROUP,
+        topics=[HINT_EVENTS],
+        handlers=HintAttacher(history).handlers(),
+    )
+    if settings.consumers_enabled:
+        hint_consumer.register()
     return Container(
         settings,
         client,

@@ -110,6 +110,15 @@ def _int(value: Any) -> int | None:
         return None
 
 
+def _ordinal(test: dict[str, Any], position: int) -> int:
+    """1-based ordinal of a test; the executions service numbers them by 0-based "index"."""
+    explicit = _int(_first(test, "ordinal", "test", "number"))
+    if explicit is not None:
+        return explicit
+    index = _int(test.get("index"))
+    return index + 1 if index is not None else position + 1
+
+
 def parse_execution(doc: dict[str, Any], limit: int = 1500) -> ExecutionContext:
     """A tolerant reading of the executions service's answer (field names may still move)."""
     if isinstance(doc.get("execution"), dict):
@@ -126,7 +135,8 @@ def parse_execution(doc: dict[str, Any], limit: int = 1500) -> ExecutionContext:
         passed = t.get("passed")
         tests.append(
             TestResult(
-                ordinal=_int(_first(t, "ordinal", "index", "test", "number", default=i + 1)),
+                # The executions service numbers tests by 0-based position ("index"); ordinals start at 1.
+                ordinal=_ordinal(t, i),
                 verdict=_first(t, "verdict", "status", "result"),
                 passed=bool(passed) if isinstance(passed, bool) else None,
                 input=_text(_first(t, "input", "stdin"), limit),
@@ -174,10 +184,54 @@ class _Http:
         await self._client.aclose()
 
 
+MAX_EVIDENCE_TESTS = 3
+
+
 class HttpExecutionSource(_Http):
-    def __init__(self, base_url: str, signer: IdentitySigner, timeout_s: float, field_limit: int = 1500) -> None:
+    """Executions' detail, with the first failing tests' input and expected output filled in from
+    the problems service (the executions service keeps only verdicts and truncated actual output)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        signer: IdentitySigner,
+        timeout_s: float,
+        field_limit: int = 1500,
+        problems_url: str | None = None,
+    ) -> None:
         super().__init__(base_url, signer, timeout_s)
         self._limit = field_limit
+        self._problems = _Http(problems_url, signer, timeout_s) if problems_url else None
+
+    async def close(self) -> None:
+        await super().close()
+        if self._problems:
+            await self._problems.close()
+
+    async def _with_cases(self, ctx: ExecutionContext) -> ExecutionContext:
+        failing = [t for t in ctx.tests if t.verdict not in (None, "AC", "SK") and not t.input and t.ordinal]
+        failing = failing[:MAX_EVIDENCE_TESTS]
+        if not (self._problems and failing and ctx.platform and ctx.problem_id):
+            return ctx
+        ordinals = ",".join(str(t.ordinal) for t in failing)
+        resp = await self._problems._request(
+            "GET", f"/problems/{ctx.platform}/{ctx.problem_id}/testcases?ordinals={ordinals}", SERVICE_IDENTITY
+        )
+        if resp.status_code != 200:
+            return ctx  # the hints still come, from less evidence
+        cases = {c.get("ordinal"): c for c in resp.json().get("items", []) if isinstance(c, dict)}
+        tests = [
+            t.model_copy(
+                update={
+                    "input": _text(cases[t.ordinal].get("input", ""), self._limit),
+                    "expected": _text(cases[t.ordinal].get("output", ""), self._limit),
+                }
+            )
+            if t in failing and t.ordinal in cases
+            else t
+            for t in ctx.tests
+        ]
+        return ctx.model_copy(update={"tests": tests})
 
     async def get(self, execution_id: str, identity: Identity) -> ExecutionContext:
         resp = await self._request("GET", f"/executions/{execution_id}", identity)
@@ -194,7 +248,7 @@ class HttpExecutionSource(_Http):
             raise AppError(ErrorCode.UPSTREAM_UNAVAILABLE, "The executions service answered nonsense") from exc
         if not ctx.execution_id:
             ctx = ctx.model_copy(update={"execution_id": execution_id})
-        return ctx
+        return await self._with_cases(ctx)
 
 
 class HttpProblemSource(_Http):

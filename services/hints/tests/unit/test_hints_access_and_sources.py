@@ -193,7 +193,9 @@ async def test_http_source_reads_tolerant_shapes(executions: FakeExecutions) -> 
     try:
         ctx = await source.get("ex-shape", ALICE)
         assert ctx.user_id == "alice" and ctx.code == code and ctx.verdict == "RUNTIME_ERROR"
-        assert ctx.tests[0].ordinal == 4 and ctx.tests[0].failed and ctx.tests[0].stderr == "IndexError: x"
+        assert (
+            ctx.tests[0].ordinal == 5
+        )  # 0-based "index" 4 is ordinal 5 and ctx.tests[0].failed and ctx.tests[0].stderr == "IndexError: x"
         assert "IndexError" in ctx.runtime_error
         with pytest.raises(NotVisible):
             await source.get("ex-shape", BOB)  # 403
@@ -216,3 +218,43 @@ def test_code_decoding_plain_base64_gzip() -> None:
 def test_parse_truncates_long_outputs() -> None:
     ctx = parse_execution(doc("e", "u", tests=[{"input": "9" * 5000, "expected": "1", "actual": "2"}]), limit=100)
     assert len(ctx.tests[0].input) < 200 and ctx.tests[0].input.endswith("[truncated]")
+
+
+async def test_failing_tests_get_their_input_and_expected_output_from_the_problems_service() -> None:
+    import httpx
+
+    from algoitny_hints.adapters.sources import HttpExecutionSource
+    from algoitny_shared.identity import Identity, IdentitySigner
+
+    source = HttpExecutionSource("http://executions", IdentitySigner("s" * 32), 5, problems_url="http://problems")
+    detail = {
+        "execution_id": "01X",
+        "user_id": "u1",
+        "platform": "baekjoon",
+        "problem_id": "1000",
+        "language": "python",
+        "code": "print(1)",
+        "verdict": "WA",
+        "tests": [
+            {"index": 0, "verdict": "AC", "output": "3"},
+            {"index": 1, "verdict": "WA", "output": "8"},
+        ],
+    }
+    asked: list[str] = []
+
+    async def executions(method: str, path: str, identity: Identity, json: object = None) -> httpx.Response:
+        return httpx.Response(200, json=detail)
+
+    async def problems(method: str, path: str, identity: Identity, json: object = None) -> httpx.Response:
+        asked.append(path)
+        return httpx.Response(200, json={"items": [{"ordinal": 2, "input": "4 5\n", "output": "9\n"}]})
+
+    source._request = executions  # type: ignore[method-assign]
+    assert source._problems is not None
+    source._problems._request = problems  # type: ignore[method-assign]
+    ctx = await source.get("01X", Identity(user_id="u1", role="user"))
+    assert asked == ["/problems/baekjoon/1000/testcases?ordinals=2"]  # only the failing test
+    failed = ctx.tests[1]
+    assert (failed.ordinal, failed.input, failed.expected, failed.actual) == (2, "4 5\n", "9\n", "8")
+    assert ctx.tests[0].input == ""
+    await source.close()
