@@ -45,10 +45,17 @@ def problem_response(code: ErrorCode, detail: str, request: Request | None = Non
 class EdgeMiddleware:
     """Request id, trace id, metrics and the body-size limit, as plain ASGI (no per-request task)."""
 
-    def __init__(self, app: ASGIApp, service: str, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        service: str,
+        max_body_bytes: int,
+        body_limit: Callable[[str, str], int] | None = None,
+    ) -> None:
         self.app = app
         self.service = service
         self.max_body = max_body_bytes
+        self.body_limit = body_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,15 +77,16 @@ class EdgeMiddleware:
                 message["headers"] = [*message["headers"], (REQUEST_ID_HEADER.encode(), request_id.encode())]
             await send(message)
 
+        limit = self.body_limit(scope["method"], scope["path"]) if self.body_limit else self.max_body
         declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+        if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._problem(
-                send_wrapper, ErrorCode.PAYLOAD_TOO_LARGE, f"The request body exceeds {self.max_body} bytes", scope
+                send_wrapper, ErrorCode.PAYLOAD_TOO_LARGE, f"The request body exceeds {limit} bytes", scope
             )
             return
 
         try:
-            # Read the whole body first (bounded by max_body), then replay it to the app:
+            # Read the whole body first (bounded by the limit), then replay it to the app:
             # the limit then holds for chunked uploads that declare no length.
             body = bytearray()
             while True:
@@ -86,11 +94,11 @@ class EdgeMiddleware:
                 if message["type"] != "http.request":
                     return  # client went away
                 body.extend(message.get("body", b""))
-                if len(body) > self.max_body:
+                if len(body) > limit:
                     await self._problem(
                         send_wrapper,
                         ErrorCode.PAYLOAD_TOO_LARGE,
-                        f"The request body exceeds {self.max_body} bytes",
+                        f"The request body exceeds {limit} bytes",
                         scope,
                     )
                     return
@@ -196,6 +204,7 @@ def create_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
     description: str = "",
     own_docs: bool = True,
+    body_limit: Callable[[str, str], int] | None = None,
 ) -> FastAPI:
     """``own_docs=False`` leaves /openapi.json and /docs to the caller (the gateway composes its own)."""
     app = FastAPI(
@@ -209,7 +218,9 @@ def create_app(
     )
     install_error_handlers(app)
     app.state.identity_signer = IdentitySigner(settings.internal_secret.get_secret_value())
-    app.add_middleware(EdgeMiddleware, service=settings.service_name, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        EdgeMiddleware, service=settings.service_name, max_body_bytes=settings.max_body_bytes, body_limit=body_limit
+    )
     checks = list(readiness)
     app.state.readiness = checks
 

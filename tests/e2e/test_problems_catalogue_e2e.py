@@ -188,3 +188,29 @@ def test_problem_bad_input_is_problem_json(gateway: httpx.Client, admin_headers:
     _expect(gateway.get(API, params={"language": "cobol"}), 422, "VALIDATION_FAILED")
     _expect(gateway.post(f"{API}/e2e/nope2/complete", headers=admin_headers), 404, "NOT_FOUND")
     _expect(gateway.delete(f"{API}/e2e/nope3", headers=admin_headers), 404, "NOT_FOUND")
+
+
+def test_a_test_case_over_a_megabyte_goes_through_the_gateway(
+    gateway: httpx.Client, admin_headers: dict[str, str]
+) -> None:
+    """Test-set uploads have their own body limit at the gateway; other bodies keep 1 MiB."""
+    platform, pid = f"m{uuid.uuid4().hex[:6]}", "9999"
+    assert (
+        gateway.post(
+            API, json={"platform": platform, "problem_id": pid, "title": "Big"}, headers=admin_headers
+        ).status_code
+        == 201
+    )
+    big_input = "1 " * 700_000  # 1.4 MB
+    body = {
+        "test_cases": [{"input": big_input, "output": "700000\n"}, {"input": "1\n", "output": "1\n", "is_sample": True}]
+    }
+    put = gateway.put(f"{API}/{platform}/{pid}/testcases", json=body, headers=admin_headers)
+    assert put.status_code in (200, 201), put.text
+    page = gateway.get(f"{API}/{platform}/{pid}/testcases", params={"limit": 10}, headers=admin_headers).json()
+    stored = {c["ordinal"]: c for c in page["items"]}
+    assert any(c["input"] == big_input and c["stored"] == "s3" for c in stored.values())
+    too_big = gateway.post(
+        API, json={"platform": platform, "problem_id": "8888", "title": "x" * 1_200_000}, headers=admin_headers
+    )
+    _expect(too_big, 413, "PAYLOAD_TOO_LARGE")

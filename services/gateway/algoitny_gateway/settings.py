@@ -14,6 +14,9 @@ class GatewaySettings(ServiceSettings):
     accounts_url: str = "http://127.0.0.1:8001"
     ratelimit_url: str = "http://127.0.0.1:8004"
     executions_url: str = "http://127.0.0.1:8003"
+    max_upload_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024, description="Body limit of test-set uploads (other bodies: max_body_bytes)"
+    )
     hints_url: str = "http://127.0.0.1:8006"
     rate_general_per_min: int = Field(default=100, ge=1, description="Raw requests per client per minute")
     rate_execution_per_min: int = Field(default=30, ge=1)

@@ -92,3 +92,25 @@ def test_ops_endpoints() -> None:
     client.post("/things", json={"name": "ok"})
     metrics = client.get("/metrics")
     assert 'algoitny_http_requests_total{method="POST",route="/things",service="t",status="200"}' in metrics.text
+
+
+def test_a_per_route_body_limit_can_raise_the_default() -> None:
+    app = create_app(
+        ServiceSettings(service_name="t", max_body_bytes=2048),
+        title="t",
+        body_limit=lambda method, path: 100_000 if path == "/upload" else 2048,
+    )
+
+    @app.post("/upload")
+    async def upload(body: dict[str, str]) -> dict[str, int]:
+        return {"size": len(body["data"])}
+
+    @app.post("/other")
+    async def other(body: dict[str, str]) -> dict[str, int]:
+        return {"size": len(body["data"])}
+
+    client = TestClient(app)
+    big = {"data": "x" * 50_000}
+    assert client.post("/upload", json=big).json() == {"size": 50_000}
+    _is_problem(client.post("/other", json=big), 413, "PAYLOAD_TOO_LARGE")
+    _is_problem(client.post("/upload", json={"data": "x" * 200_000}), 413, "PAYLOAD_TOO_LARGE")

@@ -31,6 +31,8 @@ from algoitny_shared.identity import IDENTITY_HEADER, Identity, IdentitySigner
 from algoitny_shared.logging import request_id_var
 
 FORWARDED_HEADERS = ("content-type", "accept", "traceparent", "idempotency-key", "if-match")
+# Test-set uploads may carry cases over a megabyte; every other body keeps the small limit.
+TEST_CASE_UPLOAD = re.compile(r"/api/v1/problems/[^/]+/[^/]+/testcases")
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{8,128}")
 PASSED_BACK_HEADERS = ("content-type", "location", "etag", "retry-after", "cache-control")
 
@@ -110,6 +112,11 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
         readiness=[upstream_check(n) for n in ("problems", "search")],
         lifespan=lifespan,
         own_docs=False,
+        body_limit=lambda method, path: (
+            settings.max_upload_bytes
+            if method in ("PUT", "POST") and TEST_CASE_UPLOAD.fullmatch(path)
+            else settings.max_body_bytes
+        ),
     )
 
     def identify(request: Request) -> Identity:
