@@ -34,7 +34,8 @@ from algoitny_shared import tokens  # noqa: E402
 from algoitny_shared.identity import IDENTITY_HEADER, Identity, IdentitySigner  # noqa: E402
 from algoitny_shared.settings import ServiceSettings  # noqa: E402
 
-SERVICES = ["gateway", "accounts", "ratelimit", "executions"]
+# The gateway is ready only when problems and search answer too.
+SERVICES = ["gateway", "accounts", "ratelimit", "executions", "problems", "search-indexer"]
 TOKEN = "bench-operator-token"
 
 
