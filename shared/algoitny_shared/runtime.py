@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import uvicorn
@@ -50,3 +51,37 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         timeout_graceful_shutdown=10,
         lifespan="on",
     )
+
+
+@asynccontextmanager
+async def event_runtime(
+    broker: Any,
+    relay: Any,
+    settings: ServiceSettings,
+    *,
+    tasks: dict[str, Callable[[], Awaitable[Any]]] | None = None,
+) -> AsyncIterator[None]:
+    """What every service with an outbox runs beside its HTTP app: the Kafka broker (producer
+    and any consumers), the outbox relay (unless disabled) and further background tasks;
+    all stopped in reverse order when the app stops."""
+    background = BackgroundTasks()
+    await broker.start()
+    if settings.outbox_relay_enabled:
+        background.start("outbox-relay", relay.run)
+    for name, factory in (tasks or {}).items():
+        background.start(name, factory)
+    try:
+        yield
+    finally:
+        relay.stop()
+        await background.stop()
+        await broker.stop()
+
+
+def dynamodb_readiness(client: Any, table: str) -> Callable[[], Awaitable[None]]:
+    """A readiness check that the service's main table answers."""
+
+    async def dynamodb() -> None:
+        await asyncio.to_thread(client.describe_table, TableName=table)
+
+    return dynamodb

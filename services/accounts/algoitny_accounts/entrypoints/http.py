@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -29,7 +28,7 @@ from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.http import create_app
 from algoitny_shared.identity import CurrentIdentity, Identity
 from algoitny_shared.kafka import kafka_readiness
-from algoitny_shared.runtime import BackgroundTasks
+from algoitny_shared.runtime import dynamodb_readiness, event_runtime
 
 
 def _require_admin(identity: Identity) -> None:
@@ -41,27 +40,16 @@ def _require_admin(identity: Identity) -> None:
 
 def make_app(container: Container | None = None) -> FastAPI:
     c = container or build()
-    background = BackgroundTasks()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await c.broker.start()
-        if c.settings.outbox_relay_enabled:
-            background.start("outbox-relay", c.relay.run)
-        try:
+        async with event_runtime(c.broker, c.relay, c.settings):
             yield
-        finally:
-            c.relay.stop()
-            await background.stop()
-            await c.broker.stop()
-
-    async def dynamodb_ready() -> None:
-        await asyncio.to_thread(c.dynamodb.describe_table, TableName=c.users.table)
 
     app = create_app(
         c.settings,
         title="AlgoItny accounts service",
-        readiness=[dynamodb_ready, kafka_readiness(c.broker)],
+        readiness=[dynamodb_readiness(c.dynamodb, c.users.table), kafka_readiness(c.broker)],
         lifespan=lifespan,
     )
 

@@ -30,7 +30,7 @@ from algoitny_shared.events.catalog import ChargeRef
 from algoitny_shared.http import create_app
 from algoitny_shared.identity import CurrentIdentity
 from algoitny_shared.kafka import kafka_readiness
-from algoitny_shared.runtime import BackgroundTasks
+from algoitny_shared.runtime import dynamodb_readiness, event_runtime
 from algoitny_shared.tables import SEARCH_HISTORY
 
 ExecutionIdPath = Annotated[str, Path(pattern=EXECUTION_ID_PATTERN, description="26-character execution id")]
@@ -46,31 +46,25 @@ def charge_of(value: str | None) -> ChargeRef | None:
 
 def make_app(container: Container | None = None) -> FastAPI:
     c = container or build()
-    background = BackgroundTasks()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(c.judge.start)
-        await c.broker.start()
-        if c.settings.outbox_relay_enabled:
-            background.start("outbox-relay", c.relay.run)
         try:
-            yield
+            async with event_runtime(c.broker, c.relay, c.settings):
+                yield
         finally:
-            c.relay.stop()
-            await background.stop()
-            await c.broker.stop()
             for client in c.http_clients:
                 await client.aclose()
             await asyncio.to_thread(c.judge.close)
 
-    async def dynamodb_ready() -> None:
-        await asyncio.to_thread(c.dynamodb.describe_table, TableName=SEARCH_HISTORY.physical(c.settings.namespace))
-
     app = create_app(
         c.settings,
         title="AlgoItny executions service",
-        readiness=[dynamodb_ready, kafka_readiness(c.broker)],
+        readiness=[
+            dynamodb_readiness(c.dynamodb, SEARCH_HISTORY.physical(c.settings.namespace)),
+            kafka_readiness(c.broker),
+        ],
         lifespan=lifespan,
     )
 

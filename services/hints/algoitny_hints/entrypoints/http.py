@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,7 +16,7 @@ from algoitny_shared.charges import CHARGE_HEADER
 from algoitny_shared.http import REQUEST_ID_HEADER, create_app
 from algoitny_shared.identity import CurrentIdentity
 from algoitny_shared.kafka import kafka_readiness
-from algoitny_shared.runtime import BackgroundTasks
+from algoitny_shared.runtime import dynamodb_readiness, event_runtime
 
 ExecutionIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
 PlatformPath = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_-]{1,31}$")]
@@ -28,29 +27,20 @@ RequestIdHeader = Annotated[str | None, Header(alias=REQUEST_ID_HEADER, include_
 
 def make_app(container: Container | None = None) -> FastAPI:
     c = container or build()
-    background = BackgroundTasks()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await c.broker.start()
-        if c.settings.outbox_relay_enabled:
-            background.start("outbox-relay", c.relay.run)
         try:
-            yield
+            async with event_runtime(c.broker, c.relay, c.settings):
+                yield
         finally:
-            c.relay.stop()
-            await background.stop()
-            await c.broker.stop()
             await c.close()
-
-    async def dynamodb_ready() -> None:
-        await asyncio.to_thread(c.dynamodb.describe_table, TableName=c.store.table)
 
     app = create_app(
         c.settings,
         title="AlgoItny hints service",
         description="Progressive hints on failed executions and on problems: Gemini, or an offline fallback.",
-        readiness=[dynamodb_ready, kafka_readiness(c.broker)],
+        readiness=[dynamodb_readiness(c.dynamodb, c.store.table), kafka_readiness(c.broker)],
         lifespan=lifespan,
     )
     app.state.container = c

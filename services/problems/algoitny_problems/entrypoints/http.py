@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Header, Path, Query, Response
 
@@ -33,7 +33,7 @@ from algoitny_shared.http import create_app
 from algoitny_shared.identity import CurrentIdentity, Identity
 from algoitny_shared.kafka import kafka_readiness
 from algoitny_shared.logging import trace_id_var
-from algoitny_shared.runtime import BackgroundTasks
+from algoitny_shared.runtime import dynamodb_readiness, event_runtime
 from algoitny_shared.tables import PROBLEMS
 
 PlatformPath = Annotated[str, Path(pattern=PLATFORM_PATTERN)]
@@ -85,24 +85,14 @@ def _if_match(raw: str | None) -> int | None:
 
 def make_app(container: Container | None = None) -> FastAPI:
     c = container or build()
-    background = BackgroundTasks()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await c.broker.start()
-        if c.settings.outbox_relay_enabled:
-            background.start("outbox-relay", c.relay.run)
+        tasks: dict[str, Callable[[], Awaitable[Any]]] = {}
         if c.settings.gc_interval_s > 0:
-            background.start("test-set-gc", lambda: c.gc.run_forever(c.settings.gc_interval_s))
-        try:
+            tasks["test-set-gc"] = lambda: c.gc.run_forever(c.settings.gc_interval_s)
+        async with event_runtime(c.broker, c.relay, c.settings, tasks=tasks):
             yield
-        finally:
-            c.relay.stop()
-            await background.stop()
-            await c.broker.stop()
-
-    async def dynamodb_ready() -> None:
-        await asyncio.to_thread(c.dynamodb.describe_table, TableName=PROBLEMS.physical(c.settings.namespace))
 
     async def s3_ready() -> None:
         await asyncio.to_thread(c.s3.head_bucket, Bucket=c.settings.bucket())
@@ -110,7 +100,11 @@ def make_app(container: Container | None = None) -> FastAPI:
     app = create_app(
         c.settings,
         title="AlgoItny problems service",
-        readiness=[dynamodb_ready, s3_ready, kafka_readiness(c.broker)],
+        readiness=[
+            dynamodb_readiness(c.dynamodb, PROBLEMS.physical(c.settings.namespace)),
+            s3_ready,
+            kafka_readiness(c.broker),
+        ],
         lifespan=lifespan,
     )
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -18,7 +17,7 @@ from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.http import create_app
 from algoitny_shared.identity import CurrentIdentity, Identity
 from algoitny_shared.kafka import kafka_readiness
-from algoitny_shared.runtime import BackgroundTasks
+from algoitny_shared.runtime import dynamodb_readiness, event_runtime
 
 PlanIdPath = Annotated[str, Path(pattern=PLAN_ID_PATTERN)]
 
@@ -40,27 +39,16 @@ def _same_user(identity: Identity, user_id: str) -> None:
 
 def make_app(container: Container | None = None) -> FastAPI:
     c = container or build()
-    background = BackgroundTasks()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await c.broker.start()
-        if c.settings.outbox_relay_enabled:
-            background.start("outbox-relay", c.relay.run)
-        try:
+        async with event_runtime(c.broker, c.relay, c.settings):
             yield
-        finally:
-            c.relay.stop()
-            await background.stop()
-            await c.broker.stop()
-
-    async def dynamodb_ready() -> None:
-        await asyncio.to_thread(c.dynamodb.describe_table, TableName=c.usage.table)
 
     app = create_app(
         c.settings,
         title="AlgoItny ratelimit service",
-        readiness=[dynamodb_ready, kafka_readiness(c.broker)],
+        readiness=[dynamodb_readiness(c.dynamodb, c.usage.table), kafka_readiness(c.broker)],
         lifespan=lifespan,
     )
 
