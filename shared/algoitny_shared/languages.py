@@ -8,7 +8,7 @@ normalised to the id, so stored data and events only ever carry the ids below.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import BeforeValidator
 
@@ -54,5 +54,5 @@ def _coerce(value: Any) -> Any:
     return value
 
 
-JudgeLanguage = Annotated[LanguageId, BeforeValidator(_coerce)]
+JudgeLanguage: TypeAlias = Annotated[LanguageId, BeforeValidator(_coerce)]
 """A pydantic field type: accepts ids and aliases, holds the id."""
