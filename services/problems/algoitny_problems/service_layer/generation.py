@@ -77,6 +77,7 @@ from algoitny_shared.uow import DynamoUnitOfWork, TransactionConflict
 log = logging.getLogger(__name__)
 PRODUCER = "problems"
 RETRIES = 5
+SPECULATIVE_REROLLS = 3
 
 
 class JobFailed(Exception):
@@ -508,8 +509,17 @@ class GenerationWorker:
         limits: SandboxLimits,
         **kwargs: Any,
     ) -> SandboxOutcome:
+        t0 = time.monotonic()
         outcome = await self._box.run(
             self._run_id(state.job, step), language, code, inputs, limits, abandoned=lost.is_set, **kwargs
+        )
+        log.info(
+            "job %s: sandbox run %s (%d inputs) %s in %.2f s",
+            state.job.job_id,
+            step,
+            len(inputs),
+            outcome.verdict,
+            time.monotonic() - t0,
         )
         if outcome.verdict == "IE":
             raise Transient(f"the sandbox failed internally: {outcome.detail}")
@@ -659,6 +669,20 @@ class GenerationWorker:
         await produce([(i, 0) for i in range(start, end)], f"gen-{start}")
         accepted: list[bytes] = []
         local = set(seen)
+
+        def speculate(i: int, reroll: int) -> list[tuple[int, int]]:
+            """Re-rolls likely needed from case i on, made in one sandbox run: the next few of case i
+            and a few of every later case whose first input already repeats (the rule stays the
+            same: only the first unrepeated re-roll of each case is kept)."""
+            keys = [(i, r) for r in range(reroll, min(reroll + SPECULATIVE_REROLLS, MAX_REROLLS + 1))]
+            taken = set(local)
+            for j in range(i + 1, end):
+                digest = input_digest(candidates[(j, 0)])
+                if digest in taken:
+                    keys += [(j, r) for r in range(1, SPECULATIVE_REROLLS + 1)]
+                taken.add(digest)
+            return [k for k in keys if k not in candidates]
+
         for i in range(start, end):
             reroll = 0
             while input_digest(candidates[(i, reroll)]) in local:
@@ -669,7 +693,7 @@ class GenerationWorker:
                         f"after {MAX_REROLLS} re-rolls: it cannot make {job.total} distinct cases"
                     )
                 if (i, reroll) not in candidates:
-                    await produce([(i, reroll)], f"gen-{i}-r{reroll}")
+                    await produce(speculate(i, reroll), f"gen-{i}-r{reroll}")
             data = candidates[(i, reroll)]
             local.add(input_digest(data))
             accepted.append(data)
