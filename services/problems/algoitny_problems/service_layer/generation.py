@@ -613,7 +613,9 @@ class GenerationWorker:
                 raise JobFailed(f"{who} fails {where}"[:500])
         if authored_solution:
             # Accepted on the samples: it becomes the problem's reference solution.
-            patch = ProblemPatch(language=job.solution_language, reference_solution=job.solution_code)
+            patch = ProblemPatch.model_validate(
+                {"language": job.solution_language, "reference_solution": job.solution_code}
+            )
             with contextlib.suppress(AppError):
                 await self._problem_service.update(job.platform, job.problem_id, patch)
         staged_problem, version = await self._test_sets.open_staged(
