@@ -153,8 +153,11 @@ SCRIPT_GENERATION_JOBS = TableSpec(
     owner="problems",
     name="ScriptGenerationJobs",
     hash_key="job_id",
-    attributes={"job_id": "S", "status": "S", "problem_key": "S", "platform": "S"},
+    attributes={"job_id": "S", "status": "S", "problem_key": "S", "platform": "S", "listed": "S"},
     indexes=(
+        # AP-76: every job, newest first (listed='JOB' on all; registrar-only and low-rate, so the single
+        # partition is not a hot spot).
+        Index("AllJobsIndex", "listed", "job_id"),
         # AP-77 (and the workers' queue: pending jobs, running ones with an expired lease).
         Index("StatusIndex", "status", "job_id"),
         # AP-78 with a problem id: one problem's jobs, newest first.
@@ -165,8 +168,8 @@ SCRIPT_GENERATION_JOBS = TableSpec(
     description="Test-case generation jobs (job id: 26-char ULID): problem, status (pending, running, "
     "succeeded, failed, cancelled), generator source/language/author, requested count per size class, "
     "seed, progress (cases done, the staged test-set version, input digests), attempts, error, lease "
-    "holder and lease expiry. GSIs newest first: StatusIndex, ProblemIndex (problem_key "
-    "<platform>#<problem id>), PlatformIndex.",
+    "holder and lease expiry. GSIs newest first: AllJobsIndex, StatusIndex, ProblemIndex "
+    "(problem_key <platform>#<problem id>), PlatformIndex.",
 )
 PROBLEMS_OUTBOX = outbox_table("problems")
 PROBLEMS_INBOX = inbox_table("problems")

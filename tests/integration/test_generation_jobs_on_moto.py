@@ -178,7 +178,9 @@ async def test_listing_uses_the_indexes_with_cursors(c: Container, calls: CallRe
             status="pending", platform=platform, problem_id=None, cursor=None, limit=100
         )
         assert set(ids) <= {j.job_id for j in on_platform.items}
-    assert "Scan" not in used and used["Query"] >= 4
+        newest = await c.generation.list_jobs(status=None, platform=None, problem_id=None, cursor=None, limit=3)
+        assert [j.job_id for j in newest.items] == ids[::-1]
+    assert "Scan" not in used and used["Query"] >= 5
     with pytest.raises(AppError) as err:
         await c.generation.list_jobs(status=None, platform=platform, problem_id=pid, cursor="forged", limit=2)
     assert err.value.code is ErrorCode.INVALID_CURSOR

@@ -24,6 +24,7 @@ def job_item(job: GenerationJob) -> dict[str, Any]:
         data[field] = ts(value) if value else None
     data["lease_expires_at"] = Decimal(str(round(job.lease_expires_at, 3))) if job.lease_expires_at else None
     data["problem_key"] = job.problem_key
+    data["listed"] = "JOB"
     data["digests"] = job.digests or None  # DynamoDB refuses empty strings in no index, but keep items small
     return data
 

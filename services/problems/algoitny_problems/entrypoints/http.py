@@ -287,7 +287,7 @@ def make_app(container: Container | None = None) -> FastAPI:
         cursor: Annotated[str | None, Query(max_length=4096)] = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
     ) -> JobPage:
-        """Newest first, by status, platform, or platform and problem (at least one filter)."""
+        """Newest first: all jobs, or by status, platform, or platform and problem."""
         require_manager(identity)
         return await c.generation.list_jobs(
             status=status, platform=platform, problem_id=problem_id, cursor=cursor, limit=limit

@@ -228,8 +228,8 @@ class GenerationService:
         cursor: str | None,
         limit: int,
     ) -> JobPage:
-        """AP-76/77/78: newest first by status, by problem, by platform, or all (PlatformIndex per
-        platform is not needed for 'all': StatusIndex per status would be; see the README)."""
+        """AP-76/77/78: newest first: all jobs, by status, by platform, or by problem (with status as a
+        filter on the platform's or problem's jobs)."""
         if problem_id and not platform:
             raise AppError(ErrorCode.VALIDATION_FAILED, "problem_id needs platform")
         scope = f"genjobs:{status or ''}:{platform or ''}:{problem_id or ''}"
@@ -250,9 +250,7 @@ class GenerationService:
         elif status:
             jobs, more = await self._jobs.query("StatusIndex", "status", status, limit=limit, before=before)
         else:
-            raise AppError(
-                ErrorCode.VALIDATION_FAILED, "Filter by status, platform or platform+problem_id", reason="filter_needed"
-            )
+            jobs, more = await self._jobs.query("AllJobsIndex", "listed", "JOB", limit=limit, before=before)
         page = JobPage(items=[JobSummary.of(j) for j in jobs])
         if more and jobs:
             page.next_cursor = self._cursors.encode({"j": jobs[-1].job_id}, scope)
