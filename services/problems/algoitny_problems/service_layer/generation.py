@@ -474,7 +474,11 @@ class GenerationWorker:
             await uow.commit()
 
     async def _save(self, state: _JobState, new: GenerationJob, event: BaseModel | None = None) -> None:
-        """Record the job's new state while holding the lease (else: Abandoned)."""
+        """Record the job's new state while holding the lease (else: Abandoned). The write renews the
+        lease too: the item is replaced whole, so it must not carry back an older expiry than the
+        heartbeat wrote."""
+        if new.lease_holder == self.worker_id:
+            new = new.model_copy(update={"lease_expires_at": time.time() + self._s.lease_s})
         uow = self._uow()
         uow.add(self._jobs.put(new, expected_version=state.job.version, lease_holder=self.worker_id))
         if event is not None:
