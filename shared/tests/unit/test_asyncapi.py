@@ -28,6 +28,7 @@ from algoitny_shared.events.catalog import (
     ProblemCreated,
     ProblemDeleted,
     ProblemUpdated,
+    SessionRevoked,
     TestSetReplaced,
     UsageConsumed,
     UsageRefunded,
@@ -187,6 +188,10 @@ SAMPLES: dict[str, tuple[BaseModel, str]] = {
     ),
     "accounts.UserDeactivated": (UserDeactivated(user_id="u-123", deactivated_by="u-9", deactivated_at=NOW), "u-123"),
     "accounts.UserReactivated": (UserReactivated(user_id="u-123", reactivated_at=NOW), "u-123"),
+    "accounts.SessionRevoked": (
+        SessionRevoked(user_id="u-123", session_id="5f0c2a9e", reason="logout", revoked_at=NOW),
+        "5f0c2a9e",
+    ),
 }
 
 
