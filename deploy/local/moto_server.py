@@ -8,17 +8,26 @@ atomic. One lock around every DynamoDB request restores that guarantee locally; 
 services (S3) keep running concurrently. moto is CPU-bound under the GIL, so little
 throughput is lost.
 
+moto also snapshots every table a TransactWriteItems touches (a deep copy of the whole
+table) so it can roll back; a transaction therefore costs time proportional to the table's
+size, and local figures degrade as tables grow. `install_item_level_rollback` replaces that
+with a snapshot of just the items the transaction names, which is all a rollback needs.
+
     python deploy/local/moto_server.py -H 127.0.0.1 -p 5005
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import threading
 from collections.abc import Iterable
 from typing import Any
 
+from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
 from moto.moto_server.threaded_moto_server import DomainDispatcherApplication, create_backend_app
 from moto.server import MotoRequestHandler
 from werkzeug.serving import run_simple
@@ -38,12 +47,76 @@ class SerialisedDynamoDB:
         return self.app(environ, start_response)  # type: ignore[no-any-return]
 
 
+_Snapshot = list[tuple[Table, DynamoType, DynamoType | None, Any]]
+
+
+def _snapshot_items(backend: Any, transact_items: list[dict[str, Any]]) -> _Snapshot:
+    """Deep copies of the items a transaction names (None where an item does not exist yet)."""
+    snapshot: _Snapshot = []
+    for entry in transact_items:
+        _, op = next(iter(entry.items()))
+        table = backend.tables.get(op.get("TableName"))
+        attrs = op.get("Item") if "Item" in op else op.get("Key")
+        if table is None or not isinstance(attrs, dict) or table.hash_key_attr not in attrs:
+            continue  # moto rejects it before changing anything
+        hash_value = DynamoType(attrs[table.hash_key_attr])
+        range_value = None
+        if table.range_key_attr is not None:
+            if table.range_key_attr not in attrs:
+                continue
+            range_value = DynamoType(attrs[table.range_key_attr])
+        snapshot.append((table, hash_value, range_value, copy.deepcopy(table.get_item(hash_value, range_value))))
+    return snapshot
+
+
+def _restore_items(snapshot: _Snapshot) -> None:
+    # Reverse order: when a key appears twice, the first (pre-transaction) copy wins.
+    for table, hash_value, range_value, item in reversed(snapshot):
+        if item is None:
+            table.delete_item(hash_value, range_value)
+        elif range_value is not None:
+            table.items[hash_value][range_value] = item
+        else:
+            table.items[hash_value] = item
+
+
+class _TablesNotCopied:
+    """Stands in for the `copy` module inside moto's DynamoDB backend: tables are not copied."""
+
+    @staticmethod
+    def deepcopy(obj: Any, memo: Any = None) -> Any:
+        return obj if isinstance(obj, Table) else copy.deepcopy(obj, memo)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+
+def install_item_level_rollback() -> None:
+    backend_class = dynamodb_models.DynamoDBBackend
+    if getattr(backend_class, "_algoitny_item_rollback", False):
+        return
+    original = backend_class.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        snapshot = _snapshot_items(self, transact_items)
+        try:
+            original(self, transact_items)
+        except BaseException:
+            _restore_items(snapshot)
+            raise
+
+    dynamodb_models.copy = _TablesNotCopied()  # type: ignore[assignment]
+    backend_class.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    backend_class._algoitny_item_rollback = True  # type: ignore[attr-defined]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, default=5005)
     args = parser.parse_args()
     os.environ.setdefault("MOTO_PORT", str(args.port))
+    install_item_level_rollback()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(args.host, args.port, SerialisedDynamoDB(app), threaded=True, request_handler=MotoRequestHandler)
 

@@ -6,6 +6,7 @@ Physical names are ``<namespace>-<owner>-<name>``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -394,14 +395,16 @@ def tables_of(owner: str) -> tuple[TableSpec, ...]:
 
 
 def ensure_tables(client: Any, namespace: str, specs: Iterable[TableSpec]) -> list[str]:
-    """Create the tables that do not exist yet (idempotent); returns the ones created."""
-    created = []
+    """Create the tables that do not exist yet, and the declared indexes an existing table
+    lacks (idempotent); returns what it created (``table`` or ``table/index``)."""
+    created: list[str] = []
     existing = set()
     for page in client.get_paginator("list_tables").paginate():
         existing.update(page["TableNames"])
     for spec in specs:
         name = spec.physical(namespace)
         if name in existing:
+            created.extend(f"{name}/{index}" for index in add_missing_indexes(client, namespace, spec))
             continue
         try:
             client.create_table(**spec.create_request(namespace))
@@ -414,3 +417,34 @@ def ensure_tables(client: Any, namespace: str, specs: Iterable[TableSpec]) -> li
             )
         created.append(name)
     return created
+
+
+def add_missing_indexes(client: Any, namespace: str, spec: TableSpec, *, timeout_s: float = 600.0) -> list[str]:
+    """Add the GSIs ``spec`` declares that the live table lacks, one at a time (DynamoDB allows
+    one index creation per UpdateTable), waiting until each is ACTIVE (backfilled) so that code
+    querying it never starts early. Indexes the table has but the spec no longer declares are
+    left alone: dropping one is a deliberate, separate step."""
+    name = spec.physical(namespace)
+    request = spec.create_request(namespace)
+    described = client.describe_table(TableName=name)["Table"]
+    present = {g["IndexName"] for g in described.get("GlobalSecondaryIndexes", [])}
+    added = []
+    for gsi in request.get("GlobalSecondaryIndexes", []):
+        if gsi["IndexName"] in present:
+            continue
+        client.update_table(
+            TableName=name,
+            AttributeDefinitions=request["AttributeDefinitions"],
+            GlobalSecondaryIndexUpdates=[{"Create": gsi}],
+        )
+        deadline = time.monotonic() + timeout_s
+        while True:
+            indexes = client.describe_table(TableName=name)["Table"].get("GlobalSecondaryIndexes", [])
+            status = next((g.get("IndexStatus") for g in indexes if g["IndexName"] == gsi["IndexName"]), None)
+            if status == "ACTIVE":
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"index {gsi['IndexName']} of {name} not active after {timeout_s:.0f} s")
+            time.sleep(1.0)
+        added.append(gsi["IndexName"])
+    return added

@@ -63,14 +63,30 @@ class AccessClaims(BaseModel):
     iat: int
     # The plan's may-register-problems flag as accounts knew it when the token was issued.
     may_register: bool = False
+    # The sign-in session (refresh-token family) the token belongs to: signing out revokes it.
+    sid: str | None = None
 
 
 def issue(
-    keyring: Keyring, *, user_id: str, role: str, plan: str, ttl_s: int, may_register: bool = False
+    keyring: Keyring,
+    *,
+    user_id: str,
+    role: str,
+    plan: str,
+    ttl_s: int,
+    may_register: bool = False,
+    session_id: str | None = None,
 ) -> tuple[str, AccessClaims]:
     now = int(time.time())
     claims = AccessClaims(
-        sub=user_id, role=role, plan=plan, jti=uuid.uuid4().hex, iat=now, exp=now + ttl_s, may_register=may_register
+        sub=user_id,
+        role=role,
+        plan=plan,
+        jti=uuid.uuid4().hex,
+        iat=now,
+        exp=now + ttl_s,
+        may_register=may_register,
+        sid=session_id,
     )
     kid, key = keyring.signing_key()
     token = jwt.encode(

@@ -115,10 +115,24 @@ def test_register_login_me_consents_refresh_logout(gateway: httpx.Client) -> Non
     _expect(
         gateway.post("/api/v1/auth/refresh", json={"refresh_token": third["refresh_token"]}), 401, "UNAUTHENTICATED"
     )
+    # The revoked family's access tokens stop working at the gateway too, not at their expiry.
+    _refused_soon(gateway, third["access_token"], "used twice")
     # Other sessions (the sign-up's family) are untouched; logout revokes that one.
+    assert gateway.get("/api/v1/me", headers=_bearer(pair["access_token"])).status_code == 200
     assert gateway.post("/api/v1/auth/logout", json={"refresh_token": pair["refresh_token"]}).status_code == 204
     _expect(gateway.post("/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}), 401, "UNAUTHENTICATED")
+    _refused_soon(gateway, pair["access_token"], "signed out")
     _expect(gateway.post("/api/v1/auth/logout", json={"refresh_token": "rt_" + "x" * 43}), 401, "UNAUTHENTICATED")
+
+
+def _refused_soon(gateway: httpx.Client, access_token: str, why: str) -> None:
+    """Revocations reach every gateway through accounts' events: within moments, not 15 minutes."""
+
+    def refused() -> bool:
+        resp = gateway.get("/api/v1/auth/whoami", headers=_bearer(access_token))
+        return resp.status_code == 401 and why in resp.json()["detail"]
+
+    eventually(refused, timeout_s=15)
 
 
 def test_password_policy_and_bad_bodies(gateway: httpx.Client) -> None:
@@ -404,7 +418,9 @@ def test_admin_routes_registrar_plan_events_and_deactivation(
         "UNAUTHENTICATED",
     )
     _expect(gateway.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD}), 403, "FORBIDDEN")
-    _expect(gateway.get("/api/v1/me", headers=_bearer(registrar["access_token"])), 403, "FORBIDDEN")
+    # Accounts refuses the deactivated user at once; the gateway refuses the token itself moments later.
+    assert gateway.get("/api/v1/me", headers=_bearer(registrar["access_token"])).status_code in (401, 403)
+    _refused_soon(gateway, registrar["access_token"], "deactivated")
 
     settings = ServiceSettings()
 

@@ -7,6 +7,7 @@ Payloads carry what consumers need to keep their views current, never secrets
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -111,11 +112,22 @@ class UserRoleChanged(_Payload):
 
 @REGISTRY.register("accounts.UserDeactivated", version=1, topic=ACCOUNT_EVENTS, aggregate_type="user")
 class UserDeactivated(_Payload):
-    """A user was deactivated: refresh fails at once, access tokens lapse within their lifetime."""
+    """A user was deactivated: refresh fails at once, gateways refuse the user's earlier access tokens."""
 
     user_id: str
     deactivated_by: str | None = None
     deactivated_at: datetime
+
+
+@REGISTRY.register("accounts.SessionRevoked", version=1, topic=ACCOUNT_EVENTS, aggregate_type="session")
+class SessionRevoked(_Payload):
+    """A sign-in session ended (sign-out, or a reused refresh token): its refresh tokens fail at
+    once, and gateways refuse its access tokens from this event on instead of at their expiry."""
+
+    user_id: str
+    session_id: str
+    reason: Literal["logout", "reuse", "deactivated"]
+    revoked_at: datetime
 
 
 @REGISTRY.register("accounts.UserReactivated", version=1, topic=ACCOUNT_EVENTS, aggregate_type="user")

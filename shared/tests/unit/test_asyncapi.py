@@ -36,6 +36,7 @@ from algoitny_shared.events.catalog import (
     SandboxLimits,
     SandboxRunCompleted,
     SandboxRunRequested,
+    SessionRevoked,
     TestSetReplaced,
     UsageConsumed,
     UsageRefunded,
@@ -276,6 +277,10 @@ SAMPLES: dict[str, tuple[BaseModel, str]] = {
             cancelled_by="u-9",
         ),
         "01JOB",
+    ),
+    "accounts.SessionRevoked": (
+        SessionRevoked(user_id="u-123", session_id="5f0c2a9e", reason="logout", revoked_at=NOW),
+        "5f0c2a9e",
     ),
 }
 

@@ -77,8 +77,8 @@ class RefreshTokenStore:
             }
         }
 
-    def start_family(self, user_id: str) -> tuple[str, list[dict[str, Any]]]:
-        """A new family and its first token: (token, transaction items)."""
+    def start_family(self, user_id: str) -> tuple[str, str, list[dict[str, Any]]]:
+        """A new family and its first token: (token, family id, transaction items)."""
         family_id = uuid.uuid4().hex
         expires_at = int(time.time()) + self.ttl_s
         token = self.new_token()
@@ -89,7 +89,7 @@ class RefreshTokenStore:
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }
-        return token, [family, self._token_put(token, family_id, user_id, expires_at)]
+        return token, family_id, [family, self._token_put(token, family_id, user_id, expires_at)]
 
     def rotate(self, old: str, stored: StoredToken) -> tuple[str, list[dict[str, Any]]]:
         """Use ``old`` once and issue its successor in the same family (same absolute expiry)."""
@@ -138,13 +138,15 @@ class RefreshTokenStore:
         data = from_item(item)
         return Family(family_id, data["user_id"], "revoked_at" in data, int(data["expires_at"]))
 
-    async def revoke_family(self, family_id: str, reason: str) -> None:
-        await asyncio.to_thread(
-            self._client.update_item,
-            TableName=self.table,
-            Key={"pk": {"S": _family_pk(family_id)}},
-            UpdateExpression="SET revoked_at = if_not_exists(revoked_at, :now), revoked_reason = "
-            "if_not_exists(revoked_reason, :why)",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":now": {"N": str(int(time.time()))}, ":why": {"S": reason}},
-        )
+    def revoke_family(self, family_id: str, reason: str) -> dict[str, Any]:
+        """The write that revokes a family (first reason wins); commit it with its event."""
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": {"pk": {"S": _family_pk(family_id)}},
+                "UpdateExpression": "SET revoked_at = if_not_exists(revoked_at, :now), revoked_reason = "
+                "if_not_exists(revoked_reason, :why)",
+                "ConditionExpression": "attribute_exists(pk)",
+                "ExpressionAttributeValues": {":now": {"N": str(int(time.time()))}, ":why": {"S": reason}},
+            }
+        }

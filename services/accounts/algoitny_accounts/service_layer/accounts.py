@@ -7,11 +7,12 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from algoitny_accounts.adapters.google import GoogleIdentity, GoogleVerifier
 from algoitny_accounts.adapters.plan_copies import PlanCopyRepository
-from algoitny_accounts.adapters.refresh_tokens import RefreshTokenStore
+from algoitny_accounts.adapters.refresh_tokens import RefreshTokenStore, StoredToken
 from algoitny_accounts.adapters.sign_in_attempts import SignInAttempts
 from algoitny_accounts.adapters.user_repository import UserRepository
 from algoitny_accounts.domain.passwords import check_password, hash_password, needs_rehash, policy_violations
@@ -37,6 +38,7 @@ from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events import REGISTRY
 from algoitny_shared.events.catalog import (
+    SessionRevoked,
     UserDeactivated,
     UserPlanChanged,
     UserReactivated,
@@ -92,7 +94,7 @@ class AccountService:
     def _envelope(self, payload: Any, user: User) -> Any:
         return REGISTRY.envelope(payload, producer=PRODUCER, aggregate_id=user.user_id, aggregate_version=user.version)
 
-    def _access(self, user: User) -> str:
+    def _access(self, user: User, session_id: str) -> str:
         token, _ = tokens.issue(
             self._keyring,
             user_id=user.user_id,
@@ -100,12 +102,13 @@ class AccountService:
             plan=user.plan_id,
             ttl_s=self._ttl,
             may_register=user.may_register,
+            session_id=session_id,
         )
         return token
 
-    def _pair(self, user: User, refresh_token: str) -> TokenPair:
+    def _pair(self, user: User, refresh_token: str, session_id: str) -> TokenPair:
         return TokenPair(
-            access_token=self._access(user),
+            access_token=self._access(user, session_id),
             expires_in=self._ttl,
             refresh_token=refresh_token,
             refresh_expires_in=self._tokens.ttl_s,
@@ -181,11 +184,11 @@ class AccountService:
 
     async def _start_session(self, user: User, uow: DynamoUnitOfWork | None = None) -> TokenPair:
         uow = uow or self._uow()
-        refresh, items = self._tokens.start_family(user.user_id)
+        refresh, session_id, items = self._tokens.start_family(user.user_id)
         for item in items:
             uow.add(item)
         await self._commit(uow)
-        return self._pair(user, refresh)
+        return self._pair(user, refresh, session_id)
 
     async def _create(self, user: User, method: str) -> TokenPair:
         user = await self._with_plan(user)
@@ -331,7 +334,7 @@ class AccountService:
         if stored is None or stored.expires_at < time.time():
             raise invalid
         if stored.used:
-            await self._tokens.revoke_family(stored.family_id, "reuse")
+            await self._revoke_session(stored, "reuse")
             log.warning("refresh token reuse: family %s of user %s revoked", stored.family_id, stored.user_id)
             raise AppError(ErrorCode.UNAUTHENTICATED, "This refresh token was already used; the session is revoked")
         family = await self._tokens.family(stored.family_id)
@@ -339,7 +342,7 @@ class AccountService:
             raise AppError(ErrorCode.UNAUTHENTICATED, "This session has been revoked; sign in again")
         user = await self._users.get(stored.user_id)
         if user is None or not user.active:
-            await self._tokens.revoke_family(stored.family_id, "deactivated")
+            await self._revoke_session(stored, "deactivated")
             raise AppError(ErrorCode.UNAUTHENTICATED, "This account is deactivated")
         successor, items = self._tokens.rotate(refresh_token, stored)
         uow = self._uow()
@@ -349,17 +352,36 @@ class AccountService:
             await self._commit(uow)
         except TransactionConflict as exc:
             # Someone used this token at the same moment: that is reuse too.
-            await self._tokens.revoke_family(stored.family_id, "reuse")
+            await self._revoke_session(stored, "reuse")
             raise AppError(
                 ErrorCode.UNAUTHENTICATED, "This refresh token was already used; the session is revoked"
             ) from exc
-        return self._pair(user, successor)
+        return self._pair(user, successor, stored.family_id)
+
+    async def _revoke_session(self, stored: StoredToken, reason: Literal["logout", "reuse", "deactivated"]) -> None:
+        """Revoke the token's family and tell the gateways, in one transaction."""
+        uow = self._uow()
+        uow.add(self._tokens.revoke_family(stored.family_id, reason))
+        uow.publish(
+            REGISTRY.envelope(
+                SessionRevoked(
+                    user_id=stored.user_id, session_id=stored.family_id, reason=reason, revoked_at=datetime.now(UTC)
+                ),
+                producer=PRODUCER,
+                aggregate_id=stored.family_id,
+                aggregate_version=1,
+            )
+        )
+        try:
+            await self._commit(uow)
+        except TransactionConflict:
+            log.warning("session %s of user %s not found to revoke", stored.family_id, stored.user_id)
 
     async def logout(self, refresh_token: str) -> None:
         stored = await self._tokens.find(refresh_token)
         if stored is None:
             raise AppError(ErrorCode.UNAUTHENTICATED, "The refresh token is not valid")
-        await self._tokens.revoke_family(stored.family_id, "logout")
+        await self._revoke_session(stored, "logout")
 
     # ------------------------------------------------------------------ the signed-in user
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import re
@@ -16,7 +17,9 @@ from fastapi import FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
+from algoitny_gateway.adapters.revocation_feed import RevocationFeed
 from algoitny_gateway.adapters.upstreams import Upstreams
+from algoitny_gateway.domain.revocations import RevocationList
 from algoitny_gateway.domain.routes import API, ROUTES, Route
 from algoitny_gateway.service_layer.auth import Authenticator, authorize, client_address
 from algoitny_gateway.service_layer.openapi import compose
@@ -29,6 +32,7 @@ from algoitny_shared.errors import PROBLEM_JSON, AppError, ErrorCode
 from algoitny_shared.http import REQUEST_ID_HEADER, create_app
 from algoitny_shared.identity import IDENTITY_HEADER, Identity, IdentitySigner
 from algoitny_shared.logging import request_id_var
+from algoitny_shared.topics import ACCOUNT_EVENTS
 
 FORWARDED_HEADERS = ("content-type", "accept", "traceparent", "idempotency-key", "if-match")
 # Test-set uploads may carry cases over a megabyte; every other body keeps the small limit.
@@ -79,7 +83,10 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
     keyring = tokens.Keyring.parse(
         settings.token_secret.get_secret_value(), settings.token_previous_secrets.get_secret_value()
     )
-    auth = Authenticator(keyring, settings.admin_token.get_secret_value())
+    # Tokens issued before a revocation live at most one lifetime; a minute covers clock skew.
+    revocations = RevocationList(horizon_s=settings.access_token_ttl_s + 60)
+    feed = RevocationFeed(settings.kafka_bootstrap_servers, ACCOUNT_EVENTS.physical(settings.namespace), revocations)
+    auth = Authenticator(keyring, settings.admin_token.get_secret_value(), revocations)
     signer = IdentitySigner(settings.internal_secret.get_secret_value())
     quota = QuotaGate(upstreams, signer)
     buckets = TokenBuckets(
@@ -93,9 +100,13 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        following = asyncio.create_task(feed.run(), name="revocation-feed")
         try:
             yield
         finally:
+            following.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await following
             await upstreams.close()
 
     def upstream_check(name: str) -> Callable[[], Awaitable[None]]:
@@ -105,11 +116,14 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
         check.__name__ = name
         return check
 
+    async def revocation_feed() -> None:
+        await feed.ready()
+
     app = create_app(
         settings,
         title="AlgoItny API",
         description="Practise algorithm problems: catalogue, search, judged runs, hints, quotas.",
-        readiness=[upstream_check(n) for n in ("problems", "search")],
+        readiness=[*(upstream_check(n) for n in ("problems", "search")), revocation_feed],
         lifespan=lifespan,
         own_docs=False,
         body_limit=lambda method, path: (

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 
+from algoitny_gateway.domain.revocations import RevocationList
 from algoitny_gateway.domain.routes import Access
 from algoitny_shared import tokens
 from algoitny_shared.errors import AppError, ErrorCode
@@ -17,9 +18,10 @@ OPERATOR = "operator"
 
 
 class Authenticator:
-    def __init__(self, keyring: tokens.Keyring, admin_token: str) -> None:
+    def __init__(self, keyring: tokens.Keyring, admin_token: str, revocations: RevocationList | None = None) -> None:
         self._keyring = keyring
         self._admin_token = admin_token.encode()
+        self._revocations = revocations
 
     def identify(self, authorization: str | None, client_ip: str | None = None) -> Identity:
         if not authorization:
@@ -31,6 +33,9 @@ class Authenticator:
         if self._admin_token and hmac.compare_digest(token.encode(), self._admin_token):
             return Identity(user_id=OPERATOR, role="admin", plan="admin", client_ip=client_ip)
         claims = tokens.verify(self._keyring, token)
+        refused = self._revocations.reason(claims) if self._revocations is not None else None
+        if refused is not None:
+            raise AppError(ErrorCode.UNAUTHENTICATED, refused)
         return Identity(
             user_id=claims.sub,
             role="admin" if claims.role == "admin" else "user",
