@@ -24,7 +24,6 @@ from typing import Any, Protocol
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import SandboxLimits, SandboxRunCompleted, SandboxRunRequested
-from algoitny_shared.inbox import Inbox
 from algoitny_shared.uow import DynamoUnitOfWork
 
 REQUESTER = "problems"
@@ -187,7 +186,7 @@ class KafkaSandbox:
 class SandboxMailbox:
     """Consumer of ``executions.SandboxRunCompleted``: files answers meant for this service."""
 
-    def __init__(self, dynamodb: Any, control_table: str, inbox: Inbox | None = None) -> None:
+    def __init__(self, dynamodb: Any, control_table: str) -> None:
         self._db = dynamodb
         self._control = control_table
 
