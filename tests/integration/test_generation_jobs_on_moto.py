@@ -261,3 +261,26 @@ async def test_over_the_cap_is_refused(c: Container) -> None:
     with pytest.raises(AppError) as err:
         await c.generation.create(platform, pid, request(max=c.settings.generation_max_cases + 1), REGISTRAR)
     assert err.value.code is ErrorCode.VALIDATION_FAILED and err.value.to_problem()["reason"] == "over_cap"
+
+
+async def test_a_validator_checks_every_input(c: Container) -> None:
+    platform, pid = await problem(c)
+    small_only = "a, b = map(int, input().split())\nraise SystemExit(0 if a + b < 10**9 else 3)\n"
+    accepting = "input()\n"
+    for validator, status in ((accepting, "succeeded"), (small_only, "failed")):
+        body = GenerationRequest.model_validate(
+            {
+                "generator": {"language": "python3", "code": GEN},
+                "validator": {"language": "python3", "code": validator},
+                "counts": {"large": 4},
+                "seed": 3,
+            }
+        )
+        view = await c.generation.create(platform, pid, body, REGISTRAR)
+        sandbox = LocalSandbox()
+        await drain(worker(c, sandbox))
+        job = await c.generation.load(view.job_id)
+        assert job.status == status, job.error
+        assert any(".val-0" in r for r in sandbox.runs)
+        if status == "failed":
+            assert job.error and job.error.startswith("the validator rejected case")
