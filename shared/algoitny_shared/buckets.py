@@ -25,7 +25,15 @@ TEST_CASE_PAYLOADS = BucketSpec(
     "keyed testcases/<platform>/<problem id>/<incarnation>/<version>/<ordinal>.json.gz.",
 )
 
-ALL_BUCKETS: tuple[BucketSpec, ...] = (TEST_CASE_PAYLOADS,)
+SANDBOX_IO = BucketSpec(
+    owner="executions",
+    name="sandbox",
+    description="Bulk data of sandbox runs (executions.SandboxRunRequested/Completed carry references only): "
+    "requests/<run id>.json.gz (program and inputs, put by the requester) and results/<run id>.json.gz "
+    "(outputs and verdicts, put by the judge worker).",
+)
+
+ALL_BUCKETS: tuple[BucketSpec, ...] = (TEST_CASE_PAYLOADS, SANDBOX_IO)
 
 
 def ensure_buckets(client: Any, namespace: str, specs: Iterable[BucketSpec]) -> list[str]:

@@ -148,6 +148,30 @@ PROBLEMS_CONTROL = TableSpec(
     description="Control items of the problems service: id counter, idempotency keys of test-set "
     "uploads (expire after a day), upload/purge records for garbage collection, catalogue counters.",
 )
+# Every list of ScriptGenerationJobs is newest first on the job id (time-sortable ULID), so a
+# cursor is the last id returned.
+SCRIPT_GENERATION_JOBS = TableSpec(
+    owner="problems",
+    name="ScriptGenerationJobs",
+    hash_key="job_id",
+    attributes={"job_id": "S", "status": "S", "problem_key": "S", "platform": "S", "listed": "S"},
+    indexes=(
+        # AP-76: every job, newest first (listed='JOB' on all; registrar-only and low-rate, so the single
+        # partition is not a hot spot).
+        Index("AllJobsIndex", "listed", "job_id"),
+        # AP-77 (and the workers' queue: pending jobs, running ones with an expired lease).
+        Index("StatusIndex", "status", "job_id"),
+        # AP-78 with a problem id: one problem's jobs, newest first.
+        Index("ProblemIndex", "problem_key", "job_id"),
+        # AP-76/AP-78: all jobs / one platform's jobs, newest first.
+        Index("PlatformIndex", "platform", "job_id"),
+    ),
+    description="Test-case generation jobs (job id: 26-char ULID): problem, status (pending, running, "
+    "succeeded, failed, cancelled), generator source/language/author, requested count per size class, "
+    "seed, progress (cases done, the staged test-set version, input digests), attempts, error, lease "
+    "holder and lease expiry. GSIs newest first: AllJobsIndex, StatusIndex, ProblemIndex "
+    "(problem_key <platform>#<problem id>), PlatformIndex.",
+)
 PROBLEMS_OUTBOX = outbox_table("problems")
 PROBLEMS_INBOX = inbox_table("problems")
 SEARCH_INDEXER_INBOX = inbox_table("search-indexer")
@@ -343,6 +367,7 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     PROBLEMS,
     TEST_CASES,
     PROBLEMS_CONTROL,
+    SCRIPT_GENERATION_JOBS,
     PROBLEMS_OUTBOX,
     PROBLEMS_INBOX,
     SEARCH_INDEXER_INBOX,

@@ -110,7 +110,11 @@ def test_a_plan_change_moves_quota_counts_and_register_rights(
         return resp.status_code == 404 and resp.json()["code"] == "NOT_FOUND"
 
     eventually(refused, timeout_s=30)
-    usage = _ok(gateway.get("/api/v1/me/usage", headers=_bearer(later["access_token"])))
+    # A token issued before the deactivation stays refused after the reactivation (the gateway's
+    # revocation list); a new sign-in works.
+    assert gateway.get("/api/v1/me/usage", headers=_bearer(later["access_token"])).status_code == 401
+    again = _ok(gateway.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD}))
+    usage = _ok(gateway.get("/api/v1/me/usage", headers=_bearer(again["access_token"])))
     assert usage["plan_id"] == "free"
 
 

@@ -22,10 +22,11 @@ from algoitny_executions.adapters.upstreams import (
 from algoitny_executions.service_layer.executions import ExecutionService, RunService
 from algoitny_executions.service_layer.hint_attacher import HintAttacher
 from algoitny_executions.service_layer.judge import Judge, JudgeConfig, available_languages
+from algoitny_executions.service_layer.sandbox_runs import SandboxRunWorker
 from algoitny_executions.service_layer.worker import JudgeWorker
 from algoitny_executions.settings import ExecutionsSettings
 from algoitny_shared.cursor import CursorCodec
-from algoitny_shared.dynamo import dynamodb
+from algoitny_shared.dynamo import dynamodb, s3
 from algoitny_shared.identity import IdentitySigner
 from algoitny_shared.kafka import EventConsumer, EventPublisher, make_broker
 from algoitny_shared.outbox import Outbox, OutboxRelay
@@ -114,12 +115,15 @@ def build(settings: ExecutionsSettings | None = None) -> Container:
         FallbackTestSetSource(HttpTestSetSource(problems_http, signer), SampleTestSetSource(problems_http, signer))
     )
     worker = JudgeWorker(history, test_sets, holder.get, uow, settings.progress_interval_s)
+    # Sandbox runs for other services (test generators, reference solutions) share the jobs topic,
+    # the judge workers and their slots: same limits and isolation as user code.
+    sandbox_runs = SandboxRunWorker(s3(settings), settings.sandbox_bucket(), holder.get, uow)
     consumer = EventConsumer(
         broker=broker,
         settings=settings,
         group=JUDGE_WORKER_GROUP,
         topics=[EXECUTION_JOBS],
-        handlers=worker.handlers(),
+        handlers={**worker.handlers(), **sandbox_runs.handlers()},
         max_poll_records=1,  # one job at a time: judging takes seconds
     )
     if settings.worker_enabled and settings.consumers_enabled and config is not None:

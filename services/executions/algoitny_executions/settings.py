@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from algoitny_shared.buckets import SANDBOX_IO
 from algoitny_shared.settings import ServiceSettings
 
 
@@ -26,3 +27,11 @@ class ExecutionsSettings(ServiceSettings):
     judge_compile_time_limit_ms: int | None = Field(default=None, ge=1000, le=60_000)
     progress_interval_s: float = Field(default=0.2, gt=0, le=5, description="How often a worker writes progress")
     sse_max_s: float = Field(default=300.0, gt=0, description="Longest an events stream stays open")
+    sandbox_bucket_name: str = Field(
+        default="",
+        description="S3 bucket of sandbox-run requests and results; empty means the namespace's bucket "
+        "from algoitny_shared.buckets (<namespace>-executions-sandbox).",
+    )
+
+    def sandbox_bucket(self) -> str:
+        return self.sandbox_bucket_name or SANDBOX_IO.physical(self.namespace)

@@ -7,9 +7,13 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker
 
+from algoitny_problems.adapters.authoring import ProgramAuthor
 from algoitny_problems.adapters.control import ControlRepository
+from algoitny_problems.adapters.generation_jobs import GenerationJobRepository
 from algoitny_problems.adapters.repository import ProblemRepository
+from algoitny_problems.adapters.sandbox import KafkaSandbox, SandboxMailbox
 from algoitny_problems.adapters.test_cases import TestCaseStore
+from algoitny_problems.service_layer.generation import GenerationService, GenerationSettings, GenerationWorker
 from algoitny_problems.service_layer.maintenance import ExecutionCounter, GarbageCollector
 from algoitny_problems.service_layer.test_sets import TestSetService
 from algoitny_problems.service_layer.use_cases import ProblemService
@@ -18,6 +22,7 @@ from algoitny_shared.cursor import CursorCodec
 from algoitny_shared.dynamo import dynamodb, s3
 from algoitny_shared.inbox import Inbox
 from algoitny_shared.kafka import EventConsumer, EventPublisher, make_broker
+from algoitny_shared.llm import GeminiClient
 from algoitny_shared.outbox import Outbox, OutboxRelay
 from algoitny_shared.tables import PROBLEMS_INBOX, PROBLEMS_OUTBOX
 from algoitny_shared.topics import EXECUTION_EVENTS, PROBLEMS_GROUP
@@ -40,6 +45,8 @@ class Container:
     gc: GarbageCollector
     counter: ExecutionCounter
     consumer: EventConsumer
+    generation: GenerationService
+    generation_worker: GenerationWorker
 
 
 def build(settings: ProblemsSettings | None = None) -> Container:
@@ -85,11 +92,43 @@ def build(settings: ProblemsSettings | None = None) -> Container:
         settings=settings,
         group=PROBLEMS_GROUP,
         topics=[EXECUTION_EVENTS],
-        handlers=counter.handlers(),
+        handlers={**counter.handlers(), **SandboxMailbox(client, repo.control).handlers()},
         inbox=inbox,
     )
     if settings.consumers_enabled:
         consumer.register()
+    gen_settings = GenerationSettings(
+        max_cases=settings.generation_max_cases,
+        batch_size=settings.generation_batch_size,
+        lease_s=settings.generation_lease_s,
+        poll_interval_s=settings.generation_poll_interval_s,
+        max_attempts=settings.generation_max_attempts,
+        generator_time_limit_ms=settings.generation_time_limit_ms,
+        generator_memory_limit_mb=settings.generation_memory_limit_mb,
+        max_input_kb=settings.generation_max_input_kb,
+    )
+    author = ProgramAuthor(GeminiClient(settings))
+    jobs = GenerationJobRepository(client, settings.namespace)
+    generation = GenerationService(jobs, repo, uow, cursors, author, test_sets, gen_settings)
+    sandbox = KafkaSandbox(
+        blobs, settings.sandbox_bucket(), client, repo.control, uow, timeout_s=settings.generation_sandbox_timeout_s
+    )
+    worker = GenerationWorker(jobs, repo, service, test_sets, sandbox, author, uow, gen_settings)
     return Container(
-        settings, client, blobs, broker, outbox, relay, repo, store, control, service, test_sets, gc, counter, consumer
+        settings,
+        client,
+        blobs,
+        broker,
+        outbox,
+        relay,
+        repo,
+        store,
+        control,
+        service,
+        test_sets,
+        gc,
+        counter,
+        consumer,
+        generation,
+        worker,
     )

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from algoitny_shared.buckets import TEST_CASE_PAYLOADS
-from algoitny_shared.settings import ServiceSettings
+from algoitny_shared.buckets import SANDBOX_IO, TEST_CASE_PAYLOADS
+from algoitny_shared.llm import LlmSettings
 
 
-class ProblemsSettings(ServiceSettings):
+class ProblemsSettings(LlmSettings):
+    """Gemini settings (gemini_*, shared LlmSettings) are used to author test generators; empty key = no LLM."""
+
     service_name: str = "problems"
     port: int = 8002
     max_body_bytes: int = Field(
@@ -33,6 +35,28 @@ class ProblemsSettings(ServiceSettings):
         default=900.0, ge=0, description="An upload not flipped within this time is presumed dead and collected."
     )
     gc_interval_s: float = Field(default=60.0, ge=0, description="Background GC period; 0 turns it off.")
+
+    generation_worker_enabled: bool = Field(
+        default=True, description="Run a test-case generation worker in this process (claims jobs with a lease)."
+    )
+    generation_max_cases: int = Field(default=2000, ge=1, le=10_000, description="Cap on the cases of one job.")
+    generation_batch_size: int = Field(default=50, ge=1, le=500, description="Cases per sandbox run and progress step.")
+    generation_lease_s: float = Field(default=30.0, ge=1, description="A worker's lease; heartbeats every third of it.")
+    generation_poll_interval_s: float = Field(default=1.0, gt=0, description="How often an idle worker looks for jobs.")
+    generation_max_attempts: int = Field(default=3, ge=1, le=20, description="Claims before a job fails for good.")
+    generation_time_limit_ms: int = Field(default=2000, ge=100, le=15_000, description="A generator run's time limit.")
+    generation_memory_limit_mb: int = Field(default=256, ge=16, le=1024)
+    generation_max_input_kb: int = Field(default=4096, ge=1, le=65_536, description="Output cap of one generator run.")
+    generation_sandbox_timeout_s: float = Field(
+        default=300.0, gt=0, description="How long a worker waits for one sandbox run before retrying the job."
+    )
+    generation_sse_max_s: float = Field(default=600.0, gt=0, description="Longest a job's events stream stays open")
+    sandbox_bucket_name: str = Field(
+        default="", description="Sandbox-run bucket (executions'); empty means <namespace>-executions-sandbox."
+    )
+
+    def sandbox_bucket(self) -> str:
+        return self.sandbox_bucket_name or SANDBOX_IO.physical(self.namespace)
 
     def bucket(self) -> str:
         return self.testcases_bucket or TEST_CASE_PAYLOADS.physical(self.namespace)

@@ -279,3 +279,98 @@ class HintGenerated(_Payload):
     model: str | None = None
     hints: list[GeneratedHint]
     generated_at: datetime
+
+
+# -- sandbox runs: programs other services need run in the judge's sandbox ---------------------
+
+
+class SandboxLimits(_Payload):
+    time_limit_ms: int = 2000
+    memory_limit_mb: int = 256
+    output_limit_kb: int = 8192
+
+
+@REGISTRY.register("executions.SandboxRunRequested", version=1, topic=EXECUTION_JOBS, aggregate_type="sandbox_run")
+class SandboxRunRequested(_Payload):
+    """A service asks the judge workers to run a program on some inputs in the sandbox (same limits
+    and isolation as user code). Program and inputs sit in the sandbox bucket under ``request_key``
+    (never on the topic); with ``with_expected`` each input has an expected output and ``checker``
+    judges it. The answer is ``executions.SandboxRunCompleted`` with the same ``run_id``."""
+
+    run_id: str
+    requester: str
+    language: str
+    input_count: int
+    request_key: str
+    limits: SandboxLimits = Field(default_factory=SandboxLimits)
+    with_expected: bool = False
+    checker: str = "tokens"
+    float_tolerance: float | None = None
+    requested_at: datetime
+
+
+@REGISTRY.register("executions.SandboxRunCompleted", version=1, topic=EXECUTION_EVENTS, aggregate_type="sandbox_run")
+class SandboxRunCompleted(_Payload):
+    """A sandbox run finished: ``verdict`` is the overall one (CE/IE, or the first failing run's);
+    per-run verdicts and the programs' outputs are in the sandbox bucket under ``result_key``."""
+
+    run_id: str
+    requester: str
+    verdict: str
+    result_key: str | None = None
+    detail: str = ""
+    compile_message: str = ""
+    completed_at: datetime
+
+
+# -- test-case generation jobs (problems service) ----------------------------------------------
+
+
+class GenerationJobSnapshot(_Payload):
+    job_id: str
+    platform: str
+    problem_id: str
+    status: str
+    total: int
+    done: int = 0
+    attempts: int = 0
+    updated_at: datetime
+
+
+@REGISTRY.register("problems.GenerationJobCreated", version=1, topic=PROBLEM_EVENTS, aggregate_type="generation_job")
+class GenerationJobCreated(GenerationJobSnapshot):
+    """A registrar asked for generated test cases: a generator written by them or by an LLM
+    (``generator_source``: registrar or llm), ``counts`` per size class and the seed."""
+
+    generator_source: str
+    generator_language: str | None = None
+    counts: dict[str, int]
+    seed: int
+    created_by: str | None = None
+
+
+@REGISTRY.register("problems.GenerationJobProgressed", version=1, topic=PROBLEM_EVENTS, aggregate_type="generation_job")
+class GenerationJobProgressed(GenerationJobSnapshot):
+    """A batch of cases was generated, given outputs by the reference solution and staged."""
+
+
+@REGISTRY.register("problems.GenerationJobSucceeded", version=1, topic=PROBLEM_EVENTS, aggregate_type="generation_job")
+class GenerationJobSucceeded(GenerationJobSnapshot):
+    """All cases were made and became the problem's current test set at ``test_set_version``."""
+
+    test_set_version: int
+    test_case_count: int
+
+
+@REGISTRY.register("problems.GenerationJobFailed", version=1, topic=PROBLEM_EVENTS, aggregate_type="generation_job")
+class GenerationJobFailed(GenerationJobSnapshot):
+    """The job ended without a test set (``error`` says why); nothing it staged became current."""
+
+    error: str
+
+
+@REGISTRY.register("problems.GenerationJobCancelled", version=1, topic=PROBLEM_EVENTS, aggregate_type="generation_job")
+class GenerationJobCancelled(GenerationJobSnapshot):
+    """A registrar cancelled the job; nothing it staged became current."""
+
+    cancelled_by: str | None = None

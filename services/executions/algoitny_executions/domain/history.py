@@ -19,11 +19,12 @@ import time
 import zlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from algoitny_executions.domain.judging import MAX_CODE_BYTES, TestResult
+from algoitny_shared.languages import ALIASES
 
 PLATFORM_PATTERN = r"^[a-z][a-z0-9_-]{1,31}$"
 PROBLEM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
@@ -87,12 +88,19 @@ def _check_code(code: str) -> str:
     return code
 
 
+def alias_to_id(value: object) -> object:
+    """Old language names (python, cpp, java) are accepted and mean the judge's ids."""
+    if isinstance(value, str):
+        return ALIASES.get(value.strip().lower(), value)
+    return value
+
+
 class NewExecution(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     platform: str = Field(pattern=PLATFORM_PATTERN)
     problem_id: str = Field(pattern=PROBLEM_ID_PATTERN)
-    language: str = Field(min_length=1, max_length=32)
+    language: Annotated[str, BeforeValidator(alias_to_id)] = Field(min_length=1, max_length=32)
     code: str = Field(max_length=MAX_CODE_BYTES)
     public: bool = False
     stop_on_first_failure: bool = Field(default=False, description="Skip the tests after the first failing one")
@@ -106,7 +114,7 @@ class NewExecution(BaseModel):
 class NewRun(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    language: str = Field(min_length=1, max_length=32)
+    language: Annotated[str, BeforeValidator(alias_to_id)] = Field(min_length=1, max_length=32)
     code: str = Field(max_length=MAX_CODE_BYTES)
     stdin: str = Field(default="", max_length=MAX_STDIN_BYTES)
 

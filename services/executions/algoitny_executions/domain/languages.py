@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from algoitny_shared.languages import LANGUAGE_IDS
+
 
 @dataclass(frozen=True)
 class Language:
@@ -135,3 +137,6 @@ JAVASCRIPT = Language(
 )
 
 LANGUAGES: dict[str, Language] = {lang.key: lang for lang in (C, CPP17, PYTHON3, JAVA17, JAVASCRIPT)}
+
+# The registry covers exactly the platform's language vocabulary (algoitny_shared.languages).
+assert set(LANGUAGES) == set(LANGUAGE_IDS), "executions' language registry and the shared vocabulary differ"

@@ -202,6 +202,77 @@ class Judge:
                 last_error = str(exc)
         return JudgeReport(verdict=Verdict.IE, detail=f"internal error: {last_error}"[:500]), None, None
 
+    def run_batch(
+        self,
+        submission: Submission,
+        inputs: Sequence[bytes],
+        limits: Limits | None = None,
+        expected: Sequence[bytes] | None = None,
+        checker: str = "tokens",
+        float_tolerance: float | None = None,
+    ) -> tuple[JudgeReport | None, list[tuple[RawRun, TestResult]]]:
+        """Compile (cached) and run the program once per input in one box (a sandbox run for other
+        services: test generators, reference solutions, validators).
+
+        Returns (a CE/IE report, []) when there is nothing to run, else (None, one (raw run,
+        classification) per input in order). Without ``expected`` every run that exits cleanly
+        within the limits is AC; with it, the checker judges each output."""
+        language = self.languages.get(submission.language)
+        if language is None:
+            raise UnknownLanguage(f"unknown or unavailable language {submission.language!r}")
+        if expected is not None and len(expected) != len(inputs):
+            raise ValueError("one expected output per input")
+        limits = limits or Limits()
+        check_name = checker if checker in ("tokens", "lines", "exact", "float") else "tokens"
+        last_error = ""
+        for attempt in range(1, self.config.max_attempts + 1):
+            try:
+                with self._slot() as sandbox:
+                    outcome = self.compile(sandbox, language, submission)
+                    if outcome.report is not None:
+                        if outcome.report.verdict != Verdict.IE:
+                            return outcome.report, []
+                        last_error = outcome.report.detail
+                        continue
+                    assert outcome.artifact is not None
+                    if not inputs:
+                        return None, []
+                    digest = hashlib.sha256()
+                    for data in inputs:
+                        digest.update(hashlib.sha256(data).digest())
+                    test_set = TestSet(
+                        problem_key=f"batch/{digest.hexdigest()}",
+                        version=0,
+                        cases=tuple(TestCase(input=data, output=b"") for data in inputs),
+                    )
+                    tests_dir = self.test_sets.materialise(test_set)
+                    eff = EffectiveLimits.of(limits, language)
+                    spec = self._run_spec(language, eff, len(inputs))
+                    raws = sandbox.run(spec, binds=[Bind(outcome.artifact, "/prog"), Bind(tests_dir, "/tests")])
+                pairs: list[tuple[RawRun, TestResult]] = []
+                for raw in raws:
+                    if expected is None:
+                        result = classify(raw, eff, language, raw.stdout, "exact")
+                    else:
+                        result = classify(
+                            raw,
+                            eff,
+                            language,
+                            expected[raw.index],
+                            check_name,  # type: ignore[arg-type]
+                            float_tolerance,
+                        )
+                    pairs.append((raw, result))
+                bad = next((r for _, r in pairs if r.verdict == Verdict.IE), None)
+                if bad is not None or len(pairs) != len(inputs):
+                    last_error = bad.detail if bad else "the sandbox returned fewer runs than inputs"
+                    continue
+                return None, pairs
+            except (SandboxError, OSError) as exc:
+                log.warning("batch run attempt %d failed: %s", attempt, exc)
+                last_error = str(exc)
+        return JudgeReport(verdict=Verdict.IE, detail=f"internal error: {last_error}"[:500]), []
+
     @staticmethod
     def _run_spec(language: Language, eff: EffectiveLimits, n_inputs: int) -> RunSpec:
         argv = [a.replace("{mem_mb}", str(eff.heap_mb)) for a in language.run_argv]

@@ -1,33 +1,18 @@
-"""Gemini through the google-genai client: JSON response schema, timeouts, retries with backoff and
-jitter on 429/5xx/timeouts, a circuit breaker, and token usage/cost per call as metrics."""
+"""Hints from Gemini: the shared client (algoitny_shared.llm: retries, breaker, metrics) with the
+hints JSON schema and parser."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import random
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import httpx
-from google import genai
-from google.genai import errors, types
-from prometheus_client import Counter, Gauge, Histogram
+from google.genai import types
 
 from algoitny_hints.domain.models import Hint
-from algoitny_hints.domain.prompt import MalformedAnswer, parse_answer
+from algoitny_hints.domain.prompt import parse_answer
 from algoitny_hints.settings import HintsSettings
-
-log = logging.getLogger(__name__)
-
-LLM_CALLS = Counter("algoitny_hints_llm_calls_total", "Gemini calls (attempts) by outcome", ["model", "outcome"])
-LLM_TOKENS = Counter("algoitny_hints_llm_tokens_total", "Gemini tokens", ["model", "kind"])
-LLM_COST = Counter("algoitny_hints_llm_cost_usd_total", "Estimated Gemini cost in USD", ["model"])
-LLM_LATENCY = Histogram(
-    "algoitny_hints_llm_seconds", "Gemini call latency", ["model"], buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 60)
-)
-BREAKER_OPEN = Gauge("algoitny_hints_llm_breaker_open", "1 while the Gemini circuit breaker is open")
+from algoitny_shared.llm import LLM_COST, LLM_TOKENS, CircuitBreaker, GeminiClient, LlmUnavailable
 
 HINTS_SCHEMA = types.Schema(
     type=types.Type.OBJECT,
@@ -51,14 +36,6 @@ HINTS_SCHEMA = types.Schema(
 )
 
 
-class LlmUnavailable(Exception):
-    """Gemini gave no usable answer (after retries, or the breaker is open); ``reason`` says why."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 @dataclass(frozen=True)
 class LlmAnswer:
     hints: list[Hint]
@@ -70,55 +47,6 @@ class LlmAnswer:
     seconds: float
 
 
-class CircuitBreaker:
-    """Closed → open after ``threshold`` consecutive failures; after ``reset_s`` one trial call
-    (half-open) closes it on success or re-opens it on failure."""
-
-    def __init__(self, threshold: int, reset_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._threshold = threshold
-        self._reset_s = reset_s
-        self._clock = clock
-        self._failures = 0
-        self._opened_at: float | None = None
-        self._trial = False
-
-    @property
-    def state(self) -> str:
-        if self._opened_at is None:
-            return "closed"
-        return "half-open" if self._clock() - self._opened_at >= self._reset_s else "open"
-
-    def allow(self) -> bool:
-        state = self.state
-        if state == "closed":
-            return True
-        if state == "half-open" and not self._trial:
-            self._trial = True
-            return True
-        return False
-
-    def success(self) -> None:
-        self._failures = 0
-        self._opened_at = None
-        self._trial = False
-        BREAKER_OPEN.set(0)
-
-    def failure(self) -> None:
-        self._failures += 1
-        self._trial = False
-        if self._opened_at is not None or self._failures >= self._threshold:
-            self._opened_at = self._clock()
-            BREAKER_OPEN.set(1)
-
-
-def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, errors.ServerError):
-        return True
-    if isinstance(exc, errors.ClientError):
-        return exc.code in (408, 429)
-    return isinstance(exc, (TimeoutError, httpx.TimeoutException, httpx.TransportError, MalformedAnswer))
-
-
 class GeminiHints:
     """One ``generate(prompt)`` = up to ``gemini_max_attempts`` calls; raises LlmUnavailable."""
 
@@ -128,91 +56,19 @@ class GeminiHints:
         breaker: CircuitBreaker | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._settings = settings
-        self.model = settings.gemini_model
-        self.breaker = breaker or CircuitBreaker(settings.gemini_breaker_failures, settings.gemini_breaker_reset_s)
-        self._sleep = sleep
-        key = settings.gemini_api_key.get_secret_value()
-        self.enabled = bool(key)
-        self._client: genai.Client | None = None
-        if key:
-            self._client = genai.Client(
-                api_key=key,
-                http_options=types.HttpOptions(
-                    base_url=settings.gemini_base_url or None,
-                    timeout=int(settings.gemini_timeout_s * 1000),
-                ),
-            )
-
-    def _backoff(self, attempt: int) -> float:
-        base = min(self._settings.gemini_backoff_max_s, self._settings.gemini_backoff_s * 2 ** (attempt - 1))
-        return base * random.uniform(0.5, 1.5)
+        self._client = GeminiClient(settings, breaker, sleep)
+        self.model = self._client.model
+        self.breaker = self._client.breaker
+        self.enabled = self._client.enabled
 
     async def generate(self, prompt: str) -> LlmAnswer:
-        if self._client is None:
-            raise LlmUnavailable("no_api_key")
-        config = types.GenerateContentConfig(
-            response_mime_type="application/json",
-            response_schema=HINTS_SCHEMA,
-            temperature=0.3,
-            max_output_tokens=2048,
+        r = await self._client.generate_json(
+            prompt, HINTS_SCHEMA, parse_answer, temperature=0.3, max_output_tokens=2048
         )
-        started = time.monotonic()
-        last = "unknown"
-        attempts = self._settings.gemini_max_attempts
-        for attempt in range(1, attempts + 1):
-            if not self.breaker.allow():
-                LLM_CALLS.labels(self.model, "breaker_open").inc()
-                raise LlmUnavailable("breaker_open")
-            t0 = time.monotonic()
-            try:
-                response = await asyncio.wait_for(
-                    self._client.aio.models.generate_content(model=self.model, contents=prompt, config=config),
-                    timeout=self._settings.gemini_timeout_s + 1,
-                )
-                LLM_LATENCY.labels(self.model).observe(time.monotonic() - t0)
-                usage = response.usage_metadata
-                p_tok = (usage.prompt_token_count or 0) if usage else 0
-                o_tok = ((usage.candidates_token_count or 0) + (usage.thoughts_token_count or 0)) if usage else 0
-                self._account(p_tok, o_tok)
-                hints = parse_answer(response.text)
-            except Exception as exc:
-                outcome = _outcome(exc)
-                LLM_CALLS.labels(self.model, outcome).inc()
-                last = outcome
-                if outcome != "malformed":
-                    self.breaker.failure()  # the service misbehaved; a bad answer is not an outage
-                if not _retryable(exc) or attempt == attempts:
-                    log.warning("gemini failed after %d attempt(s): %s", attempt, outcome)
-                    raise LlmUnavailable(f"{outcome}_after_{attempt}_attempts") from exc
-                await self._sleep(self._backoff(attempt))
-                continue
-            self.breaker.success()
-            LLM_CALLS.labels(self.model, "ok").inc()
-            return LlmAnswer(
-                hints, self.model, p_tok, o_tok, self.cost(p_tok, o_tok), attempt, time.monotonic() - started
-            )
-        raise LlmUnavailable(last)  # pragma: no cover - the loop returns or raises
+        return LlmAnswer(r.value, r.model, r.prompt_tokens, r.output_tokens, r.cost_usd, r.attempts, r.seconds)
 
     def cost(self, prompt_tokens: int, output_tokens: int) -> float:
-        s = self._settings
-        return (prompt_tokens * s.gemini_price_input_per_mtok + output_tokens * s.gemini_price_output_per_mtok) / 1e6
-
-    def _account(self, prompt_tokens: int, output_tokens: int) -> None:
-        LLM_TOKENS.labels(self.model, "prompt").inc(prompt_tokens)
-        LLM_TOKENS.labels(self.model, "output").inc(output_tokens)
-        LLM_COST.labels(self.model).inc(self.cost(prompt_tokens, output_tokens))
+        return self._client.cost(prompt_tokens, output_tokens)
 
 
-def _outcome(exc: BaseException) -> str:
-    if isinstance(exc, MalformedAnswer):
-        return "malformed"
-    if isinstance(exc, errors.ClientError) and exc.code == 429:
-        return "rate_limited"
-    if isinstance(exc, errors.ServerError):
-        return "server_error"
-    if isinstance(exc, errors.ClientError):
-        return "client_error"
-    if isinstance(exc, (TimeoutError, httpx.TimeoutException)):
-        return "timeout"
-    return "transport_error"
+__all__ = ["LLM_COST", "LLM_TOKENS", "CircuitBreaker", "GeminiHints", "LlmAnswer", "LlmUnavailable"]

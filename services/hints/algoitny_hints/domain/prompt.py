@@ -6,6 +6,7 @@ import json
 import re
 
 from algoitny_hints.domain.models import ExecutionContext, Hint, ProblemContext
+from algoitny_shared.llm import MalformedAnswer as SharedMalformedAnswer
 
 SYSTEM = (
     "You are a patient competitive-programming tutor. Give 3 to 5 hints, ordered from a gentle nudge "
@@ -73,8 +74,8 @@ def build_prompt(
     return "\n".join(parts)
 
 
-class MalformedAnswer(ValueError):
-    pass
+class MalformedAnswer(SharedMalformedAnswer):
+    """Not the hints JSON (the shared Gemini client retries such answers)."""
 
 
 def parse_answer(text: str | None) -> list[Hint]:

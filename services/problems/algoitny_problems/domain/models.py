@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from algoitny_shared.errors import AppError, ErrorCode
+from algoitny_shared.languages import JudgeLanguage
 
-Language = Literal["python", "cpp", "java", "javascript"]
+# One vocabulary with the judge (algoitny_shared.languages): python3, cpp17, java17, javascript, c;
+# the old names (python, cpp, java) are accepted on input and normalised.
+Language: TypeAlias = JudgeLanguage
 Checker = Literal["tokens", "lines", "exact", "float"]
 Status = Literal["draft", "completed", "deleted"]
 TestSetMode = Literal["replace", "append"]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Header, Path, Query, Response
+from fastapi.responses import StreamingResponse
 
 from algoitny_problems.bootstrap import Container, build
+from algoitny_problems.domain.generation import JOB_ID_PATTERN, GenerationRequest, JobPage, JobStatus, JobView
 from algoitny_problems.domain.models import (
     IDEMPOTENCY_KEY_PATTERN,
     PLATFORM_PATTERN,
@@ -48,6 +51,7 @@ IdempotencyKey = Annotated[
 ]
 Include = Annotated[Literal["testcases"] | None, Query(description="`testcases`: the whole current test set too")]
 MAX_ORDINALS = 100
+JobIdPath = Annotated[str, Path(pattern=JOB_ID_PATTERN)]
 
 
 def can_manage(identity: Identity) -> bool:
@@ -91,6 +95,8 @@ def make_app(container: Container | None = None) -> FastAPI:
         tasks: dict[str, Callable[[], Awaitable[Any]]] = {}
         if c.settings.gc_interval_s > 0:
             tasks["test-set-gc"] = lambda: c.gc.run_forever(c.settings.gc_interval_s)
+        if c.settings.generation_worker_enabled:
+            tasks["generation-worker"] = c.generation_worker.run_forever
         async with event_runtime(c.broker, c.relay, c.settings, tasks=tasks):
             yield
 
@@ -249,6 +255,91 @@ def make_app(container: Container | None = None) -> FastAPI:
     ) -> TestSetResult:
         """Append cases: the current set plus these, written as a new version, then made current."""
         return await _write(platform, problem_id, body, "append", identity, idempotency_key)
+
+    # ------------------------------------------------------------------ generation jobs
+
+    @app.post(
+        "/problems/{platform}/{problem_id}/generation-jobs",
+        status_code=201,
+        response_model=JobView,
+        tags=["generation jobs"],
+    )
+    async def create_generation_job(
+        platform: PlatformPath,
+        problem_id: ProblemIdPath,
+        body: GenerationRequest,
+        identity: CurrentIdentity,
+        response: Response,
+    ) -> JobView:
+        """Generate test cases: a generator program (or one Gemini writes) runs in the judge's sandbox,
+        the reference solution gives the outputs, the result becomes a new test-set version."""
+        require_manager(identity)
+        view = await c.generation.create(platform, problem_id, body, identity, trace_id=trace_id_var.get())
+        response.headers["Location"] = view.links["self"]
+        return view
+
+    @app.get("/generation-jobs", response_model=JobPage, tags=["generation jobs"])
+    async def list_generation_jobs(
+        identity: CurrentIdentity,
+        status: JobStatus | None = None,
+        platform: Annotated[str | None, Query(pattern=PLATFORM_PATTERN)] = None,
+        problem_id: Annotated[str | None, Query(pattern=PROBLEM_ID_PATTERN)] = None,
+        cursor: Annotated[str | None, Query(max_length=4096)] = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    ) -> JobPage:
+        """Newest first: all jobs, or by status, platform, or platform and problem."""
+        require_manager(identity)
+        return await c.generation.list_jobs(
+            status=status, platform=platform, problem_id=problem_id, cursor=cursor, limit=limit
+        )
+
+    @app.get("/generation-jobs/{job_id}", response_model=JobView, tags=["generation jobs"])
+    async def get_generation_job(job_id: JobIdPath, identity: CurrentIdentity) -> JobView:
+        require_manager(identity)
+        return await c.generation.get(job_id)
+
+    @app.get(
+        "/generation-jobs/{job_id}/events",
+        tags=["generation jobs"],
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
+    async def generation_job_events(job_id: JobIdPath, identity: CurrentIdentity) -> StreamingResponse:
+        """Server-sent events: `status` changes, `progress` as cases are made, then `succeeded`,
+        `failed` or `cancelled` with the job, and the stream ends."""
+        require_manager(identity)
+        events = c.generation.follow(job_id, max_s=c.settings.generation_sse_max_s)
+        first = await anext(events)  # an unknown job becomes problem+json before the stream starts
+
+        async def stream() -> AsyncIterator[bytes]:
+            seq = 0
+            pending = [first]
+            while True:
+                for name, data in pending:
+                    seq += 1
+                    if name == "heartbeat":
+                        yield b": keep-alive\n\n"
+                        continue
+                    yield f"id: {seq}\nevent: {name}\ndata: {json.dumps(data, default=str)}\n\n".encode()
+                try:
+                    pending = [await anext(events)]
+                except StopAsyncIteration:
+                    return
+
+        return StreamingResponse(
+            stream(), media_type="text/event-stream", headers={"cache-control": "no-cache", "x-accel-buffering": "no"}
+        )
+
+    @app.post("/generation-jobs/{job_id}/cancel", response_model=JobView, tags=["generation jobs"])
+    async def cancel_generation_job(job_id: JobIdPath, identity: CurrentIdentity) -> JobView:
+        """Stop a pending or running job; nothing it staged becomes current (409 once it has ended)."""
+        require_manager(identity)
+        return await c.generation.cancel(job_id, identity, trace_id=trace_id_var.get())
+
+    @app.post("/generation-jobs/{job_id}/retry", response_model=JobView, tags=["generation jobs"])
+    async def retry_generation_job(job_id: JobIdPath, identity: CurrentIdentity) -> JobView:
+        """Run a failed or cancelled job again from the start, with the same seed."""
+        require_manager(identity)
+        return await c.generation.retry(job_id, trace_id=trace_id_var.get())
 
     return app
 

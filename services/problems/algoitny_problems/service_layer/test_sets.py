@@ -26,6 +26,7 @@ from algoitny_problems.domain.models import (
     MAX_SET_CASES,
     Problem,
     ProblemWithTestCases,
+    TestCaseIn,
     TestCaseOut,
     TestCasePage,
     TestSetIn,
@@ -36,10 +37,15 @@ from algoitny_problems.domain.models import (
 from algoitny_problems.service_layer.use_cases import OPTIMISTIC_RETRIES, envelope, not_found
 from algoitny_shared.cursor import CursorCodec
 from algoitny_shared.errors import AppError, ErrorCode
+from algoitny_shared.events import EventEnvelope
 from algoitny_shared.faults import CRASH_MID_TEST_SET_UPLOAD, crash_point
 from algoitny_shared.uow import DynamoUnitOfWork, TransactionConflict
 
 log = logging.getLogger(__name__)
+
+
+class ExtraConditionFailed(Exception):
+    """A condition of the items added to a flip failed (e.g. the generation job lost its lease)."""
 
 
 class TestSetService:
@@ -165,7 +171,10 @@ class TestSetService:
         in_s3: int,
         idem: str | None,
         trace_id: str | None,
+        extra: Callable[[TestSetResult], tuple[list[dict[str, Any]], list[EventEnvelope]]] | None = None,
     ) -> TestSetResult:
+        """Make ``version`` current. ``extra`` adds items and events to the same transaction (a
+        generation job's final state); if one of its conditions fails, :class:`ExtraConditionFailed`."""
         upload = upload_pk(started.platform, started.problem_id, started.incarnation, version)
         for _ in range(OPTIMISTIC_RETRIES):
             current = await self._repo.get(started.platform, started.problem_id, consistent=True)
@@ -205,9 +214,18 @@ class TestSetService:
                     )
                 )
             uow.publish(envelope(test_set_replaced(new, mode), new, trace_id))
+            first_extra = len(uow._items)
+            if extra is not None:
+                items, events = extra(result)
+                for item in items:
+                    uow.add(item)
+                for event in events:
+                    uow.publish(event)
             try:
                 await uow.commit()
             except TransactionConflict as exc:
+                if any(r == "ConditionalCheckFailed" for r in exc.reasons[first_extra:]):
+                    raise ExtraConditionFailed(exc.reasons) from exc
                 if len(exc.reasons) > 1 and exc.reasons[1] == "ConditionalCheckFailed":
                     raise AppError(
                         ErrorCode.CONFLICT, "The upload was collected as abandoned before it finished; retry"
@@ -219,6 +237,63 @@ class TestSetService:
                 continue  # the problem's version moved on: read it again
             return result
         raise AppError(ErrorCode.CONFLICT, f"Problem {started.key} is changing too often; retry")
+
+    # ------------------------------------------------------------------ staged sets (generation jobs)
+
+    async def open_staged(self, platform: str, problem_id: str, stale_after_s: float) -> tuple[Problem, int]:
+        """Allocate a new version for a writer that stages cases over a long time (a generation job),
+        with an upload record so GC collects it should the job be abandoned."""
+        problem = await self._repo.get(platform, problem_id, consistent=True)
+        if problem is None:
+            raise not_found(platform, problem_id)
+        problem.ensure_writable()
+        version = await self._repo.allocate_test_set_version(platform, problem_id)
+        if version is None:
+            raise AppError(ErrorCode.CONFLICT, f"Problem {problem.key} is deleted or gone")
+        uow = self._uow()
+        uow.add(
+            self._control.put_upload(platform, problem_id, problem.incarnation, version, stale_after_s=stale_after_s)
+        )
+        await uow.commit()
+        return problem, version
+
+    async def stage(self, problem: Problem, version: int, first_ordinal: int, cases: list[TestCaseIn]) -> int:
+        """Write cases at fixed ordinals of a staged version (rewriting is idempotent); returns how
+        many went to S3."""
+        loc = location(problem.platform, problem.problem_id, problem.incarnation)
+        in_s3 = 0
+        for start in range(0, len(cases), MAX_BATCH_WRITE):
+            chunk = cases[start : start + MAX_BATCH_WRITE]
+            items = [
+                await self._store.prepare_item(loc, version, first_ordinal + start + n, case)
+                for n, case in enumerate(chunk)
+            ]
+            await self._store.batch_put(items)
+            in_s3 += sum(1 for i in items if i.get("stored") == "s3")
+        return in_s3
+
+    async def finish_staged(
+        self,
+        problem: Problem,
+        version: int,
+        count: int,
+        samples: list[Any],
+        trace_id: str | None,
+        extra: Callable[[TestSetResult], tuple[list[dict[str, Any]], list[EventEnvelope]]] | None = None,
+    ) -> TestSetResult:
+        """Make a staged version the current set (a replace), with ``extra`` in the same transaction."""
+        return await self._flip(
+            problem, "replace", version, problem.test_set_version, count, samples, 0, None, trace_id, extra
+        )
+
+    async def abandon_staged(
+        self, problem: Problem | None, platform: str, problem_id: str, incarnation: str, version: int
+    ) -> None:
+        """A staged version that will never be flipped: garbage now (GC removes its cases)."""
+        try:
+            await self._control.abandon(upload_pk(platform, problem_id, incarnation, version), None)
+        except Exception:  # already collected, committed or abandoned
+            log.info("staged upload %s/%s v%d was no longer open", platform, problem_id, version)
 
     @staticmethod
     def _refusal(

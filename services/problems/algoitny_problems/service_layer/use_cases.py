@@ -23,6 +23,7 @@ from algoitny_problems.domain.models import (
 from algoitny_shared.cursor import CursorCodec
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events import REGISTRY
+from algoitny_shared.languages import normalise_or_none
 from algoitny_shared.uow import DynamoUnitOfWork, TransactionConflict
 
 PRODUCER = "problems"
@@ -214,6 +215,7 @@ class ProblemService:
         """AP-28/29/31/32/33: newest first, by platform, language or status, cursor-paged."""
         if status != "completed" and not can_manage:
             raise AppError(ErrorCode.FORBIDDEN, "Only admins and registrars can list drafts or deleted problems")
+        language = normalise_or_none(language)
         scope = f"problems:{status}:{platform or ''}:{language or ''}"
         start = _valid_start_key(self._cursors.decode(cursor, scope)["k"]) if cursor else None
         problems, last = await self._repo.list_page(

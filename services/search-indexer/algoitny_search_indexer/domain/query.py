@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from algoitny_shared.errors import AppError, ErrorCode
+from algoitny_shared.languages import ALIASES, LANGUAGE_IDS
 
 MAX_QUERY_CHARS = 200
 MAX_FILTER_VALUES = 10
 PUBLIC_STATUSES = ("completed",)
 MANAGER_STATUSES = ("completed", "draft")
-LANGUAGES = frozenset({"python", "cpp", "java", "javascript"})
+LANGUAGES = frozenset(LANGUAGE_IDS)
 PLATFORM_RE = re.compile(r"^[a-z][a-z0-9_-]{1,31}$")
 TAG_RE = re.compile(r"^[^\x00-\x1f]{1,64}$")
 # Query parameters the search accepts; anything else is refused (a typo in a filter name
@@ -78,7 +79,7 @@ def make_spec(
     platforms = _split(platform or [], "platform")
     if any(not PLATFORM_RE.match(p) for p in platforms):
         raise AppError(ErrorCode.VALIDATION_FAILED, "platform must be lower-case letters, digits, '-' or '_'")
-    languages = _split(language or [], "language")
+    languages = tuple(dict.fromkeys(ALIASES.get(v.lower(), v.lower()) for v in _split(language or [], "language")))
     if any(lang not in LANGUAGES for lang in languages):
         raise AppError(ErrorCode.VALIDATION_FAILED, f"language must be one of {', '.join(sorted(LANGUAGES))}")
     tag_values = tuple(dict.fromkeys(t.lower() for t in _split(tags or [], "tags")))

@@ -1,0 +1,208 @@
+"""Programs run in the judge's sandbox, through the jobs topic (never in this process).
+
+A run puts the program and its inputs gzipped in the sandbox bucket, publishes
+``executions.SandboxRunRequested`` through the outbox and waits for its answer. The answer,
+``executions.SandboxRunCompleted``, is consumed by this service's consumer group
+(:class:`SandboxMailbox`), which files it as a Control item ``SANDBOXRUN#<run id>``; the
+waiting worker (in any process) polls that item and then reads the outputs from the bucket.
+Run ids are deterministic per job, life, attempt and step, so a worker that finds an answer
+already filed (its predecessor asked, then died) uses it without asking again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gzip
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from algoitny_shared.dynamo import from_item, to_item
+from algoitny_shared.events import REGISTRY, EventEnvelope
+from algoitny_shared.events.catalog import SandboxLimits, SandboxRunCompleted, SandboxRunRequested
+from algoitny_shared.uow import DynamoUnitOfWork
+
+REQUESTER = "problems"
+MAILBOX_TTL_S = 24 * 3600
+
+
+def mailbox_pk(run_id: str) -> str:
+    return f"SANDBOXRUN#{run_id}"
+
+
+class SandboxUnavailable(Exception):
+    """No answer in time, or the sandbox failed internally: worth another attempt later."""
+
+
+class Abandoned(Exception):
+    """The waiting worker lost its job (lease gone, cancelled): stop at once."""
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    index: int
+    verdict: str
+    detail: str
+    stdout: bytes
+    time_ms: int = 0
+
+
+@dataclass(frozen=True)
+class SandboxOutcome:
+    verdict: str  # AC, or CE/IE for the whole run, or the first failing run's verdict
+    detail: str = ""
+    compile_message: str = ""
+    runs: list[RunOutput] = field(default_factory=list)
+
+
+class Sandbox(Protocol):
+    async def run(
+        self,
+        run_id: str,
+        language: str,
+        code: str,
+        inputs: Sequence[bytes],
+        limits: SandboxLimits,
+        *,
+        expected: Sequence[bytes] | None = None,
+        checker: str = "tokens",
+        float_tolerance: float | None = None,
+        abandoned: Callable[[], bool] = lambda: False,
+    ) -> SandboxOutcome: ...
+
+
+def _gz_json(data: dict[str, Any]) -> bytes:
+    return gzip.compress(json.dumps(data).encode(), compresslevel=5)
+
+
+class KafkaSandbox:
+    def __init__(
+        self,
+        s3: Any,
+        bucket: str,
+        dynamodb: Any,
+        control_table: str,
+        uow: Callable[[], DynamoUnitOfWork],
+        *,
+        timeout_s: float = 300.0,
+    ) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+        self._db = dynamodb
+        self._control = control_table
+        self._uow = uow
+        self._timeout = timeout_s
+
+    async def _answer(self, run_id: str) -> dict[str, Any] | None:
+        resp = await asyncio.to_thread(
+            self._db.get_item, TableName=self._control, Key={"pk": {"S": mailbox_pk(run_id)}}, ConsistentRead=True
+        )
+        item = resp.get("Item")
+        return from_item(item) if item else None
+
+    async def run(
+        self,
+        run_id: str,
+        language: str,
+        code: str,
+        inputs: Sequence[bytes],
+        limits: SandboxLimits,
+        *,
+        expected: Sequence[bytes] | None = None,
+        checker: str = "tokens",
+        float_tolerance: float | None = None,
+        abandoned: Callable[[], bool] = lambda: False,
+    ) -> SandboxOutcome:
+        answer = await self._answer(run_id)
+        if answer is None:
+            request_key = f"requests/{run_id}.json.gz"
+            body = {
+                "code": code,
+                "inputs": [base64.b64encode(x).decode() for x in inputs],
+                "expected": [base64.b64encode(x).decode() for x in expected] if expected is not None else None,
+            }
+            await asyncio.to_thread(
+                self._s3.put_object, Bucket=self._bucket, Key=request_key, Body=_gz_json(body), ContentEncoding="gzip"
+            )
+            uow = self._uow()
+            uow.publish(
+                REGISTRY.envelope(
+                    SandboxRunRequested(
+                        run_id=run_id,
+                        requester=REQUESTER,
+                        language=language,
+                        input_count=len(inputs),
+                        request_key=request_key,
+                        limits=limits,
+                        with_expected=expected is not None,
+                        checker=checker,
+                        float_tolerance=float_tolerance,
+                        requested_at=datetime.now(UTC),
+                    ),
+                    producer=REQUESTER,
+                    aggregate_id=run_id,
+                    aggregate_version=1,
+                )
+            )
+            await uow.commit()
+            deadline = time.monotonic() + self._timeout
+            delay = 0.05
+            while answer is None:
+                if abandoned():
+                    raise Abandoned(run_id)
+                if time.monotonic() > deadline:
+                    raise SandboxUnavailable(f"no answer from the sandbox within {self._timeout:.0f} s")
+                await asyncio.sleep(delay)
+                delay = min(delay * 1.5, 0.5)
+                answer = await self._answer(run_id)
+        verdict = str(answer.get("verdict", "IE"))
+        outcome = SandboxOutcome(
+            verdict=verdict,
+            detail=str(answer.get("detail", "")),
+            compile_message=str(answer.get("compile_message", "")),
+        )
+        key = answer.get("result_key")
+        if not key:
+            return outcome
+        obj = await asyncio.to_thread(self._s3.get_object, Bucket=self._bucket, Key=key)
+        data = json.loads(gzip.decompress(obj["Body"].read()))
+        runs = [
+            RunOutput(
+                index=int(r["index"]),
+                verdict=str(r["verdict"]),
+                detail=str(r.get("detail", "")),
+                stdout=base64.b64decode(r.get("stdout", "")),
+                time_ms=int(r.get("time_ms", 0)),
+            )
+            for r in data.get("runs", [])
+        ]
+        return SandboxOutcome(verdict, outcome.detail, outcome.compile_message, sorted(runs, key=lambda r: r.index))
+
+
+class SandboxMailbox:
+    """Consumer of ``executions.SandboxRunCompleted``: files answers meant for this service."""
+
+    def __init__(self, dynamodb: Any, control_table: str) -> None:
+        self._db = dynamodb
+        self._control = control_table
+
+    def handlers(self) -> dict[str, Any]:
+        return {"executions.SandboxRunCompleted": self.on_completed}
+
+    async def on_completed(self, envelope: EventEnvelope, done: SandboxRunCompleted) -> None:
+        if done.requester != REQUESTER:
+            return
+        item = {
+            "pk": mailbox_pk(done.run_id),
+            "kind": "sandbox_answer",
+            "verdict": done.verdict,
+            "result_key": done.result_key,
+            "detail": done.detail,
+            "compile_message": done.compile_message,
+            "expires_at": int(time.time()) + MAILBOX_TTL_S,
+        }
+        await asyncio.to_thread(self._db.put_item, TableName=self._control, Item=to_item(item))

@@ -1,0 +1,104 @@
+"""Crash test: the worker generating a job is SIGKILLed midway; another worker takes the job over
+once the lease expires, continues from the recorded progress and ends with exactly the requested
+cases (no duplicate, no gap), identical to what the seed alone produces.
+
+The module runs the problems API without a worker, and the workers as two further problems
+processes (replicas on their own ports): the first is killed, the second started afterwards.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from devstack import Platform
+from support.generation_tools import (
+    AB_GENERATOR,
+    AB_SOLUTION_PY,
+    API,
+    all_cases,
+    expected_inputs,
+    make_problem,
+    wait_job,
+)
+
+pytestmark = pytest.mark.e2e
+
+WORKER_ENV = {
+    "ALGOITNY_GENERATION_WORKER_ENABLED": "true",
+    "ALGOITNY_GENERATION_LEASE_S": "3",
+    "ALGOITNY_GENERATION_BATCH_SIZE": "40",
+    "ALGOITNY_GENERATION_POLL_INTERVAL_S": "0.2",
+    "ALGOITNY_GC_INTERVAL_S": "0",
+}
+COUNTS = {"small": 20, "medium": 60, "large": 60, "max": 60}
+SEED = 99
+
+
+@pytest.fixture(scope="module")
+def api_only(platform: Platform) -> Iterator[Platform]:
+    platform.kill("problems", signal.SIGTERM)
+    platform.start("problems", {"ALGOITNY_GENERATION_WORKER_ENABLED": "false"})
+    platform.wait_ready(["problems"], timeout_s=60)
+    try:
+        yield platform
+    finally:
+        for name in [n for n in platform.procs if n.startswith("problems@")]:
+            platform.kill(name, signal.SIGTERM)
+        platform.kill("problems", signal.SIGTERM)
+        platform.start("problems")
+        platform.wait_ready(["problems"], timeout_s=60)
+
+
+def start_worker(platform: Platform, port: int) -> str:
+    platform.start("problems", WORKER_ENV, replica_port=port)
+    name = f"problems@{port}"
+    platform.wait_ready([name], timeout_s=60)
+    return name
+
+
+def test_killed_worker_job_resumes_elsewhere_with_exactly_the_requested_cases(
+    gateway: httpx.Client, admin_headers: dict[str, str], api_only: Platform
+) -> None:
+    pid = f"k{uuid.uuid4().hex[:8]}"
+    make_problem(gateway, admin_headers, "e2ecrash", pid, language="python3", reference_solution=AB_SOLUTION_PY)
+    first = start_worker(api_only, api_only.base_port + 8)
+    body = {"generator": {"language": "python3", "code": AB_GENERATOR}, "counts": COUNTS, "seed": SEED}
+    resp = gateway.post(f"{API}/problems/e2ecrash/{pid}/generation-jobs", json=body, headers=admin_headers)
+    assert resp.status_code == 201, resp.text
+    job_id = resp.json()["job_id"]
+
+    # Midway: some batches recorded, more to come.
+    deadline = time.monotonic() + 90
+    while True:
+        job = gateway.get(f"{API}/generation-jobs/{job_id}", headers=admin_headers).json()
+        if job["status"] == "running" and 40 <= job["done"] < 160:
+            break
+        assert job["status"] in ("pending", "running") and job["done"] < 160, job
+        assert time.monotonic() < deadline, job
+        time.sleep(0.05)
+    holder = job["lease_holder"]
+    api_only.kill(first, signal.SIGKILL)
+    killed_at = gateway.get(f"{API}/generation-jobs/{job_id}", headers=admin_headers).json()
+    assert killed_at["status"] == "running" and killed_at["attempts"] == 1
+
+    start_worker(api_only, api_only.base_port + 9)
+    done = wait_job(gateway, admin_headers, job_id, timeout_s=150)
+    assert done["status"] == "succeeded", done
+    assert done["attempts"] == 2 and done["done"] == 200 and done["test_case_count"] == 202
+    assert holder and done["lease_holder"] is None
+
+    problem = gateway.get(f"{API}/problems/e2ecrash/{pid}").json()
+    assert problem["test_set_version"] == done["test_set_version"] and problem["test_case_count"] == 202
+    cases = all_cases(gateway, admin_headers, "e2ecrash", pid)
+    assert [c["ordinal"] for c in cases] == list(range(1, 203))  # exactly the cases: no duplicate, no gap
+    generated = [c["input"].encode() for c in cases[2:]]
+    assert len({b" ".join(x.split()) for x in generated}) == 200
+    assert generated == expected_inputs(AB_GENERATOR, SEED, COUNTS)  # what the seed alone produces
+    for case in cases[2:]:
+        a, b = map(int, case["input"].split())
+        assert int(case["output"]) == a + b
