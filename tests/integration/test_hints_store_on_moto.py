@@ -53,8 +53,14 @@ async def test_request_result_refund_and_budget_are_each_stored_once(provisioned
         "status": "ready",
         "hints": [{"level": 1, "title": "t", "text": "x"}],
     }
+    # The model's answer is kept on the pending request (a redelivery reuses it) ...
+    await store.save_answer(rid, {"source": "gemini", "hints": []})
+    assert (await store.get_request(rid))["answer"] == '{"source": "gemini", "hints": []}'  # type: ignore[index]
     assert await store.complete(rid, target, view, generated)
     assert not await store.complete(rid, target, view, generated)  # a redelivery stores nothing
+    # ... and never replaced once the request is finished.
+    await store.save_answer(rid, {"source": "gemini", "hints": ["late"]})
+    assert "late" not in (await store.get_request(rid))["answer"]  # type: ignore[index]
     assert (await store.get_request(rid))["status"] == "ready"  # type: ignore[index]
     assert (await store.latest(target))["hints"][0]["text"] == "x"  # type: ignore[index]
     await store.fail(rid, target, "late failure")  # never overrides a result

@@ -4,6 +4,7 @@ per execution/problem, and daily LLM token budgets. State and events commit toge
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from typing import Any, Protocol
@@ -35,6 +36,11 @@ class HintStore(Protocol):
 
     async def complete(self, request_id: str, target: str, view: dict[str, Any], event: EventEnvelope) -> bool:
         """Store the result once (False if another delivery stored it first)."""
+        ...
+
+    async def save_answer(self, request_id: str, answer: dict[str, Any]) -> None:
+        """Keep the model's answer on the pending request, so a redelivery after a failed
+        store reuses it instead of calling (and paying) the model again."""
         ...
 
     async def fail(self, request_id: str, target: str | None, reason: str) -> None: ...
@@ -101,6 +107,23 @@ class DynamoHintStore:
             ConsistentRead=True,
         )
         return from_item(resp["Item"]) if "Item" in resp else None
+
+    async def save_answer(self, request_id: str, answer: dict[str, Any]) -> None:
+        # A failed condition means another delivery finished the request: nothing to keep.
+        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+            await asyncio.to_thread(
+                self._client.update_item,
+                TableName=self.table,
+                Key={"pk": {"S": f"REQ#{request_id}"}, "sk": {"S": "REQ"}},
+                UpdateExpression="SET answer = :a",
+                ConditionExpression="attribute_exists(pk) AND NOT #s IN (:ready, :failed)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":a": {"S": json.dumps(answer, default=str)},
+                    ":ready": {"S": "ready"},
+                    ":failed": {"S": "failed"},
+                },
+            )
 
     async def complete(self, request_id: str, target: str, view: dict[str, Any], event: EventEnvelope) -> bool:
         uow = self._uow()
@@ -236,6 +259,11 @@ class MemoryHintStore:
         self.latest_views[target] = json.loads(json.dumps(view, default=str))
         self.events.append(event)
         return True
+
+    async def save_answer(self, request_id: str, answer: dict[str, Any]) -> None:
+        r = self.requests.get(request_id)
+        if r is not None and r.get("status") not in ("ready", "failed"):
+            r["answer"] = json.dumps(answer, default=str)
 
     async def fail(self, request_id: str, target: str | None, reason: str) -> None:
         r = self.requests.get(request_id)

@@ -216,7 +216,12 @@ class HintService:
             await self._store.fail(req.request_id, target if req.kind == "execution" else None, "context not found")
             await self._refund(req.user_id, charge, "hint context no longer available", req.request_id)
             return "failed"
-        hint_set = await self._hints_for(req, problem, reference, execution)
+        if stored.get("answer"):
+            hint_set = HintSet.model_validate_json(stored["answer"])  # answered before the store failed
+        else:
+            hint_set = await self._hints_for(req, problem, reference, execution)
+            if hint_set.source == "gemini":
+                await self._store.save_answer(req.request_id, hint_set.model_dump(mode="json"))
         now = self._clock()
         view = HintsView(
             request_id=req.request_id,

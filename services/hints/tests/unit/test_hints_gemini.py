@@ -144,6 +144,29 @@ async def test_redelivered_request_never_calls_the_llm_twice(gemini: FakeGemini)
     assert len([e for e in store.events if e.event_type == "hints.HintGenerated"]) == 1
 
 
+async def test_a_store_failure_after_the_answer_does_not_pay_the_model_twice(
+    gemini: FakeGemini, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    svc, store, _ = make_service(gemini.url)
+    req = await request(svc, store)
+    complete = store.complete
+
+    async def unavailable(*args: Any, **kwargs: Any) -> bool:
+        raise ConnectionError("DynamoDB unavailable")
+
+    monkeypatch.setattr(store, "complete", unavailable)
+    with pytest.raises(ConnectionError):
+        await svc.generate(req)  # the consumer will redeliver
+    assert gemini.calls == 1 and store.requests[req.request_id].get("answer")
+
+    monkeypatch.setattr(store, "complete", complete)
+    assert await svc.generate(req) == "gemini"
+    assert gemini.calls == 1  # the kept answer is stored, not a second call
+    view = store.latest_views[execution_target("ex-1")]
+    assert view["source"] == "gemini" and [h["text"] for h in view["hints"]] == [h["text"] for h in GOOD_HINTS["hints"]]
+    assert len([e for e in store.events if e.event_type == "hints.HintGenerated"]) == 1
+
+
 async def test_malformed_json_is_retried_then_falls_back() -> None:
     with serve(FakeGemini(default=MALFORMED)) as fake:
         svc, store, _ = make_service(fake.url)
