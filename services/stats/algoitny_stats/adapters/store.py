@@ -13,7 +13,7 @@ from typing import Any
 
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.tables import STATS
-from algoitny_stats.domain.aggregation import INBOX_SK, Key
+from algoitny_stats.domain.aggregation import Key
 
 CONTROL_PK = "CONTROL"
 ACTIVE_SK = "ACTIVE"
@@ -122,12 +122,21 @@ class StatsStore:
                     await asyncio.sleep(0.05)
         return found
 
-    def inbox_put(self, generation: int, event_id: str, event_type: str) -> dict[str, Any]:
+    def inbox_add(self, generation: int, key: Key, event_ids: list[str]) -> dict[str, Any]:
+        """Record events in their inbox item, only if none of them is recorded yet."""
+        values: dict[str, Any] = {":ids": {"SS": sorted(event_ids)}}
+        clauses = []
+        for i, event_id in enumerate(event_ids):
+            values[f":e{i}"] = {"S": event_id}
+            clauses.append(f"NOT contains(#ids, :e{i})")
         return {
-            "Put": {
+            "Update": {
                 "TableName": self.table,
-                "Item": to_item({"pk": f"{prefix(generation)}INBOX#{event_id}", "sk": INBOX_SK, "type": event_type}),
-                "ConditionExpression": "attribute_not_exists(pk)",
+                "Key": {"pk": {"S": prefix(generation) + key[0]}, "sk": {"S": key[1]}},
+                "UpdateExpression": "ADD #ids :ids",
+                "ConditionExpression": f"attribute_not_exists(#ids) OR ({' AND '.join(clauses)})",
+                "ExpressionAttributeNames": {"#ids": "ids"},
+                "ExpressionAttributeValues": values,
             }
         }
 

@@ -113,8 +113,10 @@ def day_user(day: str, user_id: str) -> Key:
     return (day_users_pk(day), f"USER#{user_id}")
 
 
-def inbox_key(event_id: str) -> Key:
-    return (f"INBOX#{event_id}", INBOX_SK)
+def inbox_key(envelope: EventEnvelope) -> Key:
+    """The inbox item recording an event: one per second of event time (``occurred_at``, which a
+    republished envelope keeps), holding the ids of the events applied from that second."""
+    return (f"INBOX#{iso(envelope.occurred_at)[:19]}", INBOX_SK)
 
 
 def utc_day(moment: datetime) -> str:
@@ -171,18 +173,19 @@ def counter_keys(envelope: EventEnvelope, payload: Any) -> list[Key]:
 
 
 def _account_day(payload: Any) -> str:
-    moment: dict[type, str] = {
+    fields: dict[type, str] = {
         UserRegistered: "registered_at",
         UserPlanChanged: "changed_at",
         UserDeactivated: "deactivated_at",
         UserReactivated: "reactivated_at",
         UserRoleChanged: "changed_at",
-    }[type(payload)]
+    }
+    moment = fields[type(payload)]
     return utc_day(getattr(payload, moment))
 
 
 def keys_of(envelope: EventEnvelope, payload: Any) -> set[Key]:
-    return {inbox_key(str(envelope.event_id)), *state_keys(envelope, payload), *counter_keys(envelope, payload)}
+    return {inbox_key(envelope), *state_keys(envelope, payload), *counter_keys(envelope, payload)}
 
 
 # -- streaks ----------------------------------------------------------------------------------
@@ -312,28 +315,27 @@ class Fold:
         self.add(day_user(day, user), "executions")
         self.add(day_user(day, user), "accepted", int(accepted))
 
-        # Distinct problems: the user's marker for this problem.
+        # Distinct problems: the user's marker for this problem, rewritten only when it changes
+        # (first attempt, first solve, an earlier time), so most runs add counters only.
         marker_key = user_problem(user, e.platform, e.problem_id)
-        marker = dict(self.state(marker_key) or {})
+        before = self.state(marker_key)
+        marker = dict(before or {})
         completed = iso(e.completed_at)
         if not marker:
-            marker = {"platform": e.platform, "problem_id": e.problem_id, "attempts": 0, "first_attempt_at": completed}
+            marker = {"platform": e.platform, "problem_id": e.problem_id, "first_attempt_at": completed}
             self.add(summary, "problems_attempted")
             self.add(problem_summary(e.platform, e.problem_id), "users")
-        marker["attempts"] = int(marker.get("attempts", 0)) + 1
         marker["first_attempt_at"] = min(str(marker["first_attempt_at"]), completed)
         if accepted:
-            marker["accepted"] = int(marker.get("accepted", 0)) + 1
             first = marker.get("first_solve_at")
             if first is None:
                 self.add(summary, "problems_solved")
                 self.add(problem_summary(e.platform, e.problem_id), "solves")
+            if first is None or completed < str(first):
                 marker["first_solve_at"] = completed
                 marker["first_solve_execution"] = e.execution_id
-            elif completed < str(first):
-                marker["first_solve_at"] = completed
-                marker["first_solve_execution"] = e.execution_id
-        self.put_state(marker_key, marker)
+        if marker != before:
+            self.put_state(marker_key, marker)
 
         # Active days: a new day counts the user once among that day's active users.
         days_key = user_days(user)
@@ -486,14 +488,16 @@ for _cls in ProblemSnapshot.__subclasses__():
     _RULES[_cls] = Fold._problem
 
 
-def chunk_events(events: list[tuple[EventEnvelope, Any]], max_items: int) -> list[list[tuple[EventEnvelope, Any]]]:
+def chunk_events(
+    events: list[tuple[EventEnvelope, Any]], max_items: int, max_events: int = 100
+) -> list[list[tuple[EventEnvelope, Any]]]:
     """Split a batch into groups whose items (inbox + states + counters) fit one transaction."""
     chunks: list[list[tuple[EventEnvelope, Any]]] = []
     current: list[tuple[EventEnvelope, Any]] = []
     keys: set[Key] = set()
     for envelope, payload in events:
         mine = keys_of(envelope, payload)
-        if current and len(keys | mine) > max_items:
+        if current and (len(keys | mine) > max_items or len(current) >= max_events):
             chunks.append(current)
             current, keys = [], set()
         current.append((envelope, payload))

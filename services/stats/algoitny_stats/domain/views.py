@@ -16,7 +16,6 @@ TOP_USERS = 10
 class SolvedProblem(BaseModel):
     platform: str
     problem_id: str
-    attempts: int
     first_attempt_at: str
     first_solve_at: str
 
@@ -156,7 +155,6 @@ def own_user(
         SolvedProblem(
             platform=str(m["platform"]),
             problem_id=str(m["problem_id"]),
-            attempts=_int(m, "attempts"),
             first_attempt_at=str(m.get("first_attempt_at", "")),
             first_solve_at=str(m["first_solve_at"]),
         )

@@ -75,11 +75,11 @@ class Applier:
         report = ApplyReport()
         for attempt in range(1, self._max_attempts + 1):
             generation = fixed if fixed is not None else await self._store.active_generation()
-            wanted = [inbox_key(str(e.event_id)) for e, _ in chunk]
+            wanted = [inbox_key(e) for e, _ in chunk]
             for envelope, payload in chunk:
                 wanted.extend(state_keys(envelope, payload))
             read = await self._store.get_many(generation, wanted)
-            todo = [(e, p) for e, p in chunk if inbox_key(str(e.event_id)) not in read]
+            todo = [(e, p) for e, p in chunk if str(e.event_id) not in set(read.get(inbox_key(e), {}).get("ids", ()))]
             if not todo:
                 report.duplicates += len(chunk)
                 return report
@@ -90,7 +90,10 @@ class Applier:
             fold = Fold(states=states)
             for envelope, payload in todo:
                 fold.apply(envelope, payload)
-            items = [self._store.inbox_put(generation, str(e.event_id), e.event_type) for e, _ in todo]
+            inbox: dict[Any, list[str]] = {}
+            for envelope, _ in todo:
+                inbox.setdefault(inbox_key(envelope), []).append(str(envelope.event_id))
+            items = [self._store.inbox_add(generation, key, ids) for key, ids in inbox.items()]
             for key, (item, version) in fold.state_writes().items():
                 items.append(self._store.state_put(generation, key, item, version))
             for key, deltas in fold.counter_updates().items():
