@@ -41,7 +41,7 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
         TransactionCanceledException,
         TransactWriteSingleOpException,
     )
-    from moto.dynamodb.models import get_filter_expression  # type: ignore[attr-defined]
+    from moto.dynamodb.models import get_filter_expression
 
     if len(transact_items) > 100:
         raise TooManyTransactionsException()
@@ -124,7 +124,7 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
 def _patch_moto() -> None:
     from moto.dynamodb.models import DynamoDBBackend
 
-    DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+    DynamoDBBackend.transact_write_items = _transact_write_items
 
 
 class SerialisedDynamoDB:
