@@ -124,7 +124,7 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
 def _patch_moto() -> None:
     from moto.dynamodb.models import DynamoDBBackend
 
-    DynamoDBBackend.transact_write_items = _transact_write_items
+    setattr(DynamoDBBackend, "transact_write_items", _transact_write_items)  # noqa: B010
 
 
 class SerialisedDynamoDB:
