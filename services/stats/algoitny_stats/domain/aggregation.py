@@ -331,7 +331,8 @@ class Fold:
             if first is None:
                 self.add(summary, "problems_solved")
                 self.add(problem_summary(e.platform, e.problem_id), "solves")
-            if first is None or completed < str(first):
+            # The earliest accepted run (ties: the smaller execution id), whatever the order.
+            if first is None or (completed, e.execution_id) < (str(first), str(marker.get("first_solve_execution"))):
                 marker["first_solve_at"] = completed
                 marker["first_solve_execution"] = e.execution_id
         if marker != before:
