@@ -81,6 +81,18 @@ class StatsConsumer:
         if n:
             EVENTS_CONSUMED.labels(self.group, event_type, outcome).inc(n)
 
+    async def run_forever(self, restart_delay_s: float = 2.0) -> None:
+        """``run``, started again after a failure (Kafka away, a rebalance error): uncommitted
+        messages are redelivered and the inbox makes that harmless."""
+        while True:
+            try:
+                await self.run()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("stats consumer stopped; restarting in %.1f s", restart_delay_s)
+                await asyncio.sleep(restart_delay_s)
+
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
             *self.topics,

@@ -39,7 +39,7 @@ def make_app(container: Container | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await c.store.ensure_control()
         if c.settings.consumers_enabled:
-            background.start("stats-consumer", c.consumer.run)
+            background.start("stats-consumer", c.consumer.run_forever)
         if c.settings.lag_poll_interval_s > 0:
             background.start("consumer-lag", lambda: c.lag.run(c.settings.lag_poll_interval_s))
         try:
