@@ -20,3 +20,4 @@ trap cleanup EXIT
 "$PY" bench/problem_with_test_cases.py
 "$PY" bench/submit_to_verdict.py
 "$PY" bench/hints_latency.py
+"$PY" bench/stats_throughput.py

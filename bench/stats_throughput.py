@@ -8,12 +8,12 @@ moto neither slow it down nor are slowed down by it).
    are published to the namespace's executions topic first; then the stats process starts and
    the figure is N / (time from its readiness until its totals count all N).
 2. End-to-end lag: executions are completed through the executions service's own completion
-   path (SearchHistory item + ExecutionCompleted in one transaction, outbox relay to Kafka) at a
-   steady rate, each by a user of its own; the lag of one execution is the time from its
+   path (SearchHistory item + ExecutionCompleted in one transaction, the service's outbox relay
+   to Kafka) at a steady rate, each by a user of its own; the lag of one execution is the time from its
    completion (the event's occurred_at) until its user's statistics item exists (polled with
    BatchGetItem every 20 ms).
 
-    .venv/bin/python bench/stats_throughput.py --events 5000 --lag-executions 300 --rate 20
+    .venv/bin/python bench/stats_throughput.py --events 5000 --lag-executions 200 --rate 10
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ async def publish_events(settings: Any, n: int) -> None:
             envelope = REGISTRY.envelope(
                 payload, producer="bench", aggregate_id=payload.execution_id, aggregate_version=2
             )
-            futures.append(await producer.send(topic, envelope.to_bytes(), key=envelope.key.encode()))
+            futures.append(await producer.send(topic, envelope.to_bytes(), key=envelope.key))
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
@@ -100,7 +100,7 @@ async def measure_lag(env: dict[str, str], store: Any, count: int, rate: float) 
     from algoitny_executions.settings import ExecutionsSettings
     from algoitny_stats.domain.aggregation import user_summary
 
-    feed = ExecutionFeed(_with_env(env, ExecutionsSettings, consumers_enabled=False, judge_enabled=False))
+    feed = ExecutionFeed(_with_env(env, ExecutionsSettings, consumers_enabled=False, judge_enabled=False), relays=1)
     await feed.start()
     rng = random.Random(2)
     pending: dict[str, float] = {}  # user -> completion (event) time
@@ -212,8 +212,8 @@ async def _drop_topics(settings: Any) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=5000)
-    parser.add_argument("--lag-executions", type=int, default=300)
-    parser.add_argument("--rate", type=float, default=20.0, help="executions completed per second (lag run)")
+    parser.add_argument("--lag-executions", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=10.0, help="executions completed per second (lag run)")
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "stats_throughput.json"))
     args = parser.parse_args()
     result = asyncio.run(run(args.events, args.lag_executions, args.rate))
