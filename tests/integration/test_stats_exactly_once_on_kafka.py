@@ -226,6 +226,9 @@ async def test_rebuild_by_replay_equals_the_live_generation(world: World, querie
     # The API now reads the new generation; the answers are the oracle's still.
     expected, got = await _converged(world, queries, timeout_s=5)
     assert got == expected
+    # The old generation can go (`rebuild --drop-old` does this).
+    assert await store.drop_generation(live_generation) == len(live)
+    assert await asyncio.to_thread(generation_snapshot, world.client, store.table, live_generation) == {}
 
 
 async def test_admin_stats_for_30_days_use_no_scan(world: World, queries: Any) -> None:
@@ -242,8 +245,27 @@ async def test_admin_stats_for_30_days_use_no_scan(world: World, queries: Any) -
     assert stats.totals.active_users == len(USERS)
     assert len(stats.top_users) == 10
     assert sum(d.executions for d in stats.days) == EXECUTIONS
+    assert set(recorder.calls) <= {"GetItem", "Query"}
 
 
 def test_the_stats_log_shows_no_dead_letters(world: World) -> None:
     log = Path(world.stats.log_path).read_text()
     assert "dead-lettering" not in log
+    text = world.stats.metrics()
+    assert (
+        metric_value(
+            text,
+            "algoitny_events_consumed_total",
+            consumer="stats",
+            event_type="executions.ExecutionCompleted",
+            outcome="duplicate",
+        )
+        + metric_value(
+            text,
+            "algoitny_events_consumed_total",
+            consumer="stats",
+            event_type="executions.ExecutionCompleted",
+            outcome="processed",
+        )
+        > 0
+    )

@@ -183,16 +183,9 @@ class StatsConsumer:
         for envelope, _ in events:
             EVENT_LAG_SECONDS.labels(self.group).observe(max(0.0, (now - envelope.occurred_at).total_seconds()))
             self._newest = max(self._newest, envelope.occurred_at.timestamp())
-        by_type: dict[str, int] = {}
         for envelope, _ in events:
-            by_type[envelope.event_type] = by_type.get(envelope.event_type, 0) + 1
-        # The report counts duplicates over the batch; attribute outcomes in proportion to types.
-        if report.duplicates == 0:
-            for event_type, n in by_type.items():
-                self._count(event_type, "processed", n)
-        else:
-            self._count("<batch>", "processed", report.applied)
-            self._count("<batch>", "duplicate", report.duplicates)
+            outcome = "processed" if str(envelope.event_id) in report.applied_ids else "duplicate"
+            self._count(envelope.event_type, outcome)
         STATS_LAST_APPLIED_EVENT_TIME.set(self._newest)
         STATS_APPLY_DELAY.set(max(0.0, (now - oldest).total_seconds()))
 

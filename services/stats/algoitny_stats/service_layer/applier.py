@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from algoitny_shared.events import EventEnvelope
@@ -36,8 +36,10 @@ class ApplyReport:
     skipped: int = 0
     transactions: int = 0
     retries: int = 0
+    applied_ids: set[str] = field(default_factory=set)
 
     def merge(self, other: ApplyReport) -> None:
+        self.applied_ids |= other.applied_ids
         self.applied += other.applied
         self.duplicates += other.duplicates
         self.skipped += other.skipped
@@ -111,6 +113,7 @@ class Applier:
             STATS_BATCHES.labels("committed").inc()
             report.transactions += 1
             report.applied += len(todo)
+            report.applied_ids.update(str(e.event_id) for e, _ in todo)
             report.duplicates += len(chunk) - len(todo)
             return report
         raise RuntimeError(f"stats batch of {len(chunk)} events not applied after {self._max_attempts} attempts")
