@@ -21,3 +21,4 @@ trap cleanup EXIT
 "$PY" bench/submit_to_verdict.py
 "$PY" bench/hints_latency.py
 "$PY" bench/generation_throughput.py
+"$PY" bench/stats_throughput.py

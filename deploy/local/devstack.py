@@ -54,6 +54,7 @@ GATEWAY_UPSTREAMS = {
     "ratelimit": "RATELIMIT",
     "executions": "EXECUTIONS",
     "hints": "HINTS",
+    "stats": "STATS",
 }
 # The services the hints service reads from (execution and problem contexts) and refunds through.
 HINTS_UPSTREAMS = ("executions", "problems", "ratelimit")

@@ -362,6 +362,18 @@ HINTS = TableSpec(
 )
 HINTS_OUTBOX = outbox_table("hints")
 HINTS_INBOX = inbox_table("hints")
+STATS = TableSpec(
+    owner="stats",
+    name="Stats",
+    hash_key="pk",
+    range_key="sk",
+    attributes={"pk": "S", "sk": "S"},
+    description="Precomputed statistics, every key prefixed by its generation G<n># (a rebuild fills a new "
+    "generation, then CONTROL/ACTIVE names it): USER#<id> SUMMARY|DAYS|PROFILE|PROB#<platform>#<problem>, "
+    "PROBLEM#<platform>#<problem> SUMMARY|RUNTIME|META, DAYS/<YYYY-MM-DD> (platform per UTC day), "
+    "DAY#<YYYY-MM-DD>/USER#<id> (a user's runs that day), PLATFORM/TOTALS, and INBOX#<event id> (events "
+    "applied, written in the same transaction as their counters). See services/stats/README.md.",
+)
 
 ALL_TABLES: tuple[TableSpec, ...] = (
     PROBLEMS,
@@ -387,6 +399,7 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     HINTS,
     HINTS_OUTBOX,
     HINTS_INBOX,
+    STATS,
 )
 
 

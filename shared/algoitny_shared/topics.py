@@ -72,6 +72,8 @@ ACCOUNTS_GROUP = "accounts"
 JUDGE_WORKER_GROUP = "judge-workers"
 # The executions service attaches generated hints to history items.
 EXECUTIONS_GROUP = "executions"
+# The stats service aggregates execution, hint, usage, account and problem events.
+STATS_GROUP = "stats"
 CONSUMER_GROUPS: tuple[str, ...] = (
     SEARCH_INDEXER_GROUP,
     RATELIMIT_GROUP,
@@ -80,6 +82,7 @@ CONSUMER_GROUPS: tuple[str, ...] = (
     JUDGE_WORKER_GROUP,
     HINTS_GROUP,
     EXECUTIONS_GROUP,
+    STATS_GROUP,
 )
 
 

@@ -20,7 +20,7 @@ from support.e2e_config import (
 )
 from support.google_keys import FakeGoogle, serve_jwks
 
-E2E_SERVICES = ["gateway", "accounts", "problems", "ratelimit", "search-indexer", "executions"]
+E2E_SERVICES = ["gateway", "accounts", "problems", "ratelimit", "search-indexer", "executions", "stats"]
 # The suite sends many requests from one address: raw per-client limits are raised here and
 # tested on a gateway replica of their own (test_quotas_e2e.py).
 GENEROUS_RATES = {

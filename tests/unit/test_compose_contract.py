@@ -38,6 +38,7 @@ GATEWAY_UPSTREAMS = {
     "ALGOITNY_RATELIMIT_URL": "ratelimit",
     "ALGOITNY_EXECUTIONS_URL": "executions",
     "ALGOITNY_HINTS_URL": "hints",
+    "ALGOITNY_STATS_URL": "stats",
 }
 PROVISION_MODULES = ("algoitny_shared.provision", "algoitny_ratelimit", "algoitny_accounts")
 # The one-shot job runs the seeding commands of these services, so it may set their variables.

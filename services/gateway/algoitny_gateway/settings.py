@@ -18,6 +18,7 @@ class GatewaySettings(ServiceSettings):
         default=64 * 1024 * 1024, ge=1024, description="Body limit of test-set uploads (other bodies: max_body_bytes)"
     )
     hints_url: str = "http://127.0.0.1:8006"
+    stats_url: str = "http://127.0.0.1:8007"
     rate_general_per_min: int = Field(default=100, ge=1, description="Raw requests per client per minute")
     rate_execution_per_min: int = Field(default=30, ge=1)
     rate_signin_per_min: int = Field(default=10, ge=1)

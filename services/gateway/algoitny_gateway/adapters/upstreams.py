@@ -21,6 +21,7 @@ class Upstreams:
             "ratelimit": settings.ratelimit_url,
             "executions": settings.executions_url,
             "hints": settings.hints_url,
+            "stats": settings.stats_url,
         }
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
         self._timeout = settings.upstream_timeout_s

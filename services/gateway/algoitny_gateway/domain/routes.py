@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Upstream = Literal["problems", "search", "accounts", "ratelimit", "executions", "hints"]
+Upstream = Literal["problems", "search", "accounts", "ratelimit", "executions", "hints", "stats"]
 # public: anyone; user: any signed-in caller; registrar: admins and users whose plan may register
 # problems (the token's may_register flag); admin: admins.
 Access = Literal["public", "user", "registrar", "admin"]
@@ -197,4 +197,11 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", f"{API}/me/consents", "accounts", "/me/consents", access="user"),
     Route("GET", f"{API}/admin/users", "accounts", "/admin/users", access="admin"),
     Route("PATCH", f"{API}/admin/users/{{user_id}}", "accounts", "/admin/users/{user_id}", access="admin"),
+    # Statistics (precomputed from events; may lag a little behind).
+    Route("GET", f"{API}/me/stats", "stats", "/me/stats", access="user"),
+    Route("GET", f"{API}/users/{{user_id}}/stats", "stats", "/users/{user_id}/stats"),
+    Route(
+        "GET", f"{API}/problems/{{platform}}/{{problem_id}}/stats", "stats", "/problems/{platform}/{problem_id}/stats"
+    ),
+    Route("GET", f"{API}/admin/stats", "stats", "/admin/stats", access="admin"),
 )

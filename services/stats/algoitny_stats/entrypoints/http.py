@@ -1,13 +1,97 @@
-"""HTTP app of the stats service: operational endpoints until its feature issue lands."""
+"""Stats API (reached through the gateway): a user's own and public statistics, a problem's,
+and the admins' platform dashboard. The consumer runs beside it (unless consumers are off)."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
 
+from fastapi import FastAPI, Path, Query
+
+from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.http import create_app
-from algoitny_stats.settings import StatsSettings
+from algoitny_shared.identity import CurrentIdentity, Identity
+from algoitny_shared.runtime import BackgroundTasks, dynamodb_readiness
+from algoitny_stats.bootstrap import Container, build
+from algoitny_stats.domain.views import AdminStats, ProblemStats, PublicUserStats, UserStats
+from algoitny_stats.service_layer.queries import parse_range
+
+# Path segments as the rest of the platform names them (ids, platforms): short, no separators.
+UserId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+PlatformName = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_-]{1,31}$")]
+ProblemId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")]
+Day = Annotated[str | None, Query(max_length=10, description="YYYY-MM-DD (UTC), inclusive")]
 
 
-def make_app(settings: StatsSettings | None = None) -> FastAPI:
-    settings = settings or StatsSettings()
-    return create_app(settings, title="AlgoItny stats service")
+def _admin(identity: Identity) -> None:
+    if not identity.is_authenticated:
+        raise AppError(ErrorCode.UNAUTHENTICATED, "Sign in as an admin")
+    if not identity.is_admin:
+        raise AppError(ErrorCode.FORBIDDEN, "Admins only")
+
+
+def make_app(container: Container | None = None) -> FastAPI:
+    c = container or build()
+    background = BackgroundTasks()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await c.store.ensure_control()
+        if c.settings.consumers_enabled:
+            background.start("stats-consumer", c.consumer.run_forever)
+        if c.settings.lag_poll_interval_s > 0:
+            background.start("consumer-lag", lambda: c.lag.run(c.settings.lag_poll_interval_s))
+        try:
+            yield
+        finally:
+            await background.stop()
+
+    app = create_app(
+        c.settings,
+        title="AlgoItny stats",
+        readiness=[dynamodb_readiness(c.dynamodb, c.store.table)],
+        lifespan=lifespan,
+    )
+
+    @app.get("/me/stats", response_model=UserStats, tags=["stats"], summary="The caller's statistics")
+    async def my_stats(identity: CurrentIdentity) -> UserStats:
+        if not identity.is_authenticated or not identity.user_id:
+            raise AppError(ErrorCode.UNAUTHENTICATED, "Sign in to see your statistics")
+        return await c.queries.user(identity.user_id)
+
+    @app.get(
+        "/users/{user_id}/stats",
+        response_model=PublicUserStats,
+        tags=["stats"],
+        summary="A user's public statistics (no hints, no per-problem solve times)",
+    )
+    async def user_stats(user_id: UserId) -> PublicUserStats:
+        return await c.queries.public_user(user_id)
+
+    @app.get(
+        "/problems/{platform}/{problem_id}/stats",
+        response_model=ProblemStats,
+        tags=["stats"],
+        summary="A problem's statistics",
+    )
+    async def problem_stats(platform: PlatformName, problem_id: ProblemId) -> ProblemStats:
+        return await c.queries.problem(platform, problem_id)
+
+    @app.get(
+        "/admin/stats",
+        response_model=AdminStats,
+        response_model_by_alias=True,
+        tags=["stats"],
+        summary="Platform statistics per UTC day (at most 366 days), totals and top users",
+    )
+    async def admin_stats(
+        identity: CurrentIdentity,
+        from_: Annotated[str | None, Query(alias="from", max_length=10, description="YYYY-MM-DD (UTC)")] = None,
+        to: Day = None,
+    ) -> AdminStats:
+        _admin(identity)
+        start, end = parse_range(from_, to)
+        return await c.queries.admin(start, end)
+
+    return app

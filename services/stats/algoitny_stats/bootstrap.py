@@ -1,0 +1,59 @@
+"""Composition root of the stats service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from algoitny_shared.dynamo import dynamodb
+from algoitny_shared.lag import LagMonitor
+from algoitny_shared.topics import (
+    ACCOUNT_EVENTS,
+    EXECUTION_EVENTS,
+    HINT_EVENTS,
+    PROBLEM_EVENTS,
+    RATELIMIT_EVENTS,
+    STATS_GROUP,
+    TopicSpec,
+)
+from algoitny_stats.adapters.consumer import StatsConsumer
+from algoitny_stats.adapters.store import StatsStore
+from algoitny_stats.service_layer.applier import Applier
+from algoitny_stats.service_layer.queries import StatsQueries
+from algoitny_stats.settings import StatsSettings
+
+# Every topic whose events change statistics (all keep their history: a rebuild replays them).
+STATS_TOPICS: tuple[TopicSpec, ...] = (EXECUTION_EVENTS, HINT_EVENTS, RATELIMIT_EVENTS, ACCOUNT_EVENTS, PROBLEM_EVENTS)
+
+
+@dataclass
+class Container:
+    settings: StatsSettings
+    dynamodb: Any
+    store: StatsStore
+    applier: Applier
+    consumer: StatsConsumer
+    queries: StatsQueries
+    lag: LagMonitor
+
+
+def build(settings: StatsSettings | None = None) -> Container:
+    settings = settings or StatsSettings()
+    client = dynamodb(settings)
+    store = StatsStore(client, settings.namespace)
+    applier = Applier(store)
+    consumer = StatsConsumer(
+        applier=applier,
+        bootstrap=settings.kafka_bootstrap_servers,
+        namespace=settings.namespace,
+        group=STATS_GROUP,
+        topics=STATS_TOPICS,
+        max_records=settings.stats_batch_max_records,
+    )
+    lag = LagMonitor(
+        settings.kafka_bootstrap_servers,
+        [t.physical(settings.namespace) for t in STATS_TOPICS],
+        f"{settings.namespace}.{STATS_GROUP}",
+        STATS_GROUP,
+    )
+    return Container(settings, client, store, applier, consumer, StatsQueries(store), lag)
