@@ -49,7 +49,29 @@ def client_for(kind: str, settings: ServiceSettings) -> Any:
 
 
 def dynamodb(settings: ServiceSettings) -> Any:
+    if settings.capacity_log:
+        return _recording_dynamodb(
+            settings.aws_endpoint_url,
+            settings.aws_region,
+            settings.aws_access_key_id.get_secret_value(),
+            settings.aws_secret_access_key.get_secret_value(),
+            settings.capacity_log,
+            settings.service_name,
+            settings.namespace,
+        )
     return client_for("dynamodb", settings)
+
+
+@lru_cache(maxsize=4)
+def _recording_dynamodb(
+    endpoint: str | None, region: str, key_id: str, secret: str, directory: str, service: str, namespace: str
+) -> Any:
+    """A client whose every call is recorded with its consumed capacity (see algoitny_shared.capacity)."""
+    from algoitny_shared.capacity import CapacityRecorder
+
+    sizer = _client("dynamodb", endpoint, region, key_id, secret)
+    recorder = CapacityRecorder(directory, service=service, namespace=namespace, sizer=sizer)
+    return recorder.install(_client("dynamodb", endpoint, region, key_id, secret))
 
 
 def s3(settings: ServiceSettings) -> Any:
