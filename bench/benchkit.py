@@ -8,10 +8,14 @@ computed the same way (nearest-rank percentiles) and every run is set up the sam
 from __future__ import annotations
 
 import json
+import os
 import random
 import socket
 import statistics
+import subprocess
 import sys
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -110,6 +114,48 @@ def running_platform(
         yield plat
     finally:
         plat.stop_all()
+
+
+@contextmanager
+def private_moto(port: int | None = None) -> Iterator[str]:
+    """A moto server of our own (deploy/local/moto_server.py) on a free loopback port.
+
+    The shared moto serves every test run on the machine; its latency then depends on what
+    others do (seconds per request under load). Load and fault runs use their own, so their
+    figures and their bare-DynamoDB baseline see the same, otherwise idle, endpoint. The
+    process environment points at it (ALGOITNY_AWS_ENDPOINT_URL) until the block ends."""
+    port = port or free_base_port(width=1)
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "deploy" / "local" / "moto_server.py"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    saved = os.environ.get("ALGOITNY_AWS_ENDPOINT_URL")
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"private moto on {port} did not start") from None
+                time.sleep(0.2)
+        os.environ["ALGOITNY_AWS_ENDPOINT_URL"] = url
+        yield url
+    finally:
+        if saved is None:
+            os.environ.pop("ALGOITNY_AWS_ENDPOINT_URL", None)
+        else:
+            os.environ["ALGOITNY_AWS_ENDPOINT_URL"] = saved
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def write_result(name: str, result: Any, out: str | Path | None = None, *, echo: bool = True) -> Path:
