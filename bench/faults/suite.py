@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from benchkit import BENCH_TOKEN, Platform, bench_namespace, free_base_port, prepare
+from benchkit import BENCH_TOKEN, Platform, bench_namespace, free_base_port, prepare, private_moto
 from load.workload import API, Seed, drive, seed
 from support.fake_gemini import OK, SERVER_ERROR, FakeGemini, serve_gemini
 
@@ -103,7 +103,7 @@ def rig(opensearch_url: str = "http://127.0.0.1:9200", users: int = 4) -> Iterat
     }
     plat = Platform(namespace=namespace, base_port=free_base_port(), env=env)
     try:
-        with serve_gemini(gemini):
+        with private_moto(), serve_gemini(gemini):
             plat.env["ALGOITNY_GEMINI_BASE_URL"] = gemini.url
             prepare(plat)
             plat.start_all(SERVICES)
@@ -127,17 +127,10 @@ def rig(opensearch_url: str = "http://127.0.0.1:9200", users: int = 4) -> Iterat
 
 
 def _drop_namespace(namespace: str, opensearch_url: str) -> None:
-    """moto and OpenSearch keep what this run created: give it back (the broker is gone already)."""
+    """The shared OpenSearch keeps this run's indices: give them back (the private moto and
+    broker are gone with their processes)."""
     import contextlib
 
-    from algoitny_shared.dynamo import dynamodb
-    from algoitny_shared.settings import ServiceSettings
-
-    db = dynamodb(ServiceSettings(namespace=namespace))
-    for name in db.list_tables()["TableNames"]:
-        if name.startswith(f"{namespace}-"):
-            with contextlib.suppress(Exception):
-                db.delete_table(TableName=name)
     with contextlib.suppress(httpx.HTTPError):
         httpx.delete(f"{opensearch_url}/{namespace}-*", timeout=10)
 
