@@ -8,6 +8,7 @@ computed the same way (nearest-rank percentiles) and every run is set up the sam
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import socket
@@ -38,7 +39,8 @@ def percentile(values: Sequence[float], pct: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
+    # ceil, not round(x + 0.5): Python rounds halves to even, which made p99 of 100 values the maximum.
+    rank = max(0, min(len(ordered) - 1, math.ceil(pct / 100 * len(ordered)) - 1))
     return float(ordered[rank])
 
 

@@ -249,7 +249,7 @@ def hints_final(ctx: CheckContext) -> CheckResult:
                     else str(resp.status_code)
                 )
                 states[status] += 1
-                if status in ("pending", "generating", "queued") or resp.status_code >= 500:
+                if status.split("/")[0] in ("pending", "generating", "queued") or resp.status_code >= 500:
                     pending += 1
         return pending == 0, f"{len(ctx.hint_requests)} requested; states {dict(states)}"
 

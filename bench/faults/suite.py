@@ -226,8 +226,10 @@ def run_fault(
             ctx.hint_requests.append((url.split("/")[-2], kwargs["headers"]))
     ctx.hint_requests = list(dict(ctx.hint_requests).items())  # one per execution (each has one owner)
     checks = run_checks(ctx)
+    statuses: dict[str, int] = {}
     by_path: dict[str, dict[str, int]] = {}
     for s in during:
+        statuses[str(s.status)] = statuses.get(str(s.status), 0) + 1
         row = by_path.setdefault(s.path, {"requests": 0, "failed": 0})
         row["requests"] += 1
         row["failed"] += int(failed(s.status))
@@ -240,6 +242,7 @@ def run_fault(
         "failed_during": sum(1 for s in during if failed(s.status)),
         "error_rate_during": round(sum(1 for s in during if failed(s.status)) / max(1, len(during)), 3),
         "by_path_during": by_path,
+        "statuses_during": statuses,
         "requests_after": len(after),
         "failed_after": sum(1 for s in after if failed(s.status)),
         "recovery_s": None if still_failing else recovery_s,

@@ -121,9 +121,17 @@ def chart(sweep: dict[int, dict[str, Any]], out: Path) -> None:
 
     levels = sorted(sweep)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5))
-    for path in WEIGHTS:
-        ax1.plot(levels, [sweep[c][path]["p50_ms"] for c in levels], marker="o", label=f"{path} p50")
-        ax1.plot(levels, [sweep[c][path]["p99_ms"] for c in levels], linestyle="--", alpha=0.6, label=f"{path} p99")
+    for n, path in enumerate(WEIGHTS):
+        color = f"C{n}"
+        ax1.plot(levels, [sweep[c][path]["p50_ms"] for c in levels], marker="o", color=color, label=f"{path} p50")
+        ax1.plot(
+            levels,
+            [sweep[c][path]["p99_ms"] for c in levels],
+            linestyle="--",
+            alpha=0.6,
+            color=color,
+            label=f"{path} p99",
+        )
     ax1.set_xscale("log")
     ax1.set_yscale("log")
     ax1.set_xlabel("concurrent clients")
