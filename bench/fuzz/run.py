@@ -21,8 +21,10 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench"))
+sys.path.insert(0, str(REPO / "tests"))
 
 from benchkit import BENCH_TOKEN, RESULTS, private_moto, running_platform, write_result  # noqa: E402
+from support.google_keys import FakeGoogle, serve_jwks  # noqa: E402
 
 from algoitny_shared import tokens  # noqa: E402
 from algoitny_shared.settings import ServiceSettings  # noqa: E402
@@ -108,8 +110,23 @@ def junit_summary(path: Path) -> dict[str, Any]:
 
 def run(max_time: float, seed: int, only: list[str] | None = None) -> dict[str, Any]:
     RESULTS.mkdir(parents=True, exist_ok=True)
+    results: list[dict[str, Any]] = []
+    google = FakeGoogle("fuzz-client.apps.googleusercontent.test")
+    with serve_jwks(google) as jwks, private_moto():
+        env = {**ENV, "ALGOITNY_GOOGLE_CLIENT_IDS": google.client_id, "ALGOITNY_GOOGLE_JWKS_URL": jwks}
+        results += _run(env, max_time, seed, only)
+    return {
+        "checks": CHECKS,
+        "max_time_s": max_time,
+        "seed": seed,
+        "runs": results,
+        "ok": all(r["exit_code"] == 0 for r in results),
+    }
+
+
+def _run(env: dict[str, str], max_time: float, seed: int, only: list[str] | None) -> list[dict[str, Any]]:
     results = []
-    with private_moto(), running_platform(SERVICES, env=ENV) as plat:
+    with running_platform(SERVICES, env=env) as plat:
         for name, headers in identities().items():
             if only and name not in only:
                 continue
@@ -119,13 +136,7 @@ def run(max_time: float, seed: int, only: list[str] | None = None) -> dict[str, 
                 f"[fuzz] {name}: {results[-1]['operations']} operations, {results[-1]['failed_operations']} failed",
                 flush=True,
             )
-    return {
-        "checks": CHECKS,
-        "max_time_s": max_time,
-        "seed": seed,
-        "runs": results,
-        "ok": all(r["exit_code"] == 0 for r in results),
-    }
+    return results
 
 
 def main() -> None:
