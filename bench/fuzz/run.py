@@ -81,6 +81,10 @@ def schemathesis(gateway: str, name: str, headers: dict[str, str], max_time: flo
     ]
     for key, value in headers.items():
         cmd += ["-H", f"{key}: {value}"]
+    if name == "operator":
+        # Deleting every plan leaves the platform without configuration (quota reads then answer
+        # 503 "No plans are configured", by design); plan deletion has its own tests.
+        cmd += ["--exclude-name", "DELETE /api/v1/admin/plans/{plan_id}"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=max_time + 600)
     (RESULTS / f"fuzz-{name}.txt").write_text(proc.stdout + proc.stderr)
     return {

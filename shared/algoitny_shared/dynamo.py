@@ -78,9 +78,20 @@ def s3(settings: ServiceSettings) -> Any:
     return client_for("s3", settings)
 
 
+def _numbers(value: Any) -> Any:
+    """floats -> Decimal (boto3 refuses floats); through lists and maps."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _numbers(v) for k, v in value.items()}
+    return value
+
+
 def to_item(data: dict[str, Any]) -> dict[str, Any]:
-    """Plain dict -> DynamoDB attribute-value map (None values dropped)."""
-    return {k: _serializer.serialize(v) for k, v in data.items() if v is not None}
+    """Plain dict -> DynamoDB attribute-value map (None values dropped; floats stored as numbers)."""
+    return {k: _serializer.serialize(_numbers(v)) for k, v in data.items() if v is not None}
 
 
 def _plain(value: Any) -> Any:
@@ -101,5 +112,5 @@ def from_item(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def to_value(value: Any) -> dict[str, Any]:
-    result: dict[str, Any] = dict(_serializer.serialize(value))
+    result: dict[str, Any] = dict(_serializer.serialize(_numbers(value)))
     return result
