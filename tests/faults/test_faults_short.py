@@ -1,10 +1,11 @@
 """Fault injection, short version (inside `make test`; `make faults` runs the full one).
 
 One platform with its own moto, Kafka broker, an OpenSearch proxy and a fake Gemini endpoint;
-under a steady mix of requests: the executions service is SIGKILLed and restarted, the private broker is stopped and restarted, OpenSearch is cut off and the LLM fails,
-each for a few seconds. After each: every check of bench/faults/checks.py passes (accepted
-executions get verdicts, usage counters match the log, test sets intact, the search index
-converges) and the platform serves again.
+under a steady mix of requests: the executions service is SIGKILLed and restarted, the private
+broker is stopped and restarted, OpenSearch is cut off and the LLM fails, each for a few
+seconds. After each: every check of bench/faults/checks.py passes (accepted executions get
+verdicts, usage counters match the log, test sets intact, the search index converges) and the
+platform serves again.
 """
 
 from __future__ import annotations
