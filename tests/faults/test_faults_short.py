@@ -30,7 +30,7 @@ def test_platform_survives_short_faults_under_load(stack_env: dict[str, str]) ->
     results: list[dict[str, Any]] = []
     with rig(stack_env.get("ALGOITNY_OPENSEARCH_URL", "http://127.0.0.1:9200"), users=3) as r:
         for fault in SHORT:
-            results.append(run_fault(r, fault, clients=3, before_s=2.0, after_s=6.0))
+            results.append(run_fault(r, fault, clients=3, before_s=2.0, after_s=5.0))
     failures = [
         (res["fault"], [c for c in res["checks"] if not c["ok"]], res["recovery_s"]) for res in results if not res["ok"]
     ]
