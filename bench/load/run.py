@@ -45,7 +45,7 @@ from benchkit import (  # noqa: E402
 
 from algoitny_shared.capacity import read_records  # noqa: E402
 from load import bare, cost  # noqa: E402
-from load.workload import WEIGHTS, LoadResult, Seed, drive, seed  # noqa: E402
+from load.workload import WEIGHTS, LoadResult, Seed, drive, run_requests, seed  # noqa: E402
 
 SERVICES = ["gateway", "accounts", "problems", "ratelimit", "executions", "search-indexer"]
 ENV = {
@@ -95,18 +95,16 @@ def cost_phase(
     windows: dict[str, tuple[float, float, int]] = {}
     probes: dict[str, tuple[float, float]] = {}
     for path in WEIGHTS:
-        weights = {path: 1}
         t0 = time.time()
-        asyncio.run(drive(gateway, data, clients=1, seconds=0.01, weights=weights, warmup_s=0))  # the probe
+        probe = asyncio.run(run_requests(gateway, data, path, 1))
         time.sleep(1.0)
         probes[path] = (t0, time.time())
         t0 = time.time()
-        done = 0
-        while done < requests:
-            r = asyncio.run(drive(gateway, data, clients=1, seconds=0.01, weights=weights, warmup_s=0))
-            done += sum(1 for s in r.samples if r.ok(s))
-            if not r.samples or not all(r.ok(s) for s in r.samples):
-                raise RuntimeError(f"{path}: {[(s.status) for s in r.samples]}")
+        samples = asyncio.run(run_requests(gateway, data, path, requests, rng_seed=len(path)))
+        bad = [s.status for s in probe + samples if not 200 <= s.status < 300]
+        if bad:
+            raise RuntimeError(f"{path}: statuses {bad}")
+        done = len(samples)
         time.sleep(2.0)  # the events of the last requests: relay, consumers
         windows[path] = (t0, time.time(), done)
     records = read_records(capacity_dir)

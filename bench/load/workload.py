@@ -186,3 +186,16 @@ async def drive(
 
         await asyncio.gather(*(worker(n) for n in range(clients)))
     return LoadResult(clients, seconds, samples)
+
+
+async def run_requests(base_url: str, seed: Seed, path: str, count: int, rng_seed: int = 11) -> list[Sample]:
+    """``count`` sequential requests of one path (the cost phase: each path alone)."""
+    rng = random.Random(rng_seed)
+    out = []
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        for _ in range(count):
+            method, url, kwargs = request_for(path, seed, rng)
+            t0 = time.monotonic()
+            resp = await client.request(method, url, **kwargs)
+            out.append(Sample(path, t0, (time.monotonic() - t0) * 1000, resp.status_code))
+    return out
