@@ -152,7 +152,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", default="1,10,50,100")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per concurrency level")
-    parser.add_argument("--bare-seconds", type=float, default=6.0, help="seconds of bare replay per level")
+    parser.add_argument("--bare-seconds", type=float, default=10.0, help="seconds of bare replay per level")
     parser.add_argument("--cost-requests", type=int, default=20, help="requests per path in the cost phase")
     parser.add_argument("--pricing", default=str(cost.DEFAULT_PRICING))
     parser.add_argument("--base-port", type=int, default=None)
@@ -188,6 +188,7 @@ def main() -> None:
             print(f"[load] {clients} clients: {sweep[clients]['_all']}", flush=True)
             # Right after the level, so the bare calls meet the tables as the platform just did
             # (moto's Query cost grows with the table).
+            time.sleep(3.0)  # let the level's events drain (relays, consumers) before timing bare calls
             got = bare.replay(prepared, namespace, clients=clients, seconds=args.bare_seconds)
             bare_by_level[clients] = {
                 p: {
