@@ -2,6 +2,7 @@
 
 * path parameters that no URL may carry once decoded (control characters, DEL, '%') reach the
   services percent-encoded: the caller gets the service's 4xx problem+json, never a 500;
+* a user whose name is only white space can register (its empty name key broke a GSI: 500);
 * a problem with a float tolerance is stored (floats were refused by the DynamoDB serializer: 500),
   and a tolerance below what DynamoDB numbers hold is a 422."""
 
@@ -41,3 +42,10 @@ def test_float_tolerance_is_stored_and_absurd_ones_are_422(
     tiny = {**body, "problem_id": f"{pid}x", "float_tolerance": 5e-324}
     resp = gateway.post("/api/v1/problems", json=tiny, headers=admin_headers)
     assert resp.status_code == 422 and resp.headers["content-type"].startswith("application/problem+json")
+
+
+def test_blank_name_registers(gateway: httpx.Client) -> None:
+    email = f"blank{uuid.uuid4().hex[:8]}@fuzz-mail.dev"
+    body = {"email": email, "password": "a long enough password 123", "name": "\r"}
+    resp = gateway.post("/api/v1/auth/register", json=body, headers={"x-forwarded-for": "10.9.9.9"})
+    assert resp.status_code == 201, resp.text
