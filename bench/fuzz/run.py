@@ -85,7 +85,8 @@ def schemathesis(gateway: str, name: str, headers: dict[str, str], max_time: flo
         # Deleting every plan leaves the platform without configuration (quota reads then answer
         # 503 "No plans are configured", by design); plan deletion has its own tests.
         cmd += ["--exclude-name", "DELETE /api/v1/admin/plans/{plan_id}"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=max_time + 600)
+    # cwd: schemathesis keeps a crash cache (.schemathesis/) in its working directory
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=max_time + 600, cwd=RESULTS)
     (RESULTS / f"fuzz-{name}.txt").write_text(proc.stdout + proc.stderr)
     return {
         "identity": name,
