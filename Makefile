@@ -17,7 +17,7 @@ lock:
 	 .lockvenv/bin/pip freeze --exclude-editable) > requirements.lock
 	rm -rf .lockvenv
 
-.PHONY: lock help install system-deps infra-up infra-down infra-status run up down test test-unit lint docs bench clean
+.PHONY: lock help install system-deps infra-up infra-down infra-status run up down test test-unit lint docs bench faults fuzz clean
 
 help:
 	@echo "make run    start infrastructure, services and demo data (Ctrl-C stops all)"
@@ -25,6 +25,7 @@ help:
 	@echo "make up / make down   the platform in the background / stop it"
 	@echo "make lint   ruff + mypy      make docs   regenerate docs/asyncapi.yaml"
 	@echo "make bench  benchmarks under bench/ (results in bench/results/)"
+	@echo "make faults fault injection under load (bench/faults)    make fuzz   schemathesis against the gateway"
 
 system-deps:
 	@missing=""; \
@@ -84,6 +85,12 @@ docs: $(STAMP)
 
 bench: install
 	@bash bench/run.sh
+
+faults: install
+	@bash bench/run.sh faults
+
+fuzz: install
+	@bash bench/run.sh fuzz
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -11,7 +11,6 @@ appears; the figure is the time from sending the create to the first search that
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -22,31 +21,22 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "deploy" / "local"))
+sys.path.insert(0, str(REPO / "bench"))
 
-from devstack import Platform, prepare  # noqa: E402
+from benchkit import percentile, running_platform, write_result  # noqa: E402
 
 SERVICES = ["gateway", "accounts", "problems", "ratelimit", "search-indexer"]
 TOKEN = "bench-operator-token"
 
 
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
-    return ordered[rank]
-
-
 def run(count: int, poll_s: float, base_port: int) -> dict[str, object]:
     namespace = f"bench{uuid.uuid4().hex[:6]}"
-    plat = Platform(
-        namespace=namespace,
-        base_port=base_port,
+    with running_platform(
+        SERVICES,
         env={"ALGOITNY_ADMIN_TOKEN": TOKEN, "ALGOITNY_LOG_LEVEL": "WARNING"},
-    )
-    prepare(plat)
-    plat.start_all(SERVICES)
-    try:
-        plat.wait_ready(SERVICES, timeout_s=120)
+        base_port=base_port,
+        namespace=namespace,
+    ) as plat:
         headers = {"authorization": f"Bearer {TOKEN}"}
         create_ms: list[float] = []
         searchable_ms: list[float] = []
@@ -80,8 +70,6 @@ def run(count: int, poll_s: float, base_port: int) -> dict[str, object]:
                 create_ms.append((created - started) * 1000)
                 searchable_ms.append((done - started) * 1000)
                 polls.append(n)
-    finally:
-        plat.stop_all()
     return {
         "benchmark": "create-to-searchable",
         "problems": count,
@@ -110,10 +98,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "create_to_searchable.json"))
     args = parser.parse_args()
     result = run(args.count, args.poll_ms / 1000, args.base_port)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    write_result("create_to_searchable", result, args.out)
 
 
 if __name__ == "__main__":

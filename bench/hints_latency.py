@@ -14,10 +14,7 @@ the quota charge, the outbox relay, Kafka, the worker, DynamoDB and the polling 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import os
-import statistics
 import sys
 import time
 import uuid
@@ -26,10 +23,10 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "deploy" / "local"))
+sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO / "tests"))
 
-from devstack import Platform, prepare  # noqa: E402
+from benchkit import Platform, free_base_port, prepare, summary, write_result  # noqa: E402
 from support.fake_executions import FakeExecutions, serve_executions  # noqa: E402
 from support.fake_gemini import FakeGemini, serve_gemini  # noqa: E402
 
@@ -37,34 +34,6 @@ from algoitny_shared import tokens  # noqa: E402
 from algoitny_shared.settings import ServiceSettings  # noqa: E402
 
 SERVICES = ["gateway", "problems", "ratelimit", "search-indexer"]
-
-
-def free_base_port(preferred: int) -> int:
-    """A block of 8 free ports (other worktrees may run their own stacks on the usual ones)."""
-    import socket
-
-    for base in [preferred, *range(20000, 22000, 10)]:
-        with contextlib.ExitStack() as stack:
-            socks = [stack.enter_context(socket.socket()) for _ in range(8)]
-            if all(sock.connect_ex(("127.0.0.1", base + i)) != 0 for i, sock in enumerate(socks)):
-                return base
-    raise RuntimeError("no free port block")
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
-    return ordered[rank]
-
-
-def stats(values: list[float]) -> dict[str, float]:
-    return {
-        "p50": round(percentile(values, 50), 1),
-        "p90": round(percentile(values, 90), 1),
-        "p99": round(percentile(values, 99), 1),
-        "mean": round(statistics.mean(values), 1),
-        "max": round(max(values), 1),
-    }
 
 
 def run(count: int, delay_s: float, poll_s: float, base_port: int) -> dict[str, object]:
@@ -151,10 +120,10 @@ def run(count: int, delay_s: float, poll_s: float, base_port: int) -> dict[str, 
         "requests": count,
         "llm_fixed_delay_ms": delay_s * 1000,
         "poll_interval_ms": poll_s * 1000,
-        "post_202_ms": stats(accept_ms),
-        "request_to_attached_ms": stats(total_ms),
-        "llm_call_ms": stats(llm_ms),
-        "overhead_beyond_llm_ms": stats(overhead_ms),
+        "post_202_ms": summary(accept_ms, pcts=(50, 90, 99), digits=1, extremes=True),
+        "request_to_attached_ms": summary(total_ms, pcts=(50, 90, 99), digits=1, extremes=True),
+        "llm_call_ms": summary(llm_ms, pcts=(50, 90, 99), digits=1, extremes=True),
+        "overhead_beyond_llm_ms": summary(overhead_ms, pcts=(50, 90, 99), digits=1, extremes=True),
         "note": "overhead = request-to-attached minus the fake LLM's time for that request; it includes the "
         "gateway + quota charge, outbox relay wake-up, Kafka delivery, the worker (contexts over HTTP, "
         "DynamoDB), and up to one poll interval.",
@@ -170,10 +139,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "hints_latency.json"))
     args = parser.parse_args()
     result = run(args.count, args.llm_delay_ms / 1000, args.poll_ms / 1000, args.base_port)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    write_result("hints_latency", result, args.out)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+
+from benchkit import write_result  # noqa: E402
 
 from algoitny_executions.domain.judging import (  # noqa: E402
     Limits,
@@ -147,10 +150,7 @@ def main() -> None:
             row = throughput(judge, name, make_code, lang, args.seconds)
             print(json.dumps(row), flush=True)
             results["c_throughput"].append(row)  # type: ignore[attr-defined]
-        out_dir = REPO / "bench" / "results"
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "judge_overhead.json").write_text(json.dumps(results, indent=2) + "\n")
-        print(f"wrote {out_dir / 'judge_overhead.json'}")
+        print(f"wrote {write_result('judge_overhead', results, echo=False)}")
     finally:
         judge.close()
         shutil.rmtree(root, ignore_errors=True)

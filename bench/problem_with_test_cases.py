@@ -16,7 +16,6 @@ namespace against the local stack.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -27,27 +26,12 @@ from typing import Any
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "deploy" / "local"))
+sys.path.insert(0, str(REPO / "bench"))
 
-from devstack import Platform, prepare  # noqa: E402
+from benchkit import percentile, running_platform, summary, write_result  # noqa: E402
 
 SERVICES = ["gateway", "accounts", "problems", "ratelimit", "search-indexer"]
 TOKEN = "bench-operator-token"
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
-    return ordered[rank]
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    return {
-        "n": len(values),
-        "p50_ms": round(percentile(values, 50), 2),
-        "p99_ms": round(percentile(values, 99), 2),
-        "mean_ms": round(statistics.fmean(values), 2),
-    }
 
 
 def cases(n: int, tag: str = "") -> dict[str, Any]:
@@ -93,16 +77,13 @@ def bare_dynamodb(namespace: str, platform: str, problem_id: str, requests: int)
 
 def run(requests: int, ingests: int, base_port: int) -> dict[str, Any]:
     namespace = f"bench{uuid.uuid4().hex[:6]}"
-    plat = Platform(
-        namespace=namespace,
-        base_port=base_port,
-        env={"ALGOITNY_ADMIN_TOKEN": TOKEN, "ALGOITNY_LOG_LEVEL": "WARNING"},
-    )
-    prepare(plat)
-    plat.start_all(SERVICES)
     results: dict[str, Any] = {"namespace": namespace, "requests": requests}
-    try:
-        plat.wait_ready(SERVICES, timeout_s=120)
+    with running_platform(
+        SERVICES,
+        env={"ALGOITNY_ADMIN_TOKEN": TOKEN, "ALGOITNY_LOG_LEVEL": "WARNING"},
+        base_port=base_port,
+        namespace=namespace,
+    ) as plat:
         headers = {"authorization": f"Bearer {TOKEN}"}
         with httpx.Client(base_url=plat.url("gateway"), timeout=120) as client:
             hot: dict[str, Any] = {}
@@ -123,8 +104,8 @@ def run(requests: int, ingests: int, base_port: int) -> dict[str, Any]:
                     assert resp.status_code == 200 and len(resp.json()["test_cases"]) == size
                 bare = bare_dynamodb(namespace, "bench", pid, requests)
                 hot[f"{size}_cases"] = {
-                    "through_gateway": summary(samples),
-                    "bare_dynamodb_getitem_plus_query": summary(bare),
+                    "through_gateway": summary(samples, suffix="_ms", count=True),
+                    "bare_dynamodb_getitem_plus_query": summary(bare, suffix="_ms", count=True),
                     "ratio_p50": round(percentile(samples, 50) / percentile(bare, 50), 2),
                 }
             results["get_problem_with_test_cases"] = hot
@@ -145,8 +126,6 @@ def run(requests: int, ingests: int, base_port: int) -> dict[str, Any]:
                 "runs": [round(s, 2) for s in seconds],
                 "median_s": round(statistics.median(seconds), 2),
             }
-    finally:
-        plat.stop_all()
     return results
 
 
@@ -157,10 +136,7 @@ def main() -> None:
     parser.add_argument("--base-port", type=int, default=19100)
     args = parser.parse_args()
     results = run(args.requests, args.ingests, args.base_port)
-    out = REPO / "bench" / "results" / "problem_with_test_cases.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
+    write_result("problem_with_test_cases", results)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import statistics
 import sys
 import time
 import uuid
@@ -26,9 +24,9 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "deploy" / "local"))
+sys.path.insert(0, str(REPO / "bench"))
 
-from devstack import Platform, prepare  # noqa: E402
+from benchkit import Platform, percentile, prepare, summary, write_result  # noqa: E402
 
 from algoitny_shared import tokens  # noqa: E402
 from algoitny_shared.identity import IDENTITY_HEADER, Identity, IdentitySigner  # noqa: E402
@@ -43,15 +41,6 @@ def signed(user_id: str) -> dict[str, str]:
     """Quota calls carry the gateway's signed identity of the user they charge."""
     signer = IdentitySigner(ServiceSettings().internal_secret.get_secret_value())
     return {IDENTITY_HEADER: signer.sign(Identity(user_id=user_id, role="user"), "POST", "/quota/consume")}
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))]
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    return {"p50": pct(values, 50), "p99": pct(values, 99), "mean": statistics.mean(values)}
 
 
 def bare_transactions(namespace: str, count: int) -> list[float]:
@@ -172,7 +161,7 @@ def run(count: int, base_port: int) -> dict[str, object]:
         "gateway_metered_request_ms": summary(gateway_ms),
         "gateway_unmetered_request_ms": summary(unmetered_ms),
         "bare_dynamodb_calls_ms": summary(bare_ms),
-        "service_to_bare_ratio_p50": pct(service_ms, 50) / pct(bare_ms, 50),
+        "service_to_bare_ratio_p50": percentile(service_ms, 50) / percentile(bare_ms, 50),
         "ratelimit_process_consumes_per_s_8_clients": throughput,
         "note": "Against moto (DynamoDB requests serialised, each transaction deep-copies the touched tables).",
     }
@@ -185,10 +174,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "quota_consume.json"))
     args = parser.parse_args()
     result = run(args.count, args.base_port)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    write_result("quota_consume", result, args.out)
 
 
 if __name__ == "__main__":

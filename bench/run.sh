@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`: start the infrastructure parts that are missing, run the benchmarks, stop them.
+# `bench/run.sh faults` (make faults) and `bench/run.sh fuzz` (make fuzz) run those suites instead.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
@@ -12,6 +13,12 @@ cleanup() {
   return 0
 }
 trap cleanup EXIT
+case "${1:-bench}" in
+  faults) "$PY" bench/faults/run.py; exit 0 ;;
+  fuzz) "$PY" bench/fuzz/run.py; exit 0 ;;
+esac
+# The hot-path load sweep, bare-DynamoDB overhead ratio and the capacity/cost report.
+"$PY" bench/load/run.py
 "$PY" bench/create_to_searchable.py
 "$PY" bench/search_latency.py
 "$PY" bench/quota_consume.py

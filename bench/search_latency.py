@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
-import statistics
 import sys
 import time
 import uuid
@@ -34,10 +32,10 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "deploy" / "local"))
+sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO / "tests"))
 
-from devstack import Platform, prepare  # noqa: E402
+from benchkit import running_platform, summary, write_result  # noqa: E402
 from support.search_corpus import CURATED, JUDGEMENTS, envelope_of  # noqa: E402
 
 SERVICES = ["gateway", "accounts", "problems", "ratelimit", "search-indexer"]
@@ -47,22 +45,6 @@ EN2 = ["Array", "Garden", "Robots", "Candies", "Bridges", "Towers", "Segments", 
 KO = ["큰", "작은", "빠른", "이상한", "즐거운", "새로운", "오래된"]
 KO += ["트리", "게임", "배열", "카드", "상자", "로봇", "기차"]
 TAGS = ["ad-hoc", "constructive", "geometry", "number-theory", "combinatorics", "games", "bitmasks", "hashing"]
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
-    return ordered[rank]
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    return {
-        "count": len(values),
-        "p50": round(percentile(values, 50), 2),
-        "p99": round(percentile(values, 99), 2),
-        "mean": round(statistics.mean(values), 2),
-        "max": round(max(values), 2),
-    }
 
 
 def generated(count: int, seed: int = 11) -> list[tuple[str, str, str, list[str]]]:
@@ -110,21 +92,13 @@ async def load(namespace: str, opensearch_url: str, documents: int) -> float:
 
 def run(args: argparse.Namespace) -> dict[str, object]:
     namespace = f"bench{uuid.uuid4().hex[:6]}"
-    plat = Platform(
-        namespace=namespace,
-        base_port=args.base_port,
-        env={
-            "ALGOITNY_ADMIN_TOKEN": TOKEN,
-            "ALGOITNY_LOG_LEVEL": "WARNING",
-            # One client sends every request: per-client throttling would measure itself.
-            "ALGOITNY_RATE_GENERAL_PER_MIN": "1000000",
-        },
-    )
-    prepare(plat)
-    plat.start_all(SERVICES)
     opensearch_url = os.environ.get("ALGOITNY_OPENSEARCH_URL", "http://127.0.0.1:9200")
-    try:
-        plat.wait_ready(SERVICES, timeout_s=120)
+    env = {
+        "ALGOITNY_ADMIN_TOKEN": TOKEN,
+        # One client sends every request: per-client throttling would measure itself.
+        "ALGOITNY_RATE_GENERAL_PER_MIN": "1000000",
+    }
+    with running_platform(SERVICES, env=env, base_port=args.base_port, namespace=namespace) as plat:
         load_s = asyncio.run(load(namespace, opensearch_url, args.documents))
         headers = {"authorization": f"Bearer {TOKEN}"}
         create_ms: list[float] = []
@@ -171,8 +145,6 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                     direct.append((time.perf_counter() - t0) * 1000)
                     if resp.status_code != 200:
                         raise RuntimeError(f"search {q!r}: {resp.status_code} {resp.text}")
-    finally:
-        plat.stop_all()
     return {
         "benchmark": "search-latency",
         "documents_in_index": args.documents + args.creates,
@@ -181,10 +153,10 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "load_seconds": round(load_s, 2),
         "creates_through_gateway": args.creates,
         "poll_interval_ms": args.poll_ms,
-        "create_ms": summary(create_ms),
-        "create_to_searchable_ms": summary(searchable_ms),
-        "search_through_gateway_ms": summary(via_gateway),
-        "search_direct_to_indexer_ms": summary(direct),
+        "create_ms": summary(create_ms, count=True, extremes=True),
+        "create_to_searchable_ms": summary(searchable_ms, count=True, extremes=True),
+        "search_through_gateway_ms": summary(via_gateway, count=True, extremes=True),
+        "search_direct_to_indexer_ms": summary(direct, count=True, extremes=True),
         "queries": len(queries),
         "note": "Create-to-searchable: POST through the gateway until a gateway search by id finds it "
         "(outbox relay, Kafka, indexer consumer, index refresh every 250 ms). Searches are sequential, anonymous, "
@@ -202,10 +174,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "search_latency.json"))
     args = parser.parse_args()
     result = run(args)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    write_result("search_latency", result, args.out)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ stack (moto, Kafka), registers a user, then times:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import uuid
@@ -27,19 +26,13 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "deploy" / "local"))
+sys.path.insert(0, str(REPO / "bench"))
 
-from devstack import Platform, prepare  # noqa: E402
+from benchkit import percentile, running_platform, write_result  # noqa: E402
 
 # The gateway is ready only when problems and search answer, so they run too.
 SERVICES = ["gateway", "accounts", "problems", "search-indexer"]
 PASSWORD = "bench password 12345"
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
-    return ordered[rank]
 
 
 def timed(count: int, call: Callable[[], httpx.Response]) -> dict[str, float]:
@@ -61,43 +54,40 @@ def timed(count: int, call: Callable[[], httpx.Response]) -> dict[str, float]:
 def run(count: int, base_port: int) -> dict[str, object]:
     namespace = f"bench{uuid.uuid4().hex[:6]}"
     # Bench traffic comes from one address: lift the per-address limit (failures only, but be safe).
-    plat = Platform(
-        namespace=namespace,
-        base_port=base_port,
-        env={"ALGOITNY_LOG_LEVEL": "WARNING", "ALGOITNY_SIGNIN_MAX_FAILURES_PER_ADDRESS": "100000"},
-    )
-    prepare(plat)
-    plat.start_all(SERVICES)
-    try:
-        plat.wait_ready(SERVICES, timeout_s=120)
-        with httpx.Client(base_url=plat.url("gateway"), timeout=30) as client:
-            email = f"bench-{uuid.uuid4().hex[:8]}@bench-mail.dev"
-            reg = client.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD, "name": "Bench"})
-            reg.raise_for_status()
-            access = reg.json()["access_token"]
-            refresh = {"token": reg.json()["refresh_token"]}
-            auth = {"authorization": f"Bearer {access}"}
-            for _ in range(10):  # warm-up: connection pools, first-use costs
-                client.get("/api/v1/auth/whoami", headers=auth)
-                client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    with (
+        running_platform(
+            SERVICES,
+            env={"ALGOITNY_LOG_LEVEL": "WARNING", "ALGOITNY_SIGNIN_MAX_FAILURES_PER_ADDRESS": "100000"},
+            base_port=base_port,
+            namespace=namespace,
+        ) as plat,
+        httpx.Client(base_url=plat.url("gateway"), timeout=30) as client,
+    ):
+        email = f"bench-{uuid.uuid4().hex[:8]}@bench-mail.dev"
+        reg = client.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD, "name": "Bench"})
+        reg.raise_for_status()
+        access = reg.json()["access_token"]
+        refresh = {"token": reg.json()["refresh_token"]}
+        auth = {"authorization": f"Bearer {access}"}
+        for _ in range(10):  # warm-up: connection pools, first-use costs
+            client.get("/api/v1/auth/whoami", headers=auth)
+            client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
 
-            def do_refresh() -> httpx.Response:
-                resp = client.post("/api/v1/auth/refresh", json={"refresh_token": refresh["token"]})
-                if resp.status_code == 200:
-                    refresh["token"] = resp.json()["refresh_token"]
-                return resp
+        def do_refresh() -> httpx.Response:
+            resp = client.post("/api/v1/auth/refresh", json={"refresh_token": refresh["token"]})
+            if resp.status_code == 200:
+                refresh["token"] = resp.json()["refresh_token"]
+            return resp
 
-            results = {
-                "sign_in": timed(
-                    count, lambda: client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
-                ),
-                "refresh": timed(count, do_refresh),
-                "verify": timed(count * 3, lambda: client.get("/api/v1/auth/whoami", headers=auth)),
-                "me": timed(count * 3, lambda: client.get("/api/v1/me", headers=auth)),
-                "anonymous_baseline": timed(count * 3, lambda: client.get("/api/v1/auth/whoami")),
-            }
-    finally:
-        plat.stop_all()
+        results = {
+            "sign_in": timed(
+                count, lambda: client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+            ),
+            "refresh": timed(count, do_refresh),
+            "verify": timed(count * 3, lambda: client.get("/api/v1/auth/whoami", headers=auth)),
+            "me": timed(count * 3, lambda: client.get("/api/v1/me", headers=auth)),
+            "anonymous_baseline": timed(count * 3, lambda: client.get("/api/v1/auth/whoami")),
+        }
     return {"benchmark": "signin_and_verify", "namespace": namespace, "results": results}
 
 
@@ -107,10 +97,7 @@ def main() -> None:
     parser.add_argument("--base-port", type=int, default=19300)
     args = parser.parse_args()
     report = run(args.count, args.base_port)
-    out = REPO / "bench" / "results" / "signin_and_verify.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    write_result("signin_and_verify", report)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import random
-import statistics
 import sys
 import time
 import uuid
@@ -30,9 +29,9 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "deploy" / "local"))
+sys.path.insert(0, str(REPO / "bench"))
 
-from devstack import Platform, prepare  # noqa: E402
+from benchkit import percentile, running_platform, summary, write_result  # noqa: E402
 
 from algoitny_shared import tokens  # noqa: E402
 from algoitny_shared.settings import ServiceSettings  # noqa: E402
@@ -52,12 +51,6 @@ CODE = {
     "python3": "a, b = map(int, input().split())\nprint(a + b)\n",
 }
 COMMENT = {"cpp17": "// {}\n", "python3": "# {}\n"}
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
-    return ordered[rank]
 
 
 def user_headers() -> dict[str, str]:
@@ -105,71 +98,55 @@ def submit_and_wait(
     raise RuntimeError(f"{execution_id}: the stream ended without a verdict")
 
 
-def summary(values: list[float]) -> dict[str, float]:
-    return {
-        "p50": round(percentile(values, 50), 1),
-        "p99": round(percentile(values, 99), 1),
-        "mean": round(statistics.mean(values), 1),
-        "min": round(min(values), 1),
-        "max": round(max(values), 1),
-    }
-
-
 def run(count: int, base_port: int) -> dict[str, object]:
     namespace = f"bench{uuid.uuid4().hex[:6]}"
-    plat = Platform(
-        namespace=namespace,
-        base_port=base_port,
-        env={
-            "ALGOITNY_ADMIN_TOKEN": TOKEN,
-            "ALGOITNY_LOG_LEVEL": "WARNING",
-            "ALGOITNY_JUDGE_UID_BASE": str(62000 + 16 * random.randrange(50)),
-            "ALGOITNY_RATE_EXECUTION_PER_MIN": "100000",
-            "ALGOITNY_RATE_GENERAL_PER_MIN": "100000",
-        },
-    )
-    prepare(plat)
-    plat.start_all(SERVICES)
     results: dict[str, dict[str, dict[str, float]]] = {}
-    try:
-        plat.wait_ready(SERVICES, timeout_s=120)
-        with httpx.Client(base_url=plat.url("gateway"), timeout=60) as client:
-            problem_id = f"ab{uuid.uuid4().hex[:6]}"
-            cases = [{"input": f"{i} {i * 7}\n", "output": f"{i * 8}\n", "is_sample": True} for i in range(TESTS)]
-            resp = client.post(
-                "/api/v1/problems",
-                json={
-                    "platform": "bench",
-                    "problem_id": problem_id,
-                    "title": "A+B",
-                    "status": "completed",
-                    "test_cases": cases,
-                },
-                headers={"authorization": f"Bearer {TOKEN}"},
-            )
-            if resp.status_code != 201:
-                raise RuntimeError(f"problem: {resp.status_code} {resp.text}")
-            for language, code in CODE.items():
-                headers = user_headers()
-                submit_and_wait(client, headers, problem_id, language, code)  # warm-up (first compile, test set)
-                fresh = [
-                    submit_and_wait(
-                        client,
-                        headers,
-                        problem_id,
-                        language,
-                        code + COMMENT[language].format(uuid.uuid4().hex),
-                        f"{language}/fresh",
-                    )
-                    for _ in range(count)
-                ]
-                cached = [
-                    submit_and_wait(client, headers, problem_id, language, code, f"{language}/cached")
-                    for _ in range(count)
-                ]
-                results[language] = {"fresh_code_compiled": summary(fresh), "same_code_cached_binary": summary(cached)}
-    finally:
-        plat.stop_all()
+    env = {
+        "ALGOITNY_ADMIN_TOKEN": TOKEN,
+        "ALGOITNY_JUDGE_UID_BASE": str(62000 + 16 * random.randrange(50)),
+        "ALGOITNY_RATE_EXECUTION_PER_MIN": "100000",
+        "ALGOITNY_RATE_GENERAL_PER_MIN": "100000",
+    }
+    with (
+        running_platform(SERVICES, env=env, base_port=base_port, namespace=namespace) as plat,
+        httpx.Client(base_url=plat.url("gateway"), timeout=60) as client,
+    ):
+        problem_id = f"ab{uuid.uuid4().hex[:6]}"
+        cases = [{"input": f"{i} {i * 7}\n", "output": f"{i * 8}\n", "is_sample": True} for i in range(TESTS)]
+        resp = client.post(
+            "/api/v1/problems",
+            json={
+                "platform": "bench",
+                "problem_id": problem_id,
+                "title": "A+B",
+                "status": "completed",
+                "test_cases": cases,
+            },
+            headers={"authorization": f"Bearer {TOKEN}"},
+        )
+        if resp.status_code != 201:
+            raise RuntimeError(f"problem: {resp.status_code} {resp.text}")
+        for language, code in CODE.items():
+            headers = user_headers()
+            submit_and_wait(client, headers, problem_id, language, code)  # warm-up (first compile, test set)
+            fresh = [
+                submit_and_wait(
+                    client,
+                    headers,
+                    problem_id,
+                    language,
+                    code + COMMENT[language].format(uuid.uuid4().hex),
+                    f"{language}/fresh",
+                )
+                for _ in range(count)
+            ]
+            cached = [
+                submit_and_wait(client, headers, problem_id, language, code, f"{language}/cached") for _ in range(count)
+            ]
+            results[language] = {
+                "fresh_code_compiled": summary(fresh, digits=1, extremes=True),
+                "same_code_cached_binary": summary(cached, digits=1, extremes=True),
+            }
     return {
         "benchmark": "submit-to-verdict",
         "tests_per_submission": TESTS,
@@ -192,10 +169,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "submit_to_verdict.json"))
     args = parser.parse_args()
     result = run(args.count, args.base_port)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    write_result("submit_to_verdict", result, args.out)
 
 
 if __name__ == "__main__":

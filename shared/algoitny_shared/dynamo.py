@@ -49,16 +49,49 @@ def client_for(kind: str, settings: ServiceSettings) -> Any:
 
 
 def dynamodb(settings: ServiceSettings) -> Any:
+    if settings.capacity_log:
+        return _recording_dynamodb(
+            settings.aws_endpoint_url,
+            settings.aws_region,
+            settings.aws_access_key_id.get_secret_value(),
+            settings.aws_secret_access_key.get_secret_value(),
+            settings.capacity_log,
+            settings.service_name,
+            settings.namespace,
+        )
     return client_for("dynamodb", settings)
+
+
+@lru_cache(maxsize=4)
+def _recording_dynamodb(
+    endpoint: str | None, region: str, key_id: str, secret: str, directory: str, service: str, namespace: str
+) -> Any:
+    """A client whose every call is recorded with its consumed capacity (see algoitny_shared.capacity)."""
+    from algoitny_shared.capacity import CapacityRecorder
+
+    sizer = _client("dynamodb", endpoint, region, key_id, secret)
+    recorder = CapacityRecorder(directory, service=service, namespace=namespace, sizer=sizer)
+    return recorder.install(_client("dynamodb", endpoint, region, key_id, secret))
 
 
 def s3(settings: ServiceSettings) -> Any:
     return client_for("s3", settings)
 
 
+def _numbers(value: Any) -> Any:
+    """floats -> Decimal (boto3 refuses floats); through lists and maps."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _numbers(v) for k, v in value.items()}
+    return value
+
+
 def to_item(data: dict[str, Any]) -> dict[str, Any]:
-    """Plain dict -> DynamoDB attribute-value map (None values dropped)."""
-    return {k: _serializer.serialize(v) for k, v in data.items() if v is not None}
+    """Plain dict -> DynamoDB attribute-value map (None values dropped; floats stored as numbers)."""
+    return {k: _serializer.serialize(_numbers(v)) for k, v in data.items() if v is not None}
 
 
 def _plain(value: Any) -> Any:
@@ -79,5 +112,5 @@ def from_item(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def to_value(value: Any) -> dict[str, Any]:
-    result: dict[str, Any] = dict(_serializer.serialize(value))
+    result: dict[str, Any] = dict(_serializer.serialize(_numbers(value)))
     return result

@@ -221,6 +221,10 @@ def create_app(
     app.add_middleware(
         EdgeMiddleware, service=settings.service_name, max_body_bytes=settings.max_body_bytes, body_limit=body_limit
     )
+    if settings.capacity_log:  # benchmarks: label each DynamoDB call with the API call it serves
+        from algoitny_shared.capacity import CallLabelMiddleware
+
+        app.add_middleware(CallLabelMiddleware, service=settings.service_name)
     checks = list(readiness)
     app.state.readiness = checks
 

@@ -69,6 +69,12 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = Field(default=3, ge=1, le=20)
     consumer_retry_backoff_s: float = Field(default=0.2, ge=0)
 
+    capacity_log: str = Field(
+        default="",
+        description="Directory where every DynamoDB call's consumed capacity is recorded as JSON lines "
+        "(benchmarks only; empty: off). See algoitny_shared.capacity.",
+    )
+
     fault_points: Annotated[frozenset[str], NoDecode] = Field(
         default=frozenset(),
         description="Comma-separated fault-injection points (tests only), e.g. crash_after_commit.",

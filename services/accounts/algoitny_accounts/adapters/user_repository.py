@@ -38,7 +38,10 @@ class UserRepository:
 
     def _user_item(self, user: User) -> dict[str, Any]:
         data = user.model_dump(mode="json")
-        return to_item({"pk": _user_pk(user.user_id), "listed": LISTED, "name_key": name_key(user.name), **data})
+        # A blank name (white space only) has no name_key: an empty string may not be a GSI key
+        # (NamePrefixIndex), and such a user cannot be found by name anyway (found by fuzzing: a 500).
+        key = name_key(user.name) or None
+        return to_item({"pk": _user_pk(user.user_id), "listed": LISTED, "name_key": key, **data})
 
     def _guard(self, pk: str, user_id: str) -> dict[str, Any]:
         return {

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -156,7 +157,11 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
             # and the one the service believes is the assertion signed below.
             headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
             headers[REQUEST_ID_HEADER] = request_id_var.get() or ""
-            upstream_path = route.upstream_path.format(**request.path_params)
+            # Path parameters travel percent-encoded: a decoded value may hold characters no URL
+            # may carry (control characters, DEL), which the HTTP client would refuse (a 500).
+            upstream_path = route.upstream_path.format(
+                **{k: quote(str(v), safe="") for k, v in request.path_params.items()}
+            )
             headers[IDENTITY_HEADER] = signer.sign(identity, route.method, upstream_path)
             body = await request.body()
             charge = None

@@ -79,7 +79,8 @@ class _Editable(BaseModel):
     time_limit_ms: int = Field(default=2000, ge=100, le=15_000)
     memory_limit_mb: int = Field(default=256, ge=16, le=1024)
     checker: Checker = "tokens"
-    float_tolerance: float | None = Field(default=None, gt=0, le=1)
+    # DynamoDB numbers stop at 1e-130; tolerances below 1e-12 mean nothing for doubles anyway.
+    float_tolerance: float | None = Field(default=None, ge=1e-12, le=1)
 
     @field_validator("tags")
     @classmethod
@@ -133,7 +134,8 @@ class ProblemPatch(BaseModel):
     time_limit_ms: int | None = Field(default=None, ge=100, le=15_000)
     memory_limit_mb: int | None = Field(default=None, ge=16, le=1024)
     checker: Checker | None = None
-    float_tolerance: float | None = Field(default=None, gt=0, le=1)
+    # DynamoDB numbers stop at 1e-130; tolerances below 1e-12 mean nothing for doubles anyway.
+    float_tolerance: float | None = Field(default=None, ge=1e-12, le=1)
 
     @field_validator("tags")
     @classmethod

@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import FastAPI, Query, Request
+from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
+from opensearchpy.exceptions import ConnectionTimeout as OpenSearchConnectionTimeout
 
 from algoitny_search_indexer.bootstrap import Container, build
 from algoitny_search_indexer.domain.documents import SearchPage
@@ -74,6 +76,15 @@ def make_app(container: Container | None = None) -> FastAPI:
             limit=limit,
             may_see_drafts=identity.is_admin,
         )
-        return await c.search.search(spec, cursor)
+        try:
+            return await c.search.search(spec, cursor)
+        except (OpenSearchConnectionError, OpenSearchConnectionTimeout) as exc:
+            # OpenSearch down or unreachable (the fault suite cuts it off): a 503 the caller may retry,
+            # not a 500 that says the service is broken.
+            raise AppError(
+                ErrorCode.UPSTREAM_UNAVAILABLE,
+                "Search is unavailable right now; retry shortly",
+                headers={"retry-after": "5"},
+            ) from exc
 
     return app

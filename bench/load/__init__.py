@@ -1,0 +1,1 @@
+"""Load generator, bare-DynamoDB replay and capacity/cost report (``make bench``)."""
