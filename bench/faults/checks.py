@@ -28,7 +28,7 @@ from algoitny_shared.settings import ServiceSettings
 from algoitny_shared.tables import PROBLEMS, SEARCH_HISTORY, USAGE_LOGS
 
 # Further check modules (each registers its checks on import), e.g. "faults.checks_stats".
-CHECK_MODULES: list[str] = []
+CHECK_MODULES: list[str] = ["faults.checks_stats"]
 
 
 @dataclass

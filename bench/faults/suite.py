@@ -35,7 +35,7 @@ from faults.checks import CheckContext, run_checks
 from faults.kafka_broker import PrivateKafka
 from faults.proxy import TcpProxy
 
-SERVICES = ["gateway", "accounts", "problems", "ratelimit", "executions", "search-indexer", "hints"]
+SERVICES = ["gateway", "accounts", "problems", "ratelimit", "executions", "search-indexer", "hints", "stats"]
 FAULT_WEIGHTS = {
     "problem": 30,
     "search": 12,
