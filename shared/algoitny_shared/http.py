@@ -8,13 +8,13 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -249,3 +249,33 @@ def create_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+ServerSentEvent = tuple[str, Any]
+
+
+async def event_stream_response(events: AsyncIterator[ServerSentEvent]) -> StreamingResponse:
+    """Server-sent events from ``(name, data)`` pairs; a ``heartbeat`` pair becomes a comment.
+
+    The first pair is awaited before the response starts, so an error raised by the source
+    (an unknown or invisible resource) still becomes a problem+json answer, not a broken stream."""
+    first = await anext(events)
+
+    async def stream() -> AsyncIterator[bytes]:
+        seq = 0
+        pending = [first]
+        while True:
+            for name, data in pending:
+                seq += 1
+                if name == "heartbeat":
+                    yield b": keep-alive\n\n"
+                    continue
+                yield f"id: {seq}\nevent: {name}\ndata: {json.dumps(data, default=str)}\n\n".encode()
+            try:
+                pending = [await anext(events)]
+            except StopAsyncIteration:
+                return
+
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"cache-control": "no-cache", "x-accel-buffering": "no"}
+    )

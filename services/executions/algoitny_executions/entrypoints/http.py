@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -27,7 +26,7 @@ from algoitny_executions.domain.history import (
 from algoitny_shared.charges import CHARGE_HEADER, parse_charge
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events.catalog import ChargeRef
-from algoitny_shared.http import create_app
+from algoitny_shared.http import create_app, event_stream_response
 from algoitny_shared.identity import CurrentIdentity
 from algoitny_shared.kafka import kafka_readiness
 from algoitny_shared.runtime import dynamodb_readiness, event_runtime
@@ -92,29 +91,8 @@ def make_app(container: Container | None = None) -> FastAPI:
     )
     async def execution_events(execution_id: ExecutionIdPath, identity: CurrentIdentity) -> StreamingResponse:
         """Server-sent events: `status` changes, one `test` per finished test, then `completed`."""
-        events = c.executions.follow(execution_id, identity, max_s=c.settings.sse_max_s)
-        first = await anext(events)  # visibility errors become problem+json before the stream starts
-
-        async def stream() -> AsyncIterator[bytes]:
-            seq = 0
-            pending = [first]
-            while True:
-                for name, data in pending:
-                    seq += 1
-                    if name == "heartbeat":
-                        yield b": keep-alive\n\n"
-                        continue
-                    yield f"id: {seq}\nevent: {name}\ndata: {json.dumps(data, default=str)}\n\n".encode()
-                try:
-                    pending = [await anext(events)]
-                except StopAsyncIteration:
-                    return
-
-        return StreamingResponse(
-            stream(),
-            media_type="text/event-stream",
-            headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
-        )
+        # Visibility errors become problem+json before the stream starts.
+        return await event_stream_response(c.executions.follow(execution_id, identity, max_s=c.settings.sse_max_s))
 
     @app.post("/runs", response_model=RunResult, tags=["runs"])
     async def run(body: NewRun, identity: CurrentIdentity) -> RunResult:

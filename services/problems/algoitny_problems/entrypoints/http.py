@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
@@ -32,7 +31,7 @@ from algoitny_problems.domain.models import (
 )
 from algoitny_problems.settings import ProblemsSettings
 from algoitny_shared.errors import AppError, ErrorCode
-from algoitny_shared.http import create_app
+from algoitny_shared.http import create_app, event_stream_response
 from algoitny_shared.identity import CurrentIdentity, Identity
 from algoitny_shared.kafka import kafka_readiness
 from algoitny_shared.logging import trace_id_var
@@ -307,27 +306,8 @@ def make_app(container: Container | None = None) -> FastAPI:
         """Server-sent events: `status` changes, `progress` as cases are made, then `succeeded`,
         `failed` or `cancelled` with the job, and the stream ends."""
         require_manager(identity)
-        events = c.generation.follow(job_id, max_s=c.settings.generation_sse_max_s)
-        first = await anext(events)  # an unknown job becomes problem+json before the stream starts
-
-        async def stream() -> AsyncIterator[bytes]:
-            seq = 0
-            pending = [first]
-            while True:
-                for name, data in pending:
-                    seq += 1
-                    if name == "heartbeat":
-                        yield b": keep-alive\n\n"
-                        continue
-                    yield f"id: {seq}\nevent: {name}\ndata: {json.dumps(data, default=str)}\n\n".encode()
-                try:
-                    pending = [await anext(events)]
-                except StopAsyncIteration:
-                    return
-
-        return StreamingResponse(
-            stream(), media_type="text/event-stream", headers={"cache-control": "no-cache", "x-accel-buffering": "no"}
-        )
+        # An unknown job becomes problem+json before the stream starts.
+        return await event_stream_response(c.generation.follow(job_id, max_s=c.settings.generation_sse_max_s))
 
     @app.post("/generation-jobs/{job_id}/cancel", response_model=JobView, tags=["generation jobs"])
     async def cancel_generation_job(job_id: JobIdPath, identity: CurrentIdentity) -> JobView:
