@@ -59,6 +59,13 @@ class Identity(BaseModel):
     def may_register_problems(self) -> bool:
         return self.is_admin or (self.is_authenticated and self.may_register)
 
+    def require_admin(self) -> None:
+        """401 for an anonymous caller, 403 for a signed-in one who is not an admin."""
+        if not self.is_authenticated:
+            raise AppError(ErrorCode.UNAUTHENTICATED, "Sign in as an admin to do this")
+        if not self.is_admin:
+            raise AppError(ErrorCode.FORBIDDEN, "Only admins can do this")
+
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()

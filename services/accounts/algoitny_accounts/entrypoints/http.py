@@ -26,16 +26,9 @@ from algoitny_accounts.domain.users import (
 )
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.http import create_app
-from algoitny_shared.identity import CurrentIdentity, Identity
+from algoitny_shared.identity import CurrentIdentity
 from algoitny_shared.kafka import kafka_readiness
 from algoitny_shared.runtime import dynamodb_readiness, event_runtime
-
-
-def _require_admin(identity: Identity) -> None:
-    if not identity.is_authenticated:
-        raise AppError(ErrorCode.UNAUTHENTICATED, "Sign in as an admin to do this")
-    if not identity.is_admin:
-        raise AppError(ErrorCode.FORBIDDEN, "Only admins can do this")
 
 
 def make_app(container: Container | None = None) -> FastAPI:
@@ -102,7 +95,7 @@ def make_app(container: Container | None = None) -> FastAPI:
     ) -> UserPage:
         """Users newest first, optionally of one plan; or, with `q`, the users whose e-mail or name
         starts with `q` (case-insensitive prefix, not substring): e-mail matches first, then names."""
-        _require_admin(identity)
+        identity.require_admin()
         if q is not None:
             if plan is not None:
                 raise AppError(ErrorCode.BAD_REQUEST, "Use either q or plan, not both")
@@ -118,7 +111,7 @@ def make_app(container: Container | None = None) -> FastAPI:
         user_id: Annotated[str, Path(pattern=USER_ID_PATTERN)], body: AdminUpdateRequest, identity: CurrentIdentity
     ) -> UserView:
         """Change a user's plan, role or active flag."""
-        _require_admin(identity)
+        identity.require_admin()
         return await c.accounts.admin_update(identity, user_id, body)
 
     return app

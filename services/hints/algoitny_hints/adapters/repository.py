@@ -19,6 +19,11 @@ REQUEST_TTL_S = 90 * 24 * 3600
 BUDGET_TTL_S = 3 * 24 * 3600
 
 
+def _request_key(request_id: str) -> dict[str, Any]:
+    """The key of a hint request's item."""
+    return {"pk": {"S": f"REQ#{request_id}"}, "sk": {"S": "REQ"}}
+
+
 def execution_target(execution_id: str) -> str:
     return f"EXEC#{execution_id}"
 
@@ -103,7 +108,7 @@ class DynamoHintStore:
         resp = await asyncio.to_thread(
             self._client.get_item,
             TableName=self.table,
-            Key={"pk": {"S": f"REQ#{request_id}"}, "sk": {"S": "REQ"}},
+            Key=_request_key(request_id),
             ConsistentRead=True,
         )
         return from_item(resp["Item"]) if "Item" in resp else None
@@ -114,7 +119,7 @@ class DynamoHintStore:
             await asyncio.to_thread(
                 self._client.update_item,
                 TableName=self.table,
-                Key={"pk": {"S": f"REQ#{request_id}"}, "sk": {"S": "REQ"}},
+                Key=_request_key(request_id),
                 UpdateExpression="SET answer = :a",
                 ConditionExpression="attribute_exists(pk) AND NOT #s IN (:ready, :failed)",
                 ExpressionAttributeNames={"#s": "status"},
@@ -132,7 +137,7 @@ class DynamoHintStore:
             {
                 "Update": {
                     "TableName": self.table,
-                    "Key": {"pk": {"S": f"REQ#{request_id}"}, "sk": {"S": "REQ"}},
+                    "Key": _request_key(request_id),
                     "UpdateExpression": "SET #s = :ready, #v = :view",
                     "ConditionExpression": "attribute_exists(pk) AND #s <> :ready",
                     "ExpressionAttributeNames": {"#s": "status", "#v": "view"},
@@ -153,7 +158,7 @@ class DynamoHintStore:
             await asyncio.to_thread(
                 self._client.update_item,
                 TableName=self.table,
-                Key={"pk": {"S": f"REQ#{request_id}"}, "sk": {"S": "REQ"}},
+                Key=_request_key(request_id),
                 UpdateExpression="SET #s = :failed, failure = :r",
                 ConditionExpression="attribute_exists(pk) AND #s <> :ready",
                 ExpressionAttributeNames={"#s": "status"},
@@ -180,7 +185,7 @@ class DynamoHintStore:
             await asyncio.to_thread(
                 self._client.update_item,
                 TableName=self.table,
-                Key={"pk": {"S": f"REQ#{request_id}"}, "sk": {"S": "REQ"}},
+                Key=_request_key(request_id),
                 UpdateExpression="SET refunded_at = :now",
                 ConditionExpression="attribute_exists(pk) AND attribute_not_exists(refunded_at)",
                 ExpressionAttributeValues={":now": {"N": str(int(time.time()))}},

@@ -11,7 +11,7 @@ from fastapi import FastAPI, Path, Query
 
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.http import create_app
-from algoitny_shared.identity import CurrentIdentity, Identity
+from algoitny_shared.identity import CurrentIdentity
 from algoitny_shared.runtime import BackgroundTasks, dynamodb_readiness
 from algoitny_stats.bootstrap import Container, build
 from algoitny_stats.domain.views import AdminStats, ProblemStats, PublicUserStats, UserStats
@@ -22,13 +22,6 @@ UserId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_
 PlatformName = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_-]{1,31}$")]
 ProblemId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")]
 Day = Annotated[str | None, Query(max_length=10, description="YYYY-MM-DD (UTC), inclusive")]
-
-
-def _admin(identity: Identity) -> None:
-    if not identity.is_authenticated:
-        raise AppError(ErrorCode.UNAUTHENTICATED, "Sign in as an admin")
-    if not identity.is_admin:
-        raise AppError(ErrorCode.FORBIDDEN, "Admins only")
 
 
 def make_app(container: Container | None = None) -> FastAPI:
@@ -90,7 +83,7 @@ def make_app(container: Container | None = None) -> FastAPI:
         from_: Annotated[str | None, Query(alias="from", max_length=10, description="YYYY-MM-DD (UTC)")] = None,
         to: Day = None,
     ) -> AdminStats:
-        _admin(identity)
+        identity.require_admin()
         start, end = parse_range(from_, to)
         return await c.queries.admin(start, end)
 
