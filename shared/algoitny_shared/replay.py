@@ -15,6 +15,20 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 Offsets = dict[int, int]
 
 
+async def topic_partitions(consumer: AIOKafkaConsumer, topic: str, timeout_s: float = 20.0) -> list[TopicPartition]:
+    """Every partition of ``topic``, waiting (metadata refreshes) until the topic exists."""
+    deadline = time.monotonic() + timeout_s
+    partitions = consumer.partitions_for_topic(topic)
+    while not partitions:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"topic {topic} not found")
+        await consumer._client.force_metadata_update()
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            await asyncio.sleep(0.2)
+    return [TopicPartition(topic, p) for p in sorted(partitions)]
+
+
 class TopicReplayer:
     def __init__(self, bootstrap: str, topic: str, *, max_records: int = 500) -> None:
         self._bootstrap = bootstrap
@@ -32,17 +46,11 @@ class TopicReplayer:
             max_poll_records=self._max_records,
         )
         await consumer.start()
-        deadline = time.monotonic() + timeout_s
-        partitions = consumer.partitions_for_topic(self.topic)
-        while not partitions:
-            if time.monotonic() > deadline:
-                await consumer.stop()
-                raise RuntimeError(f"topic {self.topic} not found")
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(self.topic)
-            if not partitions:
-                await asyncio.sleep(0.2)
-        self._tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        try:
+            self._tps = await topic_partitions(consumer, self.topic, timeout_s)
+        except RuntimeError:
+            await consumer.stop()
+            raise
         consumer.assign(self._tps)
         self._consumer = consumer
 

@@ -14,13 +14,14 @@ import logging
 import time
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
 from algoitny_gateway.domain.revocations import RevocationList
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import SessionRevoked, UserDeactivated
 from algoitny_shared.events.registry import UnknownEventType
+from algoitny_shared.replay import topic_partitions
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class RevocationFeed:
         consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, group_id=None, enable_auto_commit=False)
         await consumer.start()
         try:
-            partitions = await self._partitions(consumer)
+            partitions = await topic_partitions(consumer, self.topic, timeout_s=30)
             consumer.assign(partitions)
             since_ms = int((self._clock() - self.revocations.horizon_s) * 1000)
             starts = await consumer.offsets_for_times({tp: since_ms for tp in partitions})
@@ -103,14 +104,3 @@ class RevocationFeed:
                 self.revocations.prune(self._clock())
         finally:
             await consumer.stop()
-
-    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        deadline = time.monotonic() + 30
-        while True:
-            found = consumer.partitions_for_topic(self.topic)
-            if found:
-                return [TopicPartition(self.topic, p) for p in sorted(found)]
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"topic {self.topic} not found")
-            await consumer._client.force_metadata_update()
-            await asyncio.sleep(0.5)
