@@ -13,10 +13,7 @@ import os
 import random
 import socket
 import statistics
-import subprocess
 import sys
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -25,11 +22,12 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
-for _extra in (REPO / "deploy" / "local", REPO / "bench"):
+for _extra in (REPO / "deploy" / "local", REPO / "bench", REPO / "tests"):
     if str(_extra) not in sys.path:
         sys.path.insert(0, str(_extra))
 
 from devstack import Platform, prepare  # noqa: E402
+from support.moto_process import private_moto as moto_process  # noqa: E402
 
 BENCH_TOKEN = "bench-operator-token"
 
@@ -119,45 +117,23 @@ def running_platform(
 
 
 @contextmanager
-def private_moto(port: int | None = None) -> Iterator[str]:
-    """A moto server of our own (deploy/local/moto_server.py) on a free loopback port.
+def private_moto() -> Iterator[str]:
+    """A moto server of our own (tests/support/moto_process.py) on a free loopback port.
 
     The shared moto serves every test run on the machine; its latency then depends on what
     others do (seconds per request under load). Load and fault runs use their own, so their
     figures and their bare-DynamoDB baseline see the same, otherwise idle, endpoint. The
     process environment points at it (ALGOITNY_AWS_ENDPOINT_URL) until the block ends."""
-    port = port or free_base_port(width=1)
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [sys.executable, str(REPO / "deploy" / "local" / "moto_server.py"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
     saved = os.environ.get("ALGOITNY_AWS_ENDPOINT_URL")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"private moto on {port} did not start") from None
-                time.sleep(0.2)
-        os.environ["ALGOITNY_AWS_ENDPOINT_URL"] = url
-        yield url
+        with moto_process() as url:
+            os.environ["ALGOITNY_AWS_ENDPOINT_URL"] = url
+            yield url
     finally:
         if saved is None:
             os.environ.pop("ALGOITNY_AWS_ENDPOINT_URL", None)
         else:
             os.environ["ALGOITNY_AWS_ENDPOINT_URL"] = saved
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def write_result(name: str, result: Any, out: str | Path | None = None, *, echo: bool = True) -> Path:

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import random
 import statistics
 import sys
@@ -33,27 +31,10 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "bench"))
 
-from support.stats_tools import ExecutionFeed, StatsProcess, private_moto  # noqa: E402
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
-    return ordered[rank]
-
-
-def _with_env(env: dict[str, str], cls: Any, **extra: Any) -> Any:
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        return cls(**extra)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+from benchkit import percentile, write_result  # noqa: E402
+from support.stats_tools import ExecutionFeed, StatsProcess, private_moto, settings_in  # noqa: E402
 
 
 async def publish_events(settings: Any, n: int) -> None:
@@ -100,7 +81,7 @@ async def measure_lag(env: dict[str, str], store: Any, count: int, rate: float) 
     from algoitny_executions.settings import ExecutionsSettings
     from algoitny_stats.domain.aggregation import user_summary
 
-    feed = ExecutionFeed(_with_env(env, ExecutionsSettings, consumers_enabled=False, judge_enabled=False), relays=1)
+    feed = ExecutionFeed(settings_in(env, ExecutionsSettings, consumers_enabled=False, judge_enabled=False), relays=1)
     await feed.start()
     rng = random.Random(2)
     pending: dict[str, float] = {}  # user -> completion (event) time
@@ -153,7 +134,7 @@ async def run(events: int, lag_executions: int, rate: float) -> dict[str, Any]:
             "ALGOITNY_LAG_POLL_INTERVAL_S": "0",
             "ALGOITNY_OUTBOX_POLL_INTERVAL_S": "0.2",
         }
-        settings = _with_env(env, ServiceSettings, service_name="bench")
+        settings = settings_in(env, ServiceSettings, service_name="bench")
         client = dynamodb(settings)
         ensure_tables(client, namespace, [STATS, SEARCH_HISTORY, EXECUTIONS_OUTBOX])
         await ensure_topics(settings, all_topics())
@@ -217,10 +198,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "stats_throughput.json"))
     args = parser.parse_args()
     result = asyncio.run(run(args.events, args.lag_executions, args.rate))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    write_result("stats_throughput", result, args.out)
 
 
 if __name__ == "__main__":

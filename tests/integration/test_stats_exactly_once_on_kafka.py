@@ -40,6 +40,7 @@ from support.stats_tools import (
     oracle,
     private_moto,
     scan_all,
+    settings_in,
 )
 
 from algoitny_shared.dynamo import dynamodb
@@ -65,19 +66,6 @@ class World:
     feed_seconds: float = 0.0
 
 
-def _settings(env: dict[str, str], cls: Any, **extra: Any) -> Any:
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        return cls(**extra)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 @pytest.fixture(scope="module")
 def world(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     from algoitny_shared.kafka import ensure_topics
@@ -93,7 +81,7 @@ def world(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
             "ALGOITNY_STATS_BATCH_MAX_RECORDS": "300",
             "ALGOITNY_OUTBOX_POLL_INTERVAL_S": "0.2",
         }
-        settings = _settings(env, ServiceSettings, service_name="tests")
+        settings = settings_in(env, ServiceSettings, service_name="tests")
         client = dynamodb(settings)
         ensure_tables(client, namespace, [STATS, SEARCH_HISTORY, EXECUTIONS_OUTBOX])
         asyncio.run(ensure_topics(settings, all_topics()))
@@ -145,7 +133,7 @@ async def test_every_counter_equals_search_history_after_sigkills_and_redelivery
     from algoitny_executions.settings import ExecutionsSettings
 
     feed = ExecutionFeed(
-        _settings(world.env, ExecutionsSettings, consumers_enabled=False, judge_enabled=False),
+        settings_in(world.env, ExecutionsSettings, consumers_enabled=False, judge_enabled=False),
         relays=int(os.environ.get("STATS_TEST_RELAYS", "0")),
     )
     await feed.start()

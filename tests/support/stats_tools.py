@@ -1,4 +1,4 @@
-"""Helpers for the stats tests and benchmark: a private moto, executions completed through the
+"""Helpers for the stats tests and benchmark: executions completed through the
 executions service's own completion path, the SearchHistory oracle, generation snapshots."""
 
 from __future__ import annotations
@@ -7,58 +7,20 @@ import asyncio
 import contextlib
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from support.moto_process import free_port, private_moto  # noqa: F401  (the stats tests and benchmark use both)
+
 REPO = Path(__file__).resolve().parents[2]
 VERDICTS = ("AC", "AC", "WA", "WA", "TLE", "RE")
 LANGUAGES = ("python3", "cpp17", "java17")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def private_moto() -> Iterator[str]:
-    """The repository's moto server on a port of its own: heavy tests neither slow down nor depend on
-    the shared one (and always run the repository's version of the wrapper)."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, str(REPO / "deploy" / "local" / "moto_server.py"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("private moto did not start") from None
-                time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 class StatsProcess:
@@ -236,6 +198,20 @@ class ExecutionFeed:
                 await self.complete_one(user, problem, rng)
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+def settings_in(env: dict[str, str], cls: Any, **extra: Any) -> Any:
+    """A settings object read with ``env`` in the process environment (restored afterwards)."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return cls(**extra)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def scan_all(client: Any, table: str) -> list[dict[str, Any]]:
