@@ -274,7 +274,7 @@ def main() -> None:
                     f"  Gateway:        {gateway}",
                     f"  API docs:       {gateway}/docs   (OpenAPI: {gateway}/openapi.json)",
                     f"  Demo admin:     {email} / {password}   (POST {gateway}/api/v1/auth/login)",
-                    f"  Demo problems:  {loaded} new; try {gateway}/api/v1/problems/search?q=sum",
+                    f"  Demo problems:  {loaded} new; try {gateway}/api/v1/problems/search?q=watermelon",
                     f"  Logs:           {platform.log_dir}",
                     "",
                 ]
