@@ -23,7 +23,10 @@ class Upstreams:
             "hints": settings.hints_url,
             "stats": settings.stats_url,
         }
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        # Idle connections are dropped before the services' own keep-alive timeout (uvicorn: 5 s)
+        # closes them: at equal timeouts a request can go out on a connection the service is just
+        # closing ("server disconnected"), which surfaced as a 503 in a fuzz run.
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=2.0)
         self._timeout = settings.upstream_timeout_s
         self._clients = {
             name: httpx.AsyncClient(base_url=url, timeout=settings.upstream_timeout_s, limits=limits)
