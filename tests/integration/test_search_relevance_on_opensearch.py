@@ -1,4 +1,4 @@
-"""Relevance on the real OpenSearch: 50+ judged queries over 230 problems.
+"""Relevance on the real OpenSearch: 100 judged queries over 240 problems.
 
 Reports precision at 1 (the best answer, or another relevant one, ranks first) and recall
 at 10 (share of the relevant problems among the first ten), overall and per kind of query,
@@ -25,6 +25,12 @@ from algoitny_shared.events import REGISTRY
 
 pytestmark = pytest.mark.integration
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results" / "search_relevance.json"
+# Measured on main before issue 20 (its code, the 62 queries it had): every query right at rank 1.
+# On the grown set (101 queries) that code scored precision@1 0.733 and recall@10 0.752.
+BASELINE_PRECISION_AT_1 = 1.0
+# Issue 20's kinds: a platform name before the id, a pasted problem URL, a number apart from or
+# glued to its Korean word. Each must be right at rank 1.
+ISSUE_20_KINDS = ("platform-id", "url", "hangul-number")
 
 
 @pytest.fixture
@@ -75,5 +81,9 @@ async def test_relevance_precision_at_1_and_recall_at_10(index: ProblemIndex) ->
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2, ensure_ascii=False))
     print("\nsearch relevance:", json.dumps(report, ensure_ascii=False))
-    assert report["precision_at_1"] >= 0.9, misses
+    assert report["precision_at_1"] >= BASELINE_PRECISION_AT_1, misses
     assert report["recall_at_10"] >= 0.95, misses
+    by_kind = report["by_kind"]
+    assert isinstance(by_kind, dict)
+    for kind in ISSUE_20_KINDS:
+        assert by_kind[kind]["queries"] >= 9 and by_kind[kind]["precision_at_1"] == 1.0, (kind, misses)

@@ -25,9 +25,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from algoitny_executions.domain.judging import MAX_CODE_BYTES, TestResult
 from algoitny_shared.languages import ALIASES
+from algoitny_shared.platforms import PLATFORM_PATTERN as PLATFORM_PATTERN
+from algoitny_shared.platforms import PROBLEM_ID_PATTERN as PROBLEM_ID_PATTERN
 
-PLATFORM_PATTERN = r"^[a-z][a-z0-9_-]{1,31}$"
-PROBLEM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
 EXECUTION_ID_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{26}$"
 PUBLIC_SHARDS = 8
 MAX_STDIN_BYTES = 256 * 1024

@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, mod
 
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.languages import JudgeLanguage
+from algoitny_shared.platforms import PLATFORM_PATTERN as PLATFORM_PATTERN
+from algoitny_shared.platforms import PROBLEM_ID_PATTERN as PROBLEM_ID_PATTERN
+from algoitny_shared.platforms import RESERVED_PLATFORMS as RESERVED_PLATFORMS
 
 # One vocabulary with the judge (algoitny_shared.languages): python3, cpp17, java17, javascript, c;
 # the old names (python, cpp, java) are accepted on input and normalised.
@@ -19,10 +22,6 @@ Checker = Literal["tokens", "lines", "exact", "float"]
 Status = Literal["draft", "completed", "deleted"]
 TestSetMode = Literal["replace", "append"]
 
-PLATFORM_PATTERN = r"^[a-z][a-z0-9_-]{1,31}$"
-PROBLEM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
-# Path segments the API uses under /problems/, so no platform may take these names.
-RESERVED_PLATFORMS = frozenset({"id", "search", "platforms", "stats"})
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 MAX_TAGS = 20
 MAX_SAMPLES_ON_ITEM = 10

@@ -20,14 +20,23 @@ from typing import Any
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConflictError, NotFoundError, RequestError
 
-from algoitny_search_indexer.domain.query import SearchSpec
+from algoitny_search_indexer.domain.query import Interpretation, SearchSpec, SuggestSpec
 
 log = logging.getLogger(__name__)
 
 # Raise when the settings or mappings change: an index of an older schema keeps working (its
 # documents have the same fields) but searches miss the new analysis until `reindex` runs.
-SCHEMA_VERSION = 2
+#
+# Schema 3 (issue 20): a number or Latin word glued to a Korean word is a word of its own
+# (`카드2` = `카드 2`, `N과M` = `N과 M`), and `title.compact` (lower case, without spaces,
+# punctuation and symbols) matches a whole title however it is spaced or bracketed. Only
+# analysis and sub-fields changed, never the document: the live consumer keeps writing to a
+# schema-2 index until `reindex` moves the alias, and searches on a schema-2 index simply
+# find nothing in the sub-field it lacks.
+SCHEMA_VERSION = 3
 TITLE_WORDS = ["lowercase", "asciifolding"]
+# Zero-width boundaries between Hangul and Latin letters or digits, where a space is put.
+HANGUL_BOUNDARY = r"(?<=\p{IsHangul})(?=[\p{IsLatin}\p{Nd}])|(?<=[\p{IsLatin}\p{Nd}])(?=\p{IsHangul})"
 INDEX_SETTINGS: dict[str, Any] = {
     "settings": {
         "number_of_shards": 1,
@@ -38,6 +47,10 @@ INDEX_SETTINGS: dict[str, Any] = {
         "refresh_interval": "250ms",
         "max_ngram_diff": 1,
         "analysis": {
+            "char_filter": {
+                "hangul_apart": {"type": "pattern_replace", "pattern": HANGUL_BOUNDARY, "replacement": " "},
+                "no_gaps": {"type": "pattern_replace", "pattern": "[\\s\\p{P}\\p{S}]+", "replacement": ""},
+            },
             "filter": {
                 "prefixes": {"type": "edge_ngram", "min_gram": 1, "max_gram": 20},
                 "cjk_pairs": {"type": "cjk_bigram", "output_unigrams": True},
@@ -48,16 +61,30 @@ INDEX_SETTINGS: dict[str, Any] = {
                 "grams": {"type": "ngram", "min_gram": 2, "max_gram": 3, "token_chars": ["letter", "digit"]},
             },
             "analyzer": {
-                "words": {"type": "custom", "tokenizer": "standard", "filter": TITLE_WORDS},
-                "word_prefixes": {"type": "custom", "tokenizer": "standard", "filter": [*TITLE_WORDS, "prefixes"]},
+                "words": {
+                    "type": "custom",
+                    "char_filter": ["hangul_apart"],
+                    "tokenizer": "standard",
+                    "filter": TITLE_WORDS,
+                },
+                "word_prefixes": {
+                    "type": "custom",
+                    "char_filter": ["hangul_apart"],
+                    "tokenizer": "standard",
+                    "filter": [*TITLE_WORDS, "prefixes"],
+                },
                 "title_cjk": {
                     "type": "custom",
+                    "char_filter": ["hangul_apart"],
                     "tokenizer": "standard",
                     "filter": ["cjk_width", "lowercase", "cjk_pairs"],
                 },
                 "title_grams": {"type": "custom", "tokenizer": "grams", "filter": ["cjk_width", "lowercase"]},
             },
-            "normalizer": {"lower": {"type": "custom", "filter": ["lowercase", "asciifolding"]}},
+            "normalizer": {
+                "lower": {"type": "custom", "filter": ["lowercase", "asciifolding"]},
+                "compact": {"type": "custom", "char_filter": ["no_gaps"], "filter": ["cjk_width", "lowercase", "asciifolding"]},
+            },
         },
     },
     "mappings": {
@@ -72,6 +99,7 @@ INDEX_SETTINGS: dict[str, Any] = {
                 "analyzer": "words",
                 "fields": {
                     "exact": {"type": "keyword", "normalizer": "lower", "ignore_above": 512},
+                    "compact": {"type": "keyword", "normalizer": "compact", "ignore_above": 512},
                     "prefix": {"type": "text", "analyzer": "word_prefixes", "search_analyzer": "words"},
                     "cjk": {"type": "text", "analyzer": "title_cjk"},
                     "grams": {"type": "text", "analyzer": "title_grams"},
@@ -102,25 +130,60 @@ HIGHLIGHT = {
 FACET_SIZE = 20
 
 
+def _const(clause: dict[str, Any], boost: float) -> dict[str, Any]:
+    return {"constant_score": {"filter": clause, "boost": boost}}
+
+
+def _filters(statuses: tuple[str, ...], platforms: tuple[str, ...]) -> list[dict[str, Any]]:
+    filters: list[dict[str, Any]] = [{"terms": {"status": list(statuses)}}]
+    if platforms:
+        filters.append({"terms": {"platform": list(platforms)}})
+    return filters
+
+
+def _named_problem(meaning: Interpretation, boost: float) -> list[dict[str, Any]]:
+    """Clauses for the problem a platform-prefixed id or a pasted URL names: that platform and
+    that id, or (a page named by its title, or an id that is really a title slug such as
+    `lc two-sum`) that platform and that whole title however spaced or punctuated."""
+    if meaning.platform is None:
+        return []
+    on_platform: dict[str, Any] = {"term": {"platform": meaning.platform}}
+    out: list[dict[str, Any]] = []
+    if meaning.problem_id:
+        pid = meaning.problem_id.lower()
+        out.append(_const({"bool": {"filter": [on_platform, {"term": {"problem_id": pid}}]}}, boost))
+    slug = meaning.title_slug or meaning.problem_id
+    if slug:
+        same_title = {"term": {"title.compact": slug}}
+        out.append(_const({"bool": {"filter": [on_platform, same_title]}}, boost * 0.9))
+    if meaning.title_slug:
+        # A schema-2 index has no title.compact: the slug's words as a phrase still find the page.
+        words = {"match_phrase": {"title": meaning.title_slug.replace("-", " ")}}
+        out.append(_const({"bool": {"filter": [on_platform, words]}}, boost * 0.5))
+    return out
+
+
 def build_query(spec: SearchSpec) -> dict[str, Any]:
-    """The bool query of a search: filters, and scored clauses so that an exact id or title
-    outranks a phrase, which outranks words, prefixes, typos and fragments."""
-    text = spec.text
-    lowered = text.lower()
-    filters: list[dict[str, Any]] = [{"terms": {"status": list(spec.statuses)}}]
-    if spec.platforms:
-        filters.append({"terms": {"platform": list(spec.platforms)}})
+    """The bool query of a search: filters, and scored clauses so that the problem a platform
+    name plus id (or a pasted URL) names outranks an exact id or title, which outranks a
+    phrase, which outranks words, prefixes, typos and fragments."""
+    meaning = spec.meaning
+    filters = _filters(spec.statuses, spec.platforms)
     if spec.languages:
         filters.append({"terms": {"language": list(spec.languages)}})
     filters.extend({"term": {"tags": tag}} for tag in spec.tags)  # every tag asked for
+    named = _named_problem(meaning, 1000)
+    if meaning.is_url:  # a problem page: that problem or nothing
+        return {"bool": {"filter": filters, "should": named, "minimum_should_match": 1}}
 
-    def const(clause: dict[str, Any], boost: float) -> dict[str, Any]:
-        return {"constant_score": {"filter": clause, "boost": boost}}
-
+    text = meaning.rest
+    lowered = text.lower()
     should: list[dict[str, Any]] = [
-        const({"term": {"problem_id": lowered}}, 100),
-        const({"term": {"title.exact": lowered}}, 60),
-        const({"term": {"tags": lowered}}, 12),
+        _const({"term": {"problem_id": lowered}}, 300),
+        _const({"term": {"title.exact": lowered}}, 60),
+        # The whole title, spaces, brackets and punctuation aside: `카드 2` is `카드2`, `n과 m 1` is `N과 M (1)`.
+        _const({"term": {"title.compact": text}}, 60),
+        _const({"term": {"tags": lowered}}, 12),
         {"match_phrase": {"title": {"query": text, "boost": 8}}},
         {"match": {"title": {"query": text, "operator": "and", "boost": 5}}},
         {"match": {"title.prefix": {"query": text, "operator": "and", "boost": 3}}},
@@ -131,8 +194,53 @@ def build_query(spec: SearchSpec) -> dict[str, Any]:
         {"match": {"tags.words": {"query": text, "operator": "and", "boost": 2}}},
     ]
     if len(lowered) <= 40:
-        should.append(const({"prefix": {"problem_id": lowered}}, 20))
-    return {"bool": {"filter": filters, "should": should, "minimum_should_match": 1}}
+        should.append(_const({"prefix": {"problem_id": lowered}}, 20))
+    if meaning.platform is None:
+        return {"bool": {"filter": filters, "should": should, "minimum_should_match": 1}}
+    # A platform named in front: the problem it names, then its problems first among those the
+    # rest of the query finds.
+    matches = {"bool": {"should": [*named, *should], "minimum_should_match": 1}}
+    prefer = _const({"term": {"platform": meaning.platform}}, 10)
+    return {"bool": {"filter": filters, "must": [matches], "should": [prefer]}}
+
+
+SUGGEST_FIELDS = ["platform", "problem_id", "title", "url", "difficulty"]
+SUGGEST_HIGHLIGHT = {
+    "encoder": "html",
+    "pre_tags": ["<em>"],
+    "post_tags": ["</em>"],
+    "fields": {"title.prefix": {"number_of_fragments": 0}},
+}
+
+
+def build_suggest(spec: SuggestSpec) -> dict[str, Any]:
+    """Cheap clauses for a query typed so far: ids and platform-prefixed ids by prefix, the
+    whole title by prefix (spaces aside), and every word of the query as a prefix of a title
+    word in any script (edge n-grams, so one term lookup per word)."""
+    meaning = spec.meaning
+    filters = _filters(("completed",), spec.platforms)
+    named = _named_problem(meaning, 1000)
+    if meaning.is_url:
+        return {"bool": {"filter": filters, "should": named, "minimum_should_match": 1}}
+    text = meaning.rest
+    lowered = text.lower()
+    should: list[dict[str, Any]] = [
+        _const({"term": {"problem_id": lowered}}, 300),
+        _const({"term": {"title.exact": lowered}}, 60),
+        {"match": {"title.prefix": {"query": text, "operator": "and", "boost": 5}}},
+    ]
+    if len(lowered) <= 40:
+        should.append(_const({"prefix": {"problem_id": lowered}}, 40))
+        should.append(_const({"prefix": {"title.compact": text}}, 20))
+    if meaning.platform is None:
+        return {"bool": {"filter": filters, "should": should, "minimum_should_match": 1}}
+    on_platform = {"term": {"platform": meaning.platform}}
+    if meaning.problem_id and len(lowered) <= 40:
+        # `boj 10`, `cf 4`: that platform's ids starting so, before other platforms' and titles.
+        id_prefix = {"prefix": {"problem_id": meaning.problem_id.lower()}}
+        named.append(_const({"bool": {"filter": [on_platform, id_prefix]}}, 200))
+    matches = {"bool": {"should": [*named, *should], "minimum_should_match": 1}}
+    return {"bool": {"filter": filters, "must": [matches], "should": [_const(on_platform, 10)]}}
 
 
 class ProblemIndex:
@@ -287,5 +395,18 @@ class ProblemIndex:
             }
         if spec.search_after:
             body["search_after"] = spec.search_after
+        result: dict[str, Any] = await self._client.search(index=self.alias, body=body)
+        return result
+
+    async def suggest(self, spec: SuggestSpec) -> dict[str, Any]:
+        """Raw OpenSearch response of a suggestion: a few hits, no totals, facets or paging."""
+        body: dict[str, Any] = {
+            "size": spec.limit,
+            "track_total_hits": False,
+            "_source": SUGGEST_FIELDS,
+            "query": build_suggest(spec),
+            "sort": [{"_score": "desc"}, {"key": "asc"}],
+            "highlight": SUGGEST_HIGHLIGHT,
+        }
         result: dict[str, Any] = await self._client.search(index=self.alias, body=body)
         return result

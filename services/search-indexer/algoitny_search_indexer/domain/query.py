@@ -8,17 +8,71 @@ from typing import Any
 
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.languages import ALIASES, LANGUAGE_IDS
+from algoitny_shared.platforms import ALIASES as PLATFORM_ALIASES
+from algoitny_shared.platforms import PLATFORM_RE, PROBLEM_ID_RE, problem_of_url
 
 MAX_QUERY_CHARS = 200
 MAX_FILTER_VALUES = 10
 PUBLIC_STATUSES = ("completed",)
 MANAGER_STATUSES = ("completed", "draft")
 LANGUAGES = frozenset(LANGUAGE_IDS)
-PLATFORM_RE = re.compile(r"^[a-z][a-z0-9_-]{1,31}$")
 TAG_RE = re.compile(r"^[^\x00-\x1f]{1,64}$")
 # Query parameters the search accepts; anything else is refused (a typo in a filter name
 # would otherwise silently widen the search).
 SEARCH_PARAMS = frozenset({"q", "platform", "tags", "language", "status", "cursor", "limit"})
+SUGGEST_PARAMS = frozenset({"q", "platform", "limit"})
+MAX_SUGGEST_CHARS = 100
+# Between the platform name and the id: nothing, spaces, or one of these ("boj-1000", "cf#4A").
+_SEPARATORS = "-:#/"
+# "158 A", "1520 a1": a Codeforces-style contest number and problem index typed apart.
+_SPLIT_INDEX = re.compile(r"^(\d+)\s+([A-Za-z]\d?)$")
+
+
+@dataclass(frozen=True)
+class Interpretation:
+    """What the query names, read the way competitive programmers type (no I/O).
+
+    ``platform``: a known platform named in front (``boj 1000``, ``cf4A``, ``백준 미로``) or by
+    a pasted problem-page address. ``problem_id``: the id that follows it, or the URL's.
+    ``title_slug``: a pasted page named by its title (LeetCode). ``rest``: the text to match
+    titles, ids and tags against (the query without the platform name; empty for a URL)."""
+
+    rest: str
+    platform: str | None = None
+    problem_id: str | None = None
+    title_slug: str | None = None
+
+    @property
+    def is_url(self) -> bool:
+        return self.platform is not None and not self.rest
+
+
+def _as_id(text: str) -> str | None:
+    joined = _SPLIT_INDEX.sub(r"\1\2", text)
+    return joined if PROBLEM_ID_RE.match(joined) else None
+
+
+def interpret(text: str) -> Interpretation:
+    """Split a platform name or nickname (any case, with or without a space) and an id off
+    the query, or read a pasted problem URL; otherwise the query is plain text."""
+    ref = problem_of_url(text)
+    if ref is not None:
+        return Interpretation("", ref.platform, ref.problem_id, ref.title_slug)
+    head, _, tail = text.partition(" ")
+    lowered = head.lower()
+    platform = PLATFORM_ALIASES.get(lowered.rstrip(_SEPARATORS))
+    if platform is not None and tail.strip():
+        rest = tail.strip().lstrip(_SEPARATORS).strip()
+        if rest:
+            return Interpretation(rest, platform, _as_id(rest))
+    # Glued: "boj1000", "CF4A", "백준1753": a nickname, then an id starting with a digit.
+    for alias, name in PLATFORM_ALIASES.items():
+        if lowered.startswith(alias) and len(lowered) > len(alias):
+            glued = head[len(alias) :].lstrip(_SEPARATORS)
+            rest = f"{glued} {tail}".strip() if tail else glued
+            if glued[:1].isdigit() and (pid := _as_id(rest)) is not None:
+                return Interpretation(rest, name, pid)
+    return Interpretation(text)
 
 
 @dataclass(frozen=True)
@@ -31,6 +85,10 @@ class SearchSpec:
     limit: int = 20
     search_after: list[Any] | None = None
     facets: bool = True
+
+    @property
+    def meaning(self) -> Interpretation:
+        return interpret(self.text)
 
     def scope(self) -> str:
         """What a cursor is bound to: the same text, filters and visibility."""
@@ -56,13 +114,37 @@ def _split(values: list[str], name: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def normalise_text(q: str) -> str:
+def normalise_text(q: str, max_chars: int = MAX_QUERY_CHARS) -> str:
     text = " ".join(q.split())
     if not text:
         raise AppError(ErrorCode.VALIDATION_FAILED, "The query must contain at least one non-space character")
-    if len(text) > MAX_QUERY_CHARS:
-        raise AppError(ErrorCode.VALIDATION_FAILED, f"The query is longer than {MAX_QUERY_CHARS} characters")
+    if len(text) > max_chars:
+        raise AppError(ErrorCode.VALIDATION_FAILED, f"The query is longer than {max_chars} characters")
     return text
+
+
+def _platforms(platform: list[str] | None) -> tuple[str, ...]:
+    platforms = _split(platform or [], "platform")
+    if any(not PLATFORM_RE.match(p) for p in platforms):
+        raise AppError(ErrorCode.VALIDATION_FAILED, "platform must be lower-case letters, digits, '-' or '_'")
+    return tuple(sorted(platforms))
+
+
+@dataclass(frozen=True)
+class SuggestSpec:
+    """Suggestions as you type: completed problems only, no facets, no paging."""
+
+    text: str
+    platforms: tuple[str, ...] = ()
+    limit: int = 8
+
+    @property
+    def meaning(self) -> Interpretation:
+        return interpret(self.text)
+
+
+def make_suggest_spec(q: str, *, platform: list[str] | None = None, limit: int = 8) -> SuggestSpec:
+    return SuggestSpec(text=normalise_text(q, MAX_SUGGEST_CHARS), platforms=_platforms(platform), limit=limit)
 
 
 def make_spec(
@@ -76,9 +158,7 @@ def make_spec(
     may_see_drafts: bool = False,
 ) -> SearchSpec:
     text = normalise_text(q)
-    platforms = _split(platform or [], "platform")
-    if any(not PLATFORM_RE.match(p) for p in platforms):
-        raise AppError(ErrorCode.VALIDATION_FAILED, "platform must be lower-case letters, digits, '-' or '_'")
+    platforms = _platforms(platform)
     languages = tuple(dict.fromkeys(ALIASES.get(v.lower(), v.lower()) for v in _split(language or [], "language")))
     if any(lang not in LANGUAGES for lang in languages):
         raise AppError(ErrorCode.VALIDATION_FAILED, f"language must be one of {', '.join(sorted(LANGUAGES))}")
@@ -94,7 +174,7 @@ def make_spec(
     return SearchSpec(
         text=text,
         statuses=tuple(sorted(statuses or allowed)),
-        platforms=tuple(sorted(platforms)),
+        platforms=platforms,
         languages=tuple(sorted(languages)),
         tags=tuple(sorted(tag_values)),
         limit=limit,
