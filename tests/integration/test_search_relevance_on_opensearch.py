@@ -19,7 +19,7 @@ from opensearchpy import AsyncOpenSearch
 from support.search_corpus import JUDGEMENTS, corpus, envelope_of
 
 from algoitny_search_indexer.adapters.opensearch_index import ProblemIndex
-from algoitny_search_indexer.domain.query import make_spec
+from algoitny_search_indexer.domain.query import make_spec, make_suggest_spec
 from algoitny_search_indexer.service_layer.indexing import Indexer
 from algoitny_shared.events import REGISTRY
 
@@ -33,11 +33,21 @@ BASELINE_PRECISION_AT_1 = 1.0
 ISSUE_20_KINDS = ("platform-id", "url", "hangul-number")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def index(stack_env: dict[str, str]) -> AsyncIterator[ProblemIndex]:
+    """The judged corpus (and a draft and a deleted problem), written by the consumer's own path."""
     client = AsyncOpenSearch(hosts=[os.environ["ALGOITNY_OPENSEARCH_URL"]])
     idx = ProblemIndex(client, f"rel{uuid.uuid4().hex[:8]}")
     await idx.ensure()
+    indexer = Indexer(idx)
+    hidden = [("baekjoon", "2165", "카드3 초안", "draft", 1), ("baekjoon", "2166", "카드4 삭제됨", "deleted", 2)]
+    for n, (platform, pid, title, tags) in enumerate(corpus()):
+        env = envelope_of(platform, pid, title, tags, n)
+        assert await indexer.apply(env, REGISTRY.decode(env))  # type: ignore[arg-type]
+    for platform, pid, title, status, version in hidden:
+        env = envelope_of(platform, pid, title, ["queue"], 0, version=version, status=status)
+        assert await indexer.apply(env, REGISTRY.decode(env))  # type: ignore[arg-type]
+    await idx.refresh()
     yield idx
     await client.indices.delete(index=f"{idx.alias}-*", ignore_unavailable=True)
     await client.close()
@@ -45,13 +55,7 @@ async def index(stack_env: dict[str, str]) -> AsyncIterator[ProblemIndex]:
 
 async def test_relevance_precision_at_1_and_recall_at_10(index: ProblemIndex) -> None:
     problems = corpus()
-    assert len(problems) >= 200 and len(JUDGEMENTS) >= 40
-    indexer = Indexer(index)  # the consumer's own write path
-    for n, (platform, pid, title, tags) in enumerate(problems):
-        env = envelope_of(platform, pid, title, tags, n)
-        assert await indexer.apply(env, REGISTRY.decode(env))  # type: ignore[arg-type]
-    await index.refresh()
-
+    assert len(problems) >= 200 and len(JUDGEMENTS) >= 100
     per_kind: dict[str, list[tuple[float, float]]] = defaultdict(list)
     misses: list[dict[str, object]] = []
     for judged in JUDGEMENTS:
@@ -87,3 +91,54 @@ async def test_relevance_precision_at_1_and_recall_at_10(index: ProblemIndex) ->
     assert isinstance(by_kind, dict)
     for kind in ISSUE_20_KINDS:
         assert by_kind[kind]["queries"] >= 9 and by_kind[kind]["precision_at_1"] == 1.0, (kind, misses)
+
+
+async def _suggest(index: ProblemIndex, q: str, limit: int = 8) -> list[str]:
+    resp = await index.suggest(make_suggest_spec(q, limit=limit))
+    return [h["_source"]["platform"] + "/" + h["_source"]["problem_id"] for h in resp["hits"]["hits"]]
+
+
+@pytest.mark.parametrize(
+    ("typed", "first"),
+    [
+        ("theat", "codeforces/1A"),  # the start of a title word
+        ("theatre squ", "codeforces/1A"),  # every word a prefix
+        ("Do Not Be Dis", "codeforces/1520A"),
+        ("미로 탐", "baekjoon/2178"),  # Korean
+        ("아기 상", "baekjoon/16236"),
+        ("白昼", "atcoder/abc049_c"),  # Japanese
+        ("two s", "leetcode/1"),
+        ("1520", "codeforces/1520A"),  # an id by prefix
+        ("1920", "baekjoon/1920"),
+        ("abc04", "atcoder/abc049_c"),
+        ("boj 217", "baekjoon/2178"),  # a platform-prefixed id by prefix
+        ("boj2178", "baekjoon/2178"),
+        ("백준 1000", "baekjoon/1000"),
+        ("lc 1000", "leetcode/1000"),
+        ("CF4A", "codeforces/4A"),
+        ("cf 1520", "codeforces/1520A"),
+        ("카드2", "baekjoon/2164"),  # glued or apart, the same title
+        ("카드 2", "baekjoon/2164"),
+        ("n과 m (2", "baekjoon/15650"),
+        ("https://codeforces.com/contest/1520/problem/A", "codeforces/1520A"),
+        ("https://leetcode.com/problems/two-sum/", "leetcode/1"),
+    ],
+)
+async def test_suggestions_as_you_type(index: ProblemIndex, typed: str, first: str) -> None:
+    got = await _suggest(index, typed)
+    assert got and got[0] == first, got
+
+
+async def test_suggestions_keep_to_the_named_platform_and_to_completed_problems(index: ProblemIndex) -> None:
+    cf = await _suggest(index, "cf 4", limit=5)
+    assert cf[0] == "codeforces/4A" and all(k.startswith("codeforces/") for k in cf), cf
+    boj = await _suggest(index, "boj 1", limit=8)
+    assert len(boj) == 8 and all(k.startswith("baekjoon/1") for k in boj), boj
+    cards = await _suggest(index, "카드", limit=20)
+    assert {"baekjoon/2161", "baekjoon/2164", "baekjoon/16194"} <= set(cards)
+    assert "baekjoon/2165" not in cards and "baekjoon/2166" not in cards  # a draft, a tombstone
+    assert await _suggest(index, "zzqxv") == []
+    resp = await index.suggest(make_suggest_spec("theat squ", limit=1))
+    hit = resp["hits"]["hits"][0]
+    assert hit["highlight"]["title.prefix"] == ["<em>Theatre</em> <em>Square</em>"]
+    assert set(hit["_source"]) <= {"platform", "problem_id", "title", "url", "difficulty"}

@@ -42,6 +42,7 @@ ROUTES: tuple[Route, ...] = (
     # /problems/search must precede /problems/{platform}/{problem_id} only for readers; the
     # segment counts differ, so the two never clash.
     Route("GET", f"{API}/problems/search", "search", "/search"),
+    Route("GET", f"{API}/problems/suggest", "search", "/suggest"),
     Route("GET", f"{API}/problems", "problems", "/problems"),
     Route("POST", f"{API}/problems", "problems", "/problems", access="registrar"),
     Route("GET", f"{API}/problems/platforms", "problems", "/problems/platforms"),

@@ -21,6 +21,7 @@ from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConflictError, NotFoundError, RequestError
 
 from algoitny_search_indexer.domain.query import Interpretation, SearchSpec, SuggestSpec
+from algoitny_shared.platforms import PROBLEM_ID_RE
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,11 @@ INDEX_SETTINGS: dict[str, Any] = {
             },
             "normalizer": {
                 "lower": {"type": "custom", "filter": ["lowercase", "asciifolding"]},
-                "compact": {"type": "custom", "char_filter": ["no_gaps"], "filter": ["cjk_width", "lowercase", "asciifolding"]},
+                "compact": {
+                    "type": "custom",
+                    "char_filter": ["no_gaps"],
+                    "filter": ["cjk_width", "lowercase", "asciifolding"],
+                },
             },
         },
     },
@@ -213,6 +218,11 @@ SUGGEST_HIGHLIGHT = {
 }
 
 
+def _problem_of_contest(pid: str) -> dict[str, Any]:
+    """Ids that are ``pid`` and a problem index (`4` -> 4A, 4B1), before longer ids (455A)."""
+    return {"regexp": {"problem_id": {"value": f"{pid}[a-z][0-9]?", "flags": "NONE"}}}
+
+
 def build_suggest(spec: SuggestSpec) -> dict[str, Any]:
     """Cheap clauses for a query typed so far: ids and platform-prefixed ids by prefix, the
     whole title by prefix (spaces aside), and every word of the query as a prefix of a title
@@ -232,13 +242,16 @@ def build_suggest(spec: SuggestSpec) -> dict[str, Any]:
     if len(lowered) <= 40:
         should.append(_const({"prefix": {"problem_id": lowered}}, 40))
         should.append(_const({"prefix": {"title.compact": text}}, 20))
+        if PROBLEM_ID_RE.match(lowered):
+            should.append(_const(_problem_of_contest(lowered), 10))
     if meaning.platform is None:
         return {"bool": {"filter": filters, "should": should, "minimum_should_match": 1}}
     on_platform = {"term": {"platform": meaning.platform}}
     if meaning.problem_id and len(lowered) <= 40:
         # `boj 10`, `cf 4`: that platform's ids starting so, before other platforms' and titles.
-        id_prefix = {"prefix": {"problem_id": meaning.problem_id.lower()}}
-        named.append(_const({"bool": {"filter": [on_platform, id_prefix]}}, 200))
+        pid = meaning.problem_id.lower()
+        named.append(_const({"bool": {"filter": [on_platform, {"prefix": {"problem_id": pid}}]}}, 500))
+        named.append(_const({"bool": {"filter": [on_platform, _problem_of_contest(pid)]}}, 30))
     matches = {"bool": {"should": [*named, *should], "minimum_should_match": 1}}
     return {"bool": {"filter": filters, "must": [matches], "should": [_const(on_platform, 10)]}}
 

@@ -59,3 +59,22 @@ class SearchPage(BaseModel):
     total: int
     facets: Facets = Field(default_factory=Facets)
     next_cursor: str | None = None
+
+
+class Suggestion(BaseModel):
+    platform: str
+    problem_id: str
+    title: str
+    url: str | None = None
+    difficulty: str | None = None
+    highlight: str = Field(description="The title HTML-escaped, with the words the query prefixes in <em>…</em>")
+
+
+class SuggestPage(BaseModel):
+    """Suggestions for a query typed so far, best first (completed problems only)."""
+
+    query: str = Field(description="The query as understood (spaces collapsed)")
+    platform: str | None = Field(
+        default=None, description="The platform the query names (a nickname such as boj or cf, or a problem URL)"
+    )
+    items: list[Suggestion]

@@ -12,8 +12,16 @@ from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import TransportError
 
 from algoitny_search_indexer.adapters.opensearch_index import ProblemIndex
-from algoitny_search_indexer.domain.documents import FacetCount, Facets, SearchHit, SearchPage, document_of
-from algoitny_search_indexer.domain.query import SearchSpec
+from algoitny_search_indexer.domain.documents import (
+    FacetCount,
+    Facets,
+    SearchHit,
+    SearchPage,
+    Suggestion,
+    SuggestPage,
+    document_of,
+)
+from algoitny_search_indexer.domain.query import SearchSpec, SuggestSpec
 from algoitny_shared.cursor import CursorCodec
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events import EventEnvelope
@@ -93,9 +101,11 @@ class Indexer:
         return {t: self.on_problem_snapshot for t in PROBLEM_EVENT_TYPES}
 
 
-def _highlight(hit: dict[str, Any]) -> str:
+def _highlight(
+    hit: dict[str, Any], fields: tuple[str, ...] = ("title", "title.prefix", "title.cjk", "title.grams")
+) -> str:
     found = hit.get("highlight") or {}
-    for name in ("title", "title.prefix", "title.cjk", "title.grams"):
+    for name in fields:
         if found.get(name):
             return str(found[name][0])
     return html.escape(str(hit["_source"].get("title", "")))
@@ -136,3 +146,8 @@ class SearchService:
             facets=Facets(platform=_facet(resp, "platform"), tags=_facet(resp, "tags")),
             next_cursor=next_cursor,
         )
+
+    async def suggest(self, spec: SuggestSpec) -> SuggestPage:
+        resp = await self._index.suggest(spec)
+        items = [Suggestion(**h["_source"], highlight=_highlight(h, ("title.prefix",))) for h in resp["hits"]["hits"]]
+        return SuggestPage(query=spec.text, platform=spec.meaning.platform, items=items)
