@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import asyncio
+import copy
+import logging
 import os
 import random
 import uuid
@@ -22,10 +24,11 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from opensearchpy import AsyncOpenSearch
+from support.search_corpus import CURATED, envelope_of
 
-from algoitny_search_indexer.adapters.opensearch_index import ProblemIndex
+from algoitny_search_indexer.adapters.opensearch_index import INDEX_SETTINGS, SCHEMA_VERSION, ProblemIndex
 from algoitny_search_indexer.adapters.replay import TopicReplayer
-from algoitny_search_indexer.domain.query import make_spec
+from algoitny_search_indexer.domain.query import make_spec, make_suggest_spec
 from algoitny_search_indexer.service_layer.indexing import Indexer, write_of
 from algoitny_search_indexer.service_layer.rebuild import Rebuilder
 from algoitny_shared.events import REGISTRY, EventEnvelope
@@ -238,3 +241,94 @@ async def test_rebuild_from_the_problems_service_listing(opensearch: AsyncOpenSe
     rebuilt = await docs(index, report.new_index)
     assert await index.physical() == [report.new_index]
     assert rebuilt == [d for d in live.values() if d["status"] != "deleted"]
+
+
+def schema_2_index_body() -> dict[str, Any]:
+    """The index as schema 2 made it: no Hangul/number split, no title.compact."""
+    body = copy.deepcopy(INDEX_SETTINGS)
+    analysis = body["settings"]["analysis"]
+    del analysis["char_filter"]
+    for analyzer in analysis["analyzer"].values():
+        analyzer.pop("char_filter", None)
+    del analysis["normalizer"]["compact"]
+    del body["mappings"]["properties"]["title"]["fields"]["compact"]
+    body["mappings"]["_meta"] = {"schema": 2}
+    return body
+
+
+async def first_hit(index: ProblemIndex, q: str) -> str | None:
+    hits = (await index.search(make_spec(q, limit=3)))["hits"]["hits"]
+    return str(hits[0]["_id"]) if hits else None
+
+
+async def first_suggestion(index: ProblemIndex, q: str) -> str | None:
+    hits = (await index.suggest(make_suggest_spec(q, limit=3)))["hits"]["hits"]
+    return str(hits[0]["_id"]) if hits else None
+
+
+async def test_schema_2_index_keeps_serving_new_code_until_reindex_moves_it_to_schema_3(
+    opensearch: AsyncOpenSearch, topic: tuple[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 20 changed analysis and sub-fields (schema 3) through the zero-downtime path: the new
+    code keeps writing to and searching a schema-2 index, then `reindex` moves the alias."""
+    bootstrap, topic_name = topic
+    index = new_index(opensearch, "mig")
+    await opensearch.indices.create(
+        index=index.first_index, body={**schema_2_index_body(), "aliases": {index.alias: {}}}
+    )
+    with caplog.at_level(logging.WARNING):
+        await index.ensure()
+    assert "run `reindex`" in caplog.text
+    events = [envelope_of(*problem, n) for n, problem in enumerate(CURATED)]
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for env in events:
+            await producer.send_and_wait(topic_name, env.to_bytes(), key=env.key)
+            assert await Indexer(index).apply(env, REGISTRY.decode(env))  # type: ignore[arg-type]
+    finally:
+        await producer.stop()
+    await index.refresh()
+    # Schema 2 with the new code: platform-prefixed ids, URLs and suggestions already work.
+    assert await first_hit(index, "boj 2178") == "baekjoon/2178"
+    assert await first_hit(index, "https://leetcode.com/problems/two-sum/") == "leetcode/1"
+    assert await first_suggestion(index, "theat") == "codeforces/1A"
+    assert await first_hit(index, "카드 2") == "baekjoon/16194"  # not yet: schema 2 keeps 카드2 one word
+
+    checks = [("boj 2178", "baekjoon/2178"), ("cf 4a", "codeforces/4A"), ("미로 탐색", "baekjoon/2178")]
+    failures: list[object] = []
+    answered = 0
+    rebuilding = True
+
+    async def query_loop() -> None:
+        nonlocal answered
+        while rebuilding:
+            for q, expected in checks:
+                try:
+                    got = await first_hit(index, q)
+                    if got != expected:
+                        failures.append((q, got))
+                    if await first_suggestion(index, q) != expected:
+                        failures.append(("suggest", q))
+                    answered += 1
+                except Exception as exc:
+                    failures.append(exc)
+            await asyncio.sleep(0)
+
+    loop_task = asyncio.create_task(query_loop())
+    replayer = TopicReplayer(bootstrap, topic_name)
+    await replayer.start()
+    try:
+        report = await Rebuilder(index).from_topic(replayer)
+    finally:
+        rebuilding = False
+        await loop_task
+        await replayer.stop()
+    assert failures == [] and answered > 0
+    assert await index.physical() == [report.new_index] and report.documents == len(CURATED)
+    mapping = await opensearch.indices.get_mapping(index=report.new_index)
+    assert mapping[report.new_index]["mappings"]["_meta"]["schema"] == SCHEMA_VERSION == 3
+    # Schema 3: a number apart from or glued to its Korean word finds the same title.
+    assert await first_hit(index, "카드 2") == "baekjoon/2164"
+    assert await first_hit(index, "n과 m 1") == "baekjoon/15649"
+    assert await first_suggestion(index, "카드 2") == "baekjoon/2164"

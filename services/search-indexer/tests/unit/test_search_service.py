@@ -1,14 +1,22 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from algoitny_search_indexer.adapters.opensearch_index import build_query
+from algoitny_search_indexer.adapters.opensearch_index import build_query, build_suggest
 from algoitny_search_indexer.domain.documents import document_of
-from algoitny_search_indexer.domain.query import SearchSpec, make_spec
+from algoitny_search_indexer.domain.query import (
+    Interpretation,
+    SearchSpec,
+    SuggestSpec,
+    interpret,
+    make_spec,
+    make_suggest_spec,
+)
 from algoitny_search_indexer.service_layer.indexing import SearchService
 from algoitny_shared.cursor import CursorCodec
 from algoitny_shared.errors import AppError, ErrorCode
@@ -111,3 +119,72 @@ def test_outages_are_transient_but_rejections_are_not() -> None:
     assert Indexer.is_transient(TransportError(429, "too many", {}))
     assert not Indexer.is_transient(RequestError(400, "mapper_parsing_exception", {}))
     assert not Indexer.is_transient(ValueError("bad"))
+
+
+@pytest.mark.parametrize(
+    ("typed", "platform", "problem_id", "rest"),
+    [
+        ("boj 1000", "baekjoon", "1000", "1000"),
+        ("BOJ 2178", "baekjoon", "2178", "2178"),
+        ("boj1000", "baekjoon", "1000", "1000"),
+        ("백준1753", "baekjoon", "1753", "1753"),
+        ("acmicpc: 9663", "baekjoon", "9663", "9663"),
+        ("cf 4a", "codeforces", "4a", "4a"),
+        ("CF4A", "codeforces", "4A", "4A"),
+        ("cf#4A", "codeforces", "4A", "4A"),
+        ("codeforces 158 A", "codeforces", "158A", "158 A"),
+        ("LC20", "leetcode", "20", "20"),
+        ("lc two-sum", "leetcode", "two-sum", "two-sum"),
+        ("백준 미로 탐색", "baekjoon", None, "미로 탐색"),  # a platform, then title words
+        ("1000", None, None, "1000"),  # an id alone, as before
+        ("lcm", None, None, "lcm"),  # a word that starts like a nickname
+        ("cfg 3", None, None, "cfg 3"),
+        ("cf", None, None, "cf"),  # a nickname alone is a word
+        ("Bit++", None, None, "Bit++"),
+    ],
+)
+def test_platform_names_before_an_id(typed: str, platform: str | None, problem_id: str | None, rest: str) -> None:
+    meaning = interpret(typed)
+    assert (meaning.platform, meaning.problem_id, meaning.rest) == (platform, problem_id, rest)
+
+
+def test_a_pasted_url_names_its_problem_and_nothing_else() -> None:
+    meaning = interpret("https://codeforces.com/contest/1520/problem/A")
+    assert meaning == Interpretation("", "codeforces", "1520A") and meaning.is_url
+    query = build_query(make_spec("https://leetcode.com/problems/two-sum/"))
+    assert [c["constant_score"]["filter"]["bool"]["filter"][0] for c in query["bool"]["should"]] == [
+        {"term": {"platform": "leetcode"}}
+    ] * 2  # the title slug, compact or as a phrase, on LeetCode only
+
+
+def test_user_text_reaches_regexp_only_as_an_id() -> None:
+    hostile = 'title:"x" OR .* (a~ | b^9) \\ /re/'
+    for spec in (make_suggest_spec(hostile), make_suggest_spec("cf " + hostile), make_suggest_spec("cf 4.*")):
+        found = re.findall(r'"regexp": \{"problem_id": \{"value": "([^"]*)"', json.dumps(build_suggest(spec)))
+        assert all(re.fullmatch(r"[a-z0-9_-]+\[a-z\]\[0-9\]\?", v) for v in found), found
+    assert "regexp" not in json.dumps(build_suggest(make_suggest_spec(hostile)))
+
+
+@pytest.mark.parametrize(("q", "limit"), [("   ", 8), ("x" * 101, 8)])
+def test_bad_suggest_queries_are_rejected(q: str, limit: int) -> None:
+    with pytest.raises(AppError) as err:
+        make_suggest_spec(q, limit=limit)
+    assert err.value.code is ErrorCode.VALIDATION_FAILED
+    with pytest.raises(AppError):
+        make_suggest_spec("x", platform=["Not A Platform"])
+
+
+async def test_suggest_answers_items_and_the_platform_it_understood() -> None:
+    class SuggestIndex:
+        async def suggest(self, spec: SuggestSpec) -> dict[str, Any]:
+            self.spec = spec
+            source = {"platform": "codeforces", "problem_id": "4A", "title": "Watermelon", "url": None}
+            return {"hits": {"hits": [{"_source": source, "highlight": {"title.prefix": ["<em>Water</em>melon"]}}]}}
+
+    index = SuggestIndex()
+    page = await SearchService(index, CursorCodec("k")).suggest(make_suggest_spec("  CF4  ", limit=3))  # type: ignore[arg-type]
+    assert index.spec.text == "CF4" and index.spec.limit == 3
+    assert page.query == "CF4" and page.platform == "codeforces"
+    assert page.items[0].problem_id == "4A" and page.items[0].highlight == "<em>Water</em>melon"
+    page = await SearchService(index, CursorCodec("k")).suggest(make_suggest_spec("water<"))  # type: ignore[arg-type]
+    assert page.platform is None
