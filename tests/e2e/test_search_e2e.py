@@ -153,3 +153,53 @@ def test_reindex_while_searching(gateway: httpx.Client, platform: Platform, cata
     assert failures == [] and answered[0] > 0
     assert report["source"] == source and report["documents"] >= 4 and report["old_indices"]
     assert _search(gateway, q="얼룩말", platform=catalogue)["items"][0]["problem_id"] == "1002"
+
+
+def test_platform_prefixed_queries_urls_and_suggestions(gateway: httpx.Client, admin_headers: dict[str, str]) -> None:
+    """Issue 20 through the gateway: `boj <id>`, a pasted Baekjoon URL, and the suggest endpoint
+    (documented in the gateway's OpenAPI document) for a search box."""
+    pid = str(7_000_000 + uuid.uuid4().int % 1_000_000)  # a Baekjoon id no other test uses
+    word = f"Quokkaboard{uuid.uuid4().hex[:6]}"
+    body = {
+        "platform": "baekjoon",
+        "problem_id": pid,
+        "title": f"{word} 카드2",
+        "tags": ["queue"],
+        "status": "completed",
+    }
+    resp = gateway.post(API, json={**body, "test_cases": [{"input": "1\n", "output": "1\n"}]}, headers=admin_headers)
+    assert resp.status_code == 201, resp.text
+    eventually(lambda: [h["problem_id"] for h in _search(gateway, q=f"boj {pid}")["items"]][:1] == [pid], timeout_s=20)
+    for q in (f"BOJ{pid}", f"백준 {pid}", f"https://www.acmicpc.net/problem/{pid}", f"{word} 카드 2"):
+        first = _search(gateway, q=q)["items"][0]
+        assert (first["platform"], first["problem_id"]) == ("baekjoon", pid), q
+
+    def suggest(**params: Any) -> dict[str, Any]:
+        resp = gateway.get(f"{API}/suggest", params=params)
+        assert resp.status_code == 200, resp.text
+        answer: dict[str, Any] = resp.json()
+        return answer
+
+    by_id = suggest(q=f"boj {pid[:-1]}", limit=5)
+    assert by_id["query"] == f"boj {pid[:-1]}" and by_id["platform"] == "baekjoon"
+    assert by_id["items"][0] == {
+        "platform": "baekjoon",
+        "problem_id": pid,
+        "title": f"{word} 카드2",
+        "url": None,
+        "difficulty": None,
+        "highlight": f"{word} 카드2",
+    }
+    by_title = suggest(q=word[:-3].lower())
+    assert by_title["platform"] is None and by_title["items"][0]["problem_id"] == pid
+    assert by_title["items"][0]["highlight"] == f"<em>{word}</em> 카드2"
+    assert suggest(q=word, platform="codeforces")["items"] == []
+    _expect(gateway.get(f"{API}/suggest", params={"q": "   "}), 422, "VALIDATION_FAILED")
+    _expect(gateway.get(f"{API}/suggest", params={"q": "x" * 101}), 422, "VALIDATION_FAILED")
+    _expect(gateway.get(f"{API}/suggest", params={"q": "x", "limit": 21}), 422, "VALIDATION_FAILED")
+    _expect(gateway.get(f"{API}/suggest", params={"q": "x", "cursor": "c"}), 422, "VALIDATION_FAILED")
+
+    doc = gateway.get("/openapi.json").json()
+    get = doc["paths"][f"{API}/suggest"]["get"]
+    assert {p["name"] for p in get["parameters"]} >= {"q", "platform", "limit"}
+    assert "SuggestPage" in doc["components"]["schemas"] and "Suggestion" in doc["components"]["schemas"]
