@@ -21,6 +21,7 @@ esac
 "$PY" bench/load/run.py
 "$PY" bench/create_to_searchable.py
 "$PY" bench/search_latency.py
+"$PY" bench/suggest_latency.py
 "$PY" bench/quota_consume.py
 "$PY" bench/signin_and_verify.py
 "$PY" bench/judge_overhead.py

@@ -106,6 +106,11 @@ async def _suggest(index: ProblemIndex, q: str, limit: int = 8) -> list[str]:
         ("Do Not Be Dis", "codeforces/1520A"),
         ("미로 탐", "baekjoon/2178"),  # Korean
         ("아기 상", "baekjoon/16236"),
+        ("미로 타", "baekjoon/2178"),  # the last syllable still composing: 타 on the way to 탐
+        ("미로 탐ㅅ", "baekjoon/2178"),  # the next syllable's first consonant typed alone
+        ("아기 사", "baekjoon/16236"),  # 사 on the way to 상
+        ("회의시", "baekjoon/1931"),  # 시 on the way to 실
+        ("숨바꼭지", "baekjoon/1697"),
         ("白昼", "atcoder/abc049_c"),  # Japanese
         ("two s", "leetcode/1"),
         ("1520", "codeforces/1520A"),  # an id by prefix

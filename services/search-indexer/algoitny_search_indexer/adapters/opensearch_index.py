@@ -20,7 +20,7 @@ from typing import Any
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConflictError, NotFoundError, RequestError
 
-from algoitny_search_indexer.domain.query import Interpretation, SearchSpec, SuggestSpec
+from algoitny_search_indexer.domain.query import Interpretation, SearchSpec, SuggestSpec, hangul_being_typed
 from algoitny_shared.platforms import PROBLEM_ID_RE
 
 log = logging.getLogger(__name__)
@@ -239,9 +239,20 @@ def build_suggest(spec: SuggestSpec) -> dict[str, Any]:
         _const({"term": {"title.exact": lowered}}, 60),
         {"match": {"title.prefix": {"query": text, "operator": "and", "boost": 5}}},
     ]
+    typing = hangul_being_typed(text)
+    if typing is not None:
+        # The last Korean syllable may still be composing (`미로 타` on the way to `미로 탐색`).
+        before, variants = typing
+        must: list[dict[str, Any]] = []
+        if before:
+            must.append({"match": {"title.prefix": {"query": before, "operator": "and"}}})
+        if variants:
+            must.append({"terms": {"title.prefix": variants}})
+        should.append({"bool": {"must": must, "boost": 4}})
     if len(lowered) <= 40:
         should.append(_const({"prefix": {"problem_id": lowered}}, 40))
-        should.append(_const({"prefix": {"title.compact": text}}, 20))
+        if any(ch.isalnum() for ch in text):  # `!!!` is an empty compact title: a prefix of all
+            should.append(_const({"prefix": {"title.compact": text}}, 20))
         if PROBLEM_ID_RE.match(lowered):
             should.append(_const(_problem_of_contest(lowered), 10))
     if meaning.platform is None:

@@ -130,6 +130,50 @@ def _platforms(platform: list[str] | None) -> tuple[str, ...]:
     return tuple(sorted(platforms))
 
 
+# Hangul syllables are composed as one types: 탐 goes ㅌ, 타, 탐; 닭 goes 다, 달, 닭; and the
+# final consonant of 각 may still move on (가자 is typed 가, 각, 가자). Syllable = 0xAC00 +
+# (initial * 21 + medial) * 28 + final.
+_SYLLABLES = range(0xAC00, 0xD7A4)
+_JAMO = range(0x3131, 0x3164)  # compatibility jamo: a consonant or vowel typed alone
+# A final that another consonant can still extend (ㄱ->ㄳ, ㄴ->ㄵ ㄶ, ㄹ->ㄺ..ㅀ, ㅂ->ㅄ).
+_FINAL_EXTENSIONS = {1: (3,), 4: (5, 6), 8: (9, 10, 11, 12, 13, 14, 15), 17: (18,)}
+# A final that can move on as the next syllable's initial: final index -> initial index.
+_FINAL_TO_INITIAL = {1: 0, 2: 1, 4: 2, 7: 3, 8: 5, 16: 6, 17: 7, 19: 9, 20: 10, 21: 11, 22: 12, 23: 14, 24: 15}
+_TRAILING_HANGUL = re.compile(r"[\uac00-\ud7a3\u3131-\u3163]+$")
+
+
+def _being_typed(syllable: str) -> list[str]:
+    """Syllables the one on screen may still become, itself first."""
+    code = ord(syllable) - 0xAC00
+    base, final = code - code % 28, code % 28
+    if final == 0:
+        return [chr(0xAC00 + base + f) for f in range(28)]
+    out = [syllable, *(chr(0xAC00 + base + f) for f in _FINAL_EXTENSIONS.get(final, ()))]
+    if final in _FINAL_TO_INITIAL:
+        out.append(chr(0xAC00 + base))  # 각 of 가자: the ㄱ was the next syllable's start
+    return out
+
+
+def hangul_being_typed(text: str) -> tuple[str, list[str]] | None:
+    """When the query ends in Hangul, the text before its last Hangul run and the prefixes that
+    run may stand for while its last syllable is still being composed (`미로 타` -> `미로`,
+    [타, 탁, .., 탐, ..]); a consonant typed alone at the end is left out (`탐ㅅ` -> [탐]).
+    None when nothing is being composed."""
+    m = _TRAILING_HANGUL.search(text)
+    if m is None:
+        return None
+    typed = m.group()
+    run = typed.rstrip("".join(chr(c) for c in _JAMO))
+    before = text[: m.start()].strip()
+    if any(ord(c) not in _SYLLABLES for c in run):
+        return None
+    if not run:
+        return (before, []) if before else None
+    if run != typed:  # a consonant or vowel of the next syllable follows: this one is complete
+        return before, [run]
+    return before, [run[:-1] + s for s in _being_typed(run[-1])]
+
+
 @dataclass(frozen=True)
 class SuggestSpec:
     """Suggestions as you type: completed problems only, no facets, no paging."""

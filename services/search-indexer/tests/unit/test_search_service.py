@@ -13,6 +13,7 @@ from algoitny_search_indexer.domain.query import (
     Interpretation,
     SearchSpec,
     SuggestSpec,
+    hangul_being_typed,
     interpret,
     make_spec,
     make_suggest_spec,
@@ -163,6 +164,8 @@ def test_user_text_reaches_regexp_only_as_an_id() -> None:
         found = re.findall(r'"regexp": \{"problem_id": \{"value": "([^"]*)"', json.dumps(build_suggest(spec)))
         assert all(re.fullmatch(r"[a-z0-9_-]+\[a-z\]\[0-9\]\?", v) for v in found), found
     assert "regexp" not in json.dumps(build_suggest(make_suggest_spec(hostile)))
+    # Punctuation alone is an empty compact title, which every title would start with.
+    assert "title.compact" not in json.dumps(build_suggest(make_suggest_spec("+-?!")))
 
 
 @pytest.mark.parametrize(("q", "limit"), [("   ", 8), ("x" * 101, 8)])
@@ -188,3 +191,26 @@ async def test_suggest_answers_items_and_the_platform_it_understood() -> None:
     assert page.items[0].problem_id == "4A" and page.items[0].highlight == "<em>Water</em>melon"
     page = await SearchService(index, CursorCodec("k")).suggest(make_suggest_spec("water<"))  # type: ignore[arg-type]
     assert page.platform is None
+
+
+@pytest.mark.parametrize(
+    ("typed", "before", "prefixes"),
+    [
+        ("미로 타", "미로", 28),  # 타 may become 탁, 탄, .., 탐, ..
+        ("미로 탐", "미로", 2),  # 탐 itself, or 타 whose ㅁ starts the next syllable
+        ("달", "", 9),  # 달, 닭, 닮, .. (a final that can still double), or 다
+        ("탐ㅅ", "", 1),  # a consonant typed alone: 탐 is complete
+        ("미로 ㅌ", "미로", 0),
+    ],
+)
+def test_a_korean_syllable_still_being_composed(typed: str, before: str, prefixes: int) -> None:
+    found = hangul_being_typed(typed)
+    assert found is not None and found[0] == before and len(found[1]) == prefixes
+    if prefixes:
+        assert found[1][0] == typed.split()[-1].rstrip("ㅅ")  # what is on screen comes first
+
+
+def test_nothing_is_being_composed_without_trailing_hangul() -> None:
+    assert hangul_being_typed("theat") is None and hangul_being_typed("카드2") is None
+    assert hangul_being_typed("ㅋㅋ") is None
+    assert "탐" in hangul_being_typed("미로 타")[1]  # type: ignore[index]
