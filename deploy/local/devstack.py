@@ -275,6 +275,7 @@ def main() -> None:
                     f"  API docs:       {gateway}/docs   (OpenAPI: {gateway}/openapi.json)",
                     f"  Demo admin:     {email} / {password}   (POST {gateway}/api/v1/auth/login)",
                     f"  Demo problems:  {loaded} new; try {gateway}/api/v1/problems/search?q=watermelon",
+                    f"                  or {gateway}/api/v1/problems/search?q=boj1000 (suggest?q=wat as you type)",
                     f"  Logs:           {platform.log_dir}",
                     "",
                 ]

@@ -244,12 +244,13 @@ async def test_rebuild_from_the_problems_service_listing(opensearch: AsyncOpenSe
 
 
 def schema_2_index_body() -> dict[str, Any]:
-    """The index as schema 2 made it: no Hangul/number split, no title.compact."""
+    """The index as schema 2 made it: numbers stay glued to words, no title.compact."""
     body = copy.deepcopy(INDEX_SETTINGS)
     analysis = body["settings"]["analysis"]
     del analysis["char_filter"]
+    del analysis["filter"]["numbers_apart"]
     for analyzer in analysis["analyzer"].values():
-        analyzer.pop("char_filter", None)
+        analyzer["filter"] = [f for f in analyzer["filter"] if f != "numbers_apart"]
     del analysis["normalizer"]["compact"]
     del body["mappings"]["properties"]["title"]["fields"]["compact"]
     body["mappings"]["_meta"] = {"schema": 2}

@@ -13,6 +13,7 @@ never a ``query_string``: query-syntax characters are plain text.
 from __future__ import annotations
 
 import logging
+import string
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -28,16 +29,27 @@ log = logging.getLogger(__name__)
 # Raise when the settings or mappings change: an index of an older schema keeps working (its
 # documents have the same fields) but searches miss the new analysis until `reindex` runs.
 #
-# Schema 3 (issue 20): a number or Latin word glued to a Korean word is a word of its own
-# (`카드2` = `카드 2`, `N과M` = `N과 M`), and `title.compact` (lower case, without spaces,
-# punctuation and symbols) matches a whole title however it is spaced or bracketed. Only
-# analysis and sub-fields changed, never the document: the live consumer keeps writing to a
-# schema-2 index until `reindex` moves the alias, and searches on a schema-2 index simply
-# find nothing in the sub-field it lacks.
+# Schema 3 (issue 20): a number or Latin word glued to a Korean word is a word of its
+# own (`카드2` = `카드 2`, `RGB거리` = `RGB 거리`, `N과M` = `N과 M`), and `title.compact`
+# (lower case, without spaces, punctuation and symbols) matches a whole title however it is
+# spaced or bracketed (`n과 m 1` = `N과 M (1)`). Only analysis and sub-fields changed, never
+# the document: the live consumer keeps writing to a schema-2 index until `reindex` moves
+# the alias, and searches on a schema-2 index simply find nothing in the sub-field it lacks.
 SCHEMA_VERSION = 3
-TITLE_WORDS = ["lowercase", "asciifolding"]
-# Zero-width boundaries between Hangul and Latin letters or digits, where a space is put.
-HANGUL_BOUNDARY = r"(?<=\p{IsHangul})(?=[\p{IsLatin}\p{Nd}])|(?<=[\p{IsLatin}\p{Nd}])(?=\p{IsHangul})"
+# Split a word where Hangul (or another non-Latin script) meets Latin letters or digits, as a
+# token filter so offsets, and so highlights, stay exact. Latin letters count as digits here,
+# so `abc049` or `1520A` stay whole; nothing else is split that the standard tokenizer kept.
+NUMBERS_APART = {
+    "type": "word_delimiter_graph",
+    "type_table": [f"{c} => DIGIT" for c in string.ascii_letters],
+    "split_on_numerics": True,
+    "split_on_case_change": False,
+    "stem_english_possessive": False,
+    "generate_word_parts": True,
+    "generate_number_parts": True,
+    "preserve_original": False,
+}
+TITLE_WORDS = ["asciifolding", "numbers_apart", "lowercase"]  # folded first: `Café2` splits only at 2
 INDEX_SETTINGS: dict[str, Any] = {
     "settings": {
         "number_of_shards": 1,
@@ -49,10 +61,10 @@ INDEX_SETTINGS: dict[str, Any] = {
         "max_ngram_diff": 1,
         "analysis": {
             "char_filter": {
-                "hangul_apart": {"type": "pattern_replace", "pattern": HANGUL_BOUNDARY, "replacement": " "},
                 "no_gaps": {"type": "pattern_replace", "pattern": "[\\s\\p{P}\\p{S}]+", "replacement": ""},
             },
             "filter": {
+                "numbers_apart": NUMBERS_APART,
                 "prefixes": {"type": "edge_ngram", "min_gram": 1, "max_gram": 20},
                 "cjk_pairs": {"type": "cjk_bigram", "output_unigrams": True},
             },
@@ -64,19 +76,16 @@ INDEX_SETTINGS: dict[str, Any] = {
             "analyzer": {
                 "words": {
                     "type": "custom",
-                    "char_filter": ["hangul_apart"],
                     "tokenizer": "standard",
                     "filter": TITLE_WORDS,
                 },
                 "word_prefixes": {
                     "type": "custom",
-                    "char_filter": ["hangul_apart"],
                     "tokenizer": "standard",
                     "filter": [*TITLE_WORDS, "prefixes"],
                 },
                 "title_cjk": {
                     "type": "custom",
-                    "char_filter": ["hangul_apart"],
                     "tokenizer": "standard",
                     "filter": ["cjk_width", "lowercase", "cjk_pairs"],
                 },
