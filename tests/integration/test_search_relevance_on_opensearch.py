@@ -147,3 +147,14 @@ async def test_suggestions_keep_to_the_named_platform_and_to_completed_problems(
     hit = resp["hits"]["hits"][0]
     assert hit["highlight"]["title.prefix"] == ["<em>Theatre</em> <em>Square</em>"]
     assert set(hit["_source"]) <= {"platform", "problem_id", "title", "url", "difficulty"}
+
+
+async def test_highlights_of_words_split_at_numbers_keep_their_offsets(index: ProblemIndex) -> None:
+    for q, title in (
+        ("카드 2", "<em>카드</em><em>2</em>"),
+        ("n과 m 1", "<em>N</em><em>과</em> <em>M</em> (<em>1</em>)"),
+    ):
+        hit = (await index.search(make_spec(q, limit=1)))["hits"]["hits"][0]
+        assert hit["highlight"]["title"] == [title], hit["highlight"]
+    hit = (await index.suggest(make_suggest_spec("rgb거", limit=1)))["hits"]["hits"][0]
+    assert hit["highlight"]["title.prefix"] == ["<em>RGB</em><em>거리</em>"]
