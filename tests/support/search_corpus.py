@@ -221,6 +221,10 @@ JUDGEMENTS: list[Judged] = [
     _j("leetcode 1", "platform-id", "leetcode/1"),
     _j("LC20", "platform-id", "leetcode/20"),
     _j("1", "id", "leetcode/1"),
+    # "Problem number 1000" the Korean way (번: number).
+    _j("백준 1000번", "platform-id", "baekjoon/1000"),
+    _j("boj 11053번", "platform-id", "baekjoon/11053"),
+    _j("2178번", "id", "baekjoon/2178"),
     # Pasted problem pages.
     _j("https://www.acmicpc.net/problem/2178", "url", "baekjoon/2178"),
     _j("acmicpc.net/problem/1000", "url", "baekjoon/1000"),

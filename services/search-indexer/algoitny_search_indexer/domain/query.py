@@ -26,6 +26,8 @@ MAX_SUGGEST_CHARS = 100
 _SEPARATORS = "-:#/"
 # "158 A", "1520 a1": a Codeforces-style contest number and problem index typed apart.
 _SPLIT_INDEX = re.compile(r"^(\d+)\s+([A-Za-z]\d?)$")
+# "1000번", "1000 번 문제": problem number 1000, the Korean way.
+_NUMBERED = re.compile(r"^(\d+)\s*번(?:\s*문제)?$")
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class Interpretation:
 
 
 def _as_id(text: str) -> str | None:
-    joined = _SPLIT_INDEX.sub(r"\1\2", text)
+    joined = _NUMBERED.sub(r"\1", _SPLIT_INDEX.sub(r"\1\2", text))
     return joined if PROBLEM_ID_RE.match(joined) else None
 
 
@@ -64,14 +66,17 @@ def interpret(text: str) -> Interpretation:
     if platform is not None and tail.strip():
         rest = tail.strip().lstrip(_SEPARATORS).strip()
         if rest:
-            return Interpretation(rest, platform, _as_id(rest))
+            pid = _as_id(rest)
+            return Interpretation(pid if pid and _NUMBERED.match(rest) else rest, platform, pid)
     # Glued: "boj1000", "CF4A", "백준1753": a nickname, then an id starting with a digit.
     for alias, name in PLATFORM_ALIASES.items():
         if lowered.startswith(alias) and len(lowered) > len(alias):
             glued = head[len(alias) :].lstrip(_SEPARATORS)
             rest = f"{glued} {tail}".strip() if tail else glued
             if glued[:1].isdigit() and (pid := _as_id(rest)) is not None:
-                return Interpretation(rest, name, pid)
+                return Interpretation(pid if _NUMBERED.match(rest) else rest, name, pid)
+    if _NUMBERED.match(text):  # 2178번: the id 2178
+        return Interpretation(_NUMBERED.sub(r"\1", text))
     return Interpretation(text)
 
 

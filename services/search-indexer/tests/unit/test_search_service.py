@@ -136,6 +136,9 @@ def test_outages_are_transient_but_rejections_are_not() -> None:
         ("codeforces 158 A", "codeforces", "158A", "158 A"),
         ("LC20", "leetcode", "20", "20"),
         ("lc two-sum", "leetcode", "two-sum", "two-sum"),
+        ("백준 1000번", "baekjoon", "1000", "1000"),  # 번: number
+        ("백준1000번", "baekjoon", "1000", "1000"),
+        ("2178번", None, None, "2178"),
         ("백준 미로 탐색", "baekjoon", None, "미로 탐색"),  # a platform, then title words
         ("1000", None, None, "1000"),  # an id alone, as before
         ("lcm", None, None, "lcm"),  # a word that starts like a nickname
