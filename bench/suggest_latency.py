@@ -120,6 +120,12 @@ async def typists(base_url: str, path: str, clients: int, rounds: int) -> list[f
     return times
 
 
+def cpu_ms(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc), in milliseconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 async def drop_index(namespace: str, opensearch_url: str) -> None:
     from opensearchpy import AsyncOpenSearch
 
@@ -145,7 +151,14 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                 if not items or f"{items[0]['platform']}/{items[0]['problem_id']}" != expected:
                     wrong.append({"query": q, "expected": expected, "got": items[:1]})
             replay(gateway, path, 1)  # warm-up: connections, caches, JIT
+            pids = {name: plat.procs[name].pid for name in ("gateway", "search-indexer")}
+            cpu_before = {name: cpu_ms(pid) for name, pid in pids.items()}
             via_gateway = replay(gateway, path, args.rounds)
+            cpu_per_request = {
+                name: round((cpu_ms(pid) - cpu_before[name]) / len(via_gateway), 3) for name, pid in pids.items()
+            }
+            # For comparison: the full search (highlights, facets, totals) on the same keystrokes.
+            search = replay(gateway, "/api/v1/problems/search", 2)
         with httpx.Client(base_url=plat.url("search-indexer"), timeout=30) as indexer:
             direct = replay(indexer, "/suggest", args.rounds)
         concurrent = asyncio.run(typists(plat.url("gateway"), path, args.clients, args.rounds))
@@ -161,6 +174,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "rounds": args.rounds,
         "suggest_through_gateway_ms": summary(via_gateway, count=True, extremes=True),
         "suggest_direct_to_indexer_ms": summary(direct, count=True, extremes=True),
+        "cpu_ms_per_suggest_through_gateway": cpu_per_request,
+        "search_through_gateway_same_keystrokes_ms": summary(search, count=True, extremes=True),
         f"suggest_through_gateway_{args.clients}_concurrent_typists_ms": summary(concurrent, count=True, extremes=True),
         "target_p99_ms": TARGET_P99_MS,
         "meets_target": p99 < TARGET_P99_MS,

@@ -142,8 +142,8 @@ _SYLLABLES = range(0xAC00, 0xD7A4)
 _JAMO = range(0x3131, 0x3164)  # compatibility jamo: a consonant or vowel typed alone
 # A final that another consonant can still extend (ㄱ->ㄳ, ㄴ->ㄵ ㄶ, ㄹ->ㄺ..ㅀ, ㅂ->ㅄ).
 _FINAL_EXTENSIONS = {1: (3,), 4: (5, 6), 8: (9, 10, 11, 12, 13, 14, 15), 17: (18,)}
-# A final that can move on as the next syllable's initial: final index -> initial index.
-_FINAL_TO_INITIAL = {1: 0, 2: 1, 4: 2, 7: 3, 8: 5, 16: 6, 17: 7, 19: 9, 20: 10, 21: 11, 22: 12, 23: 14, 24: 15}
+# A double final loses its second consonant to the next syllable (닭 of 달기), keeping this.
+_DOUBLE_FINAL_FIRST = {3: 1, 5: 4, 6: 4, 9: 8, 10: 8, 11: 8, 12: 8, 13: 8, 14: 8, 15: 8, 18: 17}
 _TRAILING_HANGUL = re.compile(r"[\uac00-\ud7a3\u3131-\u3163]+$")
 
 
@@ -154,8 +154,8 @@ def _being_typed(syllable: str) -> list[str]:
     if final == 0:
         return [chr(0xAC00 + base + f) for f in range(28)]
     out = [syllable, *(chr(0xAC00 + base + f) for f in _FINAL_EXTENSIONS.get(final, ()))]
-    if final in _FINAL_TO_INITIAL:
-        out.append(chr(0xAC00 + base))  # 각 of 가자: the ㄱ was the next syllable's start
+    # The (last) final may be the next syllable's start: 각 of 가자, 닭 of 달기.
+    out.append(chr(0xAC00 + base + _DOUBLE_FINAL_FIRST.get(final, 0)))
     return out
 
 
