@@ -126,6 +126,25 @@ def cpu_ms(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
+async def opensearch_took(namespace: str, opensearch_url: str, rounds: int) -> list[float]:
+    """What OpenSearch itself reports (``took``) for the same suggest queries, without the HTTP layers."""
+    from opensearchpy import AsyncOpenSearch
+
+    from algoitny_search_indexer.adapters.opensearch_index import ProblemIndex
+    from algoitny_search_indexer.domain.query import make_suggest_spec
+
+    client = AsyncOpenSearch(hosts=[opensearch_url])
+    index = ProblemIndex(client, namespace)
+    took: list[float] = []
+    try:
+        for _ in range(rounds):
+            for q in keystrokes():
+                took.append(float((await index.suggest(make_suggest_spec(q)))["took"]))
+    finally:
+        await client.close()
+    return took
+
+
 async def drop_index(namespace: str, opensearch_url: str) -> None:
     from opensearchpy import AsyncOpenSearch
 
@@ -162,6 +181,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         with httpx.Client(base_url=plat.url("search-indexer"), timeout=30) as indexer:
             direct = replay(indexer, "/suggest", args.rounds)
         concurrent = asyncio.run(typists(plat.url("gateway"), path, args.clients, args.rounds))
+    took = asyncio.run(opensearch_took(namespace, opensearch_url, args.rounds))
     asyncio.run(drop_index(namespace, opensearch_url))
     p99 = summary(via_gateway)["p99"]
     return {
@@ -174,6 +194,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "rounds": args.rounds,
         "suggest_through_gateway_ms": summary(via_gateway, count=True, extremes=True),
         "suggest_direct_to_indexer_ms": summary(direct, count=True, extremes=True),
+        "opensearch_took_ms": summary(took, count=True, extremes=True),
         "cpu_ms_per_suggest_through_gateway": cpu_per_request,
         "search_through_gateway_same_keystrokes_ms": summary(search, count=True, extremes=True),
         f"suggest_through_gateway_{args.clients}_concurrent_typists_ms": summary(concurrent, count=True, extremes=True),
