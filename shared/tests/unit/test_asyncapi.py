@@ -43,9 +43,9 @@ from algoitny_shared.events.catalog import (
     UserDeactivated,
     UserPlanChanged,
     UserReactivated,
-    UserSessionsRevoked,
     UserRegistered,
     UserRoleChanged,
+    UserSessionsRevoked,
 )
 from algoitny_shared.topics import CONSUMER_GROUPS, all_topics, dead_letter_topic
 

@@ -309,8 +309,26 @@ class AccountService:
         if not (user and user.password_hash and ok):
             raise AppError(ErrorCode.UNAUTHENTICATED, WRONG_CREDENTIALS)
         await self._attempts.forgive(keys, now)  # only failures stay counted
-        if not user.active:
-            raise AppError(ErrorCode.FORBIDDEN, "This account is deactivated")
+        checked_hash = user.password_hash
+        for attempt in range(CONFLICT_RETRIES):
+            if attempt:
+                # The user changed meanwhile (e.g. a plan event's fan-out): sign in against the new
+                # state, as long as the password that was checked is still the account's.
+                fresh = await self._users.get(user.user_id)
+                if fresh is None or fresh.password_hash != checked_hash:
+                    raise AppError(ErrorCode.UNAUTHENTICATED, WRONG_CREDENTIALS)
+                user = fresh
+            if not user.active:
+                raise AppError(ErrorCode.FORBIDDEN, "This account is deactivated")
+            try:
+                return await self._password_session(user, password)
+            except TransactionConflict as exc:
+                if attempt == CONFLICT_RETRIES - 1:
+                    raise AppError(ErrorCode.CONFLICT, "The account changed during sign-in; try again") from exc
+        raise AssertionError("unreachable")
+
+    async def _password_session(self, user: User, password: str) -> TokenPair:
+        assert user.password_hash is not None
         uow = self._uow()
         updated, events = self._promote(user, user.version)
         if needs_rehash(user.password_hash):
@@ -322,10 +340,7 @@ class AccountService:
         if updated is not user:
             uow.add(self._users.put_updated(updated, user.version))
             self._publish_all(uow, [*events, *moved], updated)
-        try:
-            return await self._start_session(updated, uow)
-        except TransactionConflict as exc:
-            raise AppError(ErrorCode.CONFLICT, "The account changed during sign-in; try again") from exc
+        return await self._start_session(updated, uow)
 
     async def google(self, id_token: str) -> TokenPair:
         claims = await asyncio.to_thread(self._google.verify, id_token)
@@ -419,15 +434,15 @@ class AccountService:
             raise AppError(ErrorCode.UNAUTHENTICATED, "This account is deactivated")
         if family.epoch < user.session_epoch:
             raise AppError(ErrorCode.UNAUTHENTICATED, "This session has ended; sign in again")
+        # A user still on a deleted plan (the deletion's fan-out has not reached them) goes back
+        # to the default plan first: the new token must not carry the deleted plan's rights.
+        if (await self._off_deleted_plan(user, user.version))[1]:
+            await self.leave_deleted_plan(user.user_id, user.plan_id)
+            user = await self._users.get(stored.user_id) or user
         successor, items = self._tokens.rotate(refresh_token, stored)
         uow = self._uow()
         for item in items:
             uow.add(item)
-        moved, events = await self._off_deleted_plan(user, user.version)
-        if events:
-            uow.add(self._users.put_updated(moved, user.version))
-            self._publish_all(uow, events, moved)
-            user = moved
         try:
             await self._commit(uow)
         except TransactionConflict as exc:

@@ -45,10 +45,10 @@ class JwksKeys:
         if not len(self._keys):
             raise ConnectionError(f"no token verification keys yet from {self.url}")
 
-    async def refresh(self) -> bool:
+    async def refresh(self, *, force: bool = False) -> bool:
         """Read the document now (unless read within ``min_interval_s``); True if it was read."""
         async with self._lock:
-            if time.monotonic() - self._fetched_at < self._min_interval_s:
+            if not force and time.monotonic() - self._fetched_at < self._min_interval_s:
                 return False
             self._fetched_at = time.monotonic()
             async with httpx.AsyncClient(timeout=self._timeout_s) as client:
@@ -79,7 +79,7 @@ class JwksKeys:
         """Keep the keys current for ever: every second until the first read works, then every ``refresh_s``."""
         while True:
             try:
-                await self.refresh()
+                await self.refresh(force=True)
                 await asyncio.sleep(self._refresh_s)
             except asyncio.CancelledError:
                 raise
