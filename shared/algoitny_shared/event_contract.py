@@ -195,7 +195,9 @@ def index_document(registry: EventRegistry, upcasters: Iterable[tuple[str, int]]
                 "topic": spec.topic.name,
                 "aggregate_type": spec.aggregate_type,
                 "files": [file_name(spec.event_type, v) for v in range(1, spec.schema_version + 1)],
-                "upcasters": [f"v{v} -> v{v + 1}" for v in range(1, spec.schema_version) if (spec.event_type, v) in ups],
+                "upcasters": [
+                    f"v{v} -> v{v + 1}" for v in range(1, spec.schema_version) if (spec.event_type, v) in ups
+                ],
             }
         )
     return {"title": "AlgoItny event contract", "events": entries}
@@ -363,7 +365,7 @@ def _render_field(name: str, info: FieldInfo, code: _Code) -> str:
     factory = info.default_factory
     if factory is not None:
         if factory in (list, dict, set):
-            kwargs.insert(0, f"default_factory={factory.__name__}")  # type: ignore[union-attr]
+            kwargs.insert(0, f"default_factory={factory.__name__}")
         elif isinstance(factory, type) and issubclass(factory, BaseModel):
             _add_model(factory, code)
             kwargs.insert(0, f"default_factory={factory.__name__}")
@@ -484,7 +486,7 @@ def client_source(registry: EventRegistry) -> str:
         "}",
         "",
         "__all__ = [",
-        *(f"    {n!r}," for n in sorted([*code.order, "EVENT_TYPES", "TOPICS", "UPCASTERS"])),
+        *(f"    {n!r}," for n in ["EVENT_TYPES", "TOPICS", "UPCASTERS", *sorted(code.order)]),
         "]",
         "",
     ]
@@ -609,7 +611,9 @@ def _upcast_errors(
             if _client_upcast(registry, spec, version, example["payload"]) != payload:
                 raise ValueError("the client's copy of the upcasters gives another result")
         except Exception as exc:
-            errors.append(f"{spec.event_type}: the example of {label}/{name} does not upcast to v{spec.schema_version}: {exc}")
+            errors.append(
+                f"{spec.event_type}: the example of {label}/{name} does not upcast to v{spec.schema_version}: {exc}"
+            )
     return errors
 
 

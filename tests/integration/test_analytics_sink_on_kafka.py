@@ -12,6 +12,7 @@ hints, hint requests, sign-ups and users per plan)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import signal
@@ -180,7 +181,9 @@ def the_stream(days: list[date], seed: int = 17) -> list[EventEnvelope]:
         user, day = rng.choice(USERS), rng.choice(days)
         at = moment(day)
         action = "hint" if i % 5 else "execution"
-        charge = UsageConsumed(user_id=user, action=action, request_id=f"r{i}", day=day.isoformat(), at=at, plan_id="free")
+        charge = UsageConsumed(
+            user_id=user, action=action, request_id=f"r{i}", day=day.isoformat(), at=at, plan_id="free"
+        )
         out.append(_envelope(charge, f"{user}#{day}#r{i}", at))
         if i % 7 == 1:
             back = at + timedelta(seconds=1)
@@ -282,7 +285,7 @@ async def test_the_sink_writes_each_event_once_and_its_report_equals_the_stats_s
     deadline = time.monotonic() + 120
     while True:
         stats = await queries.admin(days[0], days[-1])
-        if stats.totals.executions == runs and stats.totals.signups == len(USERS) or time.monotonic() > deadline:
+        if (stats.totals.executions == runs and stats.totals.signups == len(USERS)) or time.monotonic() > deadline:
             break
         await asyncio.sleep(1.0)
     ours = report(world.root, days[0], days[-1])
@@ -320,7 +323,8 @@ async def test_the_sink_writes_each_event_once_and_its_report_equals_the_stats_s
     assert ours["totals"]["hints"] > 0 and ours["totals"]["hint_requests"] > 0
 
     # `make analytics-report` prints the same JSON.
-    printed = subprocess.run(
+    printed = await asyncio.to_thread(
+        subprocess.run,
         ["make", "-s", "analytics-report", f"FROM={days[0]}", f"TO={days[-1]}", f"ANALYTICS_DIR={world.root}"],
         cwd=REPO,
         capture_output=True,
@@ -328,6 +332,4 @@ async def test_the_sink_writes_each_event_once_and_its_report_equals_the_stats_s
         timeout=120,
     )
     assert printed.returncode == 0, printed.stderr
-    import json
-
     assert json.loads(printed.stdout)["totals"] == ours["totals"]

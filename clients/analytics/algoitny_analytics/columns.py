@@ -37,8 +37,7 @@ def _arrow_type(annotation: Any) -> pa.DataType:
         rest = [a for a in args if a is not type(None)]
         return _arrow_type(rest[0]) if len(rest) == 1 else pa.string()
     if origin is typing.Literal:
-        kinds = {type(a) for a in args}
-        return pa.string() if kinds == {str} else pa.string()
+        return pa.string()
     if annotation is bool:
         return pa.bool_()
     if annotation is int:

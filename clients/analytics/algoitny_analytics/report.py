@@ -4,7 +4,8 @@
   means verdict ``AC``; daily active users are the distinct users with a run that day (and
   ``active_users`` of the period the distinct users with a run in it);
 * hints used are ``ratelimit.UsageConsumed`` minus ``ratelimit.UsageRefunded`` of action ``hint``
-  on the charge's ``day``; hint requests are ``hints.HintRequested`` on the day of ``requested_at``;
+  on the charge's ``day`` (column ``p_day``: payload fields named like an envelope column or a
+  partition key get a ``p_`` prefix); hint requests are ``hints.HintRequested`` on the day of ``requested_at``;
 * sign-ups are ``accounts.UserRegistered`` on the day of ``registered_at``, per ``plan_id``.
 
 Acceptance rates are accepted / runs rounded to 4 places, as the stats service rounds them.
@@ -49,7 +50,8 @@ def connect(root: str | Path) -> duckdb.DuckDBPyConnection:
         files = sorted((root / f"type={event_type}").glob("day=*/*.parquet"))
         if files:
             paths = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
-            con.execute(f"CREATE VIEW {view} AS SELECT * FROM read_parquet([{paths}], union_by_name = true)")
+            options = "union_by_name = true, hive_partitioning = false"
+            con.execute(f"CREATE VIEW {view} AS SELECT * FROM read_parquet([{paths}], {options})")
         else:
             empty = pa.Table.from_batches([], schema=schema_of(model_of(event_type)))
             con.register(f"{view}_empty", empty)
@@ -96,9 +98,9 @@ def report(root: str | Path, start: date, end: date) -> dict[str, Any]:
         platform_day.setdefault(str(d), {})[platform] = n
 
     hint_sql = """SELECT day, sum(n) FROM (
-            SELECT day, 1 AS n FROM usage_consumed WHERE action = 'hint' AND day BETWEEN ? AND ?
+            SELECT p_day AS day, 1 AS n FROM usage_consumed WHERE action = 'hint' AND p_day BETWEEN ? AND ?
             UNION ALL
-            SELECT day, -1 AS n FROM usage_refunded WHERE action = 'hint' AND day BETWEEN ? AND ?
+            SELECT p_day AS day, -1 AS n FROM usage_refunded WHERE action = 'hint' AND p_day BETWEEN ? AND ?
         ) GROUP BY day"""
     hints_day = _by_day(_rows(con, hint_sql, [days[0], days[-1], days[0], days[-1]]))
     requests_day = _by_day(
@@ -118,7 +120,7 @@ def report(root: str | Path, start: date, end: date) -> dict[str, Any]:
     ):
         signups_day.setdefault(str(d), {})[plan] = n
 
-    out_days = []
+    out_days: list[dict[str, Any]] = []
     for day in days:
         runs, accepted, active = per_day.get(day, (0, 0, 0))
         by_plan = dict(sorted(signups_day.get(day, {}).items()))
@@ -156,7 +158,7 @@ def report(root: str | Path, start: date, end: date) -> dict[str, Any]:
     ]
     (hint_users,) = _rows(
         con,
-        "SELECT count(DISTINCT user_id) FROM usage_consumed WHERE action = 'hint' AND day BETWEEN ? AND ?",
+        "SELECT count(DISTINCT user_id) FROM usage_consumed WHERE action = 'hint' AND p_day BETWEEN ? AND ?",
         [days[0], days[-1]],
     )[0]
 
@@ -166,9 +168,7 @@ def report(root: str | Path, start: date, end: date) -> dict[str, Any]:
             pair = acc.setdefault(row[key], [0, 0])
             pair[0] += row["runs"]
             pair[1] += row["accepted"]
-        return {
-            k: {"runs": n, "accepted": a, "acceptance_rate": rate(a, n)} for k, (n, a) in sorted(acc.items())
-        }
+        return {k: {"runs": n, "accepted": a, "acceptance_rate": rate(a, n)} for k, (n, a) in sorted(acc.items())}
 
     executions = sum(d["executions"] for d in out_days)
     accepted_total = sum(d["accepted"] for d in out_days)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from dataclasses import dataclass
@@ -32,9 +33,14 @@ async def follow(config: SinkConfig, stop: asyncio.Event | None = None) -> Parqu
 
     async def handle(events: list[Event[Any]]) -> None:
         written = await store.write(events)
-        log.info("stored %d new events (%d in the batch)", written, len(events))
+        log.info(
+            "stored %d new events (%d in the batch; %d redelivered duplicates skipped so far)",
+            written,
+            len(events),
+            pipeline.duplicates,
+        )
 
-    subscribe_batch(
+    pipeline = subscribe_batch(
         broker,
         namespace=config.namespace,
         group=config.group,
@@ -46,10 +52,8 @@ async def follow(config: SinkConfig, stop: asyncio.Event | None = None) -> Parqu
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass
     await broker.start()
     print("analytics sink following", flush=True)
     try:

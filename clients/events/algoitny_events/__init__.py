@@ -23,7 +23,7 @@ from algoitny_events.dedup import Deduplicator, MemoryDeduplicator, SqliteDedupl
 from algoitny_events.envelope import Envelope
 from algoitny_events.subscribe import make_broker, physical_topics, subscribe, subscribe_batch, topics_for
 
-__all__ = [  # noqa: RUF022
+__all__ = [
     "EVENT_TYPES",
     "TOPICS",
     "UPCASTERS",
@@ -46,4 +46,5 @@ __all__ = [  # noqa: RUF022
     "subscribe",
     "subscribe_batch",
     "topics_for",
+    "upcast",
 ]

@@ -460,8 +460,10 @@ TOPICS: dict[str, str] = {
 }
 
 __all__ = [
-    "ChargeRef",
     "EVENT_TYPES",
+    "TOPICS",
+    "UPCASTERS",
+    "ChargeRef",
     "ExecutionCompleted",
     "ExecutionSubmitted",
     "GeneratedHint",
@@ -483,9 +485,7 @@ __all__ = [
     "SandboxRunCompleted",
     "SandboxRunRequested",
     "SessionRevoked",
-    "TOPICS",
     "TestSetReplaced",
-    "UPCASTERS",
     "UsageConsumed",
     "UsageRefunded",
     "UserDeactivated",
