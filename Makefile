@@ -80,6 +80,7 @@ test-unit: install
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy shared/algoitny_shared $(filter-out %.egg-info,$(wildcard services/*/algoitny_*)) \
 	  clients/events/algoitny_events clients/analytics/algoitny_analytics
 
