@@ -21,10 +21,10 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 
 from algoitny_shared import event_contract as contract
-from algoitny_shared.events import REGISTRY, EventRegistry
+from algoitny_shared.events import REGISTRY, EventEnvelope, EventRegistry
 from algoitny_shared.topics import ACCOUNT_EVENTS, EXECUTION_EVENTS
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CATALOG = "algoitny_shared/events/catalog.py"
 
 
@@ -159,6 +159,18 @@ def test_a_new_version_needs_an_upcaster_and_the_old_example_must_upcast(tmp_pat
         "size_bytes": 2048,
         "at": "2026-01-01T00:00:00Z",
     }
+    # the platform's own consumers decode a v1 envelope into the v2 model
+    old = EventEnvelope(
+        event_type="test.Thing",
+        schema_version=1,
+        producer="test",
+        aggregate_type="thing",
+        aggregate_id="t",
+        aggregate_version=1,
+        payload={"thing_id": "t", "size": 3, "at": "2026-01-01T00:00:00Z"},
+    )
+    decoded = registry.decode(old)
+    assert isinstance(decoded, ThingV2) and decoded.size_bytes == 3072
     # the client gets the upcaster's own source, usable without the shared library
     source = contract.client_source(registry)
     namespace: dict[str, Any] = {}
