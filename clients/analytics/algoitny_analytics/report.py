@@ -6,7 +6,8 @@
 * hints used are ``ratelimit.UsageConsumed`` minus ``ratelimit.UsageRefunded`` of action ``hint``
   on the charge's ``day`` (column ``p_day``: payload fields named like an envelope column or a
   partition key get a ``p_`` prefix); hint requests are ``hints.HintRequested`` on the day of ``requested_at``;
-* sign-ups are ``accounts.UserRegistered`` on the day of ``registered_at``, per ``plan_id``.
+* sign-ups are ``accounts.UserRegistered`` on the day of ``registered_at``, per ``plan_id``
+  (distinct users, as the stats service counts a user's registration once).
 
 Acceptance rates are accepted / runs rounded to 4 places, as the stats service rounds them.
 """
@@ -114,7 +115,7 @@ def report(root: str | Path, start: date, end: date) -> dict[str, Any]:
     signups_day: dict[str, dict[str, int]] = {}
     for d, plan, n in _rows(
         con,
-        """SELECT CAST(registered_at AS DATE) AS d, plan_id, count(*) FROM signups
+        """SELECT CAST(registered_at AS DATE) AS d, plan_id, count(DISTINCT user_id) FROM signups
            WHERE CAST(registered_at AS DATE) BETWEEN ? AND ? GROUP BY d, plan_id""",
         span,
     ):
