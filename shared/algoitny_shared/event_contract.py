@@ -24,8 +24,10 @@ target branch in CI), so a regenerated or deleted file cannot hide a breaking ch
 from __future__ import annotations
 
 import argparse
+import ast
 import builtins
 import copy
+import enum
 import inspect
 import json
 import re
@@ -89,6 +91,8 @@ def _example_value(annotation: Any, name: str) -> Any:
         return _example_value(next(a for a in args if a is not type(None)), name)
     if origin is typing.Literal:
         return args[0]
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return next(iter(annotation)).value
     if origin in (list, set, frozenset, tuple):
         return [_example_value(args[0] if args else str, name)]
     if origin is dict:
@@ -310,7 +314,7 @@ def breaking_changes(old_doc: dict[str, Any], new_doc: dict[str, Any]) -> list[s
 class _Code:
     models: dict[str, str] = field(default_factory=dict)  # class name -> source
     order: list[str] = field(default_factory=list)
-    origins: dict[str, type[BaseModel]] = field(default_factory=dict)
+    origins: dict[str, type] = field(default_factory=dict)
     imports: set[str] = field(default_factory=set)
 
 
@@ -332,6 +336,9 @@ def _render_type(annotation: Any, code: _Code) -> str:
         return f"{origin.__name__}[{inner}]" if args else origin.__name__
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         _add_model(annotation, code)
+        return annotation.__name__
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        _add_enum(annotation, code)
         return annotation.__name__
     if annotation in (str, int, float, bool):
         return annotation.__name__
@@ -370,15 +377,53 @@ def _render_field(name: str, info: FieldInfo, code: _Code) -> str:
             _add_model(factory, code)
             kwargs.insert(0, f"default_factory={factory.__name__}")
         else:
-            raise TypeError(f"field {name!r}: the client generator cannot render default_factory {factory!r}")
+            kwargs.insert(0, f"default_factory=lambda: {_constant(name, factory)}")
     elif not info.is_required():
-        kwargs.insert(0, f"default={info.default!r}")
+        kwargs.insert(0, f"default={_default(name, info.default)}")
     if not kwargs:
         return f"    {name}: {annotation}"
     code.imports.add("from pydantic import Field")
     if len(kwargs) == 1 and kwargs[0].startswith("default="):
         return f"    {name}: {annotation} = {kwargs[0][len('default=') :]}"
     return f"    {name}: {annotation} = Field({', '.join(kwargs)})"
+
+
+def _default(name: str, value: Any) -> str:
+    if isinstance(value, enum.Enum):
+        return f"{type(value).__name__}.{value.name}"
+    text = repr(value)
+    try:
+        if ast.literal_eval(text) == value:
+            return text
+    except (ValueError, SyntaxError):
+        pass
+    raise TypeError(f"field {name!r}: the client generator cannot render the default {value!r}")
+
+
+def _constant(name: str, factory: Callable[..., Any]) -> str:
+    """A default factory that always returns the same literal (``lambda: ()``) as source."""
+    try:
+        first, second = repr(factory()), repr(factory())
+        if first == second and ast.literal_eval(first) == factory():
+            return first
+    except (TypeError, ValueError, SyntaxError):
+        pass
+    raise TypeError(f"field {name!r}: the client generator cannot render default_factory {factory!r}")
+
+
+def _add_enum(kind: type[enum.Enum], code: _Code) -> None:
+    name = kind.__name__
+    if name in code.origins:
+        if code.origins[name] is not kind:
+            raise ValueError(f"two different types are both named {name!r}")
+        return
+    code.origins[name] = kind
+    base = "StrEnum" if issubclass(kind, str) else "IntEnum" if issubclass(kind, int) else "Enum"
+    code.imports.add(f"from enum import {base}")
+    lines = [f"class {name}({base}):"]
+    lines += [f"    {member.name} = {member.value!r}" for member in kind]
+    code.models[name] = "\n".join(lines)
+    code.order.append(name)
 
 
 def _add_model(model: type[BaseModel], code: _Code) -> None:

@@ -8,17 +8,18 @@ as a new version with an upcaster passes (the old version's file stays, its exam
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import shutil
 import subprocess
 import sys
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from algoitny_shared import event_contract as contract
 from algoitny_shared.events import REGISTRY, EventEnvelope, EventRegistry
@@ -177,6 +178,45 @@ def test_a_new_version_needs_an_upcaster_and_the_old_example_must_upcast(tmp_pat
     exec(compile(source, "generated", "exec"), namespace)
     assert namespace["UPCASTERS"][("test.Thing", 1)]({"thing_id": "t", "size": 1, "at": "x"})["size_bytes"] == 1024
     assert namespace["EVENT_TYPES"]["test.Thing"][0] == 2
+
+
+class Colour(enum.StrEnum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class Part(_P):
+    """A nested model."""
+
+    name: str
+    weight: float | None = None
+
+
+class Rich(_P):
+    """Every construct the generator renders."""
+
+    rich_id: str = Field(min_length=1, max_length=10, description="the id")
+    count: int = Field(0, ge=0)
+    colour: Colour = Colour.RED
+    mode: Literal["a", "b"] = "a"
+    parts: list[Part] = Field(default_factory=list)
+    main_part: Part | None = None
+    limits: dict[str, int] = Field(default_factory=dict)
+    tags: tuple[str, ...] = Field(default_factory=lambda: ("x",))
+    day: date
+    at: datetime
+
+
+def test_the_generated_client_models_have_the_same_json_schemas() -> None:
+    registry = _registry(Rich)
+    namespace: dict[str, Any] = {}
+    exec(compile(contract.client_source(registry), "generated", "exec"), namespace)
+    for name, model in (("Rich", Rich), ("Part", Part)):
+        namespace[name].model_rebuild(_types_namespace=namespace)
+        assert namespace[name].model_json_schema() == model.model_json_schema(), name
+    example = contract.example_payload(Rich)
+    assert namespace["Rich"].model_validate(example).model_dump(mode="json") == example
+    assert example["colour"] == "red" and example["parts"][0]["name"]
 
 
 def test_an_upcaster_using_anything_but_builtins_is_refused() -> None:
