@@ -17,7 +17,7 @@ lock:
 	 .lockvenv/bin/pip freeze --exclude-editable) > requirements.lock
 	rm -rf .lockvenv
 
-.PHONY: lock help install system-deps infra-up infra-down infra-status run up down test test-unit lint docs events events-check analytics analytics-report bench faults fuzz clean
+.PHONY: lock help install system-deps infra-up infra-down infra-status run up down test test-unit lint docs events events-check analytics analytics-compact analytics-report bench faults fuzz clean
 
 help:
 	@echo "make run    start infrastructure, services and demo data (Ctrl-C stops all)"
@@ -26,6 +26,7 @@ help:
 	@echo "make lint   ruff + mypy      make docs   regenerate docs/asyncapi.yaml and docs/events/"
 	@echo "make events regenerate docs/events/ and the client models   make events-check   compatibility check"
 	@echo "make analytics   follow the events into Parquet   make analytics-report FROM=YYYY-MM-DD TO=YYYY-MM-DD"
+	@echo "make analytics-compact   merge each Parquet partition's files into one (safe beside the sink)"
 	@echo "make bench  benchmarks under bench/ (results in bench/results/)"
 	@echo "make faults fault injection under load (bench/faults)    make fuzz   schemathesis against the gateway"
 
@@ -102,6 +103,9 @@ events-check: $(STAMP)
 ANALYTICS_DIR ?= $(or $(ALGOITNY_ANALYTICS_DIR),.local/analytics)
 analytics: $(STAMP)
 	ALGOITNY_ANALYTICS_DIR=$(ANALYTICS_DIR) $(PY) -m algoitny_analytics follow
+
+analytics-compact: $(STAMP)
+	ALGOITNY_ANALYTICS_DIR=$(ANALYTICS_DIR) $(PY) -m algoitny_analytics compact
 
 analytics-report: $(STAMP)
 	@ALGOITNY_ANALYTICS_DIR=$(ANALYTICS_DIR) $(PY) -m algoitny_analytics report $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))

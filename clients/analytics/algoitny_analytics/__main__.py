@@ -1,5 +1,5 @@
-"""``python -m algoitny_analytics follow`` (make analytics) and ``report --from --to``
-(make analytics-report). Settings come from the environment:
+"""``python -m algoitny_analytics follow`` (make analytics), ``report --from --to``
+(make analytics-report) and ``compact`` (make analytics-compact). Settings come from the environment:
 
 ALGOITNY_KAFKA_BOOTSTRAP_SERVERS (127.0.0.1:9092), ALGOITNY_NAMESPACE (algoitny),
 ALGOITNY_ANALYTICS_DIR (.local/analytics), ALGOITNY_ANALYTICS_GROUP (analytics),
@@ -44,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m algoitny_analytics")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("follow", help="follow every domain topic into Parquet files")
+    sub.add_parser("compact", help="merge each partition's files into one (safe beside a running sink)")
     rep = sub.add_parser("report", help="print the report for a range of UTC days as JSON")
     today = datetime.now(UTC).date()
     rep.add_argument("--from", dest="start", type=_day, default=today - timedelta(days=29))
@@ -53,6 +54,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "follow":
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
         asyncio.run(follow(config))
+        return 0
+    if args.command == "compact":
+        from algoitny_analytics.store import ParquetStore
+
+        print(f"merged {ParquetStore(config.root).compact()} partitions")
         return 0
     if args.end < args.start:
         print("FROM must not be after TO", file=sys.stderr)

@@ -52,7 +52,11 @@ def connect(root: str | Path) -> duckdb.DuckDBPyConnection:
         if files:
             paths = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
             options = "union_by_name = true, hive_partitioning = false"
-            con.execute(f"CREATE VIEW {view} AS SELECT * FROM read_parquet([{paths}], {options})")
+            # Each event once even while a compaction briefly shows it in two files.
+            con.execute(
+                f"CREATE VIEW {view} AS SELECT * FROM read_parquet([{paths}], {options}) "
+                "QUALIFY row_number() OVER (PARTITION BY event_id) = 1"
+            )
         else:
             empty = pa.Table.from_batches([], schema=schema_of(model_of(event_type)))
             con.register(f"{view}_empty", empty)

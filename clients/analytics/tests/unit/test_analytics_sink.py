@@ -162,3 +162,37 @@ def test_the_report_counts_as_the_stats_service_defines(tmp_path: Path, capsys: 
     assert main(["report", "--from", "2026-03-01", "--to", "2026-03-02"]) == 0
     assert json.loads(capsys.readouterr().out)["totals"] == got["totals"]
     assert main(["report", "--from", "2026-03-02", "--to", "2026-03-01"]) == 2
+
+
+def test_compaction_merges_partitions_and_a_crash_in_it_is_finished_or_abandoned(tmp_path: Path) -> None:
+    events = stream()
+    store = ParquetStore(tmp_path)
+    for event in events:
+        store.write_sync([event])  # one file per event
+    files_before = len(store.files())
+    assert files_before == len(events)
+    assert store.compact() > 0
+    assert len(store.files()) < files_before
+    assert all(len(list(d.glob("part-*.parquet"))) == 1 for d in {p.parent for p in store.files()})
+    ids = [i for p in store.files() for i in pq.read_table(p, columns=["event_id"]).column("event_id").to_pylist()]
+    assert sorted(ids) == sorted(str(e.event_id) for e in events)
+    assert report(tmp_path, D1, D2)["totals"]["executions"] == 5
+    assert not list(tmp_path.rglob("compact-*.json"))
+
+    # A crash after the merged file was renamed into place, before its inputs were deleted:
+    runs = tmp_path / "type=executions.ExecutionCompleted" / "day=2026-03-01"
+    (merged,) = runs.glob("part-*.parquet")
+    copy = runs / "part-copy.parquet"
+    copy.write_bytes(merged.read_bytes())  # the merged file, the inputs still there
+    (runs / "compact-x.json").write_text(json.dumps({"output": copy.name, "inputs": [merged.name]}))
+    assert report(tmp_path, D1, D1)["totals"]["executions"] == 3  # readers see each event once
+    reopened = ParquetStore(tmp_path)
+    assert [p.name for p in runs.glob("part-*.parquet")] == ["part-copy.parquet"]
+    assert len(reopened) == len(events)
+
+    # A crash before the rename: the manifest and the temporary file go, the inputs stay.
+    (runs / "part-new.parquet.tmp").write_bytes(b"partial")
+    (runs / "compact-y.json").write_text(json.dumps({"output": "part-new.parquet", "inputs": ["part-copy.parquet"]}))
+    ParquetStore(tmp_path)
+    assert sorted(p.name for p in runs.iterdir()) == ["part-copy.parquet"]
+    assert report(tmp_path, D1, D2)["totals"]["executions"] == 5
