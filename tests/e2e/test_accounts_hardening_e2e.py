@@ -63,6 +63,8 @@ def test_google_owner_takes_back_an_address_an_attacker_registered(gateway: http
         gateway.post("/api/v1/auth/register", json={"email": victim, "password": PASSWORD, "name": "Mallory"}), 201
     )
     assert attacker["user"]["role"] == "user" and not attacker["user"]["email_verified"]
+    consent = {"kind": "terms", "version": "2026-01"}
+    _ok(gateway.post("/api/v1/me/consents", json=consent, headers=_bearer(attacker["access_token"])))
     _ok(gateway.get("/api/v1/admin/users", headers=_bearer(attacker["access_token"])), 403)
     second = _ok(gateway.post("/api/v1/auth/login", json={"email": victim, "password": PASSWORD}))
 
@@ -71,6 +73,7 @@ def test_google_owner_takes_back_an_address_an_attacker_registered(gateway: http
     assert owner["user"]["user_id"] == attacker["user"]["user_id"]
     assert owner["user"]["email_verified"] and owner["user"]["role"] == "admin"
     assert not owner["user"]["has_password"], "the unverified password must not survive the link"
+    assert owner["user"]["name"] == "Google User" and owner["user"]["consents"] == {}
     _ok(gateway.get("/api/v1/admin/users", headers=_bearer(owner["access_token"])))
 
     # The attacker's password, refresh tokens and access tokens are all dead.

@@ -382,7 +382,14 @@ class AccountService:
         if not existing.email_verified:
             # Whoever registered this address with a password never proved owning it (it may be an
             # attacker waiting for the owner): the password goes, and every earlier session ends.
-            update.update(password_hash=None, session_epoch=existing.session_epoch + 1)
+            # Nor does anything they set stand for the owner: profile and consents start afresh.
+            update.update(
+                password_hash=None,
+                session_epoch=existing.session_epoch + 1,
+                name=claims.name or existing.name,
+                picture=claims.picture,
+                consents={},
+            )
             events.append(UserSessionsRevoked(user_id=existing.user_id, reason="verified_owner_linked", revoked_at=now))
         linked = existing.model_copy(update=update)
         uow = self._uow()
