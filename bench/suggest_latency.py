@@ -11,7 +11,7 @@ numbers, pasted URLs. Sequentially through the gateway and straight at the index
 problem first. Target: p99 under 50 ms through the gateway. The load average is recorded:
 the figures mean little on a machine busy with other work.
 
-    .venv/bin/python bench/suggest_latency.py         # figures in bench/results/suggest_latency.json
+    ALGOITNY_ENVIRONMENT=local .venv/bin/python bench/suggest_latency.py   # bench/results/suggest_latency.json
 """
 
 from __future__ import annotations

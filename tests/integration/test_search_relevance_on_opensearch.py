@@ -149,6 +149,18 @@ async def test_suggestions_keep_to_the_named_platform_and_to_completed_problems(
     assert set(hit["_source"]) <= {"platform", "problem_id", "title", "url", "difficulty"}
 
 
+async def test_an_id_that_starts_like_a_nickname_is_still_found(index: ProblemIndex) -> None:
+    env = envelope_of("gym", "cf2024", "Nickname Lookalike", ["ad-hoc"], 0)
+    assert await Indexer(index).apply(env, REGISTRY.decode(env))  # type: ignore[arg-type]
+    await index.refresh()
+    try:
+        hits = (await index.search(make_spec("cf2024", limit=3)))["hits"]["hits"]
+        assert hits[0]["_id"] == "gym/cf2024", hits
+        assert (await index.suggest(make_suggest_spec("cf2024")))["hits"]["hits"][0]["_id"] == "gym/cf2024"
+    finally:
+        await index.client.delete(index=index.alias, id="gym/cf2024", refresh=True)
+
+
 async def test_highlights_of_words_split_at_numbers_keep_their_offsets(index: ProblemIndex) -> None:
     for q, title in (
         ("카드 2", "<em>카드</em><em>2</em>"),

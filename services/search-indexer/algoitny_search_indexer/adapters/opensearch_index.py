@@ -177,6 +177,12 @@ def _named_problem(meaning: Interpretation, boost: float) -> list[dict[str, Any]
     return out
 
 
+def _as_typed(text: str) -> list[dict[str, Any]]:
+    """The whole query as an exact id or title, for when a platform name was read off it."""
+    lowered = text.lower()
+    return [_const({"term": {"problem_id": lowered}}, 300), _const({"term": {"title.exact": lowered}}, 60)]
+
+
 def build_query(spec: SearchSpec) -> dict[str, Any]:
     """The bool query of a search: filters, and scored clauses so that the problem a platform
     name plus id (or a pasted URL) names outranks an exact id or title, which outranks a
@@ -212,7 +218,8 @@ def build_query(spec: SearchSpec) -> dict[str, Any]:
     if meaning.platform is None:
         return {"bool": {"filter": filters, "should": should, "minimum_should_match": 1}}
     # A platform named in front: the problem it names, then its problems first among those the
-    # rest of the query finds.
+    # rest of the query finds. The whole text may still be an id or title itself (`lc1` somewhere).
+    named.extend(_as_typed(spec.text))
     matches = {"bool": {"should": [*named, *should], "minimum_should_match": 1}}
     prefer = _const({"term": {"platform": meaning.platform}}, 10)
     return {"bool": {"filter": filters, "must": [matches], "should": [prefer]}}
@@ -272,6 +279,7 @@ def build_suggest(spec: SuggestSpec) -> dict[str, Any]:
         pid = meaning.problem_id.lower()
         named.append(_const({"bool": {"filter": [on_platform, {"prefix": {"problem_id": pid}}]}}, 500))
         named.append(_const({"bool": {"filter": [on_platform, _problem_of_contest(pid)]}}, 30))
+    named.extend(_as_typed(spec.text))
     matches = {"bool": {"should": [*named, *should], "minimum_should_match": 1}}
     return {"bool": {"filter": filters, "must": [matches], "should": [_const(on_platform, 10)]}}
 
