@@ -24,6 +24,9 @@ from algoitny_executions.adapters.sandbox.build import build_runner
 from algoitny_executions.adapters.sandbox.bwrap import Bind, BwrapSandbox, RunSpec, SandboxError
 from algoitny_executions.domain.judging import (
     COMPILE_MESSAGE_KEEP_BYTES,
+    FLAG_OUTPUT_KILL,
+    FLAG_STDERR_OVER,
+    FLAG_STDOUT_OVER,
     EffectiveLimits,
     JudgeOptions,
     JudgeReport,
@@ -326,7 +329,13 @@ class Judge:
                 if failure.verdict == Verdict.CE:
                     self.artifacts.remember_compile_error(language.key, code_hash, failure.compile_message)
                 return CompileOutcome(None, failure)
-            artifact = self.artifacts.store_from_box(language.key, code_hash, box, language.artifacts)
+            try:
+                artifact = self.artifacts.store_from_box(language.key, code_hash, box, language.artifacts)
+            except safe_fs.UnsafeBox as exc:
+                # The user's program, not the judge, is at fault: a compile error (cached like one).
+                message = f"the compiled program is too large: {exc}"
+                self.artifacts.remember_compile_error(language.key, code_hash, message)
+                return CompileOutcome(None, JudgeReport(verdict=Verdict.CE, compile_message=message))
             if artifact is None:
                 message = "the compiler produced no program" + (
                     " (the public class must be named Main, without a package)" if language.key == "java17" else ""
@@ -384,6 +393,9 @@ def _compile_failure(raw: RawRun, spec: RunSpec) -> JudgeReport | None:
         return JudgeReport(verdict=Verdict.IE, detail=f"cannot start the compiler (errno {raw.code})")
     if raw.flags & 3 or raw.cpu_us > spec.cpu_ms * 1000:
         return JudgeReport(verdict=Verdict.CE, compile_message=f"compilation time limit exceeded\n{message}".strip())
+    if raw.flags & (FLAG_STDOUT_OVER | FLAG_STDERR_OVER | FLAG_OUTPUT_KILL):
+        note = f"compiler output exceeded {spec.out_cap // 1024} KB (truncated)"
+        return JudgeReport(verdict=Verdict.CE, compile_message=f"{note}\n{message}".strip())
     if raw.kind == "S":
         why = "compiler killed by " + signal_name(raw.code)
         if raw.oom_killed:
