@@ -79,6 +79,7 @@ def judge_config(settings: ExecutionsSettings) -> JudgeConfig | None:
     return JudgeConfig(
         work_root=Path(settings.judge_work_root) / settings.namespace,
         slots=settings.judge_slots,
+        queue=settings.judge_queue,
         uid_base=settings.judge_uid_base,
         use_cgroups=settings.judge_use_cgroups,
         cgroup_prefix=f"algoitny-{settings.namespace}-{settings.judge_uid_base}",

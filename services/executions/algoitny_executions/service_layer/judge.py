@@ -1,8 +1,11 @@
 """Judging use case: compile once (cached), run every test in one box, classify, retry IE.
 
 ``Judge`` owns a pool of sandbox slots (one uid, cgroup and directory each); a call to
-:meth:`Judge.judge` takes a free slot for the whole submission. Blocking: async callers
-use :meth:`Judge.judge_async`, which runs it in a thread.
+:meth:`Judge.judge` takes a free slot for the whole submission. Blocking: async callers go
+through :meth:`Judge.call`, which runs it on the judge's own thread pool (one thread per
+slot, never the event loop's shared default pool) behind a bounded queue: an interactive
+call (``POST /runs``) that finds every slot busy and ``queue`` calls waiting is refused at
+once with :class:`JudgeBusy` (503 + Retry-After) instead of waiting without a bound.
 """
 
 from __future__ import annotations
@@ -10,13 +13,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import os
 import queue
 import shutil
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from algoitny_executions.adapters.cache import ArtifactCache, TestSetCache
 from algoitny_executions.adapters.sandbox import cgroups, safe_fs
@@ -52,8 +60,19 @@ COMPILE_MEMORY_BYTES = 1536 * 1024 * 1024
 STDERR_CAP = 8 * 1024
 
 
+T = TypeVar("T")
+
+
 class UnknownLanguage(ValueError):
     pass
+
+
+class JudgeBusy(RuntimeError):
+    """Every slot is busy and the queue is full: come back in ``retry_after_s`` seconds."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"the judge is busy; retry in {retry_after_s} s")
+        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True)
@@ -68,6 +87,8 @@ class JudgeConfig:
     max_attempts: int = 2
     compile_time_limit_ms: int | None = None
     """Caps every language's compile CPU time (tests use a low cap to keep compile bombs short)."""
+    queue: int = 4
+    """Interactive calls that may wait for a slot; one more is refused with JudgeBusy."""
 
 
 @dataclass
@@ -109,12 +130,49 @@ class Judge:
             )
             self.sandboxes.append(sandbox)
             self._free.put(sandbox)
+        self._pool = ThreadPoolExecutor(max_workers=config.slots, thread_name_prefix="judge")
+        self._admission = threading.Lock()
+        self._in_flight = 0
+        self._mean_call_s = 1.0
+
+    @property
+    def in_flight(self) -> int:
+        """Calls running or waiting on the judge's pool."""
+        return self._in_flight
+
+    async def call(self, fn: Callable[..., T], *args: Any, interactive: bool = False) -> T:
+        """Run a blocking judge method on the judge's own pool.
+
+        Interactive calls are refused with :class:`JudgeBusy` when every slot is busy and
+        ``queue`` calls wait already; background jobs (one per worker at a time) always queue."""
+        capacity = self.config.slots + self.config.queue
+        with self._admission:
+            if interactive and self._in_flight >= capacity:
+                waves = (self._in_flight - self.config.slots) // self.config.slots + 1
+                raise JudgeBusy(max(1, min(60, math.ceil(self._mean_call_s * waves))))
+            self._in_flight += 1
+        started = time.monotonic()
+
+        def release(_: Future[T]) -> None:
+            with self._admission:
+                self._in_flight -= 1
+                self._mean_call_s = 0.8 * self._mean_call_s + 0.2 * (time.monotonic() - started)
+
+        try:
+            future = self._pool.submit(fn, *args)
+        except BaseException:
+            with self._admission:
+                self._in_flight -= 1
+            raise
+        future.add_done_callback(release)
+        return await asyncio.wrap_future(future)
 
     @property
     def cgroups_enabled(self) -> bool:
         return any(s.cgroup is not None for s in self.sandboxes)
 
     def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
         for sandbox in self.sandboxes:
             if sandbox.cgroup is not None:
                 sandbox.cgroup.remove()
@@ -135,7 +193,7 @@ class Judge:
         options: JudgeOptions | None = None,
         on_test: Callable[[TestResult], None] | None = None,
     ) -> JudgeReport:
-        return await asyncio.to_thread(self.judge, submission, test_set, limits, options, on_test)
+        return await self.call(self.judge, submission, test_set, limits, options, on_test)
 
     def judge(
         self,
@@ -410,4 +468,4 @@ def remove_work_root(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-__all__: Sequence[str] = ("Judge", "JudgeConfig", "UnknownLanguage", "available_languages")
+__all__: Sequence[str] = ("Judge", "JudgeBusy", "JudgeConfig", "UnknownLanguage", "available_languages")

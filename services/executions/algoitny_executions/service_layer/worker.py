@@ -89,7 +89,7 @@ class JudgeWorker:
             return
         t0 = time.monotonic()
         try:
-            test_set = await self._test_sets.load(job.platform, job.problem_id, job.test_set_version)
+            test_set = await self._test_sets.load(job.platform, job.problem_id, job.test_set_version, job.incarnation)
         except ProblemGone:
             await self._finish(job, JudgeReport(verdict=Verdict.IE, detail="the problem's test set is gone"), t0)
             return
