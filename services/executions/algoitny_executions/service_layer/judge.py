@@ -178,12 +178,28 @@ class Judge:
                 sandbox.cgroup.remove()
 
     @contextmanager
-    def _slot(self) -> Iterator[BwrapSandbox]:
-        sandbox = self._free.get()
-        try:
-            yield sandbox
-        finally:
-            self._free.put(sandbox)
+    def _slot(self, language: Language, submission: Submission) -> Iterator[BwrapSandbox]:
+        """A free sandbox; the submission's compiled artifact is held (not evicted) meanwhile."""
+        with self.artifacts.hold(language.key, submission.code_hash):
+            sandbox = self._free.get()
+            try:
+                yield sandbox
+            finally:
+                self._free.put(sandbox)
+
+    def _run_tests(
+        self,
+        sandbox: BwrapSandbox,
+        spec: RunSpec,
+        artifact: Path,
+        test_set: TestSet,
+        on_result: Callable[[RawRun], bool] | None = None,
+    ) -> list[RawRun]:
+        """Run the artifact on the test set's inputs, the inputs held (not evicted) meanwhile."""
+        with self.test_sets.hold(test_set):
+            tests_dir = self.test_sets.materialise(test_set)
+            binds = [Bind(artifact, "/prog"), Bind(tests_dir, "/tests")]
+            return sandbox.run(spec, binds=binds, on_result=on_result)
 
     async def judge_async(
         self,
@@ -212,7 +228,7 @@ class Judge:
         last_error = ""
         for attempt in range(1, self.config.max_attempts + 1):
             try:
-                with self._slot() as sandbox:
+                with self._slot(language, submission) as sandbox:
                     report = self._judge_once(sandbox, language, submission, test_set, limits, options, on_test)
                 report.attempts = attempt
                 if report.verdict != Verdict.IE:
@@ -237,7 +253,7 @@ class Judge:
         last_error = ""
         for attempt in range(1, self.config.max_attempts + 1):
             try:
-                with self._slot() as sandbox:
+                with self._slot(language, submission) as sandbox:
                     outcome = self.compile(sandbox, language, submission)
                     if outcome.report is not None:
                         if outcome.report.verdict != Verdict.IE:
@@ -249,10 +265,9 @@ class Judge:
                     test_set = TestSet(
                         problem_key=f"run/{digest}", version=0, cases=(TestCase(input=stdin, output=b""),)
                     )
-                    tests_dir = self.test_sets.materialise(test_set)
                     eff = EffectiveLimits.of(limits, language)
                     spec = self._run_spec(language, eff, 1)
-                    (raw,) = sandbox.run(spec, binds=[Bind(outcome.artifact, "/prog"), Bind(tests_dir, "/tests")])
+                    (raw,) = self._run_tests(sandbox, spec, outcome.artifact, test_set)
                 result = classify(raw, eff, language, raw.stdout, "exact")
                 if result.verdict == Verdict.IE:
                     last_error = result.detail
@@ -288,7 +303,7 @@ class Judge:
         last_error = ""
         for attempt in range(1, self.config.max_attempts + 1):
             try:
-                with self._slot() as sandbox:
+                with self._slot(language, submission) as sandbox:
                     outcome = self.compile(sandbox, language, submission)
                     if outcome.report is not None:
                         if outcome.report.verdict != Verdict.IE:
@@ -306,10 +321,9 @@ class Judge:
                         version=0,
                         cases=tuple(TestCase(input=data, output=b"") for data in inputs),
                     )
-                    tests_dir = self.test_sets.materialise(test_set)
                     eff = EffectiveLimits.of(limits, language)
                     spec = self._run_spec(language, eff, len(inputs))
-                    raws = sandbox.run(spec, binds=[Bind(outcome.artifact, "/prog"), Bind(tests_dir, "/tests")])
+                    raws = self._run_tests(sandbox, spec, outcome.artifact, test_set)
                 pairs: list[tuple[RawRun, TestResult]] = []
                 for raw in raws:
                     if expected is None:
@@ -419,7 +433,6 @@ class Judge:
         assert outcome.artifact is not None
         if not test_set.cases:
             return JudgeReport(verdict=Verdict.AC, compile_cached=outcome.cached)
-        tests_dir = self.test_sets.materialise(test_set)
         eff = EffectiveLimits.of(limits, language)
         spec = self._run_spec(language, eff, len(test_set.cases))
         results: list[TestResult] = []
@@ -433,8 +446,7 @@ class Judge:
                 on_test(result)
             return not (options.stop_on_first_failure and result.verdict != Verdict.AC)
 
-        binds = [Bind(outcome.artifact, "/prog"), Bind(tests_dir, "/tests")]
-        sandbox.run(spec, binds=binds, on_result=on_result)
+        self._run_tests(sandbox, spec, outcome.artifact, test_set, on_result)
         if any(r.verdict == Verdict.IE for r in results):
             bad = next(r for r in results if r.verdict == Verdict.IE)
             return JudgeReport(verdict=Verdict.IE, tests=results, detail=bad.detail)
