@@ -67,6 +67,10 @@ class UnknownLanguage(ValueError):
     pass
 
 
+class JudgeUnavailable(RuntimeError):
+    """The judge cannot run boxes safely on this host (e.g. no usable cgroups): it does not start."""
+
+
 class JudgeBusy(RuntimeError):
     """Every slot is busy and the queue is full: come back in ``retry_after_s`` seconds."""
 
@@ -83,7 +87,12 @@ class JudgeConfig:
     uid_base: int = 60000
     bwrap: str = "/usr/bin/bwrap"
     use_cgroups: bool = True
+    """False runs boxes with rlimits only (no box-wide memory/pids caps): an explicit, logged opt-out."""
     cgroup_prefix: str = "algoitny"
+    cgroup_root: Path = cgroups.CGROUP_ROOT
+    proc_self_cgroup: Path = cgroups.PROC_SELF_CGROUP
+    box_cpus: float | None = 2.0
+    """CPU bandwidth of one box (cgroup v2 cpu.max), so a box of CPU burners cannot take the host."""
     max_attempts: int = 2
     compile_time_limit_ms: int | None = None
     """Caps every language's compile CPU time (tests use a low cap to keep compile bombs short)."""
@@ -115,11 +124,16 @@ class Judge:
         self.test_sets = TestSetCache(root / "tests")
         self.sandboxes: list[BwrapSandbox] = []
         self._free: queue.Queue[BwrapSandbox] = queue.Queue()
+        if not config.use_cgroups:
+            log.warning(
+                "the judge runs WITHOUT cgroups (ALGOITNY_JUDGE_USE_CGROUPS=false): boxes have per-process "
+                "rlimits only, no box-wide memory, pids or CPU caps"
+            )
         for slot in range(config.slots):
             slot_dir = root / f"slot-{slot}"
             slot_dir.mkdir(exist_ok=True)
             os.chmod(slot_dir, 0o711)
-            cg = cgroups.detect(f"{config.cgroup_prefix}-slot-{slot}") if config.use_cgroups else None
+            cg = self._cgroup(f"{config.cgroup_prefix}-slot-{slot}") if config.use_cgroups else None
             sandbox = BwrapSandbox(
                 slot=slot,
                 slot_dir=slot_dir,
@@ -127,6 +141,7 @@ class Judge:
                 bwrap=config.bwrap,
                 uid=config.uid_base + slot,
                 cgroup=cg,
+                box_cpus=config.box_cpus,
             )
             self.sandboxes.append(sandbox)
             self._free.put(sandbox)
@@ -134,6 +149,16 @@ class Judge:
         self._admission = threading.Lock()
         self._in_flight = 0
         self._mean_call_s = 1.0
+
+    def _cgroup(self, name: str) -> cgroups.CgroupSlot:
+        try:
+            return cgroups.detect(name, self.config.cgroup_root, self.config.proc_self_cgroup)
+        except cgroups.CgroupsUnavailable as exc:
+            self.close()
+            raise JudgeUnavailable(
+                "no usable cgroups, so boxes would have no memory or pids cap: give the service a delegated "
+                f"cgroup v2 subtree with the memory and pids controllers, or writable v1 ones ({exc})"
+            ) from exc
 
     @property
     def in_flight(self) -> int:
@@ -172,7 +197,8 @@ class Judge:
         return any(s.cgroup is not None for s in self.sandboxes)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        if hasattr(self, "_pool"):
+            self._pool.shutdown(wait=False, cancel_futures=True)
         for sandbox in self.sandboxes:
             if sandbox.cgroup is not None:
                 sandbox.cgroup.remove()
@@ -480,4 +506,11 @@ def remove_work_root(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-__all__: Sequence[str] = ("Judge", "JudgeBusy", "JudgeConfig", "UnknownLanguage", "available_languages")
+__all__: Sequence[str] = (
+    "Judge",
+    "JudgeBusy",
+    "JudgeConfig",
+    "JudgeUnavailable",
+    "UnknownLanguage",
+    "available_languages",
+)

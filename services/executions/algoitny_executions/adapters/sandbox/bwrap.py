@@ -122,6 +122,7 @@ class BwrapSandbox:
         bwrap: str = "/usr/bin/bwrap",
         uid: int | None = None,
         cgroup: CgroupSlot | None = None,
+        box_cpus: float | None = None,
     ) -> None:
         self.slot = slot
         self.slot_dir = slot_dir
@@ -129,6 +130,7 @@ class BwrapSandbox:
         self.bwrap = bwrap
         self.uid = uid if os.geteuid() == 0 else None
         self.cgroup = cgroup
+        self.box_cpus = box_cpus
         self._seccomp = build_filter()
         self._lock = threading.Lock()
 
@@ -200,7 +202,7 @@ class BwrapSandbox:
         tmpfs_bytes = 2 * spec.out_cap + 2 * spec.err_cap + 8 * 1024 * 1024
         if self.cgroup is not None:
             box_memory = spec.memory_bytes + tmpfs_bytes + TMP_SIZE + SHM_SIZE + RUNNER_OVERHEAD_BYTES
-            self.cgroup.prepare(box_memory, spec.nproc + 16)
+            self.cgroup.prepare(box_memory, spec.nproc + 16, self.box_cpus)
         seccomp_fd = filter_fd(self._seccomp)
         results: list[RawRun] = []
         deadline_s = (spec.wall_ms / 1000 + 0.5) * max(1, len(spec.inputs)) + 10
