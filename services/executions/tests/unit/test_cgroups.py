@@ -100,5 +100,5 @@ def test_a_v2_tree_that_refuses_limits_is_not_used(tmp_path: Path) -> None:
     root = tmp_path / "fs"
     path = _v2_tree(root, "/", "memory pids", "s")
     (path / "memory.max").unlink()  # the memory controller did not reach the slot
-    with pytest.raises(cgroups.CgroupsUnavailable, match="has no memory.max"):
+    with pytest.raises(cgroups.CgroupsUnavailable, match=r"has no memory\.max"):
         cgroups.detect("s", root, _self_cgroup(tmp_path, "/"))
