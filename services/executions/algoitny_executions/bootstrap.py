@@ -36,6 +36,7 @@ from algoitny_shared.topics import EXECUTION_JOBS, EXECUTIONS_GROUP, HINT_EVENTS
 from algoitny_shared.uow import DynamoUnitOfWork
 
 log = logging.getLogger(__name__)
+JOB_POLL_INTERVAL_MS = 30 * 60 * 1000
 
 
 @dataclass
@@ -149,6 +150,9 @@ def build(settings: ExecutionsSettings | None = None) -> Container:
         topics=[EXECUTION_JOBS],
         handlers={**worker.handlers(), **sandbox_runs.handlers()},
         max_poll_records=1,  # one job at a time: judging takes seconds
+        # A job may take longer than the default 5 min; a rebalance anyway never judges twice
+        # (the worker's lease on the execution), this only makes it rare.
+        max_poll_interval_ms=JOB_POLL_INTERVAL_MS,
     )
     hint_consumer = EventConsumer(
         broker=broker,
