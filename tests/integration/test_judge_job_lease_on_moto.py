@@ -123,3 +123,25 @@ async def test_a_redelivered_job_is_not_judged_twice(provisioned: dict[str, Any]
     await worker().on_submitted(envelope, job)
     item = await repo.get(job.execution_id, consistent=True)
     assert item is not None and item["status"] == "completed" and judge.calls == 2
+
+
+class BrokenJudge:
+    async def judge_async(self, *args: Any, **kwargs: Any) -> JudgeReport:
+        raise RuntimeError("something the judge did not expect")
+
+
+async def test_an_unexpected_judge_error_completes_the_execution_as_ie(provisioned: dict[str, Any]) -> None:
+    """Nothing leaves an execution "running" while its job is dead-lettered: IE, refunded."""
+    settings = ExecutionsSettings()
+    client = dynamodb(settings)
+    repo = HistoryRepository(client, settings.namespace)
+    outbox = Outbox(client, EXECUTIONS_OUTBOX, settings.namespace)
+
+    def uow() -> DynamoUnitOfWork:
+        return DynamoUnitOfWork(client, outbox)
+
+    envelope, job = await _new_job(repo, uow)
+    worker = JudgeWorker(repo, OneCase(), lambda: BrokenJudge(), uow, progress_interval_s=0.1)  # type: ignore[arg-type,return-value]
+    await worker.on_submitted(envelope, job)
+    item = await repo.get(job.execution_id, consistent=True)
+    assert item is not None and item["status"] == "completed" and item["verdict"] == "IE"

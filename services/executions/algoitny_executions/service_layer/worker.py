@@ -166,6 +166,11 @@ class JudgeWorker:
             report = JudgeReport(verdict=Verdict.IE, detail=str(exc))
         except ValueError as exc:  # code no longer valid for the judge (cannot happen for accepted input)
             report = JudgeReport(verdict=Verdict.IE, detail=f"invalid submission: {exc}"[:300])
+        except Exception as exc:
+            # Whatever the judge did not expect ends as IE (refunded), never as an execution left
+            # "running" while its job goes to the dead-letter topic.
+            log.exception("judging execution %s failed unexpectedly", job.execution_id)
+            report = JudgeReport(verdict=Verdict.IE, detail=f"internal error: {type(exc).__name__}"[:300])
         finally:
             done.set()
             await flusher
