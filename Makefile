@@ -66,17 +66,17 @@ run: install
 	@bash deploy/local/run.sh
 
 up: infra-up
-	@$(PY) deploy/local/devstack.py up
+	@ALGOITNY_ENVIRONMENT=$${ALGOITNY_ENVIRONMENT:-local} $(PY) deploy/local/devstack.py up
 
 down:
-	@test ! -x $(PY) || $(PY) deploy/local/devstack.py down
+	@test ! -x $(PY) || ALGOITNY_ENVIRONMENT=$${ALGOITNY_ENVIRONMENT:-local} $(PY) deploy/local/devstack.py down
 	@bash deploy/local/infra.sh down
 
 test: install events-check
 	@bash deploy/local/test.sh
 
 test-unit: install
-	@$(PY) -m pytest -q -m "not integration and not e2e"
+	@ALGOITNY_ENVIRONMENT=$${ALGOITNY_ENVIRONMENT:-test} $(PY) -m pytest -q -m "not integration and not e2e"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

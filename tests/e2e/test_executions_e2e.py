@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from algoitny_accounts.settings import AccountsSettings
 from algoitny_shared import tokens
 from algoitny_shared.settings import ServiceSettings
 
@@ -25,7 +26,7 @@ TESTS = 10
 
 
 def user_headers(user_id: str | None = None) -> dict[str, str]:
-    keyring = tokens.Keyring.parse(ServiceSettings().token_secret.get_secret_value())
+    keyring = AccountsSettings().signing_keys()
     token, _ = tokens.issue(keyring, user_id=user_id or f"x{uuid.uuid4().hex[:10]}", role="user", plan="pro", ttl_s=900)
     return {"authorization": f"Bearer {token}"}
 

@@ -13,6 +13,7 @@ import pytest
 from devstack import Platform
 from support.kafka_tools import read_topic
 
+from algoitny_accounts.settings import AccountsSettings
 from algoitny_shared import tokens
 from algoitny_shared.events import EventEnvelope
 from algoitny_shared.settings import ServiceSettings
@@ -29,7 +30,7 @@ def _free_port() -> int:
 
 def _user_token(user_id: str, plan: str = "free") -> dict[str, str]:
     """A valid access token for a user the accounts service need not know (quotas key on the id)."""
-    keyring = tokens.Keyring.parse(ServiceSettings().token_secret.get_secret_value())
+    keyring = AccountsSettings().signing_keys()
     token, _ = tokens.issue(keyring, user_id=user_id, role="user", plan=plan, ttl_s=600)
     return {"authorization": f"Bearer {token}"}
 

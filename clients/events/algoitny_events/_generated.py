@@ -73,6 +73,16 @@ class UserRoleChanged(_Payload):
     changed_at: datetime
 
 
+class UserSessionsRevoked(_Payload):
+    """Every session of a user up to this event ended (e.g. an unverified password account taken
+    over by the address's verified owner): refresh tokens of earlier sessions fail, and gateways
+    refuse access tokens issued at an earlier user version."""
+
+    user_id: str
+    reason: str
+    revoked_at: datetime
+
+
 class ChargeRef(_Payload):
     """The quota charge a metered request made at the gateway (absent for admins: not metered)."""
 
@@ -427,6 +437,7 @@ EVENT_TYPES: dict[str, tuple[int, type[BaseModel], str, str]] = {
     "accounts.UserReactivated": (1, UserReactivated, "accounts.events", "user"),
     "accounts.UserRegistered": (1, UserRegistered, "accounts.events", "user"),
     "accounts.UserRoleChanged": (1, UserRoleChanged, "accounts.events", "user"),
+    "accounts.UserSessionsRevoked": (1, UserSessionsRevoked, "accounts.events", "user"),
     "executions.ExecutionCompleted": (1, ExecutionCompleted, "executions.events", "execution"),
     "executions.ExecutionSubmitted": (1, ExecutionSubmitted, "executions.jobs", "execution"),
     "executions.SandboxRunCompleted": (1, SandboxRunCompleted, "executions.events", "sandbox_run"),
@@ -494,4 +505,5 @@ __all__ = [
     "UserReactivated",
     "UserRegistered",
     "UserRoleChanged",
+    "UserSessionsRevoked",
 ]

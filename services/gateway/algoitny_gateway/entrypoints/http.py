@@ -14,10 +14,12 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
+from algoitny_gateway.adapters.jwks import JwksKeys
 from algoitny_gateway.adapters.revocation_feed import RevocationFeed
 from algoitny_gateway.adapters.upstreams import Upstreams
 from algoitny_gateway.domain.revocations import RevocationList
@@ -27,12 +29,12 @@ from algoitny_gateway.service_layer.openapi import compose
 from algoitny_gateway.service_layer.quota import QuotaGate
 from algoitny_gateway.service_layer.throttle import TokenBuckets
 from algoitny_gateway.settings import GatewaySettings
-from algoitny_shared import tokens
 from algoitny_shared.charges import CHARGE_HEADER, format_charge
 from algoitny_shared.errors import PROBLEM_JSON, AppError, ErrorCode
 from algoitny_shared.http import REQUEST_ID_HEADER, create_app
 from algoitny_shared.identity import IDENTITY_HEADER, Identity, IdentitySigner
 from algoitny_shared.logging import request_id_var
+from algoitny_shared.tokens import JWKS_PATH
 from algoitny_shared.topics import ACCOUNT_EVENTS
 
 FORWARDED_HEADERS = ("content-type", "accept", "traceparent", "idempotency-key", "if-match")
@@ -81,13 +83,12 @@ def _public_instance(content: bytes, path: str) -> bytes:
 def make_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     upstreams = Upstreams(settings)
-    keyring = tokens.Keyring.parse(
-        settings.token_secret.get_secret_value(), settings.token_previous_secrets.get_secret_value()
-    )
+    # Public keys only (accounts' JWKS): the gateway can verify a user's token, never mint one.
+    keys = JwksKeys(settings.accounts_url, refresh_s=settings.jwks_refresh_s)
     # Tokens issued before a revocation live at most one lifetime; a minute covers clock skew.
     revocations = RevocationList(horizon_s=settings.access_token_ttl_s + 60)
     feed = RevocationFeed(settings.kafka_bootstrap_servers, ACCOUNT_EVENTS.physical(settings.namespace), revocations)
-    auth = Authenticator(keyring, settings.admin_token.get_secret_value(), revocations)
+    auth = Authenticator(keys, settings.admin_token.get_secret_value(), revocations)
     signer = IdentitySigner(settings.internal_secret.get_secret_value())
     quota = QuotaGate(upstreams, signer)
     buckets = TokenBuckets(
@@ -102,12 +103,14 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         following = asyncio.create_task(feed.run(), name="revocation-feed")
+        keeping_keys = asyncio.create_task(keys.run(), name="token-keys")
         try:
             yield
         finally:
-            following.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await following
+            for task in (following, keeping_keys):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await upstreams.close()
 
     def upstream_check(name: str) -> Callable[[], Awaitable[None]]:
@@ -120,11 +123,14 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def revocation_feed() -> None:
         await feed.ready()
 
+    async def token_keys() -> None:
+        await keys.ready()
+
     app = create_app(
         settings,
         title="AlgoItny API",
         description="Practise algorithm problems: catalogue, search, judged runs, hints, quotas.",
-        readiness=[*(upstream_check(n) for n in ("problems", "search")), revocation_feed],
+        readiness=[*(upstream_check(n) for n in ("problems", "search")), revocation_feed, token_keys],
         lifespan=lifespan,
         own_docs=False,
         body_limit=lambda method, path: (
@@ -134,15 +140,28 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
         ),
     )
 
-    def identify(request: Request) -> Identity:
+    async def identify(request: Request) -> Identity:
         peer = request.client.host if request.client else None
         ip = client_address(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxy_hops)
-        return auth.identify(request.headers.get("authorization"), ip)
+        authorization = request.headers.get("authorization")
+        await keys.ensure(authorization)  # a key id not seen yet: accounts may have rotated
+        return auth.identify(authorization, ip)
 
     @app.get(f"{API}/auth/whoami", response_model=Identity, tags=["auth"])
     async def whoami(request: Request) -> Identity:
         """The identity the gateway verified from the bearer token (answered by the gateway itself)."""
-        return identify(request)
+        return await identify(request)
+
+    @app.get(JWKS_PATH, tags=["auth"])
+    async def jwks(response: Response) -> dict[str, Any]:
+        """The public keys that verify access tokens (JWKS, Ed25519), as accounts publishes them."""
+        if not keys.document()["keys"]:
+            try:
+                await keys.refresh()
+            except (httpx.HTTPError, ValueError) as exc:
+                raise AppError(ErrorCode.UPSTREAM_UNAVAILABLE, "The token keys are not available yet") from exc
+        response.headers["cache-control"] = "public, max-age=60"
+        return keys.document()
 
     def add_route(route: Route) -> None:
         async def forward(request: Request) -> Response:
@@ -151,7 +170,7 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
                 route.rate_class,
                 client_address(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxy_hops) or "unknown",
             )
-            identity = identify(request)
+            identity = await identify(request)
             authorize(identity, route.access)
             # Only listed headers travel on: any identity header a client sent is dropped here,
             # and the one the service believes is the assertion signed below.
