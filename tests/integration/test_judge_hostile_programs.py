@@ -241,6 +241,16 @@ HOSTILE: dict[str, tuple[str, str, TestSet, Verdict]] = {
         ONE,
         Verdict.TLE,
     ),
+    # issue 23 item 7: memory is the whole box's too (a child the program never waits for, over
+    # the limit, is MLE, not AC).
+    "memory_in_a_child_over_the_limit": (
+        "c",
+        "#include <stdlib.h>\n#include <unistd.h>\n#include <sys/wait.h>\n"
+        "int main(){pid_t p=fork();if(p==0){volatile char*m=malloc(80<<20);for(long i=0;m&&i<(80<<20);i+=4096)m[i]=1;"
+        "usleep(2000000);_exit(0);}usleep(600000);return 0;}",
+        ONE,
+        Verdict.MLE,
+    ),
     # issue 23 item 7: no writable place carries state from one test to the next, none is unbounded.
     "dev_and_dev_shm_do_not_carry_state": (
         "python3",

@@ -8,7 +8,9 @@
  * CPU time is the whole box's: every process of the test, including children the
  * program never waits for (orphans are re-parented to us, PID 1, and reaped here), from
  * the delta of our RUSAGE_CHILDREN plus, while it runs, the times of the live processes.
- * Peak RSS is the program's own (wait4). The writable scratch places (/box, /tmp,
+ * Memory likewise: the peak is the program's own (wait4), or the box's when larger (the
+ * sum of the live processes' PSS, sampled by the watchdog, and the peak of any process
+ * reaped during the test). The writable scratch places (/box, /tmp,
  * /dev/shm) are emptied after every test. One sandbox start-up is paid per
  * submission instead of per test, and each test keeps its own limits and measurements.
  *
@@ -143,6 +145,38 @@ static int64_t live_cpu_us(void) {
     }
     closedir(d);
     return (int64_t)(ticks * 1000000ULL / (unsigned long long)hz);
+}
+
+/* Memory of every live process of the box but us, in kB: the sum of their proportional set
+ * sizes (shared pages split between sharers, so a fork's copy-on-write pages count once). */
+static long long live_pss_kb(void) {
+    DIR *d = opendir("/proc");
+    if (!d) return 0;
+    long long total = 0;
+    struct dirent *e;
+    char path[64], buf[4096];
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end || pid <= 1) continue;
+        snprintf(path, sizeof path, "/proc/%ld/smaps_rollup", pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n <= 0) continue;
+        buf[n] = 0;
+        char *pss = strstr(buf, "\nPss:");
+        if (pss) total += strtoll(pss + 5, NULL, 10);
+    }
+    closedir(d);
+    return total;
+}
+
+static long children_maxrss_kb(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_CHILDREN, &ru) != 0) return 0;
+    return ru.ru_maxrss;
 }
 
 static int make_capture(const char *dir) {
@@ -293,6 +327,8 @@ int main(int argc, char **argv) {
         int report[2];
         if (pipe2(report, O_CLOEXEC) != 0) die("pipe");
         int64_t cpu_base = reaped_cpu_us();
+        long maxrss_base = children_maxrss_kb();
+        long long box_peak_kb = 0;
         int64_t start = now_us();
         pid_t pid = fork();
         if (pid < 0) die("fork");
@@ -353,6 +389,8 @@ int main(int argc, char **argv) {
             if (main_done) break;
             int64_t elapsed = now_us() - start;
             int64_t cpu = reaped_cpu_us() - cpu_base + live_cpu_us();
+            long long pss = live_pss_kb();
+            if (pss > box_peak_kb) box_peak_kb = pss;
             struct stat ost, est;
             if (elapsed >= wall_ms * 1000) {
                 flags |= 1;
@@ -388,6 +426,9 @@ int main(int argc, char **argv) {
         kill_all_others();
         /* Everything of this test is reaped now: the box's CPU time is exact. */
         int64_t box_cpu_us = reaped_cpu_us() - cpu_base;
+        /* A process reaped during this test with a larger peak than any before it. */
+        long reaped_maxrss = children_maxrss_kb();
+        if (reaped_maxrss > maxrss_base && reaped_maxrss > box_peak_kb) box_peak_kb = reaped_maxrss;
 
         int spawn_errno = 0;
         char kind = 'E';
@@ -404,6 +445,7 @@ int main(int argc, char **argv) {
         close(report[0]);
         int64_t cpu_us = tv_us(ru.ru_utime) + tv_us(ru.ru_stime);
         if (box_cpu_us > cpu_us) cpu_us = box_cpu_us;
+        long maxrss_kb = ru.ru_maxrss > box_peak_kb ? ru.ru_maxrss : (long)box_peak_kb;
         int over_out = 0, over_err = 0;
         size_t out_len = capture_len(outfd, (size_t)out_cap, &over_out);
         size_t err_len = capture_len(errfd, (size_t)err_cap, &over_err);
@@ -411,7 +453,7 @@ int main(int argc, char **argv) {
         if (over_err) flags |= 8;
         char head[256];
         int hn = snprintf(head, sizeof head, "T %d %c %d %lld %lld %ld %d %zu %zu\n", t, kind, code,
-                          (long long)cpu_us, (long long)wall, ru.ru_maxrss, flags, out_len, err_len);
+                          (long long)cpu_us, (long long)wall, maxrss_kb, flags, out_len, err_len);
         write_all(1, head, (size_t)hn);
         send_capture(outfd, out_len);
         send_capture(errfd, err_len);
