@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.judge_env import TEST_UID_BASE, aplusb_tests, judge_all, judge_env
+from support.judge_env import TEST_UID_BASE, aplusb_tests, judge_all, judge_env, make_judge
 
 from algoitny_executions.adapters.sandbox import safe_fs
 from algoitny_executions.domain.judging import JudgeOptions, JudgeReport, Limits, Submission, TestCase, TestSet, Verdict
@@ -412,6 +412,21 @@ def test_a_tests_output_is_dropped_once_classified(judge: Judge) -> None:
         tracemalloc.stop()
     assert report.verdict == Verdict.AC and report.passed == n, report.to_dict()
     assert peak < n * size // 2, f"peak {peak} bytes: the outputs of {n} tests were kept"
+
+
+def test_the_compile_box_is_size_bounded() -> None:
+    """The compile step's /box is a host directory (its artifacts are copied out): a compile may
+    fill it up to a quota only, the runner watching the files' real disk usage."""
+    judge, root = make_judge(slots=1, compile_box_bytes=8 << 20)
+    try:
+        big = Submission(language="c", code="char big[12 << 20] = {1};\nint main(){return big[5];}")
+        report = judge.judge(big, ONE, LIMITS)
+        assert report.verdict == Verdict.CE and "wrote more than 8 MB" in report.compile_message, report.to_dict()
+        small = Submission(language="c", code="char big[2 << 20] = {1};\nint main(){return big[5];}")
+        assert judge.judge(small, ONE, LIMITS).verdict == Verdict.AC
+    finally:
+        judge.close()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _slot_processes() -> list[int]:

@@ -32,6 +32,7 @@ from algoitny_executions.adapters.sandbox.build import build_runner
 from algoitny_executions.adapters.sandbox.bwrap import Bind, BwrapSandbox, RunSpec, SandboxError
 from algoitny_executions.domain.judging import (
     COMPILE_MESSAGE_KEEP_BYTES,
+    FLAG_CWD_QUOTA_KILL,
     FLAG_OUTPUT_KILL,
     FLAG_STDERR_OVER,
     FLAG_STDOUT_OVER,
@@ -57,6 +58,7 @@ COMPILE_WALL_FACTOR = 1.5
 COMPILE_OUTPUT_CAP = 64 * 1024
 COMPILE_FSIZE = 256 * 1024 * 1024
 COMPILE_MEMORY_BYTES = 1536 * 1024 * 1024
+COMPILE_BOX_BYTES = 512 * 1024 * 1024
 STDERR_CAP = 8 * 1024
 
 
@@ -98,6 +100,8 @@ class JudgeConfig:
     """Caps every language's compile CPU time (tests use a low cap to keep compile bombs short)."""
     queue: int = 4
     """Interactive calls that may wait for a slot; one more is refused with JudgeBusy."""
+    compile_box_bytes: int = COMPILE_BOX_BYTES
+    """Disk space a compile may fill in its box (a host directory, unlike the runs' tmpfs)."""
 
 
 @dataclass
@@ -420,6 +424,7 @@ class Judge:
                 out_cap=COMPILE_OUTPUT_CAP,
                 err_cap=COMPILE_OUTPUT_CAP,
                 memory_bytes=COMPILE_MEMORY_BYTES,
+                cwd_quota_bytes=self.config.compile_box_bytes,
             )
             (raw,) = sandbox.run(spec, box=box)
             failure = _compile_failure(raw, spec)
@@ -489,6 +494,9 @@ def _compile_failure(raw: RawRun, spec: RunSpec) -> JudgeReport | None:
         return JudgeReport(verdict=Verdict.IE, detail=f"cannot start the compiler (errno {raw.code})")
     if raw.flags & 3 or raw.cpu_us > spec.cpu_ms * 1000:
         return JudgeReport(verdict=Verdict.CE, compile_message=f"compilation time limit exceeded\n{message}".strip())
+    if raw.flags & FLAG_CWD_QUOTA_KILL:
+        note = f"the compiler wrote more than {spec.cwd_quota_bytes // (1024 * 1024)} MB"
+        return JudgeReport(verdict=Verdict.CE, compile_message=f"{note}\n{message}".strip())
     if raw.flags & (FLAG_STDOUT_OVER | FLAG_STDERR_OVER | FLAG_OUTPUT_KILL):
         note = f"compiler output exceeded {spec.out_cap // 1024} KB (truncated)"
         return JudgeReport(verdict=Verdict.CE, compile_message=f"{note}\n{message}".strip())

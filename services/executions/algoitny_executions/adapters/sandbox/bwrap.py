@@ -79,6 +79,8 @@ class RunSpec:
     cwd: str = "/box"
     scratch: str = "/box"
     """Emptied (with /tmp) after every test so no file outlives its test; "-" keeps files."""
+    cwd_quota_bytes: int = 0
+    """Disk space the files under ``cwd`` may take (a host directory: the compile step); 0 = none."""
 
     def encode(self, ack: bool) -> bytes:
         for item in (*self.argv, *self.inputs, self.cwd):
@@ -102,6 +104,7 @@ class RunSpec:
                     self.out_cap,
                     self.err_cap,
                     int(ack),
+                    self.cwd_quota_bytes,
                 )
             ),
             str(len(self.inputs)),

@@ -21,7 +21,8 @@
  * Protocol (run mode). The spec arrives on stdin, one item per line:
  *   argc, then argc lines of argv (argv[0] an absolute path), then cwd, then a scratch
  *   directory emptied (with /tmp and /dev/shm) after every test, or "-" to keep files (compile step),
- *   cpu_ms wall_ms as_bytes(0 = none) fsize_bytes nproc stack_bytes nofile out_cap err_cap ack,
+ *   cpu_ms wall_ms as_bytes(0 = none) fsize_bytes nproc stack_bytes nofile out_cap err_cap ack
+ *   cwd_quota_bytes (0 = none: the disk space the files under cwd may take, for a host directory),
  *   ntests, then ntests lines: an input path, or "-" for /dev/null.
  * For each test it writes to stdout one header line
  *   "T <index> <E|S|X> <code> <cpu_us> <wall_us> <maxrss_kb> <flags> <out_len> <err_len>\n"
@@ -29,7 +30,8 @@
  * E = exited with <code>, S = killed by signal <code>, X = could not start (errno <code>).
  * flags: 1 killed by the wall-clock watchdog, 2 killed by the CPU watchdog,
  *        4 stdout longer than out_cap, 8 stderr longer than err_cap,
- *        16 killed by the output watchdog (a runtime that ignores SIGXFSZ kept going).
+ *        16 killed by the output watchdog (a runtime that ignores SIGXFSZ kept going),
+ *        32 killed because the files under cwd took more than cwd_quota_bytes.
  * With ack = 1 it reads one byte from stdin after each test: 'c' continues, anything
  * else (or EOF) stops. It ends with the line "D\n".
  */
@@ -179,6 +181,34 @@ static long children_maxrss_kb(void) {
     return ru.ru_maxrss;
 }
 
+/* Disk space (allocated blocks) of the files under a directory, never following links. */
+static long long dir_usage_at(int dfd, int depth) {
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return 0;
+    }
+    long long total = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+        total += (long long)st.st_blocks * 512;
+        if (S_ISDIR(st.st_mode) && depth < 32) {
+            int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub >= 0) total += dir_usage_at(sub, depth + 1);
+        }
+    }
+    closedir(d);
+    return total;
+}
+
+static long long dir_usage(const char *path) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    return fd < 0 ? 0 : dir_usage_at(fd, 0);
+}
+
 static int make_capture(const char *dir) {
     int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (fd >= 0) return fd;
@@ -306,10 +336,10 @@ int main(int argc, char **argv) {
     cargv[cargc] = NULL;
     char *cwd = read_line(in);
     char *scratch = read_line(in); /* directories emptied after every test ("-" = none) */
-    long long cpu_ms, wall_ms, as_bytes, fsize, nproc, stack, nofile, out_cap, err_cap, ack;
+    long long cpu_ms, wall_ms, as_bytes, fsize, nproc, stack, nofile, out_cap, err_cap, ack, cwd_quota;
     char *lim = read_line(in);
-    if (sscanf(lim, "%lld %lld %lld %lld %lld %lld %lld %lld %lld %lld", &cpu_ms, &wall_ms, &as_bytes, &fsize,
-               &nproc, &stack, &nofile, &out_cap, &err_cap, &ack) != 10) {
+    if (sscanf(lim, "%lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld", &cpu_ms, &wall_ms, &as_bytes, &fsize,
+               &nproc, &stack, &nofile, &out_cap, &err_cap, &ack, &cwd_quota) != 11) {
         errno = EINVAL;
         die("limits");
     }
@@ -399,8 +429,10 @@ int main(int argc, char **argv) {
             } else if ((fstat(outfd, &ost) == 0 && ost.st_size > out_cap) ||
                        (fstat(errfd, &est) == 0 && est.st_size > err_cap)) {
                 flags |= 16;
+            } else if (cwd_quota > 0 && dir_usage(cwd) > cwd_quota) {
+                flags |= 32;
             }
-            if (flags & 19) {
+            if (flags & 51) {
                 kill(pid, SIGKILL);
                 if (getpid() == 1) kill(-1, SIGKILL);
                 while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
@@ -424,6 +456,7 @@ int main(int argc, char **argv) {
         int64_t wall = now_us() - start;
         if (pidfd >= 0) close(pidfd);
         kill_all_others();
+        if (cwd_quota > 0 && dir_usage(cwd) > cwd_quota) flags |= 32; /* also what it left behind */
         /* Everything of this test is reaped now: the box's CPU time is exact. */
         int64_t box_cpu_us = reaped_cpu_us() - cpu_base;
         /* A process reaped during this test with a larger peak than any before it. */
