@@ -101,7 +101,10 @@ class JudgeWorker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done.wait(), self._lease_s / 3)
             if not done.is_set():
-                await self._repo.claim(execution_id, self.worker_id, self._lease_s, {})
+                try:
+                    await self._repo.claim(execution_id, self.worker_id, self._lease_s, {})
+                except Exception:  # a missed renewal is retried; the lease has two more chances
+                    log.warning("could not renew the lease on execution %s", execution_id, exc_info=True)
 
     def handlers(self) -> dict[str, Any]:
         return {"executions.ExecutionSubmitted": self.on_submitted}
@@ -122,6 +125,11 @@ class JudgeWorker:
         keeper = asyncio.create_task(self._keep_lease(job.execution_id, judged))
         try:
             await self._judge_job(job, item, judge)
+        except BaseException:
+            # Not judged (the job will be redelivered): let the next worker take it at once.
+            with contextlib.suppress(Exception):
+                await self._repo.claim(job.execution_id, self.worker_id, 0, {})
+            raise
         finally:
             judged.set()
             await keeper
