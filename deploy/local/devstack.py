@@ -6,7 +6,7 @@ and restart single services).
 
     python deploy/local/devstack.py run     # provision, seed demo data, start all, wait for Ctrl-C
     python deploy/local/devstack.py up      # the same, in the background (pid file)
-    python deploy/local/devstack.py down    # stop what ``up`` started
+    python deploy/local/devstack.py down    # stop what ``run`` or ``up`` started (recorded PIDs)
 """
 
 from __future__ import annotations
