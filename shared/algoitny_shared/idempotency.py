@@ -13,8 +13,8 @@ answer back (same status, same body) and nothing is done or charged again:
 
 A claim whose holder died in flight (no answer stored) may be taken over after its lease.
 Records live for ``RETENTION_S`` (24 h) in the table of the service that stores them; the
-DynamoDB items are built here so that the claim can commit in the same transaction as the
-owner's state change (the ratelimit service claims in its check-and-consume transaction).
+DynamoDB items are built here (plain data, no I/O) so that the claim can commit in the same
+transaction as the owner's state change (ratelimit claims in its check-and-consume transaction).
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from algoitny_shared.dynamo import to_item
 from algoitny_shared.errors import AppError, ErrorCode
 
 IDEMPOTENCY_HEADER = "idempotency-key"
@@ -148,16 +147,12 @@ class IdempotencyItems:
                 "TableName": self.table,
                 "Item": {
                     **self.key(scope, claim.key),
-                    **to_item(
-                        {
-                            "fingerprint": claim.fingerprint,
-                            "state": "in_flight",
-                            "attempt": attempt,
-                            "claimed_at": now,
-                            "lease_until": now + LEASE_S,
-                            "expires_at": now + RETENTION_S,
-                        }
-                    ),
+                    "fingerprint": {"S": claim.fingerprint},
+                    "state": {"S": "in_flight"},
+                    "attempt": {"S": attempt},
+                    "claimed_at": {"N": str(now)},
+                    "lease_until": {"N": str(now + LEASE_S)},
+                    "expires_at": {"N": str(now + RETENTION_S)},
                 },
                 "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now "
                 "OR (#state = :in_flight AND lease_until < :now)",
