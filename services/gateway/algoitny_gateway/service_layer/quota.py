@@ -123,11 +123,13 @@ class QuotaGate:
 
     async def undo(self, admission: Admission, reason: str) -> None:
         """The request delivered nothing: give its charge back and free its key."""
-        try:
-            if admission.charge is not None:
+        if admission.charge is not None:
+            try:
                 await self.refund(admission.charge, reason)
-        finally:
-            await self._settle(admission, None)
+            except AppError as exc:
+                # The client still gets the service's answer; the charge stays (logged to be found).
+                log.error("refund of charge %s failed: %s", admission.charge.request_id, exc.detail)
+        await self._settle(admission, None)
 
     async def complete(self, admission: Admission, status: int, headers: dict[str, str], body: bytes) -> None:
         """The request delivered: keep its answer for retries under its key."""
