@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from algoitny_gateway.domain.routes import ROUTES, Route
 from algoitny_gateway.entrypoints.http import has_dot_segment, make_app
@@ -119,16 +121,14 @@ def _serve(handle: Any) -> tuple[ThreadingHTTPServer, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
-@pytest.fixture
-def fakes() -> Iterator[tuple[FakeRatelimit, FakeService, GatewaySettings]]:
+@pytest.fixture(scope="module")
+def stack() -> Iterator[tuple[FakeRatelimit, FakeService, GatewaySettings]]:
     ratelimit, service = FakeRatelimit(), FakeService()
 
     def quota(method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any]]:
         return ratelimit.answer(path, json.loads(raw))
 
     def upstream(method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any]]:
-        import time
-
         service.calls.append({"method": method, "path": path, "headers": headers, "body": raw})
         time.sleep(service.delay_s)
         if service.status is not None:
@@ -143,11 +143,26 @@ def fakes() -> Iterator[tuple[FakeRatelimit, FakeService, GatewaySettings]]:
         hints_url=svc_url,
         problems_url=svc_url,
         admin_token=ADMIN,
+        rate_general_per_min=100_000,  # one app serves the whole module
+        rate_execution_per_min=100_000,
     )
     yield ratelimit, service, settings
     for server in (s1, s2):
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def fakes(
+    stack: tuple[FakeRatelimit, FakeService, GatewaySettings],
+) -> tuple[FakeRatelimit, FakeService, GatewaySettings]:
+    """The module's fakes, with nothing charged, claimed or called yet."""
+    ratelimit, service, settings = stack
+    ratelimit.charges.clear()
+    ratelimit.claims.clear()
+    service.calls.clear()
+    service.status, service.delay_s = None, 0.0
+    return ratelimit, service, settings
 
 
 def _user(user_id: str = "alice") -> dict[str, str]:
@@ -160,8 +175,19 @@ def _path(route: Route) -> str:
     return route.public_path.format(platform="cf", problem_id="1A", execution_id="01ARZ3NDEKTSV4RRFFQ69G5FAV")
 
 
+_APPS: dict[str, FastAPI] = {}
+
+
+def _app(settings: GatewaySettings) -> FastAPI:
+    """One gateway app per settings (building one takes a while)."""
+    key = settings.model_dump_json()
+    if key not in _APPS:
+        _APPS[key] = make_app(settings)
+    return _APPS[key]
+
+
 def _client(settings: GatewaySettings) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=make_app(settings)), base_url="http://gw")
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=_app(settings)), base_url="http://gw")
 
 
 @pytest.mark.parametrize("route", CHARGED_FIRST, ids=lambda r: f"{r.method} {r.public_path}")
@@ -212,7 +238,7 @@ async def test_a_reused_request_id_is_charged_every_time(
     assert len(service.calls) == 3 and ratelimit.used == 3 and len(ratelimit.charges) == 3
 
 
-@pytest.mark.parametrize("status", [400, 404, 409, 422, 429, 500, 503])
+@pytest.mark.parametrize("status", [404, 422, 429, 503])
 @pytest.mark.parametrize("route", METERED, ids=lambda r: f"{r.method} {r.public_path}")
 async def test_an_answer_that_delivered_nothing_costs_nothing(
     fakes: tuple[FakeRatelimit, FakeService, GatewaySettings], route: Route, status: int
@@ -326,7 +352,7 @@ async def test_gateway_metrics_need_the_operator_token(
 
 async def _upload(settings: GatewaySettings, headers: dict[str, str], chunks: int) -> tuple[int, int]:
     """PUT a test set in ``chunks`` chunks of 1 MiB straight into the ASGI app: (status, chunks read)."""
-    app = make_app(settings)
+    app = _app(settings)
     read = 0
     status = 0
 
