@@ -166,7 +166,7 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
         return identify(request)
 
     def add_route(route: Route) -> None:
-        upload = route.method in ("PUT", "POST") and route.public_path.endswith("/testcases")
+        upload = is_upload(route.method, route.public_path)  # the same test as the body limit's
 
         async def forward(request: Request) -> Response:
             if any(has_dot_segment(str(v)) for v in request.path_params.values()):
