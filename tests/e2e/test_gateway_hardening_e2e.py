@@ -216,7 +216,7 @@ def test_the_gateway_metrics_need_the_operator_token(platform: Platform, admin_h
 
 
 def _upload_answer(base: str, path: str, headers: dict[str, str], declared: int) -> tuple[float, bytes]:
-    """Declare a large body, send only its first 64 KiB, and wait for the answer."""
+    """Declare a large body, send only its first 16 KiB, and wait for the answer."""
     host, port = base.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
@@ -225,7 +225,9 @@ def _upload_answer(base: str, path: str, headers: dict[str, str], declared: int)
             f"content-length: {declared}\r\n{head}\r\n".encode()
         )
         started = time.monotonic()
-        sock.sendall(b'{"test_cases": [' + b" " * 65_536)
+        # A little of the body (small enough for the server to take in whole: a close with unread
+        # bytes would be a reset that may swallow the answer); the rest never comes.
+        sock.sendall(b'{"test_cases": [' + b" " * 16_384)
         sock.settimeout(8)
         answer = sock.recv(4096)
         return time.monotonic() - started, answer
