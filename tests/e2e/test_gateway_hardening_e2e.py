@@ -123,6 +123,17 @@ def test_concurrent_duplicates_create_one_execution(
     assert _mine(gateway, headers) == list(ids) and _used(gateway, headers) == 1
 
 
+def test_admins_are_not_metered_but_their_keys_hold(
+    gateway: httpx.Client, admin_headers: dict[str, str], problem: tuple[str, str]
+) -> None:
+    headers = {**admin_headers, "idempotency-key": f"a-{uuid.uuid4().hex}"}
+    body = {"platform": problem[0], "problem_id": problem[1], "language": "python3", "code": PY_WA}
+    answers = [gateway.post(f"{API}/executions", json=body, headers=headers) for _ in range(3)]
+    assert {a.status_code for a in answers} == {202}, answers[0].text
+    assert len({a.json()["execution_id"] for a in answers}) == 1
+    assert "ratelimit-limit" not in answers[0].headers
+
+
 def test_a_reused_request_id_does_not_make_requests_free(gateway: httpx.Client, problem: tuple[str, str]) -> None:
     headers = {**_free_user(), "x-request-id": f"same-{uuid.uuid4().hex}"}
     body = {"platform": problem[0], "problem_id": problem[1], "language": "python3", "code": PY_WA}

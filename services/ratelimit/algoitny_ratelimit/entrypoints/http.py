@@ -94,6 +94,8 @@ def make_app(container: Container | None = None) -> FastAPI:
     @app.post("/quota/consume", response_model=ConsumeResult, tags=["internal"], summary="Check and consume (atomic)")
     async def consume(body: ConsumeRequest, identity: CurrentIdentity) -> ConsumeResult:
         _same_user(identity, body.user_id)
+        if not body.metered and not identity.is_admin:
+            raise AppError(ErrorCode.FORBIDDEN, "Only admins are not metered")
         return await c.quotas.consume(body)
 
     @app.post("/quota/refund", response_model=RefundResult, tags=["internal"], summary="Refund a charge (once)")
