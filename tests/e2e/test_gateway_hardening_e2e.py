@@ -22,8 +22,8 @@ import httpx
 import pytest
 from devstack import Platform
 
+from algoitny_accounts.settings import AccountsSettings
 from algoitny_shared import tokens
-from algoitny_shared.settings import ServiceSettings
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +32,7 @@ PY_WA = "print(0)"
 
 
 def _free_user() -> dict[str, str]:
-    keyring = tokens.Keyring.parse(ServiceSettings().token_secret.get_secret_value())
+    keyring = AccountsSettings().signing_keys()
     token, _ = tokens.issue(keyring, user_id=f"h{uuid.uuid4().hex[:10]}", role="user", plan="free", ttl_s=900)
     return {"authorization": f"Bearer {token}"}
 

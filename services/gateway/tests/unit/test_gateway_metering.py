@@ -24,9 +24,9 @@ from algoitny_gateway.domain.routes import ROUTES, Route
 from algoitny_gateway.entrypoints.http import has_dot_segment, make_app
 from algoitny_gateway.settings import GatewaySettings
 from algoitny_shared import tokens
-from algoitny_shared.settings import ServiceSettings
 
 ADMIN = "unit-operator-token"
+KEYS = tokens.SigningKeys.generate()  # accounts' signing keys; the gateway reads their JWKS
 CHARGED_FIRST = [r for r in ROUTES if r.metered and not r.charge_on_success]
 METERED = [r for r in ROUTES if r.metered]
 
@@ -129,6 +129,8 @@ def stack() -> Iterator[tuple[FakeRatelimit, FakeService, GatewaySettings]]:
         return ratelimit.answer(path, json.loads(raw))
 
     def upstream(method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any]]:
+        if path == "/.well-known/jwks.json":  # the fake plays accounts too
+            return 200, KEYS.jwks()
         service.calls.append({"method": method, "path": path, "headers": headers, "body": raw})
         time.sleep(service.delay_s)
         if service.status is not None:
@@ -142,6 +144,7 @@ def stack() -> Iterator[tuple[FakeRatelimit, FakeService, GatewaySettings]]:
         executions_url=svc_url,
         hints_url=svc_url,
         problems_url=svc_url,
+        accounts_url=svc_url,
         admin_token=ADMIN,
         rate_general_per_min=100_000,  # one app serves the whole module
         rate_execution_per_min=100_000,
@@ -166,8 +169,7 @@ def fakes(
 
 
 def _user(user_id: str = "alice") -> dict[str, str]:
-    keyring = tokens.Keyring.parse(ServiceSettings().token_secret.get_secret_value())
-    token, _ = tokens.issue(keyring, user_id=user_id, role="user", plan="free", ttl_s=600)
+    token, _ = tokens.issue(KEYS, user_id=user_id, role="user", plan="free", ttl_s=600)
     return {"authorization": f"Bearer {token}"}
 
 
