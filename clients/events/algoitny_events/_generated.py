@@ -124,6 +124,7 @@ class ExecutionSubmitted(_Payload):
     language: str
     public: bool
     test_set_version: int
+    incarnation: str | None = None
     time_limit_ms: int
     memory_limit_mb: int
     checker: str = "tokens"

@@ -218,6 +218,9 @@ class ExecutionSubmitted(_Payload):
     language: str
     public: bool
     test_set_version: int
+    incarnation: str | None = None
+    """The problem's incarnation at submission (a problem deleted and registered again under the same
+    id restarts its test-set versions); None from producers older than the field."""
     time_limit_ms: int
     memory_limit_mb: int
     checker: str = "tokens"
