@@ -171,9 +171,8 @@ def test_plan_administration_through_the_gateway(gateway: httpx.Client, admin_he
 
 def test_raw_request_rate_is_limited_per_client(platform: Platform) -> None:
     port = _free_port()
-    platform.start(
-        "gateway", {"ALGOITNY_RATE_GENERAL_PER_MIN": "5", "ALGOITNY_RATE_SIGNIN_PER_MIN": "2"}, replica_port=port
-    )
+    rates = {"ALGOITNY_RATE_GENERAL_PER_MIN": "5", "ALGOITNY_RATE_SIGNIN_PER_MIN": "2"}
+    platform.start("gateway", {**rates, "ALGOITNY_RATE_SUGGEST_PER_MIN": "8"}, replica_port=port)
     try:
         platform.wait_ready([f"gateway@{port}"])
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
@@ -181,5 +180,8 @@ def test_raw_request_rate_is_limited_per_client(platform: Platform) -> None:
             assert codes == [200] * 5 + [429]
             limited = client.get("/api/v1/plans")
             assert limited.json()["code"] == "RATE_LIMITED" and int(limited.headers["retry-after"]) >= 1
+            # Suggestions (a request per keystroke) have a bucket of their own.
+            typed = [client.get("/api/v1/problems/suggest", params={"q": "q" * n}).status_code for n in range(1, 10)]
+            assert typed == [200] * 8 + [429]
     finally:
         platform.kill(f"gateway@{port}", 15)

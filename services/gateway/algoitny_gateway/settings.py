@@ -22,6 +22,9 @@ class GatewaySettings(ServiceSettings):
     rate_general_per_min: int = Field(default=100, ge=1, description="Raw requests per client per minute")
     rate_execution_per_min: int = Field(default=30, ge=1)
     rate_signin_per_min: int = Field(default=10, ge=1)
+    rate_suggest_per_min: int = Field(
+        default=600, ge=1, description="Suggestions as you type (one per keystroke) per client per minute"
+    )
     upstream_timeout_s: float = Field(default=10.0, gt=0)
     trusted_proxy_hops: int = Field(
         default=0,

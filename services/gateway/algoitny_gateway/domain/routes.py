@@ -10,7 +10,7 @@ Upstream = Literal["problems", "search", "accounts", "ratelimit", "executions", 
 # problems (the token's may_register flag); admin: admins.
 Access = Literal["public", "user", "registrar", "admin"]
 Metered = Literal["execution", "hint"]
-RateClass = Literal["general", "execution", "signin"]
+RateClass = Literal["general", "execution", "signin", "suggest"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,8 @@ ROUTES: tuple[Route, ...] = (
     # /problems/search must precede /problems/{platform}/{problem_id} only for readers; the
     # segment counts differ, so the two never clash.
     Route("GET", f"{API}/problems/search", "search", "/search"),
-    Route("GET", f"{API}/problems/suggest", "search", "/suggest"),
+    # A request per keystroke of a search box: its own, wider bucket, apart from the general one.
+    Route("GET", f"{API}/problems/suggest", "search", "/suggest", rate_class="suggest"),
     Route("GET", f"{API}/problems", "problems", "/problems"),
     Route("POST", f"{API}/problems", "problems", "/problems", access="registrar"),
     Route("GET", f"{API}/problems/platforms", "problems", "/problems/platforms"),

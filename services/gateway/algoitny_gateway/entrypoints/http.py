@@ -115,6 +115,7 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
             "general": settings.rate_general_per_min,
             "execution": settings.rate_execution_per_min,
             "signin": settings.rate_signin_per_min,
+            "suggest": settings.rate_suggest_per_min,
         }
     )
     openapi_cache: dict[str, Any] = {}
