@@ -158,31 +158,34 @@ async def drop_index(namespace: str, opensearch_url: str) -> None:
 def run(args: argparse.Namespace) -> dict[str, object]:
     namespace = f"bench{uuid.uuid4().hex[:6]}"
     opensearch_url = os.environ.get("ALGOITNY_OPENSEARCH_URL", "http://127.0.0.1:9200")
-    env = {"ALGOITNY_RATE_GENERAL_PER_MIN": "10000000"}  # one client sends every request
+    # One client sends every request: per-client throttling would measure itself.
+    env = {"ALGOITNY_RATE_GENERAL_PER_MIN": "10000000", "ALGOITNY_RATE_SUGGEST_PER_MIN": "10000000"}
     path = "/api/v1/problems/suggest"
-    with running_platform(SERVICES, env=env, base_port=args.base_port, namespace=namespace) as plat:
-        load_s = asyncio.run(load(namespace, opensearch_url, args.documents))
-        load_before = os.getloadavg()[0]
-        with httpx.Client(base_url=plat.url("gateway"), timeout=30) as gateway:
-            wrong = []
-            for q, expected in TYPED + PASTED:
-                items = gateway.get(path, params={"q": q}).json()["items"]
-                if not items or f"{items[0]['platform']}/{items[0]['problem_id']}" != expected:
-                    wrong.append({"query": q, "expected": expected, "got": items[:1]})
-            replay(gateway, path, 1)  # warm-up: connections, caches, JIT
-            pids = {name: plat.procs[name].pid for name in ("gateway", "search-indexer")}
-            cpu_before = {name: cpu_ms(pid) for name, pid in pids.items()}
-            via_gateway = replay(gateway, path, args.rounds)
-            cpu_per_request = {
-                name: round((cpu_ms(pid) - cpu_before[name]) / len(via_gateway), 3) for name, pid in pids.items()
-            }
-            # For comparison: the full search (highlights, facets, totals) on the same keystrokes.
-            search = replay(gateway, "/api/v1/problems/search", 2)
-        with httpx.Client(base_url=plat.url("search-indexer"), timeout=30) as indexer:
-            direct = replay(indexer, "/suggest", args.rounds)
-        concurrent = asyncio.run(typists(plat.url("gateway"), path, args.clients, args.rounds))
-    took = asyncio.run(opensearch_took(namespace, opensearch_url, args.rounds))
-    asyncio.run(drop_index(namespace, opensearch_url))
+    try:
+        with running_platform(SERVICES, env=env, base_port=args.base_port, namespace=namespace) as plat:
+            load_s = asyncio.run(load(namespace, opensearch_url, args.documents))
+            load_before = os.getloadavg()[0]
+            with httpx.Client(base_url=plat.url("gateway"), timeout=30) as gateway:
+                wrong = []
+                for q, expected in TYPED + PASTED:
+                    items = gateway.get(path, params={"q": q}).json()["items"]
+                    if not items or f"{items[0]['platform']}/{items[0]['problem_id']}" != expected:
+                        wrong.append({"query": q, "expected": expected, "got": items[:1]})
+                replay(gateway, path, 1)  # warm-up: connections, caches, JIT
+                pids = {name: plat.procs[name].pid for name in ("gateway", "search-indexer")}
+                cpu_before = {name: cpu_ms(pid) for name, pid in pids.items()}
+                via_gateway = replay(gateway, path, args.rounds)
+                cpu_per_request = {
+                    name: round((cpu_ms(pid) - cpu_before[name]) / len(via_gateway), 3) for name, pid in pids.items()
+                }
+                # For comparison: the full search (highlights, facets, totals) on the same keystrokes.
+                search = replay(gateway, "/api/v1/problems/search", 2)
+            with httpx.Client(base_url=plat.url("search-indexer"), timeout=30) as indexer:
+                direct = replay(indexer, "/suggest", args.rounds)
+            concurrent = asyncio.run(typists(plat.url("gateway"), path, args.clients, args.rounds))
+        took = asyncio.run(opensearch_took(namespace, opensearch_url, args.rounds))
+    finally:
+        asyncio.run(drop_index(namespace, opensearch_url))
     p99 = summary(via_gateway)["p99"]
     return {
         "load_average_1m_before_and_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
