@@ -201,8 +201,6 @@ def build_query(spec: SearchSpec) -> dict[str, Any]:
     should: list[dict[str, Any]] = [
         _const({"term": {"problem_id": lowered}}, 300),
         _const({"term": {"title.exact": lowered}}, 60),
-        # The whole title, spaces, brackets and punctuation aside: `카드 2` is `카드2`, `n과 m 1` is `N과 M (1)`.
-        _const({"term": {"title.compact": text}}, 60),
         _const({"term": {"tags": lowered}}, 12),
         {"match_phrase": {"title": {"query": text, "boost": 8}}},
         {"match": {"title": {"query": text, "operator": "and", "boost": 5}}},
@@ -213,6 +211,9 @@ def build_query(spec: SearchSpec) -> dict[str, Any]:
         {"match": {"title.grams": {"query": text, "minimum_should_match": "80%", "boost": 0.5}}},
         {"match": {"tags.words": {"query": text, "operator": "and", "boost": 2}}},
     ]
+    if any(ch.isalnum() for ch in text):  # `?!` alone is an empty compact title
+        # The whole title, spaces, brackets and punctuation aside: `카드 2` is `카드2`, `n과 m 1` is `N과 M (1)`.
+        should.append(_const({"term": {"title.compact": text}}, 60))
     if len(lowered) <= 40:
         should.append(_const({"prefix": {"problem_id": lowered}}, 20))
     if meaning.platform is None:
