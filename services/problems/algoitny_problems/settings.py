@@ -51,6 +51,9 @@ class ProblemsSettings(LlmSettings):
         default=300.0, gt=0, description="How long a worker waits for one sandbox run before retrying the job."
     )
     generation_sse_max_s: float = Field(default=600.0, gt=0, description="Longest a job's events stream stays open")
+    ratelimit_url: str = Field(
+        default="http://127.0.0.1:8004", description="Ratelimit service: a registrar's plan cap on registered problems."
+    )
     sandbox_bucket_name: str = Field(
         default="", description="Sandbox-run bucket (executions'); empty means <namespace>-executions-sandbox."
     )

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from algoitny_executions.domain.judging import (
     JudgeReport,
     Limits,
     Submission,
+    TestCase,
     TestResult,
     Verdict,
 )
@@ -114,7 +115,11 @@ class JudgeWorker:
                     written = len(snapshot)
                     await self._repo.update(
                         job.execution_id,
-                        {"tests_z": pack(compact_tests(snapshot)), "tests_done": written, "total": len(test_set.cases)},
+                        {
+                            "tests_z": pack(compact_tests(snapshot, test_set.cases)),
+                            "tests_done": written,
+                            "total": len(test_set.cases),
+                        },
                     )
 
         done = asyncio.Event()
@@ -129,7 +134,9 @@ class JudgeWorker:
         finally:
             done.set()
             await flusher
-        await self._finish(job, report, t0, test_count=len(test_set.cases), test_set_version=test_set.version)
+        await self._finish(
+            job, report, t0, test_count=len(test_set.cases), test_set_version=test_set.version, cases=test_set.cases
+        )
 
     async def _finish(
         self,
@@ -138,6 +145,7 @@ class JudgeWorker:
         t0: float,
         test_count: int = 0,
         test_set_version: int | None = None,
+        cases: Sequence[TestCase] = (),
     ) -> None:
         finished = datetime.now(UTC)
         fields: dict[str, Any] = {
@@ -148,7 +156,7 @@ class JudgeWorker:
             "tests_done": report.total,
             "max_time_ms": report.max_time_ms,
             "max_memory_kb": report.max_memory_kb,
-            "tests_z": pack(compact_tests(report.tests)),
+            "tests_z": pack(compact_tests(report.tests, cases)),
             "compile_message": report.compile_message[:COMPILE_MESSAGE_KEEP_CHARS],
             "detail": report.detail[:500],
             "finished_at": finished.isoformat(),

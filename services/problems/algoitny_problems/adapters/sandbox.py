@@ -183,6 +183,40 @@ class KafkaSandbox:
         return SandboxOutcome(verdict, outcome.detail, outcome.compile_message, sorted(runs, key=lambda r: r.index))
 
 
+class SandboxObjects:
+    """The objects sandbox runs leave in the sandbox bucket: ``requests/<run id>.json.gz`` (program
+    and inputs) and ``results/<run id>.json.gz`` (outputs). Run ids start with the job id."""
+
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+
+    async def delete_run(self, run_id: str) -> None:
+        keys = [{"Key": f"requests/{run_id}.json.gz"}, {"Key": f"results/{run_id}.json.gz"}]
+        await asyncio.to_thread(self._s3.delete_objects, Bucket=self._bucket, Delete={"Objects": keys, "Quiet": True})
+
+    async def delete_job(self, job_id: str) -> int:
+        """Every request and result object of one job's runs (any life, attempt or step)."""
+        deleted = 0
+        for prefix in (f"requests/{job_id}.", f"results/{job_id}."):
+            token: str | None = None
+            while True:
+                kwargs: dict[str, Any] = {"Bucket": self._bucket, "Prefix": prefix, "MaxKeys": 1000}
+                if token:
+                    kwargs["ContinuationToken"] = token
+                resp = await asyncio.to_thread(self._s3.list_objects_v2, **kwargs)
+                keys = [{"Key": o["Key"]} for o in resp.get("Contents", [])]
+                if keys:
+                    await asyncio.to_thread(
+                        self._s3.delete_objects, Bucket=self._bucket, Delete={"Objects": keys, "Quiet": True}
+                    )
+                    deleted += len(keys)
+                if not resp.get("IsTruncated"):
+                    break
+                token = resp.get("NextContinuationToken")
+        return deleted
+
+
 class SandboxMailbox:
     """Consumer of ``executions.SandboxRunCompleted``: files answers meant for this service."""
 

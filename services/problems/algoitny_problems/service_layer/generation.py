@@ -227,12 +227,13 @@ class GenerationService:
         problem_id: str | None,
         cursor: str | None,
         limit: int,
+        created_by: str | None = None,
     ) -> JobPage:
         """AP-76/77/78: newest first: all jobs, by status, by platform, or by problem (with status as a
-        filter on the platform's or problem's jobs)."""
+        filter on the platform's or problem's jobs); ``created_by``: only that registrar's jobs."""
         if problem_id and not platform:
             raise AppError(ErrorCode.VALIDATION_FAILED, "problem_id needs platform")
-        scope = f"genjobs:{status or ''}:{platform or ''}:{problem_id or ''}"
+        scope = f"genjobs:{status or ''}:{platform or ''}:{problem_id or ''}:{created_by or ''}"
         before = None
         if cursor:
             position = self._cursors.decode(cursor, scope)
@@ -241,16 +242,26 @@ class GenerationService:
                 raise AppError(ErrorCode.INVALID_CURSOR, "The cursor does not fit this listing")
         if platform and problem_id:
             jobs, more = await self._jobs.query(
-                "ProblemIndex", "problem_key", f"{platform}#{problem_id}", limit=limit, before=before, status=status
+                "ProblemIndex",
+                "problem_key",
+                f"{platform}#{problem_id}",
+                limit=limit,
+                before=before,
+                status=status,
+                created_by=created_by,
             )
         elif platform:
             jobs, more = await self._jobs.query(
-                "PlatformIndex", "platform", platform, limit=limit, before=before, status=status
+                "PlatformIndex", "platform", platform, limit=limit, before=before, status=status, created_by=created_by
             )
         elif status:
-            jobs, more = await self._jobs.query("StatusIndex", "status", status, limit=limit, before=before)
+            jobs, more = await self._jobs.query(
+                "StatusIndex", "status", status, limit=limit, before=before, created_by=created_by
+            )
         else:
-            jobs, more = await self._jobs.query("AllJobsIndex", "listed", "JOB", limit=limit, before=before)
+            jobs, more = await self._jobs.query(
+                "AllJobsIndex", "listed", "JOB", limit=limit, before=before, created_by=created_by
+            )
         page = JobPage(items=[JobSummary.of(j) for j in jobs])
         if more and jobs:
             page.next_cursor = self._cursors.encode({"j": jobs[-1].job_id}, scope)
