@@ -40,6 +40,10 @@ class ProblemSource(Protocol):
         """The problem as hints may see it, and its reference solution (for the output check only)."""
         ...
 
+    async def visible(self, platform: str, problem_id: str, identity: Identity) -> ProblemContext:
+        """The problem as ``identity`` may see it (NotVisible: a draft they do not manage, or gone)."""
+        ...
+
 
 class Refunds(Protocol):
     async def refund(self, user_id: str, request_id: str, day: str, reason: str) -> None: ...
@@ -176,8 +180,15 @@ class HttpExecutionSource(_Http):
 
 
 class HttpProblemSource(_Http):
+    async def visible(self, platform: str, problem_id: str, identity: Identity) -> ProblemContext:
+        ctx, _ = await self._get(platform, problem_id, identity)
+        return ctx
+
     async def get(self, platform: str, problem_id: str) -> tuple[ProblemContext, str | None]:
-        resp = await self._request("GET", f"/problems/{platform}/{problem_id}", SERVICE_IDENTITY)
+        return await self._get(platform, problem_id, SERVICE_IDENTITY)
+
+    async def _get(self, platform: str, problem_id: str, identity: Identity) -> tuple[ProblemContext, str | None]:
+        resp = await self._request("GET", f"/problems/{platform}/{problem_id}", identity)
         if resp.status_code in (403, 404, 410):
             raise NotVisible(f"{platform}/{problem_id}")
         if resp.status_code >= 400:

@@ -67,6 +67,7 @@ class ProblemContext(BaseModel):
 
     platform: str
     problem_id: str
+    id: int | None = Field(default=None, description="The problem's numeric id: new with every incarnation")
     title: str = ""
     tags: list[str] = Field(default_factory=list)
     constraints: str | None = None

@@ -36,13 +36,23 @@ def doc(eid: str, user: str, verdict: str = "WA", **extra: Any) -> dict[str, Any
 
 
 class Problems:
+    """Known problems by key -> (numeric id, status); drafts are visible to admins only."""
+
     def __init__(self) -> None:
-        self.known = {("cf", "1A")}
+        self.known: dict[tuple[str, str], tuple[int, str]] = {("cf", "1A"): (1, "completed")}
 
     async def get(self, platform: str, problem_id: str) -> tuple[ProblemContext, str | None]:
         if (platform, problem_id) not in self.known:
             raise NotVisible(problem_id)
-        return ProblemContext(platform=platform, problem_id=problem_id, title="T", tags=["greedy"]), "SECRET_REF"
+        numeric_id, _ = self.known[(platform, problem_id)]
+        ctx = ProblemContext(platform=platform, problem_id=problem_id, id=numeric_id, title="T", tags=["greedy"])
+        return ctx, "SECRET_REF"
+
+    async def visible(self, platform: str, problem_id: str, identity: Identity) -> ProblemContext:
+        ctx, _ = await self.get(platform, problem_id)
+        if self.known[(platform, problem_id)][1] != "completed" and not identity.is_admin:
+            raise NotVisible(problem_id)
+        return ctx
 
 
 class Refunds:
@@ -156,6 +166,29 @@ async def test_problem_hints_admin_generates_users_read(parts: Any) -> None:
     assert view.status == "ready" and view.cause == "problem_overview" and len(view.hints) >= 3
     assert "SECRET_REF" not in str(store.latest_views[problem_target("cf", "1A")])
     assert len(refunds.calls) == 1
+
+
+async def test_problem_hints_of_a_draft_are_neither_served_nor_charged(parts: Any) -> None:
+    svc, store, refunds, _ = parts
+    svc._problems.known[("cf", "2B")] = (2, "draft")
+    out = await svc.request_problem_hints("cf", "2B", ADMIN)
+    assert await svc.generate(HintRequested.model_validate(store.requests[out["request_id"]])) == "fallback"
+    assert (await svc.problem_hints("cf", "2B", ADMIN, None)).status == "ready"
+    with pytest.raises(AppError) as err:
+        await svc.problem_hints("cf", "2B", ALICE, CHARGE)
+    assert err.value.code is ErrorCode.NOT_FOUND
+    assert [c[0] for c in refunds.calls] == ["alice"]  # the read's charge is given back
+
+
+async def test_problem_hints_do_not_survive_into_a_new_problem_under_the_same_id(parts: Any) -> None:
+    svc, store, refunds, _ = parts
+    out = await svc.request_problem_hints("cf", "1A", ADMIN)
+    assert await svc.generate(HintRequested.model_validate(store.requests[out["request_id"]])) == "fallback"
+    assert (await svc.problem_hints("cf", "1A", ALICE, CHARGE)).status == "ready"
+    svc._problems.known[("cf", "1A")] = (7, "completed")  # hard-deleted and created again: a new numeric id
+    with pytest.raises(AppError) as err:
+        await svc.problem_hints("cf", "1A", ALICE, CHARGE)
+    assert err.value.code is ErrorCode.NOT_FOUND and len(refunds.calls) == 1
 
 
 def test_charge_header() -> None:

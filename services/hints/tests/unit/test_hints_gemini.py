@@ -57,6 +57,9 @@ class Problems:
         )
         return ctx, REFERENCE
 
+    async def visible(self, platform: str, problem_id: str, identity: Identity) -> ProblemContext:
+        return (await self.get(platform, problem_id))[0]
+
 
 class Refunds:
     def __init__(self) -> None:
