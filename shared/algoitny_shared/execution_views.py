@@ -33,6 +33,7 @@ class TestView(BaseModel):
     expected: str = Field(
         default="", description="The expected output, truncated (first failing tests; owner and admins)"
     )
+    input_bytes: int = Field(default=0, description="The whole input's size (0: not kept), as input is truncated")
 
     @property
     def ordinal(self) -> int:

@@ -173,6 +173,7 @@ def compact_tests(tests: Sequence[TestResult], cases: Sequence[TestCase] = ()) -
             if detailed < MAX_IO_TESTS and 0 <= t.index < len(cases):
                 entry["in"] = _keep(cases[t.index].input)
                 entry["ex"] = _keep(cases[t.index].output)
+                entry["ib"] = len(cases[t.index].input)
             detailed += 1
             if t.detail:
                 entry["d"] = t.detail[:DETAIL_KEEP_CHARS]
@@ -195,6 +196,7 @@ def expand_tests(compact: Iterable[dict[str, Any]] | None, *, with_io: bool = Tr
             "output": e.get("o", ""),
             "input": e.get("in", "") if with_io else "",
             "expected": e.get("ex", "") if with_io else "",
+            "input_bytes": e.get("ib", 0) if with_io else 0,
         }
         for e in (compact or [])
     ]

@@ -104,6 +104,7 @@ def execution_context(view: ExecutionView, limit: int = 1500) -> ExecutionContex
             verdict=t.verdict,
             passed=t.verdict == "AC",
             input=_clip(t.input, limit),
+            input_bytes=t.input_bytes or None,
             expected=_clip(t.expected, limit),
             actual=_clip(t.output, limit),
             stderr=_clip(t.detail, limit) if t.verdict == "RE" else "",

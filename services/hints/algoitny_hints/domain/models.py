@@ -21,6 +21,7 @@ class TestResult(BaseModel):
     verdict: str | None = None
     passed: bool | None = None
     input: str = ""
+    input_bytes: int | None = None  # the whole input's size when ``input`` is only its start
     expected: str = ""
     actual: str = ""
     stderr: str = ""
