@@ -41,8 +41,9 @@ class HttpPlanCaps:
         self._ttl = ttl_s
         self._cached: tuple[float, dict[str, int]] | None = None
 
-    async def _caps(self) -> dict[str, int]:
-        if self._cached and self._cached[0] > time.monotonic():
+    async def _caps(self, plan_id: str) -> dict[str, int]:
+        # A plan missing from the cache may be new: read again (registrar creates are rare).
+        if self._cached and self._cached[0] > time.monotonic() and plan_id in self._cached[1]:
             return self._cached[1]
         headers = {IDENTITY_HEADER: self._signer.sign(SERVICE_IDENTITY, "GET", PLANS_PATH)}
         try:
@@ -62,7 +63,7 @@ class HttpPlanCaps:
     async def max_problems(self, plan_id: str | None) -> int:
         if not plan_id:
             return 0
-        return (await self._caps()).get(plan_id, 0)
+        return (await self._caps(plan_id)).get(plan_id, 0)
 
 
 class FixedPlanCaps:
