@@ -111,6 +111,7 @@ def build(settings: ProblemsSettings | None = None) -> Container:
         generator_time_limit_ms=settings.generation_time_limit_ms,
         generator_memory_limit_mb=settings.generation_memory_limit_mb,
         max_input_kb=settings.generation_max_input_kb,
+        batch_max_mb=settings.generation_batch_max_mb,
     )
     author = ProgramAuthor(GeminiClient(settings))
     generation = GenerationService(jobs, repo, uow, cursors, author, test_sets, gen_settings)

@@ -18,7 +18,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from algoitny_shared.dynamo import from_item, to_item
@@ -28,6 +28,7 @@ from algoitny_shared.uow import DynamoUnitOfWork
 
 REQUESTER = "problems"
 MAILBOX_TTL_S = 24 * 3600
+COMPILE_ALLOWANCE_S = 60.0  # compiling (cached after the first run) and moving inputs in and out
 
 
 def mailbox_pk(run_id: str) -> str:
@@ -119,6 +120,12 @@ class KafkaSandbox:
     ) -> SandboxOutcome:
         answer = await self._answer(run_id)
         if answer is None:
+            requested_at = datetime.now(UTC)
+            # A judge must start the run within the timeout (else it is dropped unrun); once started
+            # it ends within its worst case. Waiting for both, a job never retries while its earlier
+            # run may still be queued or running (and holding judge slots).
+            expires_at = requested_at + timedelta(seconds=self._timeout)
+            wait_s = self._timeout + len(inputs) * limits.worst_case_run_s() + COMPILE_ALLOWANCE_S
             request_key = f"requests/{run_id}.json.gz"
             body = {
                 "code": code,
@@ -141,7 +148,8 @@ class KafkaSandbox:
                         with_expected=expected is not None,
                         checker=checker,
                         float_tolerance=float_tolerance,
-                        requested_at=datetime.now(UTC),
+                        requested_at=requested_at,
+                        expires_at=expires_at,
                     ),
                     producer=REQUESTER,
                     aggregate_id=run_id,
@@ -149,13 +157,13 @@ class KafkaSandbox:
                 )
             )
             await uow.commit()
-            deadline = time.monotonic() + self._timeout
+            deadline = time.monotonic() + wait_s
             delay = 0.05
             while answer is None:
                 if abandoned():
                     raise Abandoned(run_id)
                 if time.monotonic() > deadline:
-                    raise SandboxUnavailable(f"no answer from the sandbox within {self._timeout:.0f} s")
+                    raise SandboxUnavailable(f"no answer from the sandbox within {wait_s:.0f} s")
                 await asyncio.sleep(delay)
                 delay = min(delay * 1.5, 0.5)
                 answer = await self._answer(run_id)
