@@ -257,9 +257,9 @@ def test_a_problem_created_again_after_a_hard_delete_is_found_again(
     _ok(gateway.delete(f"{API}/problems/{platform}/{pid}", params={"hard": "true"}, headers=admin_headers))
     eventually(lambda: pid not in _search_ids(gateway, old_word), timeout_s=20)
     again = _ok(gateway.post(f"{API}/problems", json={**body, "title": f"New {new_word}"}, headers=admin_headers), 201)
-    assert again["version"] > first["version"] + 4  # above the tombstone the delete left
     eventually(lambda: pid in _search_ids(gateway, new_word), timeout_s=20)
     assert pid not in _search_ids(gateway, old_word)
+    assert again["version"] > first["version"] + 4  # above the tombstone the delete left
 
 
 def test_problem_hints_of_drafts_and_of_an_earlier_incarnation_are_neither_served_nor_charged(
