@@ -11,10 +11,27 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from algoitny_shared.errors import AppError, ErrorCode
-from algoitny_shared.identity import Identity
 
 UNLIMITED = -1
+
+
+class Identity(Protocol):
+    """The caller as algoitny_shared.identity.Identity describes it (no web framework here)."""
+
+    @property
+    def user_id(self) -> str | None: ...
+
+    @property
+    def is_admin(self) -> bool: ...
+
+    @property
+    def is_authenticated(self) -> bool: ...
+
+    @property
+    def may_register_problems(self) -> bool: ...
 
 
 def is_registrar(identity: Identity) -> bool:
