@@ -207,7 +207,12 @@ def test_registrars_manage_only_their_own_and_their_plan_cap_holds(
     assert _ok(gateway.get(f"{API}/problems/{platform}/D1", headers=admin_headers))["reference_solution"] == secret
 
     # The plan allows two problems; a hard delete gives one back.
-    mine = [_ok(gateway.post(f"{API}/problems", json=_ab_problem(platform, f"R{i}"), headers=reg), 201) for i in (1, 2)]
+    mine = [
+        _ok(gateway.post(f"{API}/problems", json=_ab_problem(platform, "R1"), headers=reg), 201),
+        _ok(gateway.post(f"{API}/problems", json=_ab_problem(platform, "R2", status="draft"), headers=reg), 201),
+    ]
+    own_drafts = _ok(gateway.get(f"{API}/problems", params={"status": "draft", "platform": platform}, headers=reg))
+    assert [p["problem_id"] for p in own_drafts["items"]] == ["R2"]  # their own draft, not the admin's
     over = _refused(gateway.post(f"{API}/problems", json=_ab_problem(platform, "R3"), headers=reg), 403)
     assert over["reason"] == "max_problems"
     own = _ok(gateway.get(f"{API}/problems/{platform}/R1/testcases", headers=reg))

@@ -33,6 +33,8 @@ class _PlanList(BaseModel):
 class PlanCaps(Protocol):
     async def max_problems(self, plan_id: str | None) -> int: ...
 
+    async def close(self) -> None: ...
+
 
 class HttpPlanCaps:
     def __init__(self, client: httpx.AsyncClient, signer: IdentitySigner, ttl_s: float = 10.0) -> None:
@@ -65,6 +67,9 @@ class HttpPlanCaps:
             return 0
         return (await self._caps(plan_id)).get(plan_id, 0)
 
+    async def close(self) -> None:
+        await self._client.aclose()
+
 
 class FixedPlanCaps:
     """Caps from a dict (unit tests)."""
@@ -74,3 +79,6 @@ class FixedPlanCaps:
 
     async def max_problems(self, plan_id: str | None) -> int:
         return self.caps.get(plan_id or "", 0)
+
+    async def close(self) -> None:
+        pass

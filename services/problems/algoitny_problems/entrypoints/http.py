@@ -89,8 +89,11 @@ def make_app(container: Container | None = None) -> FastAPI:
             tasks["test-set-gc"] = lambda: c.gc.run_forever(c.settings.gc_interval_s)
         if c.settings.generation_worker_enabled:
             tasks["generation-worker"] = c.generation_worker.run_forever
-        async with event_runtime(c.broker, c.relay, c.settings, tasks=tasks):
-            yield
+        try:
+            async with event_runtime(c.broker, c.relay, c.settings, tasks=tasks):
+                yield
+        finally:
+            await c.plan_caps.close()
 
     async def s3_ready() -> None:
         await asyncio.to_thread(c.s3.head_bucket, Bucket=c.settings.bucket())
