@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
-from algoitny_shared.settings import ServiceSettings
+from algoitny_shared.settings import ServiceSettings, secret_field
 
 
 class GatewaySettings(ServiceSettings):
@@ -30,7 +30,15 @@ class GatewaySettings(ServiceSettings):
         description="Proxies in front of the gateway that append to X-Forwarded-For; 0 uses the socket peer "
         "as the client address (sign-in throttling counts per address).",
     )
-    admin_token: SecretStr = Field(
-        default=SecretStr("local-admin-token"),
-        description="Operators' bearer token with the admin role (for scripts and CI); people sign in for a token.",
+    admin_token: SecretStr = secret_field(
+        "local-admin-token",
+        "Operators' bearer token with the admin role (for scripts and CI); people sign in for a token. "
+        "Empty: no operator token.",
+        optional=True,
+    )
+    jwks_refresh_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="How often the gateway re-reads accounts' JWKS (the token verification keys); a token "
+        "naming an unknown key id also triggers a re-read (at most every few seconds).",
     )
