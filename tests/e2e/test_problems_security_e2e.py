@@ -21,6 +21,7 @@ from devstack import Platform
 from support.generation_tools import AB_GENERATOR, AB_SOLUTION_PY, wait_job
 from support.polling import eventually
 
+from algoitny_accounts.settings import AccountsSettings
 from algoitny_shared import tokens
 from algoitny_shared.buckets import SANDBOX_IO
 from algoitny_shared.dynamo import s3
@@ -33,7 +34,7 @@ OVERFLOW_CPP = "#include <iostream>\nint main(){int a,b;std::cin>>a>>b;std::cout
 
 
 def _token(user_id: str, plan: str = "free", may_register: bool = False) -> dict[str, str]:
-    keyring = tokens.Keyring.parse(ServiceSettings().token_secret.get_secret_value())
+    keyring = AccountsSettings().signing_keys()
     token, _ = tokens.issue(keyring, user_id=user_id, role="user", plan=plan, ttl_s=900, may_register=may_register)
     return {"authorization": f"Bearer {token}"}
 

@@ -325,8 +325,7 @@ class SandboxRunRequested(_Payload):
     requested_at: datetime
     expires_at: datetime | None = Field(
         default=None,
-        description="A judge that has not started the run by then answers IE without running it: the "
-        "requester has stopped waiting (it waits this long plus the runs' worst case).",
+        description="Not started by then: answered IE without running (the requester stopped waiting)",
     )
 
 
