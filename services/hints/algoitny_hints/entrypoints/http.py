@@ -16,11 +16,12 @@ from algoitny_shared.charges import CHARGE_HEADER
 from algoitny_shared.http import REQUEST_ID_HEADER, create_app
 from algoitny_shared.identity import CurrentIdentity
 from algoitny_shared.kafka import kafka_readiness
+from algoitny_shared.platforms import PLATFORM_PATTERN, PROBLEM_ID_PATTERN
 from algoitny_shared.runtime import dynamodb_readiness, event_runtime
 
 ExecutionIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
-PlatformPath = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_-]{1,31}$")]
-ProblemIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")]
+PlatformPath = Annotated[str, Path(pattern=PLATFORM_PATTERN)]
+ProblemIdPath = Annotated[str, Path(pattern=PROBLEM_ID_PATTERN)]
 ChargeHeader = Annotated[str | None, Header(alias=CHARGE_HEADER, include_in_schema=False)]
 RequestIdHeader = Annotated[str | None, Header(alias=REQUEST_ID_HEADER, include_in_schema=False)]
 

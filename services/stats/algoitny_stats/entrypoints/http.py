@@ -12,6 +12,7 @@ from fastapi import FastAPI, Path, Query
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.http import create_app
 from algoitny_shared.identity import CurrentIdentity
+from algoitny_shared.platforms import PLATFORM_PATTERN, PROBLEM_ID_PATTERN
 from algoitny_shared.runtime import BackgroundTasks, dynamodb_readiness
 from algoitny_stats.bootstrap import Container, build
 from algoitny_stats.domain.views import AdminStats, ProblemStats, PublicUserStats, UserStats
@@ -19,8 +20,8 @@ from algoitny_stats.service_layer.queries import parse_range
 
 # Path segments as the rest of the platform names them (ids, platforms): short, no separators.
 UserId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-PlatformName = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_-]{1,31}$")]
-ProblemId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")]
+PlatformName = Annotated[str, Path(pattern=PLATFORM_PATTERN)]
+ProblemId = Annotated[str, Path(pattern=PROBLEM_ID_PATTERN)]
 Day = Annotated[str | None, Query(max_length=10, description="YYYY-MM-DD (UTC), inclusive")]
 
 
