@@ -99,10 +99,14 @@ def problem_of_url(text: str) -> ProblemRef | None:
     raw = text.strip()
     if not raw or any(c.isspace() for c in raw):
         return None
-    parts = urlsplit(raw if "://" in raw else f"https://{raw}")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(raw if "://" in raw else f"https://{raw}")
+        hostname = parts.hostname
+    except ValueError:  # "[" without its "]" (an IPv6 host) and the like: not an address
         return None
-    host = parts.hostname.lower().removeprefix("www.")
+    if parts.scheme not in ("http", "https") or not hostname:
+        return None
+    host = hostname.lower().removeprefix("www.")
     platform = _BY_HOST.get(host)
     if platform is None:
         return None

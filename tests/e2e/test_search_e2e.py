@@ -194,6 +194,9 @@ def test_platform_prefixed_queries_urls_and_suggestions(gateway: httpx.Client, a
     assert by_title["platform"] is None and by_title["items"][0]["problem_id"] == pid
     assert by_title["items"][0]["highlight"] == f"<em>{word}</em> 카드2"
     assert suggest(q=word, platform="codeforces")["items"] == []
+    for odd in ("r\U00015b51\u00e0[\U000fdfc8Q\x05", "http://[::1/problem/1", "cf [", "!!!"):  # fuzzing found "["
+        assert gateway.get(f"{API}/search", params={"q": odd}).status_code == 200, odd
+        assert gateway.get(f"{API}/suggest", params={"q": odd}).status_code == 200, odd
     _expect(gateway.get(f"{API}/suggest", params={"q": "   "}), 422, "VALIDATION_FAILED")
     _expect(gateway.get(f"{API}/suggest", params={"q": "x" * 101}), 422, "VALIDATION_FAILED")
     _expect(gateway.get(f"{API}/suggest", params={"q": "x", "limit": 21}), 422, "VALIDATION_FAILED")

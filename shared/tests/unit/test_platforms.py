@@ -58,6 +58,8 @@ def test_problem_pages_of_known_platforms(url: str, ref: ProblemRef) -> None:
         "1000",
         "boj 1000",
         "",
+        "r\U00015b51\u00e0[\U000fdfc8Q\x05",  # found by fuzzing: "[" made urlsplit raise (a 500)
+        "http://[::1/problem/1",
     ],
 )
 def test_anything_else_is_not_a_problem_page(text: str) -> None:
