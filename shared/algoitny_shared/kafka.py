@@ -65,10 +65,12 @@ def make_broker(settings: ServiceSettings) -> KafkaBroker:
 
 
 # Errors after which an idempotent aiokafka producer (0.14) never publishes again. It gives a
-# batch its sequence number when the batch is first sent and never rewinds it, asks for a new
-# producer id or bumps its epoch (the Java client does, KIP-360): once the broker refused one
-# batch (a gap, an unknown or fenced producer id), every later batch to that partition is
-# refused as out of order. Only a new producer (new id, sequences from 0) publishes again.
+# batch its sequence number when the batch is first drained and never rewinds it, asks for a new
+# producer id or bumps its epoch (the Java client does, KIP-360). So once a batch holding a
+# sequence number is lost (refused by the broker, or failed locally: a batch of a leaderless
+# partition older than request_timeout_ms is failed in MessageAccumulator.drain_by_nodes, which
+# happens around a broker restart), the broker refuses every later batch of that partition as
+# out of order. Only a new producer (new id, sequences from 0) publishes again.
 FATAL_PRODUCER_ERRORS: tuple[type[BaseException], ...] = (
     OutOfOrderSequenceNumber,
     UnknownProducerId,

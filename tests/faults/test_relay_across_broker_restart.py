@@ -1,6 +1,14 @@
-"""The outbox relay keeps publishing across a restart of its (private) Kafka broker, even when its
+"""The outbox relay keeps publishing across a restart of its (private) Kafka broker, also when its
 idempotent producer comes out of the outage desynchronised (the fault suite's relay that failed
-every publish with OutOfOrderSequenceNumber until the test timed out)."""
+every publish with OutOfOrderSequenceNumber until the test timed out).
+
+How aiokafka (0.14) gets there by itself: a batch whose partition has no leader once it is
+older than the producer's request timeout (40 s) is failed in
+``MessageAccumulator.drain_by_nodes`` through ``_pop_batch``, which takes a sequence number for
+it (or it had one from an earlier attempt) although it never reaches the broker; the broker then
+refuses every later batch of the partition as out of order. That needs a leaderless window seen
+by a metadata refresh at the right moment, too rare for a test: ``desynchronise`` leaves the
+producer in the state such a lost batch leaves behind."""
 
 from __future__ import annotations
 
@@ -13,7 +21,7 @@ from typing import Any
 
 import pytest
 from faults.kafka_broker import PrivateKafka
-from support.kafka_tools import read_topic
+from support.kafka_tools import desynchronise, read_topic
 
 from algoitny_shared.dynamo import dynamodb
 from algoitny_shared.events import REGISTRY, EventEnvelope
@@ -47,14 +55,6 @@ def _event(n: int) -> EventEnvelope:
     )
     # one aggregate: every event goes to the same partition, in order
     return REGISTRY.envelope(payload, producer="problems", aggregate_id="itest/restart", aggregate_version=n)
-
-
-def desynchronise(producer: Any, topic: str) -> None:
-    """What a batch refused after its sequence number was taken leaves behind (aiokafka never
-    rewinds it): the producer's next sequence on each written partition is one past the broker's."""
-    manager = producer._txn_manager
-    for tp in [tp for tp in manager._sequence_numbers if tp.topic == topic]:
-        manager.increment_sequence_number(tp, 1)
 
 
 async def _wait_for(predicate: Callable[[], bool], timeout_s: float) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from aiokafka.errors import OutOfOrderSequenceNumber
-from support.kafka_tools import read_topic
+from support.kafka_tools import desynchronise, read_topic
 
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import ProblemCreated
@@ -30,14 +30,6 @@ def _event(problem_id: str) -> EventEnvelope:
     )
     # one aggregate: every event goes to the same partition
     return REGISTRY.envelope(payload, producer="problems", aggregate_id="itest/recovery", aggregate_version=1)
-
-
-def desynchronise(producer: Any, topic: str) -> None:
-    """What a batch refused after its sequence number was taken leaves behind (aiokafka never
-    rewinds it): the producer's next sequence on each written partition is one past the broker's."""
-    manager = producer._txn_manager
-    for tp in [tp for tp in manager._sequence_numbers if tp.topic == topic]:
-        manager.increment_sequence_number(tp, 1)
 
 
 async def _wait_for(predicate: Any, timeout_s: float = 30.0) -> None:
