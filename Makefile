@@ -17,7 +17,7 @@ lock:
 	 .lockvenv/bin/pip freeze --exclude-editable) > requirements.lock
 	rm -rf .lockvenv
 
-.PHONY: lock help install system-deps infra-up infra-down infra-status run up down test test-unit lint docs bench faults fuzz clean
+.PHONY: web web-types chromium lock help install system-deps infra-up infra-down infra-status run up down test test-unit lint docs bench faults fuzz clean
 
 help:
 	@echo "make run    start infrastructure, services and demo data (Ctrl-C stops all)"
@@ -37,6 +37,7 @@ system-deps:
 	command -v gcc >/dev/null || missing="$$missing gcc"; \
 	command -v g++ >/dev/null || missing="$$missing g++"; \
 	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
@@ -46,6 +47,30 @@ $(STAMP): requirements.lock $(addsuffix /pyproject.toml,$(PACKAGES))
 	$(PY) -m pip install -q -r requirements.lock
 	$(PY) -m pip install -q --no-deps $(addprefix -e ,$(PACKAGES))
 	@touch $@
+
+# The web app (web/): npm ci when the lock file changed, vite build when a source changed.
+WEB_MODULES := web/node_modules/.installed
+WEB_DIST := web/dist/index.html
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json web/package.json
+
+$(WEB_MODULES): web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(WEB_DIST): $(WEB_MODULES) $(WEB_SOURCES)
+	cd web && npm run --silent build
+
+web: system-deps $(WEB_DIST)
+
+# Regenerate web/openapi.json and the TypeScript types after an API change (a unit test checks both).
+web-types: $(STAMP) $(WEB_MODULES)
+	$(PY) web/scripts/dump_openapi.py
+	cd web && npm run --silent gen:types
+
+# Debian's Chromium for the browser tests (Playwright drives the installed browser).
+chromium:
+	@command -v chromium >/dev/null || { echo "installing: chromium"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 
 install: system-deps $(STAMP)
 	@bash deploy/local/infra.sh install
@@ -59,7 +84,7 @@ infra-down:
 infra-status:
 	@bash deploy/local/infra.sh status
 
-run: install
+run: install web
 	@bash deploy/local/run.sh
 
 up: infra-up
@@ -69,7 +94,7 @@ down:
 	@test ! -x $(PY) || $(PY) deploy/local/devstack.py down
 	@bash deploy/local/infra.sh down
 
-test: install
+test: install web chromium
 	@bash deploy/local/test.sh
 
 test-unit: install

@@ -45,7 +45,8 @@ export function ExecutionResult({ ex }: { ex: LiveExecution }) {
       )}
       {ex.detail && !ex.compile_message && <p className="detail">{ex.detail}</p>}
       {ex.tests.length > 0 && (
-        <table className="tests">
+        <div className="scroll">
+<table className="tests">
           <caption className="sr-only">{t("testCases")}</caption>
           <thead>
             <tr>
@@ -73,6 +74,7 @@ export function ExecutionResult({ ex }: { ex: LiveExecution }) {
             ))}
           </tbody>
         </table>
+</div>
       )}
     </section>
   );

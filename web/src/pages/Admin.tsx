@@ -187,7 +187,8 @@ function Problems() {
         <ErrorMessage error={list.error} onRetry={list.reload} />
         {list.data && list.data.items.length === 0 && <Empty />}
         {list.data && list.data.items.length > 0 && (
-          <table>
+          <div className="scroll">
+<table>
             <thead>
               <tr>
                 <th scope="col">{t("problem")}</th>
@@ -209,6 +210,7 @@ function Problems() {
               ))}
             </tbody>
           </table>
+</div>
         )}
       </section>
     </>
@@ -232,7 +234,7 @@ function ProblemEditor({ platform, problemId }: { platform: string; problemId: s
     setConstraints(problem.data.constraints ?? "");
   }, [problem.data]);
 
-  if (problem.loading) return <Loading />;
+  if (problem.loading && !problem.data) return <Loading />;
   if (problem.error || !problem.data) return <ErrorMessage error={problem.error} onRetry={problem.reload} />;
   const p = problem.data;
 
@@ -458,7 +460,8 @@ function Jobs() {
       <ErrorMessage error={jobs.error} onRetry={jobs.reload} />
       {jobs.data && jobs.data.items.length === 0 && <Empty />}
       {jobs.data && jobs.data.items.length > 0 && (
-        <table>
+        <div className="scroll">
+<table>
           <thead>
             <tr>
               <th scope="col">{t("problem")}</th>
@@ -484,6 +487,7 @@ function Jobs() {
             ))}
           </tbody>
         </table>
+</div>
       )}
     </section>
   );
@@ -529,7 +533,8 @@ function Users() {
       <ErrorMessage error={users.error} onRetry={users.reload} />
       {users.data && users.data.items.length === 0 && <Empty />}
       {users.data && users.data.items.length > 0 && (
-        <table>
+        <div className="scroll">
+<table>
           <thead>
             <tr>
               <th scope="col">{t("user")}</th>
@@ -573,6 +578,7 @@ function Users() {
             ))}
           </tbody>
         </table>
+</div>
       )}
     </section>
   );

@@ -16,7 +16,7 @@ export function ExecutionPage({ id }: { id: string }) {
     () => ok(api.GET("/api/v1/executions/{execution_id}", { params: { path: { execution_id: id } } })),
     [id],
   );
-  if (ex.loading) return <Loading />;
+  if (ex.loading && !ex.data) return <Loading />;
   if (ex.error || !ex.data) return <ErrorMessage error={ex.error} onRetry={ex.reload} />;
   const v = ex.data;
   const mine = user?.user_id === v.user_id;

@@ -12,7 +12,8 @@ type Entry = Schemas["HistoryEntry"];
 export function HistoryTable({ items, showUser = true }: { items: Entry[]; showUser?: boolean }) {
   const { t, lang } = useI18n();
   return (
-    <table className="history">
+    <div className="scroll">
+<table className="history">
       <thead>
         <tr>
           <th scope="col">{t("when")}</th>
@@ -53,6 +54,7 @@ export function HistoryTable({ items, showUser = true }: { items: Entry[]; showU
         ))}
       </tbody>
     </table>
+</div>
   );
 }
 

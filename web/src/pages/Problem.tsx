@@ -130,7 +130,7 @@ export function ProblemPage({ platform, problemId }: { platform: string; problem
     }
   };
 
-  if (problem.loading) return <Loading />;
+  if (problem.loading && !problem.data) return <Loading />;
   if (problem.error || !problem.data) return <ErrorMessage error={problem.error} onRetry={problem.reload} />;
   const p = problem.data;
   const signInHref = `/signin?next=${encodeURIComponent(url.pathname)}`;

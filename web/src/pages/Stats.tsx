@@ -50,7 +50,8 @@ export function MyStatsPage() {
         {usage.loading && <Loading />}
         <ErrorMessage error={usage.error} onRetry={usage.reload} />
         {usage.data && (
-          <table className="usage" data-testid="usage">
+          <div className="scroll">
+<table className="usage" data-testid="usage">
             <thead>
               <tr>
                 <th scope="col">{t("usage")}</th>
@@ -70,6 +71,7 @@ export function MyStatsPage() {
               ))}
             </tbody>
           </table>
+</div>
         )}
         {usage.data && (
           <p className="meta">
