@@ -67,10 +67,13 @@ web-types: $(STAMP) $(WEB_MODULES)
 	$(PY) web/scripts/dump_openapi.py
 	cd web && npm run --silent gen:types
 
-# Debian's Chromium for the browser tests (Playwright drives the installed browser).
+# Debian's Chromium for the browser tests (Playwright drives the installed browser), and a
+# Korean font so that screenshots show Hangul.
 chromium:
-	@command -v chromium >/dev/null || { echo "installing: chromium"; apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+	@missing=""; command -v chromium >/dev/null || missing="chromium"; \
+	fc-list 2>/dev/null | grep -qi nanum || missing="$$missing fonts-nanum"; \
+	if [ -n "$$missing" ]; then echo "installing: $$missing"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
 
 install: system-deps $(STAMP)
 	@bash deploy/local/infra.sh install

@@ -167,7 +167,13 @@ def test_gateway_serves_the_app_client_routes_and_offline_docs(gateway: httpx.Cl
     assert missing.status_code == 404 and missing.headers["content-type"].startswith("application/problem+json")
     assert gateway.get("/api/v1/runs").status_code == 405  # exists for POST only
     asset = re.search(r'src="(/assets/[^"]+\.js)"', index.text)
-    assert asset and "immutable" in gateway.get(asset.group(1)).headers["cache-control"]
+    assert asset
+    script = gateway.get(asset.group(1))  # httpx asks for gzip: the build's gzip copy, unpacked here
+    assert "immutable" in script.headers["cache-control"] and script.headers["content-encoding"] == "gzip"
+    assert script.headers["content-type"].startswith(("text/javascript", "application/javascript"))
+    plain = gateway.get(asset.group(1), headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.content == script.content
+    assert gateway.get(asset.group(1) + ".gz").text == index.text  # the copies are not files of their own
     assert gateway.get("/../../etc/passwd").text == index.text  # never a file outside the build
     docs = gateway.get("/docs").text
     assert "cdn" not in docs.lower() and "/swagger-ui/swagger-ui-bundle.js" in docs
@@ -175,7 +181,8 @@ def test_gateway_serves_the_app_client_routes_and_offline_docs(gateway: httpx.Cl
     page = browser.new_page(viewport=DESKTOP)
     outside: list[str] = []
     page.route(
-        re.compile(r"^https?://(?!127\.0\.0\.1|localhost).*"), lambda route: (outside.append(route.request.url), route.abort())
+        re.compile(r"^https?://(?!127\.0\.0\.1|localhost).*"),
+        lambda route: (outside.append(route.request.url), route.abort()),
     )
     page.goto(str(gateway.base_url).rstrip("/") + "/docs")
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("AlgoItny API", timeout=20_000)
@@ -201,9 +208,11 @@ def test_new_user_practises_a_problem_in_the_browser(
     metered: list[dict[str, str]] = []
     page.on(
         "request",
-        lambda r: metered.append({"url": r.url, **r.headers})
-        if r.method == "POST" and re.search(r"/api/v1/(runs|executions)(/[^/]+/hints)?$", r.url)
-        else None,
+        lambda r: (
+            metered.append({"url": r.url, **r.headers})
+            if r.method == "POST" and re.search(r"/api/v1/(runs|executions)(/[^/]+/hints)?$", r.url)
+            else None
+        ),
     )
     ui = Checker(page, "user")
 
@@ -300,7 +309,8 @@ def test_new_user_practises_a_problem_in_the_browser(
     # the session outlives its access token: the refresh token renews it
     page.evaluate(
         """() => { const s = JSON.parse(localStorage.getItem('algoitny.session'));
-                   s.access_token = 'expired.' + s.access_token; localStorage.setItem('algoitny.session', JSON.stringify(s)); }"""
+                   s.access_token = 'expired.' + s.access_token;
+                   localStorage.setItem('algoitny.session', JSON.stringify(s)); }"""
     )
     page.goto("/me")
     expect(page.get_by_test_id("used-execution")).to_have_text("3")

@@ -1,4 +1,4 @@
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { api, ok, type Schemas } from "../api/client";
 import { useAuth } from "../auth";
 import { useI18n } from "../i18n";
@@ -68,19 +68,23 @@ export function HistoryPage() {
   const [error, setError] = useState<unknown>(null);
   const [loading, setLoading] = useState(true);
 
+  const latest = useRef(0);
+
   const load = async (after?: string | null) => {
+    const mine = ++latest.current; // a late answer of another tab must not show here
     setLoading(true);
     setError(null);
     try {
       const page = await ok(
         api.GET("/api/v1/history", { params: { query: { scope, limit: 20, cursor: after ?? undefined } } }),
       );
+      if (mine !== latest.current) return;
       setItems((prev) => (after ? [...prev, ...page.items] : page.items));
       setCursor(page.next_cursor ?? null);
     } catch (e) {
-      setError(e);
+      if (mine === latest.current) setError(e);
     } finally {
-      setLoading(false);
+      if (mine === latest.current) setLoading(false);
     }
   };
 

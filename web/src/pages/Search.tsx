@@ -1,4 +1,4 @@
-import { useEffect, useState, type FormEvent, type KeyboardEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import { api, ok, type Schemas } from "../api/client";
 import { useAuth } from "../auth";
 import { useI18n } from "../i18n";
@@ -69,7 +69,10 @@ export function SearchPage() {
     cursor: cursor ?? undefined,
   });
 
+  const latest = useRef(0);
+
   const load = async (cursor?: string | null) => {
+    const mine = ++latest.current; // an older answer arriving late must not replace a newer one
     setLoading(true);
     setError(null);
     try {
@@ -93,12 +96,13 @@ export function SearchPage() {
         const items = list.items.filter((p) => !tag || p.tags.includes(tag));
         res = { items, next_cursor: list.next_cursor, total: null, facets: undefined };
       }
+      if (mine !== latest.current) return;
       setPage(res);
       setItems((prev) => (cursor ? [...prev, ...res.items] : res.items));
     } catch (e) {
-      setError(e);
+      if (mine === latest.current) setError(e);
     } finally {
-      setLoading(false);
+      if (mine === latest.current) setLoading(false);
     }
   };
 

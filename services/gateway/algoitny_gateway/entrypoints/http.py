@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import mimetypes
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -266,6 +267,17 @@ WEB_MISSING = (
 )
 
 
+def _send(file: Path, request: Request, cache: str) -> FileResponse:
+    """A build file; its gzip copy from the build (sent as the file itself) to clients that accept gzip."""
+    headers = {"cache-control": cache, "vary": "accept-encoding"}
+    packed = file.with_name(file.name + ".gz")
+    if "gzip" in request.headers.get("accept-encoding", "") and packed.is_file():
+        headers["content-encoding"] = "gzip"
+        media_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        return FileResponse(packed, media_type=media_type, headers=headers)
+    return FileResponse(file, headers=headers)
+
+
 def add_web_app(app: FastAPI, dist: Path) -> None:
     """The single-page web app at / : files of the build as they are, any other path its index.html
     (client-side routes), so a reload of /problems/x/y works. Registered last: API routes win."""
@@ -283,13 +295,10 @@ def add_web_app(app: FastAPI, dist: Path) -> None:
             return HTMLResponse(WEB_MISSING, status_code=503)
         if path:
             candidate = (root / path).resolve()
-            if candidate.is_relative_to(root) and candidate.is_file():
+            if candidate.is_relative_to(root) and candidate.is_file() and candidate.suffix != ".gz":
                 # Hashed build files never change; index.html must be re-read to find new ones.
                 immutable = candidate.parent == root / "assets"
-                return FileResponse(
-                    candidate,
-                    headers={"cache-control": "public, max-age=31536000, immutable" if immutable else "no-cache"},
-                )
-        return FileResponse(index, headers={"cache-control": "no-cache"})
+                return _send(candidate, request, "public, max-age=31536000, immutable" if immutable else "no-cache")
+        return _send(index, request, "no-cache")
 
     web_route = app.router.routes[-1]
