@@ -111,7 +111,7 @@ lint: $(STAMP)
 docs: $(STAMP)
 	$(PY) -m algoitny_shared.asyncapi --out docs/asyncapi.yaml
 
-bench: install
+bench: install web chromium
 	@bash bench/run.sh
 
 faults: install

@@ -1,25 +1,22 @@
 // CodeMirror 6 with the syntax of the chosen language; the text area is labelled for screen readers.
 import { useEffect, useRef } from "react";
-import { EditorState, Compartment } from "@codemirror/state";
+import { EditorState, Compartment, type Extension } from "@codemirror/state";
 import { EditorView, keymap } from "@codemirror/view";
 import { basicSetup } from "codemirror";
 import { indentWithTab } from "@codemirror/commands";
-import { python } from "@codemirror/lang-python";
-import { cpp } from "@codemirror/lang-cpp";
-import { java } from "@codemirror/lang-java";
-import { javascript } from "@codemirror/lang-javascript";
 
-const syntax = (lang: string) => {
+// Each language's syntax loads when it is first picked (the editor works before it arrives).
+const syntax = async (lang: string): Promise<Extension> => {
   switch (lang) {
     case "python3":
-      return python();
+      return (await import("@codemirror/lang-python")).python();
     case "c":
     case "cpp17":
-      return cpp();
+      return (await import("@codemirror/lang-cpp")).cpp();
     case "java17":
-      return java();
+      return (await import("@codemirror/lang-java")).java();
     case "javascript":
-      return javascript();
+      return (await import("@codemirror/lang-javascript")).javascript();
     default:
       return [];
   }
@@ -47,7 +44,7 @@ export function CodeEditor({ value, language, label, onChange }: Props) {
         extensions: [
           basicSetup,
           keymap.of([indentWithTab]),
-          langSlot.current.of(syntax(language)),
+          langSlot.current.of([]),
           EditorView.contentAttributes.of({ "aria-label": label }),
           EditorView.updateListener.of((u) => {
             if (u.docChanged) changed.current(u.state.doc.toString());
@@ -61,7 +58,13 @@ export function CodeEditor({ value, language, label, onChange }: Props) {
   }, []);
 
   useEffect(() => {
-    view.current?.dispatch({ effects: langSlot.current.reconfigure(syntax(language)) });
+    let live = true;
+    void syntax(language).then((ext) => {
+      if (live) view.current?.dispatch({ effects: langSlot.current.reconfigure(ext) });
+    });
+    return () => {
+      live = false;
+    };
   }, [language]);
 
   useEffect(() => {
