@@ -318,7 +318,24 @@ def test_new_user_practises_a_problem_in_the_browser(
     assert not page.evaluate("JSON.parse(localStorage.getItem('algoitny.session')).access_token.startsWith('expired.')")
     ui.check("my-stats")
 
+    # the hint quota spent: the 429 becomes a sentence with the time it resets
+    bearer = {
+        "authorization": "Bearer " + page.evaluate("JSON.parse(localStorage.getItem('algoitny.session')).access_token")
+    }
+    mine = gateway.get("/api/v1/history", params={"scope": "mine"}, headers=bearer).json()["items"]
+    wrong = next(e["execution_id"] for e in mine if e["verdict"] == "WA")
+    for _ in range(hints_before):
+        key = {"idempotency-key": f"spend-{uuid.uuid4().hex}"}
+        if gateway.post(f"/api/v1/executions/{wrong}/hints", headers={**bearer, **key}).status_code == 429:
+            break
+    page.goto(f"/executions/{wrong}")
+    page.get_by_role("button", name="Get a hint").click()
+    expect(page.get_by_role("alert")).to_contain_text("You have used up your quota for now.")
+    expect(page.get_by_role("alert")).to_contain_text("It resets at")
+    ui.check("hint-quota-spent")
+
     # Korean interface
+    page.get_by_role("link", name="My statistics").click()
     page.get_by_label("Interface language").select_option("ko")
     expect(page.get_by_role("heading", name="내 통계")).to_be_visible()
     ui.check("my-stats-ko")
@@ -378,6 +395,9 @@ def test_admin_creates_completes_and_reads_statistics(gateway: httpx.Client, bro
     page.get_by_role("button", name="Search").click()
     expect(page.get_by_role("cell", name=DEMO_ADMIN[0], exact=True)).to_be_visible()
     ui.check("users")
+    page.get_by_role("link", name="Plans").click()
+    expect(page.get_by_role("spinbutton", name="Free: Runs / day")).to_have_value(re.compile(r"^-?\d+$"))
+    ui.check("plans")
     page.get_by_role("link", name="Generation jobs").click()
     expect(page.get_by_role("link", name=re.compile(pid)).first).to_be_visible()
     ui.check("jobs")

@@ -55,12 +55,15 @@ export class ApiError extends Error {
   }
 }
 
-export async function toApiError(resp: Response): Promise<ApiError> {
+export async function toApiError(resp: Response, parsed?: unknown): Promise<ApiError> {
   let body: Record<string, unknown> = {};
-  try {
-    body = (await resp.clone().json()) as Record<string, unknown>;
-  } catch {
-    /* not JSON */
+  if (parsed && typeof parsed === "object") body = parsed as Record<string, unknown>;
+  else if (!resp.bodyUsed) {
+    try {
+      body = (await resp.json()) as Record<string, unknown>;
+    } catch {
+      /* not JSON */
+    }
   }
   const retry = resp.headers.get("retry-after");
   return new ApiError(
@@ -138,7 +141,7 @@ export async function ok<T>(p: Promise<{ data?: T; error?: unknown; response: Re
   } catch (e) {
     throw new ApiError(0, "Network error", String(e), "network", null, {});
   }
-  if (!r.response.ok) throw await toApiError(r.response);
+  if (!r.response.ok) throw await toApiError(r.response, r.error); // openapi-fetch has read the body
   return r.data as T;
 }
 

@@ -73,10 +73,14 @@ export function errorSentence(err: unknown, lang: Lang): string {
     parts.push(err.detail.endsWith(".") ? err.detail : `${err.detail}.`);
   }
   if (err.status === 429) {
-    const reset = typeof err.body.reset_at === "string" ? err.body.reset_at : null;
+    // The quota's reset time, from the answer's reset_at or its Retry-After seconds.
+    const reset =
+      typeof err.body.reset_at === "string"
+        ? err.body.reset_at
+        : err.retryAfterS !== null
+          ? new Date(Date.now() + err.retryAfterS * 1000).toISOString()
+          : null;
     if (reset) parts.push(lang === "ko" ? `초기화 시각: ${formatTime(reset, lang)}.` : `It resets at ${formatTime(reset, lang)}.`);
-    else if (err.retryAfterS !== null)
-      parts.push(lang === "ko" ? `${err.retryAfterS}초 후에 다시 시도하세요.` : `Try again in ${err.retryAfterS} seconds.`);
   }
   return parts.join(" ");
 }

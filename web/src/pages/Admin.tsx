@@ -18,6 +18,7 @@ export function AdminPage({ path }: { path: string }) {
   const tabs: [string, string][] = [
     ["/admin/problems", t("adminProblems")],
     ["/admin/users", t("adminUsers")],
+    ["/admin/plans", t("plans")],
     ["/admin/stats", t("adminStats")],
     ["/admin/jobs", t("adminJobs")],
   ];
@@ -26,6 +27,7 @@ export function AdminPage({ path }: { path: string }) {
   if ((m = match("/admin/problems/:platform/:problemId", path)))
     body = <ProblemEditor key={path} platform={m.platform} problemId={m.problemId} />;
   else if (path === "/admin/users") body = <Users />;
+  else if (path === "/admin/plans") body = <Plans />;
   else if (path === "/admin/stats") body = <PlatformStats />;
   else if (path === "/admin/jobs") body = <Jobs />;
   else body = <Problems />;
@@ -568,10 +570,10 @@ function Users() {
                   {u.active ? "active" : "inactive"}{" "}
                   <button
                     type="button"
-                    aria-label={`${u.active ? t("deactivate") : "Activate"}: ${u.email}`}
+                    aria-label={`${u.active ? t("deactivate") : t("activate")}: ${u.email}`}
                     onClick={() => update(u.user_id, { active: !u.active })}
                   >
-                    {u.active ? t("deactivate") : "Activate"}
+                    {u.active ? t("deactivate") : t("activate")}
                   </button>
                 </td>
               </tr>
@@ -653,6 +655,83 @@ function PlatformStats() {
             <BarChart title={`${t("plan")}`} data={s.platform.users_per_plan ?? {}} />
           </div>
         </>
+      )}
+    </section>
+  );
+}
+
+/** Plans and their daily limits (-1: unlimited), edited in place. */
+function Plans() {
+  const { t } = useI18n();
+  const plans = useLoad(() => ok(api.GET("/api/v1/admin/plans")), []);
+  const [edits, setEdits] = useState<Record<string, Record<string, number>>>({});
+  const action = useAction();
+  const limit = (p: Schemas["Plan"], a: string) => edits[p.plan_id]?.[a] ?? p.daily_limits[a] ?? 0;
+  const save = (p: Schemas["Plan"]) =>
+    void action.act(async () => {
+      await ok(
+        api.PATCH("/api/v1/admin/plans/{plan_id}", {
+          params: { path: { plan_id: p.plan_id } },
+          body: { daily_limits: { ...p.daily_limits, ...edits[p.plan_id] } },
+        }),
+      );
+      plans.reload();
+    }, t("saved"));
+  return (
+    <section>
+      <h2>{t("plans")}</h2>
+      {action.done && (
+        <p role="status" className="ok">
+          {action.done}
+        </p>
+      )}
+      <ErrorMessage error={action.error} />
+      {plans.loading && !plans.data && <Loading />}
+      <ErrorMessage error={plans.error} onRetry={plans.reload} />
+      {plans.data && (
+        <div className="scroll">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">{t("plan")}</th>
+                <th scope="col">{t("runs")} / day</th>
+                <th scope="col">{t("hints")} / day</th>
+                <th scope="col">{t("adminUsers")}</th>
+                <th scope="col">
+                  <span className="sr-only">{t("save")}</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {plans.data.items.map((p) => (
+                <tr key={p.plan_id}>
+                  <th scope="row">
+                    {p.name} <span className="meta">{p.plan_id}</span>
+                  </th>
+                  {["execution", "hint"].map((a) => (
+                    <td key={a}>
+                      <input
+                        type="number"
+                        min={-1}
+                        aria-label={`${p.name}: ${a === "execution" ? t("runs") : t("hints")} / day`}
+                        value={limit(p, a)}
+                        onChange={(e) =>
+                          setEdits({ ...edits, [p.plan_id]: { ...edits[p.plan_id], [a]: Number(e.target.value) } })
+                        }
+                      />
+                    </td>
+                  ))}
+                  <td>{p.active_users}</td>
+                  <td>
+                    <button type="button" aria-label={`${t("save")}: ${p.name}`} onClick={() => save(p)} disabled={action.busy}>
+                      {t("save")}
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
     </section>
   );
