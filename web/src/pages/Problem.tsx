@@ -1,9 +1,10 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { Suspense, lazy, useCallback, useEffect, useRef, useState } from "react";
 import { ApiError, api, followEvents, idempotencyKey, ok, type Schemas } from "../api/client";
 import { useAuth } from "../auth";
 import { useI18n } from "../i18n";
 import { Link, useLocation } from "../router";
-import { CodeEditor } from "../components/CodeEditor";
+// CodeMirror loads only for signed-in users, while the statement is already shown.
+const CodeEditor = lazy(() => import("../components/CodeEditor").then((m) => ({ default: m.CodeEditor })));
 import { LANGUAGE_NAMES, STARTER } from "../languages";
 import { ExecutionResult, type LiveExecution } from "../components/Results";
 import { ErrorMessage, Loading, Verdict, formatTime, useLoad } from "../components/ui";
@@ -217,7 +218,9 @@ export function ProblemPage({ platform, problemId }: { platform: string; problem
                 ))}
               </select>
             </label>
-            <CodeEditor value={code} language={language} label={t("code")} onChange={changeCode} />
+            <Suspense fallback={<Loading />}>
+              <CodeEditor value={code} language={language} label={t("code")} onChange={changeCode} />
+            </Suspense>
             <label>
               {t("customInput")}
               <textarea rows={4} value={stdin} onChange={(e) => setStdin(e.target.value)} spellCheck={false} />
