@@ -7,7 +7,7 @@ SHELL := /bin/bash
 PYTHON_BIN ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
-PACKAGES := shared $(wildcard services/*)
+PACKAGES := shared $(wildcard services/*) clients/events clients/analytics
 STAMP := $(VENV)/.installed
 
 lock:
@@ -17,13 +17,16 @@ lock:
 	 .lockvenv/bin/pip freeze --exclude-editable) > requirements.lock
 	rm -rf .lockvenv
 
-.PHONY: web web-types chromium lock help install system-deps infra-up infra-down infra-status run up down test test-unit lint docs bench faults fuzz clean
+.PHONY: web web-types chromium lock help install system-deps infra-up infra-down infra-status run up down test test-unit lint docs events events-check analytics analytics-compact analytics-report bench faults fuzz clean
 
 help:
 	@echo "make run    start infrastructure, services and demo data (Ctrl-C stops all)"
 	@echo "make test   install, start what is missing, run unit + integration + e2e tests, stop it"
 	@echo "make up / make down   the platform in the background / stop it"
-	@echo "make lint   ruff + mypy      make docs   regenerate docs/asyncapi.yaml"
+	@echo "make lint   ruff + mypy      make docs   regenerate docs/asyncapi.yaml and docs/events/"
+	@echo "make events regenerate docs/events/ and the client models   make events-check   compatibility check"
+	@echo "make analytics   follow the events into Parquet   make analytics-report FROM=YYYY-MM-DD TO=YYYY-MM-DD"
+	@echo "make analytics-compact   merge each Parquet partition's files into one (safe beside the sink)"
 	@echo "make bench  benchmarks under bench/ (results in bench/results/)"
 	@echo "make faults fault injection under load (bench/faults)    make fuzz   schemathesis against the gateway"
 
@@ -91,25 +94,49 @@ run: install web
 	@bash deploy/local/run.sh
 
 up: infra-up
-	@$(PY) deploy/local/devstack.py up
+	@ALGOITNY_ENVIRONMENT=$${ALGOITNY_ENVIRONMENT:-local} $(PY) deploy/local/devstack.py up
 
 down:
-	@test ! -x $(PY) || $(PY) deploy/local/devstack.py down
+	@test ! -x $(PY) || ALGOITNY_ENVIRONMENT=$${ALGOITNY_ENVIRONMENT:-local} $(PY) deploy/local/devstack.py down
 	@bash deploy/local/infra.sh down
 
-test: install web chromium
+test: install web chromium events-check
 	@bash deploy/local/test.sh
 
 test-unit: install
-	@$(PY) -m pytest -q -m "not integration and not e2e"
+	@ALGOITNY_ENVIRONMENT=$${ALGOITNY_ENVIRONMENT:-test} $(PY) -m pytest -q -m "not integration and not e2e"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared/algoitny_shared $(filter-out %.egg-info,$(wildcard services/*/algoitny_*))
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy shared/algoitny_shared $(filter-out %.egg-info,$(wildcard services/*/algoitny_*)) \
+	  clients/events/algoitny_events clients/analytics/algoitny_analytics
 
-docs: $(STAMP)
+docs: $(STAMP) events
 	$(PY) -m algoitny_shared.asyncapi --out docs/asyncapi.yaml
+
+# The event contract: docs/events/*.json (one JSON Schema per type and version) and the client's
+# generated models, from the registry. `events` refuses a breaking change to an existing version;
+# `events-check` (part of `make test`) fails on one, and when the files are out of date.
+# EVENTS_BASE=<git ref> also checks against that commit's files (e.g. the target branch).
+events: $(STAMP)
+	$(PY) -m algoitny_shared.event_contract write
+
+events-check: $(STAMP)
+	$(PY) -m algoitny_shared.event_contract check $(if $(EVENTS_BASE),--against $(EVENTS_BASE))
+
+# The analytics sink (clients/analytics, on the algoitny_events client): follow every domain
+# topic into Parquet under $(ANALYTICS_DIR); the report prints JSON for FROM..TO (UTC days).
+ANALYTICS_DIR ?= $(or $(ALGOITNY_ANALYTICS_DIR),.local/analytics)
+analytics: $(STAMP)
+	ALGOITNY_ANALYTICS_DIR=$(ANALYTICS_DIR) $(PY) -m algoitny_analytics follow
+
+analytics-compact: $(STAMP)
+	ALGOITNY_ANALYTICS_DIR=$(ANALYTICS_DIR) $(PY) -m algoitny_analytics compact
+
+analytics-report: $(STAMP)
+	@ALGOITNY_ANALYTICS_DIR=$(ANALYTICS_DIR) $(PY) -m algoitny_analytics report $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
 
 bench: install web chromium
 	@bash bench/run.sh

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+
+# Tests run with the public development secrets; every other environment refuses them.
+os.environ.setdefault("ALGOITNY_ENVIRONMENT", "test")
 
 ROOT = Path(__file__).resolve().parent
 for extra in (ROOT / "tests", ROOT / "deploy" / "local"):

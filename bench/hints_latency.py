@@ -30,6 +30,7 @@ from benchkit import Platform, free_base_port, prepare, summary, write_result  #
 from support.fake_executions import FakeExecutions, serve_executions  # noqa: E402
 from support.fake_gemini import FakeGemini, serve_gemini  # noqa: E402
 
+from algoitny_accounts.settings import AccountsSettings  # noqa: E402
 from algoitny_shared import tokens  # noqa: E402
 from algoitny_shared.settings import ServiceSettings  # noqa: E402
 
@@ -39,7 +40,7 @@ SERVICES = ["gateway", "problems", "ratelimit", "search-indexer"]
 def run(count: int, delay_s: float, poll_s: float, base_port: int) -> dict[str, object]:
     namespace = f"bench{uuid.uuid4().hex[:6]}"
     settings = ServiceSettings()
-    keyring = tokens.Keyring.parse(settings.token_secret.get_secret_value())
+    keyring = AccountsSettings().signing_keys()
     plat = Platform(
         namespace=namespace,
         base_port=free_base_port(base_port),

@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from benchkit import Platform, percentile, prepare, summary, write_result  # noqa: E402
 
+from algoitny_accounts.settings import AccountsSettings  # noqa: E402
 from algoitny_shared import tokens  # noqa: E402
 from algoitny_shared.identity import IDENTITY_HEADER, Identity, IdentitySigner  # noqa: E402
 from algoitny_shared.settings import ServiceSettings  # noqa: E402
@@ -101,7 +102,7 @@ def run(count: int, base_port: int) -> dict[str, object]:
         gw = httpx.Client(base_url=plat.url("gateway"), timeout=30)
         plan = {"plan_id": "benchplan", "name": "Bench", "daily_limits": {"execution": 1_000_000, "hint": 1_000_000}}
         assert gw.post("/api/v1/admin/plans", json=plan, headers=admin).status_code == 201
-        keyring = tokens.Keyring.parse(ServiceSettings().token_secret.get_secret_value())
+        keyring = AccountsSettings().signing_keys()
 
         rl = httpx.Client(base_url=plat.url("ratelimit"), timeout=30)
         user = f"bench-{uuid.uuid4().hex[:8]}"

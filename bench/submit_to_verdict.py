@@ -33,8 +33,8 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from benchkit import percentile, running_platform, summary, write_result  # noqa: E402
 
+from algoitny_accounts.settings import AccountsSettings  # noqa: E402
 from algoitny_shared import tokens  # noqa: E402
-from algoitny_shared.settings import ServiceSettings  # noqa: E402
 
 SERVICES = [
     "gateway",
@@ -54,7 +54,7 @@ COMMENT = {"cpp17": "// {}\n", "python3": "# {}\n"}
 
 
 def user_headers() -> dict[str, str]:
-    keyring = tokens.Keyring.parse(ServiceSettings().token_secret.get_secret_value())
+    keyring = AccountsSettings().signing_keys()
     token, _ = tokens.issue(keyring, user_id=f"bench{uuid.uuid4().hex[:8]}", role="user", plan="pro", ttl_s=3600)
     return {"authorization": f"Bearer {token}"}
 

@@ -26,8 +26,8 @@ sys.path.insert(0, str(REPO / "tests"))
 from benchkit import BENCH_TOKEN, RESULTS, private_moto, running_platform, write_result  # noqa: E402
 from support.google_keys import FakeGoogle, serve_jwks  # noqa: E402
 
+from algoitny_accounts.settings import AccountsSettings  # noqa: E402
 from algoitny_shared import tokens  # noqa: E402
-from algoitny_shared.settings import ServiceSettings  # noqa: E402
 
 SERVICES = ["gateway", "accounts", "problems", "ratelimit", "executions", "search-indexer", "hints"]
 CHECKS = "not_a_server_error,response_schema_conformance"
@@ -42,7 +42,7 @@ ENV = {
 
 
 def identities() -> dict[str, dict[str, str]]:
-    keyring = tokens.Keyring.parse(ServiceSettings().token_secret.get_secret_value())
+    keyring = AccountsSettings().signing_keys()
     user, _ = tokens.issue(keyring, user_id=f"fz{uuid.uuid4().hex[:10]}", role="user", plan="free", ttl_s=3600)
     return {
         "anonymous": {},

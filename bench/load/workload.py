@@ -29,8 +29,8 @@ from typing import Any
 
 import httpx
 
+from algoitny_accounts.settings import AccountsSettings
 from algoitny_shared import tokens
-from algoitny_shared.settings import ServiceSettings
 
 API = "/api/v1"
 PASSWORD = "load test password 12345"
@@ -79,7 +79,7 @@ def seed(gateway: str, admin_token: str, *, problems: int = 20, cases: int = 10,
         resp = client.post(f"{API}/auth/register", json={"email": email, "password": PASSWORD, "name": "Load"})
         assert resp.status_code in (200, 201), resp.text
         out.login = {"email": email, "password": PASSWORD}
-    keyring = tokens.Keyring.parse(ServiceSettings().token_secret.get_secret_value())
+    keyring = AccountsSettings().signing_keys()
     for _ in range(users):
         user_id = f"load{uuid.uuid4().hex[:10]}"
         token, _ = tokens.issue(keyring, user_id=user_id, role="user", plan=PLAN_ID, ttl_s=6 * 3600)

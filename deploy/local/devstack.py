@@ -6,7 +6,7 @@ and restart single services).
 
     python deploy/local/devstack.py run     # provision, seed demo data, start all, wait for Ctrl-C
     python deploy/local/devstack.py up      # the same, in the background (pid file)
-    python deploy/local/devstack.py down    # stop what ``up`` started
+    python deploy/local/devstack.py down    # stop what ``run`` or ``up`` started (recorded PIDs)
 """
 
 from __future__ import annotations
@@ -214,42 +214,87 @@ def load_demo_problems(platform: Platform, admin_token: str) -> int:
     return created
 
 
+SUPERVISOR = "devstack"
+
+
+def services_pid_file(namespace: str) -> Path:
+    """Where ``run``/``up`` record the PIDs they started (one file per namespace)."""
+    return LOCAL_DIR / "run" / f"services.{namespace}.json"
+
+
+def record(pid_file: Path, procs: dict[str, subprocess.Popen[bytes]], *, supervisor: int | None) -> None:
+    pids: dict[str, int] = {n: p.pid for n, p in procs.items()}
+    if supervisor is not None:
+        pids[SUPERVISOR] = supervisor
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = pid_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(pids))
+    tmp.replace(pid_file)
+
+
+def _is_ours(name: str, pid: int) -> bool:
+    """The PID still runs what we started (a recorded PID may have been reused since)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    if name == SUPERVISOR:
+        return any(a.endswith(b"devstack.py") for a in argv)
+    svc = next((s for s in SERVICES if s.name == name.split("@", 1)[0]), None)
+    return svc is not None and svc.module.encode() in argv
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    with contextlib.suppress(OSError):  # exited but not reaped yet (a zombie) counts as gone
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    return False
+
+
+def stop_recorded(pid_file: Path, timeout_s: float = 20.0) -> None:
+    """Stop the processes a ``run`` or ``up`` recorded: the supervising ``run`` first (it stops its
+    services itself), then every service still up; SIGTERM, then SIGKILL after ``timeout_s``."""
+    if not pid_file.exists():
+        print("[platform] no services recorded as started by 'make run' or 'make up'")
+        return
+    recorded: dict[str, int] = json.loads(pid_file.read_text())
+    ours = {n: p for n, p in recorded.items() if _is_ours(n, p)}
+    for name in sorted(ours, key=lambda n: n != SUPERVISOR):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(ours[name], signal.SIGTERM)
+            print(f"[platform] stopping {name} (pid {ours[name]})", flush=True)
+    deadline = time.monotonic() + timeout_s
+    for name, pid in ours.items():
+        while not _gone(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not _gone(pid):
+            print(f"[platform] {name} (pid {pid}) did not stop in {timeout_s:.0f} s: SIGKILL", flush=True)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["run", "up", "down"])
     args = parser.parse_args()
     base_port = int(os.environ.get("ALGOITNY_GATEWAY_PORT", "8000"))
     platform = Platform(namespace=os.environ.get("ALGOITNY_NAMESPACE", "algoitny"), base_port=base_port)
-    pid_file = LOCAL_DIR / "run" / "services.json"
+    pid_file = services_pid_file(platform.namespace)
 
     if args.command == "down":
-        if not pid_file.exists():
-            print("[platform] no services started by 'up'")
-            return
-        pids = json.loads(pid_file.read_text())
-        for name, pid in pids.items():
-            try:
-                os.kill(pid, signal.SIGTERM)
-                print(f"[platform] stopping {name} (pid {pid})")
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + 15
-        for pid in pids.values():
-            while time.monotonic() < deadline:
-                try:
-                    os.kill(pid, 0)
-                except ProcessLookupError:
-                    break
-                time.sleep(0.2)
-            else:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-        pid_file.unlink()
+        stop_recorded(pid_file)
         return
 
     print("[platform] provisioning tables and topics, seeding plans and the demo admin ...", flush=True)
     prepare(platform)
     platform.start_all()
+    # Recorded at once (not only once ready): `make down` from another terminal stops them by
+    # these PIDs, whether this process runs in the foreground (`run`) or has left (`up`).
+    record(pid_file, platform.procs, supervisor=os.getpid() if args.command == "run" else None)
     stop = False
 
     def _stop(*_: object) -> None:
@@ -283,8 +328,7 @@ def main() -> None:
             flush=True,
         )
         if args.command == "up":
-            pid_file.parent.mkdir(parents=True, exist_ok=True)
-            pid_file.write_text(json.dumps({n: p.pid for n, p in platform.procs.items()}))
+            record(pid_file, platform.procs, supervisor=None)
             platform.procs.clear()  # leave them running
             return
         print("Press Ctrl-C to stop.", flush=True)
@@ -300,6 +344,7 @@ def main() -> None:
         if platform.procs:
             print("[platform] stopping services ...", flush=True)
             platform.stop_all()
+            pid_file.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

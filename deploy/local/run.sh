@@ -5,6 +5,8 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$REPO"
 PY=${ALGOITNY_PYTHON:-$REPO/.venv/bin/python}
+# The public development secrets are refused in every other environment.
+export ALGOITNY_ENVIRONMENT=${ALGOITNY_ENVIRONMENT:-local}
 
 bash deploy/local/infra.sh up
 started=$(bash deploy/local/infra.sh started)

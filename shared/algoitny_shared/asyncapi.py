@@ -49,7 +49,9 @@ relay restarts, consumer rebalances). Consumers must be idempotent, deduplicatin
 drop stale events (e.g. by using it as an external version).
 
 **Compatibility.** Consumers ignore payload fields they do not know; an incompatible change gets
-a new `schema_version`, and events newer than a consumer understands are dead-lettered.
+a new `schema_version` with an upcaster from the previous one, and events newer than a consumer
+understands are dead-lettered. One JSON Schema per event type and version is in `docs/events/`;
+the consumer guide is `docs/event-consumers.md` and the typed client `clients/events/`.
 
 **Dead letters.** Each consumer group has its own `<group>.dlq` topic. A message its consumer
 cannot decode or handle (after bounded retries) is copied there with the original key and value

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import time
@@ -42,8 +43,19 @@ def problem_response(code: ErrorCode, detail: str, request: Request | None = Non
     return JSONResponse(body, status_code=code.status, media_type=PROBLEM_JSON)
 
 
+class BodyTooLarge(AppError):
+    """Raised while a streamed body is read, once it passes its limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(ErrorCode.PAYLOAD_TOO_LARGE, f"The request body exceeds {limit} bytes")
+
+
 class EdgeMiddleware:
-    """Request id, trace id, metrics and the body-size limit, as plain ASGI (no per-request task)."""
+    """Request id, trace id, metrics and the body-size limit, as plain ASGI (no per-request task).
+
+    Bodies are read whole (bounded by the limit) before the app runs, except on requests
+    ``streamed`` selects: the app reads those itself, after it decided whether to accept them
+    (e.g. who sends them), and reading past the limit raises :class:`BodyTooLarge`."""
 
     def __init__(
         self,
@@ -51,11 +63,13 @@ class EdgeMiddleware:
         service: str,
         max_body_bytes: int,
         body_limit: Callable[[str, str], int] | None = None,
+        streamed: Callable[[str, str], bool] | None = None,
     ) -> None:
         self.app = app
         self.service = service
         self.max_body = max_body_bytes
         self.body_limit = body_limit
+        self.streamed = streamed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -86,6 +100,9 @@ class EdgeMiddleware:
             return
 
         try:
+            if self.streamed is not None and self.streamed(scope["method"], scope["path"]):
+                await self.app(scope, _limited(receive, limit), send_wrapper)
+                return
             # Read the whole body first (bounded by the limit), then replay it to the app:
             # the limit then holds for chunked uploads that declare no length.
             body = bytearray()
@@ -140,6 +157,22 @@ class EdgeMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    """``receive`` that raises :class:`BodyTooLarge` once the body passes ``limit`` bytes."""
+    seen = 0
+
+    async def wrapped() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge(limit)
+        return message
+
+    return wrapped
 
 
 def _trace_id(traceparent: str | None) -> str | None:
@@ -205,8 +238,13 @@ def create_app(
     description: str = "",
     own_docs: bool = True,
     body_limit: Callable[[str, str], int] | None = None,
+    streamed: Callable[[str, str], bool] | None = None,
+    metrics_token: str | None = None,
 ) -> FastAPI:
-    """``own_docs=False`` leaves /openapi.json and /docs to the caller (the gateway composes its own)."""
+    """``own_docs=False`` leaves /openapi.json and /docs to the caller (the gateway composes its own).
+    ``streamed`` selects requests whose body the app reads itself (see :class:`EdgeMiddleware`);
+    with ``metrics_token``, /metrics answers only ``Authorization: Bearer <metrics_token>``
+    (an app that faces the public, i.e. the gateway)."""
     app = FastAPI(
         title=title,
         version=version,
@@ -219,7 +257,11 @@ def create_app(
     install_error_handlers(app)
     app.state.identity_signer = IdentitySigner(settings.internal_secret.get_secret_value())
     app.add_middleware(
-        EdgeMiddleware, service=settings.service_name, max_body_bytes=settings.max_body_bytes, body_limit=body_limit
+        EdgeMiddleware,
+        service=settings.service_name,
+        max_body_bytes=settings.max_body_bytes,
+        body_limit=body_limit,
+        streamed=streamed,
     )
     if settings.capacity_log:  # benchmarks: label each DynamoDB call with the API call it serves
         from algoitny_shared.capacity import CallLabelMiddleware
@@ -244,8 +286,22 @@ def create_app(
             return problem_response(ErrorCode.UPSTREAM_UNAVAILABLE, "Not ready", None, checks=failures)
         return JSONResponse({"status": "ready", "service": settings.service_name})
 
-    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", include_in_schema=True)
-    async def metrics() -> Response:
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        summary="Prometheus metrics" + (" (operator token)" if metrics_token else ""),
+        include_in_schema=True,
+        responses={401: {"description": "Operator token missing or wrong"}} if metrics_token else None,
+    )
+    async def metrics(request: Request) -> Response:
+        if metrics_token:
+            given = request.headers.get("authorization", "").encode()
+            if not hmac.compare_digest(given, f"Bearer {metrics_token}".encode()):
+                raise AppError(
+                    ErrorCode.UNAUTHENTICATED,
+                    "Metrics need the operator token",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -108,11 +108,14 @@ class EventConsumer:
         inbox: Inbox | None = None,
         is_transient: Callable[[BaseException], bool] = default_is_transient,
         max_poll_records: int = 50,
+        max_poll_interval_ms: int = 300_000,
     ) -> None:
         """``max_poll_records``: small for slow handlers (a judge job takes seconds), so a batch
-        never outlasts Kafka's max poll interval."""
+        never outlasts Kafka's max poll interval; ``max_poll_interval_ms`` raises that interval
+        for handlers that may take minutes (the client's default is 5 minutes)."""
         self._broker = broker
         self._max_poll_records = max_poll_records
+        self._max_poll_interval_ms = max_poll_interval_ms
         self._is_transient = is_transient
         self._settings = settings
         self.group = group
@@ -128,6 +131,7 @@ class EventConsumer:
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             max_poll_records=self._max_poll_records,
+            max_poll_interval_ms=self._max_poll_interval_ms,
             title=f"{self.group} consumer",
         )
 

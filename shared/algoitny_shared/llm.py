@@ -24,6 +24,7 @@ from google.genai import errors, types
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import Field, SecretStr
 
+from algoitny_shared.llm_answers import MalformedAnswer
 from algoitny_shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -54,10 +55,6 @@ class LlmSettings(ServiceSettings):
     gemini_breaker_reset_s: float = Field(default=30.0, gt=0, description="Open time before one trial call.")
     gemini_price_input_per_mtok: float = Field(default=0.30, ge=0, description="USD per million prompt tokens.")
     gemini_price_output_per_mtok: float = Field(default=2.50, ge=0, description="USD per million output tokens.")
-
-
-class MalformedAnswer(ValueError):
-    """The model answered, but not with the JSON the caller asked for (retried)."""
 
 
 class LlmUnavailable(Exception):

@@ -6,12 +6,47 @@ the platform's environment-variable contract (the compose file is checked agains
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "ALGOITNY_"
+# Where the public development defaults may be used: every other environment refuses them.
+DEVELOPMENT_ENVIRONMENTS = frozenset({"local", "test"})
+MIN_SECRET_CHARS = 32
+SECRET_MARK = "algoitny_secret_min_chars"
+
+
+def secret_field(default: str, description: str, *, min_chars: int = MIN_SECRET_CHARS, optional: bool = False) -> Any:
+    """A secret setting: outside local/test the service refuses to start while it holds its public
+    default or fewer than ``min_chars`` characters (``optional``: empty is allowed and means off)."""
+    return Field(
+        default=SecretStr(default),
+        description=description,
+        json_schema_extra={SECRET_MARK: min_chars, "optional": optional},
+    )
+
+
+def weak_secrets(settings: BaseSettings) -> list[str]:
+    """What is wrong with the secrets of ``settings`` for a non-development environment."""
+    problems = []
+    for name, field in type(settings).model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        min_chars = extra.get(SECRET_MARK)
+        if not isinstance(min_chars, int):
+            continue
+        value = getattr(settings, name)
+        text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        default = field.default.get_secret_value() if isinstance(field.default, SecretStr) else field.default
+        var = f"{ENV_PREFIX}{name}".upper()
+        if not text and extra.get("optional"):
+            continue
+        if text == default:
+            problems.append(f"{var} is the public development default: set a secret of your own")
+        elif len(text) < min_chars:
+            problems.append(f"{var} is shorter than {min_chars} characters: set a longer secret")
+    return problems
 
 
 class ServiceSettings(BaseSettings):
@@ -41,19 +76,18 @@ class ServiceSettings(BaseSettings):
     kafka_topic_partitions: int = Field(default=3, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
 
-    cursor_secret: SecretStr = SecretStr("local-cursor-secret-change-me")
-    token_secret: SecretStr = Field(
-        default=SecretStr("local-token-secret-change-me-32bytes"),
-        description="HMAC key of access tokens: accounts signs them, the gateway verifies them.",
+    environment: str = Field(
+        default="production",
+        pattern=r"^[a-z][a-z0-9-]{0,30}$",
+        description="local or test allow the public development secrets; any other value (the default) "
+        "makes every service refuse to start with a default or short secret.",
     )
-    token_previous_secrets: SecretStr = Field(
-        default=SecretStr(""),
-        description="Comma-separated earlier token keys that still verify (not sign) during a key rotation: "
-        "keep one for an access-token lifetime after moving it out of token_secret.",
+    cursor_secret: SecretStr = secret_field(
+        "local-cursor-secret-change-me", "HMAC key of pagination cursors (each service its own or shared)."
     )
-    internal_secret: SecretStr = Field(
-        default=SecretStr("local-internal-secret-change-me-32bytes"),
-        description="HMAC key of the identity assertions the gateway sends to services; services verify them.",
+    internal_secret: SecretStr = secret_field(
+        "local-internal-secret-change-me-32bytes",
+        "HMAC key of the identity assertions the gateway sends to services; services verify them.",
     )
     access_token_ttl_s: int = Field(
         default=900,
@@ -79,6 +113,19 @@ class ServiceSettings(BaseSettings):
         default=frozenset(),
         description="Comma-separated fault-injection points (tests only), e.g. crash_after_commit.",
     )
+
+    @model_validator(mode="after")
+    def _no_default_secrets(self) -> Self:
+        if self.environment in DEVELOPMENT_ENVIRONMENTS:
+            return self
+        problems = weak_secrets(self)
+        if problems:
+            raise ValueError(
+                f"{self.service_name} refuses to start in environment {self.environment!r}: "
+                + "; ".join(problems)
+                + f" (or set {ENV_PREFIX}ENVIRONMENT=local for a development run)"
+            )
+        return self
 
     @field_validator("fault_points", mode="before")
     @classmethod

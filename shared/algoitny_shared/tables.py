@@ -249,7 +249,8 @@ USAGE_LOGS = TableSpec(
     attributes={"pk": "S", "sk": "S"},
     ttl_attribute="expires_at",
     description="Partition USER#<id>#<YYYY-MM-DD>: COUNTER#<action> (today's count), "
-    "REQ#<action>#<request id> (charge guard), LOG#<time>#<action>#<request id> (audit). TTL 30 days.",
+    "REQ#<action>#<request id> (charge guard), LOG#<time>#<action>#<request id> (audit). TTL 30 days. "
+    "Partition IDEM#<id>: idempotency records by key (TTL 24 h).",
 )
 USER_PLANS = TableSpec(
     owner="ratelimit",

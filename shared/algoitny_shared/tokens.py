@@ -1,57 +1,150 @@
-"""Access tokens (JWT, HS256 with key ids): issued by accounts, verified locally by the gateway.
+"""Access tokens (JWT signed with Ed25519, ``alg=EdDSA``): issued by accounts, verified by the gateway.
 
-One definition of the claims. Keys rotate: the current key signs, previous keys still
-verify until the tokens they signed have expired (one access-token lifetime). The key
-id in the JWT header is derived from the key itself, so no key names need configuring.
+One definition of the claims. Only accounts holds private keys (:class:`SigningKeys`); it
+publishes the public halves as a JWKS document (``/.well-known/jwks.json``) and the gateway
+verifies with those (:class:`VerificationKeys`): no other service holds a key that can mint a
+user's token. Keys rotate: the current key signs, previous keys stay in the JWKS (and so still
+verify) until the tokens they signed have expired (one access-token lifetime). The key id in
+the JWT header is the key's RFC 7638 thumbprint, so no key names need configuring.
 Refresh tokens are *not* JWTs (see the accounts service): they are opaque, stored and
 rotated, so neither kind of token can stand in for the other.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import json
+import secrets
 import time
 import uuid
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
 import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ValidationError
 
 from algoitny_shared.errors import AppError, ErrorCode
 
 ISSUER = "algoitny-accounts"
 AUDIENCE = "algoitny-api"
-ALGORITHM = "HS256"
+ALGORITHM = "EdDSA"
 ACCESS = "access"
-MIN_KEY_BYTES = 32
 MAX_TOKEN_CHARS = 4096
+JWKS_PATH = "/.well-known/jwks.json"
+SEED_BYTES = 32
 
 
-def key_id(secret: str) -> str:
-    return hashlib.sha256(b"algoitny-kid:" + secret.encode()).hexdigest()[:16]
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-class Keyring:
-    """The signing key and the keys that still verify (rotation)."""
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
-    def __init__(self, current: str, previous: Iterable[str] = ()) -> None:
-        keys = [current, *(p for p in previous if p)]
-        short = [k for k in keys if len(k.encode()) < MIN_KEY_BYTES]
-        if short:
-            raise ValueError(f"token keys must be at least {MIN_KEY_BYTES} bytes")
-        self.current_kid = key_id(current)
-        self._keys = {key_id(k): k.encode() for k in keys}
+
+def generate_key() -> str:
+    """A new private signing key as configured (``ALGOITNY_TOKEN_SIGNING_KEY``): 32 random bytes, base64url."""
+    return _b64(secrets.token_bytes(SEED_BYTES))
+
+
+def parse_private_key(text: str) -> Ed25519PrivateKey:
+    """A private key from its configured form: a base64url 32-byte seed, or a PKCS#8 PEM."""
+    text = text.strip()
+    if text.startswith("-----BEGIN"):
+        key = serialization.load_pem_private_key(text.encode(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError("the token signing key must be an Ed25519 key")
+        return key
+    try:
+        seed = _unb64(text)
+    except (binascii.Error, ValueError):
+        raise ValueError("the token signing key is not base64url") from None
+    if len(seed) != SEED_BYTES:
+        raise ValueError(f"the token signing key must be {SEED_BYTES} bytes (base64url); make one with generate_key()")
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def public_jwk(public: Ed25519PublicKey) -> dict[str, str]:
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    jwk = {"crv": "Ed25519", "kty": "OKP", "x": _b64(raw)}
+    # RFC 7638 thumbprint: the required members, sorted, no white space.
+    thumbprint = hashlib.sha256(json.dumps(jwk, sort_keys=True, separators=(",", ":")).encode()).digest()
+    return {**jwk, "kid": _b64(thumbprint)[:22], "alg": ALGORITHM, "use": "sig"}
+
+
+class KeySource(Protocol):
+    def get(self, kid: object) -> Ed25519PublicKey | None: ...
+
+
+class VerificationKeys:
+    """Public keys by key id: what the gateway verifies with (from accounts' JWKS document)."""
+
+    def __init__(self, keys: Mapping[str, Ed25519PublicKey]) -> None:
+        self._keys = dict(keys)
 
     @classmethod
-    def parse(cls, current: str, previous_csv: str = "") -> Keyring:
-        return cls(current, [p.strip() for p in previous_csv.split(",") if p.strip()])
+    def from_jwks(cls, document: Mapping[str, Any]) -> VerificationKeys:
+        keys: dict[str, Ed25519PublicKey] = {}
+        for jwk in document.get("keys", []):
+            if not isinstance(jwk, dict) or jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
+                continue  # only what we sign with; anything else can never verify a token
+            try:
+                public = Ed25519PublicKey.from_public_bytes(_unb64(str(jwk["x"])))
+            except (KeyError, ValueError, binascii.Error):
+                continue
+            kid = public_jwk(public)["kid"]
+            if jwk.get("kid") == kid:  # a key id must name this very key
+                keys[kid] = public
+        return cls(keys)
 
-    def signing_key(self) -> tuple[str, bytes]:
-        return self.current_kid, self._keys[self.current_kid]
-
-    def get(self, kid: object) -> bytes | None:
+    def get(self, kid: object) -> Ed25519PublicKey | None:
         return self._keys.get(kid) if isinstance(kid, str) else None
+
+    @property
+    def kids(self) -> list[str]:
+        return list(self._keys)
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [public_jwk(k) for k in self._keys.values()]}
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+class SigningKeys:
+    """The current private key (signs) and earlier ones (their public halves stay published)."""
+
+    def __init__(self, current: Ed25519PrivateKey, previous: Iterable[Ed25519PrivateKey] = ()) -> None:
+        self._current = current
+        self.current_kid = public_jwk(current.public_key())["kid"]
+        publics = [current.public_key(), *(p.public_key() for p in previous)]
+        self._verification = VerificationKeys({public_jwk(p)["kid"]: p for p in publics})
+
+    @classmethod
+    def parse(cls, current: str, previous_csv: str = "") -> SigningKeys:
+        previous = [parse_private_key(p) for p in previous_csv.split(",") if p.strip()]
+        return cls(parse_private_key(current), previous)
+
+    @classmethod
+    def generate(cls) -> SigningKeys:
+        return cls(Ed25519PrivateKey.generate())
+
+    def sign(self, payload: dict[str, Any]) -> str:
+        return jwt.encode(payload, self._current, algorithm=ALGORITHM, headers={"kid": self.current_kid})
+
+    def verification(self) -> VerificationKeys:
+        return self._verification
+
+    def get(self, kid: object) -> Ed25519PublicKey | None:
+        return self._verification.get(kid)
+
+    def jwks(self) -> dict[str, Any]:
+        """The JWKS document accounts publishes (public keys only; the current one first)."""
+        return self._verification.jwks()
 
 
 class AccessClaims(BaseModel):
@@ -65,10 +158,13 @@ class AccessClaims(BaseModel):
     may_register: bool = False
     # The sign-in session (refresh-token family) the token belongs to: signing out revokes it.
     sid: str | None = None
+    # The user's version when the token was issued: a role, plan or session change at a later
+    # version ends the token's powers at every gateway (accounts announces it as an event).
+    ver: int | None = None
 
 
 def issue(
-    keyring: Keyring,
+    keys: SigningKeys,
     *,
     user_id: str,
     role: str,
@@ -76,6 +172,7 @@ def issue(
     ttl_s: int,
     may_register: bool = False,
     session_id: str | None = None,
+    user_version: int | None = None,
 ) -> tuple[str, AccessClaims]:
     now = int(time.time())
     claims = AccessClaims(
@@ -87,18 +184,24 @@ def issue(
         exp=now + ttl_s,
         may_register=may_register,
         sid=session_id,
+        ver=user_version,
     )
-    kid, key = keyring.signing_key()
-    token = jwt.encode(
-        {**claims.model_dump(), "iss": ISSUER, "aud": AUDIENCE, "typ": ACCESS},
-        key,
-        algorithm=ALGORITHM,
-        headers={"kid": kid},
-    )
-    return token, claims
+    payload = {**claims.model_dump(exclude_none=True), "iss": ISSUER, "aud": AUDIENCE, "typ": ACCESS}
+    return keys.sign(payload), claims
 
 
-def verify(keyring: Keyring, token: str) -> AccessClaims:
+def unverified_kid(token: str) -> str | None:
+    """The key id a token names (before verification: only to find the key)."""
+    if len(token) > MAX_TOKEN_CHARS:
+        return None
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.InvalidTokenError:
+        return None
+    return kid if isinstance(kid, str) else None
+
+
+def verify(keys: KeySource, token: str) -> AccessClaims:
     invalid = AppError(ErrorCode.UNAUTHENTICATED, "The access token is not valid")
     if len(token) > MAX_TOKEN_CHARS:
         raise invalid
@@ -106,10 +209,10 @@ def verify(keyring: Keyring, token: str) -> AccessClaims:
         header = jwt.get_unverified_header(token)
     except jwt.InvalidTokenError:
         raise invalid from None
-    # The algorithm is fixed here, never taken from the token (no alg=none, no RS/HS confusion).
+    # The algorithm is fixed here, never taken from the token (no alg=none, no HS/EdDSA confusion).
     if header.get("alg") != ALGORITHM:
         raise invalid
-    key = keyring.get(header.get("kid"))
+    key = keys.get(header.get("kid"))
     if key is None:
         raise AppError(ErrorCode.UNAUTHENTICATED, "The access token was signed with an unknown key")
     try:
@@ -131,3 +234,7 @@ def verify(keyring: Keyring, token: str) -> AccessClaims:
         return AccessClaims.model_validate(claims)
     except ValidationError:
         raise invalid from None
+
+
+if __name__ == "__main__":  # python -m algoitny_shared.tokens: print a new signing key
+    print(generate_key())

@@ -25,6 +25,7 @@ from support.google_keys import FakeGoogle
 from support.kafka_tools import read_topic
 from support.polling import eventually
 
+from algoitny_accounts.settings import AccountsSettings
 from algoitny_shared import tokens
 from algoitny_shared.dynamo import dynamodb
 from algoitny_shared.identity import IDENTITY_HEADER, Identity, IdentitySigner
@@ -65,9 +66,8 @@ def _expect(resp: httpx.Response, status: int, code: str | None = None) -> dict[
     return body
 
 
-def _keyring() -> tokens.Keyring:
-    settings = ServiceSettings()
-    return tokens.Keyring.parse(settings.token_secret.get_secret_value())
+def _keys() -> tokens.SigningKeys:
+    return AccountsSettings().signing_keys()
 
 
 def _b64(data: bytes) -> str:
@@ -200,8 +200,9 @@ def test_wrong_password_answers_like_an_unknown_email(gateway: httpx.Client) -> 
 
 
 def _forged_tokens(pair: dict[str, Any]) -> dict[str, str]:
-    keyring = _keyring()
-    kid, key = keyring.signing_key()
+    keys = _keys()
+    kid = keys.current_kid
+    public_x = keys.jwks()["keys"][0]["x"]
     user_id = pair["user"]["user_id"]
     now = int(time.time())
     base = {
@@ -218,20 +219,20 @@ def _forged_tokens(pair: dict[str, Any]) -> dict[str, str]:
     header, payload, signature = pair["access_token"].split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     elevated = _b64(json.dumps({**claims, "role": "admin"}).encode())
-    other = tokens.Keyring("another-secret-another-secret-0123456789")
+    other = tokens.SigningKeys.generate()
     return {
-        "expired": jwt.encode(base, key, algorithm="HS256", headers={"kid": kid}),
+        "expired": keys.sign(base),
         "tampered": f"{header}.{elevated}.{signature}",
         "alg_none": jwt.encode({**base, "exp": now + 600}, None, algorithm="none", headers={"kid": kid}),
         "alg_none_unsigned": f"{_b64(json.dumps({'alg': 'none', 'kid': kid}).encode())}.{elevated}.",
         "wrong_key": tokens.issue(other, user_id=user_id, role="admin", plan="admin", ttl_s=600)[0],
         "wrong_key_same_kid": jwt.encode(
-            {**base, "exp": now + 600}, b"x" * 40, algorithm="HS256", headers={"kid": kid}
+            {**base, "exp": now + 600}, other._current, algorithm="EdDSA", headers={"kid": kid}
         ),
-        "no_kid": jwt.encode({**base, "exp": now + 600}, key, algorithm="HS256"),
-        "not_access": jwt.encode(
-            {**base, "exp": now + 600, "typ": "refresh"}, key, algorithm="HS256", headers={"kid": kid}
-        ),
+        # HMAC keyed with the published public key: the algorithm-confusion attack.
+        "hs256_public_key": jwt.encode({**base, "exp": now + 600}, public_x, algorithm="HS256", headers={"kid": kid}),
+        "no_kid": jwt.encode({**base, "exp": now + 600}, other._current, algorithm="EdDSA"),
+        "not_access": keys.sign({**base, "exp": now + 600, "typ": "refresh"}),
         "refresh_as_access": pair["refresh_token"],
         "garbage": "a.b.c",
     }
@@ -257,21 +258,20 @@ def test_bad_tokens_are_refused_and_change_nothing(gateway: httpx.Client) -> Non
     assert gateway.get("/api/v1/problems/e2e/forged").status_code == 404
 
 
-def test_rotated_keys_still_verify_until_dropped(platform: Platform) -> None:
-    """Key rotation: a token signed by the previous key verifies while that key is listed."""
-    old = ServiceSettings().token_secret.get_secret_value()
-    new = "rotated-secret-rotated-secret-0123456789"
-    old_token, _ = tokens.issue(tokens.Keyring(old), user_id="u_rot", role="user", plan="free", ttl_s=600)
-    new_token, _ = tokens.issue(tokens.Keyring(new), user_id="u_rot", role="user", plan="free", ttl_s=600)
-    assert jwt.get_unverified_header(old_token)["kid"] != jwt.get_unverified_header(new_token)["kid"]
-    rotated = tokens.Keyring.parse(new, old)
-    assert tokens.verify(rotated, old_token).sub == tokens.verify(rotated, new_token).sub == "u_rot"
-    with pytest.raises(Exception, match="unknown key"):
-        tokens.verify(tokens.Keyring(new), old_token)
-    # The running gateway uses the configured keyring: the new key is not (yet) in it.
-    url = platform.url("gateway")
-    assert httpx.get(f"{url}/api/v1/auth/whoami", headers=_bearer(old_token)).status_code == 200
-    assert httpx.get(f"{url}/api/v1/auth/whoami", headers=_bearer(new_token)).status_code == 401
+def test_tokens_verify_through_the_published_jwks_and_unknown_keys_do_not(
+    platform: Platform, gateway: httpx.Client
+) -> None:
+    """Asymmetric access tokens: the JWKS holds public keys only; a key not in it verifies nothing."""
+    document = _expect(gateway.get("/.well-known/jwks.json"), 200)
+    assert document == _expect(httpx.get(f"{platform.url('accounts')}/.well-known/jwks.json"), 200)
+    assert [k["kid"] for k in document["keys"]] == [_keys().current_kid]
+    assert all(set(k) == {"kty", "crv", "x", "kid", "alg", "use"} for k in document["keys"]), "no private part"
+    signed, _ = tokens.issue(_keys(), user_id="u_rot", role="user", plan="free", ttl_s=600)
+    assert _expect(gateway.get("/api/v1/auth/whoami", headers=_bearer(signed)), 200)["user_id"] == "u_rot"
+    # A key accounts does not publish (e.g. a rotated-out one, or anyone else's) is refused.
+    stranger, _ = tokens.issue(tokens.SigningKeys.generate(), user_id="u_rot", role="admin", plan="free", ttl_s=600)
+    body = _expect(gateway.get("/api/v1/auth/whoami", headers=_bearer(stranger)), 401, "UNAUTHENTICATED")
+    assert "unknown key" in body["detail"]
 
 
 # ---------------------------------------------------------------- forged identity

@@ -13,14 +13,14 @@ import uuid
 import httpx
 import pytest
 
+from algoitny_accounts.settings import AccountsSettings
 from algoitny_shared import tokens
-from algoitny_shared.settings import ServiceSettings
 
 pytestmark = pytest.mark.e2e
 
 
 def test_control_characters_and_percent_in_path_parameters_are_4xx(gateway: httpx.Client) -> None:
-    keyring = tokens.Keyring.parse(ServiceSettings().token_secret.get_secret_value())
+    keyring = AccountsSettings().signing_keys()
     token, _ = tokens.issue(keyring, user_id=f"odd{uuid.uuid4().hex[:8]}", role="user", plan="free", ttl_s=600)
     user = {"authorization": f"Bearer {token}"}
     for raw in ("%7F%0Dx", "%C3%86%60%0D%1C", "a%2541", "%00"):

@@ -34,8 +34,8 @@ from support.generation_tools import (
     wait_job,
 )
 
+from algoitny_accounts.settings import AccountsSettings
 from algoitny_shared import tokens
-from algoitny_shared.settings import ServiceSettings
 
 pytestmark = pytest.mark.e2e
 
@@ -54,7 +54,7 @@ GEMINI_ENV = {
 
 def registrar_headers() -> dict[str, str]:
     """A user whose plan may register problems (not an admin)."""
-    keyring = tokens.Keyring.parse(ServiceSettings().token_secret.get_secret_value())
+    keyring = AccountsSettings().signing_keys()
     token, _ = tokens.issue(
         keyring, user_id=f"reg{uuid.uuid4().hex[:8]}", role="user", plan="pro", ttl_s=900, may_register=True
     )
@@ -62,7 +62,7 @@ def registrar_headers() -> dict[str, str]:
 
 
 def user_headers() -> dict[str, str]:
-    keyring = tokens.Keyring.parse(ServiceSettings().token_secret.get_secret_value())
+    keyring = AccountsSettings().signing_keys()
     token, _ = tokens.issue(keyring, user_id=f"u{uuid.uuid4().hex[:8]}", role="user", plan="pro", ttl_s=900)
     return {"authorization": f"Bearer {token}"}
 

@@ -18,6 +18,7 @@ from support.fake_executions import FakeExecutions, serve_executions
 from support.kafka_tools import read_topic
 from support.polling import eventually
 
+from algoitny_accounts.settings import AccountsSettings
 from algoitny_shared import tokens
 from algoitny_shared.events import EventEnvelope
 from algoitny_shared.settings import ServiceSettings
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.e2e
 
 
 def _user(user_id: str) -> dict[str, str]:
-    keyring = tokens.Keyring.parse(ServiceSettings().token_secret.get_secret_value())
+    keyring = AccountsSettings().signing_keys()
     token, _ = tokens.issue(keyring, user_id=user_id, role="user", plan="free", ttl_s=600)
     return {"authorization": f"Bearer {token}"}
 

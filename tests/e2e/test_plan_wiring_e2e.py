@@ -68,14 +68,20 @@ def test_a_plan_change_moves_quota_counts_and_register_rights(
     assert moved["plan_limits"]["daily_limits"] == {"execution": 3, "hint": 1}
     _until_users(gateway, admin_headers, pid, 1)  # AP-22: ratelimit's counter, from UserPlanChanged
 
-    # The quota follows the plan with no call to accounts: even the old token (plan claim 'free') is
-    # charged against the new plan, which ratelimit knows from the event.
-    usage = _ok(gateway.get("/api/v1/me/usage", headers=_bearer(old_token)))
+    # The plan change ends the old token's powers at the gateway (issue 23, item 10): it carried
+    # the old plan and its register flag. The refreshed token carries the new ones.
+    def old_refused() -> bool:
+        return gateway.get("/api/v1/me/usage", headers=_bearer(old_token)).status_code == 401
+
+    eventually(old_refused, timeout_s=20)
+    _ok(gateway.post("/api/v1/problems", json=problem, headers=_bearer(old_token)), 401)
+    refreshed = _ok(gateway.post("/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}))
+    # The quota follows the plan, which ratelimit knows from the event.
+    usage = _ok(gateway.get("/api/v1/me/usage", headers=_bearer(refreshed["access_token"])))
     assert usage["plan_id"] == pid
     assert {a["action"]: a["limit"] for a in usage["actions"]} == {"execution": 3, "hint": 1}
 
     # Register rights come from the plan's flag in the next token.
-    _ok(gateway.post("/api/v1/problems", json=problem, headers=_bearer(old_token)), 403)
     fresh = _ok(gateway.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD}))
     _ok(gateway.post("/api/v1/problems", json=problem, headers=_bearer(fresh["access_token"])), 201)
 
@@ -105,8 +111,11 @@ def test_a_plan_change_moves_quota_counts_and_register_rights(
 
     def refused() -> bool:
         resp = gateway.patch(f"/api/v1/admin/users/{user_id}", json={"plan_id": pid}, headers=admin_headers)
-        if resp.status_code == 200:  # accounts had not heard of the delete yet: undo, try again
-            assert move("free") is not None
+        if resp.status_code == 200:
+            # Accounts had not heard of the delete yet. Undo and try again; the undo may race
+            # accounts' own move of the plan's users back to free (issue 23, item 17), which
+            # the sign-in below checks.
+            move("free")
         return resp.status_code == 404 and resp.json()["code"] == "NOT_FOUND"
 
     eventually(refused, timeout_s=30)

@@ -13,6 +13,7 @@ import pytest
 from devstack import Platform
 from support.kafka_tools import read_topic
 
+from algoitny_accounts.settings import AccountsSettings
 from algoitny_shared import tokens
 from algoitny_shared.events import EventEnvelope
 from algoitny_shared.settings import ServiceSettings
@@ -29,7 +30,7 @@ def _free_port() -> int:
 
 def _user_token(user_id: str, plan: str = "free") -> dict[str, str]:
     """A valid access token for a user the accounts service need not know (quotas key on the id)."""
-    keyring = tokens.Keyring.parse(ServiceSettings().token_secret.get_secret_value())
+    keyring = AccountsSettings().signing_keys()
     token, _ = tokens.issue(keyring, user_id=user_id, role="user", plan=plan, ttl_s=600)
     return {"authorization": f"Bearer {token}"}
 
@@ -43,38 +44,70 @@ def second_gateway(platform: Platform) -> Iterator[str]:
     platform.kill(f"gateway@{port}", 15)
 
 
-def test_200_concurrent_executions_across_two_gateways_admit_exactly_50(
-    platform: Platform, second_gateway: str, bootstrap: str
+@pytest.fixture(scope="module")
+def judged_problem(gateway: httpx.Client, admin_headers: dict[str, str]) -> dict[str, str]:
+    """A completed problem: only submissions the service accepts are charged (refused ones are not)."""
+    problem_id = f"q{uuid.uuid4().hex[:8]}"
+    resp = gateway.post(
+        "/api/v1/problems",
+        json={
+            "platform": "e2equota",
+            "problem_id": problem_id,
+            "title": "Quota",
+            "status": "completed",
+            "test_cases": [{"input": "1\n", "output": "1\n", "is_sample": True}],
+        },
+        headers=admin_headers,
+    )
+    assert resp.status_code == 201, resp.text
+    return {"platform": "e2equota", "problem_id": problem_id, "language": "python3", "code": "print(1)"}
+
+
+def test_concurrent_executions_across_two_gateways_admit_exactly_the_limit(
+    platform: Platform,
+    second_gateway: str,
+    bootstrap: str,
+    gateway: httpx.Client,
+    admin_headers: dict[str, str],
+    judged_problem: dict[str, str],
 ) -> None:
+    plan = f"t{uuid.uuid4().hex[:6]}"
+    created = gateway.post(
+        "/api/v1/admin/plans",
+        json={"plan_id": plan, "name": f"Tiny {plan}", "daily_limits": {"execution": 10, "hint": 1}},
+        headers=admin_headers,
+    )
+    assert created.status_code == 201, created.text
     user = f"q{uuid.uuid4().hex[:10]}"
-    headers = _user_token(user)
+    headers = _user_token(user, plan)
     bases = [platform.url("gateway"), second_gateway]
 
     async def burst() -> list[httpx.Response]:
-        limits = httpx.Limits(max_connections=100)
+        limits = httpx.Limits(max_connections=80)
         async with httpx.AsyncClient(timeout=60, limits=limits) as client:
             calls = [
-                client.post(f"{bases[i % 2]}/api/v1/executions", json={"n": i}, headers=headers) for i in range(200)
+                client.post(f"{bases[i % 2]}/api/v1/executions", json=judged_problem, headers=headers)
+                for i in range(80)
             ]
             return list(await asyncio.gather(*calls))
 
     responses = asyncio.run(burst())
     limited = [r for r in responses if r.status_code == 429]
     admitted = [r for r in responses if r.status_code != 429]
-    assert len(admitted) == 50 and len(limited) == 150, [
+    assert len(admitted) == 10 and len(limited) == 70, [
         (r.status_code, r.text) for r in responses if r.status_code != 429
     ][:2]
-    assert all(r.status_code < 500 for r in admitted)
+    assert {r.status_code for r in admitted} == {202}
     sample = limited[0]
 
     assert int(sample.headers["retry-after"]) > 0 and sample.headers["ratelimit-remaining"] == "0"
     assert sample.headers["content-type"].startswith("application/problem+json")
     assert sample.json()["code"] == "RATE_LIMITED"
-    assert {r.headers["ratelimit-limit"] for r in admitted} == {"50"}
+    assert {r.headers["ratelimit-limit"] for r in admitted} == {"10"}
 
     usage = httpx.get(f"{platform.url('gateway')}/api/v1/me/usage", headers=headers, timeout=10).json()
     executions = next(a for a in usage["actions"] if a["action"] == "execution")
-    assert executions["used"] == 50 and executions["remaining"] == 0 and usage["plan_id"] == "free"
+    assert executions["used"] == 10 and executions["remaining"] == 0 and usage["plan_id"] == plan
 
     def consumed(record: Any) -> bool:
         try:
@@ -84,8 +117,8 @@ def test_200_concurrent_executions_across_two_gateways_admit_exactly_50(
         return env.event_type == "ratelimit.UsageConsumed" and env.payload["user_id"] == user
 
     topic = RATELIMIT_EVENTS.physical(ServiceSettings().namespace)
-    events = asyncio.run(read_topic(bootstrap, topic, expect=50, match=consumed, timeout_s=30))
-    assert len({EventEnvelope.from_bytes(r.value).event_id for r in events}) == 50
+    events = asyncio.run(read_topic(bootstrap, topic, expect=10, match=consumed, timeout_s=30))
+    assert len({EventEnvelope.from_bytes(r.value).event_id for r in events}) == 10
 
 
 def test_anonymous_metered_request_is_401_and_admins_are_not_metered(
@@ -97,11 +130,13 @@ def test_anonymous_metered_request_is_401_and_admins_are_not_metered(
     assert resp.status_code != 429 and "ratelimit-limit" not in resp.headers
 
 
-def test_idempotency_key_charges_a_retried_request_once(gateway: httpx.Client) -> None:
+def test_idempotency_key_charges_a_retried_request_once(gateway: httpx.Client, judged_problem: dict[str, str]) -> None:
     user = f"i{uuid.uuid4().hex[:10]}"
     headers = {**_user_token(user), "idempotency-key": f"retry-{uuid.uuid4().hex}"}
-    first = gateway.post("/api/v1/executions", json={}, headers=headers)
-    second = gateway.post("/api/v1/executions", json={}, headers=headers)
+    first = gateway.post("/api/v1/executions", json=judged_problem, headers=headers)
+    second = gateway.post("/api/v1/executions", json=judged_problem, headers=headers)
+    assert first.status_code == second.status_code == 202, first.text
+    assert first.json()["execution_id"] == second.json()["execution_id"]
     assert first.headers["ratelimit-remaining"] == second.headers["ratelimit-remaining"] == "49"
     bad = gateway.post("/api/v1/executions", json={}, headers={**headers, "idempotency-key": "no spaces!"})
     assert bad.status_code == 400

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
+from algoitny_accounts.settings import AccountsSettings
 from algoitny_shared import tokens
-from algoitny_shared.settings import ServiceSettings
 
 pytestmark = pytest.mark.e2e
 
@@ -22,7 +22,7 @@ PY_WA = "a, b = map(int, input().split())\nprint(a - b)"
 
 
 def user_headers(user_id: str) -> dict[str, str]:
-    keyring = tokens.Keyring.parse(ServiceSettings().token_secret.get_secret_value())
+    keyring = AccountsSettings().signing_keys()
     token, _ = tokens.issue(keyring, user_id=user_id, role="user", plan="pro", ttl_s=900)
     return {"authorization": f"Bearer {token}"}
 

@@ -49,8 +49,7 @@ async def _deliver(c: Container, envelope: EventEnvelope) -> None:
 
 
 def _claims(c: Container, token: str) -> tokens.AccessClaims:
-    keyring = tokens.Keyring.parse(c.settings.token_secret.get_secret_value())
-    return tokens.verify(keyring, token)
+    return tokens.verify(c.settings.signing_keys(), token)
 
 
 async def test_plan_events_keep_the_copied_limits_and_the_token_flag_current(accounts: Container) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.judge_env import TEST_UID_BASE, aplusb_tests, judge_all, judge_env
+from support.judge_env import TEST_UID_BASE, aplusb_tests, judge_all, judge_env, make_judge
 
 from algoitny_executions.adapters.sandbox import safe_fs
 from algoitny_executions.domain.judging import JudgeOptions, JudgeReport, Limits, Submission, TestCase, TestSet, Verdict
@@ -27,6 +27,15 @@ PWNED = Path("/tmp/algoitny-hostile-pwned")
 LIMITS = Limits(time_limit_ms=300, memory_limit_mb=64, output_limit_kb=256)
 ONE = TestSet(problem_key="test/hostile-one", version=1, cases=(TestCase(input=b"", output=b""),))
 TWO = TestSet(problem_key="test/hostile-two", version=1, cases=(TestCase(input=b"", output=b""),) * 2)
+
+
+# The parent sleeps 2.5 s inside a 3 s wall limit: even on a loaded host its children burn
+# more than the 300 ms CPU limit meanwhile, which only a whole-box CPU count notices.
+SLEEPING_PARENT_LIMITS = Limits(time_limit_ms=300, memory_limit_mb=64, output_limit_kb=256, wall_factor=10)
+LIMITS_OF = {
+    "cpu_burning_children_while_the_parent_sleeps": SLEEPING_PARENT_LIMITS,
+    "cpu_burning_orphans_while_the_parent_sleeps": SLEEPING_PARENT_LIMITS,
+}
 
 
 def _probes(n: int) -> TestSet:
@@ -219,6 +228,78 @@ HOSTILE: dict[str, tuple[str, str, TestSet, Verdict]] = {
         ),
         Verdict.AC,
     ),
+    # issue 23 item 7: CPU time is the whole box's, not the main process's.
+    "cpu_burning_children_while_the_parent_sleeps": (
+        "c",
+        "#include <unistd.h>\nint main(){for(int i=0;i<6;i++)if(fork()==0){for(volatile unsigned long x=0;;x++);}usleep(2500000);return 0;}",
+        ONE,
+        Verdict.TLE,
+    ),
+    "cpu_burning_orphans_while_the_parent_sleeps": (
+        "c",
+        "#include <unistd.h>\nint main(){for(int i=0;i<4;i++)if(fork()==0){if(fork()==0){for(volatile unsigned long x=0;;x++);}_exit(0);}usleep(2500000);return 0;}",
+        ONE,
+        Verdict.TLE,
+    ),
+    # issue 23 item 7: memory is the whole box's too (a child the program never waits for, over
+    # the limit, is MLE, not AC).
+    "memory_in_a_child_over_the_limit": (
+        "c",
+        "#include <stdlib.h>\n#include <unistd.h>\n#include <sys/wait.h>\n"
+        "int main(){pid_t p=fork();if(p==0){volatile char*m=malloc(80<<20);for(long i=0;m&&i<(80<<20);i+=4096)m[i]=1;"
+        "usleep(2000000);_exit(0);}usleep(600000);return 0;}",
+        ONE,
+        Verdict.MLE,
+    ),
+    # issue 23 item 7: no writable place carries state from one test to the next, none is unbounded.
+    "dev_and_dev_shm_do_not_carry_state": (
+        "python3",
+        "import os, sys\n"
+        "if sys.stdin.read().strip() == 'write':\n"
+        "    for p in ('/dev/shm/left', '/dev/left', '/dev/shm/sem.left'):\n"
+        "        try:\n"
+        "            open(p, 'w').write('x')\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    print('blocked')\n"
+        "else:\n"
+        "    print('LEAK' if os.path.exists('/dev/shm/left') or os.path.exists('/dev/left') else 'blocked')",
+        TestSet(
+            problem_key="test/dev-shm-leftovers",
+            version=1,
+            cases=(TestCase(input=b"write", output=b"blocked\n"), TestCase(input=b"check", output=b"blocked\n")),
+        ),
+        Verdict.AC,
+    ),
+    "dev_shm_is_size_bounded": (
+        "c",
+        # 48 MB in files of 256 KB (RLIMIT_FSIZE caps each file at the output limit, not their number)
+        C_PROBE_HEAD + "int main(){static char b[256<<10];int ok=1;for(int i=0;ok&&i<192;i++){char n[64];"
+        'snprintf(n,sizeof n,"/dev/shm/fill%d",i);int fd=open(n,O_WRONLY|O_CREAT,0600);'
+        "ok=fd>=0&&write(fd,b,sizeof b)==(ssize_t)sizeof b;if(fd>=0)close(fd);}r(ok);return 0;}",
+        _probes(1),
+        Verdict.AC,
+    ),
+    "sysv_shared_memory_across_tests": (
+        "c",
+        C_PROBE_HEAD + "#include <sys/ipc.h>\n#include <sys/shm.h>\n"
+        "int main(){char w[16]={0};if(scanf(\"%15s\",w)!=1)return 1;if(w[0]=='w'){int id=shmget(4242,4096,IPC_CREAT|0600);"
+        'if(id>=0){char*p=shmat(id,0,0);if(p!=(void*)-1)strcpy(p,"state");}r(0);}else{r(shmget(4242,0,0)>=0);}return 0;}',
+        TestSet(
+            problem_key="test/sysv-leftovers",
+            version=1,
+            cases=(TestCase(input=b"write", output=b"blocked\n"), TestCase(input=b"check", output=b"blocked\n")),
+        ),
+        Verdict.AC,
+    ),
+    # issue 23 item 7: a compiled program over the artifact limit is a CE, not an uncaught error.
+    "compile_artifact_over_the_size_limit": (
+        "c",
+        "__attribute__((aligned(1<<26))) char big[16] = {1};\nint main(){return big[0] - 1;}",
+        ONE,
+        Verdict.CE,
+    ),
+    "compile_error_flood": ("c", "int main(){" + "".join(f"u{i};" for i in range(4000)) + "}", ONE, Verdict.CE),
     "compile_time_include_dev_random": ("cpp17", "#include </dev/random>\nint main(){}", ONE, Verdict.CE),
     "compile_time_include_host_file": ("c", '#include "/etc/shadow"\nint main(){}', ONE, Verdict.CE),
     "compile_time_template_explosion": (
@@ -281,7 +362,7 @@ def judge() -> Iterator[Judge]:
 @pytest.fixture(scope="module")
 def reports(judge: Judge) -> dict[str, JudgeReport]:
     jobs = {
-        name: (Submission(language=lang, code=code), tests, LIMITS, JudgeOptions())
+        name: (Submission(language=lang, code=code), tests, LIMITS_OF.get(name, LIMITS), JudgeOptions())
         for name, (lang, code, tests, _) in HOSTILE.items()
     }
     return judge_all(judge, jobs)
@@ -298,6 +379,54 @@ def test_hostile_program_is_contained(reports: dict[str, JudgeReport], name: str
     assert report.verdict == expected, report.to_dict()
     if expected == Verdict.AC:
         assert report.passed == report.total
+
+
+def test_compile_floods_and_oversized_programs_say_why(reports: dict[str, JudgeReport]) -> None:
+    assert "too large" in reports["compile_artifact_over_the_size_limit"].compile_message
+    flood = reports["compile_error_flood"].compile_message
+    assert "compiler output exceeded" in flood and "u0" in flood
+
+
+def test_cpu_of_the_whole_box_is_reported(reports: dict[str, JudgeReport]) -> None:
+    for name in ("cpu_burning_children_while_the_parent_sleeps", "cpu_burning_orphans_while_the_parent_sleeps"):
+        (test,) = reports[name].tests
+        assert test.time_ms >= LIMITS.time_limit_ms, test
+
+
+def test_a_tests_output_is_dropped_once_classified(judge: Judge) -> None:
+    """Each test's stdout (up to the output limit) is not kept in memory until the run ends."""
+    import tracemalloc
+
+    n, size = 16, 1 << 20
+    line = b"a" * 1023 + b"\n"
+    tests = TestSet(
+        problem_key="test/big-outputs", version=1, cases=(TestCase(input=b"", output=line * (size // 1024)),) * n
+    )
+    code = "#include <stdio.h>\nint main(){char l[1025];for(int i=0;i<1023;i++)l[i]=97;l[1023]=10;l[1024]=0;for(int i=0;i<1024;i++)fputs(l,stdout);}"
+    limits = Limits(time_limit_ms=1000, memory_limit_mb=64, output_limit_kb=2048)
+    tracemalloc.start()
+    try:
+        report = judge.judge(Submission(language="c", code=code), tests, limits)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert report.verdict == Verdict.AC and report.passed == n, report.to_dict()
+    assert peak < n * size // 2, f"peak {peak} bytes: the outputs of {n} tests were kept"
+
+
+def test_the_compile_box_is_size_bounded() -> None:
+    """The compile step's /box is a host directory (its artifacts are copied out): a compile may
+    fill it up to a quota only, the runner watching the files' real disk usage."""
+    judge, root = make_judge(slots=1, compile_box_bytes=8 << 20)
+    try:
+        big = Submission(language="c", code="char big[12 << 20] = {1};\nint main(){return big[5];}")
+        report = judge.judge(big, ONE, LIMITS)
+        assert report.verdict == Verdict.CE and "wrote more than 8 MB" in report.compile_message, report.to_dict()
+        small = Submission(language="c", code="char big[2 << 20] = {1};\nint main(){return big[5];}")
+        assert judge.judge(small, ONE, LIMITS).verdict == Verdict.AC
+    finally:
+        judge.close()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _slot_processes() -> list[int]:
@@ -322,7 +451,7 @@ def test_host_is_unaffected(reports: dict[str, JudgeReport], judge: Judge) -> No
     for sandbox in judge.sandboxes:
         assert not list(sandbox.slot_dir.iterdir()), "a compile box was left behind"
         if sandbox.cgroup is not None:
-            assert not (sandbox.cgroup.memory / "cgroup.procs").read_text().split()
+            assert not sandbox.cgroup.pids()
     # the judge still works after the whole suite
     ok = judge.judge(
         Submission(

@@ -202,3 +202,73 @@ async def test_an_execution_judged_ie_gets_its_charge_back_once(setup: tuple[Con
     assert len(_outbox_events(c, "ratelimit.UsageRefunded", user)) == 1
     unknown = completed("IE", ChargeRef(request_id="never-charged", day=charged.day))
     await refunds.on_execution_completed(envelope, unknown)  # admins are not charged: nothing to refund, no error
+
+
+async def test_an_idempotency_key_is_claimed_with_the_charge_and_never_charged_twice(
+    setup: tuple[Container, FixedClock],
+) -> None:
+    """Issue 23, item 1: a claimed key buys no second charge (nor run); the record tells why."""
+    from algoitny_ratelimit.domain.quota import SettleRequest
+    from algoitny_shared.idempotency import LEASE_S, IdempotencyClaim, StoredResponse
+
+    c, clock = setup
+    user = f"k{uuid.uuid4().hex[:8]}"
+    claim = IdempotencyClaim(key="key-00000001", fingerprint="a" * 64)
+
+    def consume(attempt: str, claim: IdempotencyClaim = claim) -> Any:
+        return c.quotas.consume(ConsumeRequest(user_id=user, action="execution", request_id=attempt, idempotency=claim))
+
+    first = await consume("attempt-1")
+    assert first.admitted and first.idempotent is None and first.used == 1
+    # Concurrent and later duplicates: nothing charged, the in-flight record comes back.
+    dupes = await asyncio.gather(*(consume(f"attempt-d{i}") for i in range(5)))
+    assert all(not d.admitted and d.replayed and d.idempotent is not None for d in dupes)
+    assert {d.idempotent.state for d in dupes if d.idempotent} == {"in_flight"}
+    assert (await c.usage.used(user, first.day, ("execution",)))["execution"] == 1
+
+    # Only the attempt holding the key settles it; then its answer is what a replay gets.
+    answer = StoredResponse.of(202, {"content-type": "application/json", "x-other": "dropped"}, b'{"id": 1}')
+    settle = SettleRequest(user_id=user, key=claim.key, request_id="attempt-d0", response=answer)
+    assert not (await c.quotas.settle(settle)).settled
+    assert (await c.quotas.settle(settle.model_copy(update={"request_id": "attempt-1"}))).settled
+    replay = await consume("attempt-2", IdempotencyClaim(key=claim.key, fingerprint="b" * 64))
+    assert replay.idempotent is not None and replay.idempotent.fingerprint == "a" * 64
+    stored = replay.idempotent.response
+    assert stored is not None and stored.status == 202 and stored.body() == b'{"id": 1}'
+    assert stored.headers == {"content-type": "application/json"}
+    assert (await c.usage.used(user, first.day, ("execution",)))["execution"] == 1
+
+    # A released key (the attempt delivered nothing, refunded) is a new attempt, charged again.
+    other = IdempotencyClaim(key="key-00000002", fingerprint="c" * 64)
+    assert (await consume("attempt-3", other)).idempotent is None
+    await c.quotas.refund(RefundRequest(user_id=user, action="execution", request_id="attempt-3", day=first.day))
+    assert (await c.quotas.settle(SettleRequest(user_id=user, key=other.key, request_id="attempt-3"))).settled
+    again = await consume("attempt-4", other)
+    assert again.admitted and again.idempotent is None and again.used == 2
+
+    # An in-flight claim whose holder died is taken over after its lease (and charged).
+    clock.now = clock.now + timedelta(seconds=LEASE_S + 1)
+    taken = await consume("attempt-5", other)
+    assert taken.admitted and taken.idempotent is None
+
+    # Callers who are not metered (admins) claim keys all the same, and are charged nothing.
+    admin = await c.quotas.consume(
+        ConsumeRequest(
+            user_id=user,
+            action="execution",
+            request_id="attempt-6",
+            metered=False,
+            idempotency=IdempotencyClaim(key="key-00000003", fingerprint="d" * 64),
+        )
+    )
+    assert admin.admitted and admin.limit == -1
+    repeat = await c.quotas.consume(
+        ConsumeRequest(
+            user_id=user,
+            action="execution",
+            request_id="attempt-7",
+            metered=False,
+            idempotency=IdempotencyClaim(key="key-00000003", fingerprint="d" * 64),
+        )
+    )
+    assert repeat.idempotent is not None and not repeat.admitted

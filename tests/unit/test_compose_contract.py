@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from algoitny_shared.settings import ServiceSettings, env_var_names
+from algoitny_shared.settings import SECRET_MARK, ServiceSettings, env_var_names
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "deploy" / "docker-compose.yml"
@@ -284,3 +284,55 @@ def test_checker_rejects_bad_upstream(compose: dict[str, Any], var: str, url: st
     mutated["services"][gateway]["environment"][var] = url
     errors = upstream_errors(mutated)
     assert len(errors) == 1 and var in errors[0] and expected in errors[0], errors
+
+
+# ---------------------------------------------------------------- secrets (issue 23, item 5)
+
+DEMANDED = re.compile(r"^\$\{(?P<var>[A-Z0-9_]+):\?.+\}$")
+
+
+def secret_errors(compose: dict[str, Any]) -> list[str]:
+    """Every secret a compose service's settings read must be demanded (``${VAR:?...}``): compose
+    has no public default to fall back on. Optional secrets (empty = off) may default to empty."""
+    errors = []
+    by_module = services_by_module(compose)
+    classes = {by_module[module_of(d)]: [settings_class(d)] for d in SERVICE_DIRS if module_of(d) in by_module}
+    job = provision_service(compose)
+    if job is not None:
+        classes[job] = [ServiceSettings, *(settings_class(s) for s in PROVISION_SEEDERS)]
+    for name, settings_classes in sorted(classes.items()):
+        env = environment(compose["services"][name])
+        for cls in settings_classes:
+            for field_name, field in cls.model_fields.items():
+                extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+                if SECRET_MARK not in extra:
+                    continue
+                var = f"ALGOITNY_{field_name.upper()}"
+                value = env.get(var)
+                match = DEMANDED.match(value or "")
+                if extra.get("optional") and value in ("", f"${{{var}:-}}"):
+                    continue
+                if value is None:
+                    errors.append(f"{name}: {var} is not set (the code's default is public)")
+                elif not match or match["var"] != var:
+                    errors.append(f"{name}: {var}={value} must be demanded as ${{{var}:?...}}")
+    return errors
+
+
+def test_compose_demands_every_secret(compose: dict[str, Any]) -> None:
+    errors = secret_errors(compose)
+    assert not errors, "\n".join(errors)
+    # The private token keys reach accounts and its seeding job only.
+    holders = {n for n, svc in compose["services"].items() if "ALGOITNY_TOKEN_SIGNING_KEY" in environment(svc)}
+    assert holders == {services_by_module(compose)[module_of("accounts")], provision_service(compose)}
+
+
+def test_checker_rejects_a_public_default_secret(compose: dict[str, Any]) -> None:
+    mutated = copy.deepcopy(compose)
+    gateway = services_by_module(mutated)[module_of("gateway")]
+    mutated["services"][gateway]["environment"]["ALGOITNY_INTERNAL_SECRET"] = "${ALGOITNY_INTERNAL_SECRET:-x}"
+    del mutated["services"][gateway]["environment"]["ALGOITNY_ADMIN_TOKEN"]
+    errors = secret_errors(mutated)
+    assert any("ALGOITNY_INTERNAL_SECRET" in e and "demanded" in e for e in errors), errors
+    assert any("ALGOITNY_ADMIN_TOKEN is not set" in e for e in errors), errors
+    assert secret_errors(compose) == []

@@ -15,7 +15,6 @@ from algoitny_accounts.adapters.user_repository import UserRepository
 from algoitny_accounts.service_layer.accounts import AccountService, ThrottlePolicy
 from algoitny_accounts.service_layer.plan_sync import PlanSync
 from algoitny_accounts.settings import AccountsSettings
-from algoitny_shared import tokens
 from algoitny_shared.cursor import CursorCodec
 from algoitny_shared.dynamo import dynamodb
 from algoitny_shared.inbox import Inbox
@@ -67,13 +66,12 @@ def build(settings: AccountsSettings | None = None) -> Container:
         SignInAttempts(client, settings.namespace, settings.signin_window_s),
         GoogleVerifier(settings.google_jwks_url, settings.google_client_ids, settings.google_issuers),
         lambda: DynamoUnitOfWork(client, outbox, settings.fault_points),
-        tokens.Keyring.parse(
-            settings.token_secret.get_secret_value(), settings.token_previous_secrets.get_secret_value()
-        ),
+        settings.signing_keys(),
         settings.access_token_ttl_s,
         settings.admin_emails,
         ThrottlePolicy(settings.signin_max_failures_per_account, settings.signin_max_failures_per_address),
         CursorCodec(settings.cursor_secret.get_secret_value()),
         plans,
     )
+    plan_sync.leave_deleted_plan = accounts.leave_deleted_plan
     return Container(settings, client, broker, outbox, relay, users, accounts, plans, plan_sync, consumer)

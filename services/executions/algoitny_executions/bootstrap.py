@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from algoitny_executions.adapters.upstreams import (
 )
 from algoitny_executions.service_layer.executions import ExecutionService, RunService
 from algoitny_executions.service_layer.hint_attacher import HintAttacher
-from algoitny_executions.service_layer.judge import Judge, JudgeConfig, available_languages
+from algoitny_executions.service_layer.judge import Judge, JudgeConfig, JudgeUnavailable, available_languages
 from algoitny_executions.service_layer.sandbox_runs import SandboxRunWorker
 from algoitny_executions.service_layer.worker import JudgeWorker
 from algoitny_executions.settings import ExecutionsSettings
@@ -34,19 +35,35 @@ from algoitny_shared.tables import EXECUTIONS_OUTBOX
 from algoitny_shared.topics import EXECUTION_JOBS, EXECUTIONS_GROUP, HINT_EVENTS, JUDGE_WORKER_GROUP
 from algoitny_shared.uow import DynamoUnitOfWork
 
+log = logging.getLogger(__name__)
+JOB_POLL_INTERVAL_MS = 30 * 60 * 1000
+
 
 @dataclass
 class JudgeHolder:
-    """The judge is built at start-up (it compiles its runner), not at import."""
+    """The judge is built at start-up (it compiles its runner), not at import. A judge that
+    cannot run boxes safely (no usable cgroups) does not start: ``error`` says why, the
+    service's readiness is false and nothing is judged here."""
 
     config: JudgeConfig | None
     judge: Judge | None = None
     languages: set[str] = field(default_factory=lambda: set(available_languages()))
+    error: str | None = None
 
     def start(self) -> None:
-        if self.config is not None and self.judge is None:
-            self.judge = Judge(self.config)
+        if self.config is not None and self.judge is None and self.error is None:
+            try:
+                self.judge = Judge(self.config)
+            except JudgeUnavailable as exc:
+                self.error = str(exc)
+                log.error("the judge refuses to start: %s", exc)
+                return
             self.languages = set(self.judge.languages)
+
+    async def readiness(self) -> None:
+        """Ready unless the judge was meant to run here and refused to start."""
+        if self.error is not None:
+            raise RuntimeError(f"the judge refused to start: {self.error}")
 
     def close(self) -> None:
         if self.judge is not None:
@@ -71,6 +88,13 @@ class Container:
     consumer: EventConsumer
     judge: JudgeHolder
     http_clients: list[httpx.AsyncClient]
+    worker_wanted: bool = False
+    """Join the judge-workers group once the judge has started (never when it refused)."""
+
+    def join_workers(self) -> None:
+        """After the judge's start: only a started judge joins the judge-workers group."""
+        if self.worker_wanted and self.judge.get() is not None:
+            self.consumer.register()
 
 
 def judge_config(settings: ExecutionsSettings) -> JudgeConfig | None:
@@ -79,6 +103,7 @@ def judge_config(settings: ExecutionsSettings) -> JudgeConfig | None:
     return JudgeConfig(
         work_root=Path(settings.judge_work_root) / settings.namespace,
         slots=settings.judge_slots,
+        queue=settings.judge_queue,
         uid_base=settings.judge_uid_base,
         use_cgroups=settings.judge_use_cgroups,
         cgroup_prefix=f"algoitny-{settings.namespace}-{settings.judge_uid_base}",
@@ -125,9 +150,10 @@ def build(settings: ExecutionsSettings | None = None) -> Container:
         topics=[EXECUTION_JOBS],
         handlers={**worker.handlers(), **sandbox_runs.handlers()},
         max_poll_records=1,  # one job at a time: judging takes seconds
+        # A job may take longer than the default 5 min; a rebalance anyway never judges twice
+        # (the worker's lease on the execution), this only makes it rare.
+        max_poll_interval_ms=JOB_POLL_INTERVAL_MS,
     )
-    if settings.worker_enabled and settings.consumers_enabled and config is not None:
-        consumer.register()
     hint_consumer = EventConsumer(
         broker=broker,
         settings=settings,
@@ -150,4 +176,5 @@ def build(settings: ExecutionsSettings | None = None) -> Container:
         consumer,
         holder,
         [problems_http, accounts_http],
+        worker_wanted=settings.worker_enabled and settings.consumers_enabled and config is not None,
     )

@@ -19,6 +19,13 @@ class ExecutionsSettings(ServiceSettings):
     )
     judge_enabled: bool = Field(default=True, description="Start the sandboxed judge (workers and /runs need it)")
     judge_slots: int = Field(default=2, ge=1, le=64, description="Concurrent sandboxes (one uid and cgroup each)")
+    judge_queue: int = Field(
+        default=4,
+        ge=0,
+        le=1000,
+        description="Custom runs (POST /runs) that may wait for a busy judge; beyond them a run is "
+        "answered 503 with Retry-After at once",
+    )
     judge_uid_base: int = Field(default=60000, ge=1000, description="Slot n runs as uid judge_uid_base + n")
     judge_work_root: str = Field(
         default="/var/tmp/algoitny-judge", description="Boxes and caches go under <root>/<namespace>"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 
-from algoitny_shared.settings import ServiceSettings
+from algoitny_shared.settings import ServiceSettings, secret_field
 
 
 class GatewaySettings(ServiceSettings):
@@ -36,7 +36,15 @@ class GatewaySettings(ServiceSettings):
         default=Path(__file__).resolve().parents[3] / "web" / "dist",
         description="The built web app (`npm run build` in web/), served at / with Swagger UI's assets for /docs",
     )
-    admin_token: SecretStr = Field(
-        default=SecretStr("local-admin-token"),
-        description="Operators' bearer token with the admin role (for scripts and CI); people sign in for a token.",
+    admin_token: SecretStr = secret_field(
+        "local-admin-token",
+        "Operators' bearer token with the admin role (for scripts and CI); people sign in for a token. "
+        "Empty: no operator token.",
+        optional=True,
+    )
+    jwks_refresh_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="How often the gateway re-reads accounts' JWKS (the token verification keys); a token "
+        "naming an unknown key id also triggers a re-read (at most every few seconds).",
     )

@@ -130,6 +130,17 @@ class SessionRevoked(_Payload):
     revoked_at: datetime
 
 
+@REGISTRY.register("accounts.UserSessionsRevoked", version=1, topic=ACCOUNT_EVENTS, aggregate_type="user")
+class UserSessionsRevoked(_Payload):
+    """Every session of a user up to this event ended (e.g. an unverified password account taken
+    over by the address's verified owner): refresh tokens of earlier sessions fail, and gateways
+    refuse access tokens issued at an earlier user version."""
+
+    user_id: str
+    reason: str
+    revoked_at: datetime
+
+
 @REGISTRY.register("accounts.UserReactivated", version=1, topic=ACCOUNT_EVENTS, aggregate_type="user")
 class UserReactivated(_Payload):
     """A deactivated user was let back in."""
@@ -207,6 +218,9 @@ class ExecutionSubmitted(_Payload):
     language: str
     public: bool
     test_set_version: int
+    incarnation: str | None = None
+    """The problem's incarnation at submission (a problem deleted and registered again under the same
+    id restarts its test-set versions); None from producers older than the field."""
     time_limit_ms: int
     memory_limit_mb: int
     checker: str = "tokens"

@@ -1,4 +1,12 @@
-"""One registry of all event types: name, schema version, payload model, topic, aggregate."""
+"""One registry of all event types: name, schema version, payload model, topic, aggregate.
+
+Versioning: a backward-compatible change (an added optional field) keeps the version. Any other
+change (a removed, renamed or retyped field, a new required field) registers the type under the
+next version together with an **upcaster** from the previous one: a pure function from the old
+payload (a JSON dict) to the new one, using nothing but builtins (its source is copied into the
+published client, ``clients/events``). ``decode`` runs the chain, so consumers see only the
+current version; ``make events-check`` enforces the rule against ``docs/events/``.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +20,7 @@ from algoitny_shared.events.envelope import EventEnvelope
 from algoitny_shared.topics import TopicSpec
 
 P = TypeVar("P", bound=BaseModel)
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 class UnknownEventType(LookupError):
@@ -32,6 +41,7 @@ class EventRegistry:
     def __init__(self) -> None:
         self._by_type: dict[str, EventSpec] = {}
         self._by_model: dict[type[BaseModel], EventSpec] = {}
+        self._upcasters: dict[tuple[str, int], Upcaster] = {}
 
     def register(
         self, event_type: str, *, version: int, topic: TopicSpec, aggregate_type: str
@@ -45,6 +55,34 @@ class EventRegistry:
             return model
 
         return decorate
+
+    def upcaster(self, event_type: str, *, from_version: int) -> Callable[[Upcaster], Upcaster]:
+        """Register the function turning a ``from_version`` payload into a ``from_version + 1`` one."""
+
+        def decorate(fn: Upcaster) -> Upcaster:
+            key = (event_type, from_version)
+            if key in self._upcasters:
+                raise ValueError(f"upcaster for {event_type} v{from_version} registered twice")
+            self._upcasters[key] = fn
+            return fn
+
+        return decorate
+
+    def upcasters(self) -> dict[tuple[str, int], Upcaster]:
+        """Every upcaster by (event type, the version it upgrades from)."""
+        return dict(self._upcasters)
+
+    def upcast(self, event_type: str, version: int, payload: dict[str, Any]) -> dict[str, Any]:
+        """An older version's payload brought to the current version (raises UnknownEventType
+        when a step of the chain is missing)."""
+        spec = self.spec_for(event_type)
+        while version < spec.schema_version:
+            step = self._upcasters.get((event_type, version))
+            if step is None:
+                raise UnknownEventType(f"{event_type} v{version} has no upcaster to v{version + 1}")
+            payload = step(dict(payload))
+            version += 1
+        return payload
 
     def spec_for(self, event_type: str) -> EventSpec:
         try:
@@ -86,7 +124,9 @@ class EventRegistry:
         spec = self.spec_for(envelope.event_type)
         if envelope.schema_version > spec.schema_version:
             raise UnknownEventType(f"{envelope.event_type} v{envelope.schema_version} is newer than this consumer")
-        return spec.payload_model.model_validate(envelope.payload)
+        return spec.payload_model.model_validate(
+            self.upcast(envelope.event_type, envelope.schema_version, envelope.payload)
+        )
 
 
 REGISTRY = EventRegistry()

@@ -45,6 +45,7 @@ from algoitny_shared.events.catalog import (
     UserReactivated,
     UserRegistered,
     UserRoleChanged,
+    UserSessionsRevoked,
 )
 from algoitny_shared.topics import CONSUMER_GROUPS, all_topics, dead_letter_topic
 
@@ -196,6 +197,10 @@ SAMPLES: dict[str, tuple[BaseModel, str]] = {
     ),
     "accounts.UserDeactivated": (UserDeactivated(user_id="u-123", deactivated_by="u-9", deactivated_at=NOW), "u-123"),
     "accounts.UserReactivated": (UserReactivated(user_id="u-123", reactivated_at=NOW), "u-123"),
+    "accounts.UserSessionsRevoked": (
+        UserSessionsRevoked(user_id="u-123", reason="verified_owner_linked", revoked_at=NOW),
+        "u-123",
+    ),
     "executions.SandboxRunRequested": (
         SandboxRunRequested(
             run_id="01JOB-gen-3-0",

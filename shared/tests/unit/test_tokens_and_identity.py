@@ -13,52 +13,72 @@ from algoitny_shared.http import create_app
 from algoitny_shared.identity import IDENTITY_HEADER, CurrentIdentity, Identity, IdentitySigner
 from algoitny_shared.settings import ServiceSettings
 
-KEY = "k" * 64
+KEY = tokens.generate_key()
 SECRET = ServiceSettings().internal_secret.get_secret_value()
 
 
-def _refused(keyring: tokens.Keyring, token: str) -> ErrorCode:
+def _refused(keys: tokens.KeySource, token: str) -> ErrorCode:
     with pytest.raises(AppError) as err:
-        tokens.verify(keyring, token)
+        tokens.verify(keys, token)
     return err.value.code
 
 
-def test_access_token_round_trip_carries_kid_and_jti() -> None:
-    keyring = tokens.Keyring(KEY)
-    token, claims = tokens.issue(keyring, user_id="u1", role="user", plan="free", ttl_s=60)
-    assert jwt.get_unverified_header(token)["kid"] == keyring.current_kid
-    assert tokens.verify(keyring, token) == claims and len(claims.jti) == 32
+def test_access_token_round_trip_carries_kid_jti_and_user_version() -> None:
+    keys = tokens.SigningKeys.parse(KEY)
+    token, claims = tokens.issue(keys, user_id="u1", role="user", plan="free", ttl_s=60, user_version=7)
+    header = jwt.get_unverified_header(token)
+    assert header["kid"] == keys.current_kid and header["alg"] == "EdDSA"
+    assert tokens.verify(keys, token) == claims and len(claims.jti) == 32 and claims.ver == 7
+    # The gateway verifies with the public JWKS alone, which holds no private part.
+    public = tokens.VerificationKeys.from_jwks(keys.jwks())
+    assert tokens.verify(public, token) == claims
+    assert all(set(k) == {"kty", "crv", "x", "kid", "alg", "use"} for k in keys.jwks()["keys"])
 
 
-def test_rotation_previous_keys_verify_only() -> None:
-    old, new = tokens.Keyring(KEY), tokens.Keyring("n" * 32, [KEY])
+def test_rotation_previous_keys_verify_only_until_dropped() -> None:
+    new_key = tokens.generate_key()
+    old, rotated = tokens.SigningKeys.parse(KEY), tokens.SigningKeys.parse(new_key, KEY)
     old_token, _ = tokens.issue(old, user_id="u", role="user", plan="free", ttl_s=60)
-    assert tokens.verify(new, old_token).sub == "u"
-    new_token, _ = tokens.issue(new, user_id="u", role="user", plan="free", ttl_s=60)
-    assert jwt.get_unverified_header(new_token)["kid"] == new.current_kid != old.current_kid
-    assert _refused(old, new_token) is ErrorCode.UNAUTHENTICATED
-    with pytest.raises(ValueError):
-        tokens.Keyring("short")
+    published = tokens.VerificationKeys.from_jwks(rotated.jwks())
+    assert tokens.verify(published, old_token).sub == "u"
+    new_token, _ = tokens.issue(rotated, user_id="u", role="user", plan="free", ttl_s=60)
+    assert jwt.get_unverified_header(new_token)["kid"] == rotated.current_kid != old.current_kid
+    assert rotated.jwks()["keys"][0]["kid"] == rotated.current_kid  # the signing key first
+    assert _refused(tokens.VerificationKeys.from_jwks(old.jwks()), new_token) is ErrorCode.UNAUTHENTICATED
+    dropped = tokens.VerificationKeys.from_jwks(tokens.SigningKeys.parse(new_key).jwks())
+    assert _refused(dropped, old_token) is ErrorCode.UNAUTHENTICATED
+    for bad in ("short", "x" * 40, "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----"):
+        with pytest.raises(ValueError):
+            tokens.SigningKeys.parse(bad)
 
 
-def test_alg_none_expired_and_claimless_tokens_are_refused() -> None:
-    keyring = tokens.Keyring(KEY)
-    kid, key = keyring.signing_key()
+def test_a_jwks_entry_must_be_the_key_its_id_names() -> None:
+    keys, other = tokens.SigningKeys.parse(KEY), tokens.SigningKeys.generate()
+    swapped = {**other.jwks()["keys"][0], "kid": keys.current_kid}
+    assert len(tokens.VerificationKeys.from_jwks({"keys": [swapped, {"kty": "oct", "k": "AAAA"}, "junk"]})) == 0
+
+
+def test_alg_none_confusion_expired_and_claimless_tokens_are_refused() -> None:
+    keys = tokens.SigningKeys.parse(KEY)
+    kid = keys.current_kid
+    public_x = keys.jwks()["keys"][0]["x"]
     now = int(time.time())
     claims = {"sub": "u", "role": "admin", "plan": "x", "jti": "j", "iat": now, "exp": now + 60}
     claims.update(iss=tokens.ISSUER, aud=tokens.AUDIENCE, typ="access")
-    assert tokens.verify(keyring, jwt.encode(claims, key, algorithm="HS256", headers={"kid": kid})).sub == "u"
+    assert tokens.verify(keys, keys.sign(claims)).sub == "u"
     for bad in (
         jwt.encode(claims, None, algorithm="none", headers={"kid": kid}),
-        jwt.encode({**claims, "exp": now - 1}, key, algorithm="HS256", headers={"kid": kid}),
-        jwt.encode({**claims, "aud": "other"}, key, algorithm="HS256", headers={"kid": kid}),
-        jwt.encode({**claims, "typ": "refresh"}, key, algorithm="HS256", headers={"kid": kid}),
-        jwt.encode({k: v for k, v in claims.items() if k != "jti"}, key, algorithm="HS256", headers={"kid": kid}),
-        jwt.encode(claims, key, algorithm="HS512", headers={"kid": kid}),
-        jwt.encode(claims, key, algorithm="HS256", headers={"kid": "someone-elses"}),
+        keys.sign({**claims, "exp": now - 1}),
+        keys.sign({**claims, "aud": "other"}),
+        keys.sign({**claims, "typ": "refresh"}),
+        keys.sign({k: v for k, v in claims.items() if k != "jti"}),
+        # HMAC keyed with the public key (algorithm confusion) or with anything else.
+        jwt.encode(claims, public_x, algorithm="HS256", headers={"kid": kid}),
+        jwt.encode(claims, "k" * 64, algorithm="HS256", headers={"kid": kid}),
+        tokens.SigningKeys.generate().sign(claims),
         "x" * 5000,
     ):
-        assert _refused(keyring, bad) is ErrorCode.UNAUTHENTICATED
+        assert _refused(keys, bad) is ErrorCode.UNAUTHENTICATED
 
 
 def test_identity_assertion_is_bound_to_request_and_time() -> None:
@@ -110,7 +130,7 @@ def test_the_plans_may_register_flag_decides_problem_writes() -> None:
 
 
 def test_may_register_travels_in_the_token_and_the_signed_identity() -> None:
-    keyring = tokens.Keyring(KEY)
+    keyring = tokens.SigningKeys.parse(KEY)
     token, _ = tokens.issue(keyring, user_id="u1", role="user", plan="studio", ttl_s=60, may_register=True)
     assert tokens.verify(keyring, token).may_register
     plain, _ = tokens.issue(keyring, user_id="u1", role="user", plan="free", ttl_s=60)

@@ -32,6 +32,17 @@ class PlanCopyRepository:
         self._cache[plan_id] = (time.monotonic(), plan)
         return plan
 
+    def still_live(self, plan_id: str) -> dict[str, Any]:
+        """Transaction item: the plan is known and not deleted when the transaction commits."""
+        return {
+            "ConditionCheck": {
+                "TableName": self.table,
+                "Key": {"plan_id": {"S": plan_id}},
+                "ConditionExpression": "attribute_exists(plan_id) AND (attribute_not_exists(deleted) OR deleted = :no)",
+                "ExpressionAttributeValues": {":no": {"BOOL": False}},
+            }
+        }
+
     async def save(self, plan: PlanCopy, *, revives: bool = False) -> bool:
         """Store the plan unless a newer event was applied already; False if it was (stale event).
 

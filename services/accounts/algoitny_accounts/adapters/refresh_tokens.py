@@ -48,6 +48,8 @@ class Family:
     user_id: str
     revoked: bool
     expires_at: int
+    # The user's session epoch when the family started: a later epoch on the user ends it.
+    epoch: int = 0
 
 
 class RefreshTokenStore:
@@ -77,7 +79,7 @@ class RefreshTokenStore:
             }
         }
 
-    def start_family(self, user_id: str) -> tuple[str, str, list[dict[str, Any]]]:
+    def start_family(self, user_id: str, epoch: int = 0) -> tuple[str, str, list[dict[str, Any]]]:
         """A new family and its first token: (token, family id, transaction items)."""
         family_id = uuid.uuid4().hex
         expires_at = int(time.time()) + self.ttl_s
@@ -85,7 +87,9 @@ class RefreshTokenStore:
         family = {
             "Put": {
                 "TableName": self.table,
-                "Item": to_item({"pk": _family_pk(family_id), "user_id": user_id, "expires_at": expires_at + 86_400}),
+                "Item": to_item(
+                    {"pk": _family_pk(family_id), "user_id": user_id, "expires_at": expires_at + 86_400, "epoch": epoch}
+                ),
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }
@@ -136,7 +140,9 @@ class RefreshTokenStore:
         if not item:
             return None
         data = from_item(item)
-        return Family(family_id, data["user_id"], "revoked_at" in data, int(data["expires_at"]))
+        return Family(
+            family_id, data["user_id"], "revoked_at" in data, int(data["expires_at"]), int(data.get("epoch", 0))
+        )
 
     def revoke_family(self, family_id: str, reason: str) -> dict[str, Any]:
         """The write that revokes a family (first reason wins); commit it with its event."""

@@ -1,7 +1,11 @@
-"""Failed sign-ins counted per account and per client address, in fixed windows, in DynamoDB.
+"""Sign-in attempts counted per account and per client address, in fixed windows, in DynamoDB.
 
 Counters live in a table (not process memory) so every accounts instance sees the same
-numbers; each failure is one atomic ``ADD``. Items expire after their window.
+numbers. An attempt is counted *before* its password is checked, by one conditional ``ADD``
+per counter that succeeds only while the counter is under its limit: parallel attempts
+cannot all read "under the limit" and then all try a password (check and record are one
+atomic step). A successful sign-in gives its count back, so only failures stay counted.
+Items expire after their window.
 """
 
 from __future__ import annotations
@@ -28,8 +32,50 @@ class SignInAttempts:
     def retry_after(self, now: float) -> int:
         return max(1, int((self._window(now) + 1) * self.window_s - now))
 
+    def _add(self, pk: str, delta: int, limit: int | None, expires: int) -> bool:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": {"pk": {"S": pk}},
+            "UpdateExpression": "ADD #c :d SET expires_at = :exp",
+            "ExpressionAttributeNames": {"#c": "count"},
+            "ExpressionAttributeValues": {":d": {"N": str(delta)}, ":exp": {"N": str(expires)}},
+        }
+        if limit is not None:
+            kwargs["ConditionExpression"] = "attribute_not_exists(#c) OR #c < :limit"
+            kwargs["ExpressionAttributeValues"][":limit"] = {"N": str(limit)}
+        try:
+            self._client.update_item(**kwargs)
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    async def try_attempt(self, limits: dict[str, tuple[str, int]], now: float | None = None) -> bool:
+        """Count one attempt under every scope (``{"account": (email, 5), ...}``) if each is under
+        its limit; False (and nothing counted) when any scope has used up its window."""
+        now = now or time.time()
+        window = self._window(now)
+        expires = int((window + 2) * self.window_s)
+        counted: list[str] = []
+        for scope, (key, limit) in limits.items():
+            pk = self._pk(scope, key, window)
+            if not await asyncio.to_thread(self._add, pk, 1, limit, expires):
+                for done in counted:  # give back what this refused attempt took
+                    await asyncio.to_thread(self._add, done, -1, None, expires)
+                return False
+            counted.append(pk)
+        return True
+
+    async def forgive(self, keys: dict[str, str], now: float | None = None) -> None:
+        """Give back one counted attempt (it succeeded: only failures stay counted)."""
+        now = now or time.time()
+        window = self._window(now)
+        expires = int((window + 2) * self.window_s)
+        await asyncio.gather(
+            *(asyncio.to_thread(self._add, self._pk(s, k, window), -1, None, expires) for s, k in keys.items())
+        )
+
     async def failures(self, keys: dict[str, str], now: float | None = None) -> dict[str, int]:
-        """scope -> failures in the current window, for e.g. {"account": email, "address": ip}."""
+        """scope -> attempts counted in the current window, for e.g. {"account": email, "address": ip}."""
         window = self._window(now or time.time())
         pks = {scope: self._pk(scope, key, window) for scope, key in keys.items()}
         resp = await asyncio.to_thread(
@@ -38,19 +84,3 @@ class SignInAttempts:
         )
         found = {i["pk"]["S"]: int(i["count"]["N"]) for i in resp.get("Responses", {}).get(self.table, [])}
         return {scope: found.get(pk, 0) for scope, pk in pks.items()}
-
-    async def record_failure(self, keys: dict[str, str], now: float | None = None) -> None:
-        now = now or time.time()
-        window = self._window(now)
-        expires = int((window + 2) * self.window_s)
-
-        def add(pk: str) -> None:
-            self._client.update_item(
-                TableName=self.table,
-                Key={"pk": {"S": pk}},
-                UpdateExpression="ADD #c :one SET expires_at = :exp",
-                ExpressionAttributeNames={"#c": "count"},
-                ExpressionAttributeValues={":one": {"N": "1"}, ":exp": {"N": str(expires)}},
-            )
-
-        await asyncio.gather(*(asyncio.to_thread(add, self._pk(scope, key, window)) for scope, key in keys.items()))

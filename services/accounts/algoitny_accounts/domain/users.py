@@ -57,6 +57,9 @@ class User(BaseModel):
     active: bool = True
     consents: dict[str, Consent] = Field(default_factory=dict)
     password_hash: str | None = None
+    session_epoch: int = Field(
+        default=0, description="Sessions (refresh families) started at an earlier epoch no longer refresh"
+    )
     created_at: datetime
     updated_at: datetime
     version: int = 1

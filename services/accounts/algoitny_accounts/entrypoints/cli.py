@@ -20,6 +20,9 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging(settings.service_name, settings.log_level)
     container = build(settings)
     if args.command == "seed-admin":
+        if not settings.demo_admin_password.get_secret_value():
+            print(json.dumps({"admin_email": None, "created": False}))
+            return
         user, created = asyncio.run(
             container.accounts.ensure_admin(settings.demo_admin_email, settings.demo_admin_password.get_secret_value())
         )

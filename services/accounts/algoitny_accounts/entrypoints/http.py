@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Query, Response
 
@@ -29,6 +29,7 @@ from algoitny_shared.http import create_app
 from algoitny_shared.identity import CurrentIdentity
 from algoitny_shared.kafka import kafka_readiness
 from algoitny_shared.runtime import dynamodb_readiness, event_runtime
+from algoitny_shared.tokens import JWKS_PATH
 
 
 def make_app(container: Container | None = None) -> FastAPI:
@@ -45,6 +46,13 @@ def make_app(container: Container | None = None) -> FastAPI:
         readiness=[dynamodb_readiness(c.dynamodb, c.users.table), kafka_readiness(c.broker)],
         lifespan=lifespan,
     )
+
+    @app.get(JWKS_PATH, tags=["auth"])
+    async def jwks(response: Response) -> dict[str, Any]:
+        """The public keys that verify access tokens (JWKS, Ed25519): the current key and those
+        still valid after a rotation. Public by design; the private keys never leave accounts."""
+        response.headers["cache-control"] = "public, max-age=60"
+        return c.accounts.jwks()
 
     @app.post("/auth/register", status_code=201, response_model=TokenPair, tags=["auth"])
     async def register(body: RegisterRequest) -> TokenPair:

@@ -18,6 +18,7 @@ from algoitny_accounts.adapters.user_repository import UserRepository
 from algoitny_accounts.domain.passwords import check_password, hash_password, needs_rehash, policy_violations
 from algoitny_accounts.domain.users import (
     ADMIN_PLAN,
+    DEFAULT_PLAN,
     AdminUpdateRequest,
     Consent,
     ConsentKind,
@@ -44,6 +45,7 @@ from algoitny_shared.events.catalog import (
     UserReactivated,
     UserRegistered,
     UserRoleChanged,
+    UserSessionsRevoked,
 )
 from algoitny_shared.identity import Identity
 from algoitny_shared.uow import DynamoUnitOfWork, TransactionConflict
@@ -70,7 +72,7 @@ class AccountService:
         attempts: SignInAttempts,
         google: GoogleVerifier,
         uow_factory: Callable[[], DynamoUnitOfWork],
-        keyring: tokens.Keyring,
+        keys: tokens.SigningKeys,
         access_ttl_s: int,
         admin_emails: Sequence[str],
         throttle: ThrottlePolicy,
@@ -83,7 +85,7 @@ class AccountService:
         self._attempts = attempts
         self._google = google
         self._uow = uow_factory
-        self._keyring = keyring
+        self._keys = keys
         self._ttl = access_ttl_s
         self._admin_emails = frozenset(normalise_email(e) for e in admin_emails)
         self._throttle = throttle
@@ -94,15 +96,26 @@ class AccountService:
     def _envelope(self, payload: Any, user: User) -> Any:
         return REGISTRY.envelope(payload, producer=PRODUCER, aggregate_id=user.user_id, aggregate_version=user.version)
 
+    def _publish_all(self, uow: DynamoUnitOfWork, payloads: Sequence[Any], user: User) -> None:
+        """Publish a write's events with the version the write stores: gateways compare a token's
+        user version with it (a role or plan change ends the powers of older tokens)."""
+        for payload in payloads:
+            uow.publish(self._envelope(payload, user))
+
+    def jwks(self) -> dict[str, Any]:
+        """The public keys of the access-token signing keys (current first), as a JWKS document."""
+        return self._keys.jwks()
+
     def _access(self, user: User, session_id: str) -> str:
         token, _ = tokens.issue(
-            self._keyring,
+            self._keys,
             user_id=user.user_id,
             role=user.role,
             plan=user.plan_id,
             ttl_s=self._ttl,
             may_register=user.may_register,
             session_id=session_id,
+            user_version=user.version,
         )
         return token
 
@@ -148,43 +161,85 @@ class AccountService:
             update["version"] = original_version + 1
         return user.model_copy(update=update)
 
-    async def _known_plan(self, plan_id: str) -> None:
+    async def _known_plan(self, plan_id: str) -> dict[str, Any]:
+        """The plan must exist; returns the transaction item that re-checks it at commit time, so
+        a delete that lands between this read and the user's write cannot leave the user on it."""
         plan = await self._plans.get(plan_id, fresh=True)
         if plan is None or not plan.exists:
             raise AppError(ErrorCode.NOT_FOUND, f"Plan {plan_id} does not exist")
+        return self._plans.still_live(plan_id)
 
-    def _promote(self, user: User, uow: DynamoUnitOfWork) -> User:
-        """Admin e-mails from configuration become admins (role and plan), with events."""
+    async def _off_deleted_plan(self, user: User, original_version: int) -> tuple[User, list[Any]]:
+        """A user whose plan was deleted (ratelimit charges them by the default plan) is put back on
+        the default plan, so no token carries a deleted plan's rights (sign-in and refresh catch up
+        a user the plan-deletion fan-out missed)."""
+        if user.plan_id in (DEFAULT_PLAN, ADMIN_PLAN):
+            return user, []
+        # The cached copy (seconds old at most) is enough: the process that applied the deletion
+        # dropped its cache entry, so the fan-out itself always sees the tombstone.
+        plan = await self._plans.get(user.plan_id)
+        if plan is None or plan.exists:
+            return user, []
+        now = now_utc()
+        moved = user.model_copy(
+            update={
+                "plan_id": DEFAULT_PLAN,
+                "plan_limits": None,
+                "plan_rev": 0,
+                "version": original_version + 1,
+                "updated_at": now,
+            }
+        )
+        moved = await self._with_plan(moved, original_version)
+        event = UserPlanChanged(
+            user_id=user.user_id, plan_id=DEFAULT_PLAN, previous_plan_id=user.plan_id, changed_at=now
+        )
+        return moved, [event]
+
+    async def leave_deleted_plan(self, user_id: str, plan_id: str) -> bool:
+        """Move one user off a deleted plan (the fan-out of ``ratelimit.PlanDeleted``); True if moved."""
+        for _ in range(CONFLICT_RETRIES):
+            user = await self._users.get(user_id)
+            if user is None or user.plan_id != plan_id:
+                return False
+            moved, events = await self._off_deleted_plan(user, user.version)
+            if not events:
+                return False
+            uow = self._uow()
+            uow.add(self._users.put_updated(moved, user.version))
+            self._publish_all(uow, events, moved)
+            try:
+                await self._commit(uow)
+                return True
+            except TransactionConflict:
+                continue  # the user changed meanwhile: read again
+        return False
+
+    def _promote(self, user: User, original_version: int) -> tuple[User, list[Any]]:
+        """Admin e-mails from configuration become admins (role and plan) once the address is
+        verified; returns the user and the events to publish with the version finally written."""
         if not self._admin_by_email(user.email, user.email_verified) or (
             user.role == "admin" and user.plan_id == ADMIN_PLAN
         ):
-            return user
+            return user, []
         now = now_utc()
-        promoted = user.model_copy(update={"role": "admin", "plan_id": ADMIN_PLAN, "version": user.version + 1})
+        promoted = user.model_copy(
+            update={"role": "admin", "plan_id": ADMIN_PLAN, "version": original_version + 1, "updated_at": now}
+        )
         if user.plan_id != ADMIN_PLAN:
             promoted = promoted.model_copy(update={"plan_limits": None, "plan_rev": 0})
-        promoted = promoted.model_copy(update={"updated_at": now})
+        events: list[Any] = []
         if user.role != "admin":
-            uow.publish(
-                self._envelope(
-                    UserRoleChanged(user_id=user.user_id, role="admin", previous_role=user.role, changed_at=now),
-                    promoted,
-                )
-            )
+            events.append(UserRoleChanged(user_id=user.user_id, role="admin", previous_role=user.role, changed_at=now))
         if user.plan_id != ADMIN_PLAN:
-            uow.publish(
-                self._envelope(
-                    UserPlanChanged(
-                        user_id=user.user_id, plan_id=ADMIN_PLAN, previous_plan_id=user.plan_id, changed_at=now
-                    ),
-                    promoted,
-                )
+            events.append(
+                UserPlanChanged(user_id=user.user_id, plan_id=ADMIN_PLAN, previous_plan_id=user.plan_id, changed_at=now)
             )
-        return promoted
+        return promoted, events
 
     async def _start_session(self, user: User, uow: DynamoUnitOfWork | None = None) -> TokenPair:
         uow = uow or self._uow()
-        refresh, session_id, items = self._tokens.start_family(user.user_id)
+        refresh, session_id, items = self._tokens.start_family(user.user_id, user.session_epoch)
         for item in items:
             uow.add(item)
         await self._commit(uow)
@@ -235,8 +290,14 @@ class AccountService:
     async def login(self, email: str, password: str, client_ip: str | None) -> TokenPair:
         email = normalise_email(email)
         keys = {"account": email, "address": client_ip or "unknown"}
-        counts = await self._attempts.failures(keys)
-        if counts["account"] >= self._throttle.per_account or counts["address"] >= self._throttle.per_address:
+        now = time.time()
+        # Counted before the password is checked, in one conditional write per counter: parallel
+        # attempts cannot all pass a check that a separate write records later.
+        limits = {
+            "account": (email, self._throttle.per_account),
+            "address": (keys["address"], self._throttle.per_address),
+        }
+        if not await self._attempts.try_attempt(limits, now):
             wait = self._attempts.retry_after(time.time())
             raise AppError(
                 ErrorCode.RATE_LIMITED,
@@ -248,23 +309,40 @@ class AccountService:
         encoded = user.password_hash if user and user.password_hash else _DUMMY_HASH
         ok = await asyncio.to_thread(check_password, password, encoded)
         if not (user and user.password_hash and ok):
-            await self._attempts.record_failure(keys)
             raise AppError(ErrorCode.UNAUTHENTICATED, WRONG_CREDENTIALS)
-        if not user.active:
-            raise AppError(ErrorCode.FORBIDDEN, "This account is deactivated")
+        await self._attempts.forgive(keys, now)  # only failures stay counted
+        checked_hash = user.password_hash
+        for attempt in range(CONFLICT_RETRIES):
+            if attempt:
+                # The user changed meanwhile (e.g. a plan event's fan-out): sign in against the new
+                # state, as long as the password that was checked is still the account's.
+                fresh = await self._users.get(user.user_id)
+                if fresh is None or fresh.password_hash != checked_hash:
+                    raise AppError(ErrorCode.UNAUTHENTICATED, WRONG_CREDENTIALS)
+                user = fresh
+            if not user.active:
+                raise AppError(ErrorCode.FORBIDDEN, "This account is deactivated")
+            try:
+                return await self._password_session(user, password)
+            except TransactionConflict as exc:
+                if attempt == CONFLICT_RETRIES - 1:
+                    raise AppError(ErrorCode.CONFLICT, "The account changed during sign-in; try again") from exc
+        raise AssertionError("unreachable")
+
+    async def _password_session(self, user: User, password: str) -> TokenPair:
+        assert user.password_hash is not None
         uow = self._uow()
-        updated = self._promote(user, uow)
+        updated, events = self._promote(user, user.version)
         if needs_rehash(user.password_hash):
             new_hash = await asyncio.to_thread(hash_password, password)
             updated = updated.model_copy(update={"password_hash": new_hash, "version": user.version + 1})
         # Sign-in also catches the user up with their plan (a copy missed by a racing plan event).
+        updated, moved = await self._off_deleted_plan(updated, user.version)
         updated = await self._with_plan(updated, user.version)
         if updated is not user:
             uow.add(self._users.put_updated(updated, user.version))
-        try:
-            return await self._start_session(updated, uow)
-        except TransactionConflict as exc:
-            raise AppError(ErrorCode.CONFLICT, "The account changed during sign-in; try again") from exc
+            self._publish_all(uow, [*events, *moved], updated)
+        return await self._start_session(updated, uow)
 
     async def google(self, id_token: str) -> TokenPair:
         claims = await asyncio.to_thread(self._google.verify, id_token)
@@ -292,19 +370,35 @@ class AccountService:
             raise AppError(ErrorCode.CONFLICT, "This account is linked to another Google account")
         if not existing.active:
             raise AppError(ErrorCode.FORBIDDEN, "This account is deactivated")
-        linked = existing.model_copy(
-            update={
-                "google_id": claims.sub,
-                "email_verified": True,
-                "picture": existing.picture or claims.picture,
-                "version": existing.version + 1,
-                "updated_at": now_utc(),
-            }
-        )
+        now = now_utc()
+        update: dict[str, Any] = {
+            "google_id": claims.sub,
+            "email_verified": True,
+            "picture": existing.picture or claims.picture,
+            "version": existing.version + 1,
+            "updated_at": now,
+        }
+        events: list[Any] = []
+        if not existing.email_verified:
+            # Whoever registered this address with a password never proved owning it (it may be an
+            # attacker waiting for the owner): the password goes, and every earlier session ends.
+            # Nor does anything they set stand for the owner: profile and consents start afresh.
+            update.update(
+                password_hash=None,
+                session_epoch=existing.session_epoch + 1,
+                name=claims.name or existing.name,
+                picture=claims.picture,
+                consents={},
+            )
+            events.append(UserSessionsRevoked(user_id=existing.user_id, reason="verified_owner_linked", revoked_at=now))
+        linked = existing.model_copy(update=update)
         uow = self._uow()
         uow.add(self._users.claim_google_id(claims.sub, existing.user_id))
-        linked = await self._with_plan(self._promote(linked, uow), existing.version)
+        linked, promoted = self._promote(linked, existing.version)
+        linked, moved = await self._off_deleted_plan(linked, existing.version)
+        linked = await self._with_plan(linked, existing.version)
         uow.add(self._users.put_updated(linked, existing.version))
+        self._publish_all(uow, [*events, *promoted, *moved], linked)
         try:
             return await self._start_session(linked, uow)
         except TransactionConflict as exc:
@@ -318,9 +412,12 @@ class AccountService:
         fresh = {"name": claims.name or user.name, "picture": claims.picture or user.picture}
         if any(getattr(user, k) != v for k, v in fresh.items()):
             updated = user.model_copy(update={**fresh, "version": user.version + 1, "updated_at": now_utc()})
-        updated = await self._with_plan(self._promote(updated, uow), user.version)
+        updated, events = self._promote(updated, user.version)
+        updated, moved = await self._off_deleted_plan(updated, user.version)
+        updated = await self._with_plan(updated, user.version)
         if updated is not user:
             uow.add(self._users.put_updated(updated, user.version))
+            self._publish_all(uow, [*events, *moved], updated)
         try:
             return await self._start_session(updated, uow)
         except TransactionConflict as exc:
@@ -344,6 +441,13 @@ class AccountService:
         if user is None or not user.active:
             await self._revoke_session(stored, "deactivated")
             raise AppError(ErrorCode.UNAUTHENTICATED, "This account is deactivated")
+        if family.epoch < user.session_epoch:
+            raise AppError(ErrorCode.UNAUTHENTICATED, "This session has ended; sign in again")
+        # A user still on a deleted plan (the deletion's fan-out has not reached them) goes back
+        # to the default plan first: the new token must not carry the deleted plan's rights.
+        if (await self._off_deleted_plan(user, user.version))[1]:
+            await self.leave_deleted_plan(user.user_id, user.plan_id)
+            user = await self._users.get(stored.user_id) or user
         successor, items = self._tokens.rotate(refresh_token, stored)
         uow = self._uow()
         for item in items:
@@ -398,14 +502,19 @@ class AccountService:
     async def me(self, identity: Identity) -> UserView:
         return (await self._me(identity)).view()
 
-    async def _save(self, before: User, after: User, events: Sequence[Any] = ()) -> User:
+    async def _save(
+        self, before: User, after: User, events: Sequence[Any] = (), checks: Sequence[dict[str, Any]] = ()
+    ) -> User:
         uow = self._uow()
         uow.add(self._users.put_updated(after, before.version))
-        for event in events:
-            uow.publish(self._envelope(event, after))
+        for check in checks:  # after the user: a failed check's reason is at index 1 or later
+            uow.add(check)
+        self._publish_all(uow, events, after)
         try:
             await self._commit(uow)
         except TransactionConflict as exc:
+            if "ConditionalCheckFailed" in exc.reasons[1 : 1 + len(checks)]:
+                raise AppError(ErrorCode.NOT_FOUND, "The plan was deleted meanwhile") from exc
             raise AppError(ErrorCode.CONFLICT, "The account was changed concurrently; retry") from exc
         return after
 
@@ -481,8 +590,9 @@ class AccountService:
         by = admin.user_id
         update: dict[str, Any] = {}
         events: list[Any] = []
+        checks: list[dict[str, Any]] = []
         if patch.plan_id is not None and patch.plan_id != user.plan_id:
-            await self._known_plan(patch.plan_id)
+            checks.append(await self._known_plan(patch.plan_id))
             update.update(plan_id=patch.plan_id, plan_limits=None, plan_rev=0)
             events.append(
                 UserPlanChanged(
@@ -507,7 +617,7 @@ class AccountService:
         after = user.model_copy(update={**update, "version": user.version + 1, "updated_at": now})
         if "plan_id" in update:
             after = await self._with_plan(after, user.version)
-        return (await self._save(user, after, events)).view()
+        return (await self._save(user, after, events, checks)).view()
 
     async def ensure_admin(self, email: str, password: str) -> tuple[User, bool]:
         """The demo admin from configuration (an operator vouches for the e-mail): created once."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from algoitny_accounts.adapters.plan_copies import PlanCopyRepository
@@ -23,10 +24,17 @@ log = logging.getLogger(__name__)
 FANOUT_CONCURRENCY = 16
 
 
+# (user id, deleted plan id) -> moved: puts the user back on the default plan, with its event.
+LeaveDeletedPlan = Callable[[str, str], Awaitable[bool]]
+
+
 class PlanSync:
-    def __init__(self, plans: PlanCopyRepository, users: UserRepository) -> None:
+    def __init__(
+        self, plans: PlanCopyRepository, users: UserRepository, leave_deleted_plan: LeaveDeletedPlan | None = None
+    ) -> None:
         self._plans = plans
         self._users = users
+        self.leave_deleted_plan = leave_deleted_plan
 
     async def _apply(self, envelope: EventEnvelope, payload: PlanSnapshot, *, created: bool) -> None:
         plan = PlanCopy(**payload.model_dump(), rev=envelope.aggregate_version)
@@ -60,6 +68,20 @@ class PlanSync:
         await self._plans.save(
             PlanCopy(**{**base, "deleted": True, "active": False, "rev": envelope.aggregate_version})
         )
+        # Users moved onto the plan just before ratelimit deleted it (ratelimit had not counted them
+        # yet, so the delete won) are charged by the default plan there: put them on it here too, so
+        # no token carries the deleted plan's rights. Sign-in and refresh catch any the index missed.
+        if self.leave_deleted_plan is not None:
+            gate = asyncio.Semaphore(FANOUT_CONCURRENCY)
+            leave = self.leave_deleted_plan
+
+            async def one(user_id: str) -> bool:
+                async with gate:
+                    return await leave(user_id, payload.plan_id)
+
+            moved = await asyncio.gather(*(one(u) for u in await self._users.ids_on_plan(payload.plan_id)))
+            if any(moved):
+                log.info("users moved off a deleted plan", extra={"plan_id": payload.plan_id, "moved": sum(moved)})
 
     def handlers(self) -> dict[str, Any]:
         return {

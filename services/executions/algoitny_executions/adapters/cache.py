@@ -4,22 +4,51 @@ Both live under the judge's work root, readable (never writable) by the slot uid
 are bound read-only into boxes. A test set is immutable per version, so the cache key is
 the problem key's digest plus the version; only the inputs are written to disk (the
 expected outputs never enter a box). Entries appear atomically (staging + rename), so
-concurrent slots never see half an entry; the oldest entries beyond a bound are evicted.
+concurrent slots never see half an entry; the oldest entries beyond a bound are evicted,
+except those held (:meth:`hold`) by a box that has them bound: removing a bound directory's
+files would pull a program or its inputs out from under a running test.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
 import uuid
-from collections import OrderedDict
+from collections import Counter, OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from algoitny_executions.adapters.sandbox import safe_fs
 from algoitny_executions.domain.judging import TestSet
 
 MAX_ARTIFACT_BYTES = 128 * 1024 * 1024
+
+
+class _Holds:
+    """Entry names in use by running boxes (counted: two slots may hold the same entry)."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self._lock = lock
+        self._count: Counter[str] = Counter()
+
+    @contextmanager
+    def hold(self, name: str) -> Iterator[None]:
+        with self._lock:
+            self._count[name] += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._count[name] -= 1
+                if self._count[name] <= 0:
+                    del self._count[name]
+
+    def held(self, name: str) -> bool:
+        """Call with the lock held."""
+        return self._count[name] > 0
 
 
 class ArtifactCache:
@@ -29,11 +58,16 @@ class ArtifactCache:
         root.mkdir(parents=True, exist_ok=True)
         os.chmod(root, 0o755)
         self._lock = threading.Lock()
+        self._holds = _Holds(self._lock)
         self._compile_errors: OrderedDict[str, str] = OrderedDict()
 
     @staticmethod
     def _key(language: str, code_hash: str) -> str:
         return f"{language}-{code_hash}"
+
+    def hold(self, language: str, code_hash: str) -> contextlib.AbstractContextManager[None]:
+        """Keep this entry from eviction while a box uses it (take it before looking it up)."""
+        return self._holds.hold(self._key(language, code_hash))
 
     def get(self, language: str, code_hash: str) -> Path | None:
         path = self.root / self._key(language, code_hash)
@@ -62,12 +96,19 @@ class ArtifactCache:
                 self._compile_errors.popitem(last=False)
 
     def _evict(self) -> None:
-        entries = [p for p in self.root.iterdir() if not p.name.startswith(".")]
-        if len(entries) <= self.max_entries:
-            return
-        entries.sort(key=lambda p: p.stat().st_mtime)
-        for path in entries[: len(entries) - self.max_entries]:
-            shutil.rmtree(path, ignore_errors=True)
+        with self._lock:
+            entries = [p for p in self.root.iterdir() if not p.name.startswith(".")]
+            if len(entries) <= self.max_entries:
+                return
+            entries.sort(key=lambda p: p.stat().st_mtime)
+            excess = len(entries) - self.max_entries
+            for path in entries:
+                if excess <= 0:
+                    break
+                if self._holds.held(path.name):
+                    continue
+                shutil.rmtree(path, ignore_errors=True)
+                excess -= 1
 
 
 class TestSetCache:
@@ -79,7 +120,12 @@ class TestSetCache:
         root.mkdir(parents=True, exist_ok=True)
         os.chmod(root, 0o755)
         self._lock = threading.Lock()
+        self._holds = _Holds(self._lock)
         self._known: OrderedDict[str, Path] = OrderedDict()
+
+    def hold(self, test_set: TestSet) -> contextlib.AbstractContextManager[None]:
+        """Keep this set's inputs from eviction while a box uses them (take it before materialising)."""
+        return self._holds.hold(test_set.cache_key)
 
     def materialise(self, test_set: TestSet) -> Path:
         """The directory holding ``0``, ``1``, ... (the inputs) of this test-set version."""
@@ -107,7 +153,8 @@ class TestSetCache:
                 shutil.rmtree(staging, ignore_errors=True)
         with self._lock:
             self._known[key] = path
-            while len(self._known) > self.max_entries:
-                _, old = self._known.popitem(last=False)
-                shutil.rmtree(old, ignore_errors=True)
+            self._known.move_to_end(key)
+            for old_key in list(self._known)[: max(0, len(self._known) - self.max_entries)]:
+                if not self._holds.held(old_key):
+                    shutil.rmtree(self._known.pop(old_key), ignore_errors=True)
         return path

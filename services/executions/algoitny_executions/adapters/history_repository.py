@@ -7,6 +7,8 @@ Every read is a GetItem or a Query on a key or index (no Scan). Lists query with
 from __future__ import annotations
 
 import asyncio
+import time
+from decimal import Decimal
 from typing import Any
 
 from algoitny_shared.dynamo import from_item, to_item, to_value
@@ -75,6 +77,37 @@ class HistoryRepository:
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+    async def claim(self, execution_id: str, owner: str, lease_s: float, fields: dict[str, Any]) -> str:
+        """Take (or renew) the judging lease: "claimed", or "held" (another worker's lease is
+        live), "completed" or "missing". A job redelivered while its first worker still judges
+        (a rebalance after Kafka's poll interval) is thereby never judged twice."""
+        now = time.time()
+        sets = {**fields, "lease_owner": owner, "lease_until": Decimal(str(round(now + lease_s, 3)))}
+        names = {f"#f{i}": k for i, k in enumerate(sets)}
+        values = {f":v{i}": to_value(v) for i, v in enumerate(sets.values())}
+        try:
+            await asyncio.to_thread(
+                self._client.update_item,
+                TableName=self.table,
+                Key={"execution_id": {"S": execution_id}},
+                UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(sets))),
+                ConditionExpression="attribute_exists(execution_id) AND #st <> :completed AND "
+                "(attribute_not_exists(#lu) OR #lu < :now OR #lo = :me)",
+                ExpressionAttributeNames={**names, "#st": "status", "#lu": "lease_until", "#lo": "lease_owner"},
+                ExpressionAttributeValues={
+                    **values,
+                    ":completed": {"S": "completed"},
+                    ":now": to_value(Decimal(str(round(now, 3)))),
+                    ":me": {"S": owner},
+                },
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            item = await self.get(execution_id, consistent=True)
+            if item is None:
+                return "missing"
+            return "completed" if item.get("status") == "completed" else "held"
+        return "claimed"
 
     # -- reads -------------------------------------------------------------------------
 

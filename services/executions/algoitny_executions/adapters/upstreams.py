@@ -6,8 +6,9 @@
   ``GET /problems/{platform}/{problem_id}/testcases``; :class:`SampleTestSetSource` uses the
   samples of the detail route; :class:`FallbackTestSetSource` tries the first and falls back
   to the second while the problems service has no test-case route (it answers 404 for the
-  route itself). :class:`CachedTestSetSource` keeps loaded sets by version: a version never
-  changes.
+  route itself). :class:`CachedTestSetSource` keeps loaded sets by (problem, incarnation,
+  version): a version never changes within one incarnation of a problem, but a problem
+  deleted and registered again under the same id starts its versions again.
 * :class:`ProfileSource` - the caller's display name (accounts ``GET /me``, as the caller),
   cached briefly; None when accounts does not answer (the run is not held up for a name).
 
@@ -76,7 +77,18 @@ class ProblemSource:
 
 
 class TestSetSource(Protocol):
-    async def load(self, platform: str, problem_id: str, version: int) -> TestSet: ...
+    async def load(self, platform: str, problem_id: str, version: int, incarnation: str | None = None) -> TestSet:
+        """The problem's current test set (normally ``version``); ProblemGone when the problem, or
+        the incarnation the job was submitted against, no longer exists."""
+        ...
+
+
+def _check_incarnation(platform: str, problem_id: str, wanted: str | None, body: dict[str, Any]) -> str:
+    found = str(body.get("incarnation") or "")
+    if wanted and found and found != wanted:
+        # Deleted and registered again since the submission: its problem is gone.
+        raise ProblemGone(f"{platform}/{problem_id} (incarnation {wanted})")
+    return found
 
 
 def _route_missing(resp: httpx.Response) -> bool:
@@ -98,11 +110,12 @@ class HttpTestSetSource:
     def __init__(self, client: httpx.AsyncClient, signer: IdentitySigner) -> None:
         self._http = _Signed(client, signer, "problems")
 
-    async def load(self, platform: str, problem_id: str, version: int) -> TestSet:
+    async def load(self, platform: str, problem_id: str, version: int, incarnation: str | None = None) -> TestSet:
         path = f"/problems/{platform}/{problem_id}/testcases"
         cases: list[TestCase] = []
         cursor: str | None = None
         got_version = version
+        got_incarnation = ""
         while True:
             params: dict[str, Any] = {"limit": PAGE_SIZE}
             if cursor:
@@ -119,12 +132,15 @@ class HttpTestSetSource:
                 raise UpstreamError(f"the problems service answered {resp.status_code}")
             body = resp.json()
             got_version = int(body.get("test_set_version", version))
+            got_incarnation = _check_incarnation(platform, problem_id, incarnation, body)
             for item in body.get("items", []):
                 cases.append(TestCase(input=str(item["input"]).encode(), output=str(item["output"]).encode()))
             cursor = body.get("next_cursor")
             if not cursor or len(cases) >= MAX_TEST_CASES:
                 break
-        return TestSet(problem_key=f"{platform}/{problem_id}", version=got_version, cases=tuple(cases))
+        return TestSet(
+            problem_key=f"{platform}/{problem_id}", version=got_version, incarnation=got_incarnation, cases=tuple(cases)
+        )
 
 
 class SampleTestSetSource:
@@ -135,18 +151,20 @@ class SampleTestSetSource:
     def __init__(self, client: httpx.AsyncClient, signer: IdentitySigner) -> None:
         self._http = _Signed(client, signer, "problems")
 
-    async def load(self, platform: str, problem_id: str, version: int) -> TestSet:
+    async def load(self, platform: str, problem_id: str, version: int, incarnation: str | None = None) -> TestSet:
         resp = await self._http.get(SERVICE_IDENTITY, f"/problems/{platform}/{problem_id}")
         if resp.status_code == 404:
             raise ProblemGone(f"{platform}/{problem_id}")
         if resp.status_code >= 400:
             raise UpstreamError(f"the problems service answered {resp.status_code}")
         body = resp.json()
+        got_incarnation = _check_incarnation(platform, problem_id, incarnation, body)
         samples = body.get("samples") or body.get("test_cases") or []
         cases = tuple(TestCase(input=str(s["input"]).encode(), output=str(s["output"]).encode()) for s in samples)
         return TestSet(
             problem_key=f"samples:{platform}/{problem_id}",
             version=int(body.get("test_set_version", version)),
+            incarnation=got_incarnation,
             cases=cases,
         )
 
@@ -158,33 +176,35 @@ class FallbackTestSetSource:
         self._primary = primary
         self._fallback = fallback
 
-    async def load(self, platform: str, problem_id: str, version: int) -> TestSet:
+    async def load(self, platform: str, problem_id: str, version: int, incarnation: str | None = None) -> TestSet:
         try:
-            return await self._primary.load(platform, problem_id, version)
+            return await self._primary.load(platform, problem_id, version, incarnation)
         except RouteMissing:
-            return await self._fallback.load(platform, problem_id, version)
+            return await self._fallback.load(platform, problem_id, version, incarnation)
 
 
 class CachedTestSetSource:
-    """Test sets by (problem, version), most recently used kept; a version is immutable."""
+    """Test sets by (problem, incarnation, version), most recently used kept: a version is
+    immutable within one incarnation. A job without an incarnation (an older producer) is
+    never answered from the cache: its version alone could name a deleted problem's set."""
 
     __test__ = False
 
     def __init__(self, inner: TestSetSource, max_entries: int = 32) -> None:
         self._inner = inner
         self._max = max_entries
-        self._sets: OrderedDict[tuple[str, str, int], TestSet] = OrderedDict()
+        self._sets: OrderedDict[tuple[str, str, str, int], TestSet] = OrderedDict()
         self.loads = 0
 
-    async def load(self, platform: str, problem_id: str, version: int) -> TestSet:
-        key = (platform, problem_id, version)
-        found = self._sets.get(key)
+    async def load(self, platform: str, problem_id: str, version: int, incarnation: str | None = None) -> TestSet:
+        key = (platform, problem_id, incarnation or "", version)
+        found = self._sets.get(key) if incarnation else None
         if found is not None:
             self._sets.move_to_end(key)
             return found
         self.loads += 1
-        test_set = await self._inner.load(platform, problem_id, version)
-        if test_set.version == version:
+        test_set = await self._inner.load(platform, problem_id, version, incarnation)
+        if incarnation and test_set.version == version and test_set.incarnation == incarnation:
             self._sets[key] = test_set
             while len(self._sets) > self._max:
                 self._sets.popitem(last=False)

@@ -28,6 +28,7 @@ FLAG_CPU_KILL = 2
 FLAG_STDOUT_OVER = 4
 FLAG_STDERR_OVER = 8
 FLAG_OUTPUT_KILL = 16
+FLAG_CWD_QUOTA_KILL = 32
 
 
 class Verdict(StrEnum):
@@ -221,10 +222,13 @@ class TestSet(BaseModel):
     problem_key: str = Field(min_length=1, max_length=200)
     version: int = Field(ge=0)
     cases: tuple[TestCase, ...]
+    incarnation: str = ""
+    """The problem's incarnation: a problem deleted and registered again under the same key
+    restarts its versions, so (key, incarnation, version) names one immutable set."""
 
     @property
     def cache_key(self) -> str:
-        digest = hashlib.sha256(self.problem_key.encode()).hexdigest()[:24]
+        digest = hashlib.sha256(f"{self.problem_key}#{self.incarnation}".encode()).hexdigest()[:24]
         return f"{digest}-v{self.version}"
 
 

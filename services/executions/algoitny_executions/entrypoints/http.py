@@ -49,6 +49,7 @@ def make_app(container: Container | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(c.judge.start)
+        c.join_workers()
         try:
             async with event_runtime(c.broker, c.relay, c.settings):
                 yield
@@ -57,12 +58,16 @@ def make_app(container: Container | None = None) -> FastAPI:
                 await client.aclose()
             await asyncio.to_thread(c.judge.close)
 
+    async def judge() -> None:
+        await c.judge.readiness()
+
     app = create_app(
         c.settings,
         title="AlgoItny executions service",
         readiness=[
             dynamodb_readiness(c.dynamodb, SEARCH_HISTORY.physical(c.settings.namespace)),
             kafka_readiness(c.broker),
+            judge,
         ],
         lifespan=lifespan,
     )

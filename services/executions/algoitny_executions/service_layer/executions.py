@@ -32,7 +32,7 @@ from algoitny_executions.domain.history import (
     unpack,
 )
 from algoitny_executions.domain.judging import Limits, Submission, Verdict
-from algoitny_executions.service_layer.judge import Judge
+from algoitny_executions.service_layer.judge import Judge, JudgeBusy
 from algoitny_shared.cursor import CursorCodec
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events import REGISTRY
@@ -178,6 +178,7 @@ class ExecutionService:
         now = datetime.now(UTC)
         execution_id = new_execution_id(int(now.timestamp() * 1000))
         version = int(problem.get("test_set_version", 0))
+        incarnation = str(problem["incarnation"]) if problem.get("incarnation") else None
         item: dict[str, Any] = {
             "execution_id": execution_id,
             "user_id": identity.user_id,
@@ -209,6 +210,7 @@ class ExecutionService:
                 language=cmd.language,
                 public=cmd.public,
                 test_set_version=version,
+                incarnation=incarnation,
                 time_limit_ms=int(problem.get("time_limit_ms", 2000)),
                 memory_limit_mb=int(problem.get("memory_limit_mb", 256)),
                 checker=str(problem.get("checker", "tokens")),
@@ -302,12 +304,21 @@ class RunService:
         judge = self._judge()
         if judge is None:
             raise AppError(ErrorCode.UPSTREAM_UNAVAILABLE, "The judge is not available on this replica")
-        report, raw, result = await asyncio.to_thread(
-            judge.run_custom,
-            Submission(language=cmd.language, code=cmd.code),
-            cmd.stdin.encode(),
-            Limits(time_limit_ms=2000, memory_limit_mb=256, output_limit_kb=1024),
-        )
+        try:
+            report, raw, result = await judge.call(
+                judge.run_custom,
+                Submission(language=cmd.language, code=cmd.code),
+                cmd.stdin.encode(),
+                Limits(time_limit_ms=2000, memory_limit_mb=256, output_limit_kb=1024),
+                interactive=True,
+            )
+        except JudgeBusy as exc:
+            # 503 at once (the gateway gives the charge back) instead of waiting without a bound.
+            raise AppError(
+                ErrorCode.UPSTREAM_UNAVAILABLE,
+                "Every judge slot is busy; retry later",
+                headers={"Retry-After": str(exc.retry_after_s)},
+            ) from exc
         if report is not None:
             if report.verdict == Verdict.IE:
                 # 503: the gateway gives the charge back.

@@ -1,8 +1,11 @@
 """Judging use case: compile once (cached), run every test in one box, classify, retry IE.
 
 ``Judge`` owns a pool of sandbox slots (one uid, cgroup and directory each); a call to
-:meth:`Judge.judge` takes a free slot for the whole submission. Blocking: async callers
-use :meth:`Judge.judge_async`, which runs it in a thread.
+:meth:`Judge.judge` takes a free slot for the whole submission. Blocking: async callers go
+through :meth:`Judge.call`, which runs it on the judge's own thread pool (one thread per
+slot, never the event loop's shared default pool) behind a bounded queue: an interactive
+call (``POST /runs``) that finds every slot busy and ``queue`` calls waiting is refused at
+once with :class:`JudgeBusy` (503 + Retry-After) instead of waiting without a bound.
 """
 
 from __future__ import annotations
@@ -10,13 +13,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import os
 import queue
 import shutil
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from algoitny_executions.adapters.cache import ArtifactCache, TestSetCache
 from algoitny_executions.adapters.sandbox import cgroups, safe_fs
@@ -24,6 +32,10 @@ from algoitny_executions.adapters.sandbox.build import build_runner
 from algoitny_executions.adapters.sandbox.bwrap import Bind, BwrapSandbox, RunSpec, SandboxError
 from algoitny_executions.domain.judging import (
     COMPILE_MESSAGE_KEEP_BYTES,
+    FLAG_CWD_QUOTA_KILL,
+    FLAG_OUTPUT_KILL,
+    FLAG_STDERR_OVER,
+    FLAG_STDOUT_OVER,
     EffectiveLimits,
     JudgeOptions,
     JudgeReport,
@@ -46,11 +58,27 @@ COMPILE_WALL_FACTOR = 1.5
 COMPILE_OUTPUT_CAP = 64 * 1024
 COMPILE_FSIZE = 256 * 1024 * 1024
 COMPILE_MEMORY_BYTES = 1536 * 1024 * 1024
+COMPILE_BOX_BYTES = 512 * 1024 * 1024
 STDERR_CAP = 8 * 1024
+
+
+T = TypeVar("T")
 
 
 class UnknownLanguage(ValueError):
     pass
+
+
+class JudgeUnavailable(RuntimeError):
+    """The judge cannot run boxes safely on this host (e.g. no usable cgroups): it does not start."""
+
+
+class JudgeBusy(RuntimeError):
+    """Every slot is busy and the queue is full: come back in ``retry_after_s`` seconds."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"the judge is busy; retry in {retry_after_s} s")
+        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True)
@@ -61,10 +89,19 @@ class JudgeConfig:
     uid_base: int = 60000
     bwrap: str = "/usr/bin/bwrap"
     use_cgroups: bool = True
+    """False runs boxes with rlimits only (no box-wide memory/pids caps): an explicit, logged opt-out."""
     cgroup_prefix: str = "algoitny"
+    cgroup_root: Path = cgroups.CGROUP_ROOT
+    proc_self_cgroup: Path = cgroups.PROC_SELF_CGROUP
+    box_cpus: float | None = 2.0
+    """CPU bandwidth of one box (cgroup v2 cpu.max), so a box of CPU burners cannot take the host."""
     max_attempts: int = 2
     compile_time_limit_ms: int | None = None
     """Caps every language's compile CPU time (tests use a low cap to keep compile bombs short)."""
+    queue: int = 4
+    """Interactive calls that may wait for a slot; one more is refused with JudgeBusy."""
+    compile_box_bytes: int = COMPILE_BOX_BYTES
+    """Disk space a compile may fill in its box (a host directory, unlike the runs' tmpfs)."""
 
 
 @dataclass
@@ -91,11 +128,16 @@ class Judge:
         self.test_sets = TestSetCache(root / "tests")
         self.sandboxes: list[BwrapSandbox] = []
         self._free: queue.Queue[BwrapSandbox] = queue.Queue()
+        if not config.use_cgroups:
+            log.warning(
+                "the judge runs WITHOUT cgroups (ALGOITNY_JUDGE_USE_CGROUPS=false): boxes have per-process "
+                "rlimits only, no box-wide memory, pids or CPU caps"
+            )
         for slot in range(config.slots):
             slot_dir = root / f"slot-{slot}"
             slot_dir.mkdir(exist_ok=True)
             os.chmod(slot_dir, 0o711)
-            cg = cgroups.detect(f"{config.cgroup_prefix}-slot-{slot}") if config.use_cgroups else None
+            cg = self._cgroup(f"{config.cgroup_prefix}-slot-{slot}") if config.use_cgroups else None
             sandbox = BwrapSandbox(
                 slot=slot,
                 slot_dir=slot_dir,
@@ -103,26 +145,91 @@ class Judge:
                 bwrap=config.bwrap,
                 uid=config.uid_base + slot,
                 cgroup=cg,
+                box_cpus=config.box_cpus,
             )
             self.sandboxes.append(sandbox)
             self._free.put(sandbox)
+        self._pool = ThreadPoolExecutor(max_workers=config.slots, thread_name_prefix="judge")
+        self._admission = threading.Lock()
+        self._in_flight = 0
+        self._mean_call_s = 1.0
+
+    def _cgroup(self, name: str) -> cgroups.CgroupSlot:
+        try:
+            return cgroups.detect(name, self.config.cgroup_root, self.config.proc_self_cgroup)
+        except cgroups.CgroupsUnavailable as exc:
+            self.close()
+            raise JudgeUnavailable(
+                "no usable cgroups, so boxes would have no memory or pids cap: give the service a delegated "
+                f"cgroup v2 subtree with the memory and pids controllers, or writable v1 ones ({exc})"
+            ) from exc
+
+    @property
+    def in_flight(self) -> int:
+        """Calls running or waiting on the judge's pool."""
+        return self._in_flight
+
+    async def call(self, fn: Callable[..., T], *args: Any, interactive: bool = False) -> T:
+        """Run a blocking judge method on the judge's own pool.
+
+        Interactive calls are refused with :class:`JudgeBusy` when every slot is busy and
+        ``queue`` calls wait already; background jobs (one per worker at a time) always queue."""
+        capacity = self.config.slots + self.config.queue
+        with self._admission:
+            if interactive and self._in_flight >= capacity:
+                waves = (self._in_flight - self.config.slots) // self.config.slots + 1
+                raise JudgeBusy(max(1, min(60, math.ceil(self._mean_call_s * waves))))
+            self._in_flight += 1
+        started = time.monotonic()
+
+        def release(_: Future[T]) -> None:
+            with self._admission:
+                self._in_flight -= 1
+                self._mean_call_s = 0.8 * self._mean_call_s + 0.2 * (time.monotonic() - started)
+
+        try:
+            future = self._pool.submit(fn, *args)
+        except BaseException:
+            with self._admission:
+                self._in_flight -= 1
+            raise
+        future.add_done_callback(release)
+        return await asyncio.wrap_future(future)
 
     @property
     def cgroups_enabled(self) -> bool:
         return any(s.cgroup is not None for s in self.sandboxes)
 
     def close(self) -> None:
+        if hasattr(self, "_pool"):
+            self._pool.shutdown(wait=False, cancel_futures=True)
         for sandbox in self.sandboxes:
             if sandbox.cgroup is not None:
                 sandbox.cgroup.remove()
 
     @contextmanager
-    def _slot(self) -> Iterator[BwrapSandbox]:
-        sandbox = self._free.get()
-        try:
-            yield sandbox
-        finally:
-            self._free.put(sandbox)
+    def _slot(self, language: Language, submission: Submission) -> Iterator[BwrapSandbox]:
+        """A free sandbox; the submission's compiled artifact is held (not evicted) meanwhile."""
+        with self.artifacts.hold(language.key, submission.code_hash):
+            sandbox = self._free.get()
+            try:
+                yield sandbox
+            finally:
+                self._free.put(sandbox)
+
+    def _run_tests(
+        self,
+        sandbox: BwrapSandbox,
+        spec: RunSpec,
+        artifact: Path,
+        test_set: TestSet,
+        on_result: Callable[[RawRun], bool] | None = None,
+    ) -> list[RawRun]:
+        """Run the artifact on the test set's inputs, the inputs held (not evicted) meanwhile."""
+        with self.test_sets.hold(test_set):
+            tests_dir = self.test_sets.materialise(test_set)
+            binds = [Bind(artifact, "/prog"), Bind(tests_dir, "/tests")]
+            return sandbox.run(spec, binds=binds, on_result=on_result)
 
     async def judge_async(
         self,
@@ -132,7 +239,7 @@ class Judge:
         options: JudgeOptions | None = None,
         on_test: Callable[[TestResult], None] | None = None,
     ) -> JudgeReport:
-        return await asyncio.to_thread(self.judge, submission, test_set, limits, options, on_test)
+        return await self.call(self.judge, submission, test_set, limits, options, on_test)
 
     def judge(
         self,
@@ -151,7 +258,7 @@ class Judge:
         last_error = ""
         for attempt in range(1, self.config.max_attempts + 1):
             try:
-                with self._slot() as sandbox:
+                with self._slot(language, submission) as sandbox:
                     report = self._judge_once(sandbox, language, submission, test_set, limits, options, on_test)
                 report.attempts = attempt
                 if report.verdict != Verdict.IE:
@@ -176,7 +283,7 @@ class Judge:
         last_error = ""
         for attempt in range(1, self.config.max_attempts + 1):
             try:
-                with self._slot() as sandbox:
+                with self._slot(language, submission) as sandbox:
                     outcome = self.compile(sandbox, language, submission)
                     if outcome.report is not None:
                         if outcome.report.verdict != Verdict.IE:
@@ -188,10 +295,9 @@ class Judge:
                     test_set = TestSet(
                         problem_key=f"run/{digest}", version=0, cases=(TestCase(input=stdin, output=b""),)
                     )
-                    tests_dir = self.test_sets.materialise(test_set)
                     eff = EffectiveLimits.of(limits, language)
                     spec = self._run_spec(language, eff, 1)
-                    (raw,) = sandbox.run(spec, binds=[Bind(outcome.artifact, "/prog"), Bind(tests_dir, "/tests")])
+                    (raw,) = self._run_tests(sandbox, spec, outcome.artifact, test_set)
                 result = classify(raw, eff, language, raw.stdout, "exact")
                 if result.verdict == Verdict.IE:
                     last_error = result.detail
@@ -227,7 +333,7 @@ class Judge:
         last_error = ""
         for attempt in range(1, self.config.max_attempts + 1):
             try:
-                with self._slot() as sandbox:
+                with self._slot(language, submission) as sandbox:
                     outcome = self.compile(sandbox, language, submission)
                     if outcome.report is not None:
                         if outcome.report.verdict != Verdict.IE:
@@ -245,10 +351,9 @@ class Judge:
                         version=0,
                         cases=tuple(TestCase(input=data, output=b"") for data in inputs),
                     )
-                    tests_dir = self.test_sets.materialise(test_set)
                     eff = EffectiveLimits.of(limits, language)
                     spec = self._run_spec(language, eff, len(inputs))
-                    raws = sandbox.run(spec, binds=[Bind(outcome.artifact, "/prog"), Bind(tests_dir, "/tests")])
+                    raws = self._run_tests(sandbox, spec, outcome.artifact, test_set)
                 pairs: list[tuple[RawRun, TestResult]] = []
                 for raw in raws:
                     if expected is None:
@@ -319,6 +424,7 @@ class Judge:
                 out_cap=COMPILE_OUTPUT_CAP,
                 err_cap=COMPILE_OUTPUT_CAP,
                 memory_bytes=COMPILE_MEMORY_BYTES,
+                cwd_quota_bytes=self.config.compile_box_bytes,
             )
             (raw,) = sandbox.run(spec, box=box)
             failure = _compile_failure(raw, spec)
@@ -326,7 +432,13 @@ class Judge:
                 if failure.verdict == Verdict.CE:
                     self.artifacts.remember_compile_error(language.key, code_hash, failure.compile_message)
                 return CompileOutcome(None, failure)
-            artifact = self.artifacts.store_from_box(language.key, code_hash, box, language.artifacts)
+            try:
+                artifact = self.artifacts.store_from_box(language.key, code_hash, box, language.artifacts)
+            except safe_fs.UnsafeBox as exc:
+                # The user's program, not the judge, is at fault: a compile error (cached like one).
+                message = f"the compiled program is too large: {exc}"
+                self.artifacts.remember_compile_error(language.key, code_hash, message)
+                return CompileOutcome(None, JudgeReport(verdict=Verdict.CE, compile_message=message))
             if artifact is None:
                 message = "the compiler produced no program" + (
                     " (the public class must be named Main, without a package)" if language.key == "java17" else ""
@@ -352,7 +464,6 @@ class Judge:
         assert outcome.artifact is not None
         if not test_set.cases:
             return JudgeReport(verdict=Verdict.AC, compile_cached=outcome.cached)
-        tests_dir = self.test_sets.materialise(test_set)
         eff = EffectiveLimits.of(limits, language)
         spec = self._run_spec(language, eff, len(test_set.cases))
         results: list[TestResult] = []
@@ -366,8 +477,7 @@ class Judge:
                 on_test(result)
             return not (options.stop_on_first_failure and result.verdict != Verdict.AC)
 
-        binds = [Bind(outcome.artifact, "/prog"), Bind(tests_dir, "/tests")]
-        sandbox.run(spec, binds=binds, on_result=on_result)
+        self._run_tests(sandbox, spec, outcome.artifact, test_set, on_result)
         if any(r.verdict == Verdict.IE for r in results):
             bad = next(r for r in results if r.verdict == Verdict.IE)
             return JudgeReport(verdict=Verdict.IE, tests=results, detail=bad.detail)
@@ -384,6 +494,12 @@ def _compile_failure(raw: RawRun, spec: RunSpec) -> JudgeReport | None:
         return JudgeReport(verdict=Verdict.IE, detail=f"cannot start the compiler (errno {raw.code})")
     if raw.flags & 3 or raw.cpu_us > spec.cpu_ms * 1000:
         return JudgeReport(verdict=Verdict.CE, compile_message=f"compilation time limit exceeded\n{message}".strip())
+    if raw.flags & FLAG_CWD_QUOTA_KILL:
+        note = f"the compiler wrote more than {spec.cwd_quota_bytes // (1024 * 1024)} MB"
+        return JudgeReport(verdict=Verdict.CE, compile_message=f"{note}\n{message}".strip())
+    if raw.flags & (FLAG_STDOUT_OVER | FLAG_STDERR_OVER | FLAG_OUTPUT_KILL):
+        note = f"compiler output exceeded {spec.out_cap // 1024} KB (truncated)"
+        return JudgeReport(verdict=Verdict.CE, compile_message=f"{note}\n{message}".strip())
     if raw.kind == "S":
         why = "compiler killed by " + signal_name(raw.code)
         if raw.oom_killed:
@@ -398,4 +514,11 @@ def remove_work_root(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-__all__: Sequence[str] = ("Judge", "JudgeConfig", "UnknownLanguage", "available_languages")
+__all__: Sequence[str] = (
+    "Judge",
+    "JudgeBusy",
+    "JudgeConfig",
+    "JudgeUnavailable",
+    "UnknownLanguage",
+    "available_languages",
+)

@@ -95,7 +95,7 @@ class SandboxRunWorker:
         )
         try:
             submission = Submission(language=req.language, code=code)
-            report, pairs = await asyncio.to_thread(
+            report, pairs = await judge.call(
                 judge.run_batch, submission, inputs, limits, expected, req.checker, req.float_tolerance
             )
         except UnknownLanguage as exc:

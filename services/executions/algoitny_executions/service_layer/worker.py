@@ -5,6 +5,12 @@ partitions) adds throughput. A job is idempotent: a redelivered job whose execut
 already completed is skipped (the final write is conditional on "not completed yet").
 While judging, the worker writes progress (status, finished tests) to the history item at
 most every ``progress_interval_s``; the SSE endpoint follows the item.
+
+A job can outlast the consumer's poll interval (many tests at the time limit): Kafka then
+hands it to another member while the first still judges. So a worker first takes a lease
+on the execution (owner + expiry, renewed while it judges): a copy that finds a live lease
+of another worker waits for that execution to complete (or for the lease to lapse, when its
+worker died) and never judges it a second time.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import contextlib
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -64,12 +71,40 @@ class JudgeWorker:
         judge: Callable[[], Judge | None],
         uow: Callable[[], DynamoUnitOfWork],
         progress_interval_s: float = 0.2,
+        lease_s: float = 30.0,
     ) -> None:
         self._repo = repo
         self._test_sets = test_sets
         self._judge = judge
         self._uow = uow
         self._interval = progress_interval_s
+        self._lease_s = lease_s
+        self.worker_id = f"{uuid.uuid4().hex[:12]}"
+
+    async def _claim(self, execution_id: str) -> bool:
+        """True once this worker holds the judging lease; False when there is nothing to judge."""
+        waited = False
+        while True:
+            fields = {"status": "running", "started_at": datetime.now(UTC).isoformat()}
+            outcome = await self._repo.claim(execution_id, self.worker_id, self._lease_s, fields)
+            if outcome == "claimed":
+                return True
+            if outcome != "held":
+                return False
+            if not waited:
+                log.info("execution %s is being judged by another worker; waiting for it", execution_id)
+                waited = True
+            await asyncio.sleep(min(1.0, self._lease_s / 4))
+
+    async def _keep_lease(self, execution_id: str, done: asyncio.Event) -> None:
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), self._lease_s / 3)
+            if not done.is_set():
+                try:
+                    await self._repo.claim(execution_id, self.worker_id, self._lease_s, {})
+                except Exception:  # a missed renewal is retried; the lease has two more chances
+                    log.warning("could not renew the lease on execution %s", execution_id, exc_info=True)
 
     def handlers(self) -> dict[str, Any]:
         return {"executions.ExecutionSubmitted": self.on_submitted}
@@ -84,12 +119,25 @@ class JudgeWorker:
         judge = self._judge()
         if judge is None:
             raise DependencyUnavailable("the judge is not started yet")
-        started = datetime.now(UTC)
-        if not await self._repo.update(job.execution_id, {"status": "running", "started_at": started.isoformat()}):
-            return
+        if not await self._claim(job.execution_id):
+            return  # completed meanwhile (by the worker that held it) or gone
+        judged = asyncio.Event()
+        keeper = asyncio.create_task(self._keep_lease(job.execution_id, judged))
+        try:
+            await self._judge_job(job, item, judge)
+        except BaseException:
+            # Not judged (the job will be redelivered): let the next worker take it at once.
+            with contextlib.suppress(Exception):
+                await self._repo.claim(job.execution_id, self.worker_id, 0, {})
+            raise
+        finally:
+            judged.set()
+            await keeper
+
+    async def _judge_job(self, job: ExecutionSubmitted, item: dict[str, Any], judge: Judge) -> None:
         t0 = time.monotonic()
         try:
-            test_set = await self._test_sets.load(job.platform, job.problem_id, job.test_set_version)
+            test_set = await self._test_sets.load(job.platform, job.problem_id, job.test_set_version, job.incarnation)
         except ProblemGone:
             await self._finish(job, JudgeReport(verdict=Verdict.IE, detail="the problem's test set is gone"), t0)
             return
@@ -126,6 +174,11 @@ class JudgeWorker:
             report = JudgeReport(verdict=Verdict.IE, detail=str(exc))
         except ValueError as exc:  # code no longer valid for the judge (cannot happen for accepted input)
             report = JudgeReport(verdict=Verdict.IE, detail=f"invalid submission: {exc}"[:300])
+        except Exception as exc:
+            # Whatever the judge did not expect ends as IE (refunded), never as an execution left
+            # "running" while its job goes to the dead-letter topic.
+            log.exception("judging execution %s failed unexpectedly", job.execution_id)
+            report = JudgeReport(verdict=Verdict.IE, detail=f"internal error: {type(exc).__name__}"[:300])
         finally:
             done.set()
             await flusher

@@ -209,14 +209,38 @@ def test_test_sets_page_through_the_testcases_route_and_are_cached_by_version() 
     def page(request: httpx.Request) -> httpx.Response:
         first = "cursor" not in request.url.params
         items = [{"input": f"{i}\n", "output": f"{i}\n"} for i in (range(0, 2) if first else range(2, 3))]
-        return httpx.Response(200, json={"test_set_version": 3, "items": items, "next_cursor": "c1" if first else None})
+        body = {"incarnation": "i1", "test_set_version": 3, "items": items, "next_cursor": "c1" if first else None}
+        return httpx.Response(200, json=body)
 
     seen: list[str] = []
     source = _source(_client({"/problems/p/1/testcases": page}, seen))
-    test_set = asyncio.run(source.load("p", "1", 3))
+    test_set = asyncio.run(source.load("p", "1", 3, "i1"))
     assert [c.input for c in test_set.cases] == [b"0\n", b"1\n", b"2\n"] and test_set.version == 3
-    asyncio.run(source.load("p", "1", 3))
+    asyncio.run(source.load("p", "1", 3, "i1"))
     assert len(seen) == 2 and source.loads == 1
+
+
+def test_a_problem_registered_again_under_the_same_id_is_judged_with_its_new_cases() -> None:
+    """Issue 23 item 14: hard-deleted and created again, the problem restarts at test-set version 1;
+    the caches (loaded sets and the judge's inputs on disk) are keyed by the incarnation too."""
+    current = {"incarnation": "old", "output": "old\n"}
+
+    def page(request: httpx.Request) -> httpx.Response:
+        items = [{"input": "1\n", "output": current["output"]}]
+        return httpx.Response(200, json={"incarnation": current["incarnation"], "test_set_version": 1, "items": items})
+
+    source = _source(_client({"/problems/p/1/testcases": page}, []))
+    first = asyncio.run(source.load("p", "1", 1, "old"))
+    current.update(incarnation="new", output="new\n")  # hard delete + create again
+    second = asyncio.run(source.load("p", "1", 1, "new"))
+    assert first.cases[0].output == b"old\n" and second.cases[0].output == b"new\n"
+    assert first.version == second.version == 1 and first.cache_key != second.cache_key
+    # a job submitted against the deleted incarnation, not cached here, finds its problem gone (IE, refunded)
+    with pytest.raises(ProblemGone):
+        asyncio.run(_source(_client({"/problems/p/1/testcases": page}, [])).load("p", "1", 1, "old"))
+    # a job from an older producer (no incarnation) is never answered from the cache
+    loads = source.loads
+    assert asyncio.run(source.load("p", "1", 1)).cases[0].output == b"new\n" and source.loads == loads + 1
 
 
 def test_samples_stand_in_while_the_testcases_route_is_missing() -> None:

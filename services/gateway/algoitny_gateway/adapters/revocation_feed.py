@@ -17,9 +17,15 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
-from algoitny_gateway.domain.revocations import RevocationList
+from algoitny_gateway.domain.revocations import CHANGED, DEACTIVATED, SESSIONS_ENDED, RevocationList
 from algoitny_shared.events import REGISTRY, EventEnvelope
-from algoitny_shared.events.catalog import SessionRevoked, UserDeactivated
+from algoitny_shared.events.catalog import (
+    SessionRevoked,
+    UserDeactivated,
+    UserPlanChanged,
+    UserRoleChanged,
+    UserSessionsRevoked,
+)
 from algoitny_shared.events.registry import UnknownEventType
 from algoitny_shared.replay import topic_partitions
 
@@ -29,14 +35,23 @@ log = logging.getLogger(__name__)
 def apply(revocations: RevocationList, raw: bytes) -> bool:
     """Apply one accounts event; True when it revoked something."""
     try:
-        payload = REGISTRY.decode(EventEnvelope.from_bytes(raw))
+        envelope = EventEnvelope.from_bytes(raw)
+        payload = REGISTRY.decode(envelope)
     except (UnknownEventType, ValidationError, ValueError):
         return False  # the accounts consumers dead-letter what nobody can read
     if isinstance(payload, SessionRevoked):
         revocations.revoke_session(payload.session_id, payload.revoked_at.timestamp(), payload.reason)
         return True
+    # User events carry the user's version after the change: older tokens lose their powers.
+    version = envelope.aggregate_version
     if isinstance(payload, UserDeactivated):
-        revocations.revoke_user(payload.user_id, payload.deactivated_at.timestamp())
+        revocations.revoke_user(payload.user_id, payload.deactivated_at.timestamp(), version, DEACTIVATED)
+        return True
+    if isinstance(payload, UserRoleChanged | UserPlanChanged):
+        revocations.revoke_user(payload.user_id, payload.changed_at.timestamp(), version, CHANGED)
+        return True
+    if isinstance(payload, UserSessionsRevoked):
+        revocations.revoke_user(payload.user_id, payload.revoked_at.timestamp(), version, SESSIONS_ENDED)
         return True
     return False
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterable
 from typing import Any
 
 import httpx
@@ -34,11 +35,23 @@ class Upstreams:
         }
 
     async def send(
-        self, upstream: Upstream, method: str, path: str, *, params: Any, content: bytes, headers: dict[str, str]
+        self,
+        upstream: Upstream,
+        method: str,
+        path: str,
+        *,
+        params: Any,
+        content: bytes | AsyncIterable[bytes],
+        headers: dict[str, str],
     ) -> httpx.Response:
         client = self._clients[upstream]
+        request = client.build_request(method, path, params=params, content=content, headers=headers)
+        if request.url.raw_path.split(b"?", 1)[0] != client.base_url.raw_path.rstrip(b"/") + path.encode():
+            # The client would send another path than the route's (dot segments removed, say):
+            # never forward a request that could reach what no route names (/metrics, /readyz).
+            raise AppError(ErrorCode.NOT_FOUND, "No such resource")
         try:
-            return await client.request(method, path, params=params, content=content, headers=headers)
+            return await client.send(request)
         except httpx.TimeoutException as exc:
             raise AppError(ErrorCode.UPSTREAM_TIMEOUT, f"The {upstream} service did not answer in time") from exc
         except httpx.TransportError as exc:

@@ -25,7 +25,8 @@ class Route:
     stream: bool = False  # the answer is streamed through as it comes (server-sent events)
     # Template of the quota charge key over the path parameters, e.g. "problem-hint:{platform}:{problem_id}":
     # the gateway appends the UTC day, so repeating the request the same day is charged once. Without
-    # it the charge key is the request's Idempotency-Key or its request id (each request is charged).
+    # it each attempt is charged under a fresh id of the gateway's; a retry under the same
+    # Idempotency-Key is answered from the first attempt's stored answer (algoitny_shared.idempotency).
     charge_key: str | None = None
     # Charge only when the service answered 2xx (reads that may find nothing, e.g. hints not generated
     # yet): no charge and refund for a miss, which with a per-day key would make the day's reads free.

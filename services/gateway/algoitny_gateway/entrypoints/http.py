@@ -14,13 +14,15 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
+import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
 from starlette.routing import Match
 
+from algoitny_gateway.adapters.jwks import JwksKeys
 from algoitny_gateway.adapters.revocation_feed import RevocationFeed
 from algoitny_gateway.adapters.upstreams import Upstreams
 from algoitny_gateway.domain.revocations import RevocationList
@@ -30,18 +32,27 @@ from algoitny_gateway.service_layer.openapi import compose
 from algoitny_gateway.service_layer.quota import QuotaGate
 from algoitny_gateway.service_layer.throttle import TokenBuckets
 from algoitny_gateway.settings import GatewaySettings
-from algoitny_shared import tokens
 from algoitny_shared.charges import CHARGE_HEADER, format_charge
 from algoitny_shared.errors import PROBLEM_JSON, AppError, ErrorCode
 from algoitny_shared.http import REQUEST_ID_HEADER, create_app
+from algoitny_shared.idempotency import (
+    IDEMPOTENCY_HEADER,
+    REPLAYED_HEADER,
+    IdempotencyClaim,
+    fingerprint,
+    parse_key,
+    refusal,
+    verdict,
+)
 from algoitny_shared.identity import IDENTITY_HEADER, Identity, IdentitySigner
 from algoitny_shared.logging import request_id_var
+from algoitny_shared.tokens import JWKS_PATH
 from algoitny_shared.topics import ACCOUNT_EVENTS
 
 FORWARDED_HEADERS = ("content-type", "accept", "traceparent", "idempotency-key", "if-match")
 # Test-set uploads may carry cases over a megabyte; every other body keeps the small limit.
 TEST_CASE_UPLOAD = re.compile(r"/api/v1/problems/[^/]+/[^/]+/testcases")
-IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{8,128}")
+CHARGE_KEY = re.compile(r"[A-Za-z0-9_.:-]{8,128}")
 PASSED_BACK_HEADERS = ("content-type", "location", "etag", "retry-after", "cache-control")
 
 
@@ -50,23 +61,33 @@ def templated_charge_key(template: str, path_params: dict[str, str], day: str) -
 
     Keys must fit the ratelimit's request-id alphabet and length; a key that would not is hashed."""
     key = f"{template.format(**path_params)}:{day}"
-    if IDEMPOTENCY_KEY.fullmatch(key):
+    if CHARGE_KEY.fullmatch(key):
         return key
     prefix = re.sub(r"[^A-Za-z0-9_.:-]", "", template.split("{", 1)[0])[:40] or "k:"
     return f"{prefix}{hashlib.sha256(key.encode()).hexdigest()[:40]}:{day}"
 
 
-def _charge_key(request: Request, route: Route | None = None) -> str:
-    """A client's Idempotency-Key makes a retried metered request cost once; else the request id.
-    Routes with a charge-key template are charged once per key and UTC day instead."""
-    if route is not None and route.charge_key:
-        return templated_charge_key(route.charge_key, dict(request.path_params), datetime.now(UTC).strftime("%Y-%m-%d"))
-    key = request.headers.get("idempotency-key", "")
-    if key and IDEMPOTENCY_KEY.fullmatch(key):
-        return key
-    if key:
-        raise AppError(ErrorCode.BAD_REQUEST, "Idempotency-Key must be 8-128 characters of [A-Za-z0-9_.:-]")
-    return request_id_var.get() or uuid.uuid4().hex
+def has_dot_segment(value: str) -> bool:
+    """A path parameter that is, or decodes (once or more, e.g. %2e%2e or %252e%252e) to, a dot
+    segment: forwarded, it would climb out of the route's upstream path (e.g. to /metrics)."""
+    for _ in range(8):
+        if value in (".", ".."):
+            return True
+        decoded = unquote(value)
+        if decoded == value:
+            return False
+        value = decoded
+    return True  # still decoding after 8 rounds: nothing legitimate looks like that
+
+
+def _upstream_param(value: str) -> str:
+    # Percent-encoded, dots included: a decoded value may hold characters no URL may carry
+    # (control characters, DEL), which the HTTP client would refuse (a 500).
+    return quote(value, safe="").replace(".", "%2E")
+
+
+def is_upload(method: str, path: str) -> bool:
+    return method in ("PUT", "POST") and TEST_CASE_UPLOAD.fullmatch(path) is not None
 
 
 def _public_instance(content: bytes, path: str) -> bytes:
@@ -84,13 +105,12 @@ def _public_instance(content: bytes, path: str) -> bytes:
 def make_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     upstreams = Upstreams(settings)
-    keyring = tokens.Keyring.parse(
-        settings.token_secret.get_secret_value(), settings.token_previous_secrets.get_secret_value()
-    )
+    # Public keys only (accounts' JWKS): the gateway can verify a user's token, never mint one.
+    keys = JwksKeys(settings.accounts_url, refresh_s=settings.jwks_refresh_s)
     # Tokens issued before a revocation live at most one lifetime; a minute covers clock skew.
     revocations = RevocationList(horizon_s=settings.access_token_ttl_s + 60)
     feed = RevocationFeed(settings.kafka_bootstrap_servers, ACCOUNT_EVENTS.physical(settings.namespace), revocations)
-    auth = Authenticator(keyring, settings.admin_token.get_secret_value(), revocations)
+    auth = Authenticator(keys, settings.admin_token.get_secret_value(), revocations)
     signer = IdentitySigner(settings.internal_secret.get_secret_value())
     quota = QuotaGate(upstreams, signer)
     buckets = TokenBuckets(
@@ -105,12 +125,14 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         following = asyncio.create_task(feed.run(), name="revocation-feed")
+        keeping_keys = asyncio.create_task(keys.run(), name="token-keys")
         try:
             yield
         finally:
-            following.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await following
+            for task in (following, keeping_keys):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await upstreams.close()
 
     def upstream_check(name: str) -> Callable[[], Awaitable[None]]:
@@ -123,78 +145,156 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def revocation_feed() -> None:
         await feed.ready()
 
+    async def token_keys() -> None:
+        await keys.ready()
+
     app = create_app(
         settings,
         title="AlgoItny API",
         description="Practise algorithm problems: catalogue, search, judged runs, hints, quotas.",
-        readiness=[*(upstream_check(n) for n in ("problems", "search")), revocation_feed],
+        readiness=[*(upstream_check(n) for n in ("problems", "search")), revocation_feed, token_keys],
         lifespan=lifespan,
         own_docs=False,
         body_limit=lambda method, path: (
-            settings.max_upload_bytes
-            if method in ("PUT", "POST") and TEST_CASE_UPLOAD.fullmatch(path)
-            else settings.max_body_bytes
+            settings.max_upload_bytes if is_upload(method, path) else settings.max_body_bytes
         ),
+        # Uploads are read only once the sender may upload, and streamed on as they arrive.
+        streamed=is_upload,
+        metrics_token=settings.admin_token.get_secret_value() or None,
     )
 
-    def identify(request: Request) -> Identity:
+    async def identify(request: Request) -> Identity:
         peer = request.client.host if request.client else None
         ip = client_address(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxy_hops)
-        return auth.identify(request.headers.get("authorization"), ip)
+        authorization = request.headers.get("authorization")
+        await keys.ensure(authorization)  # a key id not seen yet: accounts may have rotated
+        return auth.identify(authorization, ip)
 
     @app.get(f"{API}/auth/whoami", response_model=Identity, tags=["auth"])
     async def whoami(request: Request) -> Identity:
         """The identity the gateway verified from the bearer token (answered by the gateway itself)."""
-        return identify(request)
+        return await identify(request)
+
+    @app.get(JWKS_PATH, tags=["auth"])
+    async def jwks(response: Response) -> dict[str, Any]:
+        """The public keys that verify access tokens (JWKS, Ed25519), as accounts publishes them."""
+        if not keys.document()["keys"]:
+            try:
+                await keys.refresh()
+            except (httpx.HTTPError, ValueError) as exc:
+                raise AppError(ErrorCode.UPSTREAM_UNAVAILABLE, "The token keys are not available yet") from exc
+        response.headers["cache-control"] = "public, max-age=60"
+        return keys.document()
 
     def add_route(route: Route) -> None:
+        upload = is_upload(route.method, route.public_path)  # the same test as the body limit's
+
         async def forward(request: Request) -> Response:
+            if any(has_dot_segment(str(v)) for v in request.path_params.values()):
+                raise AppError(ErrorCode.NOT_FOUND, f"No route for {request.method} {request.url.path}")
             peer = request.client.host if request.client else None
             buckets.take(
                 route.rate_class,
                 client_address(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxy_hops) or "unknown",
             )
-            identity = identify(request)
+            identity = await identify(request)
             authorize(identity, route.access)
             # Only listed headers travel on: any identity header a client sent is dropped here,
             # and the one the service believes is the assertion signed below.
             headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
             headers[REQUEST_ID_HEADER] = request_id_var.get() or ""
-            # Path parameters travel percent-encoded: a decoded value may hold characters no URL
-            # may carry (control characters, DEL), which the HTTP client would refuse (a 500).
             upstream_path = route.upstream_path.format(
-                **{k: quote(str(v), safe="") for k, v in request.path_params.items()}
+                **{k: _upstream_param(str(v)) for k, v in request.path_params.items()}
             )
             headers[IDENTITY_HEADER] = signer.sign(identity, route.method, upstream_path)
-            body = await request.body()
-            charge = None
-            if route.metered and not route.charge_on_success:
-                charge = await quota.charge(identity, route.metered, _charge_key(request, route))
-            if charge:
-                headers[CHARGE_HEADER] = format_charge(charge.day, charge.request_id)
             if route.stream:
                 return await stream_through(route, upstream_path, request, headers)
-            try:
+            if upload:
+                # Read only now, who sends it being known, and passed on as it arrives.
+                if "content-length" in request.headers:
+                    headers["content-length"] = request.headers["content-length"]
                 upstream_resp = await upstreams.send(
                     route.upstream,
                     route.method,
                     upstream_path,
                     params=request.query_params.multi_items(),
-                    content=body,
+                    content=request.stream(),
                     headers=headers,
                 )
-            except AppError as exc:
-                if charge:
-                    await quota.refund(charge, exc.detail)
-                raise
-            if charge and upstream_resp.status_code >= 500:
-                await quota.refund(charge, f"{route.upstream} answered {upstream_resp.status_code}")
-            if route.metered and route.charge_on_success and 200 <= upstream_resp.status_code < 300:
+                return answer(upstream_resp, request, {})
+            body = await request.body()
+            if route.metered and not route.charge_on_success:
+                return await metered(route, upstream_path, request, identity, headers, body)
+            upstream_resp = await upstreams.send(
+                route.upstream,
+                route.method,
+                upstream_path,
+                params=request.query_params.multi_items(),
+                content=body,
+                headers=headers,
+            )
+            extra: dict[str, str] = {}
+            if route.metered and 200 <= upstream_resp.status_code < 300:
                 # A read is charged when it delivers; over quota, its answer is withheld (429).
-                charge = await quota.charge(identity, route.metered, _charge_key(request, route))
+                day = datetime.now(UTC).strftime("%Y-%m-%d")
+                key = (
+                    templated_charge_key(route.charge_key, dict(request.path_params), day)
+                    if route.charge_key
+                    else uuid.uuid4().hex
+                )
+                charge = await quota.charge(identity, route.metered, key)
+                if charge:
+                    extra = charge.headers
+            return answer(upstream_resp, request, extra)
+
+        async def metered(
+            route: Route,
+            upstream_path: str,
+            request: Request,
+            identity: Identity,
+            headers: dict[str, str],
+            body: bytes,
+        ) -> Response:
+            """Charged before it runs; a retry under its Idempotency-Key gets the first answer."""
+            key = parse_key(request.headers.get(IDEMPOTENCY_HEADER))
+            query = request.query_params.multi_items()
+            claim = (
+                IdempotencyClaim(key=key, fingerprint=fingerprint(route.method, request.url.path, query, body))
+                if key
+                else None
+            )
+            assert route.metered is not None
+            # A fresh charge id for every attempt, never one a client chose: an X-Request-ID or a
+            # key sent twice would otherwise be charged once and run twice.
+            admission = await quota.admit(identity, route.metered, uuid.uuid4().hex, claim)
+            if admission.earlier is not None:
+                assert claim is not None
+                found = verdict(admission.earlier, claim.fingerprint)
+                if found != "replay" or admission.earlier.response is None:
+                    raise refusal(found)
+                stored = admission.earlier.response
+                replayed = {**stored.headers, **(admission.headers or {}), REPLAYED_HEADER: "true"}
+                return Response(stored.body(), status_code=stored.status, headers=replayed)
+            if admission.charge:
+                headers[CHARGE_HEADER] = format_charge(admission.charge.day, admission.charge.request_id)
+            try:
+                upstream_resp = await upstreams.send(
+                    route.upstream, route.method, upstream_path, params=query, content=body, headers=headers
+                )
+            except AppError as exc:
+                await quota.undo(admission, exc.detail)
+                raise
+            if upstream_resp.status_code >= 400:
+                # Nothing delivered (refused: 4xx, failed: 5xx): nothing charged, the key is free again.
+                await quota.undo(admission, f"{route.upstream} answered {upstream_resp.status_code}")
+                return answer(upstream_resp, request, {})
+            response = answer(upstream_resp, request, admission.headers or {})
+            await quota.complete(admission, response.status_code, dict(upstream_resp.headers), bytes(response.body))
+            return response
+
+        def answer(upstream_resp: httpx.Response, request: Request, extra: dict[str, str]) -> Response:
             passed = {h: upstream_resp.headers[h] for h in PASSED_BACK_HEADERS if h in upstream_resp.headers}
-            if charge:
-                passed.update(charge.headers)
+            passed.update(extra)
             content = upstream_resp.content
             if passed.get("content-type", "").startswith(PROBLEM_JSON):
                 content = _public_instance(content, request.url.path)

@@ -1,6 +1,6 @@
 """Who the caller is, and whether they may call a route.
 
-An access token issued by accounts (verified locally with the shared keyring: no call
+An access token issued by accounts (verified locally with accounts' public keys: no call
 to accounts per request), or the operators' admin token (scripts, CI, demo loader).
 """
 
@@ -18,8 +18,8 @@ OPERATOR = "operator"
 
 
 class Authenticator:
-    def __init__(self, keyring: tokens.Keyring, admin_token: str, revocations: RevocationList | None = None) -> None:
-        self._keyring = keyring
+    def __init__(self, keys: tokens.KeySource, admin_token: str, revocations: RevocationList | None = None) -> None:
+        self._keys = keys
         self._admin_token = admin_token.encode()
         self._revocations = revocations
 
@@ -32,7 +32,7 @@ class Authenticator:
             raise AppError(ErrorCode.UNAUTHENTICATED, "Use 'Authorization: Bearer <token>'")
         if self._admin_token and hmac.compare_digest(token.encode(), self._admin_token):
             return Identity(user_id=OPERATOR, role="admin", plan="admin", client_ip=client_ip)
-        claims = tokens.verify(self._keyring, token)
+        claims = tokens.verify(self._keys, token)
         refused = self._revocations.reason(claims) if self._revocations is not None else None
         if refused is not None:
             raise AppError(ErrorCode.UNAUTHENTICATED, refused)

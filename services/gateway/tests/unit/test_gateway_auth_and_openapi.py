@@ -11,8 +11,8 @@ from algoitny_gateway.service_layer.openapi import compose
 from algoitny_shared import tokens
 from algoitny_shared.errors import AppError, ErrorCode
 
-SECRET = "s" * 32
-KEYS = tokens.Keyring(SECRET)
+KEYS = tokens.SigningKeys.generate()
+PUBLIC_X = KEYS.jwks()["keys"][0]["x"]
 
 
 def test_anonymous_admin_token_and_user_tokens() -> None:
@@ -41,16 +41,12 @@ def test_anonymous_admin_token_and_user_tokens() -> None:
         "Basic abc",
         "Bearer",
         "Bearer not-a-jwt",
+        "Bearer " + tokens.issue(tokens.SigningKeys.generate(), user_id="u", role="admin", plan="x", ttl_s=60)[0],
         "Bearer "
-        + tokens.issue(
-            tokens.Keyring("other-secret-other-secret-123456"), user_id="u", role="admin", plan="x", ttl_s=60
-        )[0],
-        "Bearer "
-        + jwt.encode(
-            {"sub": "u", "role": "admin", "plan": "x", "iss": tokens.ISSUER, "typ": "access", "iat": 0, "exp": 1},
-            SECRET,
+        + KEYS.sign(
+            {"sub": "u", "role": "admin", "plan": "x", "iss": tokens.ISSUER, "typ": "access", "iat": 0, "exp": 1}
         ),
-        "Bearer " + jwt.encode({"sub": "u", "role": "admin", "exp": int(time.time()) + 60}, SECRET),
+        "Bearer " + jwt.encode({"sub": "u", "role": "admin", "exp": int(time.time()) + 60}, PUBLIC_X),
     ],
 )
 def test_bad_credentials_are_401(header: str) -> None:

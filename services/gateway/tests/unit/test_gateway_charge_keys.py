@@ -15,6 +15,7 @@ import httpx
 import pytest
 from starlette.routing import Match
 
+from algoitny_accounts.settings import AccountsSettings
 from algoitny_gateway.domain.routes import ROUTES
 from algoitny_gateway.entrypoints.http import make_app, templated_charge_key
 from algoitny_gateway.settings import GatewaySettings
@@ -49,7 +50,9 @@ class Recorder:
                         "body": json.loads(raw) if raw else None,
                     }
                 )
-                if self.path == "/quota/consume":
+                if self.path == "/.well-known/jwks.json":  # accounts' public token keys
+                    body = AccountsSettings().signing_keys().jwks()
+                elif self.path == "/quota/consume":
                     body = {
                         "day": datetime.now(UTC).strftime("%Y-%m-%d"),
                         "limit": 5,
@@ -73,7 +76,7 @@ class Recorder:
 @pytest.fixture
 def upstreams() -> Iterator[dict[str, Recorder]]:
     servers, recs = [], {}
-    for name in ("ratelimit", "hints"):
+    for name in ("ratelimit", "hints", "accounts"):
         rec = Recorder()
         server = ThreadingHTTPServer(("127.0.0.1", 0), rec.handler())
         server.daemon_threads = True
@@ -89,16 +92,17 @@ def upstreams() -> Iterator[dict[str, Recorder]]:
 
 def _user_headers() -> dict[str, str]:
     from algoitny_shared import tokens
-    from algoitny_shared.settings import ServiceSettings
 
-    keyring = tokens.Keyring.parse(ServiceSettings().token_secret.get_secret_value())
-    token, _ = tokens.issue(keyring, user_id="alice", role="user", plan="free", ttl_s=600)
+    token, _ = tokens.issue(AccountsSettings().signing_keys(), user_id="alice", role="user", plan="free", ttl_s=600)
     return {"authorization": f"Bearer {token}"}
 
 
 async def test_problem_hint_reads_share_one_charge_key_per_day(upstreams: dict[str, Recorder]) -> None:
     settings = GatewaySettings(
-        ratelimit_url=upstreams["ratelimit"].url, hints_url=upstreams["hints"].url, admin_token=ADMIN
+        ratelimit_url=upstreams["ratelimit"].url,
+        hints_url=upstreams["hints"].url,
+        accounts_url=upstreams["accounts"].url,
+        admin_token=ADMIN,
     )
     app = make_app(settings)
     day = datetime.now(UTC).strftime("%Y-%m-%d")
@@ -132,7 +136,11 @@ async def test_problem_hint_reads_share_one_charge_key_per_day(upstreams: dict[s
 
 
 async def test_clients_cannot_send_a_charge_header(upstreams: dict[str, Recorder]) -> None:
-    settings = GatewaySettings(ratelimit_url=upstreams["ratelimit"].url, hints_url=upstreams["hints"].url)
+    settings = GatewaySettings(
+        ratelimit_url=upstreams["ratelimit"].url,
+        hints_url=upstreams["hints"].url,
+        accounts_url=upstreams["accounts"].url,
+    )
     app = make_app(settings)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client:
         headers = {**_user_headers(), CHARGE_HEADER: "2020-01-01 someone-elses-key"}
@@ -174,7 +182,9 @@ def test_hint_routes_do_not_clash(method: str, path: str, upstream_path: str) ->
 
 
 async def test_a_read_that_finds_nothing_is_not_charged(upstreams: dict[str, Recorder]) -> None:
-    settings = GatewaySettings(ratelimit_url=upstreams["ratelimit"].url, hints_url="http://127.0.0.1:9")
+    settings = GatewaySettings(
+        ratelimit_url=upstreams["ratelimit"].url, hints_url="http://127.0.0.1:9", accounts_url=upstreams["accounts"].url
+    )
     app = make_app(settings)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client:
         resp = await client.get("/api/v1/problems/cf/1A/hints", headers=_user_headers())

@@ -13,17 +13,24 @@ from algoitny_gateway.service_layer.auth import Authenticator
 from algoitny_shared import tokens
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events import REGISTRY
-from algoitny_shared.events.catalog import SessionRevoked, UserDeactivated, UserReactivated
+from algoitny_shared.events.catalog import (
+    SessionRevoked,
+    UserDeactivated,
+    UserPlanChanged,
+    UserReactivated,
+    UserRoleChanged,
+    UserSessionsRevoked,
+)
 
-KEYS = tokens.Keyring.parse("k" * 40)
+KEYS = tokens.SigningKeys.generate()
 
 
-def _claims(sub: str = "u_1", sid: str | None = "s1", iat: int = 1_000) -> tokens.AccessClaims:
-    return tokens.AccessClaims(sub=sub, role="user", plan="free", jti="j", iat=iat, exp=iat + 900, sid=sid)
+def _claims(sub: str = "u_1", sid: str | None = "s1", iat: int = 1_000, ver: int | None = None) -> tokens.AccessClaims:
+    return tokens.AccessClaims(sub=sub, role="user", plan="free", jti="j", iat=iat, exp=iat + 900, sid=sid, ver=ver)
 
 
-def _raw(payload: object, aggregate_id: str) -> bytes:
-    envelope = REGISTRY.envelope(payload, producer="accounts", aggregate_id=aggregate_id, aggregate_version=1)  # type: ignore[arg-type]
+def _raw(payload: object, aggregate_id: str, version: int = 1) -> bytes:
+    envelope = REGISTRY.envelope(payload, producer="accounts", aggregate_id=aggregate_id, aggregate_version=version)  # type: ignore[arg-type]
     return envelope.to_bytes()
 
 
@@ -86,3 +93,47 @@ def test_the_authenticator_refuses_a_revoked_token() -> None:
     with pytest.raises(AppError) as refused:
         auth.identify(f"Bearer {token}")
     assert refused.value.code == ErrorCode.UNAUTHENTICATED and "signed out" in refused.value.detail
+
+
+def test_role_plan_and_session_changes_refuse_tokens_of_earlier_user_versions() -> None:
+    """Issue 23, item 10 (and 3): a demoted admin's or a moved user's earlier tokens stop counting,
+    while the token issued at (or after) the change keeps working, even within the same second."""
+    revocations = RevocationList(horizon_s=960)
+    now = datetime.now(UTC)
+    at = int(now.timestamp())
+    demoted = UserRoleChanged(user_id="u_1", role="user", previous_role="admin", changed_at=now)
+    assert apply(revocations, _raw(demoted, "u_1", version=5))
+    assert "role or plan changed" in (revocations.reason(_claims(ver=4, iat=at)) or "")
+    assert revocations.reason(_claims(ver=5, iat=at)) is None  # the refreshed token
+    assert revocations.reason(_claims(ver=6, iat=at)) is None
+    assert revocations.reason(_claims(ver=None, iat=at - 1)) is not None  # a token from before `ver`
+    assert revocations.reason(_claims(sub="u_2", ver=1)) is None
+
+    moved = UserPlanChanged(user_id="u_1", plan_id="free", previous_plan_id="studio", changed_at=now)
+    assert apply(revocations, _raw(moved, "u_1", version=8))
+    assert revocations.reason(_claims(ver=7, iat=at)) is not None
+    assert revocations.reason(_claims(ver=8, iat=at)) is None
+    # An older event delivered late does not lower the bar.
+    assert apply(revocations, _raw(demoted, "u_1", version=5))
+    assert revocations.reason(_claims(ver=7, iat=at)) is not None
+
+    ended = UserSessionsRevoked(user_id="u_3", reason="verified_owner_linked", revoked_at=now)
+    assert apply(revocations, _raw(ended, "u_3", version=3))
+    assert "sign in again" in (revocations.reason(_claims(sub="u_3", ver=2, iat=at)) or "")
+    assert revocations.reason(_claims(sub="u_3", ver=3, iat=at)) is None
+
+
+def test_the_authenticator_refuses_a_demoted_admins_token() -> None:
+    revocations = RevocationList(horizon_s=960)
+    auth = Authenticator(KEYS, "ops-token", revocations)
+    token, _ = tokens.issue(KEYS, user_id="u_9", role="admin", plan="admin", ttl_s=900, user_version=3)
+    assert auth.identify(f"Bearer {token}").is_admin
+    now = datetime.now(UTC)
+    apply(
+        revocations, _raw(UserRoleChanged(user_id="u_9", role="user", previous_role="admin", changed_at=now), "u_9", 4)
+    )
+    with pytest.raises(AppError) as refused:
+        auth.identify(f"Bearer {token}")
+    assert refused.value.code == ErrorCode.UNAUTHENTICATED
+    fresh, _ = tokens.issue(KEYS, user_id="u_9", role="user", plan="free", ttl_s=900, user_version=4)
+    assert auth.identify(f"Bearer {fresh}").role == "user"

@@ -6,7 +6,7 @@ import json
 import re
 
 from algoitny_hints.domain.models import ExecutionContext, Hint, ProblemContext
-from algoitny_shared.llm import MalformedAnswer as SharedMalformedAnswer
+from algoitny_shared.llm_answers import MalformedAnswer as SharedMalformedAnswer
 
 SYSTEM = (
     "You are a patient competitive-programming tutor. Give 3 to 5 hints, ordered from a gentle nudge "

@@ -293,6 +293,11 @@ class ProblemView(BaseModel):
     platform: str
     problem_id: str
     id: int
+    incarnation: str = Field(
+        default="0",
+        description="Changes when the problem is deleted and registered again under the same id "
+        "(test-set versions restart then): caches of its test sets are keyed by it and the version.",
+    )
     title: str
     url: str | None
     tags: list[str]
@@ -364,6 +369,7 @@ class TestCasePage(BaseModel):
 
     platform: str
     problem_id: str
+    incarnation: str = "0"
     test_set_version: int
     test_case_count: int
     items: list[TestCaseOut]

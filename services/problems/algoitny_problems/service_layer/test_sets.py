@@ -335,6 +335,7 @@ class TestSetService:
         page = TestCasePage(
             platform=problem.platform,
             problem_id=problem.problem_id,
+            incarnation=problem.incarnation,
             test_set_version=problem.test_set_version,
             test_case_count=problem.test_case_count,
             items=[],

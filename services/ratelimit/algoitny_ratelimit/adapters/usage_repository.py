@@ -13,6 +13,7 @@ from typing import Any
 
 from algoitny_ratelimit.domain.quota import UNLIMITED
 from algoitny_shared.dynamo import to_item
+from algoitny_shared.idempotency import IdempotencyItems, IdempotencyRecord, StoredResponse
 from algoitny_shared.tables import USAGE_LOGS
 
 RETENTION_S = 30 * 24 * 3600
@@ -26,6 +27,9 @@ class UsageRepository:
     def __init__(self, client: Any, namespace: str) -> None:
         self._client = client
         self.table = USAGE_LOGS.physical(namespace)
+        # Idempotency records of metered requests (partition IDEM#<user id>), claimed in the
+        # check-and-consume transaction.
+        self.idempotency = IdempotencyItems(self.table)
 
     def consume_items(
         self, *, user_id: str, day: str, action: str, request_id: str, limit: int, now: datetime, plan_id: str
@@ -142,3 +146,23 @@ class UsageRepository:
             if "LastEvaluatedKey" not in resp:
                 return items
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    async def idempotency_record(self, user_id: str, key: str, now: int) -> IdempotencyRecord | None:
+        resp = await asyncio.to_thread(
+            self._client.get_item, TableName=self.table, Key=self.idempotency.key(user_id, key), ConsistentRead=True
+        )
+        return self.idempotency.record_of(resp.get("Item"), now)
+
+    async def settle_idempotency(self, user_id: str, key: str, attempt: str, response: StoredResponse | None) -> bool:
+        """Store the answer of the attempt holding the key (or release the key without one);
+        False when the attempt no longer holds it."""
+        try:
+            if response is not None:
+                await asyncio.to_thread(
+                    self._client.update_item, **self.idempotency.complete(user_id, key, attempt, response)
+                )
+            else:
+                await asyncio.to_thread(self._client.delete_item, **self.idempotency.release(user_id, key, attempt))
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True

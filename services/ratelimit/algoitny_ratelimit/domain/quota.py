@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from algoitny_shared.idempotency import KEY_PATTERN, IdempotencyClaim, IdempotencyRecord, StoredResponse
+
 Action = Literal["execution", "hint"]
 ACTIONS: tuple[str, ...] = ("execution", "hint")
 UNLIMITED = -1
@@ -37,6 +39,28 @@ class ConsumeRequest(BaseModel):
     action: Action
     request_id: str = Field(pattern=REQUEST_ID_PATTERN)
     plan_hint: str | None = Field(default=None, max_length=64, description="Plan claimed by the token, if no event yet")
+    idempotency: IdempotencyClaim | None = Field(
+        default=None,
+        description="Claim this Idempotency-Key for the request in the same transaction as the charge; "
+        "if it is claimed already, nothing is charged and the record found is returned",
+    )
+    metered: bool = Field(default=True, description="False: only claim the key (callers who are not metered)")
+
+
+class SettleRequest(BaseModel):
+    """The outcome of a request that claimed an idempotency key: its answer, or nothing (the key
+    is released, e.g. because the request was refused or failed and was not charged)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str = Field(min_length=1, max_length=128)
+    key: str = Field(pattern=KEY_PATTERN)
+    request_id: str = Field(pattern=REQUEST_ID_PATTERN, description="The attempt that claimed the key")
+    response: StoredResponse | None = None
+
+
+class SettleResult(BaseModel):
+    settled: bool = Field(description="False when the claim was no longer this attempt's (taken over or expired)")
 
 
 class RefundRequest(BaseModel):
@@ -62,6 +86,9 @@ class ConsumeResult(QuotaState):
     admitted: bool
     replayed: bool = Field(default=False, description="True when this request id had been charged already")
     plan_id: str
+    idempotent: IdempotencyRecord | None = Field(
+        default=None, description="The record holding the request's Idempotency-Key already (nothing was charged)"
+    )
 
 
 class RefundResult(BaseModel):

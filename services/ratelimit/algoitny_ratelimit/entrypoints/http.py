@@ -1,5 +1,5 @@
 """HTTP app of the ratelimit service: plans, today's usage, and the internal quota calls
-(`/quota/consume`, `/quota/refund`) the gateway makes before and after metered requests."""
+(`/quota/consume`, `/quota/refund`, `/quota/settle`) the gateway makes before and after metered requests."""
 
 from __future__ import annotations
 
@@ -12,7 +12,15 @@ from pydantic import BaseModel
 
 from algoitny_ratelimit.bootstrap import Container, build
 from algoitny_ratelimit.domain.plans import PLAN_ID_PATTERN, NewPlan, Plan, PlanPatch
-from algoitny_ratelimit.domain.quota import ConsumeRequest, ConsumeResult, RefundRequest, RefundResult, UsageView
+from algoitny_ratelimit.domain.quota import (
+    ConsumeRequest,
+    ConsumeResult,
+    RefundRequest,
+    RefundResult,
+    SettleRequest,
+    SettleResult,
+    UsageView,
+)
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.http import create_app
 from algoitny_shared.identity import CurrentIdentity, Identity
@@ -86,11 +94,23 @@ def make_app(container: Container | None = None) -> FastAPI:
     @app.post("/quota/consume", response_model=ConsumeResult, tags=["internal"], summary="Check and consume (atomic)")
     async def consume(body: ConsumeRequest, identity: CurrentIdentity) -> ConsumeResult:
         _same_user(identity, body.user_id)
+        if not body.metered and not identity.is_admin:
+            raise AppError(ErrorCode.FORBIDDEN, "Only admins are not metered")
         return await c.quotas.consume(body)
 
     @app.post("/quota/refund", response_model=RefundResult, tags=["internal"], summary="Refund a charge (once)")
     async def refund(body: RefundRequest, identity: CurrentIdentity) -> RefundResult:
         _same_user(identity, body.user_id)
         return await c.quotas.refund(body)
+
+    @app.post(
+        "/quota/settle",
+        response_model=SettleResult,
+        tags=["internal"],
+        summary="Store the answer of a request that claimed an Idempotency-Key (or release the key)",
+    )
+    async def settle(body: SettleRequest, identity: CurrentIdentity) -> SettleResult:
+        _same_user(identity, body.user_id)
+        return await c.quotas.settle(body)
 
     return app

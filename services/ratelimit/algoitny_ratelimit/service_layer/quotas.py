@@ -6,6 +6,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from algoitny_ratelimit.adapters.plan_repository import PlanRepository
@@ -14,11 +15,14 @@ from algoitny_ratelimit.adapters.user_plan_repository import UserPlanRepository,
 from algoitny_ratelimit.domain.plans import NewPlan, Plan, PlanPatch
 from algoitny_ratelimit.domain.quota import (
     ACTIONS,
+    UNLIMITED,
     Clock,
     ConsumeRequest,
     ConsumeResult,
     RefundRequest,
     RefundResult,
+    SettleRequest,
+    SettleResult,
     UsageView,
     day_of,
     reset_at,
@@ -91,10 +95,40 @@ class QuotaService:
         return plan
 
     async def consume(self, req: ConsumeRequest) -> ConsumeResult:
-        plan = await self._plan_for(req.user_id, req.plan_hint)
-        limit = plan.limit_for(req.action)
+        """Check and consume one unit of today's quota; with an idempotency claim, claim the key in
+        the same transaction (a key claimed already is charged nothing: its record is returned)."""
+        for _ in range(3):
+            result = await self._consume_once(req)
+            if result is not None:
+                return result
+        # The key was claimed, then released or expired while we looked: it is contended.
+        raise AppError(
+            ErrorCode.CONFLICT,
+            "A request with this Idempotency-Key is still being processed; retry shortly",
+            headers={"Retry-After": "1"},
+        )
+
+    async def _consume_once(self, req: ConsumeRequest) -> ConsumeResult | None:
         now = self._clock()
         day = day_of(now)
+        claim = (
+            self._usage.idempotency.claim(req.user_id, req.idempotency, req.request_id, int(now.timestamp()))
+            if req.idempotency
+            else None
+        )
+        if not req.metered:
+            if claim is None:
+                raise AppError(ErrorCode.BAD_REQUEST, "An unmetered call only claims an Idempotency-Key")
+            try:
+                await _commit_retrying(self._uow, lambda uow: uow.add(claim))
+            except TransactionConflict as exc:
+                if exc.reasons[:1] != ["ConditionalCheckFailed"]:
+                    raise
+                return await self._claimed(req, UNLIMITED, now, "")
+            quota = state(req.action, UNLIMITED, 0, now)
+            return ConsumeResult(**quota.model_dump(), admitted=True, plan_id="")
+        plan = await self._plan_for(req.user_id, req.plan_hint)
+        limit = plan.limit_for(req.action)
         event = REGISTRY.envelope(
             UsageConsumed(
                 user_id=req.user_id, action=req.action, request_id=req.request_id, day=day, at=now, plan_id=plan.plan_id
@@ -105,6 +139,8 @@ class QuotaService:
         )
 
         def fill(uow: DynamoUnitOfWork) -> None:
+            if claim is not None:
+                uow.add(claim)
             for item in self._usage.consume_items(
                 user_id=req.user_id,
                 day=day,
@@ -121,7 +157,14 @@ class QuotaService:
         try:
             await _commit_retrying(self._uow, fill)
         except TransactionConflict as exc:
-            counter_failed, guard_failed = [*exc.reasons, "None", "None"][:2]
+            reasons = [*exc.reasons, "None", "None", "None"]
+            if claim is not None:
+                if reasons[0] == "ConditionalCheckFailed":
+                    # The key is held: the request was made before (or is in flight). A replay
+                    # is answered from the record even when today's quota is used up meanwhile.
+                    return await self._claimed(req, limit, now, plan.plan_id)
+                reasons = reasons[1:]
+            counter_failed, guard_failed = reasons[:2]
             if guard_failed == "ConditionalCheckFailed":
                 replayed = True  # this request id was charged before: not again
             elif counter_failed == "ConditionalCheckFailed":
@@ -142,6 +185,25 @@ class QuotaService:
         used = (await self._usage.used(req.user_id, day, (req.action,)))[req.action]
         quota = state(req.action, limit, used, now)
         return ConsumeResult(**quota.model_dump(), admitted=True, replayed=replayed, plan_id=plan.plan_id)
+
+    async def _claimed(self, req: ConsumeRequest, limit: int, now: datetime, plan_id: str) -> ConsumeResult | None:
+        """The answer for a request whose key is held: the record, nothing charged (None: the
+        record went away meanwhile, try the claim again)."""
+        assert req.idempotency is not None
+        record = await self._usage.idempotency_record(req.user_id, req.idempotency.key, int(now.timestamp()))
+        if record is None:
+            return None
+        day = day_of(now)
+        used = (await self._usage.used(req.user_id, day, (req.action,)))[req.action] if req.metered else 0
+        quota = state(req.action, limit, used, now)
+        return ConsumeResult(**quota.model_dump(), admitted=False, replayed=True, plan_id=plan_id, idempotent=record)
+
+    async def settle(self, req: SettleRequest) -> SettleResult:
+        """Store the answer of a request that claimed an idempotency key, or release the key."""
+        settled = await self._usage.settle_idempotency(req.user_id, req.key, req.request_id, req.response)
+        if not settled:
+            log.warning("idempotency key no longer held by this attempt", extra={"user_id": req.user_id})
+        return SettleResult(settled=settled)
 
     async def refund(self, req: RefundRequest) -> RefundResult:
         now = self._clock()

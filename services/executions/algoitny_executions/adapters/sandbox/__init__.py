@@ -1,1 +1,1 @@
-"""The sandbox adapter: bubblewrap + an in-box runner + seccomp + cgroup v1 limits."""
+"""The sandbox adapter: bubblewrap + an in-box runner + seccomp + cgroup v2 or v1 limits."""

@@ -11,8 +11,10 @@ Isolation (every compile and every run):
 * a cleared environment (``--clearenv`` + PATH/HOME/LANG only).
 * read-only toolchains: ``/usr`` (with the merged-/usr links), a few /etc files the
   loaders and the JDK read; nothing else of the host (no /etc/shadow, /root, /home, /tmp).
-* a read-only root (``--remount-ro /``): the only writable places are /box and /tmp,
-  both emptied by the runner after every test;
+* a read-only root (``--remount-ro /``) and a read-only /dev: the only writable places
+  are /box, /tmp and /dev/shm, each a size-capped tmpfs (the compile step's /box is a
+  host directory, see below), all emptied by the runner after every test, and a new
+  box (new tmpfs mounts) for every submission;
 * a private writable box: a size-capped tmpfs at /box for runs, or a fresh host
   directory (0700, owned by the slot uid) for the compile step, whose artifacts the
   host copies out without following links (see ``safe_fs``); /tmp is a tmpfs too.
@@ -24,6 +26,7 @@ Isolation (every compile and every run):
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import subprocess
@@ -43,6 +46,7 @@ SANDBOX_ENV = {"PATH": "/usr/bin:/bin", "HOME": "/box", "LANG": "C.UTF-8"}
 # Files of /etc the dynamic loader, the JDK and Node read; bound read-only if present.
 ETC_FILES = ("/etc/ld.so.cache", "/etc/alternatives", "/etc/java-17-openjdk", "/etc/localtime")
 TMP_SIZE = 16 * 1024 * 1024
+SHM_SIZE = 16 * 1024 * 1024
 RUNNER_OVERHEAD_BYTES = 48 * 1024 * 1024
 
 
@@ -75,6 +79,8 @@ class RunSpec:
     cwd: str = "/box"
     scratch: str = "/box"
     """Emptied (with /tmp) after every test so no file outlives its test; "-" keeps files."""
+    cwd_quota_bytes: int = 0
+    """Disk space the files under ``cwd`` may take (a host directory: the compile step); 0 = none."""
 
     def encode(self, ack: bool) -> bytes:
         for item in (*self.argv, *self.inputs, self.cwd):
@@ -98,6 +104,7 @@ class RunSpec:
                     self.out_cap,
                     self.err_cap,
                     int(ack),
+                    self.cwd_quota_bytes,
                 )
             ),
             str(len(self.inputs)),
@@ -118,6 +125,7 @@ class BwrapSandbox:
         bwrap: str = "/usr/bin/bwrap",
         uid: int | None = None,
         cgroup: CgroupSlot | None = None,
+        box_cpus: float | None = None,
     ) -> None:
         self.slot = slot
         self.slot_dir = slot_dir
@@ -125,6 +133,7 @@ class BwrapSandbox:
         self.bwrap = bwrap
         self.uid = uid if os.geteuid() == 0 else None
         self.cgroup = cgroup
+        self.box_cpus = box_cpus
         self._seccomp = build_filter()
         self._lock = threading.Lock()
 
@@ -153,7 +162,9 @@ class BwrapSandbox:
         for etc in ETC_FILES:
             if os.path.exists(etc):
                 argv += ["--ro-bind", etc, etc]
-        argv += ["--dev", "/dev", "--proc", "/proc"]
+        # /dev read-only but for a size-capped /dev/shm (emptied after every test like /tmp).
+        argv += ["--dev", "/dev", "--size", str(SHM_SIZE), "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]
+        argv += ["--proc", "/proc"]
         argv += ["--size", str(TMP_SIZE), "--tmpfs", "/tmp"]
         if box is None:
             argv += ["--size", str(tmpfs_bytes), "--tmpfs", "/box"]
@@ -176,7 +187,11 @@ class BwrapSandbox:
         box: Path | None = None,
         on_result: Callable[[RawRun], bool] | None = None,
     ) -> list[RawRun]:
-        """Run ``spec.argv`` once per input inside one box; ``on_result`` False stops early."""
+        """Run ``spec.argv`` once per input inside one box; ``on_result`` False stops early.
+
+        With ``on_result`` each run is handed over as it ends and the returned runs carry no
+        stdout/stderr (a test's output is dropped once it is classified); without it
+        (sandbox batches, whose outputs are the product) every run is returned whole."""
         with self._lock:
             return self._run(spec, binds, box, on_result)
 
@@ -189,7 +204,8 @@ class BwrapSandbox:
     ) -> list[RawRun]:
         tmpfs_bytes = 2 * spec.out_cap + 2 * spec.err_cap + 8 * 1024 * 1024
         if self.cgroup is not None:
-            self.cgroup.prepare(spec.memory_bytes + tmpfs_bytes + RUNNER_OVERHEAD_BYTES, spec.nproc + 16)
+            box_memory = spec.memory_bytes + tmpfs_bytes + TMP_SIZE + SHM_SIZE + RUNNER_OVERHEAD_BYTES
+            self.cgroup.prepare(box_memory, spec.nproc + 16, self.box_cpus)
         seccomp_fd = filter_fd(self._seccomp)
         results: list[RawRun] = []
         deadline_s = (spec.wall_ms / 1000 + 0.5) * max(1, len(spec.inputs)) + 10
@@ -239,9 +255,13 @@ class BwrapSandbox:
                     if oom_now != oom_before:
                         raw = RawRun(**{**raw.__dict__, "oom_killed": True})
                         oom_before = oom_now
-                results.append(raw)
-                if on_result is not None:
-                    keep_going = on_result(raw) and len(results) < len(spec.inputs)
+                if on_result is None:
+                    results.append(raw)
+                else:
+                    keep_going = on_result(raw) and len(results) + 1 < len(spec.inputs)
+                    # Classified: its output (up to the output limit) is not kept until the run ends.
+                    results.append(dataclasses.replace(raw, stdout=b"", stderr=b""))
+                    del raw
                     with contextlib.suppress(BrokenPipeError, ValueError):
                         proc.stdin.write(b"c" if keep_going else b"s")
                         proc.stdin.flush()

@@ -3,9 +3,15 @@
  *
  * It runs as PID 1 of a bubblewrap sandbox (--as-pid-1), already under the slot's
  * unprivileged uid and the seccomp filter, and executes one command once per test:
- * fork, per-test rlimits, exec, wait4 (exact CPU time and peak RSS of that test),
- * a wall-clock and CPU watchdog, then SIGKILL to every other process of the pid
- * namespace so nothing survives into the next test. One sandbox start-up is paid per
+ * fork, per-test rlimits, exec, a wall-clock and CPU watchdog, then SIGKILL to every
+ * other process of the pid namespace so nothing survives into the next test.
+ * CPU time is the whole box's: every process of the test, including children the
+ * program never waits for (orphans are re-parented to us, PID 1, and reaped here), from
+ * the delta of our RUSAGE_CHILDREN plus, while it runs, the times of the live processes.
+ * Memory likewise: the peak is the program's own (wait4), or the box's when larger (the
+ * sum of the live processes' PSS, sampled by the watchdog, and the peak of any process
+ * reaped during the test). The writable scratch places (/box, /tmp,
+ * /dev/shm) are emptied after every test. One sandbox start-up is paid per
  * submission instead of per test, and each test keeps its own limits and measurements.
  *
  * The same binary has a second mode, "launch", used by the host to enter the slot's
@@ -14,8 +20,9 @@
  *
  * Protocol (run mode). The spec arrives on stdin, one item per line:
  *   argc, then argc lines of argv (argv[0] an absolute path), then cwd, then a scratch
- *   directory emptied (with /tmp) after every test, or "-" to keep files (compile step),
- *   cpu_ms wall_ms as_bytes(0 = none) fsize_bytes nproc stack_bytes nofile out_cap err_cap ack,
+ *   directory emptied (with /tmp and /dev/shm) after every test, or "-" to keep files (compile step),
+ *   cpu_ms wall_ms as_bytes(0 = none) fsize_bytes nproc stack_bytes nofile out_cap err_cap ack
+ *   cwd_quota_bytes (0 = none: the disk space the files under cwd may take, for a host directory),
  *   ntests, then ntests lines: an input path, or "-" for /dev/null.
  * For each test it writes to stdout one header line
  *   "T <index> <E|S|X> <code> <cpu_us> <wall_us> <maxrss_kb> <flags> <out_len> <err_len>\n"
@@ -23,7 +30,8 @@
  * E = exited with <code>, S = killed by signal <code>, X = could not start (errno <code>).
  * flags: 1 killed by the wall-clock watchdog, 2 killed by the CPU watchdog,
  *        4 stdout longer than out_cap, 8 stderr longer than err_cap,
- *        16 killed by the output watchdog (a runtime that ignores SIGXFSZ kept going).
+ *        16 killed by the output watchdog (a runtime that ignores SIGXFSZ kept going),
+ *        32 killed because the files under cwd took more than cwd_quota_bytes.
  * With ack = 1 it reads one byte from stdin after each test: 'c' continues, anything
  * else (or EOF) stops. It ends with the line "D\n".
  */
@@ -100,23 +108,105 @@ static void write_all(int fd, const char *buf, size_t len) {
     }
 }
 
-/* CPU time (user + system, all threads) of a live process, in microseconds; -1 if gone. */
-static int64_t proc_cpu_us(pid_t pid) {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return -1;
-    buf[n] = 0;
-    char *p = strrchr(buf, ')'); /* comm may contain spaces */
-    if (!p) return -1;
-    unsigned long long ut = 0, st = 0;
-    /* after ") ": state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime(14) stime(15) */
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2) return -1;
+static int64_t tv_us(struct timeval tv) { return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec; }
+
+/* CPU time (user + system) of every child reaped so far (and of what they reaped). */
+static int64_t reaped_cpu_us(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_CHILDREN, &ru) != 0) return 0;
+    return tv_us(ru.ru_utime) + tv_us(ru.ru_stime);
+}
+
+/* CPU time of every live process of the box but us (own time + their reaped children's). */
+static int64_t live_cpu_us(void) {
+    DIR *d = opendir("/proc");
+    if (!d) return 0;
     long hz = sysconf(_SC_CLK_TCK);
-    return (int64_t)((ut + st) * 1000000ULL / (unsigned long long)hz);
+    unsigned long long ticks = 0;
+    struct dirent *e;
+    char path[64], buf[1024];
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end || pid <= 1) continue;
+        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n <= 0) continue;
+        buf[n] = 0;
+        char *p = strrchr(buf, ')');
+        if (!p) continue;
+        unsigned long long ut = 0, st = 0;
+        long long cut = 0, cst = 0;
+        if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld", &ut, &st, &cut, &cst) !=
+            4)
+            continue;
+        ticks += ut + st + (unsigned long long)(cut > 0 ? cut : 0) + (unsigned long long)(cst > 0 ? cst : 0);
+    }
+    closedir(d);
+    return (int64_t)(ticks * 1000000ULL / (unsigned long long)hz);
+}
+
+/* Memory of every live process of the box but us, in kB: the sum of their proportional set
+ * sizes (shared pages split between sharers, so a fork's copy-on-write pages count once). */
+static long long live_pss_kb(void) {
+    DIR *d = opendir("/proc");
+    if (!d) return 0;
+    long long total = 0;
+    struct dirent *e;
+    char path[64], buf[4096];
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end || pid <= 1) continue;
+        snprintf(path, sizeof path, "/proc/%ld/smaps_rollup", pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n <= 0) continue;
+        buf[n] = 0;
+        char *pss = strstr(buf, "\nPss:");
+        if (pss) total += strtoll(pss + 5, NULL, 10);
+    }
+    closedir(d);
+    return total;
+}
+
+static long children_maxrss_kb(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_CHILDREN, &ru) != 0) return 0;
+    return ru.ru_maxrss;
+}
+
+/* Disk space (allocated blocks) of the files under a directory, never following links. */
+static long long dir_usage_at(int dfd, int depth) {
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return 0;
+    }
+    long long total = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+        total += (long long)st.st_blocks * 512;
+        if (S_ISDIR(st.st_mode) && depth < 32) {
+            int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub >= 0) total += dir_usage_at(sub, depth + 1);
+        }
+    }
+    closedir(d);
+    return total;
+}
+
+static long long dir_usage(const char *path) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    return fd < 0 ? 0 : dir_usage_at(fd, 0);
 }
 
 static int make_capture(const char *dir) {
@@ -246,10 +336,10 @@ int main(int argc, char **argv) {
     cargv[cargc] = NULL;
     char *cwd = read_line(in);
     char *scratch = read_line(in); /* directories emptied after every test ("-" = none) */
-    long long cpu_ms, wall_ms, as_bytes, fsize, nproc, stack, nofile, out_cap, err_cap, ack;
+    long long cpu_ms, wall_ms, as_bytes, fsize, nproc, stack, nofile, out_cap, err_cap, ack, cwd_quota;
     char *lim = read_line(in);
-    if (sscanf(lim, "%lld %lld %lld %lld %lld %lld %lld %lld %lld %lld", &cpu_ms, &wall_ms, &as_bytes, &fsize,
-               &nproc, &stack, &nofile, &out_cap, &err_cap, &ack) != 10) {
+    if (sscanf(lim, "%lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld", &cpu_ms, &wall_ms, &as_bytes, &fsize,
+               &nproc, &stack, &nofile, &out_cap, &err_cap, &ack, &cwd_quota) != 11) {
         errno = EINVAL;
         die("limits");
     }
@@ -266,6 +356,9 @@ int main(int argc, char **argv) {
         int errfd = make_capture(cwd);
         int report[2];
         if (pipe2(report, O_CLOEXEC) != 0) die("pipe");
+        int64_t cpu_base = reaped_cpu_us();
+        long maxrss_base = children_maxrss_kb();
+        long long box_peak_kb = 0;
         int64_t start = now_us();
         pid_t pid = fork();
         if (pid < 0) die("fork");
@@ -307,13 +400,27 @@ int main(int argc, char **argv) {
         int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
         int flags = 0;
         int status = 0;
+        int main_done = 0;
         struct rusage ru;
         memset(&ru, 0, sizeof ru);
         for (;;) {
-            pid_t r = wait4(pid, &status, WNOHANG, &ru);
-            if (r == pid) break;
+            /* Reap the program and every orphan re-parented to us (their CPU joins RUSAGE_CHILDREN). */
+            for (;;) {
+                int st = 0;
+                struct rusage any;
+                pid_t r = wait4(-1, &st, WNOHANG, &any);
+                if (r <= 0) break;
+                if (r == pid) {
+                    status = st;
+                    ru = any;
+                    main_done = 1;
+                }
+            }
+            if (main_done) break;
             int64_t elapsed = now_us() - start;
-            int64_t cpu = proc_cpu_us(pid);
+            int64_t cpu = reaped_cpu_us() - cpu_base + live_cpu_us();
+            long long pss = live_pss_kb();
+            if (pss > box_peak_kb) box_peak_kb = pss;
             struct stat ost, est;
             if (elapsed >= wall_ms * 1000) {
                 flags |= 1;
@@ -322,15 +429,18 @@ int main(int argc, char **argv) {
             } else if ((fstat(outfd, &ost) == 0 && ost.st_size > out_cap) ||
                        (fstat(errfd, &est) == 0 && est.st_size > err_cap)) {
                 flags |= 16;
+            } else if (cwd_quota > 0 && dir_usage(cwd) > cwd_quota) {
+                flags |= 32;
             }
-            if (flags & 19) {
+            if (flags & 51) {
                 kill(pid, SIGKILL);
+                if (getpid() == 1) kill(-1, SIGKILL);
                 while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
                 }
                 break;
             }
             int64_t wait_ms = wall_ms - elapsed / 1000;
-            int64_t cpu_left_ms = cpu >= 0 ? cpu_ms - cpu / 1000 : 10;
+            int64_t cpu_left_ms = cpu_ms - cpu / 1000;
             if (cpu_left_ms < 5) cpu_left_ms = 5;
             if (cpu_left_ms > 100) cpu_left_ms = 100;
             if (wait_ms > cpu_left_ms) wait_ms = cpu_left_ms;
@@ -346,6 +456,12 @@ int main(int argc, char **argv) {
         int64_t wall = now_us() - start;
         if (pidfd >= 0) close(pidfd);
         kill_all_others();
+        if (cwd_quota > 0 && dir_usage(cwd) > cwd_quota) flags |= 32; /* also what it left behind */
+        /* Everything of this test is reaped now: the box's CPU time is exact. */
+        int64_t box_cpu_us = reaped_cpu_us() - cpu_base;
+        /* A process reaped during this test with a larger peak than any before it. */
+        long reaped_maxrss = children_maxrss_kb();
+        if (reaped_maxrss > maxrss_base && reaped_maxrss > box_peak_kb) box_peak_kb = reaped_maxrss;
 
         int spawn_errno = 0;
         char kind = 'E';
@@ -360,8 +476,9 @@ int main(int argc, char **argv) {
             code = WEXITSTATUS(status);
         }
         close(report[0]);
-        int64_t cpu_us = (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec +
-                         (int64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+        int64_t cpu_us = tv_us(ru.ru_utime) + tv_us(ru.ru_stime);
+        if (box_cpu_us > cpu_us) cpu_us = box_cpu_us;
+        long maxrss_kb = ru.ru_maxrss > box_peak_kb ? ru.ru_maxrss : (long)box_peak_kb;
         int over_out = 0, over_err = 0;
         size_t out_len = capture_len(outfd, (size_t)out_cap, &over_out);
         size_t err_len = capture_len(errfd, (size_t)err_cap, &over_err);
@@ -369,7 +486,7 @@ int main(int argc, char **argv) {
         if (over_err) flags |= 8;
         char head[256];
         int hn = snprintf(head, sizeof head, "T %d %c %d %lld %lld %ld %d %zu %zu\n", t, kind, code,
-                          (long long)cpu_us, (long long)wall, ru.ru_maxrss, flags, out_len, err_len);
+                          (long long)cpu_us, (long long)wall, maxrss_kb, flags, out_len, err_len);
         write_all(1, head, (size_t)hn);
         send_capture(outfd, out_len);
         send_capture(errfd, err_len);
@@ -378,6 +495,7 @@ int main(int argc, char **argv) {
         if (strcmp(scratch, "-") != 0) {
             empty_dir(scratch);
             empty_dir("/tmp");
+            empty_dir("/dev/shm");
         }
         if (ack) {
             char c = 0;

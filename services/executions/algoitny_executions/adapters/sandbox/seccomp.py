@@ -4,7 +4,8 @@ bubblewrap loads it with ``--seccomp FD`` right before exec'ing the payload, so 
 the in-box runner, compilers and every submitted program. Default allow; the syscalls
 that give a box a way out or at the host's kernel are refused with EPERM: sockets,
 ptrace and cross-process memory access, mounts and namespaces (also via clone flags),
-keyrings, BPF, perf, userfaultfd, io_uring, modules, reboot/swap/clock/host names.
+keyrings, BPF, perf, userfaultfd, io_uring, modules, reboot/swap/clock/host names, System V
+IPC and POSIX message queues (state that would outlive a test).
 clone3 answers ENOSYS so libc falls back to clone, whose flags the filter can inspect.
 Other architectures are killed outright (x86-64 only, including the x32 ABI).
 """
@@ -30,6 +31,12 @@ BPF_RET_K = 0x06
 
 # x86-64 syscall numbers (checked against <sys/syscall.h>).
 BLOCKED_SYSCALLS: dict[str, int] = {
+    # System V IPC and POSIX message queues live in the box's IPC namespace, not in a
+    # path the runner empties: they would carry state from one test to the next.
+    "shmget": 29,
+    "semget": 64,
+    "msgget": 68,
+    "mq_open": 240,
     "socket": 41,
     "ptrace": 101,
     "syslog": 103,
