@@ -34,6 +34,7 @@ UPSTREAM_MODULES = {
 def composed() -> dict[str, Any]:
     # Building an app constructs clients lazily; none of them connects before its first call.
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    os.environ.setdefault("ALGOITNY_ENVIRONMENT", "local")  # development defaults: only documents are built
     from algoitny_gateway.entrypoints.http import make_app
     from algoitny_gateway.service_layer.openapi import compose
 
@@ -55,7 +56,7 @@ def main() -> int:
     text = render(composed())
     if args.check:
         if not OUT.exists() or OUT.read_text(encoding="utf-8") != text:
-            print(f"{OUT} is stale: run `python web/scripts/dump_openapi.py && npm --prefix web run gen:types`")
+            print(f"{OUT} is stale: run `make web-types`")
             return 1
         return 0
     OUT.write_text(text, encoding="utf-8")

@@ -4,6 +4,26 @@
  */
 
 export interface paths {
+    "/.well-known/jwks.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Jwks
+         * @description The public keys that verify access tokens (JWKS, Ed25519), as accounts publishes them.
+         */
+        get: operations["jwks__well_known_jwks_json_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/plans": {
         parameters: {
             query?: never;
@@ -877,7 +897,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics */
+        /** Prometheus metrics (operator token) */
         get: operations["metrics_metrics_get"];
         put?: never;
         post?: never;
@@ -977,6 +997,14 @@ export interface components {
              * @enum {string}
              */
             action: "execution" | "hint";
+            /** @description Claim this Idempotency-Key for the request in the same transaction as the charge; if it is claimed already, nothing is charged and the record found is returned */
+            idempotency?: components["schemas"]["IdempotencyClaim"] | null;
+            /**
+             * Metered
+             * @description False: only claim the key (callers who are not metered)
+             * @default true
+             */
+            metered: boolean;
             /**
              * Plan Hint
              * @description Plan claimed by the token, if no event yet
@@ -995,6 +1023,8 @@ export interface components {
             admitted: boolean;
             /** Day */
             day: string;
+            /** @description The record holding the request's Idempotency-Key already (nothing was charged) */
+            idempotent?: components["schemas"]["IdempotencyRecord"] | null;
             /** Limit */
             limit: number;
             /** Plan Id */
@@ -1366,6 +1396,36 @@ export interface components {
             items: components["schemas"]["HistoryEntry"][];
             /** Next Cursor */
             next_cursor?: string | null;
+        };
+        /**
+         * IdempotencyClaim
+         * @description Sent with the operation that claims a key: which key, and what request it stands for.
+         */
+        IdempotencyClaim: {
+            /** Fingerprint */
+            fingerprint: string;
+            /** Key */
+            key: string;
+        };
+        /** IdempotencyRecord */
+        IdempotencyRecord: {
+            /**
+             * Attempt
+             * @description The attempt holding the claim (e.g. its charge id)
+             */
+            attempt: string;
+            /** Claimed At */
+            claimed_at: number;
+            /** Fingerprint */
+            fingerprint: string;
+            /** Key */
+            key: string;
+            response?: components["schemas"]["StoredResponse"] | null;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "in_flight" | "completed";
         };
         /** Identity */
         Identity: {
@@ -2006,6 +2066,12 @@ export interface components {
             float_tolerance: number | null;
             /** Id */
             id: number;
+            /**
+             * Incarnation
+             * @description Changes when the problem is deleted and registered again under the same id (test-set versions restart then): caches of its test sets are keyed by it and the version.
+             * @default 0
+             */
+            incarnation: string;
             /** Language */
             language: string | null;
             /** Memory Limit Mb */
@@ -2061,6 +2127,12 @@ export interface components {
             float_tolerance: number | null;
             /** Id */
             id: number;
+            /**
+             * Incarnation
+             * @description Changes when the problem is deleted and registered again under the same id (test-set versions restart then): caches of its test sets are keyed by it and the version.
+             * @default 0
+             */
+            incarnation: string;
             /** Language */
             language: string | null;
             /** Memory Limit Mb */
@@ -2329,6 +2401,31 @@ export interface components {
             /** Total */
             total: number;
         };
+        /**
+         * SettleRequest
+         * @description The outcome of a request that claimed an idempotency key: its answer, or nothing (the key
+         *     is released, e.g. because the request was refused or failed and was not charged).
+         */
+        SettleRequest: {
+            /** Key */
+            key: string;
+            /**
+             * Request Id
+             * @description The attempt that claimed the key
+             */
+            request_id: string;
+            response?: components["schemas"]["StoredResponse"] | null;
+            /** User Id */
+            user_id: string;
+        };
+        /** SettleResult */
+        SettleResult: {
+            /**
+             * Settled
+             * @description False when the claim was no longer this attempt's (taken over or expired)
+             */
+            settled: boolean;
+        };
         /** SolvedProblem */
         SolvedProblem: {
             /** First Attempt At */
@@ -2339,6 +2436,24 @@ export interface components {
             platform: string;
             /** Problem Id */
             problem_id: string;
+        };
+        /**
+         * StoredResponse
+         * @description A completed request's answer, as it is replayed.
+         */
+        StoredResponse: {
+            /**
+             * Body Gz B64
+             * @description gzip of the body, base64
+             * @default
+             */
+            body_gz_b64: string;
+            /** Headers */
+            headers?: {
+                [key: string]: string;
+            };
+            /** Status */
+            status: number;
         };
         /** Submitted */
         Submitted: {
@@ -2386,6 +2501,11 @@ export interface components {
         };
         /** TestCasePage */
         TestCasePage: {
+            /**
+             * Incarnation
+             * @default 0
+             */
+            incarnation: string;
             /** Items */
             items: components["schemas"]["TestCaseOut"][];
             /** Next Cursor */
@@ -2650,6 +2770,28 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    jwks__well_known_jwks_json_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
     get_api_v1_admin_plans: {
         parameters: {
             query?: never;
@@ -4264,6 +4406,13 @@ export interface operations {
                 content: {
                     "application/json": unknown;
                 };
+            };
+            /** @description Operator token missing or wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
