@@ -372,8 +372,9 @@ def test_admin_creates_completes_and_reads_statistics(gateway: httpx.Client, bro
     upload = SHOTS / f"cases-{pid}.json"
     upload.write_text(json.dumps(CASES))
     page.get_by_label("Test-case file (JSON)").set_input_files(str(upload))
-    upload.unlink()
+    # the browser reads the file itself (by path), so it stays until the text arrived
     expect(page.get_by_label(re.compile(r"^Test cases \(JSON"))).to_have_value(re.compile("10 20"))
+    upload.unlink()
     page.get_by_role("button", name="Upload test cases").click()
     expect(page.get_by_test_id("case-count")).to_have_text(str(len(CASES)))
 
