@@ -23,6 +23,7 @@ help:
 	@echo "make run    start infrastructure, services and demo data (Ctrl-C stops all)"
 	@echo "make test   install, start what is missing, run unit + integration + e2e tests, stop it"
 	@echo "make up / make down   the platform in the background / stop it"
+	@echo "make web    build the web app (web/dist, served at /)   make web-types   regenerate its API types"
 	@echo "make lint   ruff + mypy      make docs   regenerate docs/asyncapi.yaml and docs/events/"
 	@echo "make events regenerate docs/events/ and the client models   make events-check   compatibility check"
 	@echo "make analytics   follow the events into Parquet   make analytics-report FROM=YYYY-MM-DD TO=YYYY-MM-DD"
@@ -103,7 +104,7 @@ down:
 test: install web chromium events-check
 	@bash deploy/local/test.sh
 
-test-unit: install
+test-unit: install web
 	@ALGOITNY_ENVIRONMENT=$${ALGOITNY_ENVIRONMENT:-test} $(PY) -m pytest -q -m "not integration and not e2e"
 
 lint: $(STAMP)

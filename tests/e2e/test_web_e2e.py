@@ -305,6 +305,10 @@ def test_new_user_practises_a_problem_in_the_browser(
     rows.nth(0).get_by_role("link").first.click()
     expect(page.get_by_role("region", name="Code")).to_contain_text("print(a + b)")
     ui.check("execution")
+    page.get_by_role("link", name=f"웹 사용자 {marker}").click()  # the public profile
+    expect(page.get_by_role("heading", name=re.compile("^Profile"))).to_be_visible()
+    expect(page.locator(".figures")).to_be_visible()
+    ui.check("profile")
 
     # the session outlives its access token: the refresh token renews it
     page.evaluate(

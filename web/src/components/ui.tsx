@@ -175,8 +175,9 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]) {
 }
 
 /** A horizontal bar chart of label -> count, readable as a table too. */
-export function BarChart({ title, data }: { title: string; data: Record<string, number> }) {
-  const entries = Object.entries(data).sort((a, b) => b[1] - a[1]);
+export function BarChart({ title, data, ordered = false }: { title: string; data: Record<string, number>; ordered?: boolean }) {
+  // By size, unless the labels have an order of their own (days).
+  const entries = ordered ? Object.entries(data) : Object.entries(data).sort((a, b) => b[1] - a[1]);
   const max = Math.max(1, ...entries.map(([, v]) => v));
   return (
     <figure className="chart">
@@ -190,7 +191,7 @@ export function BarChart({ title, data }: { title: string; data: Record<string, 
               <tr key={k}>
                 <th scope="row">{k}</th>
                 <td>
-                  <span className="bar" style={{ width: `${(100 * v) / max}%` }} aria-hidden="true" />
+                  <span className="bar" style={{ width: `${(75 * v) / max}%` }} aria-hidden="true" />
                   <span className="bar-value">{v}</span>
                 </td>
               </tr>

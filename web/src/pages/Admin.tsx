@@ -650,7 +650,11 @@ function PlatformStats() {
             </p>
           )}
           <div className="charts">
-            <BarChart title={`${t("runs")} / day`} data={Object.fromEntries(s.days.map((d) => [d.day, d.executions]))} />
+            <BarChart
+              title={`${t("runs")} / day`}
+              ordered
+              data={Object.fromEntries([...s.days].sort((a, b) => a.day.localeCompare(b.day)).map((d) => [d.day, d.executions]))}
+            />
             <BarChart title={t("byLanguage")} data={s.totals.by_language ?? {}} />
             <BarChart title={`${t("plan")}`} data={s.platform.users_per_plan ?? {}} />
           </div>
