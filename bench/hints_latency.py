@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO / "tests"))
 
 from benchkit import Platform, free_base_port, prepare, summary, write_result  # noqa: E402
-from support.fake_executions import FakeExecutions, serve_executions  # noqa: E402
+from support.fake_executions import FakeExecutions, execution_doc, serve_executions  # noqa: E402
 from support.fake_gemini import FakeGemini, serve_gemini  # noqa: E402
 
 from algoitny_accounts.settings import AccountsSettings  # noqa: E402
@@ -78,18 +78,16 @@ def run(count: int, delay_s: float, poll_s: float, base_port: int) -> dict[str, 
                     headers = {"authorization": f"Bearer {token}"}
                     eid = f"bx{uuid.uuid4().hex[:10]}"
                     executions.add(
-                        {
-                            "execution_id": eid,
-                            "user_id": user,
-                            "platform": "bench",
-                            "problem_id": "none",
-                            "language": "cpp",
-                            "code": "int main(){int a,b;std::cin>>a>>b;std::cout<<a+b;}",
-                            "verdict": "WA",
-                            "test_results": [
-                                {"ordinal": 1, "verdict": "WA", "input": "1 2\n", "expected": "3\n", "actual": "4\n"}
-                            ],
-                        }
+                        execution_doc(
+                            eid,
+                            user,
+                            "WA",
+                            platform="bench",
+                            problem_id="none",
+                            language="cpp17",
+                            code="int main(){int a,b;std::cin>>a>>b;std::cout<<a+b;}",
+                            tests=[{"index": 0, "verdict": "WA", "input": "1 2\n", "expected": "3\n", "output": "4\n"}],
+                        )
                     )
                     calls_before = gemini.calls
                     started = time.perf_counter()

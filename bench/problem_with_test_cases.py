@@ -95,11 +95,12 @@ def run(requests: int, ingests: int, base_port: int) -> dict[str, Any]:
                 assert put.status_code == 200, put.text
                 url = f"/api/v1/problems/bench/{pid}"
                 for _ in range(5):  # warm connections and clients
-                    client.get(url, params={"include": "testcases"})
+                    client.get(url, params={"include": "testcases"}, headers=headers)
                 samples = []
                 for _ in range(requests):
                     started = time.perf_counter()
-                    resp = client.get(url, params={"include": "testcases"})
+                    # The whole set goes to the problem's managers only (readers get the samples).
+                    resp = client.get(url, params={"include": "testcases"}, headers=headers)
                     samples.append((time.perf_counter() - started) * 1000)
                     assert resp.status_code == 200 and len(resp.json()["test_cases"]) == size
                 bare = bare_dynamodb(namespace, "bench", pid, requests)

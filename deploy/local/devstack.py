@@ -101,6 +101,8 @@ class Platform:
             env.setdefault("ALGOITNY_PUBLIC_URL", self.url("gateway"))
         if svc.name == "search-indexer":  # its `reindex --source problems-service` reads the list API
             env["ALGOITNY_PROBLEMS_URL"] = self.url("problems")
+        if svc.name == "problems":  # reads a registrar's plan cap from ratelimit
+            env["ALGOITNY_RATELIMIT_URL"] = self.url("ratelimit")
         if svc.name == "executions":  # reads problems and test sets, and display names, over HTTP
             env["ALGOITNY_PROBLEMS_URL"] = self.url("problems")
             env["ALGOITNY_ACCOUNTS_URL"] = self.url("accounts")

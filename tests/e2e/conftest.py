@@ -18,6 +18,7 @@ from support.e2e_config import (
     LINKED_ADMIN_EMAIL,
     MAX_FAILURES_PER_ACCOUNT,
     MAX_FAILURES_PER_ADDRESS,
+    REGISTRAR_PLAN,
 )
 from support.google_keys import FakeGoogle, serve_jwks
 
@@ -98,3 +99,19 @@ def admin_headers() -> dict[str, str]:
 @pytest.fixture(scope="session")
 def bootstrap() -> str:
     return os.environ["ALGOITNY_KAFKA_BOOTSTRAP_SERVERS"]
+
+
+@pytest.fixture(scope="session")
+def registrar_plan(gateway: httpx.Client, admin_headers: dict[str, str]) -> str:
+    """A plan that may register problems without a cap, for the tests' registrar tokens (the
+    problems service reads a registrar's cap from the plan their token names)."""
+    body = {
+        "plan_id": REGISTRAR_PLAN,
+        "name": "E2E registrar",
+        "daily_limits": {"execution": 1000, "hint": 100},
+        "may_register_problems": True,
+        "max_registered_problems": -1,
+    }
+    resp = gateway.post("/api/v1/admin/plans", json=body, headers=admin_headers)
+    assert resp.status_code in (201, 409), resp.text
+    return REGISTRAR_PLAN

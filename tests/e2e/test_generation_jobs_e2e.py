@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from devstack import Platform
+from support.e2e_config import REGISTRAR_PLAN
 from support.fake_gemini import FakeGemini, Step, answer, serve_gemini
 from support.generation_tools import (
     AB_GENERATOR,
@@ -56,7 +57,7 @@ def registrar_headers() -> dict[str, str]:
     """A user whose plan may register problems (not an admin)."""
     keyring = AccountsSettings().signing_keys()
     token, _ = tokens.issue(
-        keyring, user_id=f"reg{uuid.uuid4().hex[:8]}", role="user", plan="pro", ttl_s=900, may_register=True
+        keyring, user_id=f"reg{uuid.uuid4().hex[:8]}", role="user", plan=REGISTRAR_PLAN, ttl_s=900, may_register=True
     )
     return {"authorization": f"Bearer {token}"}
 
@@ -68,7 +69,7 @@ def user_headers() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def gemini(platform: Platform) -> Iterator[FakeGemini]:
+def gemini(platform: Platform, registrar_plan: str) -> Iterator[FakeGemini]:
     fake = FakeGemini()
     with serve_gemini(fake):
         platform.kill("problems", signal.SIGTERM)

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from devstack import Platform
-from support.fake_executions import FakeExecutions, serve_executions
+from support.fake_executions import FakeExecutions, execution_doc, serve_executions
 from support.kafka_tools import read_topic
 from support.polling import eventually
 
@@ -100,26 +100,26 @@ def test_execution_hints_owner_only_charged_and_generated_from_events(
     alice, bob = _user(alice_id), _user(bob_id)
     eid, accepted = f"ex{uuid.uuid4().hex[:10]}", f"ok{uuid.uuid4().hex[:10]}"
     executions.add(
-        {
-            "execution_id": eid,
-            "user_id": alice_id,
-            "platform": "e2e",
-            "problem_id": "nope",
-            "language": "cpp",
-            "code": "int main(){int a,b;std::cin>>a>>b;int s=a+b;std::cout<<s;}",
-            "verdict": "WA",
-            "test_results": [
+        execution_doc(
+            eid,
+            alice_id,
+            "WA",
+            problem_id="nope",
+            language="cpp17",
+            code="int main(){int a,b;std::cin>>a>>b;int s=a+b;std::cout<<s;}",
+            tests=[
+                {"index": 0, "verdict": "AC"},
                 {
-                    "ordinal": 2,
+                    "index": 1,
                     "verdict": "WA",
                     "input": "3000000000 3000000000\n",
-                    "expected_output": "6000000000\n",
-                    "actual_output": "1705032704\n",
-                }
+                    "expected": "6000000000\n",
+                    "output": "1705032704\n",
+                },
             ],
-        }
+        )
     )
-    executions.add({"execution_id": accepted, "user_id": alice_id, "verdict": "AC", "language": "cpp"})
+    executions.add(execution_doc(accepted, alice_id, "AC", language="cpp17"))
     path = f"/api/v1/executions/{eid}/hints"
     # bob can neither request nor read alice's hints, and his rejected request is refunded
     assert gateway.post(path, headers=bob).status_code == 404

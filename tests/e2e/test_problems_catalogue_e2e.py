@@ -81,23 +81,27 @@ def test_problem_lifecycle_and_test_sets_through_the_gateway(
     assert done.status_code == 200 and done.json()["status"] == "completed"
     public = gateway.get(f"{API}/{platform}/{pid}", params={"include": "testcases"})
     assert public.status_code == 200 and public.json()["reference_solution"] is None
-    assert [t["ordinal"] for t in public.json()["test_cases"]] == list(range(1, 201))
+    # Readers get the samples; the hidden cases are the registrar's and admins' (issue 23, item 13).
+    assert [(t["ordinal"], t["output"]) for t in public.json()["test_cases"]] == [(1, "3\n")]
     assert gateway.get(f"{API}/id/{numeric_id}").json()["problem_id"] == pid
 
     # Test cases page by a signed cursor; a tampered one is a 400.
-    first = gateway.get(f"{API}/{platform}/{pid}/testcases", params={"limit": 150})
+    first = gateway.get(f"{API}/{platform}/{pid}/testcases", params={"limit": 150}, headers=admin_headers)
     assert first.status_code == 200 and len(first.json()["items"]) == 150
     cursor = first.json()["next_cursor"]
-    second = gateway.get(f"{API}/{platform}/{pid}/testcases", params={"limit": 150, "cursor": cursor})
+    second = gateway.get(
+        f"{API}/{platform}/{pid}/testcases", params={"limit": 150, "cursor": cursor}, headers=admin_headers
+    )
     assert [t["ordinal"] for t in second.json()["items"]] == list(range(151, 201))
     assert second.json()["next_cursor"] is None
     _expect(
-        gateway.get(f"{API}/{platform}/{pid}/testcases", params={"cursor": cursor[:-3] + "abc"}),
+        gateway.get(f"{API}/{platform}/{pid}/testcases", params={"cursor": cursor[:-3] + "abc"}, headers=admin_headers),
         400,
         "INVALID_CURSOR",
     )
-    picked = gateway.get(f"{API}/{platform}/{pid}/testcases", params={"ordinals": "2,200"})
+    picked = gateway.get(f"{API}/{platform}/{pid}/testcases", params={"ordinals": "2,200"}, headers=admin_headers)
     assert [t["output"] for t in picked.json()["items"]] == ["6\n", "600\n"]
+    _expect(gateway.get(f"{API}/{platform}/{pid}/testcases", params={"ordinals": "2,200"}), 403, "FORBIDDEN")
 
     # Lists by platform and by language, newest first, anonymous.
     listed = gateway.get(API, params={"platform": platform})

@@ -364,10 +364,37 @@ async def test_lifecycle_edit_complete_soft_and_hard_delete(c: Container, spy: O
     assert [e.aggregate_version for e in events] == [1, 2, 3, 4, 5, 6]
     assert REGISTRY.decode(events[-1]).hard and not REGISTRY.decode(events[-2]).hard
 
-    # The key is free again, and the new incarnation starts clean.
+    # The key is free again, and the new incarnation starts clean, its versions above the
+    # hard delete's (search keeps the highest version it saw: a tombstone must not win).
     await c.service.create(_new(platform, pid), actor="admin")
     fresh = await c.service.load_visible(platform, pid, can_manage=True)
     assert fresh.incarnation != problem.incarnation and fresh.test_case_count == 0
+    assert fresh.version == 7
+    assert (await spy.events(c.dynamodb, f"{platform}/{pid}"))[-1].aggregate_version == 7
+
+
+async def test_a_registrars_problems_count_against_the_plan_cap_in_the_create_transaction(c: Container) -> None:
+    platform, registrar = _platform(), f"reg-{uuid.uuid4().hex[:8]}"
+    for pid in ("a", "b"):
+        await c.service.create(_new(platform, pid), actor=registrar, quota=(registrar, 2))
+    over = await _expect(
+        ErrorCode.FORBIDDEN, c.service.create(_new(platform, "c"), actor=registrar, quota=(registrar, 2))
+    )
+    assert over.extra["reason"] == "max_problems"
+    await _expect(ErrorCode.NOT_FOUND, c.service.load_visible(platform, "c", can_manage=True))  # nothing written
+    assert await c.control.registered(registrar) == 2
+    await c.service.soft_delete(platform, "a", None)  # a soft-deleted problem still counts
+    await _expect(ErrorCode.FORBIDDEN, c.service.create(_new(platform, "c"), actor=registrar, quota=(registrar, 2)))
+    await c.service.hard_delete(platform, "a")  # a hard delete gives the slot back
+    assert await c.control.registered(registrar) == 1
+    await c.service.create(_new(platform, "c"), actor=registrar, quota=(registrar, 2))
+    # Parallel creates cannot overshoot the cap: the count is conditional in each transaction.
+    results = await asyncio.gather(
+        *(c.service.create(_new(platform, f"p{i}"), actor=registrar, quota=(registrar, 4)) for i in range(6)),
+        return_exceptions=True,
+    )
+    assert sum(not isinstance(r, BaseException) for r in results) == 2
+    assert await c.control.registered(registrar) == 4
 
 
 async def test_gc_removes_superseded_and_abandoned_sets_only(c: Container) -> None:

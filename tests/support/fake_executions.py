@@ -1,5 +1,7 @@
 """A local stand-in for the executions service's GET /executions/{id}: verifies the signed identity
-like a service does and shows an execution to its owner only (403 to others, 404 when unknown)."""
+like a service does and shows an execution to its owner only (403 to others, 404 when unknown).
+It serves only documents of the published model (algoitny_shared.execution_views.ExecutionView),
+so the tests and the real service cannot drift apart."""
 
 from __future__ import annotations
 
@@ -11,7 +13,39 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from algoitny_shared.errors import AppError
+from algoitny_shared.execution_views import ExecutionView
 from algoitny_shared.identity import IDENTITY_HEADER, IdentitySigner
+
+
+def execution_doc(
+    execution_id: str,
+    user_id: str,
+    verdict: str | None = "WA",
+    *,
+    tests: list[dict[str, Any]] | None = None,
+    status: str = "completed",
+    **extra: Any,
+) -> dict[str, Any]:
+    """An execution as GET /executions/{id} answers its owner (validated against the model).
+    ``tests`` entries need ``index`` and ``verdict``; times and memory default to 0."""
+    doc: dict[str, Any] = {
+        "execution_id": execution_id,
+        "user_id": user_id,
+        "platform": "cf",
+        "problem_id": "1A",
+        "problem_title": "A",
+        "language": "python3",
+        "public": False,
+        "status": status,
+        "verdict": verdict if status == "completed" else None,
+        "created_at": "2026-01-02T03:04:05+00:00",
+        "code": "print(int(input())+1)\n",
+        "code_visible": True,
+        "code_bytes": 22,
+        "tests": [{"time_ms": 0, "memory_kb": 0, **t} for t in (tests or [])],
+        **extra,
+    }
+    return ExecutionView.model_validate(doc).model_dump(mode="json")
 
 
 class FakeExecutions:
@@ -22,7 +56,8 @@ class FakeExecutions:
         self.url = ""
 
     def add(self, doc: dict[str, Any]) -> None:
-        self.executions[str(doc.get("execution_id") or doc["id"])] = doc
+        view = ExecutionView.model_validate(doc)
+        self.executions[view.execution_id] = view.model_dump(mode="json")
 
     def handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -54,7 +89,7 @@ class FakeExecutions:
                 doc = fake.executions.get(parts[1])
                 if doc is None:
                     return self._send(404, {"detail": "no such execution"})
-                if (doc.get("user_id") or doc.get("owner_id")) != identity.user_id and not identity.is_admin:
+                if doc["user_id"] != identity.user_id and not identity.is_admin:
                     return self._send(403, {"detail": "not yours"})
                 return self._send(200, doc)
 

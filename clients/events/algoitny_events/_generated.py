@@ -169,6 +169,9 @@ class SandboxRunRequested(_Payload):
     checker: str = "tokens"
     float_tolerance: float | None = None
     requested_at: datetime
+    expires_at: datetime | None = Field(
+        default=None, description="Not started by then: answered IE without running (the requester stopped waiting)"
+    )
 
 
 class GeneratedHint(_Payload):

@@ -50,9 +50,7 @@ def build(settings: HintsSettings | None = None) -> Container:
     store = DynamoHintStore(client, outbox, settings.namespace, settings.fault_points)
     signer = IdentitySigner(settings.internal_secret.get_secret_value())
     timeout = settings.upstream_timeout_s
-    executions = HttpExecutionSource(
-        settings.executions_url, signer, timeout, settings.max_field_chars, problems_url=settings.problems_url
-    )
+    executions = HttpExecutionSource(settings.executions_url, signer, timeout, settings.max_field_chars)
     problems = HttpProblemSource(settings.problems_url, signer, timeout)
     refunds = HttpRefunds(settings.ratelimit_url, signer, timeout)
     service = HintService(settings, store, executions, problems, refunds, GeminiHints(settings))

@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from faststream.kafka import KafkaBroker
 
 from algoitny_problems.adapters.authoring import ProgramAuthor
 from algoitny_problems.adapters.control import ControlRepository
 from algoitny_problems.adapters.generation_jobs import GenerationJobRepository
+from algoitny_problems.adapters.plans import HttpPlanCaps, PlanCaps
 from algoitny_problems.adapters.repository import ProblemRepository
-from algoitny_problems.adapters.sandbox import KafkaSandbox, SandboxMailbox
+from algoitny_problems.adapters.sandbox import KafkaSandbox, SandboxMailbox, SandboxObjects
 from algoitny_problems.adapters.test_cases import TestCaseStore
 from algoitny_problems.service_layer.generation import GenerationService, GenerationSettings, GenerationWorker
 from algoitny_problems.service_layer.maintenance import ExecutionCounter, GarbageCollector
@@ -20,6 +22,7 @@ from algoitny_problems.service_layer.use_cases import ProblemService
 from algoitny_problems.settings import ProblemsSettings
 from algoitny_shared.cursor import CursorCodec
 from algoitny_shared.dynamo import dynamodb, s3
+from algoitny_shared.identity import IdentitySigner
 from algoitny_shared.inbox import Inbox
 from algoitny_shared.kafka import EventConsumer, EventPublisher, make_broker
 from algoitny_shared.llm import GeminiClient
@@ -47,6 +50,7 @@ class Container:
     consumer: EventConsumer
     generation: GenerationService
     generation_worker: GenerationWorker
+    plan_caps: PlanCaps
 
 
 def build(settings: ProblemsSettings | None = None) -> Container:
@@ -73,7 +77,8 @@ def build(settings: ProblemsSettings | None = None) -> Container:
     def uow() -> DynamoUnitOfWork:
         return DynamoUnitOfWork(client, outbox, settings.fault_points)
 
-    gc = GarbageCollector(repo, store, control)
+    jobs = GenerationJobRepository(client, settings.namespace)
+    gc = GarbageCollector(repo, store, control, jobs, SandboxObjects(blobs, settings.sandbox_bucket()))
     service = ProblemService(repo, uow, cursors, control=control, purge=gc.purge_now)
     test_sets = TestSetService(
         repo,
@@ -106,14 +111,18 @@ def build(settings: ProblemsSettings | None = None) -> Container:
         generator_time_limit_ms=settings.generation_time_limit_ms,
         generator_memory_limit_mb=settings.generation_memory_limit_mb,
         max_input_kb=settings.generation_max_input_kb,
+        batch_max_mb=settings.generation_batch_max_mb,
     )
     author = ProgramAuthor(GeminiClient(settings))
-    jobs = GenerationJobRepository(client, settings.namespace)
     generation = GenerationService(jobs, repo, uow, cursors, author, test_sets, gen_settings)
     sandbox = KafkaSandbox(
         blobs, settings.sandbox_bucket(), client, repo.control, uow, timeout_s=settings.generation_sandbox_timeout_s
     )
     worker = GenerationWorker(jobs, repo, service, test_sets, sandbox, author, uow, gen_settings)
+    plan_caps = HttpPlanCaps(
+        httpx.AsyncClient(base_url=settings.ratelimit_url, timeout=5.0),
+        IdentitySigner(settings.internal_secret.get_secret_value()),
+    )
     return Container(
         settings,
         client,
@@ -131,4 +140,5 @@ def build(settings: ProblemsSettings | None = None) -> Container:
         consumer,
         generation,
         worker,
+        plan_caps,
     )

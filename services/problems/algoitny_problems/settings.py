@@ -41,6 +41,13 @@ class ProblemsSettings(LlmSettings):
     )
     generation_max_cases: int = Field(default=2000, ge=1, le=10_000, description="Cap on the cases of one job.")
     generation_batch_size: int = Field(default=50, ge=1, le=500, description="Cases per sandbox run and progress step.")
+    generation_batch_max_mb: int = Field(
+        default=128,
+        ge=8,
+        le=4096,
+        description="Memory a batch may hold at worst (every input at the input cap, every reference output at "
+        "twice that): batches shrink to fit (with the 4 MB input cap: 10 cases).",
+    )
     generation_lease_s: float = Field(default=30.0, ge=1, description="A worker's lease; heartbeats every third of it.")
     generation_poll_interval_s: float = Field(default=1.0, gt=0, description="How often an idle worker looks for jobs.")
     generation_max_attempts: int = Field(default=3, ge=1, le=20, description="Claims before a job fails for good.")
@@ -48,9 +55,15 @@ class ProblemsSettings(LlmSettings):
     generation_memory_limit_mb: int = Field(default=256, ge=16, le=1024)
     generation_max_input_kb: int = Field(default=4096, ge=1, le=65_536, description="Output cap of one generator run.")
     generation_sandbox_timeout_s: float = Field(
-        default=300.0, gt=0, description="How long a worker waits for one sandbox run before retrying the job."
+        default=300.0,
+        gt=0,
+        description="How long a sandbox run may wait for a judge to start it (then it is dropped unrun); the worker "
+        "waits that plus the run's worst case before retrying the job.",
     )
     generation_sse_max_s: float = Field(default=600.0, gt=0, description="Longest a job's events stream stays open")
+    ratelimit_url: str = Field(
+        default="http://127.0.0.1:8004", description="Ratelimit service: a registrar's plan cap on registered problems."
+    )
     sandbox_bucket_name: str = Field(
         default="", description="Sandbox-run bucket (executions'); empty means <namespace>-executions-sandbox."
     )

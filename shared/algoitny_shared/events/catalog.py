@@ -303,6 +303,11 @@ class SandboxLimits(_Payload):
     memory_limit_mb: int = 256
     output_limit_kb: int = 8192
 
+    def worst_case_run_s(self) -> float:
+        """The longest one run may take on a judge (the executions service's tests hold every
+        language to it): CPU at most 3 x the time limit + 0.5 s, wall 3 x the CPU, + 1 s start-up."""
+        return (3 * (3 * self.time_limit_ms + 500) + 1000) / 1000
+
 
 @REGISTRY.register("executions.SandboxRunRequested", version=1, topic=EXECUTION_JOBS, aggregate_type="sandbox_run")
 class SandboxRunRequested(_Payload):
@@ -321,6 +326,10 @@ class SandboxRunRequested(_Payload):
     checker: str = "tokens"
     float_tolerance: float | None = None
     requested_at: datetime
+    expires_at: datetime | None = Field(
+        default=None,
+        description="Not started by then: answered IE without running (the requester stopped waiting)",
+    )
 
 
 @REGISTRY.register("executions.SandboxRunCompleted", version=1, topic=EXECUTION_EVENTS, aggregate_type="sandbox_run")

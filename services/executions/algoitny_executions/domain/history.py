@@ -18,13 +18,15 @@ import os
 import time
 import zlib
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from algoitny_executions.domain.judging import MAX_CODE_BYTES, TestResult
+from algoitny_executions.domain.judging import MAX_CODE_BYTES, TestCase, TestResult
+from algoitny_shared.execution_views import ExecutionStatus, ExecutionView, HistoryEntry, TestView
 from algoitny_shared.languages import ALIASES
+
+__all__ = ["ExecutionView", "HistoryEntry", "TestView"]  # published in algoitny_shared.execution_views
 
 PLATFORM_PATTERN = r"^[a-z][a-z0-9_-]{1,31}$"
 PROBLEM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
@@ -34,11 +36,14 @@ MAX_STDIN_BYTES = 256 * 1024
 MAX_DETAILED_TESTS = 32
 DETAIL_KEEP_CHARS = 200
 OUTPUT_KEEP_CHARS = 128
+# The failed tests' input and expected output, for the owner (their result) and the hints service.
+MAX_IO_TESTS = 5
+IO_KEEP_BYTES = 1024
 COMPILE_MESSAGE_KEEP_CHARS = 4096
 RUN_OUTPUT_KEEP_BYTES = 64 * 1024
 MAX_HINTS = 20
 
-Status = Literal["queued", "running", "completed"]
+Status = ExecutionStatus
 Scope = Literal["mine", "public", "feed"]
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -152,13 +157,23 @@ def decompress_code(blob: bytes) -> str:
     return zlib.decompress(blob).decode("utf-8")
 
 
-def compact_tests(tests: Sequence[TestResult]) -> list[dict[str, Any]]:
-    """Every test's verdict, time and memory; detail and output for the first failing tests only."""
+def _keep(data: bytes, limit: int = IO_KEEP_BYTES) -> str:
+    text = data[:limit].decode("utf-8", errors="ignore")
+    return text + ("…" if len(data) > limit else "")
+
+
+def compact_tests(tests: Sequence[TestResult], cases: Sequence[TestCase] = ()) -> list[dict[str, Any]]:
+    """Every test's verdict, time and memory; detail and output for the first failing tests only,
+    and (given the test set's ``cases``) the input and expected output of the first few of them."""
     out: list[dict[str, Any]] = []
     detailed = 0
     for t in tests:
         entry: dict[str, Any] = {"i": t.index, "v": t.verdict.value, "t": t.time_ms, "m": t.memory_kb}
         if t.verdict.value not in ("AC", "SK") and detailed < MAX_DETAILED_TESTS:
+            if detailed < MAX_IO_TESTS and 0 <= t.index < len(cases):
+                entry["in"] = _keep(cases[t.index].input)
+                entry["ex"] = _keep(cases[t.index].output)
+                entry["ib"] = len(cases[t.index].input)
             detailed += 1
             if t.detail:
                 entry["d"] = t.detail[:DETAIL_KEEP_CHARS]
@@ -168,7 +183,9 @@ def compact_tests(tests: Sequence[TestResult]) -> list[dict[str, Any]]:
     return out
 
 
-def expand_tests(compact: Iterable[dict[str, Any]] | None) -> list[dict[str, Any]]:
+def expand_tests(compact: Iterable[dict[str, Any]] | None, *, with_io: bool = True) -> list[dict[str, Any]]:
+    """Per-test results as :class:`TestView` fields; ``with_io`` False leaves out the tests' input
+    and expected output (hidden test data: only the owner and admins see it)."""
     return [
         {
             "index": e["i"],
@@ -177,6 +194,9 @@ def expand_tests(compact: Iterable[dict[str, Any]] | None) -> list[dict[str, Any
             "memory_kb": e.get("m", 0),
             "detail": e.get("d", ""),
             "output": e.get("o", ""),
+            "input": e.get("in", "") if with_io else "",
+            "expected": e.get("ex", "") if with_io else "",
+            "input_bytes": e.get("ib", 0) if with_io else 0,
         }
         for e in (compact or [])
     ]
@@ -206,54 +226,6 @@ def item_size(item: dict[str, Any]) -> int:
 # ------------------------------------------------------------------ views
 
 
-class TestView(BaseModel):
-    __test__ = False
-    index: int
-    verdict: str
-    time_ms: int
-    memory_kb: int
-    detail: str = ""
-    output: str = ""
-
-
-class HistoryEntry(BaseModel):
-    """One execution in a list: never code, never per-test results."""
-
-    execution_id: str
-    user_id: str
-    user_name: str | None = None
-    platform: str
-    problem_id: str
-    problem_title: str
-    language: str
-    public: bool
-    status: Status
-    verdict: str | None = None
-    passed: int = 0
-    total: int = 0
-    max_time_ms: int = 0
-    max_memory_kb: int = 0
-    created_at: datetime
-    finished_at: datetime | None = None
-
-    @classmethod
-    def of(cls, item: dict[str, Any]) -> HistoryEntry:
-        return cls.model_validate({k: v for k, v in item.items() if k in cls.model_fields})
-
-
-class ExecutionView(HistoryEntry):
-    code: str | None = Field(default=None, description="Null when the caller may not see it (private, not owner)")
-    code_visible: bool
-    code_bytes: int
-    compile_message: str = ""
-    detail: str = ""
-    tests: list[TestView] = Field(default_factory=list)
-    tests_done: int = 0
-    test_set_version: int = 0
-    hints: list[str] = Field(default_factory=list)
-    started_at: datetime | None = None
-
-
 class HistoryPage(BaseModel):
     items: list[HistoryEntry]
     next_cursor: str | None = None
@@ -279,6 +251,12 @@ class RunResult(BaseModel):
 
 def may_see_code(item: dict[str, Any], viewer_id: str | None, viewer_is_admin: bool) -> bool:
     return viewer_is_admin or (viewer_id is not None and item.get("user_id") == viewer_id) or bool(item.get("public"))
+
+
+def is_owner_or_admin(item: dict[str, Any], viewer_id: str | None, viewer_is_admin: bool) -> bool:
+    """Who sees an execution's private parts even when it is public: its failed tests' input and
+    expected output (hidden test data) and its hints."""
+    return viewer_is_admin or (viewer_id is not None and item.get("user_id") == viewer_id)
 
 
 def may_see_execution(item: dict[str, Any], viewer_id: str | None, viewer_is_admin: bool) -> bool:

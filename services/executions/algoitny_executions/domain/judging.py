@@ -150,6 +150,21 @@ def _truncate(data: bytes, keep: int) -> str:
     return text + ("…" if len(data) > keep else "")
 
 
+STDERR_SUMMARY_CHARS = 180
+
+
+def stderr_summary(stderr: bytes, keep: int = STDERR_SUMMARY_CHARS) -> str:
+    """What a runtime error's detail keeps of stderr (the stored detail is 200 characters): all of
+    it when short; else its first line (Java names the exception there) and its end (Python's
+    traceback ends with the exception, C/C++ runtimes print the assertion last)."""
+    text = stderr[: 64 * 1024].decode("utf-8", errors="replace").strip()
+    if len(text) <= keep:
+        return text
+    first = text.split("\n", 1)[0][: keep // 3].rstrip()
+    tail = text[-(keep - len(first) - 3) :]
+    return f"{first} … {tail}"
+
+
 def classify(
     raw: RawRun,
     limits: EffectiveLimits,
@@ -188,7 +203,7 @@ def classify(
     if signalled:
         return verdict(Verdict.RE, signal_name(raw.code))
     if raw.code != 0:
-        stderr = _truncate(raw.stderr, 200).strip()
+        stderr = stderr_summary(raw.stderr)
         return verdict(Verdict.RE, f"exit code {raw.code}" + (f": {stderr}" if stderr else ""))
     result = check(checker, expected, raw.stdout, float_tolerance)
     if not result.ok:

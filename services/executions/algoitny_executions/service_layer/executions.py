@@ -23,6 +23,7 @@ from algoitny_executions.domain.history import (
     compress_code,
     decompress_code,
     expand_tests,
+    is_owner_or_admin,
     may_see_code,
     may_see_execution,
     merge_newest_first,
@@ -119,8 +120,13 @@ class HistoryLists:
 
 
 def view_of(item: dict[str, Any], identity: Identity) -> ExecutionView:
+    """What ``identity`` sees of an execution: a public one's code and verdicts are everyone's; the
+    failed tests' input and expected output (hidden test data) only its owner's and admins'; its
+    hints only its owner's."""
     visible = may_see_code(item, identity.user_id, identity.is_admin)
-    tests = expand_tests(unpack(item.get("tests_z")))
+    private = is_owner_or_admin(item, identity.user_id, identity.is_admin)
+    tests = expand_tests(unpack(item.get("tests_z")), with_io=private)
+    owner = identity.user_id is not None and item.get("user_id") == identity.user_id
     return ExecutionView(
         **HistoryEntry.of(item).model_dump(),
         code=decompress_code(item["code_z"]) if visible and item.get("code_z") else None,
@@ -131,7 +137,7 @@ def view_of(item: dict[str, Any], identity: Identity) -> ExecutionView:
         tests=tests,  # type: ignore[arg-type]
         tests_done=int(item.get("tests_done", len(tests))),
         test_set_version=int(item.get("test_set_version", 0)),
-        hints=list(item.get("hints", [])),
+        hints=list(item.get("hints", [])) if owner else [],
         started_at=item.get("started_at"),
     )
 
@@ -261,7 +267,9 @@ class ExecutionService:
                 last_status = status
                 changed = True
                 yield "status", {"execution_id": execution_id, "status": status}
-            tests = expand_tests(unpack(item.get("tests_z")))
+            tests = expand_tests(
+                unpack(item.get("tests_z")), with_io=is_owner_or_admin(item, identity.user_id, identity.is_admin)
+            )
             for test in tests[sent_tests:]:
                 changed = True
                 yield "test", test

@@ -73,6 +73,10 @@ class SandboxRunWorker:
         if await self._exists(key):
             await self._answer(req, envelope, "redelivered", key, "")
             return
+        if req.expires_at is not None and datetime.now(UTC) > req.expires_at:
+            # The requester stopped waiting: running it now would only hold judge slots.
+            await self._answer(req, envelope, Verdict.IE.value, None, "the request expired before a judge took it")
+            return
         judge = self._judge()
         if judge is None:
             raise DependencyUnavailable("the judge is not started yet")

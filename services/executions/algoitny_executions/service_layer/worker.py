@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +33,7 @@ from algoitny_executions.domain.judging import (
     JudgeReport,
     Limits,
     Submission,
+    TestCase,
     TestResult,
     Verdict,
 )
@@ -162,7 +163,11 @@ class JudgeWorker:
                     written = len(snapshot)
                     await self._repo.update(
                         job.execution_id,
-                        {"tests_z": pack(compact_tests(snapshot)), "tests_done": written, "total": len(test_set.cases)},
+                        {
+                            "tests_z": pack(compact_tests(snapshot, test_set.cases)),
+                            "tests_done": written,
+                            "total": len(test_set.cases),
+                        },
                     )
 
         done = asyncio.Event()
@@ -182,7 +187,9 @@ class JudgeWorker:
         finally:
             done.set()
             await flusher
-        await self._finish(job, report, t0, test_count=len(test_set.cases), test_set_version=test_set.version)
+        await self._finish(
+            job, report, t0, test_count=len(test_set.cases), test_set_version=test_set.version, cases=test_set.cases
+        )
 
     async def _finish(
         self,
@@ -191,6 +198,7 @@ class JudgeWorker:
         t0: float,
         test_count: int = 0,
         test_set_version: int | None = None,
+        cases: Sequence[TestCase] = (),
     ) -> None:
         finished = datetime.now(UTC)
         fields: dict[str, Any] = {
@@ -201,7 +209,7 @@ class JudgeWorker:
             "tests_done": report.total,
             "max_time_ms": report.max_time_ms,
             "max_memory_kb": report.max_memory_kb,
-            "tests_z": pack(compact_tests(report.tests)),
+            "tests_z": pack(compact_tests(report.tests, cases)),
             "compile_message": report.compile_message[:COMPILE_MESSAGE_KEEP_CHARS],
             "detail": report.detail[:500],
             "finished_at": finished.isoformat(),

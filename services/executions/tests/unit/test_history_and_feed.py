@@ -33,8 +33,8 @@ from algoitny_executions.domain.history import (
     public_shard,
     unpack,
 )
-from algoitny_executions.domain.judging import TestResult, Verdict
-from algoitny_executions.service_layer.executions import HistoryLists
+from algoitny_executions.domain.judging import TestCase, TestResult, Verdict
+from algoitny_executions.service_layer.executions import HistoryLists, view_of
 from algoitny_shared.cursor import CursorCodec
 from algoitny_shared.errors import AppError
 from algoitny_shared.identity import Identity, IdentitySigner
@@ -68,7 +68,10 @@ def test_an_item_with_1000_failing_tests_and_incompressible_code_stays_far_below
         "user_id": "u" * 128,
         "problem_title": "t" * 200,
         "code_z": compress_code(code),
-        "tests_z": pack(compact_tests(tests)),
+        # the failing tests' input and expected output are kept too (incompressible, far over the cut)
+        "tests_z": pack(
+            compact_tests(tests, [TestCase(input=rng.randbytes(1 << 20), output=rng.randbytes(1 << 16))] * 1000)
+        ),
         "compile_message": "m" * 4096,
         "detail": "d" * 500,
     }
@@ -99,6 +102,34 @@ def test_code_visibility() -> None:
     assert may_see_code(private, "u-1", False) and may_see_code(private, "admin", True)
     assert not may_see_code(private, "u-2", False) and not may_see_code(private, None, False)
     assert may_see_code({"user_id": "u-1", "public": True}, None, False)
+
+
+def test_failed_tests_input_expected_and_hints_are_the_owners_even_on_a_public_execution() -> None:
+    cases = [
+        TestCase(input=b"1 2\n", output=b"3\n"),
+        TestCase(input=b"2000000000 2000000000\n", output=b"4000000000\n"),
+    ]
+    tests = [TestResult(index=0, verdict=Verdict.AC), TestResult(index=1, verdict=Verdict.WA, output="-294967296\n")]
+    item = {
+        **_item(new_execution_id(), "owner", public=True),
+        "code_z": compress_code("int main(){}"),
+        "code_bytes": 12,
+        "tests_z": pack(compact_tests(tests, cases)),
+        "hints": ["Overflow: use long long"],
+    }
+    mine = view_of(item, Identity(user_id="owner", role="user"))
+    assert (mine.tests[1].input, mine.tests[1].expected, mine.tests[1].input_bytes) == (
+        "2000000000 2000000000\n",
+        "4000000000\n",
+        22,
+    )
+    assert mine.tests[0].input == "" and mine.hints == ["Overflow: use long long"]
+    for viewer in (Identity(user_id="someone", role="user"), Identity()):
+        theirs = view_of(item, viewer)
+        assert theirs.code == "int main(){}" and theirs.tests[1].output == "-294967296\n"  # public parts
+        assert theirs.tests[1].input == "" and theirs.tests[1].expected == "" and theirs.hints == []
+    admin = view_of(item, Identity(user_id="root", role="admin"))
+    assert admin.tests[1].expected == "4000000000\n" and admin.hints == []  # hints: the owner's alone
 
 
 class FakeStore:

@@ -1,5 +1,6 @@
 """Other services' data over HTTP, with a signed identity: executions (ownership is enforced by the
-executions service), problems (never the reference solution in a context) and quota refunds."""
+executions service; its answer is read with the published model, algoitny_shared.execution_views),
+problems (never the reference solution in a context) and quota refunds."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import zlib
 from typing import Any, Protocol
 
 import httpx
+from pydantic import ValidationError
 
 from algoitny_hints.domain.models import ExecutionContext, ProblemContext, TestResult
 from algoitny_shared.errors import AppError, ErrorCode
+from algoitny_shared.execution_views import ExecutionView
 from algoitny_shared.identity import IDENTITY_HEADER, Identity, IdentitySigner
 from algoitny_shared.kafka import DependencyUnavailable
 
@@ -35,6 +38,10 @@ class ExecutionSource(Protocol):
 class ProblemSource(Protocol):
     async def get(self, platform: str, problem_id: str) -> tuple[ProblemContext, str | None]:
         """The problem as hints may see it, and its reference solution (for the output check only)."""
+        ...
+
+    async def visible(self, platform: str, problem_id: str, identity: Identity) -> ProblemContext:
+        """The problem as ``identity`` may see it (NotVisible: a draft they do not manage, or gone)."""
         ...
 
 
@@ -80,92 +87,57 @@ def decode_code(raw: Any, encoding: str | None = None) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def _first(d: dict[str, Any], *names: str, default: Any = None) -> Any:
-    for n in names:
-        if n in d and d[n] is not None:
-            return d[n]
-    return default
-
-
-def _text(value: Any, limit: int) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dict):  # {"data": ..., "encoding": ...} or {"text": ..., "truncated": ...}
-        value = decode_code(_first(value, "data", "text", "value", default=""), value.get("encoding"))
-    text = value if isinstance(value, str) else str(value)
+def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + "\n…[truncated]"
 
 
-def _num(value: Any) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
+def execution_context(view: ExecutionView, limit: int = 1500) -> ExecutionContext:
+    """The executions service's answer (its published model) as the hints service reasons about it.
 
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _ordinal(test: dict[str, Any], position: int) -> int:
-    """1-based ordinal of a test; the executions service numbers them by 0-based "index"."""
-    explicit = _int(_first(test, "ordinal", "test", "number"))
-    if explicit is not None:
-        return explicit
-    index = _int(test.get("index"))
-    return index + 1 if index is not None else position + 1
+    Per-test facts are read by their published names: the test's ordinal is ``index + 1``, the
+    program's output is ``output``, the test's input and expected output are ``input`` and
+    ``expected`` (the executions service keeps them for the owner's first failing tests), and
+    ``detail`` says why it failed (for a runtime error: the signal, or the exit code and stderr)."""
+    tests = [
+        TestResult(
+            ordinal=t.ordinal,
+            verdict=t.verdict,
+            passed=t.verdict == "AC",
+            input=_clip(t.input, limit),
+            input_bytes=t.input_bytes or None,
+            expected=_clip(t.expected, limit),
+            actual=_clip(t.output, limit),
+            stderr=_clip(t.detail, limit) if t.verdict == "RE" else "",
+            time_ms=float(t.time_ms),
+            memory_kb=float(t.memory_kb),
+        )
+        for t in view.tests
+        if t.verdict != "SK"
+    ]
+    verdict = (view.verdict if view.status == "completed" and view.verdict else view.status).upper()
+    return ExecutionContext(
+        execution_id=view.execution_id,
+        user_id=view.user_id,
+        platform=view.platform,
+        problem_id=view.problem_id,
+        language=view.language,
+        code=view.code or "",
+        verdict=verdict,
+        tests=tests,
+        compile_error=_clip(view.compile_message, limit) if verdict == "CE" else "",
+        runtime_error=_clip(view.detail, limit) if verdict in ("RE", "IE") else "",
+        time_ms=float(view.max_time_ms),
+        memory_kb=float(view.max_memory_kb),
+    )
 
 
 def parse_execution(doc: dict[str, Any], limit: int = 1500) -> ExecutionContext:
-    """A tolerant reading of the executions service's answer (field names may still move)."""
-    if isinstance(doc.get("execution"), dict):
-        doc = {**doc, **doc["execution"]}
-    code_field = _first(doc, "code", "source_code", "source", "code_b64", default="")
-    encoding = _first(doc, "code_encoding", "encoding", "source_encoding")
-    if "code_b64" in doc and not encoding:
-        encoding = "base64"
-    raw_tests = _first(doc, "test_results", "tests", "results", "cases", default=[]) or []
-    tests = []
-    for i, t in enumerate(raw_tests if isinstance(raw_tests, list) else []):
-        if not isinstance(t, dict):
-            continue
-        passed = t.get("passed")
-        tests.append(
-            TestResult(
-                # The executions service numbers tests by 0-based position ("index"); ordinals start at 1.
-                ordinal=_ordinal(t, i),
-                verdict=_first(t, "verdict", "status", "result"),
-                passed=bool(passed) if isinstance(passed, bool) else None,
-                input=_text(_first(t, "input", "stdin"), limit),
-                expected=_text(_first(t, "expected", "expected_output", "answer"), limit),
-                actual=_text(_first(t, "actual", "actual_output", "output", "stdout"), limit),
-                stderr=_text(_first(t, "stderr", "error", "runtime_error", "detail"), limit),
-                time_ms=_num(_first(t, "time_ms", "elapsed_ms", "cpu_ms")),
-                memory_kb=_num(_first(t, "memory_kb", "max_rss_kb")),
-                exit_code=_int(_first(t, "exit_code", "returncode")),
-                signal=_int(_first(t, "signal", "term_signal")),
-            )
-        )
-    verdict = _first(doc, "verdict", "status", "result", default="UNKNOWN")
-    return ExecutionContext(
-        execution_id=str(_first(doc, "execution_id", "id", default="")),
-        user_id=_first(doc, "user_id", "owner_id", "owner"),
-        platform=_first(doc, "platform"),
-        problem_id=_first(doc, "problem_id"),
-        language=str(_first(doc, "language", "lang", default="unknown")),
-        code=decode_code(code_field, encoding),
-        verdict=str(verdict).upper(),
-        tests=tests,
-        compile_error=_text(
-            _first(doc, "compile_error", "compile_output", "compiler_output", "compile_message"), limit
-        ),
-        runtime_error=_text(_first(doc, "runtime_error", "error", "stderr", "error_message", "detail"), limit),
-        time_ms=_num(_first(doc, "time_ms", "max_time_ms")),
-        memory_kb=_num(_first(doc, "memory_kb", "max_memory_kb")),
-    )
+    """``GET /executions/{id}``'s JSON, validated against the published model (ValueError if not)."""
+    try:
+        view = ExecutionView.model_validate(doc)
+    except ValidationError as exc:
+        raise ValueError(f"not an execution view: {exc.errors()[:3]}") from exc
+    return execution_context(view, limit)
 
 
 class _Http:
@@ -184,54 +156,13 @@ class _Http:
         await self._client.aclose()
 
 
-MAX_EVIDENCE_TESTS = 3
-
-
 class HttpExecutionSource(_Http):
-    """Executions' detail, with the first failing tests' input and expected output filled in from
-    the problems service (the executions service keeps only verdicts and truncated actual output)."""
+    """``GET /executions/{id}`` of the executions service, as the caller (it enforces visibility);
+    the failing tests' input and expected output come with it (for the owner)."""
 
-    def __init__(
-        self,
-        base_url: str,
-        signer: IdentitySigner,
-        timeout_s: float,
-        field_limit: int = 1500,
-        problems_url: str | None = None,
-    ) -> None:
+    def __init__(self, base_url: str, signer: IdentitySigner, timeout_s: float, field_limit: int = 1500) -> None:
         super().__init__(base_url, signer, timeout_s)
         self._limit = field_limit
-        self._problems = _Http(problems_url, signer, timeout_s) if problems_url else None
-
-    async def close(self) -> None:
-        await super().close()
-        if self._problems:
-            await self._problems.close()
-
-    async def _with_cases(self, ctx: ExecutionContext) -> ExecutionContext:
-        failing = [t for t in ctx.tests if t.verdict not in (None, "AC", "SK") and not t.input and t.ordinal]
-        failing = failing[:MAX_EVIDENCE_TESTS]
-        if not (self._problems and failing and ctx.platform and ctx.problem_id):
-            return ctx
-        ordinals = ",".join(str(t.ordinal) for t in failing)
-        resp = await self._problems._request(
-            "GET", f"/problems/{ctx.platform}/{ctx.problem_id}/testcases?ordinals={ordinals}", SERVICE_IDENTITY
-        )
-        if resp.status_code != 200:
-            return ctx  # the hints still come, from less evidence
-        cases = {c.get("ordinal"): c for c in resp.json().get("items", []) if isinstance(c, dict)}
-        tests = [
-            t.model_copy(
-                update={
-                    "input": _text(cases[t.ordinal].get("input", ""), self._limit),
-                    "expected": _text(cases[t.ordinal].get("output", ""), self._limit),
-                }
-            )
-            if t in failing and t.ordinal in cases
-            else t
-            for t in ctx.tests
-        ]
-        return ctx.model_copy(update={"tests": tests})
 
     async def get(self, execution_id: str, identity: Identity) -> ExecutionContext:
         resp = await self._request("GET", f"/executions/{execution_id}", identity)
@@ -246,14 +177,19 @@ class HttpExecutionSource(_Http):
             ctx = parse_execution(doc, self._limit)
         except ValueError as exc:
             raise AppError(ErrorCode.UPSTREAM_UNAVAILABLE, "The executions service answered nonsense") from exc
-        if not ctx.execution_id:
-            ctx = ctx.model_copy(update={"execution_id": execution_id})
-        return await self._with_cases(ctx)
+        return ctx
 
 
 class HttpProblemSource(_Http):
+    async def visible(self, platform: str, problem_id: str, identity: Identity) -> ProblemContext:
+        ctx, _ = await self._get(platform, problem_id, identity)
+        return ctx
+
     async def get(self, platform: str, problem_id: str) -> tuple[ProblemContext, str | None]:
-        resp = await self._request("GET", f"/problems/{platform}/{problem_id}", SERVICE_IDENTITY)
+        return await self._get(platform, problem_id, SERVICE_IDENTITY)
+
+    async def _get(self, platform: str, problem_id: str, identity: Identity) -> tuple[ProblemContext, str | None]:
+        resp = await self._request("GET", f"/problems/{platform}/{problem_id}", identity)
         if resp.status_code in (403, 404, 410):
             raise NotVisible(f"{platform}/{problem_id}")
         if resp.status_code >= 400:

@@ -107,6 +107,8 @@ def _max_abs_int(text: str) -> int:
 def _wrong_answer(ex: ExecutionContext, t: TestResult, p: ProblemContext | None) -> tuple[str, list[Hint]]:
     kind, where = diff_outputs(t.expected, t.actual, p.float_tolerance if p else None)
     test = f"test {t.ordinal}" if t.ordinal is not None else "the first failing test"
+    if _is_python(ex.language) and kind == "overflow":
+        kind = "value"  # Python integers do not overflow: a big expected value is just a value
     if kind != "overflow" and _max_abs_int(t.expected) > INT32_MAX and not _is_python(ex.language):
         kind = "overflow"
     if kind == "no_output":
@@ -249,7 +251,7 @@ def _tle(ex: ExecutionContext, t: TestResult | None, p: ProblemContext | None) -
     n = estimate_n(t, p)
     limit = p.time_limit_ms if p and p.time_limit_ms else None
     complexity = allowed_complexity(n, limit, ex.language)
-    input_size = len(t.input) if t else 0
+    input_size = (t.input_bytes or len(t.input)) if t else 0
     slow = _slow_input(ex, input_size)
     if slow:
         return "tle_slow_input", _h(
@@ -536,7 +538,8 @@ def execution_hints(ex: ExecutionContext, problem: ProblemContext | None) -> tup
         return _output_limit(ex, t)
     if verdict in {"RE", "RUNTIME_ERROR"} or tv == "RE":
         return _runtime_error(ex, t, problem)
-    if t is not None and (t.expected or t.actual):
+    if t is not None and t.expected:
+        # Without the expected output a diff would take every printed value for an extra one.
         return _wrong_answer(ex, t, problem)
     return "unknown", _h(
         [

@@ -21,6 +21,7 @@ class TestResult(BaseModel):
     verdict: str | None = None
     passed: bool | None = None
     input: str = ""
+    input_bytes: int | None = None  # the whole input's size when ``input`` is only its start
     expected: str = ""
     actual: str = ""
     stderr: str = ""
@@ -67,6 +68,7 @@ class ProblemContext(BaseModel):
 
     platform: str
     problem_id: str
+    id: int | None = Field(default=None, description="The problem's numeric id: new with every incarnation")
     title: str = ""
     tags: list[str] = Field(default_factory=list)
     constraints: str | None = None

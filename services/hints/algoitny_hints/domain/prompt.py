@@ -99,7 +99,49 @@ def parse_answer(text: str | None) -> list[Hint]:
     return [Hint(level=n + 1, title=hints[i].title, text=hints[i].text) for n, i in enumerate(order)]
 
 
-_FENCE = re.compile(r"```[^\n]*\n(.*?)```", re.S)
+# Code a hint might carry, however it is marked up: fences of ``` or ~~~ (any length, with or
+# without a language, closed or running to the end), a fence on one line, HTML pre/code
+# elements, indented (4 spaces / tab) blocks, and bare runs of lines that read as code.
+_FENCE = re.compile(r"(?m)^[ \t]*(`{3,}|~{3,})[^\n]*\n(.*?)(?:^[ \t]*\1[`~]*[ \t]*$|\Z)", re.S)
+_INLINE_FENCE = re.compile(r"(`{3,}|~{3,})(.+?)\1", re.S)
+_HTML_CODE = re.compile(r"<(pre|code)[^>]*>(.*?)(?:</\1>|\Z)", re.S | re.I)
+_CODE_LINE = re.compile(
+    r"([;{}]\s*(//.*)?$)|^\s*(#include|#define|def |for\b|while\b|if\b|else\b|elif |return\b|print|"
+    r"import |from \S+ import|class |public |private |static |int |long |using |std::|cin|cout|scanf|printf|"
+    r"let |const |var |function |fn |func |package |[A-Za-z_][\w.\[\]]* *(\+|-|\*|/|%)?= )"
+)
+MAX_FOREIGN_CODE_LINES = 6
+
+
+def _statements(block: str) -> list[str]:
+    """A block's code lines; one long line of code counts each of its statements."""
+    lines = [ln for ln in block.splitlines() if ln.strip()]
+    if len(lines) <= 2:
+        lines = [part for ln in lines for part in re.split(r"(?<=[;{}])", ln) if part.strip()]
+    return lines
+
+
+def code_blocks(text: str) -> list[list[str]]:
+    """Every stretch of ``text`` that is code, as its lines (statements)."""
+    blocks = [_statements(m.group(2)) for m in _FENCE.finditer(text)]
+    blocks += [_statements(m.group(2)) for m in _INLINE_FENCE.finditer(text)]
+    blocks += [_statements(m.group(2)) for m in _HTML_CODE.finditer(text)]
+    indented: list[str] = []
+    run: list[str] = []
+    for line in [*text.splitlines(), ""]:
+        if line.startswith(("    ", "\t")) and line.strip():
+            indented.append(line)
+        elif line.strip() or not indented:
+            if len(indented) > 1:
+                blocks.append(indented)
+            indented = []
+        if line.strip() and _CODE_LINE.search(line.strip()):
+            run.append(line)
+        elif line.strip():
+            if len(run) > 1:
+                blocks.append(run)
+            run = []
+    return blocks
 
 
 def _norm(text: str) -> str:
@@ -111,7 +153,8 @@ def check_output(hints: list[Hint], *, forbidden: list[str], own_code: str = "")
 
     ``forbidden``: texts that must never appear (the reference solution, other users' code):
     any of their lines of 20+ significant characters found in a hint rejects it. A code block of
-    more than 6 lines that is not the user's own code counts as a full solution and rejects it too.
+    more than 6 lines that is not the user's own code counts as a full solution and rejects it too,
+    whatever the markup (:func:`code_blocks`).
     """
     own = _norm(own_code)
     body = "\n".join(f"{h.title}\n{h.text}" for h in hints)
@@ -124,9 +167,9 @@ def check_output(hints: list[Hint], *, forbidden: list[str], own_code: str = "")
         n = _norm(text)
         if len(n) >= 20 and n in flat:
             return "contains a protected solution"
-    for block in _FENCE.findall(body):
-        lines = [ln for ln in block.splitlines() if ln.strip()]
-        foreign = [ln for ln in lines if _norm(ln) not in own]
-        if len(foreign) > 6:
-            return "contains a code block that looks like a complete solution"
+    for hint in hints:
+        for block in code_blocks(hint.text):
+            foreign = [ln for ln in block if _norm(ln) not in own]
+            if len(foreign) > MAX_FOREIGN_CODE_LINES:
+                return "contains a code block that looks like a complete solution"
     return None

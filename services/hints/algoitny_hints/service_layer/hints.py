@@ -171,10 +171,18 @@ class HintService:
     async def problem_hints(
         self, platform: str, problem_id: str, identity: Identity, charge: Charge | None
     ) -> HintsView:
+        """A problem's hints, for those who may see the problem (never a draft's to its readers),
+        and only those made for this incarnation of it (a problem hard-deleted and created again
+        under the same id starts without hints). Whatever is not served is not charged."""
         if not identity.is_authenticated:
             raise AppError(ErrorCode.UNAUTHENTICATED, "Sign in to read hints")
+        try:
+            problem = await self._problems.visible(platform, problem_id, identity)
+        except NotVisible:
+            await self._refund(identity.user_id, charge, "no such problem", None)
+            raise AppError(ErrorCode.NOT_FOUND, "No such problem") from None
         view = await self._store.latest(problem_target(platform, problem_id))
-        if view is None or view.get("status") != "ready":
+        if view is None or view.get("status") != "ready" or view.get("problem_ref") != problem.id:
             # Nothing to read: the charge the gateway made for this read is given back.
             await self._refund(identity.user_id, charge, "no hints for this problem yet", None)
             raise AppError(ErrorCode.NOT_FOUND, "No hints for this problem yet")
@@ -238,6 +246,8 @@ class HintService:
             generated_at=now,
         ).model_dump(mode="json")
         view["user_id"] = req.user_id if req.kind == "execution" else None
+        # Which incarnation of the problem these hints are for (its numeric id is new with each).
+        view["problem_ref"] = problem.id if problem is not None else None
         event = REGISTRY.envelope(
             HintGenerated(
                 request_id=req.request_id,

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from support.fake_executions import FakeExecutions, serve_executions
+from support.fake_executions import FakeExecutions, execution_doc, serve_executions
 
 from algoitny_hints.adapters.gemini import GeminiHints
 from algoitny_hints.adapters.repository import MemoryHintStore, problem_target
@@ -29,27 +29,30 @@ CHARGE = Charge("req-charge-0001", "2026-01-02")
 
 
 def doc(eid: str, user: str, verdict: str = "WA", **extra: Any) -> dict[str, Any]:
-    return {
-        "execution_id": eid,
-        "user_id": user,
-        "platform": "cf",
-        "problem_id": "1A",
-        "language": "python3",
-        "code": "print(int(input())+1)\n",
-        "verdict": verdict,
-        "tests": [{"ordinal": 1, "status": verdict, "input": "1\n", "expected": "3\n", "actual": "2\n"}],
-        **extra,
-    }
+    if verdict == "RUNNING":
+        return execution_doc(eid, user, None, status="running", **extra)
+    tests = [{"index": 0, "verdict": verdict, "input": "1\n", "expected": "3\n", "output": "2\n"}]
+    return execution_doc(eid, user, verdict, **{"tests": tests, **extra})
 
 
 class Problems:
+    """Known problems by key -> (numeric id, status); drafts are visible to admins only."""
+
     def __init__(self) -> None:
-        self.known = {("cf", "1A")}
+        self.known: dict[tuple[str, str], tuple[int, str]] = {("cf", "1A"): (1, "completed")}
 
     async def get(self, platform: str, problem_id: str) -> tuple[ProblemContext, str | None]:
         if (platform, problem_id) not in self.known:
             raise NotVisible(problem_id)
-        return ProblemContext(platform=platform, problem_id=problem_id, title="T", tags=["greedy"]), "SECRET_REF"
+        numeric_id, _ = self.known[(platform, problem_id)]
+        ctx = ProblemContext(platform=platform, problem_id=problem_id, id=numeric_id, title="T", tags=["greedy"])
+        return ctx, "SECRET_REF"
+
+    async def visible(self, platform: str, problem_id: str, identity: Identity) -> ProblemContext:
+        ctx, _ = await self.get(platform, problem_id)
+        if self.known[(platform, problem_id)][1] != "completed" and not identity.is_admin:
+            raise NotVisible(problem_id)
+        return ctx
 
 
 class Refunds:
@@ -165,6 +168,29 @@ async def test_problem_hints_admin_generates_users_read(parts: Any) -> None:
     assert len(refunds.calls) == 1
 
 
+async def test_problem_hints_of_a_draft_are_neither_served_nor_charged(parts: Any) -> None:
+    svc, store, refunds, _ = parts
+    svc._problems.known[("cf", "2B")] = (2, "draft")
+    out = await svc.request_problem_hints("cf", "2B", ADMIN)
+    assert await svc.generate(HintRequested.model_validate(store.requests[out["request_id"]])) == "fallback"
+    assert (await svc.problem_hints("cf", "2B", ADMIN, None)).status == "ready"
+    with pytest.raises(AppError) as err:
+        await svc.problem_hints("cf", "2B", ALICE, CHARGE)
+    assert err.value.code is ErrorCode.NOT_FOUND
+    assert [c[0] for c in refunds.calls] == ["alice"]  # the read's charge is given back
+
+
+async def test_problem_hints_do_not_survive_into_a_new_problem_under_the_same_id(parts: Any) -> None:
+    svc, store, refunds, _ = parts
+    out = await svc.request_problem_hints("cf", "1A", ADMIN)
+    assert await svc.generate(HintRequested.model_validate(store.requests[out["request_id"]])) == "fallback"
+    assert (await svc.problem_hints("cf", "1A", ALICE, CHARGE)).status == "ready"
+    svc._problems.known[("cf", "1A")] = (7, "completed")  # hard-deleted and created again: a new numeric id
+    with pytest.raises(AppError) as err:
+        await svc.problem_hints("cf", "1A", ALICE, CHARGE)
+    assert err.value.code is ErrorCode.NOT_FOUND and len(refunds.calls) == 1
+
+
 def test_charge_header() -> None:
     assert charge_of(None) is None
     assert charge_of("2026-01-02 problem-hint:cf:1A:2026-01-02") == Charge(
@@ -174,35 +200,31 @@ def test_charge_header() -> None:
         charge_of("bad header")
 
 
-async def test_http_source_reads_tolerant_shapes(executions: FakeExecutions) -> None:
-    code = "x = 1\nprint(x)\n"
-    executions.add(
-        {
-            "id": "ex-shape",
-            "owner_id": "alice",
-            "lang": "python3",
-            "source_code": base64.b64encode(code.encode()).decode(),
-            "status": "runtime_error",
-            "results": [
-                {"index": 4, "passed": False, "stdin": "5", "answer": "1", "stdout": "", "stderr": "IndexError: x"}
-            ],
-            "error_message": "Traceback\nIndexError: list index out of range",
-        }
-    )
+async def test_http_source_reads_the_published_execution_view(executions: FakeExecutions) -> None:
+    tests = [
+        {"index": 3, "verdict": "AC"},
+        {"index": 4, "verdict": "RE", "input": "5", "expected": "1", "detail": "exit code 1: IndexError: x"},
+    ]
+    executions.add(execution_doc("ex-shape", "alice", "RE", tests=tests, detail="first failure on test 5"))
     source = HttpExecutionSource(executions.url, IdentitySigner(SECRET), 2.0)
     try:
         ctx = await source.get("ex-shape", ALICE)
-        assert ctx.user_id == "alice" and ctx.code == code and ctx.verdict == "RUNTIME_ERROR"
-        assert (
-            ctx.tests[0].ordinal == 5
-        )  # 0-based "index" 4 is ordinal 5 and ctx.tests[0].failed and ctx.tests[0].stderr == "IndexError: x"
-        assert "IndexError" in ctx.runtime_error
+        assert ctx.user_id == "alice" and ctx.verdict == "RE" and ctx.code.startswith("print(")
+        failed = ctx.tests[1]
+        assert failed.ordinal == 5 and failed.failed  # 0-based "index" 4 is ordinal 5
+        assert (failed.input, failed.expected, failed.stderr) == ("5", "1", "exit code 1: IndexError: x")
+        assert "first failure" in ctx.runtime_error
         with pytest.raises(NotVisible):
             await source.get("ex-shape", BOB)  # 403
         with pytest.raises(NotVisible):
             await source.get("nope", ALICE)  # 404
     finally:
         await source.close()
+
+
+def test_a_guessed_shape_is_refused_not_half_read() -> None:
+    with pytest.raises(ValueError):
+        parse_execution({"id": "e", "owner_id": "u", "test_results": [{"expected_output": "1"}]})
 
 
 def test_code_decoding_plain_base64_gzip() -> None:
@@ -216,45 +238,6 @@ def test_code_decoding_plain_base64_gzip() -> None:
 
 
 def test_parse_truncates_long_outputs() -> None:
-    ctx = parse_execution(doc("e", "u", tests=[{"input": "9" * 5000, "expected": "1", "actual": "2"}]), limit=100)
+    tests = [{"index": 0, "verdict": "WA", "input": "9" * 5000, "expected": "1", "output": "2"}]
+    ctx = parse_execution(doc("e", "u", tests=tests), limit=100)
     assert len(ctx.tests[0].input) < 200 and ctx.tests[0].input.endswith("[truncated]")
-
-
-async def test_failing_tests_get_their_input_and_expected_output_from_the_problems_service() -> None:
-    import httpx
-
-    from algoitny_hints.adapters.sources import HttpExecutionSource
-    from algoitny_shared.identity import Identity, IdentitySigner
-
-    source = HttpExecutionSource("http://executions", IdentitySigner("s" * 32), 5, problems_url="http://problems")
-    detail = {
-        "execution_id": "01X",
-        "user_id": "u1",
-        "platform": "baekjoon",
-        "problem_id": "1000",
-        "language": "python",
-        "code": "print(1)",
-        "verdict": "WA",
-        "tests": [
-            {"index": 0, "verdict": "AC", "output": "3"},
-            {"index": 1, "verdict": "WA", "output": "8"},
-        ],
-    }
-    asked: list[str] = []
-
-    async def executions(method: str, path: str, identity: Identity, json: object = None) -> httpx.Response:
-        return httpx.Response(200, json=detail)
-
-    async def problems(method: str, path: str, identity: Identity, json: object = None) -> httpx.Response:
-        asked.append(path)
-        return httpx.Response(200, json={"items": [{"ordinal": 2, "input": "4 5\n", "output": "9\n"}]})
-
-    source._request = executions  # type: ignore[method-assign]
-    assert source._problems is not None
-    source._problems._request = problems  # type: ignore[method-assign]
-    ctx = await source.get("01X", Identity(user_id="u1", role="user"))
-    assert asked == ["/problems/baekjoon/1000/testcases?ordinals=2"]  # only the failing test
-    failed = ctx.tests[1]
-    assert (failed.ordinal, failed.input, failed.expected, failed.actual) == (2, "4 5\n", "9\n", "8")
-    assert ctx.tests[0].input == ""
-    await source.close()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import gzip
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from support.fake_executions import execution_doc
 from support.fake_gemini import GOOD_HINTS, MALFORMED, OK, RATE_LIMITED, SERVER_ERROR, FakeGemini, Step, answer
 from support.fake_gemini import serve_gemini as serve
 
@@ -58,6 +57,9 @@ class Problems:
         )
         return ctx, REFERENCE
 
+    async def visible(self, platform: str, problem_id: str, identity: Identity) -> ProblemContext:
+        return (await self.get(platform, problem_id))[0]
+
 
 class Refunds:
     def __init__(self) -> None:
@@ -67,26 +69,23 @@ class Refunds:
         self.calls.append((user_id, request_id, day, reason))
 
 
-EXECUTION = {
-    "id": "ex-1",
-    "user_id": "alice",
-    "platform": "cf",
-    "problem_id": "1A",
-    "language": "cpp",
-    "code_encoding": "gzip+base64",
-    "code": base64.b64encode(gzip.compress(USER_CODE.encode())).decode(),
-    "verdict": "WA",
-    "test_results": [
-        {"ordinal": 1, "verdict": "AC", "input": "1\n5\n", "expected_output": "5\n", "actual_output": "5\n"},
+EXECUTION = execution_doc(
+    "ex-1",
+    "alice",
+    "WA",
+    language="cpp17",
+    code=USER_CODE,
+    tests=[
+        {"index": 0, "verdict": "AC"},
         {
-            "ordinal": 2,
+            "index": 1,
             "verdict": "WA",
             "input": "2\n3000000000 3000000000\n",
-            "expected_output": "6000000000\n",
-            "actual_output": "1705032704\n",
+            "expected": "6000000000\n",
+            "output": "1705032704\n",
         },
     ],
-}
+)
 
 
 def make_service(url: str, **extra: Any) -> tuple[HintService, MemoryHintStore, Refunds]:
@@ -119,8 +118,7 @@ async def test_success_uses_decoded_code_and_failing_test_never_the_reference(ge
     assert req["body"]["generationConfig"]["responseMimeType"] == "application/json"
     assert "hints" in json.dumps(req["body"]["generationConfig"]["responseSchema"])
     prompt = gemini.prompts()[0]
-    assert "SUM_MARKER" in prompt and "int s=0" in prompt  # decoded, not base64/gzip
-    assert EXECUTION["code"] not in prompt
+    assert "SUM_MARKER" in prompt and "int s=0" in prompt  # the code as the published view carries it
     assert "3000000000 3000000000" in prompt and "6000000000" in prompt and "1705032704" in prompt
     assert "Big Sum" in prompt and "1000 ms" in prompt
     assert REFERENCE not in prompt and "total += a[i]" not in prompt

@@ -32,6 +32,14 @@ def purge_pk(platform: str, problem_id: str, incarnation: str) -> str:
     return f"PURGE#{platform}#{problem_id}#{incarnation}"
 
 
+def registrar_pk(user_id: str) -> str:
+    return f"REGISTRAR#{user_id}"
+
+
+def key_versions_pk(platform: str, problem_id: str) -> str:
+    return f"KEYVERSION#{platform}#{problem_id}"
+
+
 def _at(seconds_from_now: float, now: datetime | None = None) -> str:
     return ts((now or datetime.now(UTC)) + timedelta(seconds=seconds_from_now))
 
@@ -153,6 +161,71 @@ class ControlRepository:
             "gc_after": _at(0),
         }
         return {"Put": {"TableName": self.table, "Item": to_item(item)}}
+
+    def count_registered(self, user_id: str, cap: int) -> dict[str, Any]:
+        """+1 on the problems a registrar has registered, if still under the plan's cap (-1: none)."""
+        update: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": {"pk": {"S": registrar_pk(user_id)}},
+            "UpdateExpression": "ADD problems :one",
+            "ExpressionAttributeValues": {":one": {"N": "1"}},
+        }
+        if cap >= 0:
+            update["ConditionExpression"] = "attribute_not_exists(problems) OR problems < :cap"
+            update["ExpressionAttributeValues"][":cap"] = {"N": str(cap)}
+        return {"Update": update}
+
+    def uncount_registered(self, user_id: str) -> dict[str, Any]:
+        """-1 when one of a registrar's problems is hard-deleted (it was +1 in the same transaction
+        that created the problem, so the count never goes below 0)."""
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": {"pk": {"S": registrar_pk(user_id)}},
+                "UpdateExpression": "ADD problems :minus",
+                "ExpressionAttributeValues": {":minus": {"N": "-1"}},
+            }
+        }
+
+    def put_key_version(self, platform: str, problem_id: str, version: int) -> dict[str, Any]:
+        """The last version a hard-deleted problem reached under its key: the next incarnation
+        starts above it (kept forever: one tiny item per deleted key)."""
+        item = {"pk": key_versions_pk(platform, problem_id), "kind": "key_version", "version": version}
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": to_item(item),
+                "ConditionExpression": "attribute_not_exists(pk) OR version < :v",
+                "ExpressionAttributeValues": {":v": {"N": str(version)}},
+            }
+        }
+
+    def check_key_version(self, platform: str, problem_id: str, seen: int) -> dict[str, Any]:
+        """A create's guard: the key's last version is still the one it started above."""
+        if seen == 0:
+            return {
+                "ConditionCheck": {
+                    "TableName": self.table,
+                    "Key": {"pk": {"S": key_versions_pk(platform, problem_id)}},
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        return {
+            "ConditionCheck": {
+                "TableName": self.table,
+                "Key": {"pk": {"S": key_versions_pk(platform, problem_id)}},
+                "ConditionExpression": "version = :v",
+                "ExpressionAttributeValues": {":v": {"N": str(seen)}},
+            }
+        }
+
+    async def key_version(self, platform: str, problem_id: str) -> int:
+        record = await self.get(key_versions_pk(platform, problem_id))
+        return int(record["version"]) if record else 0
+
+    async def registered(self, user_id: str) -> int:
+        record = await self.get(registrar_pk(user_id))
+        return int(record.get("problems", 0)) if record else 0
 
     # ------------------------------------------------------------------ single writes
 

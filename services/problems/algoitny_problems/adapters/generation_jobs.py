@@ -99,6 +99,10 @@ class GenerationJobRepository:
             return False
         return True
 
+    async def delete(self, job_id: str) -> None:
+        """Only for a hard-deleted problem's jobs (a job is otherwise kept as the record of a set)."""
+        await asyncio.to_thread(self._client.delete_item, TableName=self.table, Key={"job_id": {"S": job_id}})
+
     # ------------------------------------------------------------------ reads
 
     async def get(self, job_id: str, consistent: bool = True) -> GenerationJob | None:
@@ -118,9 +122,11 @@ class GenerationJobRepository:
         before: str | None = None,
         oldest_first: bool = False,
         status: str | None = None,
+        created_by: str | None = None,
     ) -> tuple[list[GenerationJob], bool]:
         """One GSI's jobs newest first (or oldest first), strictly before the job id ``before``;
-        optionally only those in ``status`` (a filter on a problem's few jobs). Returns (jobs, more)."""
+        optionally only those in ``status`` and/or started by ``created_by`` (filters). Returns
+        (jobs, more)."""
         key = "#h = :h"
         names = {"#h": hash_name}
         values: dict[str, Any] = {":h": {"S": hash_value}}
@@ -128,10 +134,17 @@ class GenerationJobRepository:
             key += " AND job_id < :before" if not oldest_first else " AND job_id > :before"
             values[":before"] = {"S": before}
         kwargs: dict[str, Any] = {}
+        filters: list[str] = []
         if status is not None:
-            kwargs["FilterExpression"] = "#st = :st"
+            filters.append("#st = :st")
             names["#st"] = "status"
             values[":st"] = {"S": status}
+        if created_by is not None:
+            filters.append("#by = :by")
+            names["#by"] = "created_by"
+            values[":by"] = {"S": created_by}
+        if filters:
+            kwargs["FilterExpression"] = " AND ".join(filters)
         jobs: list[GenerationJob] = []
         start: dict[str, Any] | None = None
         while True:

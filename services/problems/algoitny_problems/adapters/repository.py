@@ -228,6 +228,7 @@ class ProblemRepository:
         language: str | None,
         limit: int,
         start_key: dict[str, Any] | None,
+        created_by: str | None = None,
     ) -> tuple[list[Problem], dict[str, Any] | None]:
         """AP-28/29/31/32: newest first on the GSI that fits the filter.
 
@@ -257,6 +258,10 @@ class ProblemRepository:
             key_expr = "#st = :h"
             names["#st"] = "status"
             values[":h"] = {"S": status}
+        if created_by is not None:  # a registrar's own drafts / deleted problems
+            names["#by"] = "created_by"
+            values[":by"] = {"S": created_by}
+            filter_expr = f"({filter_expr}) AND #by = :by" if filter_expr else "#by = :by"
         found: list[Problem] = []
         last = start_key
         for _ in range(10):  # a filtered query may need a few pages to fill one

@@ -18,7 +18,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from algoitny_shared.dynamo import from_item, to_item
@@ -28,6 +28,7 @@ from algoitny_shared.uow import DynamoUnitOfWork
 
 REQUESTER = "problems"
 MAILBOX_TTL_S = 24 * 3600
+COMPILE_ALLOWANCE_S = 60.0  # compiling (cached after the first run) and moving inputs in and out
 
 
 def mailbox_pk(run_id: str) -> str:
@@ -119,6 +120,12 @@ class KafkaSandbox:
     ) -> SandboxOutcome:
         answer = await self._answer(run_id)
         if answer is None:
+            requested_at = datetime.now(UTC)
+            # A judge must start the run within the timeout (else it is dropped unrun); once started
+            # it ends within its worst case. Waiting for both, a job never retries while its earlier
+            # run may still be queued or running (and holding judge slots).
+            expires_at = requested_at + timedelta(seconds=self._timeout)
+            wait_s = self._timeout + len(inputs) * limits.worst_case_run_s() + COMPILE_ALLOWANCE_S
             request_key = f"requests/{run_id}.json.gz"
             body = {
                 "code": code,
@@ -141,7 +148,8 @@ class KafkaSandbox:
                         with_expected=expected is not None,
                         checker=checker,
                         float_tolerance=float_tolerance,
-                        requested_at=datetime.now(UTC),
+                        requested_at=requested_at,
+                        expires_at=expires_at,
                     ),
                     producer=REQUESTER,
                     aggregate_id=run_id,
@@ -149,13 +157,13 @@ class KafkaSandbox:
                 )
             )
             await uow.commit()
-            deadline = time.monotonic() + self._timeout
+            deadline = time.monotonic() + wait_s
             delay = 0.05
             while answer is None:
                 if abandoned():
                     raise Abandoned(run_id)
                 if time.monotonic() > deadline:
-                    raise SandboxUnavailable(f"no answer from the sandbox within {self._timeout:.0f} s")
+                    raise SandboxUnavailable(f"no answer from the sandbox within {wait_s:.0f} s")
                 await asyncio.sleep(delay)
                 delay = min(delay * 1.5, 0.5)
                 answer = await self._answer(run_id)
@@ -181,6 +189,40 @@ class KafkaSandbox:
             for r in data.get("runs", [])
         ]
         return SandboxOutcome(verdict, outcome.detail, outcome.compile_message, sorted(runs, key=lambda r: r.index))
+
+
+class SandboxObjects:
+    """The objects sandbox runs leave in the sandbox bucket: ``requests/<run id>.json.gz`` (program
+    and inputs) and ``results/<run id>.json.gz`` (outputs). Run ids start with the job id."""
+
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+
+    async def delete_run(self, run_id: str) -> None:
+        keys = [{"Key": f"requests/{run_id}.json.gz"}, {"Key": f"results/{run_id}.json.gz"}]
+        await asyncio.to_thread(self._s3.delete_objects, Bucket=self._bucket, Delete={"Objects": keys, "Quiet": True})
+
+    async def delete_job(self, job_id: str) -> int:
+        """Every request and result object of one job's runs (any life, attempt or step)."""
+        deleted = 0
+        for prefix in (f"requests/{job_id}.", f"results/{job_id}."):
+            token: str | None = None
+            while True:
+                kwargs: dict[str, Any] = {"Bucket": self._bucket, "Prefix": prefix, "MaxKeys": 1000}
+                if token:
+                    kwargs["ContinuationToken"] = token
+                resp = await asyncio.to_thread(self._s3.list_objects_v2, **kwargs)
+                keys = [{"Key": o["Key"]} for o in resp.get("Contents", [])]
+                if keys:
+                    await asyncio.to_thread(
+                        self._s3.delete_objects, Bucket=self._bucket, Delete={"Objects": keys, "Quiet": True}
+                    )
+                    deleted += len(keys)
+                if not resp.get("IsTruncated"):
+                    break
+                token = resp.get("NextContinuationToken")
+        return deleted
 
 
 class SandboxMailbox:

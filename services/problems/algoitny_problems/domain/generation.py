@@ -192,6 +192,18 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def solution_output_kb(max_input_kb: int) -> int:
+    """A reference solution's output cap in a generation job: twice a generated input's cap."""
+    return 2 * max_input_kb
+
+
+def batch_size_for(configured: int, max_input_kb: int, budget_mb: int) -> int:
+    """Cases per batch, so that a batch's worst case (every input and every reference output at its
+    cap) stays within ``budget_mb`` of memory in the worker; at least 1, at most ``configured``."""
+    per_case_kb = max_input_kb + solution_output_kb(max_input_kb)
+    return max(1, min(configured, budget_mb * 1024 // per_case_kb))
+
+
 def size_class_of(counts: dict[str, int], index: int) -> str:
     """The size class of case ``index``: all small cases first, then medium, large, max."""
     for cls in SIZE_CLASSES:

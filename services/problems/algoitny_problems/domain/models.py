@@ -206,6 +206,8 @@ class Problem(BaseModel):
     created_at: datetime
     updated_at: datetime
     created_by: str | None = None
+    # The registrar whose plan cap this problem counts against (None: created by an admin).
+    quota_owner: str | None = None
     deleted_at: datetime | None = None
     deleted_reason: str | None = None
 
@@ -215,8 +217,19 @@ class Problem(BaseModel):
 
     @classmethod
     def register(
-        cls, cmd: NewProblem, actor: str | None, *, numeric_id: int, incarnation: str, now: datetime | None = None
+        cls,
+        cmd: NewProblem,
+        actor: str | None,
+        *,
+        numeric_id: int,
+        incarnation: str,
+        now: datetime | None = None,
+        after_version: int = 0,
+        quota_owner: str | None = None,
     ) -> Problem:
+        """A new problem. ``after_version`` is the last version an earlier incarnation under the same
+        key reached (its hard delete's): versions keep rising across incarnations, so readers that
+        order by version (the search index's tombstones) never take the new problem for an old event."""
         now = now or _now()
         has_cases = bool(cmd.test_cases)
         return cls(
@@ -228,14 +241,16 @@ class Problem(BaseModel):
             test_case_count=len(cmd.test_cases),
             test_set_version=1 if has_cases else 0,
             test_set_seq=1 if has_cases else 0,
-            version=1,
+            version=after_version + 1,
             created_at=now,
             updated_at=now,
             created_by=actor,
+            quota_owner=quota_owner,
         )
 
     def visible_to(self, can_manage: bool) -> bool:
-        """Everyone sees completed problems; admins/registrars also drafts and soft-deleted ones."""
+        """Everyone sees completed problems; its managers (admins, its registrar) also drafts and
+        soft-deleted ones."""
         return self.status == "completed" or can_manage
 
     def ensure_writable(self) -> None:
@@ -288,7 +303,7 @@ def samples_of(cases: list[TestCaseIn]) -> list[SampleCase]:
 
 
 class ProblemView(BaseModel):
-    """What readers get: everything but the reference solution (admins only)."""
+    """What readers get: everything but the reference solution (its managers only)."""
 
     platform: str
     problem_id: str
@@ -376,9 +391,37 @@ class TestCasePage(BaseModel):
     next_cursor: str | None = None
 
 
+def samples_page(problem: Problem) -> TestCasePage:
+    """What a reader who does not manage the problem gets of its test set: the samples (kept on the
+    problem item, so nothing else is loaded), numbered by their position among the samples."""
+    return TestCasePage(
+        platform=problem.platform,
+        problem_id=problem.problem_id,
+        test_set_version=problem.test_set_version,
+        test_case_count=problem.test_case_count,
+        items=sample_cases(problem),
+    )
+
+
+def sample_cases(problem: Problem) -> list[TestCaseOut]:
+    return [
+        TestCaseOut(
+            ordinal=n,
+            input=s.input,
+            output=s.output,
+            is_sample=True,
+            size=len(s.input.encode()) + len(s.output.encode()),
+            stored="inline",
+        )
+        for n, s in enumerate(problem.samples, start=1)
+    ]
+
+
 class ProblemWithTestCases(ProblemView):
     test_cases: list[TestCaseOut] | None = Field(
-        default=None, description="The current test set, with ?include=testcases (else null)."
+        default=None,
+        description="With ?include=testcases (else null): the whole current set for the problem's registrar and "
+        "admins, the samples for everyone else.",
     )
 
 

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Header, Path, Query, Response
 from fastapi.responses import StreamingResponse
 
 from algoitny_problems.bootstrap import Container, build
+from algoitny_problems.domain.access import is_registrar, manages, owner_filter, require_manager, require_registrar
 from algoitny_problems.domain.generation import JOB_ID_PATTERN, GenerationRequest, JobPage, JobStatus, JobView
 from algoitny_problems.domain.models import (
     IDEMPOTENCY_KEY_PATTERN,
@@ -19,6 +20,7 @@ from algoitny_problems.domain.models import (
     CatalogueStats,
     Language,
     NewProblem,
+    Problem,
     ProblemPage,
     ProblemPatch,
     ProblemView,
@@ -28,7 +30,10 @@ from algoitny_problems.domain.models import (
     TestSetIn,
     TestSetMode,
     TestSetResult,
+    sample_cases,
+    samples_page,
 )
+from algoitny_problems.service_layer.use_cases import not_found
 from algoitny_problems.settings import ProblemsSettings
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.http import create_app, event_stream_response
@@ -51,18 +56,6 @@ IdempotencyKey = Annotated[
 Include = Annotated[Literal["testcases"] | None, Query(description="`testcases`: the whole current test set too")]
 MAX_ORDINALS = 100
 JobIdPath = Annotated[str, Path(pattern=JOB_ID_PATTERN)]
-
-
-def can_manage(identity: Identity) -> bool:
-    """Who may see drafts and write: admins and users whose plan may register problems."""
-    return identity.may_register_problems
-
-
-def require_manager(identity: Identity) -> None:
-    if identity.role == "anonymous":
-        raise AppError(ErrorCode.UNAUTHENTICATED, "Sign in as an admin or registrar to do this")
-    if not can_manage(identity):
-        raise AppError(ErrorCode.FORBIDDEN, "Only admins and registrars can do this")
 
 
 def _ordinals(raw: str | None) -> list[int] | None:
@@ -96,8 +89,11 @@ def make_app(container: Container | None = None) -> FastAPI:
             tasks["test-set-gc"] = lambda: c.gc.run_forever(c.settings.gc_interval_s)
         if c.settings.generation_worker_enabled:
             tasks["generation-worker"] = c.generation_worker.run_forever
-        async with event_runtime(c.broker, c.relay, c.settings, tasks=tasks):
-            yield
+        try:
+            async with event_runtime(c.broker, c.relay, c.settings, tasks=tasks):
+                yield
+        finally:
+            await c.plan_caps.close()
 
     async def s3_ready() -> None:
         await asyncio.to_thread(c.s3.head_bucket, Bucket=c.settings.bucket())
@@ -124,20 +120,27 @@ def make_app(container: Container | None = None) -> FastAPI:
         cursor: Annotated[str | None, Query(max_length=4096)] = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
     ) -> ProblemPage:
-        """Newest first, by platform, language or status (drafts and deleted: admins only)."""
+        """Newest first, by platform, language or status (drafts and deleted: admins all, a registrar
+        their own)."""
         return await c.service.list_problems(
             status=status,
             platform=platform,
             language=language,
             limit=limit,
             cursor=cursor,
-            can_manage=can_manage(identity),
+            can_manage=is_registrar(identity),
+            created_by=owner_filter(identity),
         )
 
     @app.post("/problems", status_code=201, response_model=ProblemView, tags=["problems"])
     async def create_problem(body: NewProblem, identity: CurrentIdentity, response: Response) -> ProblemView:
-        require_manager(identity)
-        view = await c.service.create(body, identity.user_id, trace_id=trace_id_var.get())
+        """Admins, and registrars up to their plan's `max_registered_problems` (403 `max_problems`)."""
+        require_registrar(identity)
+        quota = None
+        if not identity.is_admin:
+            assert identity.user_id is not None
+            quota = (identity.user_id, await c.plan_caps.max_problems(identity.plan))
+        view = await c.service.create(body, identity.user_id, trace_id=trace_id_var.get(), quota=quota)
         response.headers["Location"] = f"/api/v1/problems/{view.platform}/{view.problem_id}"
         response.headers["ETag"] = f'"{view.version}"'
         return view
@@ -148,18 +151,15 @@ def make_app(container: Container | None = None) -> FastAPI:
 
     @app.get("/problems/stats", response_model=CatalogueStats, tags=["problems"])
     async def stats(identity: CurrentIdentity) -> CatalogueStats:
-        require_manager(identity)
+        require_registrar(identity)
         return await c.service.stats()
 
     @app.get("/problems/id/{numeric_id}", response_model=ProblemWithTestCases, tags=["problems"])
     async def get_by_id(
         numeric_id: Annotated[int, Path(ge=1, le=2**53)], identity: CurrentIdentity, include: Include = None
     ) -> ProblemWithTestCases:
-        manage = can_manage(identity)
-        problem = await c.service.load_by_id(numeric_id, manage)
-        if include == "testcases":
-            return await c.test_sets.with_test_cases(problem, manage)
-        return ProblemWithTestCases(**ProblemView.of(problem, manage).model_dump())
+        problem, manage = await c.service.load_by_id_for(numeric_id, identity)
+        return await _detail(problem, manage, include)
 
     @app.get("/problems/{platform}/{problem_id}", response_model=ProblemWithTestCases, tags=["problems"])
     async def get_problem(
@@ -169,12 +169,35 @@ def make_app(container: Container | None = None) -> FastAPI:
         response: Response,
         include: Include = None,
     ) -> ProblemWithTestCases:
-        manage = can_manage(identity)
-        problem = await c.service.load_visible(platform, problem_id, manage)
+        problem, manage = await c.service.load_for(platform, problem_id, identity)
         response.headers["ETag"] = f'"{problem.version}"'
-        if include == "testcases":
+        return await _detail(problem, manage, include)
+
+    async def _detail(problem: Problem, manage: bool, include: str | None) -> ProblemWithTestCases:
+        """The whole test set goes to the problem's managers only; everyone else gets its samples."""
+        if include == "testcases" and manage:
             return await c.test_sets.with_test_cases(problem, manage)
-        return ProblemWithTestCases(**ProblemView.of(problem, manage).model_dump())
+        view = ProblemWithTestCases(**ProblemView.of(problem, manage).model_dump())
+        if include == "testcases":
+            view.test_cases = sample_cases(problem)
+        return view
+
+    def guard(identity: Identity) -> Callable[[Problem], None]:
+        """Refuses a change to a problem the caller does not manage: 404 if they may not even see
+        it (someone else's draft), 403 otherwise."""
+
+        def check(problem: Problem) -> None:
+            if not problem.visible_to(False) and not manages(identity, problem.created_by):
+                raise not_found(problem.platform, problem.problem_id)
+            require_manager(identity, problem.created_by, f"problem {problem.key}")
+
+        return check
+
+    async def _owned(platform: str, problem_id: str, identity: Identity) -> Problem:
+        require_registrar(identity)
+        problem = await c.service.load_visible(platform, problem_id, can_manage=True)
+        guard(identity)(problem)
+        return problem
 
     @app.patch("/problems/{platform}/{problem_id}", response_model=ProblemView, tags=["problems"])
     async def update_problem(
@@ -184,17 +207,22 @@ def make_app(container: Container | None = None) -> FastAPI:
         identity: CurrentIdentity,
         if_match: Annotated[str | None, Header(alias="If-Match", max_length=40)] = None,
     ) -> ProblemView:
-        require_manager(identity)
+        require_registrar(identity)
         return await c.service.update(
-            platform, problem_id, body, trace_id=trace_id_var.get(), expected_version=_if_match(if_match)
+            platform,
+            problem_id,
+            body,
+            trace_id=trace_id_var.get(),
+            expected_version=_if_match(if_match),
+            guard=guard(identity),
         )
 
     @app.post("/problems/{platform}/{problem_id}/complete", response_model=ProblemView, tags=["problems"])
     async def complete_problem(
         platform: PlatformPath, problem_id: ProblemIdPath, identity: CurrentIdentity
     ) -> ProblemView:
-        require_manager(identity)
-        return await c.service.complete(platform, problem_id, trace_id=trace_id_var.get())
+        require_registrar(identity)
+        return await c.service.complete(platform, problem_id, trace_id=trace_id_var.get(), guard=guard(identity))
 
     @app.delete("/problems/{platform}/{problem_id}", status_code=200, tags=["problems"])
     async def delete_problem(
@@ -205,11 +233,15 @@ def make_app(container: Container | None = None) -> FastAPI:
         reason: Annotated[str | None, Query(max_length=500)] = None,
     ) -> dict[str, object]:
         """Soft by default (status deleted); `hard=true` removes the item, every test case and payload."""
-        require_manager(identity)
+        require_registrar(identity)
         if hard:
-            removed = await c.service.hard_delete(platform, problem_id, trace_id=trace_id_var.get())
+            removed = await c.service.hard_delete(
+                platform, problem_id, trace_id=trace_id_var.get(), guard=guard(identity)
+            )
             return {"platform": platform, "problem_id": problem_id, "deleted": "hard", "test_cases_removed": removed}
-        view = await c.service.soft_delete(platform, problem_id, reason, trace_id=trace_id_var.get())
+        view = await c.service.soft_delete(
+            platform, problem_id, reason, trace_id=trace_id_var.get(), guard=guard(identity)
+        )
         return {"platform": platform, "problem_id": problem_id, "deleted": "soft", "version": view.version}
 
     # ------------------------------------------------------------------ test cases
@@ -223,14 +255,24 @@ def make_app(container: Container | None = None) -> FastAPI:
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         ordinals: Annotated[str | None, Query(max_length=800, description="e.g. 1,5,9 (at most 100)")] = None,
     ) -> TestCasePage:
-        manage = can_manage(identity)
-        problem = await c.service.load_visible(platform, problem_id, manage)
-        return await c.test_sets.page(problem, limit=limit, cursor=cursor, ordinals=_ordinals(ordinals))
+        """The whole current set for the problem's registrar and admins; the samples for everyone
+        else (a submitter sees the failed tests' input and expected output in their execution)."""
+        wanted = _ordinals(ordinals)
+        problem, manage = await c.service.load_for(platform, problem_id, identity)
+        if manage:
+            return await c.test_sets.page(problem, limit=limit, cursor=cursor, ordinals=wanted)
+        if wanted is not None or cursor is not None:
+            raise AppError(
+                ErrorCode.FORBIDDEN,
+                "Hidden test cases are for the problem's registrar and admins; the samples are on the first page",
+                reason="hidden_test_cases",
+            )
+        return samples_page(problem)
 
     async def _write(
         platform: str, problem_id: str, body: TestSetIn, mode: TestSetMode, identity: Identity, key: str | None
     ) -> TestSetResult:
-        require_manager(identity)
+        await _owned(platform, problem_id, identity)
         return await c.test_sets.write(platform, problem_id, body, mode, key, trace_id=trace_id_var.get())
 
     @app.put("/problems/{platform}/{problem_id}/testcases", response_model=TestSetResult, tags=["test cases"])
@@ -272,7 +314,7 @@ def make_app(container: Container | None = None) -> FastAPI:
     ) -> JobView:
         """Generate test cases: a generator program (or one Gemini writes) runs in the judge's sandbox,
         the reference solution gives the outputs, the result becomes a new test-set version."""
-        require_manager(identity)
+        await _owned(platform, problem_id, identity)
         view = await c.generation.create(platform, problem_id, body, identity, trace_id=trace_id_var.get())
         response.headers["Location"] = view.links["self"]
         return view
@@ -286,15 +328,28 @@ def make_app(container: Container | None = None) -> FastAPI:
         cursor: Annotated[str | None, Query(max_length=4096)] = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
     ) -> JobPage:
-        """Newest first: all jobs, or by status, platform, or platform and problem."""
-        require_manager(identity)
+        """Newest first: all jobs, or by status, platform, or platform and problem (a registrar: their
+        own jobs only)."""
+        require_registrar(identity)
         return await c.generation.list_jobs(
-            status=status, platform=platform, problem_id=problem_id, cursor=cursor, limit=limit
+            status=status,
+            platform=platform,
+            problem_id=problem_id,
+            cursor=cursor,
+            limit=limit,
+            created_by=owner_filter(identity),
         )
+
+    async def _own_job(job_id: str, identity: Identity) -> None:
+        """A registrar reaches only the jobs they started (others' are 404); admins every job."""
+        require_registrar(identity)
+        job = await c.generation.load(job_id)
+        if not manages(identity, job.created_by):
+            raise AppError(ErrorCode.NOT_FOUND, f"Generation job {job_id} does not exist")
 
     @app.get("/generation-jobs/{job_id}", response_model=JobView, tags=["generation jobs"])
     async def get_generation_job(job_id: JobIdPath, identity: CurrentIdentity) -> JobView:
-        require_manager(identity)
+        await _own_job(job_id, identity)
         return await c.generation.get(job_id)
 
     @app.get(
@@ -305,20 +360,20 @@ def make_app(container: Container | None = None) -> FastAPI:
     async def generation_job_events(job_id: JobIdPath, identity: CurrentIdentity) -> StreamingResponse:
         """Server-sent events: `status` changes, `progress` as cases are made, then `succeeded`,
         `failed` or `cancelled` with the job, and the stream ends."""
-        require_manager(identity)
+        await _own_job(job_id, identity)
         # An unknown job becomes problem+json before the stream starts.
         return await event_stream_response(c.generation.follow(job_id, max_s=c.settings.generation_sse_max_s))
 
     @app.post("/generation-jobs/{job_id}/cancel", response_model=JobView, tags=["generation jobs"])
     async def cancel_generation_job(job_id: JobIdPath, identity: CurrentIdentity) -> JobView:
         """Stop a pending or running job; nothing it staged becomes current (409 once it has ended)."""
-        require_manager(identity)
+        await _own_job(job_id, identity)
         return await c.generation.cancel(job_id, identity, trace_id=trace_id_var.get())
 
     @app.post("/generation-jobs/{job_id}/retry", response_model=JobView, tags=["generation jobs"])
     async def retry_generation_job(job_id: JobIdPath, identity: CurrentIdentity) -> JobView:
         """Run a failed or cancelled job again from the start, with the same seed."""
-        require_manager(identity)
+        await _own_job(job_id, identity)
         return await c.generation.retry(job_id, trace_id=trace_id_var.get())
 
     return app

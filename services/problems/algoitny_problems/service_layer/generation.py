@@ -51,10 +51,12 @@ from algoitny_problems.domain.generation import (
     JobPage,
     JobSummary,
     JobView,
+    batch_size_for,
     generator_stdin,
     input_digest,
     new_job_id,
     size_class_of,
+    solution_output_kb,
 )
 from algoitny_problems.domain.models import MAX_CASE_FIELD_CHARS, MAX_SET_CASES, Problem, ProblemPatch, TestCaseIn
 from algoitny_problems.service_layer.test_sets import ExtraConditionFailed, TestSetService
@@ -120,7 +122,12 @@ class GenerationSettings(BaseModel):
     generator_time_limit_ms: int = 2000
     generator_memory_limit_mb: int = 256
     max_input_kb: int = 4096
+    batch_max_mb: int = 128
     stale_upload_s: float = 6 * 3600
+
+    @property
+    def effective_batch_size(self) -> int:
+        return batch_size_for(self.batch_size, self.max_input_kb, self.batch_max_mb)
 
 
 class GenerationService:
@@ -227,12 +234,13 @@ class GenerationService:
         problem_id: str | None,
         cursor: str | None,
         limit: int,
+        created_by: str | None = None,
     ) -> JobPage:
         """AP-76/77/78: newest first: all jobs, by status, by platform, or by problem (with status as a
-        filter on the platform's or problem's jobs)."""
+        filter on the platform's or problem's jobs); ``created_by``: only that registrar's jobs."""
         if problem_id and not platform:
             raise AppError(ErrorCode.VALIDATION_FAILED, "problem_id needs platform")
-        scope = f"genjobs:{status or ''}:{platform or ''}:{problem_id or ''}"
+        scope = f"genjobs:{status or ''}:{platform or ''}:{problem_id or ''}:{created_by or ''}"
         before = None
         if cursor:
             position = self._cursors.decode(cursor, scope)
@@ -241,16 +249,26 @@ class GenerationService:
                 raise AppError(ErrorCode.INVALID_CURSOR, "The cursor does not fit this listing")
         if platform and problem_id:
             jobs, more = await self._jobs.query(
-                "ProblemIndex", "problem_key", f"{platform}#{problem_id}", limit=limit, before=before, status=status
+                "ProblemIndex",
+                "problem_key",
+                f"{platform}#{problem_id}",
+                limit=limit,
+                before=before,
+                status=status,
+                created_by=created_by,
             )
         elif platform:
             jobs, more = await self._jobs.query(
-                "PlatformIndex", "platform", platform, limit=limit, before=before, status=status
+                "PlatformIndex", "platform", platform, limit=limit, before=before, status=status, created_by=created_by
             )
         elif status:
-            jobs, more = await self._jobs.query("StatusIndex", "status", status, limit=limit, before=before)
+            jobs, more = await self._jobs.query(
+                "StatusIndex", "status", status, limit=limit, before=before, created_by=created_by
+            )
         else:
-            jobs, more = await self._jobs.query("AllJobsIndex", "listed", "JOB", limit=limit, before=before)
+            jobs, more = await self._jobs.query(
+                "AllJobsIndex", "listed", "JOB", limit=limit, before=before, created_by=created_by
+            )
         page = JobPage(items=[JobSummary.of(j) for j in jobs])
         if more and jobs:
             page.next_cursor = self._cursors.encode({"j": jobs[-1].job_id}, scope)
@@ -534,10 +552,11 @@ class GenerationWorker:
             output_limit_kb=self._s.max_input_kb,
         )
 
-    @staticmethod
-    def _solution_limits(problem: Problem) -> SandboxLimits:
+    def _solution_limits(self, problem: Problem) -> SandboxLimits:
         return SandboxLimits(
-            time_limit_ms=problem.time_limit_ms, memory_limit_mb=problem.memory_limit_mb, output_limit_kb=8192
+            time_limit_ms=problem.time_limit_ms,
+            memory_limit_mb=problem.memory_limit_mb,
+            output_limit_kb=solution_output_kb(self._s.max_input_kb),
         )
 
     async def _run(self, state: _JobState, lost: asyncio.Event) -> None:
@@ -552,7 +571,7 @@ class GenerationWorker:
             if lost.is_set():
                 raise Abandoned(job.job_id)
             start = state.job.done
-            end = min(start + self._s.batch_size, job.total)
+            end = min(start + self._s.effective_batch_size, job.total)
             inputs = await self._generate(state, lost, start, end, seen)
             await self._validate(state, lost, start, inputs)
             outputs = await self._solve(state, lost, problem, start, inputs)

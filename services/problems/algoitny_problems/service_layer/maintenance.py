@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from algoitny_problems.adapters.control import ControlRepository, purge_pk
+from algoitny_problems.adapters.generation_jobs import GenerationJobRepository
 from algoitny_problems.adapters.repository import ProblemRepository
+from algoitny_problems.adapters.sandbox import SandboxObjects
 from algoitny_problems.adapters.test_cases import TestCaseStore, location
 from algoitny_problems.domain.models import Problem
 from algoitny_shared.events import EventEnvelope
@@ -36,10 +38,40 @@ class GcReport:
 
 
 class GarbageCollector:
-    def __init__(self, repo: ProblemRepository, store: TestCaseStore, control: ControlRepository) -> None:
+    def __init__(
+        self,
+        repo: ProblemRepository,
+        store: TestCaseStore,
+        control: ControlRepository,
+        jobs: GenerationJobRepository | None = None,
+        sandbox_objects: SandboxObjects | None = None,
+    ) -> None:
         self._repo = repo
         self._store = store
         self._control = control
+        self._jobs = jobs
+        self._sandbox_objects = sandbox_objects
+
+    async def _purge(self, platform: str, problem_id: str, incarnation: str) -> int:
+        """Everything one incarnation of a hard-deleted problem left: test cases and payloads, its
+        generation jobs (programs included) and their sandbox objects."""
+        deleted = await self._store.delete_everything(location(platform, problem_id, incarnation))
+        if self._jobs is None:
+            return deleted
+        before: str | None = None
+        while True:
+            jobs, more = await self._jobs.query(
+                "ProblemIndex", "problem_key", f"{platform}#{problem_id}", limit=100, before=before
+            )
+            for job in jobs:
+                if job.incarnation != incarnation:
+                    continue  # a job of a later incarnation under the same key
+                if self._sandbox_objects is not None:
+                    await self._sandbox_objects.delete_job(job.job_id)
+                await self._jobs.delete(job.job_id)
+            if not more or not jobs:
+                return deleted
+            before = jobs[-1].job_id
 
     async def run_once(self, now: datetime | None = None, limit: int = 50) -> GcReport:
         now = now or datetime.now(UTC)
@@ -51,7 +83,9 @@ class GarbageCollector:
                 continue
             loc = location(record["platform"], record["problem_id"], record["incarnation"])
             if record.get("kind") == "purge":
-                report.items_deleted += await self._store.delete_everything(loc)
+                report.items_deleted += await self._purge(
+                    record["platform"], record["problem_id"], record["incarnation"]
+                )
                 report.purges += 1
             else:
                 version = int(record["version"])
@@ -71,9 +105,7 @@ class GarbageCollector:
         record = await self._control.get(purge_pk(problem.platform, problem.problem_id, problem.incarnation))
         if record is None or not await self._control.claim(record, datetime.now(UTC), COLLECT_LEASE_S):
             return 0
-        deleted = await self._store.delete_everything(
-            location(problem.platform, problem.problem_id, problem.incarnation)
-        )
+        deleted = await self._purge(problem.platform, problem.problem_id, problem.incarnation)
         await self._control.delete(record["pk"])
         return deleted
 
