@@ -272,6 +272,9 @@ def test_new_user_practises_a_problem_in_the_browser(
     expect(verdict).to_contain_text("Wrong answer", timeout=60_000)
     expect(page.get_by_test_id("test-row")).to_have_count(len(CASES))
     expect(page.get_by_test_id("test-row").first).to_contain_text("Wrong answer")
+    # the owner sees a failed test's input and expected output beside the actual one
+    expect(page.get_by_test_id("test-input").first).to_have_text(CASES[0]["input"])
+    expect(page.get_by_test_id("test-expected").first).to_have_text(CASES[0]["output"])
     seen = page.evaluate("window.__seen")
     assert any(("Queued" in h or "Running" in h) for h, _ in seen), seen  # shown before the end
     counts = [n for _, n in seen]

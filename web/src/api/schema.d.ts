@@ -352,7 +352,8 @@ export interface paths {
         };
         /**
          * List Generation Jobs
-         * @description Newest first: all jobs, or by status, platform, or platform and problem.
+         * @description Newest first: all jobs, or by status, platform, or platform and problem (a registrar: their
+         *     own jobs only).
          *
          *     Requires a bearer token of an admin or of a user whose plan may register problems.
          */
@@ -582,13 +583,16 @@ export interface paths {
         };
         /**
          * List Problems
-         * @description Newest first, by platform, language or status (drafts and deleted: admins only).
+         * @description Newest first, by platform, language or status (drafts and deleted: admins all, a registrar
+         *     their own).
          */
         get: operations["get_api_v1_problems"];
         put?: never;
         /**
          * Create Problem
-         * @description Requires a bearer token of an admin or of a user whose plan may register problems.
+         * @description Admins, and registrars up to their plan's `max_registered_problems` (403 `max_problems`).
+         *
+         *     Requires a bearer token of an admin or of a user whose plan may register problems.
          */
         post: operations["post_api_v1_problems"];
         delete?: never;
@@ -812,7 +816,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Test Cases */
+        /**
+         * List Test Cases
+         * @description The whole current set for the problem's registrar and admins; the samples for everyone
+         *     else (a submitter sees the failed tests' input and expected output in their execution).
+         */
         get: operations["get_api_v1_problems_platform_problem_id_testcases"];
         /**
          * Replace Test Cases
@@ -1152,7 +1160,10 @@ export interface components {
             execution_id: string;
             /** Finished At */
             finished_at?: string | null;
-            /** Hints */
+            /**
+             * Hints
+             * @description Hints attached to it (its owner only)
+             */
             hints?: string[];
             /** Language */
             language: string;
@@ -2044,7 +2055,7 @@ export interface components {
         };
         /**
          * ProblemView
-         * @description What readers get: everything but the reference solution (admins only).
+         * @description What readers get: everything but the reference solution (its managers only).
          */
         ProblemView: {
             /** Checker */
@@ -2153,7 +2164,7 @@ export interface components {
             test_case_count: number;
             /**
              * Test Cases
-             * @description The current test set, with ?include=testcases (else null).
+             * @description With ?include=testcases (else null): the whole current set for the problem's registrar and admins, the samples for everyone else.
              */
             test_cases?: components["schemas"]["TestCaseOut"][] | null;
             /** Test Set Version */
@@ -2556,15 +2567,38 @@ export interface components {
         TestView: {
             /**
              * Detail
+             * @description Why it failed (checker detail, signal, exit code and stderr start)
              * @default
              */
             detail: string;
-            /** Index */
+            /**
+             * Expected
+             * @description The expected output, truncated (first failing tests; owner and admins)
+             * @default
+             */
+            expected: string;
+            /**
+             * Index
+             * @description 0-based position in the test set (ordinal - 1)
+             */
             index: number;
+            /**
+             * Input
+             * @description The test's input, truncated (first failing tests; owner and admins)
+             * @default
+             */
+            input: string;
+            /**
+             * Input Bytes
+             * @description The whole input's size (0: not kept), as input is truncated
+             * @default 0
+             */
+            input_bytes: number;
             /** Memory Kb */
             memory_kb: number;
             /**
              * Output
+             * @description The start of the program's stdout (first failing tests only)
              * @default
              */
             output: string;

@@ -54,7 +54,7 @@ export function ExecutionResult({ ex }: { ex: LiveExecution }) {
               <th scope="col">{t("verdict")}</th>
               <th scope="col">{t("time")}</th>
               <th scope="col">{t("memory")}</th>
-              <th scope="col">{t("actual")}</th>
+              <th scope="col">{t("details")}</th>
             </tr>
           </thead>
           <tbody>
@@ -67,7 +67,24 @@ export function ExecutionResult({ ex }: { ex: LiveExecution }) {
                 <td>{x.time_ms} ms</td>
                 <td>{Math.round(x.memory_kb / 1024)} MB</td>
                 <td>
-                  {x.output && <pre>{x.output}</pre>}
+                  {x.input && (
+                    <>
+                      <span className="io-label">{t("input")}</span>
+                      <pre data-testid="test-input">{x.input}</pre>
+                    </>
+                  )}
+                  {x.expected && (
+                    <>
+                      <span className="io-label">{t("expected")}</span>
+                      <pre data-testid="test-expected">{x.expected}</pre>
+                    </>
+                  )}
+                  {x.output && (
+                    <>
+                      {(x.input || x.expected) && <span className="io-label">{t("actual")}</span>}
+                      <pre>{x.output}</pre>
+                    </>
+                  )}
                   {x.detail && <span className="detail">{x.detail}</span>}
                 </td>
               </tr>
