@@ -99,6 +99,7 @@ class ProducerRecovery:
         self._stop_timeout_s = stop_timeout_s
         self._lock = asyncio.Lock()
         self.replacements = 0
+        self._closing: set[asyncio.Future[None]] = set()
 
     def current(self) -> AIOKafkaProducer | None:
         """The aiokafka producer the broker publishes through (None before it is connected)."""
@@ -133,11 +134,20 @@ class ProducerRecovery:
                 await fresh.stop()
                 raise
             self.replacements += 1
-        # Its pending batches can never be delivered; do not let a stuck flush hold us up.
-        try:
-            await asyncio.wait_for(current.stop(), self._stop_timeout_s)
-        except Exception as exc:
-            log.warning("closing the broken Kafka producer failed: %s", exc)
+        # stop() first flushes its pending batches (those of other partitions may still be
+        # delivered); a flush stuck on a leaderless partition goes on in the background rather
+        # than being cancelled half-way, which would leave its sender task running.
+        closing = asyncio.ensure_future(current.stop())
+        self._closing.add(closing)
+        closing.add_done_callback(self._closed)
+        done, _ = await asyncio.wait({closing}, timeout=self._stop_timeout_s)
+        if not done:
+            log.warning("the replaced Kafka producer is still flushing; closing it in the background")
+
+    def _closed(self, closing: asyncio.Future[None]) -> None:
+        self._closing.discard(closing)
+        if not closing.cancelled() and closing.exception() is not None:
+            log.warning("closing the replaced Kafka producer failed: %s", closing.exception())
 
 
 _RECOVERIES: weakref.WeakKeyDictionary[KafkaBroker, ProducerRecovery] = weakref.WeakKeyDictionary()

@@ -19,7 +19,7 @@ from aiokafka.errors import (
 from algoitny_shared import kafka
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import ProblemCreated
-from algoitny_shared.kafka import EventPublisher, make_broker, producer_recovery
+from algoitny_shared.kafka import EventPublisher, ProducerRecovery, make_broker, producer_recovery
 from algoitny_shared.settings import ServiceSettings
 
 
@@ -153,3 +153,23 @@ async def test_concurrent_failures_replace_the_producer_once_and_a_failed_start_
     monkeypatch.setattr(kafka, "AIOKafkaProducer", real_build)
     await publisher.publish(_event(), "ns.problems.events")
     assert producer_recovery(broker).current() is fresh[2] and fresh[0].stopped and len(fresh[2].sent) == 1
+
+
+async def test_a_broken_producer_stuck_flushing_does_not_hold_up_publishing(
+    settings: ServiceSettings, fresh: list[FakeProducer]
+) -> None:
+    release = asyncio.Event()
+
+    class StuckFlush(FakeProducer):
+        async def stop(self) -> None:  # a batch of a leaderless partition, retried until it has a leader
+            await release.wait()
+            self.stopped = True
+
+    broken = StuckFlush([OutOfOrderSequenceNumber()] * 1000)
+    broker = await _broker_with(settings, broken)
+    recovery = ProducerRecovery(broker, stop_timeout_s=0.05)
+    await recovery.publish(b"x", topic="ns.problems.events", key=b"k", headers={})
+    assert len(fresh[0].sent) == 1 and not broken.stopped
+    release.set()
+    await asyncio.wait_for(asyncio.gather(*recovery._closing), 1)
+    assert broken.stopped and not recovery._closing
