@@ -17,12 +17,13 @@ lock:
 	 .lockvenv/bin/pip freeze --exclude-editable) > requirements.lock
 	rm -rf .lockvenv
 
-.PHONY: lock help install system-deps infra-up infra-down infra-status run up down test test-unit lint docs events events-check analytics analytics-compact analytics-report bench faults fuzz clean
+.PHONY: web web-types chromium lock help install system-deps infra-up infra-down infra-status run up down test test-unit lint docs events events-check analytics analytics-compact analytics-report bench faults fuzz clean
 
 help:
 	@echo "make run    start infrastructure, services and demo data (Ctrl-C stops all)"
 	@echo "make test   install, start what is missing, run unit + integration + e2e tests, stop it"
 	@echo "make up / make down   the platform in the background / stop it"
+	@echo "make web    build the web app (web/dist, served at /)   make web-types   regenerate its API types"
 	@echo "make lint   ruff + mypy      make docs   regenerate docs/asyncapi.yaml and docs/events/"
 	@echo "make events regenerate docs/events/ and the client models   make events-check   compatibility check"
 	@echo "make analytics   follow the events into Parquet   make analytics-report FROM=YYYY-MM-DD TO=YYYY-MM-DD"
@@ -40,6 +41,7 @@ system-deps:
 	command -v gcc >/dev/null || missing="$$missing gcc"; \
 	command -v g++ >/dev/null || missing="$$missing g++"; \
 	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
@@ -49,6 +51,33 @@ $(STAMP): requirements.lock $(addsuffix /pyproject.toml,$(PACKAGES))
 	$(PY) -m pip install -q -r requirements.lock
 	$(PY) -m pip install -q --no-deps $(addprefix -e ,$(PACKAGES))
 	@touch $@
+
+# The web app (web/): npm ci when the lock file changed, vite build when a source changed.
+WEB_MODULES := web/node_modules/.installed
+WEB_DIST := web/dist/index.html
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json web/package.json
+
+$(WEB_MODULES): web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(WEB_DIST): $(WEB_MODULES) $(WEB_SOURCES)
+	cd web && npm run --silent build
+
+web: system-deps $(WEB_DIST)
+
+# Regenerate web/openapi.json and the TypeScript types after an API change (a unit test checks both).
+web-types: $(STAMP) $(WEB_MODULES)
+	$(PY) web/scripts/dump_openapi.py
+	cd web && npm run --silent gen:types
+
+# Debian's Chromium for the browser tests (Playwright drives the installed browser), and a
+# Korean font so that screenshots show Hangul.
+chromium:
+	@missing=""; command -v chromium >/dev/null || missing="chromium"; \
+	fc-list 2>/dev/null | grep -qi nanum || missing="$$missing fonts-nanum"; \
+	if [ -n "$$missing" ]; then echo "installing: $$missing"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
 
 install: system-deps $(STAMP)
 	@bash deploy/local/infra.sh install
@@ -62,7 +91,7 @@ infra-down:
 infra-status:
 	@bash deploy/local/infra.sh status
 
-run: install
+run: install web
 	@bash deploy/local/run.sh
 
 up: infra-up
@@ -72,10 +101,10 @@ down:
 	@test ! -x $(PY) || ALGOITNY_ENVIRONMENT=$${ALGOITNY_ENVIRONMENT:-local} $(PY) deploy/local/devstack.py down
 	@bash deploy/local/infra.sh down
 
-test: install events-check
+test: install web chromium events-check
 	@bash deploy/local/test.sh
 
-test-unit: install
+test-unit: install web
 	@ALGOITNY_ENVIRONMENT=$${ALGOITNY_ENVIRONMENT:-test} $(PY) -m pytest -q -m "not integration and not e2e"
 
 lint: $(STAMP)
@@ -110,7 +139,7 @@ analytics-compact: $(STAMP)
 analytics-report: $(STAMP)
 	@ALGOITNY_ANALYTICS_DIR=$(ANALYTICS_DIR) $(PY) -m algoitny_analytics report $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
 
-bench: install
+bench: install web chromium
 	@bash bench/run.sh
 
 faults: install

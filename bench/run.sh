@@ -32,3 +32,4 @@ esac
 "$PY" bench/hints_latency.py
 "$PY" bench/generation_throughput.py
 "$PY" bench/stats_throughput.py
+"$PY" bench/web_app.py

@@ -318,6 +318,7 @@ def main() -> None:
                 [
                     "",
                     "AlgoItny is running.",
+                    f"  Web app:        {gateway}/   (sign in as the demo admin below, or sign up)",
                     f"  Gateway:        {gateway}",
                     f"  API docs:       {gateway}/docs   (OpenAPI: {gateway}/openapi.json)",
                     f"  Demo admin:     {email} / {password}   (POST {gateway}/api/v1/auth/login)",

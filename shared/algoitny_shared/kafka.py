@@ -1,20 +1,29 @@
-"""Kafka on FastStream/aiokafka: an idempotent producer, at-least-once consumers with
-bounded retries and a dead-letter topic, and idempotent topic creation."""
+"""Kafka on FastStream/aiokafka: an idempotent producer (replaced when it breaks), at-least-once
+consumers with bounded retries and a dead-letter topic, and idempotent topic creation."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    TopicAlreadyExistsError,
+    UnknownProducerId,
+)
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.publisher.producer import AioKafkaFastProducerImpl
 from pydantic import ValidationError
 
 from algoitny_shared.events import REGISTRY, EventEnvelope, UnknownEventType
@@ -55,14 +64,112 @@ def make_broker(settings: ServiceSettings) -> KafkaBroker:
     )
 
 
+# Errors after which an idempotent aiokafka producer (0.14) never publishes again. It gives a
+# batch its sequence number when the batch is first drained and never rewinds it, asks for a new
+# producer id or bumps its epoch (the Java client does, KIP-360). So once a batch holding a
+# sequence number is lost (refused by the broker, or failed locally: a batch of a leaderless
+# partition older than request_timeout_ms is failed in MessageAccumulator.drain_by_nodes, which
+# happens around a broker restart), the broker refuses every later batch of that partition as
+# out of order. Only a new producer (new id, sequences from 0) publishes again.
+FATAL_PRODUCER_ERRORS: tuple[type[BaseException], ...] = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    InvalidProducerEpoch,
+    ProducerFenced,
+)
+
+
+def producer_is_broken(producer: Any, exc: BaseException) -> bool:
+    """Whether ``exc`` from a publish means ``producer`` will never publish again: a fatal
+    error, or its sender task is gone (after which every send re-raises the task's error)."""
+    if isinstance(exc, FATAL_PRODUCER_ERRORS):
+        return True
+    task = getattr(getattr(producer, "_sender", None), "sender_task", None)
+    return task is not None and task.done()
+
+
+class ProducerRecovery:
+    """Publishing through a broker's producer that replaces the producer when it is broken
+    (``producer_is_broken``), then publishes once more. Only the producer is replaced: the
+    broker's consumers keep running. One per broker (``producer_recovery``), shared by the
+    outbox relay's publisher and the dead-letter publishes of its consumers."""
+
+    def __init__(self, broker: KafkaBroker, stop_timeout_s: float = 10.0) -> None:
+        self._broker = broker
+        self._stop_timeout_s = stop_timeout_s
+        self._lock = asyncio.Lock()
+        self.replacements = 0
+        self._closing: set[asyncio.Future[None]] = set()
+
+    def current(self) -> AIOKafkaProducer | None:
+        """The aiokafka producer the broker publishes through (None before it is connected)."""
+        state = getattr(getattr(getattr(self._broker, "config", None), "producer", None), "_producer", None)
+        return state.producer if state else None
+
+    async def publish(self, body: bytes, *, topic: str, key: bytes | None, headers: dict[str, str]) -> None:
+        producer = self.current()
+        try:
+            await self._broker.publish(body, topic=topic, key=key, headers=headers)
+            return
+        except Exception as exc:
+            if producer is None or not producer_is_broken(producer, exc):
+                raise
+            log.warning("Kafka producer unusable after %s: %s; replacing it", type(exc).__name__, exc)
+            await self.replace(producer)
+        await self._broker.publish(body, topic=topic, key=key, headers=headers)
+
+    async def replace(self, broken: AIOKafkaProducer) -> None:
+        """Connect a new producer with the broker's settings in place of ``broken`` (unless a
+        concurrent publish did already), then close ``broken``. Raises if the new one cannot
+        start (the cluster is away): the broken one stays and the next failure tries again."""
+        async with self._lock:
+            fast = self._broker.config.producer
+            current = self.current()
+            if current is None or current is not broken or not isinstance(fast, AioKafkaFastProducerImpl):
+                return
+            fresh: AIOKafkaProducer = AIOKafkaProducer(**self._broker._connection_kwargs)
+            try:
+                await fast.connect(fresh, serializer=fast.serializer, codec=fast.codec)
+            except BaseException:
+                await fresh.stop()
+                raise
+            self.replacements += 1
+        # stop() first flushes its pending batches (those of other partitions may still be
+        # delivered); a flush stuck on a leaderless partition goes on in the background rather
+        # than being cancelled half-way, which would leave its sender task running.
+        closing = asyncio.ensure_future(current.stop())
+        self._closing.add(closing)
+        closing.add_done_callback(self._closed)
+        done, _ = await asyncio.wait({closing}, timeout=self._stop_timeout_s)
+        if not done:
+            log.warning("the replaced Kafka producer is still flushing; closing it in the background")
+
+    def _closed(self, closing: asyncio.Future[None]) -> None:
+        self._closing.discard(closing)
+        if not closing.cancelled() and closing.exception() is not None:
+            log.warning("closing the replaced Kafka producer failed: %s", closing.exception())
+
+
+_RECOVERIES: weakref.WeakKeyDictionary[KafkaBroker, ProducerRecovery] = weakref.WeakKeyDictionary()
+
+
+def producer_recovery(broker: KafkaBroker) -> ProducerRecovery:
+    """The broker's one ProducerRecovery (so that one failure replaces the producer once)."""
+    recovery = _RECOVERIES.get(broker)
+    if recovery is None:
+        recovery = _RECOVERIES[broker] = ProducerRecovery(broker)
+    return recovery
+
+
 class EventPublisher:
     def __init__(self, broker: KafkaBroker, settings: ServiceSettings) -> None:
-        self._broker = broker
+        self._producer = producer_recovery(broker)
         self._settings = settings
 
     async def publish(self, envelope: EventEnvelope, topic: str) -> None:
-        """Publish and wait for the broker's acknowledgement (acks=all)."""
-        await self._broker.publish(
+        """Publish and wait for the broker's acknowledgement (acks=all); a broken producer is
+        replaced and the publish tried once more on the new one."""
+        await self._producer.publish(
             envelope.to_bytes(),
             topic=topic,
             key=envelope.key,
@@ -213,7 +320,7 @@ class EventConsumer:
         )
         key = getattr(record, "key", None)
         log.warning("dead-lettering message: %s", reason, extra={"dlq_topic": self.dead_letter_topic})
-        await self._broker.publish(msg.body, topic=self.dead_letter_topic, key=key, headers=headers)
+        await producer_recovery(self._broker).publish(msg.body, topic=self.dead_letter_topic, key=key, headers=headers)
 
 
 async def ensure_topics(settings: ServiceSettings, topics: Iterable[TopicSpec], timeout_s: float = 30.0) -> list[str]:

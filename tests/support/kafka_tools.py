@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
@@ -52,3 +53,12 @@ async def produce(
         await producer.send_and_wait(topic, value, key=key, headers=headers or [])
     finally:
         await producer.stop()
+
+
+def desynchronise(producer: Any, topic: str) -> None:
+    """Leave an idempotent aiokafka producer as a batch lost after it took its sequence number
+    does (aiokafka never rewinds one): its next sequence on each partition of ``topic`` it wrote
+    to is one past what the broker expects, so the broker refuses it as out of order."""
+    manager = producer._txn_manager
+    for tp in [tp for tp in manager._sequence_numbers if tp.topic == topic]:
+        manager.increment_sequence_number(tp, 1)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 
 from algoitny_shared.settings import ServiceSettings, secret_field
@@ -32,6 +34,10 @@ class GatewaySettings(ServiceSettings):
         le=5,
         description="Proxies in front of the gateway that append to X-Forwarded-For; 0 uses the socket peer "
         "as the client address (sign-in throttling counts per address).",
+    )
+    web_dist_dir: Path = Field(
+        default=Path(__file__).resolve().parents[3] / "web" / "dist",
+        description="The built web app (`npm run build` in web/), served at / with Swagger UI's assets for /docs",
     )
     admin_token: SecretStr = secret_field(
         "local-admin-token",

@@ -6,18 +6,21 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import mimetypes
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
 import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
+from starlette.routing import Match
 
 from algoitny_gateway.adapters.jwks import JwksKeys
 from algoitny_gateway.adapters.revocation_feed import RevocationFeed
@@ -342,6 +345,61 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="AlgoItny API")
+        # Swagger UI's assets come from the platform itself (copied into the web build), never a CDN.
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="AlgoItny API",
+            swagger_js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER_ASSETS}/favicon-32x32.png",
+        )
 
+    add_web_app(app, settings.web_dist_dir)
     return app
+
+
+SWAGGER_ASSETS = "/swagger-ui"
+# Paths the web app never claims: they stay the API's (or the platform's), so an unknown one is a 404.
+NOT_WEB = re.compile(r"/(api|openapi\.json|docs|healthz|readyz|metrics)(/.*)?")
+WEB_MISSING = (
+    "<!doctype html><html lang=en><title>AlgoItny</title><main><h1>AlgoItny</h1>"
+    "<p>The web application is not built: run <code>make run</code> (or <code>npm ci && npm run build</code>"
+    " in <code>web/</code>). The API is at <a href=/docs>/docs</a>.</p></main></html>"
+)
+
+
+def _send(file: Path, request: Request, cache: str) -> FileResponse:
+    """A build file; its gzip copy from the build (sent as the file itself) to clients that accept gzip."""
+    headers = {"cache-control": cache, "vary": "accept-encoding"}
+    packed = file.with_name(file.name + ".gz")
+    if "gzip" in request.headers.get("accept-encoding", "") and packed.is_file():
+        headers["content-encoding"] = "gzip"
+        media_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        return FileResponse(packed, media_type=media_type, headers=headers)
+    return FileResponse(file, headers=headers)
+
+
+def add_web_app(app: FastAPI, dist: Path) -> None:
+    """The single-page web app at / : files of the build as they are, any other path its index.html
+    (client-side routes), so a reload of /problems/x/y works. Registered last: API routes win."""
+    root = dist.resolve()
+
+    @app.get("/{path:path}", include_in_schema=False)
+    async def web(path: str, request: Request) -> Response:
+        if NOT_WEB.fullmatch(f"/{path}"):
+            # An API path that exists for another method keeps its 405; any other is a 404.
+            if any(r.matches(request.scope)[0] == Match.PARTIAL for r in app.router.routes if r is not web_route):
+                raise AppError(ErrorCode.METHOD_NOT_ALLOWED, f"{request.method} is not allowed on /{path}")
+            raise AppError(ErrorCode.NOT_FOUND, f"No route /{path}")
+        index = root / "index.html"
+        if not index.is_file():
+            return HTMLResponse(WEB_MISSING, status_code=503)
+        if path:
+            candidate = (root / path).resolve()
+            if candidate.is_relative_to(root) and candidate.is_file() and candidate.suffix != ".gz":
+                # Hashed build files never change; index.html must be re-read to find new ones.
+                immutable = candidate.parent == root / "assets"
+                return _send(candidate, request, "public, max-age=31536000, immutable" if immutable else "no-cache")
+        return _send(index, request, "no-cache")
+
+    web_route = app.router.routes[-1]
