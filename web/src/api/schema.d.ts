@@ -676,6 +676,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/problems/suggest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Suggest
+         * @description Suggestions as you type, for a search box: a few completed problems, best first (an id or a
+         *     platform-prefixed id, then titles whose words start with the typed words). No totals, facets or
+         *     paging, so it answers fast enough for every keystroke.
+         */
+        get: operations["get_api_v1_problems_suggest"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/problems/{platform}/{problem_id}": {
         parameters: {
             query?: never;
@@ -2480,6 +2502,42 @@ export interface components {
              */
             status: "queued" | "running" | "completed";
         };
+        /**
+         * SuggestPage
+         * @description Suggestions for a query typed so far, best first (completed problems only).
+         */
+        SuggestPage: {
+            /** Items */
+            items: components["schemas"]["Suggestion"][];
+            /**
+             * Platform
+             * @description The platform the query names (a nickname such as boj or cf, or a problem URL)
+             */
+            platform?: string | null;
+            /**
+             * Query
+             * @description The query as understood (spaces collapsed)
+             */
+            query: string;
+        };
+        /** Suggestion */
+        Suggestion: {
+            /** Difficulty */
+            difficulty?: string | null;
+            /**
+             * Highlight
+             * @description The title HTML-escaped, with the words the query prefixes in <em>…</em>
+             */
+            highlight: string;
+            /** Platform */
+            platform: string;
+            /** Problem Id */
+            problem_id: string;
+            /** Title */
+            title: string;
+            /** Url */
+            url?: string | null;
+        };
         /** TestCaseIn */
         TestCaseIn: {
             /** Input */
@@ -3909,6 +3967,40 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CatalogueStats"];
+                };
+            };
+        };
+    };
+    get_api_v1_problems_suggest: {
+        parameters: {
+            query: {
+                /** @description What the user typed so far: the start of title words (any script), a problem id, a platform name or nickname and an id (`boj 10`, `cf4`), or a problem URL */
+                q: string;
+                platform?: string[] | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuggestPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
