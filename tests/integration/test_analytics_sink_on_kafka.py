@@ -2,9 +2,10 @@
 beside the real stats service (its own process, on a private moto and a private namespace).
 
 A stream of account, execution, usage and hint events over three past UTC days is published in
-two halves. The sink is SIGKILLed after it stored part of the first half; its consumer group's
-offsets are then deleted, so the restarted sink is redelivered everything from the beginning;
-150 envelopes are also republished as they were (same event ids). At the end every event is in
+parts. The sink is SIGKILLed after it stored part of the first half, restarted in its group
+(the uncommitted batch is redelivered) and SIGKILLed again before the last quarter is
+published; restarted in a new consumer group it is redelivered everything from the beginning,
+and 150 envelopes are also republished as they were (same event ids). At the end every event is in
 the Parquet files exactly once, and the DuckDB report for the three days equals the stats
 service's answers for the same days (runs, acceptance, active users, languages, platforms,
 hints, hint requests, sign-ups and users per plan)."""
@@ -261,15 +262,19 @@ async def test_the_sink_writes_each_event_once_and_its_report_equals_the_stats_s
     first = len(stored_ids(world.root))
     assert 0 < first < len(stream)
     # Restarted: the group resumes from its last commit (the uncommitted batch is redelivered).
+    # The last quarter is published only after the second kill, so that kill is mid-stream
+    # however fast the sink is.
     world.sink.start()
-    await _publish(bootstrap, world.namespace, stream[half:])
+    third = half + (len(stream) - half) // 2
+    await _publish(bootstrap, world.namespace, stream[half:third])
     await _wait(lambda: len(stored_ids(world.root)) >= first + 40, 60, "the restarted sink stored nothing")
     world.sink.kill(signal.SIGKILL)
     second = len(stored_ids(world.root))
     assert second < len(stream)
     # Restarted once more in a new consumer group: every event is redelivered from the beginning,
-    # and 150 envelopes are republished as they were (same event ids).
+    # the rest of the stream arrives, and 150 envelopes are republished as they were (same ids).
     world.sink.start(ALGOITNY_ANALYTICS_GROUP="analytics-replay")
+    await _publish(bootstrap, world.namespace, stream[third:])
     await _publish(bootstrap, world.namespace, stream[100:250])
     await _wait(lambda: len(stored_ids(world.root)) >= len(stream), 120, "the sink did not catch up")
     await asyncio.sleep(2.0)  # any duplicate write would land now
