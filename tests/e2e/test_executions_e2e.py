@@ -379,3 +379,39 @@ def test_an_internal_error_found_by_a_worker_refunds_the_gateways_charge(
     while usage() != 0:
         assert time.monotonic() < deadline, "the IE charge was not refunded"
         time.sleep(0.3)
+
+
+def test_owner_toggles_visibility_and_the_public_feed_follows(
+    gateway: httpx.Client, aplusb: tuple[str, str], admin_headers: dict[str, str]
+) -> None:
+    owner, other = user_headers(), user_headers()
+    eid = submit(gateway, owner, aplusb, "python3", PY_AC)
+
+    def public_ids() -> list[str]:
+        resp = gateway.get(f"{API}/history", params={"scope": "public", "limit": 100})
+        assert resp.status_code == 200, resp.text
+        return [e["execution_id"] for e in resp.json()["items"]]
+
+    path = f"{API}/executions/{eid}"
+    assert eid not in public_ids()
+    assert gateway.patch(path, json={"public": True}).status_code == 401
+    denied = gateway.patch(path, json={"public": True}, headers=other)
+    assert denied.status_code == 403 and denied.headers["content-type"].startswith("application/problem+json")
+    for bad in ({"public": True, "code": "x"}, {"public": "yes"}, {}):
+        assert gateway.patch(path, json=bad, headers=owner).status_code == 422, bad
+
+    made_public = gateway.patch(path, json={"public": True}, headers=owner)
+    assert made_public.status_code == 200, made_public.text
+    assert made_public.json()["public"] is True and made_public.json()["code"] == PY_AC
+    assert eid in public_ids()
+    seen = gateway.get(path, headers=other)
+    assert seen.status_code == 200 and seen.json()["code"] == PY_AC
+    # Public now, but still only its owner's (or an admin's) to change.
+    assert gateway.patch(path, json={"public": False}, headers=other).status_code == 403
+
+    made_private = gateway.patch(path, json={"public": False}, headers=admin_headers)
+    assert made_private.status_code == 200 and made_private.json()["public"] is False
+    assert eid not in public_ids()
+    assert gateway.get(path, headers=other).status_code == 403
+    missing = gateway.patch(f"{API}/executions/{'0' * 26}", json={"public": True}, headers=owner)
+    assert missing.status_code == 404

@@ -341,6 +341,19 @@ def test_new_user_practises_a_problem_in_the_browser(
     expect(page.get_by_role("alert")).to_contain_text("It resets at")
     ui.check("hint-quota-spent")
 
+    # the owner makes the execution public, then private again (the toggle's name says what it does)
+    def is_public() -> bool:
+        return bool(gateway.get(f"/api/v1/executions/{wrong}", headers=bearer).json()["public"])
+
+    before = is_public()
+    first, second = ("Make private", "Make public") if before else ("Make public", "Make private")
+    page.get_by_role("button", name=first).click()
+    expect(page.get_by_role("button", name=second)).to_be_visible()
+    assert is_public() is not before
+    page.get_by_role("button", name=second).click()
+    expect(page.get_by_role("button", name=first)).to_be_visible()
+    assert is_public() is before
+
     # Korean interface
     page.get_by_role("link", name="My statistics").click()
     page.get_by_label("Interface language").select_option("ko")

@@ -134,6 +134,17 @@ class ExecutionSubmitted(_Payload):
     submitted_at: datetime
 
 
+class ExecutionVisibilityChanged(_Payload):
+    """Its owner (or an admin) made an execution public or private after submission
+    (``PATCH /executions/{id}``). ``changed_by`` is the caller's user id."""
+
+    execution_id: str
+    user_id: str | None = None
+    public: bool
+    changed_by: str
+    changed_at: datetime
+
+
 class SandboxRunCompleted(_Payload):
     """A sandbox run finished: ``verdict`` is the overall one (CE/IE, or the first failing run's);
     per-run verdicts and the programs' outputs are in the sandbox bucket under ``result_key``."""
@@ -443,6 +454,7 @@ EVENT_TYPES: dict[str, tuple[int, type[BaseModel], str, str]] = {
     "accounts.UserSessionsRevoked": (1, UserSessionsRevoked, "accounts.events", "user"),
     "executions.ExecutionCompleted": (1, ExecutionCompleted, "executions.events", "execution"),
     "executions.ExecutionSubmitted": (1, ExecutionSubmitted, "executions.jobs", "execution"),
+    "executions.ExecutionVisibilityChanged": (1, ExecutionVisibilityChanged, "executions.events", "execution"),
     "executions.SandboxRunCompleted": (1, SandboxRunCompleted, "executions.events", "sandbox_run"),
     "executions.SandboxRunRequested": (1, SandboxRunRequested, "executions.jobs", "sandbox_run"),
     "hints.HintGenerated": (1, HintGenerated, "hints.events", "hint_request"),
@@ -481,6 +493,7 @@ __all__ = [
     "ChargeRef",
     "ExecutionCompleted",
     "ExecutionSubmitted",
+    "ExecutionVisibilityChanged",
     "GeneratedHint",
     "GenerationJobCancelled",
     "GenerationJobCreated",

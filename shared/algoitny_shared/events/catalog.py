@@ -254,6 +254,20 @@ class ExecutionCompleted(_Payload):
     judge_ms: int = 0
 
 
+@REGISTRY.register(
+    "executions.ExecutionVisibilityChanged", version=1, topic=EXECUTION_EVENTS, aggregate_type="execution"
+)
+class ExecutionVisibilityChanged(_Payload):
+    """Its owner (or an admin) made an execution public or private after submission
+    (``PATCH /executions/{id}``). ``changed_by`` is the caller's user id."""
+
+    execution_id: str
+    user_id: str | None = None
+    public: bool
+    changed_by: str
+    changed_at: datetime
+
+
 @REGISTRY.register("hints.HintRequested", version=1, topic=HINT_EVENTS, aggregate_type="hint_request")
 class HintRequested(_Payload):
     """Someone asked for hints: on one of their failed executions (kind execution, charged one hint

@@ -296,7 +296,13 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Set Visibility
+         * @description Make an execution public (`{"public": true}`) or private: its owner or an admin.
+         *
+         *     Requires a signed-in user's bearer token.
+         */
+        patch: operations["patch_api_v1_executions_execution_id"];
         trace?: never;
     };
     "/api/v1/executions/{execution_id}/events": {
@@ -2853,6 +2859,14 @@ export interface components {
             /** Error Type */
             type: string;
         };
+        /**
+         * VisibilityChange
+         * @description ``PATCH /executions/{id}``: make an execution public or private (its owner or an admin).
+         */
+        VisibilityChange: {
+            /** Public */
+            public: boolean;
+        };
     };
     responses: never;
     parameters: never;
@@ -3334,6 +3348,42 @@ export interface operations {
             cookie?: never;
         };
         requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExecutionView"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    patch_api_v1_executions_execution_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description 26-character execution id */
+                execution_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VisibilityChange"];
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {

@@ -1,3 +1,4 @@
+import { useState } from "react";
 import { api, ok } from "../api/client";
 import { useAuth } from "../auth";
 import { useI18n } from "../i18n";
@@ -12,6 +13,8 @@ export function ExecutionPage({ id }: { id: string }) {
   const { t, lang } = useI18n();
   const { user } = useAuth();
   const usage = useUsage(user !== null);
+  const [busy, setBusy] = useState(false);
+  const [toggleError, setToggleError] = useState<unknown>(null);
   const ex = useLoad(
     () => ok(api.GET("/api/v1/executions/{execution_id}", { params: { path: { execution_id: id } } })),
     [id],
@@ -20,6 +23,24 @@ export function ExecutionPage({ id }: { id: string }) {
   if (ex.error || !ex.data) return <ErrorMessage error={ex.error} onRetry={ex.reload} />;
   const v = ex.data;
   const mine = user?.user_id === v.user_id;
+  const toggle = async () => {
+    setBusy(true);
+    setToggleError(null);
+    try {
+      ex.setData(
+        await ok(
+          api.PATCH("/api/v1/executions/{execution_id}", {
+            params: { path: { execution_id: id } },
+            body: { public: !v.public },
+          }),
+        ),
+      );
+    } catch (e) {
+      setToggleError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
   return (
     <article>
       <h1>
@@ -30,7 +51,16 @@ export function ExecutionPage({ id }: { id: string }) {
       <p className="meta">
         <Link href={`/users/${v.user_id}`}>{v.user_name ?? v.user_id}</Link> · {LANGUAGE_NAMES[v.language] ?? v.language}{" "}
         · {formatTime(v.created_at, lang)} · {v.public ? t("public") : t("private")}
+        {mine && (
+          <>
+            {" "}
+            <button type="button" onClick={toggle} disabled={busy}>
+              {v.public ? t("setPrivate") : t("setPublic")}
+            </button>
+          </>
+        )}
       </p>
+      {toggleError != null && <ErrorMessage error={toggleError} />}
       <ExecutionResult ex={{ ...v, tests: v.tests ?? [] }} />
       {v.code_visible && v.code != null && (
         <section aria-labelledby="h-exec-code">

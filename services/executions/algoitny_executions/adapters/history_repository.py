@@ -57,6 +57,28 @@ class HistoryRepository:
             }
         }
 
+    def set_visibility(self, execution_id: str, public: bool, shard: str, changes: int) -> dict[str, Any]:
+        """A transaction item: ``public`` and the sparse ``public_shard`` (PublicHistoryIndex) together,
+        on an existing item whose ``visibility_changes`` is still ``changes`` (no concurrent change)."""
+        update = "SET #p = :p, #vc = :next" + (", #ps = :shard" if public else " REMOVE #ps")
+        values: dict[str, Any] = {
+            ":p": {"BOOL": public},
+            ":next": {"N": str(changes + 1)},
+            ":prev": {"N": str(changes)},
+        }
+        if public:
+            values[":shard"] = {"S": shard}
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": {"execution_id": {"S": execution_id}},
+                "UpdateExpression": update,
+                "ConditionExpression": "attribute_exists(execution_id) AND (attribute_not_exists(#vc) OR #vc = :prev)",
+                "ExpressionAttributeNames": {"#p": "public", "#ps": "public_shard", "#vc": "visibility_changes"},
+                "ExpressionAttributeValues": values,
+            }
+        }
+
     async def update(self, execution_id: str, fields: dict[str, Any], *, unless_completed: bool = True) -> bool:
         """Progress and status while judging; False when the execution was already completed."""
         names = {f"#f{i}": k for i, k in enumerate(fields)}

@@ -116,6 +116,14 @@ class NewExecution(BaseModel):
         return _check_code(code)
 
 
+class VisibilityChange(BaseModel):
+    """``PATCH /executions/{id}``: make an execution public or private (its owner or an admin)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    public: bool = Field(strict=True)
+
+
 class NewRun(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

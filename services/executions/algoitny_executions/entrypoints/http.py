@@ -22,6 +22,7 @@ from algoitny_executions.domain.history import (
     RunResult,
     Scope,
     Submitted,
+    VisibilityChange,
 )
 from algoitny_shared.charges import CHARGE_HEADER, parse_charge
 from algoitny_shared.errors import AppError, ErrorCode
@@ -88,6 +89,13 @@ def make_app(container: Container | None = None) -> FastAPI:
     async def get_execution(execution_id: ExecutionIdPath, identity: CurrentIdentity) -> ExecutionView:
         """An execution with its per-test results; code only for its owner, admins, or when public."""
         return await c.executions.get(execution_id, identity)
+
+    @app.patch("/executions/{execution_id}", response_model=ExecutionView, tags=["executions"])
+    async def set_visibility(
+        execution_id: ExecutionIdPath, body: VisibilityChange, identity: CurrentIdentity
+    ) -> ExecutionView:
+        """Make an execution public (`{"public": true}`) or private: its owner or an admin."""
+        return await c.executions.set_visibility(execution_id, body, identity)
 
     @app.get(
         "/executions/{execution_id}/events",

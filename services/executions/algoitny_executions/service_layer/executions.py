@@ -19,6 +19,7 @@ from algoitny_executions.domain.history import (
     RunResult,
     Scope,
     Submitted,
+    VisibilityChange,
     all_public_shards,
     compress_code,
     decompress_code,
@@ -37,9 +38,9 @@ from algoitny_executions.service_layer.judge import Judge, JudgeBusy
 from algoitny_shared.cursor import CursorCodec
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events import REGISTRY
-from algoitny_shared.events.catalog import ChargeRef, ExecutionSubmitted
+from algoitny_shared.events.catalog import ChargeRef, ExecutionSubmitted, ExecutionVisibilityChanged
 from algoitny_shared.identity import Identity
-from algoitny_shared.uow import DynamoUnitOfWork
+from algoitny_shared.uow import DynamoUnitOfWork, TransactionConflict
 
 PRODUCER = "executions"
 
@@ -58,6 +59,8 @@ class FullStore(HistoryStore, Protocol):
     table: str
 
     def put_new(self, item: dict[str, Any]) -> dict[str, Any]: ...
+
+    def set_visibility(self, execution_id: str, public: bool, shard: str, changes: int) -> dict[str, Any]: ...
 
     async def get(self, execution_id: str, *, consistent: bool = False) -> dict[str, Any] | None: ...
 
@@ -246,6 +249,44 @@ class ExecutionService:
 
     async def get(self, execution_id: str, identity: Identity) -> ExecutionView:
         return view_of(await self.visible(execution_id, identity), identity)
+
+    async def set_visibility(self, execution_id: str, cmd: VisibilityChange, identity: Identity) -> ExecutionView:
+        """Make an execution public or private: its owner or an admin. ``public`` and the sparse
+        ``public_shard`` change together with ``executions.ExecutionVisibilityChanged`` (one
+        transaction); asking for the current visibility changes nothing and publishes nothing."""
+        if not identity.is_authenticated or identity.user_id is None:
+            raise AppError(ErrorCode.UNAUTHENTICATED, "Sign in to change an execution's visibility")
+        item = await self.visible(execution_id, identity, consistent=True)
+        if not is_owner_or_admin(item, identity.user_id, identity.is_admin):
+            raise AppError(ErrorCode.FORBIDDEN, "Only its owner or an admin changes an execution's visibility")
+        if bool(item.get("public")) == cmd.public:
+            return view_of(item, identity)
+        changes = int(item.get("visibility_changes", 0))
+        now = datetime.now(UTC)
+        uow = self._uow()
+        uow.add(self._store.set_visibility(execution_id, cmd.public, public_shard(execution_id), changes))
+        uow.publish(
+            REGISTRY.envelope(
+                ExecutionVisibilityChanged(
+                    execution_id=execution_id,
+                    user_id=item.get("user_id"),
+                    public=cmd.public,
+                    changed_by=identity.user_id,
+                    changed_at=now,
+                ),
+                producer=PRODUCER,
+                aggregate_id=execution_id,
+                # 1 is the submission, 2 the result; visibility changes count on from 3.
+                aggregate_version=3 + changes,
+            )
+        )
+        try:
+            await uow.commit()
+        except TransactionConflict as exc:
+            raise AppError(
+                ErrorCode.CONFLICT, f"Execution {execution_id} changed meanwhile (or is gone); read it and retry"
+            ) from exc
+        return view_of({**item, "public": cmd.public}, identity)
 
     async def follow(
         self, execution_id: str, identity: Identity, *, max_s: float = 300.0, heartbeat_s: float = 15.0

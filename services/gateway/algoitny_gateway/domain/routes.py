@@ -140,6 +140,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     # Visibility of executions (owner, public, admin) is the executions service's rule.
     Route("GET", f"{API}/executions/{{execution_id}}", "executions", "/executions/{execution_id}"),
+    Route("PATCH", f"{API}/executions/{{execution_id}}", "executions", "/executions/{execution_id}", access="user"),
     Route(
         "GET",
         f"{API}/executions/{{execution_id}}/events",
