@@ -18,6 +18,7 @@ from algoitny_shared.events.catalog import (
     ChargeRef,
     ExecutionCompleted,
     ExecutionSubmitted,
+    ExecutionVisibilityChanged,
     GeneratedHint,
     GenerationJobCancelled,
     GenerationJobCreated,
@@ -91,6 +92,12 @@ SAMPLES: dict[str, tuple[BaseModel, str]] = {
     "problems.TestSetReplaced": (
         TestSetReplaced(**_SNAP, test_set_version=2, mode="replace"),
         "baekjoon/1000",
+    ),
+    "executions.ExecutionVisibilityChanged": (
+        ExecutionVisibilityChanged(
+            execution_id="e-1", user_id="u-123", public=True, changed_by="u-123", changed_at=NOW
+        ),
+        "e-1",
     ),
     "executions.ExecutionCompleted": (
         ExecutionCompleted(
