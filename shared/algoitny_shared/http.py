@@ -274,14 +274,24 @@ def create_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": settings.service_name}
 
+    def is_operator(request: Request) -> bool:
+        given = request.headers.get("authorization", "").encode()
+        return bool(metrics_token) and hmac.compare_digest(given, f"Bearer {metrics_token}".encode())
+
     @app.get("/readyz", tags=["ops"], summary="Readiness: every dependency answers")
-    async def readyz() -> JSONResponse:
+    async def readyz(request: Request) -> JSONResponse:
+        """On a public app (``metrics_token`` set) only the operator sees why a check fails:
+        error texts name internal hosts and ports. Everyone sees which checks fail."""
         failures: dict[str, str] = {}
+        detailed = not metrics_token or is_operator(request)
         for check in app.state.readiness:
+            name = getattr(check, "__name__", "check")
             try:
                 await asyncio.wait_for(check(), timeout=3.0)
             except Exception as exc:
-                failures[getattr(check, "__name__", "check")] = f"{type(exc).__name__}: {exc}"[:300]
+                reason = f"{type(exc).__name__}: {exc}"[:300]
+                log.warning("readiness check %s failed: %s", name, reason)
+                failures[name] = reason if detailed else "failing"
         if failures:
             return problem_response(ErrorCode.UPSTREAM_UNAVAILABLE, "Not ready", None, checks=failures)
         return JSONResponse({"status": "ready", "service": settings.service_name})
@@ -294,14 +304,12 @@ def create_app(
         responses={401: {"description": "Operator token missing or wrong"}} if metrics_token else None,
     )
     async def metrics(request: Request) -> Response:
-        if metrics_token:
-            given = request.headers.get("authorization", "").encode()
-            if not hmac.compare_digest(given, f"Bearer {metrics_token}".encode()):
-                raise AppError(
-                    ErrorCode.UNAUTHENTICATED,
-                    "Metrics need the operator token",
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
+        if metrics_token and not is_operator(request):
+            raise AppError(
+                ErrorCode.UNAUTHENTICATED,
+                "Metrics need the operator token",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -114,3 +114,23 @@ def test_a_per_route_body_limit_can_raise_the_default() -> None:
     assert client.post("/upload", json=big).json() == {"size": 50_000}
     _is_problem(client.post("/other", json=big), 413, "PAYLOAD_TOO_LARGE")
     _is_problem(client.post("/upload", json={"data": "x" * 200_000}), 413, "PAYLOAD_TOO_LARGE")
+
+
+def test_a_public_app_tells_only_the_operator_why_it_is_not_ready() -> None:
+    """Issue 23 (gateway's public /readyz): failure texts name internal hosts and ports."""
+
+    async def upstream() -> None:
+        raise ConnectionError("http://10.1.2.3:8003 refused")
+
+    def client(metrics_token: str | None) -> TestClient:
+        settings = ServiceSettings(service_name="t")
+        return TestClient(create_app(settings, title="t", readiness=[upstream], metrics_token=metrics_token))
+
+    public = client("op-token")
+    anonymous = _is_problem(public.get("/readyz"), 503, "UPSTREAM_UNAVAILABLE")
+    assert anonymous["checks"] == {"upstream": "failing"} and "10.1.2.3" not in str(anonymous)
+    operator = public.get("/readyz", headers={"authorization": "Bearer op-token"}).json()
+    assert "10.1.2.3:8003" in operator["checks"]["upstream"]
+    # An internal service (no operator token: never exposed) keeps the detail for its probes.
+    internal = client(None).get("/readyz").json()
+    assert "10.1.2.3:8003" in internal["checks"]["upstream"]
