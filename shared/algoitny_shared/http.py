@@ -280,8 +280,8 @@ def create_app(
 
     @app.get("/readyz", tags=["ops"], summary="Readiness: every dependency answers")
     async def readyz(request: Request) -> JSONResponse:
-        """On a public app (``metrics_token`` set) only the operator sees why a check fails:
-        error texts name internal hosts and ports. Everyone sees which checks fail."""
+        # On a public app (``metrics_token`` set) only the operator sees why a check fails:
+        # error texts name internal hosts and ports. Everyone sees which checks fail.
         failures: dict[str, str] = {}
         detailed = not metrics_token or is_operator(request)
         for check in app.state.readiness:
