@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from algoitny_problems.adapters.s3_objects import delete_prefix
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import SandboxLimits, SandboxRunCompleted, SandboxRunRequested
@@ -207,21 +208,7 @@ class SandboxObjects:
         """Every request and result object of one job's runs (any life, attempt or step)."""
         deleted = 0
         for prefix in (f"requests/{job_id}.", f"results/{job_id}."):
-            token: str | None = None
-            while True:
-                kwargs: dict[str, Any] = {"Bucket": self._bucket, "Prefix": prefix, "MaxKeys": 1000}
-                if token:
-                    kwargs["ContinuationToken"] = token
-                resp = await asyncio.to_thread(self._s3.list_objects_v2, **kwargs)
-                keys = [{"Key": o["Key"]} for o in resp.get("Contents", [])]
-                if keys:
-                    await asyncio.to_thread(
-                        self._s3.delete_objects, Bucket=self._bucket, Delete={"Objects": keys, "Quiet": True}
-                    )
-                    deleted += len(keys)
-                if not resp.get("IsTruncated"):
-                    break
-                token = resp.get("NextContinuationToken")
+            deleted += await delete_prefix(self._s3, self._bucket, prefix)
         return deleted
 
 

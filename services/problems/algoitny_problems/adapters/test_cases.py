@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from algoitny_problems.adapters.keys import case_key, problem_key
+from algoitny_problems.adapters.s3_objects import delete_prefix
 from algoitny_problems.domain.models import MAX_ORDINAL, TestCaseIn, TestCaseOut
 from algoitny_shared.dynamo import from_item, to_item
 
 MAX_BATCH_WRITE = 25
 MAX_BATCH_GET = 100
-MAX_S3_DELETE = 1000
 
 
 class IntegrityError(RuntimeError):
@@ -290,22 +290,7 @@ class TestCaseStore:
         return deleted
 
     async def delete_objects(self, prefix: str) -> int:
-        deleted = 0
-        token: str | None = None
-        while True:
-            kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": MAX_S3_DELETE}
-            if token:
-                kwargs["ContinuationToken"] = token
-            resp = await asyncio.to_thread(self._s3.list_objects_v2, **kwargs)
-            keys = [{"Key": o["Key"]} for o in resp.get("Contents", [])]
-            if keys:
-                await asyncio.to_thread(
-                    self._s3.delete_objects, Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True}
-                )
-                deleted += len(keys)
-            if not resp.get("IsTruncated"):
-                return deleted
-            token = resp.get("NextContinuationToken")
+        return await delete_prefix(self._s3, self.bucket, prefix)
 
     async def count_objects(self, prefix: str) -> int:
         resp = await asyncio.to_thread(self._s3.list_objects_v2, Bucket=self.bucket, Prefix=prefix)
