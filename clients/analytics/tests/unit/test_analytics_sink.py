@@ -196,3 +196,47 @@ def test_compaction_merges_partitions_and_a_crash_in_it_is_finished_or_abandoned
     ParquetStore(tmp_path)
     assert sorted(p.name for p in runs.iterdir()) == ["part-copy.parquet"]
     assert report(tmp_path, D1, D2)["totals"]["executions"] == 5
+
+
+async def test_messages_the_sink_cannot_decode_are_quarantined_with_the_reason_and_the_stream_goes_on(
+    tmp_path: Path,
+) -> None:
+    """Guide: events that cannot be processed go to quarantine with the reason, never stall
+    the stream (an invalid payload used to be redelivered forever) nor vanish unrecorded."""
+    import base64
+
+    from faststream.kafka import TestKafkaBroker
+
+    from algoitny_analytics.quarantine import Quarantine
+    from algoitny_analytics.sink import SinkConfig, attach
+    from algoitny_events import make_broker
+
+    config = SinkConfig(bootstrap_servers="127.0.0.1:9", namespace="ns", group="analytics", root=str(tmp_path))
+    store, quarantine = ParquetStore(tmp_path), Quarantine(tmp_path)
+    broker = make_broker("127.0.0.1:9")
+    attach(broker, config, store, quarantine)
+    good = REGISTRY.envelope(
+        ExecutionCompleted(
+            execution_id="x1",
+            user_id="u1",
+            platform="codeforces",
+            problem_id="1A",
+            language="python3",
+            verdict="AC",
+            completed_at=_at(D1, 1),
+        ),
+        producer="test",
+        aggregate_id="x1",
+        aggregate_version=1,
+    ).to_bytes()
+    invalid = json.loads(good)
+    invalid["event_id"] = "6f1b7a44-3a0e-4d2b-9a5e-0c1d2e3f4a5b"
+    del invalid["payload"]["verdict"]
+    garbage = b"\xff not an envelope"
+    async with TestKafkaBroker(broker) as test:
+        await test.publish_batch(garbage, json.dumps(invalid).encode(), good, topic="ns.executions.events")
+    assert len(store) == 1
+    records = quarantine.records()
+    assert [r["reason"] for r in records] == ["NotAnEnvelope", "InvalidPayload"]
+    assert base64.b64decode(records[0]["value_b64"]) == garbage
+    assert "verdict" in records[1]["error"]
