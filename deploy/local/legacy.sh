@@ -236,6 +236,8 @@ DO \$\$ BEGIN
 END \$\$;
 -- The seeder writes orphans (rows whose parent is gone) with FK triggers off (PostgreSQL 15+).
 GRANT SET ON PARAMETER session_replication_role TO $PG_ROLE;
+-- Tests give each run its own legacy database (CREATE DATABASE algoitny_legacy_<namespace>).
+ALTER ROLE $PG_ROLE CREATEDB;
 EOF
   if [[ -z $(psql_admin -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'") ]]; then
     psql_admin -d postgres -c "CREATE DATABASE $PG_DB OWNER $PG_ROLE ENCODING 'UTF8' TEMPLATE template0"

@@ -26,6 +26,7 @@ while in production, row by row, deterministically from a seed and a reference t
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import random
@@ -69,6 +70,7 @@ UNUSABLE_PASSWORD_PREFIX = "!"
 DJANGO_ITERATIONS = {"3.2": 260_000, "4.2": 600_000, "5.0": 720_000, "5.2": 1_000_000}
 
 
+@functools.lru_cache(maxsize=4096)  # the same seed asks again for the same hashes (costly by design)
 def django_pbkdf2_sha256(password: str, salt: str, iterations: int) -> str:
     """Exactly Django's ``PBKDF2PasswordHasher.encode``."""
     digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), iterations)
@@ -459,7 +461,7 @@ class LegacyGenerator:
                     f"user{uid}.{self._token(4).lower()}@{self.rng.choice(['gmail.com', 'naver.com', 'example.com'])}"
                 )
                 # E-mails that differ only in case from an earlier user's (Django's unique is case-sensitive).
-                if emails_seen and self.rng.random() < 0.03:
+                if emails_seen and (i == 20 or self.rng.random() < 0.03):
                     twin = self.rng.choice(emails_seen)
                     if twin.upper() not in emails_seen:
                         email = twin.upper()
@@ -468,6 +470,8 @@ class LegacyGenerator:
                 plan = None if r < 0.08 else (plans["Pro"] if r < 0.25 else plans["Free"])
                 if r > 0.98:
                     plan = plans["Beta 2024"]
+                if i % 13 == 0:
+                    plan = None  # no plan: the model's built-in defaults apply
                 if staff:
                     plan = plans["Admin"]
                 usable = hashed_left > 0 and self.rng.random() < 0.3
