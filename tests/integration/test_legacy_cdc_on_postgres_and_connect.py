@@ -194,20 +194,12 @@ def test_seeded_legacy_data_is_in_the_legacy_formats(legacy_run: LegacyRun) -> N
         assert one("SELECT count(*) FROM problems WHERE NOT is_completed") > 0
         assert one("SELECT count(*) FROM subscription_plans WHERE max_hints_per_day = -1") >= 1
         assert one("SELECT count(*) FROM users WHERE password LIKE '!%' AND google_id IS NOT NULL") > 0
-        assert (
-            one(
-                "SELECT count(*) FROM usage_logs WHERE created_at >= date_trunc('day', now() at time zone 'UTC') at time zone 'UTC'"
-            )
-            > 0
-        )
+        today = "date_trunc('day', now() at time zone 'UTC') at time zone 'UTC'"
+        assert one(f"SELECT count(*) FROM usage_logs WHERE created_at >= {today}") > 0
         assert one("SELECT count(*) FROM (SELECT lower(email) FROM users GROUP BY 1 HAVING count(*) > 1) d") >= 1
         # Orphans: a foreign key naming a row that is gone.
-        assert (
-            one(
-                "SELECT count(*) FROM search_history h LEFT JOIN users u ON u.id = h.user_id WHERE h.user_id IS NOT NULL AND u.id IS NULL"
-            )
-            >= 1
-        )
+        gone_user = "LEFT JOIN users u ON u.id = h.user_id WHERE h.user_id IS NOT NULL AND u.id IS NULL"
+        assert one(f"SELECT count(*) FROM search_history h {gone_user}") >= 1
         assert (
             one("SELECT count(*) FROM test_cases t LEFT JOIN problems p ON p.id = t.problem_id WHERE p.id IS NULL") >= 1
         )
