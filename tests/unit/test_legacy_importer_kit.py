@@ -83,6 +83,8 @@ async def test_bad_rows_are_quarantined_with_reason_and_counted_once_each_delive
     assert "RuntimeError: bug" in store.quarantined[("users", "4")]["reason"]
     assert await importer.handle("users", b"{", b"{not json") == "quarantined"
     assert "not JSON" in store.quarantined[("users", "{")]["reason"]
+    assert await importer.handle("users", b'{"id": 8}', b"{") == "quarantined"
+    assert "not JSON" in store.quarantined[("users", "8")]["reason"]
 
 
 async def test_an_outage_is_raised_for_redelivery_not_quarantined() -> None:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+from fastapi import Query
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -37,6 +38,7 @@ from pydantic import Field, ValidationError
 
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.errors import AppError, ErrorCode
+from algoitny_shared.identity import CurrentIdentity
 from algoitny_shared.legacy.api import (
     LEGACY_DIGESTS_PATH,
     LEGACY_PAUSE_PATH,
@@ -382,7 +384,7 @@ class LegacyImporter:
         try:
             change = parse_change(table_name, key, value)
         except LegacyChangeError as exc:
-            raw_key = key.decode(errors="replace") if isinstance(key, bytes) else str(key)
+            raw_key = _key_text(table_name, key)
             await self.store.quarantine(
                 table_name, raw_key[:200] or "?", "?", str(exc), {"value": str(value)[:TRIM_CHARS]}
             )
@@ -423,6 +425,16 @@ class LegacyImporter:
     async def _quarantine(self, change: LegacyChange, reason: str) -> None:
         log.warning("legacy %s row %s quarantined: %s", change.table.name, change.key, reason)
         await self.store.quarantine(change.table.name, change.key, change.op, reason, change.row)
+
+
+def _key_text(table_name: str, key: bytes | str | None) -> str:
+    """The primary key of a record whose value cannot be parsed (from its key, if that is JSON)."""
+    raw = key.decode(errors="replace") if isinstance(key, bytes) else str(key or "")
+    try:
+        value = json.loads(raw).get(BY_NAME[table_name].primary_key)
+    except (ValueError, AttributeError, KeyError):
+        value = None
+    return str(value) if value not in (None, "") else raw[:200]
 
 
 def legacy_topics(prefix: str, tables: Iterable[LegacyTable]) -> list[str]:
@@ -488,10 +500,6 @@ def add_legacy_routes(
     rebuild: Rebuilder,
 ) -> None:
     """The internal routes of :mod:`.api` (admin identity required; the gateway routes none of them)."""
-    from fastapi import Query
-
-    from algoitny_shared.identity import CurrentIdentity
-
     names = [t.name for t in tables]
 
     def _table(table: str) -> str:
