@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "bench"))
 
 from benchkit import summary, write_result  # noqa: E402
-from support.legacy_tools import (  # noqa: E402
+from support.legacy_cdc import (  # noqa: E402
     ConnectWorker,
     LegacyWriter,
     TopicState,

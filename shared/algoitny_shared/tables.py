@@ -87,6 +87,23 @@ def outbox_table(owner: str) -> TableSpec:
     )
 
 
+def legacy_import_table(owner: str) -> TableSpec:
+    """A service's record of its legacy import (algoitny_shared.legacy.importer): per imported
+    legacy row, the last source position applied and the item it made; the quarantine; the
+    import's counters and its pause switch."""
+    return TableSpec(
+        owner=owner,
+        name="LegacyImport",
+        hash_key="pk",
+        attributes={"pk": "S", "ltable": "S", "lkey": "S", "qtable": "S"},
+        indexes=(Index("RowIndex", "ltable", "lkey"), Index("QuarantineIndex", "qtable", "lkey")),
+        description="ROW#<table>#<key>: the legacy row's last applied source position (LSN), whether it "
+        "was deleted, and the key of the item it made (RowIndex by table, key order); Q#<table>#<key>: a "
+        "row that could not be imported, with the reason, first/last seen and attempts (QuarantineIndex); "
+        "COUNT#<table>: imported/deleted counters; STATE: the importer's pause switch.",
+    )
+
+
 def inbox_table(owner: str) -> TableSpec:
     """Idempotent consumption: one item per (consumer, event id), written with a conditional put."""
     return TableSpec(
@@ -223,6 +240,7 @@ SIGN_IN_ATTEMPTS = TableSpec(
 )
 ACCOUNTS_OUTBOX = outbox_table("accounts")
 ACCOUNTS_INBOX = inbox_table("accounts")
+ACCOUNTS_LEGACY = legacy_import_table("accounts")
 ACCOUNT_PLANS = TableSpec(
     owner="accounts",
     name="PlanCopies",
@@ -261,6 +279,7 @@ USER_PLANS = TableSpec(
 )
 RATELIMIT_OUTBOX = outbox_table("ratelimit")
 RATELIMIT_INBOX = inbox_table("ratelimit")
+RATELIMIT_LEGACY = legacy_import_table("ratelimit")
 # What a history list shows of each run: the attributes every SearchHistory index projects.
 HISTORY_SUMMARY = (
     "platform",
@@ -360,11 +379,13 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     ACCOUNTS_OUTBOX,
     ACCOUNTS_INBOX,
     ACCOUNT_PLANS,
+    ACCOUNTS_LEGACY,
     SUBSCRIPTION_PLANS,
     USAGE_LOGS,
     USER_PLANS,
     RATELIMIT_OUTBOX,
     RATELIMIT_INBOX,
+    RATELIMIT_LEGACY,
     SEARCH_HISTORY,
     EXECUTIONS_OUTBOX,
     HINTS,

@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from support.legacy_tools import (
+from support.legacy_cdc import (
     ConnectWorker,
     LegacyWriter,
     TopicState,

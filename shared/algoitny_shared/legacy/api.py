@@ -9,6 +9,10 @@ Routes (on the service itself, admin identity required, never exposed by the gat
 - ``GET /internal/legacy/{table}/rows?keys=<k1,k2,...>``: :class:`LegacyRowsAnswer`, the
   canonical rows of up to 100 keys (to show what differs).
 - ``GET /internal/legacy/quarantine?after=&limit=``: :class:`QuarantinePage`.
+- ``POST /internal/legacy/pause`` / ``POST /internal/legacy/resume``: hold or go on with the
+  service's importer; both answer :class:`LegacyImportStatus`.
+
+:func:`algoitny_shared.legacy.importer.add_legacy_routes` adds them all to a service's app.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ LEGACY_STATUS_PATH = "/internal/legacy/status"
 LEGACY_DIGESTS_PATH = "/internal/legacy/{table}/digests"
 LEGACY_ROWS_PATH = "/internal/legacy/{table}/rows"
 LEGACY_QUARANTINE_PATH = "/internal/legacy/quarantine"
+LEGACY_PAUSE_PATH = "/internal/legacy/pause"
+LEGACY_RESUME_PATH = "/internal/legacy/resume"
 MAX_PAGE = 1000
 MAX_ROW_KEYS = 100
 

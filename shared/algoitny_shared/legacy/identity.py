@@ -28,3 +28,17 @@ def legacy_entropy(table: str, key: object, size: int = 10) -> bytes:
     if not 1 <= size <= 32:
         raise ValueError("size must be 1..32")
     return hashlib.sha256(LEGACY_NAMESPACE.bytes + legacy_ref(table, key).encode()).digest()[:size]
+
+
+def legacy_user_id(legacy_id: object) -> str:
+    """The accounts user id of legacy user ``legacy_id`` (``u_`` + 22 base64url characters, the
+    format of every user id): any service maps a legacy ``user_id`` column without a lookup."""
+    import base64
+
+    raw = legacy_uuid("users", int(str(legacy_id))).bytes
+    return "u_" + base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def legacy_plan_id(legacy_id: object) -> str:
+    """The plan id (ratelimit's ``SubscriptionPlans``) of legacy subscription plan ``legacy_id``."""
+    return f"legacy-{int(str(legacy_id))}"

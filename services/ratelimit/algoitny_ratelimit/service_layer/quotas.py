@@ -378,11 +378,25 @@ class PlanMembership:
         change: Callable[[UserPlanState | None], tuple[str, bool] | None],
     ) -> None:
         """Apply ``change`` (current state -> new plan and active flag, or None for no change)."""
-        version = envelope.aggregate_version
+        await self.apply_change(
+            user_id, envelope.aggregate_version, change, [self._inbox.put_request(CONSUMER, str(envelope.event_id))]
+        )
+
+    async def apply_change(
+        self,
+        user_id: str,
+        version: int,
+        change: Callable[[UserPlanState | None], tuple[str, bool] | None],
+        first: list[dict[str, Any]],
+    ) -> None:
+        """Apply ``change`` as of accounts' user ``version`` together with ``first`` (transaction items
+        whose first one fails its condition when this was applied already: the inbox mark of an event,
+        or the legacy import's record of a row). The legacy import applies at version 0: only while
+        ratelimit has heard nothing from accounts of the user (accounts' events own the fact)."""
         for attempt in range(CONFLICT_RETRIES):
             current = await self._user_plans.state(user_id)
             target = None if current and current.event_version > version else change(current)
-            items = [self._inbox.put_request(CONSUMER, str(envelope.event_id))]
+            items = list(first)
             if target is not None:
                 plan_id, active = target
                 counted = plan_id if active and await self._plans.get(plan_id, fresh=True) else None
