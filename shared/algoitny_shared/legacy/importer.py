@@ -283,7 +283,9 @@ class LegacyStore:
             ":now": {"S": now},
             ":one": {"N": "1"},
         }
-        sets = "#t = :t, #k = :k, reason = :r, #op = :op, last_seen = :now, first_seen = if_not_exists(first_seen, :now)"
+        sets = (
+            "#t = :t, #k = :k, reason = :r, #op = :op, last_seen = :now, first_seen = if_not_exists(first_seen, :now)"
+        )
         if captured is not None:
             values[":row"] = {"S": captured}
             sets += ", #row = :row"
@@ -420,7 +422,8 @@ class LegacyImporter:
         return outcome
 
     async def wait_while_paused(self) -> None:
-        while await self.store.paused():
+        # The flag lives in DynamoDB (set by any replica's API): polled, not an in-process event.
+        while await self.store.paused():  # noqa: ASYNC110
             await asyncio.sleep(0.5)
 
     async def handle(self, table: str, key: bytes | str | None, value: bytes | str | None) -> str:
@@ -541,7 +544,9 @@ class LegacyImporter:
             # The state moved meanwhile: record the quarantine entry alone (still counted once).
             await asyncio.to_thread(self.store._client.update_item, **items[0]["Update"])
 
-    async def mark(self, table: str, key: str, status: str, *, reason: str = "", row: dict[str, Any] | None = None) -> None:
+    async def mark(
+        self, table: str, key: str, status: str, *, reason: str = "", row: dict[str, Any] | None = None
+    ) -> None:
         """Move an already recorded row to another status outside a change (e.g. a staged test case
         whose problem never came: quarantined with the reason; and back to imported once it did)."""
         for _ in range(5):
