@@ -36,6 +36,8 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import APIRouter, Query, Request
+from faststream import AckPolicy
+from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from algoitny_shared.dynamo import from_item, to_item, to_value
@@ -610,8 +612,6 @@ class LegacyImporter:
 
     def register(self, broker: Any, *, prefix: str, group_id: str, max_poll_records: int = 100) -> None:
         """Subscribe ``broker`` (FastStream) to the handler's legacy topics in consumer group ``group_id``."""
-        from faststream import AckPolicy
-
         topic_tables = {BY_NAME[t].topic(prefix): t for t in self.handler.tables}
         subscriber = broker.subscriber(
             *topic_tables,
@@ -624,10 +624,14 @@ class LegacyImporter:
             title=f"{self.handler.service} legacy import",
         )
 
-        async def on_message(msg: Any) -> None:
-            record = getattr(msg, "raw_message", None)
+        async def on_message(msg: KafkaMessage) -> None:
+            record = msg.raw_message
             topic = str(getattr(record, "topic", ""))
-            await self.handle(topic_tables[topic], getattr(record, "key", None), msg.body)
+            table = topic_tables.get(topic)
+            if table is None:  # cannot happen: subscribed to these topics only
+                log.error("record of an unexpected topic %r skipped", topic)
+                return
+            await self.handle(table, getattr(record, "key", None), msg.body)
 
         subscriber(on_message)
 
