@@ -116,6 +116,36 @@ def inbox_table(owner: str) -> TableSpec:
     )
 
 
+def legacy_row_import_table(owner: str) -> TableSpec:
+    """A service's legacy-import state (algoitny_shared.legacy.row_importer): per imported legacy row
+    ROW#<table>/<key> (log position, captured-row hash, status, refs to the items it made),
+    COUNT/<table> (imported, deleted, quarantined counters), CONTROL/paused, and what the
+    service's importer keeps aside (e.g. problems: TC#<legacy problem id> staged test cases)."""
+    return TableSpec(
+        owner=owner,
+        name="LegacyImport",
+        hash_key="pk",
+        range_key="sk",
+        attributes={"pk": "S", "sk": "S"},
+        description="Legacy import state: ROW#<table>/<key> per legacy row (position, hash, status, item refs), "
+        "COUNT/<table> counters, CONTROL/paused; service-specific staging (see the service README).",
+    )
+
+
+def legacy_quarantine_table(owner: str) -> TableSpec:
+    """Legacy rows a service could not import: QUAR/<table>#<key> with reason, operation, first and
+    last seen, attempts and the captured row (long text columns cut)."""
+    return TableSpec(
+        owner=owner,
+        name="LegacyQuarantine",
+        hash_key="pk",
+        range_key="sk",
+        attributes={"pk": "S", "sk": "S"},
+        description="Quarantined legacy rows (QUAR/<table>#<key>): reason, op, first/last seen, attempts, "
+        "the captured row trimmed.",
+    )
+
+
 PROBLEMS = TableSpec(
     owner="problems",
     name="Problems",
@@ -352,6 +382,12 @@ HINTS = TableSpec(
 )
 HINTS_OUTBOX = outbox_table("hints")
 HINTS_INBOX = inbox_table("hints")
+PROBLEMS_LEGACY = legacy_row_import_table("problems")
+PROBLEMS_QUARANTINE = legacy_quarantine_table("problems")
+EXECUTIONS_LEGACY = legacy_row_import_table("executions")
+EXECUTIONS_QUARANTINE = legacy_quarantine_table("executions")
+HINTS_LEGACY = legacy_row_import_table("hints")
+HINTS_QUARANTINE = legacy_quarantine_table("hints")
 STATS = TableSpec(
     owner="stats",
     name="Stats",
@@ -392,6 +428,12 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     HINTS_OUTBOX,
     HINTS_INBOX,
     STATS,
+    PROBLEMS_LEGACY,
+    PROBLEMS_QUARANTINE,
+    EXECUTIONS_LEGACY,
+    EXECUTIONS_QUARANTINE,
+    HINTS_LEGACY,
+    HINTS_QUARANTINE,
 )
 
 

@@ -9,10 +9,12 @@ Routes (on the service itself, admin identity required, never exposed by the gat
 - ``GET /internal/legacy/{table}/rows?keys=<k1,k2,...>``: :class:`LegacyRowsAnswer`, the
   canonical rows of up to 100 keys (to show what differs).
 - ``GET /internal/legacy/quarantine?after=&limit=``: :class:`QuarantinePage`.
-- ``POST /internal/legacy/pause`` / ``POST /internal/legacy/resume``: hold or go on with the
-  service's importer; both answer :class:`LegacyImportStatus`.
+- ``POST /internal/legacy/pause`` and ``POST /internal/legacy/resume``: :class:`LegacyImportStatus`
+  after the change (the importer stops applying changes within a second; offsets stay where they
+  are, so resuming goes on from the first change not applied).
 
-:func:`algoitny_shared.legacy.importer.add_legacy_routes` adds them all to a service's app.
+Two kits implement them: :mod:`algoitny_shared.legacy.importer` (accounts, ratelimit) and
+:mod:`algoitny_shared.legacy.row_importer` (problems, executions, hints); merging the two is left open.
 """
 
 from __future__ import annotations
