@@ -146,6 +146,8 @@ class Platform:
         if module is None:
             return None
         env = self.service_env(svc, extra_env)
+        # An importer that serves its own internal API does so on base port + 100 + the service's offset.
+        env.setdefault("ALGOITNY_LEGACY_IMPORT_PORT", str(self.base_port + 100 + svc.port_offset))
         label = f"{name}{IMPORTER_SUFFIX}"
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{self.namespace}-{label}.log", "ab")  # noqa: SIM115 - owned by the child

@@ -27,42 +27,11 @@ from support.legacy_cdc import (
     database_state,
     differences,
     drop_database,
-    legacy_stop,
-    legacy_up,
 )
 
 pytestmark = pytest.mark.integration
 
 KAFKA = "127.0.0.1:9092"
-
-
-@pytest.fixture(scope="session")
-def legacy_postgres() -> Iterator[None]:
-    started = legacy_up()
-    yield
-    legacy_stop(started)
-
-
-@pytest.fixture(scope="session")
-def connect_worker(legacy_postgres: None, namespace: str) -> Iterator[ConnectWorker]:
-    worker = ConnectWorker(namespace, KAFKA)
-    worker.start()
-    yield worker
-    worker.stop()
-    asyncio.run(_delete_topics(f"{namespace}."))
-
-
-async def _delete_topics(prefix: str) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
-    await admin.start()
-    try:
-        mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
 
 
 @dataclasses.dataclass

@@ -138,6 +138,7 @@ async def test_snapshot_changes_redelivery_quarantine_pause_and_verify(importers
     assert "duplicate e-mail" in reasons["14"] and "legacy user 13" in reasons["14"]
     assert "does not fit the legacy schema" in reasons["16"] and "email" in reasons["16"]
     assert "not JSON" in reasons["17"]
+
     async def ratelimit_quarantine() -> Any:
         page, _ = await r.legacy_store.quarantined(None, 10, ["subscription_plans", "users", "usage_logs"])
         return page if len(page) == 3 else None

@@ -389,3 +389,43 @@ def differences(db: dict[str, dict[str, dict[str, Any]]], topics: TopicState, li
         if len(out) >= limit:
             break
     return out[:limit]
+
+
+# ---------------------------------------------------------------- pytest fixtures (conftest.py plugin)
+
+try:
+    import pytest as _pytest
+
+    @_pytest.fixture(scope="session")
+    def legacy_postgres() -> Any:
+        """The shared legacy PostgreSQL (deploy/local/legacy.sh); stopped only if this session started it."""
+        started = legacy_up()
+        yield
+        legacy_stop(started)
+
+    @_pytest.fixture(scope="session")
+    def connect_worker(legacy_postgres: None, namespace: str) -> Any:
+        """A Kafka Connect worker of this test session (started once: its JVM takes 12-30 s to start)."""
+        import asyncio
+
+        worker = ConnectWorker(namespace, os.environ.get("ALGOITNY_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
+        worker.start()
+        yield worker
+        worker.stop()
+        asyncio.run(delete_topics(worker.kafka, f"{namespace}."))
+
+except ImportError:  # pragma: no cover - the bench imports this module without pytest
+    pass
+
+
+async def delete_topics(bootstrap: str, prefix: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()

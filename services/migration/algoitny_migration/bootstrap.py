@@ -16,9 +16,10 @@ from algoitny_shared.legacy.tables import BY_NAME, LEGACY_TABLES
 IMPORTING_SERVICES = tuple(sorted({s for t in LEGACY_TABLES for s in t.importers}))
 
 
-def importer_group(namespace: str, service: str) -> str:
-    """The consumer group of a service's legacy importer (algoitny_shared.legacy.importer)."""
-    return f"{namespace}.{service}.legacy"
+def importer_groups(namespace: str, service: str) -> tuple[str, ...]:
+    """The consumer group a service's legacy importer may use: algoitny_shared.legacy.importer's
+    (accounts, ratelimit) or algoitny_shared.legacy.runner's (problems, executions, hints)."""
+    return (f"{namespace}.{service}.legacy", f"{namespace}.legacy-import.{service}")
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Migration:
     legacy: LegacyDatabase
     connect: ConnectClient
     platform: PlatformApi
+    _groups: set[str] | None = None
 
     def connector_config(self) -> dict[str, str]:
         s = self.settings
@@ -61,11 +63,23 @@ class Migration:
         return await self.platform.import_status(service)
 
     async def consumer_lag(self, service: str, table: str) -> int | None:
+        """Messages of the table's topic the service's importer has not consumed (None: no group yet)."""
+        if self._groups is None:
+            from aiokafka.admin import AIOKafkaAdminClient
+
+            admin = AIOKafkaAdminClient(
+                bootstrap_servers=self.settings.kafka_bootstrap_servers, request_timeout_ms=5000
+            )
+            await admin.start()
+            try:
+                self._groups = {g[0] for g in await admin.list_consumer_groups()}
+            finally:
+                await admin.close()
+        group = next((g for g in importer_groups(self.settings.namespace, service) if g in self._groups), None)
+        if group is None:
+            return None
         topic = BY_NAME[table].topic(self.settings.legacy_topic_prefix)
-        monitor = LagMonitor(
-            self.settings.kafka_bootstrap_servers, topic, importer_group(self.settings.namespace, service), "legacy"
-        )
-        lag = await monitor.measure()
+        lag = await LagMonitor(self.settings.kafka_bootstrap_servers, topic, group, "legacy").measure()
         return sum(lag.values()) if lag else None
 
     async def close(self) -> None:
@@ -83,11 +97,17 @@ def build(settings: MigrationSettings | None = None) -> Migration:
         "hints": s.hints_url,
         "stats": s.stats_url,
     }
+    legacy_urls = {
+        "accounts": s.accounts_url,
+        "ratelimit": s.ratelimit_url,
+        "problems": s.problems_legacy_url,
+        "executions": s.executions_legacy_url,
+        "hints": s.hints_legacy_url,
+    }
+    signer = IdentitySigner(s.internal_secret.get_secret_value())
     return Migration(
         settings=s,
         legacy=LegacyDatabase(s.legacy_dsn.get_secret_value()),
         connect=ConnectClient(s.connect_url, s.http_timeout_s),
-        platform=PlatformApi(
-            urls, s.gateway_url, IdentitySigner(s.internal_secret.get_secret_value()), s.http_timeout_s
-        ),
+        platform=PlatformApi(urls, s.gateway_url, signer, s.http_timeout_s, legacy_urls=legacy_urls),
     )

@@ -37,6 +37,11 @@ class MigrationSettings(ServiceSettings):
     ratelimit_url: str = "http://127.0.0.1:8004"
     hints_url: str = "http://127.0.0.1:8006"
     stats_url: str = "http://127.0.0.1:8007"
+    # The internal legacy API (status, digests, rows, quarantine, pause/resume): accounts and ratelimit
+    # serve it on their own port; the problems, executions and hints importers on a port of their own.
+    problems_legacy_url: str = "http://127.0.0.1:8102"
+    executions_legacy_url: str = "http://127.0.0.1:8103"
+    hints_legacy_url: str = "http://127.0.0.1:8106"
     http_timeout_s: float = Field(default=30.0, gt=0)
 
     def connector_name(self) -> str:

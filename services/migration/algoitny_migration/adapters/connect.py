@@ -87,13 +87,13 @@ class ConnectClient:
 
     def put_config(self, name: str, config: dict[str, str]) -> dict[str, Any]:
         """Create or update (idempotent)."""
-        return self._check(self._http.put(f"/connectors/{quote(name)}/config", json=config))  # type: ignore[no-any-return]
+        return self._check(self._http.put(f"/connectors/{quote(name)}/config", json=config))
 
     def status(self, name: str) -> dict[str, Any] | None:
         resp = self._http.get(f"/connectors/{quote(name)}/status")
         if resp.status_code == 404:
             return None
-        return self._check(resp)  # type: ignore[no-any-return]
+        return self._check(resp)
 
     def pause(self, name: str) -> None:
         self._check(self._http.put(f"/connectors/{quote(name)}/pause"))
@@ -112,4 +112,4 @@ class ConnectClient:
             self._check(resp)
 
     def connectors(self) -> list[str]:
-        return self._check(self._http.get("/connectors"))  # type: ignore[no-any-return]
+        return self._check(self._http.get("/connectors"))

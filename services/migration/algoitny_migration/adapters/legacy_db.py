@@ -35,7 +35,7 @@ class LegacyDatabase:
     def apply_schema(self) -> None:
         with self.connect() as conn:
             conn.execute("SET client_min_messages = warning")
-            conn.execute(schema_sql())  # type: ignore[arg-type]  # a trusted file of the package
+            conn.execute(schema_sql())
 
     def is_empty(self) -> bool:
         with self.connect() as conn:
@@ -114,7 +114,7 @@ class LegacyDatabase:
 
     def query(self, statement: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         with self.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(statement, params)  # type: ignore[arg-type]  # statements are this package's own
+            cur.execute(statement, params)
             return list(cur.fetchall())
 
     # ---- publications and slots (Debezium)

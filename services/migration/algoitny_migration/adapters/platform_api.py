@@ -12,7 +12,9 @@ import httpx
 from algoitny_shared.identity import IDENTITY_HEADER, Identity, IdentitySigner
 from algoitny_shared.legacy.api import (
     LEGACY_DIGESTS_PATH,
+    LEGACY_PAUSE_PATH,
     LEGACY_QUARANTINE_PATH,
+    LEGACY_RESUME_PATH,
     LEGACY_ROWS_PATH,
     LEGACY_STATUS_PATH,
     LegacyDigestPage,
@@ -21,9 +23,6 @@ from algoitny_shared.legacy.api import (
     QuarantinePage,
 )
 
-# Also in algoitny_shared.legacy.api once the importers' kit lands there (same paths).
-LEGACY_PAUSE_PATH = "/internal/legacy/pause"
-LEGACY_RESUME_PATH = "/internal/legacy/resume"
 OPERATOR = Identity(user_id="migration-operator", role="admin")
 
 
@@ -32,8 +31,17 @@ class ServiceUnavailable(Exception):
 
 
 class PlatformApi:
-    def __init__(self, urls: dict[str, str], gateway_url: str, signer: IdentitySigner, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        urls: dict[str, str],
+        gateway_url: str,
+        signer: IdentitySigner,
+        timeout_s: float = 30.0,
+        *,
+        legacy_urls: dict[str, str] | None = None,
+    ) -> None:
         self.urls = {k: v.rstrip("/") for k, v in urls.items()}
+        self.legacy_urls = {k: v.rstrip("/") for k, v in (legacy_urls or urls).items()}
         self.gateway_url = gateway_url.rstrip("/")
         self.signer = signer
         self._http = httpx.AsyncClient(timeout=timeout_s)
@@ -44,7 +52,7 @@ class PlatformApi:
     async def _call(
         self, method: str, service: str, path: str, identity: Identity = OPERATOR, params: dict[str, Any] | None = None
     ) -> Any:
-        base = self.urls[service]
+        base = (self.legacy_urls if path.startswith("/internal/legacy") else self.urls)[service]
         url = base + path
         headers = {IDENTITY_HEADER: self.signer.sign(identity, method, urlsplit(url).path)}
         try:
@@ -86,13 +94,13 @@ class PlatformApi:
 
     # ---- published APIs, as the migrated user
     async def my_stats(self, user_id: str) -> dict[str, Any]:
-        return await self._call("GET", "stats", "/me/stats", Identity(user_id=user_id, role="user"))  # type: ignore[no-any-return]
+        return await self._call("GET", "stats", "/me/stats", Identity(user_id=user_id, role="user"))
 
     async def my_usage(self, user_id: str) -> dict[str, Any]:
-        return await self._call("GET", "ratelimit", "/me/usage", Identity(user_id=user_id, role="user"))  # type: ignore[no-any-return]
+        return await self._call("GET", "ratelimit", "/me/usage", Identity(user_id=user_id, role="user"))
 
     async def my_history(self, user_id: str, limit: int = 20) -> dict[str, Any]:
-        return await self._call(  # type: ignore[no-any-return]
+        return await self._call(
             "GET", "executions", "/history", Identity(user_id=user_id, role="user"), {"scope": "mine", "limit": limit}
         )
 
@@ -104,4 +112,4 @@ class PlatformApi:
             raise ServiceUnavailable(f"gateway at {self.gateway_url}: {exc!r}") from exc
         if resp.status_code >= 400:
             raise ServiceUnavailable(f"gateway search: {resp.status_code} {resp.text[:300]}")
-        return resp.json()  # type: ignore[no-any-return]
+        return resp.json()
