@@ -205,7 +205,7 @@ start_postgres() {
   # Settings on the command line so port changes apply; data stays in $PG_DATA.
   spawn postgres "$PG_DATA" setpriv_or_exec "$PG_BIN/postgres" -D "$PG_DATA" \
     -c listen_addresses=127.0.0.1 -c port="$PG_PORT" -c unix_socket_directories="$PG_SOCK" \
-    -c wal_level=logical -c max_replication_slots=64 -c max_wal_senders=64 \
+    -c wal_level=logical -c max_replication_slots=64 -c max_wal_senders=64 -c max_slot_wal_keep_size=2GB \
     -c max_connections=200 -c shared_buffers=128MB -c fsync=on -c synchronous_commit=on \
     -c wal_sender_timeout=60s -c logging_collector=off -c log_min_messages=warning
 }

@@ -24,7 +24,8 @@ from devstack import SERVICES, Platform
 from support.legacy_cdc import ConnectWorker, create_database, drop_database
 from support.polling import eventually
 
-pytestmark = pytest.mark.e2e
+# The platform, a Connect worker and the import of ~2,000 legacy rows on a shared 2-core machine.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 IMPORTERS = ("accounts", "ratelimit", "problems", "executions", "hints")
 API = "/api/v1"
@@ -71,7 +72,21 @@ def migrated(platform: Platform, connect_worker: ConnectWorker, stack_env: dict[
     settings = _settings(platform, namespace, dsn, connect_worker.url)
     m = build(settings)
     m.legacy.apply_schema()
-    m.legacy.load(generate(dataclasses.replace(SCALES["small"], hashed_users=3)))
+    # Smaller than --scale small (the importers write to moto, shared by every test on 2 cores);
+    # every kind of legacy row and oddity is still there.
+    tiny = dataclasses.replace(
+        SCALES["small"],
+        users=24,
+        problems=24,
+        test_cases_per_problem=2,
+        big_test_cases=1,
+        search_history=150,
+        usage_logs=150,
+        script_generation_jobs=6,
+        task_results=2,
+        hashed_users=3,
+    )
+    m.legacy.load(generate(tiny))
     env = {
         "ALGOITNY_LEGACY_TOPIC_PREFIX": settings.legacy_topic_prefix,
         "ALGOITNY_LEGACY_ORPHAN_GRACE_S": "3",
@@ -83,7 +98,11 @@ def migrated(platform: Platform, connect_worker: ConnectWorker, stack_env: dict[
         m.register_connector()
 
         async def verify(checks: list[str]) -> dict[str, Any]:
-            return (await Verifier(m.legacy, m.platform).run(checks)).as_dict()
+            fresh = build(settings)  # its HTTP client belongs to this event loop
+            try:
+                return (await Verifier(fresh.legacy, fresh.platform).run(checks)).as_dict()
+            finally:
+                await fresh.close()
 
         def rows_done() -> dict[str, Any] | None:
             report = asyncio.run(verify(["rows"]))

@@ -42,7 +42,7 @@ class MigrationSettings(ServiceSettings):
     problems_legacy_url: str = "http://127.0.0.1:8102"
     executions_legacy_url: str = "http://127.0.0.1:8103"
     hints_legacy_url: str = "http://127.0.0.1:8106"
-    http_timeout_s: float = Field(default=30.0, gt=0)
+    http_timeout_s: float = Field(default=60.0, gt=0)
 
     def connector_name(self) -> str:
         return self.legacy_connector_name or f"{self.namespace}-legacy-postgres"

@@ -233,19 +233,23 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     m = build()
+    commands = {"status": cmd_status, "verify": cmd_verify, "pause": cmd_pause_resume, "resume": cmd_pause_resume}
+
+    async def run_async() -> int:
+        try:
+            return await commands[args.command](m, args)
+        finally:
+            await m.close()  # in the loop its HTTP client was used in
+
+    if args.command in commands:
+        sys.exit(asyncio.run(run_async()))
     try:
         if args.command == "seed-legacy":
             rc = cmd_seed(m, args)
         elif args.command == "schema":
             rc = cmd_schema(m, args)
-        elif args.command == "connector":
-            rc = cmd_connector(m, args)
-        elif args.command == "status":
-            rc = asyncio.run(cmd_status(m, args))
-        elif args.command == "verify":
-            rc = asyncio.run(cmd_verify(m, args))
         else:
-            rc = asyncio.run(cmd_pause_resume(m, args))
+            rc = cmd_connector(m, args)
     finally:
         asyncio.run(m.close())
     sys.exit(rc)
