@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from dataclasses import dataclass
 from typing import Any
+
+import httpx
 
 from algoitny_migration.adapters.connect import ConnectClient, connector_config
 from algoitny_migration.adapters.legacy_db import LegacyDatabase
@@ -111,3 +115,69 @@ def build(settings: MigrationSettings | None = None) -> Migration:
         connect=ConnectClient(s.connect_url, s.http_timeout_s),
         platform=PlatformApi(urls, s.gateway_url, signer, s.http_timeout_s, legacy_urls=legacy_urls),
     )
+
+
+# ---- cutover, rollback and the reverse writer (issue 16)
+
+
+class CutoverWiring:
+    """What the cutover and rollback gates read (service_layer.cutover.CutoverSources)."""
+
+    def __init__(self, m: Migration) -> None:
+        self.m = m
+
+    async def change_lag(self) -> dict[str, int | None]:
+        out: dict[str, int | None] = {}
+        for table in LEGACY_TABLES:
+            for service in table.importers:
+                out[f"{service}:{table.name}"] = await self.m.consumer_lag(service, table.name)
+        return out
+
+    async def verify_ok(self) -> tuple[bool, int, list[str]]:
+        from algoitny_migration.service_layer.verify import Verifier
+
+        report = await Verifier(self.m.legacy, self.m.platform).run()
+        first = [f"[{x.check}] {x.table} {x.key} ({x.service}): {x.detail}" for x in report.mismatches[:10]]
+        return report.ok, report.mismatch_count, first
+
+    async def reverse_lag(self) -> int | None:
+        from algoitny_migration.entrypoints.reverse_writer import REVERSE_TOPICS
+
+        s = self.m.settings
+        topics = [t.physical(s.namespace) for t in REVERSE_TOPICS]
+        monitor = LagMonitor(s.kafka_bootstrap_servers, topics, s.reverse_group(), "reverse")
+        await monitor.measure()
+        if not monitor.by_topic:
+            return None
+        return sum(sum(p.values()) for p in monitor.by_topic.values())
+
+    async def reverse_verify(self) -> tuple[bool, int, list[str]]:
+        from algoitny_migration.adapters.reverse_store import ReverseStore
+
+        report = await asyncio.to_thread(ReverseStore(self.m.settings.legacy_dsn.get_secret_value()).verify)
+        return report.ok, report.checked if report.ok else len(report.problems), report.problems[:10]
+
+    async def gateway_phase(self) -> str | None:
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            resp = await client.get(self.m.settings.gateway_url.rstrip("/") + "/api/v1/migration/phase")
+            return str(resp.json().get("phase")) if resp.status_code == 200 else None
+
+
+def build_cutover(m: Migration) -> tuple[Any, Any]:
+    """The phase store and the cutover/rollback runner on ``m``'s settings."""
+    from algoitny_migration.adapters.legacy_control import LegacyControl
+    from algoitny_migration.adapters.phase_store import DynamoPhaseStore
+    from algoitny_migration.service_layer.cutover import Cutover, GateSettings
+    from algoitny_shared.dynamo import dynamodb
+
+    s = m.settings
+    store = DynamoPhaseStore(dynamodb(s), s.namespace, s.kafka_bootstrap_servers)
+    control = LegacyControl(s.legacy_dsn.get_secret_value(), s.legacy_app_role)
+    gates = GateSettings(
+        slot=s.slot_name(),
+        connector=s.connector_name(),
+        window_s=s.cutover_window_s,
+        timeout_s=s.cutover_gate_timeout_s,
+        operator=os.environ.get("USER") or None,
+    )
+    return store, Cutover(store, control, m.connect, CutoverWiring(m), gates)

@@ -98,6 +98,11 @@ class ConnectClient:
     def pause(self, name: str) -> None:
         self._check(self._http.put(f"/connectors/{quote(name)}/pause"))
 
+    def stop(self, name: str) -> None:
+        """Stop the connector and its tasks (Connect 3.5+): its replication connection closes, so
+        the slot is released (and can be advanced); ``resume`` starts it again from its offsets."""
+        self._check(self._http.put(f"/connectors/{quote(name)}/stop"))
+
     def resume(self, name: str) -> None:
         self._check(self._http.put(f"/connectors/{quote(name)}/resume"))
 

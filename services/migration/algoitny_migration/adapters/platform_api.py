@@ -65,6 +65,20 @@ class PlatformApi:
             raise ServiceUnavailable(f"{service} {method} {path}: {resp.status_code} {resp.text[:300]}")
         return resp.json() if resp.content else None
 
+    async def fetch(self, service: str, path: str, params: dict[str, Any] | None = None) -> Any | None:
+        """GET as the operator; None for a 404 (what the reverse writer reads, issue 16)."""
+        url = self.urls[service] + path
+        headers = {IDENTITY_HEADER: self.signer.sign(OPERATOR, "GET", urlsplit(url).path)}
+        try:
+            resp = await self._http.get(url, headers=headers, params=params)
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable(f"{service} at {self.urls[service]}: {exc!r}") from exc
+        if resp.status_code == 404:
+            return None
+        if resp.status_code >= 400:
+            raise ServiceUnavailable(f"{service} GET {path}: {resp.status_code} {resp.text[:300]}")
+        return resp.json() if resp.content else None
+
     # ---- importers' internal API
     async def import_status(self, service: str) -> LegacyImportStatus:
         return LegacyImportStatus.model_validate(await self._call("GET", service, LEGACY_STATUS_PATH))
