@@ -94,7 +94,11 @@ def table_resource(spec: TableSpec) -> dict[str, Any]:
 
 def bucket_resource(spec: BucketSpec) -> dict[str, Any]:
     rules: list[dict[str, Any]] = [
-        {"Id": "abort-incomplete-uploads", "Status": "Enabled", "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}},
+        {
+            "Id": "abort-incomplete-uploads",
+            "Status": "Enabled",
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+        },
         {"Id": "old-versions", "Status": "Enabled", "NoncurrentVersionExpiration": {"NoncurrentDays": 30}},
     ]
     for prefix, days in sorted(spec.expire_days.items()):

@@ -31,9 +31,7 @@ DEAD_LETTER_RETENTION = {"retention.ms": str(30 * 24 * 3600 * 1000)}
 # Planned partitions (10x today's load, docs/capacity.md): a topic's partitions bound the replicas
 # of each consumer group reading it; adding partitions later reshuffles keys (per-aggregate order
 # breaks across the change), so they are planned ahead.
-PROBLEM_EVENTS = TopicSpec(
-    "problems.events", "Lifecycle of problems and their test sets.", KEEP_FOREVER, partitions=6
-)
+PROBLEM_EVENTS = TopicSpec("problems.events", "Lifecycle of problems and their test sets.", KEEP_FOREVER, partitions=6)
 
 ACCOUNT_EVENTS = TopicSpec("accounts.events", "Users registered and their plan changes.", KEEP_FOREVER, partitions=12)
 
@@ -57,9 +55,7 @@ EXECUTION_EVENTS = TopicSpec(
 
 # The judge workers also attach hints from this topic (group executions), so it has as many
 # partitions as executions.jobs: every judge replica is a member of both groups.
-HINT_EVENTS = TopicSpec(
-    "hints.events", "Hint requests and the hints generated for them.", KEEP_FOREVER, partitions=48
-)
+HINT_EVENTS = TopicSpec("hints.events", "Hint requests and the hints generated for them.", KEEP_FOREVER, partitions=48)
 
 DOMAIN_TOPICS: tuple[TopicSpec, ...] = (
     PROBLEM_EVENTS,
