@@ -17,7 +17,7 @@ lock:
 	 .lockvenv/bin/pip freeze --exclude-editable) > requirements.lock
 	rm -rf .lockvenv
 
-.PHONY: k8s k8s-check k8s-tools infra-code infra-check web web-types chromium lock help install system-deps infra-up infra-down infra-status run up down test test-unit lint docs events events-check analytics analytics-compact analytics-report bench faults fuzz clean
+.PHONY: k8s k8s-check k8s-tools infra-code infra-check dashboards web web-types chromium lock help install system-deps infra-up infra-down infra-status run up down test test-unit lint docs events events-check analytics analytics-compact analytics-report bench faults fuzz clean
 
 help:
 	@echo "make run    start infrastructure, services and demo data (Ctrl-C stops all)"
@@ -139,6 +139,11 @@ infra-code: $(STAMP)
 infra-check: $(STAMP)
 	$(PY) deploy/infra/infra_code.py check
 	$(VENV)/bin/cfn-lint deploy/infra/algoitny.cfn.json
+
+# Grafana dashboards (deploy/observability/dashboards/), one per area; a unit test checks them and
+# that alerts.yaml and the dashboards name only metrics the code defines.
+dashboards: $(STAMP)
+	$(PY) deploy/observability/dashboards.py write
 
 docs: $(STAMP) events
 	$(PY) -m algoitny_shared.asyncapi --out docs/asyncapi.yaml
