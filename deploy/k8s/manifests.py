@@ -14,8 +14,9 @@ Deployments, their resources and replica ranges, and who may talk to whom.
 Layout of a service with consumers: ``<svc>`` serves HTTP with its consumers off (HPA on CPU)
 and runs the outbox relay (leases, docs/capacity.md); ``<svc>-consumer`` runs the same command
 with its consumer groups on and no relay, scaled by KEDA on its groups' lag. The judge workers
-(``judge``) run the executions service with the judge on (groups judge-workers and executions);
-the executions API runs the judge too (custom runs, POST /runs), so both are judge pods.
+(``judge``) run the executions service with the judge on, in the judge-workers group only; the
+executions API runs the judge too (custom runs, POST /runs), so both are judge pods;
+``executions-consumer`` (no judge) attaches hints to history items.
 """
 
 from __future__ import annotations
@@ -249,20 +250,34 @@ WORKLOADS: tuple[Workload, ...] = (
         env={
             **CONSUMER,
             **JUDGE_ENV,
+            # A worker judges one job at a time (max_poll_records=1, handled in order): one slot.
+            "ALGOITNY_JUDGE_SLOTS": "1",
             "ALGOITNY_WORKER_ENABLED": "true",
+            "ALGOITNY_ATTACH_HINTS_ENABLED": "false",  # executions-consumer does that
             "ALGOITNY_PROBLEMS_URL": url("problems"),
             "ALGOITNY_ACCOUNTS_URL": url("accounts"),
         },
         judge=True,
-        groups=(
-            Group(JUDGE_WORKER_GROUP, (EXECUTION_JOBS,), 4),  # a job takes seconds: few queued per pod
-            Group(EXECUTIONS_GROUP, (HINT_EVENTS,), 200),
-        ),
+        groups=(Group(JUDGE_WORKER_GROUP, (EXECUTION_JOBS,), 2),),  # a job takes about a second
         http=False,
         calls=("problems",),
-        max_replicas=48,
-        cpu=("4", "4"),  # 2 slots x 2 CPUs (the box's cpu.max)
-        memory=("4Gi", "6Gi"),
+        max_replicas=512,
+        cpu=("2", "3"),  # the box's cpu.max is 2 CPUs; the service beside it
+        memory=("2Gi", "3Gi"),
+    ),
+    Workload(
+        "executions-consumer",
+        "executions",
+        env={
+            **CONSUMER,
+            "ALGOITNY_WORKER_ENABLED": "false",
+            "ALGOITNY_JUDGE_ENABLED": "false",
+            "ALGOITNY_PROBLEMS_URL": url("problems"),
+            "ALGOITNY_ACCOUNTS_URL": url("accounts"),
+        },
+        groups=(Group(EXECUTIONS_GROUP, (HINT_EVENTS,), 200),),
+        http=False,
+        cpu=("250m", "1"),
     ),
     Workload("ratelimit", "ratelimit", env=OFF, max_replicas=30),
     Workload(

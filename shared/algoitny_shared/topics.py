@@ -43,7 +43,8 @@ EXECUTION_JOBS = TopicSpec(
     "executions.jobs",
     "Executions submitted for judging (the judge workers' work queue, one consumer group).",
     KEEP_FOREVER,
-    partitions=48,
+    # One judge worker per partition at most, each judging one job at a time (docs/capacity.md).
+    partitions=512,
 )
 
 EXECUTION_EVENTS = TopicSpec(
@@ -53,9 +54,7 @@ EXECUTION_EVENTS = TopicSpec(
     partitions=24,
 )
 
-# The judge workers also attach hints from this topic (group executions), so it has as many
-# partitions as executions.jobs: every judge replica is a member of both groups.
-HINT_EVENTS = TopicSpec("hints.events", "Hint requests and the hints generated for them.", KEEP_FOREVER, partitions=48)
+HINT_EVENTS = TopicSpec("hints.events", "Hint requests and the hints generated for them.", KEEP_FOREVER, partitions=24)
 
 DOMAIN_TOPICS: tuple[TopicSpec, ...] = (
     PROBLEM_EVENTS,

@@ -199,3 +199,21 @@ def test_schema_validation_rejects_unknown_fields(production: list[dict[str, Any
     _, so = _mutate(production, "ScaledObject", "judge")
     so["spec"]["maxReplicaCount"] = "many"
     assert check.schema_errors(so)
+
+
+def test_dedicated_judge_workers_stay_out_of_the_executions_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    """deploy/k8s's judge pods set ALGOITNY_ATTACH_HINTS_ENABLED=false: they join judge-workers only, so
+    their replica count is bounded by executions.jobs alone (executions-consumer attaches hints)."""
+    registered: list[str] = []
+    monkeypatch.setattr(kafka.EventConsumer, "register", lambda self: registered.append(self.group))
+    monkeypatch.setenv("ALGOITNY_ENVIRONMENT", "test")
+    from algoitny_executions.bootstrap import build
+    from algoitny_executions.settings import ExecutionsSettings
+
+    build(ExecutionsSettings(attach_hints_enabled=False)).join_workers()
+    assert "executions" not in registered
+    build(ExecutionsSettings()).join_workers()
+    assert "executions" in registered
+    judge = next(w for w in manifests.WORKLOADS if w.name == "judge")
+    assert judge.env["ALGOITNY_ATTACH_HINTS_ENABLED"] == "false"
+    assert [g.name for g in judge.groups] == ["judge-workers"]
