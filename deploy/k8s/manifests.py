@@ -189,7 +189,7 @@ WORKLOADS: tuple[Workload, ...] = (
         secrets=("ALGOITNY_ADMIN_TOKEN",),
         calls=("accounts", "problems", "executions", "ratelimit", "search-indexer", "hints", "stats"),
         min_replicas=3,
-        max_replicas=40,
+        max_replicas=60,
         cpu=("1", "1"),
     ),
     Workload(
@@ -197,7 +197,7 @@ WORKLOADS: tuple[Workload, ...] = (
         "accounts",
         env={**OFF, "ALGOITNY_DEMO_ADMIN_PASSWORD": ""},
         secrets=("ALGOITNY_TOKEN_SIGNING_KEY", "ALGOITNY_TOKEN_PREVIOUS_SIGNING_KEYS"),
-        max_replicas=20,
+        max_replicas=60,
         cpu=("1", "1"),  # argon2id sign-ins are CPU-bound
     ),
     Workload(
@@ -216,7 +216,7 @@ WORKLOADS: tuple[Workload, ...] = (
         secrets=("ALGOITNY_GEMINI_API_KEY",),
         calls=("ratelimit",),
         internet=True,
-        max_replicas=30,
+        max_replicas=60,
     ),
     Workload(
         "problems-consumer",
@@ -240,7 +240,7 @@ WORKLOADS: tuple[Workload, ...] = (
         },
         judge=True,
         calls=("problems", "accounts"),
-        max_replicas=30,
+        max_replicas=60,
         cpu=("2", "4"),
         memory=("2Gi", "4Gi"),
     ),
@@ -279,7 +279,7 @@ WORKLOADS: tuple[Workload, ...] = (
         http=False,
         cpu=("250m", "1"),
     ),
-    Workload("ratelimit", "ratelimit", env=OFF, max_replicas=30),
+    Workload("ratelimit", "ratelimit", env=OFF, max_replicas=60),
     Workload(
         "ratelimit-consumer",
         "ratelimit",
@@ -336,7 +336,7 @@ WORKLOADS: tuple[Workload, ...] = (
         http=False,
         max_replicas=24,
     ),
-    Workload("stats", "stats", env=OFF, max_replicas=10),
+    Workload("stats", "stats", env=OFF, max_replicas=20),
     Workload(
         "stats-consumer",
         "stats",
