@@ -225,6 +225,7 @@ WORKLOADS: tuple[Workload, ...] = (
         secrets=("ALGOITNY_GEMINI_API_KEY",),
         groups=(Group(PROBLEMS_GROUP, (EXECUTION_EVENTS,), 200),),
         http=False,
+        max_replicas=24,
         cpu=("250m", "1"),
     ),
     Workload(
@@ -286,6 +287,7 @@ WORKLOADS: tuple[Workload, ...] = (
         env=CONSUMER,
         groups=(Group(RATELIMIT_GROUP, (ACCOUNT_EVENTS, EXECUTION_EVENTS), 200),),
         http=False,
+        max_replicas=24,
         cpu=("250m", "1"),
     ),
     Workload(
@@ -305,6 +307,7 @@ WORKLOADS: tuple[Workload, ...] = (
         env={**CONSUMER, "ALGOITNY_OPENSEARCH_URL": "https://search.example.internal:443"},
         groups=(Group(SEARCH_INDEXER_GROUP, (PROBLEM_EVENTS,), 100),),
         http=False,
+        max_replicas=12,
         cpu=("250m", "1"),
     ),
     Workload(
@@ -345,6 +348,7 @@ WORKLOADS: tuple[Workload, ...] = (
             Group(STATS_GROUP, (EXECUTION_EVENTS, HINT_EVENTS, RATELIMIT_EVENTS, ACCOUNT_EVENTS, PROBLEM_EVENTS), 500),
         ),
         http=False,
+        max_replicas=24,
         cpu=("250m", "1"),
     ),
 )

@@ -31,9 +31,9 @@ DEAD_LETTER_RETENTION = {"retention.ms": str(30 * 24 * 3600 * 1000)}
 # Planned partitions (10x today's load, docs/capacity.md): a topic's partitions bound the replicas
 # of each consumer group reading it; adding partitions later reshuffles keys (per-aggregate order
 # breaks across the change), so they are planned ahead.
-PROBLEM_EVENTS = TopicSpec("problems.events", "Lifecycle of problems and their test sets.", KEEP_FOREVER, partitions=6)
+PROBLEM_EVENTS = TopicSpec("problems.events", "Lifecycle of problems and their test sets.", KEEP_FOREVER, partitions=24)
 
-ACCOUNT_EVENTS = TopicSpec("accounts.events", "Users registered and their plan changes.", KEEP_FOREVER, partitions=12)
+ACCOUNT_EVENTS = TopicSpec("accounts.events", "Users registered and their plan changes.", KEEP_FOREVER, partitions=24)
 
 RATELIMIT_EVENTS = TopicSpec(
     "ratelimit.events", "Plan changes and metered usage (charges and refunds).", KEEP_FOREVER, partitions=24

@@ -148,8 +148,8 @@ def test_missing_scaler_is_caught(production: list[dict[str, Any]]) -> None:
 
 def test_ceiling_above_partitions_is_caught(production: list[dict[str, Any]]) -> None:
     docs, so = _mutate(production, "ScaledObject", "search-indexer-consumer")
-    so["spec"]["maxReplicaCount"] = 7
-    assert "exceeds the 6 partitions of algoitny.problems.events" in _errors(docs)
+    so["spec"]["maxReplicaCount"] = 25
+    assert "exceeds the 24 partitions of algoitny.problems.events" in _errors(docs)
 
 
 def test_missing_probe_and_limit_are_caught(production: list[dict[str, Any]]) -> None:
