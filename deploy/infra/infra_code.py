@@ -179,6 +179,7 @@ def msk_resources() -> dict[str, Any]:
                 "EncryptionInfo": {"EncryptionInTransit": {"ClientBroker": "TLS_PLAINTEXT", "InCluster": True}},
                 "ClientAuthentication": {"Unauthenticated": {"Enabled": True}},
                 "EnhancedMonitoring": "PER_TOPIC_PER_PARTITION",
+                "StorageMode": "TIERED",
             },
         },
     }
@@ -245,9 +246,16 @@ def cloudformation() -> dict[str, Any]:
     }
 
 
+# Topics kept forever (the domain topics, replayed to rebuild projections) move closed segments to
+# MSK tiered storage after a week: brokers' disks hold the hot week only (docs/capacity.md).
+TIERED = {"remote.storage.enable": "true", "local.retention.ms": str(7 * 24 * 3600 * 1000)}
+
+
 def topic_resource(spec: TopicSpec) -> dict[str, Any]:
     k = SIZING["kafka"]
     config = {**spec.config, "min.insync.replicas": str(k["min_insync_replicas"])}
+    if spec.config.get("retention.ms") == "-1":
+        config.update(TIERED)
     return {
         "name": f"${{var.namespace}}.{spec.name}",
         "partitions": spec.partitions,
