@@ -647,7 +647,9 @@ def platform_objects() -> list[dict[str, Any]]:
             },
         },
     ]
-    for svc in services:
+    # The seed job's role: describe every table, topic and bucket (provision adds only what is missing),
+    # write the plans (ratelimit) and the first admin (accounts).
+    for svc in [*services, "seed"]:
         objs.append(
             {
                 "apiVersion": "v1",
@@ -692,7 +694,7 @@ def platform_objects() -> list[dict[str, Any]]:
                 "template": {
                     "metadata": {"labels": {"app.kubernetes.io/name": "seed", "app.kubernetes.io/part-of": "algoitny"}},
                     "spec": {
-                        "serviceAccountName": "accounts",
+                        "serviceAccountName": "seed",
                         "automountServiceAccountToken": False,
                         "restartPolicy": "OnFailure",
                         "containers": [
