@@ -185,6 +185,19 @@ def policy_errors(docs: list[dict[str, Any]], vpc_cidr: str) -> list[str]:
         if f"{manifests.NAMESPACE}.{group}" not in groups_scaled:
             errors.append(f"consumer group {group}: no KEDA scaler on its lag")
 
+    ports = {name: {pt["port"] for pt in svc["spec"]["ports"]} for name, svc in services.items()}
+    for name, dep in deployments.items():
+        for c in _containers(dep):
+            for env in c.get("env", []):
+                value = env.get("value") or ""
+                if not (env["name"].endswith("_URL") and value.startswith("http://")):
+                    continue
+                host, _, port = value[len("http://") :].split("/")[0].partition(":")
+                if host not in ports or int(port or 80) not in ports[host]:
+                    errors.append(f"Deployment/{name}: {env['name']}={value} names no Service port of the namespace")
+                elif not _may_reach(policies, dep, deployments.get(host), int(port)):
+                    errors.append(f"Deployment/{name}: {env['name']}={value} is not allowed by the NetworkPolicies")
+
     for p in policies:
         for rule in p["spec"].get("ingress", []):
             for peer in rule.get("from", []):
@@ -196,6 +209,33 @@ def policy_errors(docs: list[dict[str, Any]], vpc_cidr: str) -> list[str]:
             if not rule.get("from"):
                 errors.append(f"NetworkPolicy/{p['metadata']['name']}: ingress from anywhere")
     return errors
+
+
+def _peer_selects(peer: dict[str, Any], dep: dict[str, Any]) -> bool:
+    if "ipBlock" in peer or "namespaceSelector" in peer:
+        return False
+    wanted = peer.get("podSelector", {}).get("matchLabels", {})
+    have = dep["spec"]["template"]["metadata"].get("labels", {})
+    return all(have.get(k) == v for k, v in wanted.items())
+
+
+def _may_reach(policies: list[dict[str, Any]], src: dict[str, Any], dst: dict[str, Any] | None, port: int) -> bool:
+    """Some egress rule of the caller and some ingress rule of the callee let caller -> callee:port."""
+    if dst is None:
+        return False
+
+    def allows(rules: list[dict[str, Any]], peers_key: str, other: dict[str, Any]) -> bool:
+        return any(
+            any(pt.get("port") == port for pt in rule.get("ports", []))
+            and any(_peer_selects(peer, other) for peer in rule.get(peers_key, []))
+            for rule in rules
+        )
+
+    egress = [r for p in policies if _selects(p, src) and p["spec"]["podSelector"] for r in p["spec"].get("egress", [])]
+    ingress = [
+        r for p in policies if _selects(p, dst) and p["spec"]["podSelector"] for r in p["spec"].get("ingress", [])
+    ]
+    return allows(egress, "to", dst) and allows(ingress, "from", src)
 
 
 def judge_errors(name: str, dep: dict[str, Any], policies: list[dict[str, Any]], vpc_cidr: str) -> list[str]:

@@ -221,7 +221,7 @@ WORKLOADS: tuple[Workload, ...] = (
     Workload(
         "problems-consumer",
         "problems",
-        env={**CONSUMER, "ALGOITNY_RATELIMIT_URL": url("ratelimit"), "ALGOITNY_GENERATION_WORKER_ENABLED": "false"},
+        env={**CONSUMER, "ALGOITNY_GENERATION_WORKER_ENABLED": "false"},
         secrets=("ALGOITNY_GEMINI_API_KEY",),
         groups=(Group(PROBLEMS_GROUP, (EXECUTION_EVENTS,), 200),),
         http=False,
@@ -255,8 +255,7 @@ WORKLOADS: tuple[Workload, ...] = (
             "ALGOITNY_JUDGE_SLOTS": "1",
             "ALGOITNY_WORKER_ENABLED": "true",
             "ALGOITNY_ATTACH_HINTS_ENABLED": "false",  # executions-consumer does that
-            "ALGOITNY_PROBLEMS_URL": url("problems"),
-            "ALGOITNY_ACCOUNTS_URL": url("accounts"),
+            "ALGOITNY_PROBLEMS_URL": url("problems"),  # test sets; display names are the API's
         },
         judge=True,
         groups=(Group(JUDGE_WORKER_GROUP, (EXECUTION_JOBS,), 2),),  # a job takes about a second
@@ -273,8 +272,6 @@ WORKLOADS: tuple[Workload, ...] = (
             **CONSUMER,
             "ALGOITNY_WORKER_ENABLED": "false",
             "ALGOITNY_JUDGE_ENABLED": "false",
-            "ALGOITNY_PROBLEMS_URL": url("problems"),
-            "ALGOITNY_ACCOUNTS_URL": url("accounts"),
         },
         groups=(Group(EXECUTIONS_GROUP, (HINT_EVENTS,), 200),),
         http=False,

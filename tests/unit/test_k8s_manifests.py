@@ -217,3 +217,14 @@ def test_dedicated_judge_workers_stay_out_of_the_executions_group(monkeypatch: p
     judge = next(w for w in manifests.WORKLOADS if w.name == "judge")
     assert judge.env["ALGOITNY_ATTACH_HINTS_ENABLED"] == "false"
     assert [g.name for g in judge.groups] == ["judge-workers"]
+
+
+def test_upstream_urls_name_reachable_services(production: list[dict[str, Any]]) -> None:
+    docs, dep = _mutate(production, "Deployment", "hints")
+    env = dep["spec"]["template"]["spec"]["containers"][0]["env"]
+    next(e for e in env if e["name"] == "ALGOITNY_RATELIMIT_URL")["value"] = "http://ratelimit:9999"
+    assert "ALGOITNY_RATELIMIT_URL=http://ratelimit:9999 names no Service port" in _errors(docs)
+    docs, policy = _mutate(production, "NetworkPolicy", "problems")
+    policy["spec"]["ingress"] = [r for r in policy["spec"]["ingress"] if "podSelector" not in r["from"][0]]
+    errors = _errors(docs)
+    assert "Deployment/gateway: ALGOITNY_PROBLEMS_URL=http://problems:8002 is not allowed" in errors
