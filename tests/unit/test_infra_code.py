@@ -93,6 +93,23 @@ def test_template_tables_on_moto_equal_provisioned_tables() -> None:
             assert props["BillingMode"] == "PAY_PER_REQUEST"
 
 
+def test_template_buckets_on_moto_have_the_declared_names() -> None:
+    template = infra_code.cloudformation()
+    buckets_only = {
+        "AWSTemplateFormatVersion": template["AWSTemplateFormatVersion"],
+        "Parameters": {"Namespace": template["Parameters"]["Namespace"]},
+        "Resources": {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::S3::Bucket"},
+    }
+    with mock_aws():
+        boto3.client("cloudformation", region_name="us-east-1").create_stack(
+            StackName="buckets",
+            TemplateBody=json.dumps(buckets_only),
+            Parameters=[{"ParameterKey": "Namespace", "ParameterValue": "cfn"}],
+        )
+        names = {b["Name"] for b in boto3.client("s3", region_name="us-east-1").list_buckets()["Buckets"]}
+    assert names == {b.physical("cfn") for b in ALL_BUCKETS}
+
+
 def test_buckets_and_topics_follow_their_declarations() -> None:
     resources = infra_code.cloudformation()["Resources"]
     for bucket in ALL_BUCKETS:
