@@ -131,6 +131,9 @@ def policy_errors(docs: list[dict[str, Any]], vpc_cidr: str) -> list[str]:
                 for r in ("cpu", "memory"):
                     if r not in res.get(part, {}):
                         errors.append(f"{where}: no {part}.{r}")
+            names = [e["name"] for e in c.get("env", [])]
+            for dup in sorted({n for n in names if names.count(n) > 1}):
+                errors.append(f"{where}: {dup} is set twice (an overlay patch went astray?)")
             for env in c.get("env", []):
                 if env["name"] in secret_vars and "valueFrom" not in env and env.get("value"):
                     errors.append(f"{where}: {env['name']} is a literal; secrets come from Secret {manifests.SECRET}")

@@ -228,3 +228,10 @@ def test_upstream_urls_name_reachable_services(production: list[dict[str, Any]])
     policy["spec"]["ingress"] = [r for r in policy["spec"]["ingress"] if "podSelector" not in r["from"][0]]
     errors = _errors(docs)
     assert "Deployment/gateway: ALGOITNY_PROBLEMS_URL=http://problems:8002 is not allowed" in errors
+
+
+def test_duplicate_env_is_caught(production: list[dict[str, Any]]) -> None:
+    docs, dep = _mutate(production, "Deployment", "search-indexer")
+    env = dep["spec"]["template"]["spec"]["containers"][0]["env"]
+    env.append({"name": "ALGOITNY_OPENSEARCH_URL", "value": "https://elsewhere:443"})
+    assert "ALGOITNY_OPENSEARCH_URL is set twice" in _errors(docs)
