@@ -189,6 +189,15 @@ class ConnectWorker:
         raise TimeoutError(f"connector {name} not running: {last}")
 
 
+def _pick(table: str, where: str = "") -> str:
+    """A random row's id by the primary-key index (ORDER BY random() would sort the whole table)."""
+    cond = f" AND {where}" if where else ""
+    return (
+        f"(SELECT id FROM {table} WHERE id >= (SELECT floor(random() * max(id))::bigint FROM {table}){cond}"
+        " ORDER BY id LIMIT 1)"
+    )
+
+
 class LegacyWriter:
     """Writes like the legacy Django application while the migration runs: new runs and usage
     logs, renamed users, edited and soft-deleted problems, deleted usage logs. Records the keys
@@ -219,7 +228,8 @@ class LegacyWriter:
                     " is_code_public, test_results, hints, metadata, created_at)"
                     " SELECT u.id, u.email, p.id, p.platform, p.problem_id, p.title, 'python', 'print(1)',"
                     " '\"Passed\"', 1, 0, 1, false, '[]', NULL, '{}', %s"
-                    " FROM users u, problems p WHERE NOT p.is_deleted ORDER BY random() LIMIT 1 RETURNING id",
+                    f" FROM users u, problems p WHERE u.id = {_pick('users')}"
+                    f" AND p.id = {_pick('problems', 'NOT is_deleted')} RETURNING id",
                     (now,),
                 ).fetchone()
                 if row:
@@ -228,39 +238,35 @@ class LegacyWriter:
                 row = conn.execute(
                     "INSERT INTO usage_logs (user_id, action, problem_id, metadata, created_at)"
                     ' SELECT id, \'execution\', NULL, \'{"task_id": "w", "language": "python"}\', %s'
-                    " FROM users ORDER BY random() LIMIT 1 RETURNING id",
+                    f" FROM users WHERE id = {_pick('users')} RETURNING id",
                     (now,),
                 ).fetchone()
                 if row:
                     self._touch("usage_logs", row[0])
             elif r < 0.75:
                 row = conn.execute(
-                    "UPDATE users SET name = %s, updated_at = %s WHERE id = (SELECT id FROM users ORDER BY random()"
-                    " LIMIT 1) RETURNING id",
+                    f"UPDATE users SET name = %s, updated_at = %s WHERE id = {_pick('users')} RETURNING id",
                     (f"이름 {self.ops}", now),
                 ).fetchone()
                 if row:
                     self._touch("users", row[0])
             elif r < 0.88:
                 row = conn.execute(
-                    "UPDATE problems SET title = title || ' (개정)', tags = '[\"updated\"]' WHERE id = (SELECT id"
-                    " FROM problems ORDER BY random() LIMIT 1) RETURNING id"
+                    "UPDATE problems SET title = title || ' (개정)', tags = '[\"updated\"]'"
+                    f" WHERE id = {_pick('problems')} RETURNING id"
                 ).fetchone()
                 if row:
                     self._touch("problems", row[0])
             elif r < 0.94:
                 row = conn.execute(
-                    "UPDATE problems SET is_deleted = true, deleted_at = %s, deleted_reason = 'writer' WHERE id ="
-                    " (SELECT id FROM problems WHERE NOT is_deleted ORDER BY random() LIMIT 1) RETURNING id",
+                    "UPDATE problems SET is_deleted = true, deleted_at = %s, deleted_reason = 'writer'"
+                    f" WHERE id = {_pick('problems', 'NOT is_deleted')} RETURNING id",
                     (now,),
                 ).fetchone()
                 if row:
                     self._touch("problems", row[0])
             else:
-                row = conn.execute(
-                    "DELETE FROM usage_logs WHERE id = (SELECT id FROM usage_logs ORDER BY random() LIMIT 1)"
-                    " RETURNING id"
-                ).fetchone()
+                row = conn.execute(f"DELETE FROM usage_logs WHERE id = {_pick('usage_logs')} RETURNING id").fetchone()
                 if row:
                     self._touch("usage_logs", row[0])
         self.ops += 1
