@@ -134,9 +134,13 @@ class CutoverWiring:
         return out
 
     async def verify_ok(self) -> tuple[bool, int, list[str]]:
+        from algoitny_migration.adapters.reverse_store import ReverseStore
         from algoitny_migration.service_layer.verify import Verifier
 
-        report = await Verifier(self.m.legacy, self.m.platform).run()
+        originated = await asyncio.to_thread(
+            ReverseStore(self.m.settings.legacy_dsn.get_secret_value()).platform_originated
+        )
+        report = await Verifier(self.m.legacy, self.m.platform, platform_originated=originated).run()
         first = [f"[{x.check}] {x.table} {x.key} ({x.service}): {x.detail}" for x in report.mismatches[:10]]
         return report.ok, report.mismatch_count, first
 

@@ -220,6 +220,28 @@ class ReverseStore:
             applied = conn.execute(f"SELECT count(*) AS n FROM {SCHEMA}.applied").fetchone()
         return {"applied_events": int(applied["n"]) if applied else 0, **{r["kind"]: int(r["n"]) for r in rows}}
 
+    def platform_originated(self) -> dict[str, set[str]]:
+        """Legacy table -> keys of the rows the reverse writer created (not updated) and did not remove."""
+        out: dict[str, set[str]] = {}
+        try:
+            with self.connect() as conn:
+                if not conn.execute("SELECT to_regclass(%s) AS t", (f"{SCHEMA}.mapping",)).fetchone()["t"]:  # type: ignore[index]
+                    return out
+                for r in conn.execute(
+                    f"SELECT legacy_table, legacy_id FROM {SCHEMA}.mapping WHERE created AND NOT removed"
+                    " AND kind <> 'test_cases'"
+                ).fetchall():
+                    out.setdefault(r["legacy_table"], set()).add(str(r["legacy_id"]))
+                # A test set written back belongs to a problem: its cases are the platform's too.
+                for r in conn.execute(
+                    f"SELECT t.id FROM public.test_cases t JOIN {SCHEMA}.mapping m ON m.kind = 'test_cases'"
+                    " AND m.legacy_id = t.problem_id AND NOT m.removed"
+                ).fetchall():
+                    out.setdefault("test_cases", set()).add(str(r["id"]))
+        except psycopg.Error:
+            return {}
+        return out
+
     def verify(self) -> ReverseVerifyReport:
         """Every mapped post-cutover change is in the legacy database as it was written (or, removed,
         absent). An empty mapping table (nothing changed after cutover) passes."""

@@ -155,7 +155,11 @@ async def cmd_status(m: Migration, args: argparse.Namespace) -> int:
 async def cmd_verify(m: Migration, args: argparse.Namespace) -> int:
     services = args.services.split(",") if args.services else None
     with _progress(not args.json) as progress:
-        verifier = Verifier(m.legacy, m.platform, services=services, progress=progress)
+        from algoitny_migration.adapters.reverse_store import ReverseStore
+
+        # After a rollback: rows written back from the platform are the platform's already.
+        originated = await asyncio.to_thread(ReverseStore(m.settings.legacy_dsn.get_secret_value()).platform_originated)
+        verifier = Verifier(m.legacy, m.platform, services=services, progress=progress, platform_originated=originated)
         report = await verifier.run(args.checks.split(","))
     if args.json:
         _print_json(report.as_dict())
