@@ -109,11 +109,13 @@ def build(settings: MigrationSettings | None = None) -> Migration:
         "hints": s.hints_legacy_url,
     }
     signer = IdentitySigner(s.internal_secret.get_secret_value())
+    platform = PlatformApi(urls, s.gateway_url, signer, s.http_timeout_s, legacy_urls=legacy_urls)
+    platform.gateway_token = s.gateway_admin_token.get_secret_value()
     return Migration(
         settings=s,
         legacy=LegacyDatabase(s.legacy_dsn.get_secret_value()),
         connect=ConnectClient(s.connect_url, s.http_timeout_s),
-        platform=PlatformApi(urls, s.gateway_url, signer, s.http_timeout_s, legacy_urls=legacy_urls),
+        platform=platform,
     )
 
 

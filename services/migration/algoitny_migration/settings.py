@@ -3,7 +3,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 
 from algoitny_shared.legacy.tables import DEFAULT_TOPIC_PREFIX
-from algoitny_shared.settings import ServiceSettings
+from algoitny_shared.settings import ServiceSettings, secret_field
 
 
 class MigrationSettings(ServiceSettings):
@@ -54,6 +54,11 @@ class MigrationSettings(ServiceSettings):
     cutover_gate_timeout_s: float = Field(default=120.0, gt=0, description="A gate not met by then fails.")
     reverse_writer_port: int = Field(default=8108, description="The reverse writer's /healthz and /metrics.")
     reverse_writer_url: str = "http://127.0.0.1:8108"
+    gateway_admin_token: SecretStr = secret_field(
+        "local-admin-token",
+        "The gateway's operator token: shadow reads admin and problem pages through the gateway with it.",
+        optional=True,
+    )
     reverse_lag_poll_s: float = Field(default=5.0, gt=0, description="How often /metrics' reverse lag is measured.")
 
     def reverse_group(self) -> str:

@@ -267,6 +267,26 @@ async def cmd_cutover_rollback(m: Migration, args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+async def cmd_shadow(m: Migration, args: argparse.Namespace) -> int:
+    from algoitny_migration.adapters.reverse_store import ReverseStore
+    from algoitny_migration.service_layer.shadow import Shadow
+
+    originated = await asyncio.to_thread(ReverseStore(m.settings.legacy_dsn.get_secret_value()).platform_originated)
+    skip = {int(k) for k in originated.get("users", set())}
+    report = await Shadow(m.legacy, m.platform).run(args.users, args.seed, skip)
+    if args.json:
+        _print_json(report.as_dict())
+    else:
+        print(f"shadow comparison of {len(report.users)} users: {'SAME' if report.ok else 'DIFFERENT'}")
+        for pattern, figures in report.as_dict()["patterns"].items():
+            print(f"  {pattern:<25} compared {figures['compared']:>5}  matching {figures['matching']:>5}")
+        for d in report.differences[:50]:
+            print(f"  [{d.pattern}] {d.subject} {d.field}: legacy {d.legacy!r:.80} != platform {d.platform!r:.80}")
+        for e in report.errors[:20]:
+            print(f"  error: {e}")
+    return 0 if report.ok else 1
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="algoitny-migration", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -303,6 +323,9 @@ def parser() -> argparse.ArgumentParser:
     sp = add("cutover", help="freeze the legacy side, check the gates, open the platform's writes")
     sp.add_argument("--skip-verify", action="store_true", help="leave out the verify gate (drills only)")
     add("rollback", help="drain the reverse writer, check the gates, give the data back to the legacy side")
+    sp = add("shadow", help="legacy queries vs the platform's answers for a sample of users, field by field")
+    sp.add_argument("--users", type=int, default=20)
+    sp.add_argument("--seed", type=int, default=16, help="the sample is deterministic for a seed")
     add("reverse-writer", help="run the reverse writer (platform events -> legacy rows), /metrics on its port")
     return p
 
@@ -328,6 +351,7 @@ def main(argv: list[str] | None = None) -> None:
         "abandon": cmd_phase,
         "cutover": cmd_cutover_rollback,
         "rollback": cmd_cutover_rollback,
+        "shadow": cmd_shadow,
     }
 
     async def run_async() -> int:

@@ -162,7 +162,7 @@ class ReverseWriter:
             out["problem"] = (
                 await self._problem(p.platform, p.problem_id) if not isinstance(p, ProblemDeleted) else None
             )
-            if isinstance(p, TestSetReplaced):
+            if isinstance(p, TestSetReplaced) or (isinstance(p, ProblemCreated) and p.test_case_count):
                 out["cases"] = await self._test_cases(p.platform, p.problem_id)
         elif isinstance(p, ExecutionCompleted):
             out["execution"] = await self.platform.get("executions", f"/executions/{p.execution_id}") or {}
@@ -215,7 +215,7 @@ class ReverseWriter:
         if isinstance(p, ProblemCreated | ProblemUpdated | ProblemCompleted | ProblemDeleted | TestSetReplaced):
             snapshot = p.model_dump(mode="json")
             problem = self._ensure_problem(tx, snapshot, prepared.get("problem"))
-            if isinstance(p, TestSetReplaced):
+            if "cases" in prepared:
                 tx.replace_test_cases(
                     f"{p.platform}/{p.problem_id}", problem, prepared.get("cases", []), reverse.iso(p.updated_at)
                 )
