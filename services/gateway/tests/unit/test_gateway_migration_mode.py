@@ -182,3 +182,9 @@ async def test_writes_pass_when_the_platform_owns_the_data(gateway: tuple[FastAP
         assert resp.status_code == 200
         assert (await client.get(f"{API}/migration/phase")).json()["writes_open"] is True
     assert calls == ["PATCH /admin/users/u1"]
+
+
+def test_the_internal_routes_the_migration_uses_are_never_public() -> None:
+    """accounts' /internal/legacy/export/users/{id} carries a password hash: only the migration tool,
+    with a signed admin identity, reads it; the gateway routes no /internal path."""
+    assert not [r for r in ROUTES if "/internal" in r.public_path or r.upstream_path.startswith("/internal")]
