@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -399,7 +400,7 @@ def test_cutover_act_rollback_and_cut_over_again_with_nothing_lost(
         t0 = time.monotonic()
         cut = asyncio.run(step("cutover"))
         figures["cutover_s"] = round(time.monotonic() - t0, 1)
-        assert cut["ok"], cut
+        assert cut["ok"], json.dumps(cut, indent=1)
         figures["cutover_write_window_s"] = cut["write_window_s"]
         figures["cutover_gates"] = {g["name"]: g["seconds"] for g in cut["gates"]}
         eventually(lambda: phase_is("cut_over"), timeout_s=20)
@@ -473,7 +474,7 @@ def test_cutover_act_rollback_and_cut_over_again_with_nothing_lost(
         t0 = time.monotonic()
         back = asyncio.run(step("rollback"))
         figures["rollback_s"] = round(time.monotonic() - t0, 1)
-        assert back["ok"], back
+        assert back["ok"], json.dumps(back, indent=1)
         figures["rollback_write_window_s"] = back["write_window_s"]
         eventually(lambda: phase_is("rolled_back"), timeout_s=20)
         with psycopg.connect(migrated.dsn, autocommit=True) as conn:
@@ -506,7 +507,7 @@ def test_cutover_act_rollback_and_cut_over_again_with_nothing_lost(
 
         # Cut over again: the gates pass (verify included).
         again = asyncio.run(step("cutover"))
-        assert again["ok"], again
+        assert again["ok"], json.dumps(again, indent=1)
         figures["recutover_write_window_s"] = again["write_window_s"]
     finally:
         reader.stop()

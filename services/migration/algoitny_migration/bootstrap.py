@@ -163,6 +163,48 @@ class CutoverWiring:
         report = await asyncio.to_thread(ReverseStore(self.m.settings.legacy_dsn.get_secret_value()).verify)
         return report.ok, report.checked if report.ok else len(report.problems), report.problems[:10]
 
+    async def captured(self, table: str, key: int, after_lsn: int) -> bool:
+        """True when the legacy topic of ``table`` holds a change of row ``key`` at or after WAL
+        position ``after_lsn`` (Debezium's ``__lsn``): the last records of each partition are read."""
+        import json
+
+        from aiokafka import AIOKafkaConsumer
+
+        from algoitny_shared.replay import topic_partitions
+
+        s = self.m.settings
+        topic = BY_NAME[table].topic(s.legacy_topic_prefix)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.kafka_bootstrap_servers, group_id=None, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            partitions = await topic_partitions(consumer, topic, timeout_s=10)
+            consumer.assign(partitions)
+            ends = await consumer.end_offsets(partitions)
+            starts = await consumer.beginning_offsets(partitions)
+            for tp in partitions:
+                consumer.seek(tp, max(starts[tp], ends[tp] - 200))
+            pending = {tp for tp in partitions if ends[tp] > starts[tp]}
+            while pending:
+                batch = await consumer.getmany(timeout_ms=1000, max_records=500)
+                if not batch:
+                    break
+                for tp, records in batch.items():
+                    for r in records:
+                        try:
+                            k, v = json.loads(r.key or b"null"), json.loads(r.value or b"null")
+                        except ValueError:
+                            continue
+                        mine = isinstance(k, dict) and k.get("id") == key and isinstance(v, dict)
+                        if mine and int(v.get("__lsn") or 0) >= after_lsn:
+                            return True
+                    if await consumer.position(tp) >= ends[tp]:
+                        pending.discard(tp)
+            return False
+        finally:
+            await consumer.stop()
+
     async def gateway_phase(self) -> str | None:
         async with httpx.AsyncClient(timeout=5.0) as client:
             resp = await client.get(self.m.settings.gateway_url.rstrip("/") + "/api/v1/migration/phase")

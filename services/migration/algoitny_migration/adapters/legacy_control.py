@@ -91,7 +91,8 @@ class LegacyControl:
             ).fetchone()[0]  # type: ignore[index]
             writers = conn.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                " AND backend_xid IS NOT NULL AND backend_type = 'client backend' AND application_name <> %s",
+                " AND backend_xid IS NOT NULL AND backend_type = 'client backend' AND application_name <> %s"
+                " AND application_name NOT LIKE 'Debezium%%'",
                 (MIGRATION_APP,),
             ).fetchone()[0]  # type: ignore[index]
             lsn = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0]  # type: ignore[index]
@@ -107,6 +108,19 @@ class LegacyControl:
             slot_sent_lsn=slot_row[1] if slot_row else None,
             slot_active=bool(slot_row and slot_row[0]),
         )
+
+    def write_marker(self) -> tuple[str, int, int] | None:
+        """A change Debezium must capture after the freeze: a no-op update of the first subscription
+        plan (same values: the importers change nothing). Returns (table, key, WAL position before it
+        as a number); when it is on the legacy topic, every change before it is too (Debezium keeps
+        commit order). None when there is no plan row."""
+        with self.connect() as conn:
+            before = conn.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn").fetchone()[0]  # type: ignore[index]
+            row = conn.execute(
+                "UPDATE public.subscription_plans SET updated_at = updated_at"
+                " WHERE id = (SELECT min(id) FROM public.subscription_plans) RETURNING id"
+            ).fetchone()
+        return None if row is None else ("subscription_plans", int(row[0]), int(before))
 
     def lsn_reached(self, lsn: str, target: str) -> bool:
         with self.connect() as conn:

@@ -4,10 +4,11 @@ cutover (from ``migrating`` or ``rolled_back``):
   1. legacy_frozen   the legacy application's role is made read-only and its open sessions ended;
                      a new session of the role is read-only.
   2. wal_quiet       no change reaches the legacy tables over a window (statistics counters equal,
-                     no open write transaction) and the slot's WAL sender has read past the WAL
-                     position taken after the freeze: Debezium has seen every legacy change.
-  3. change_lag_zero every importer's consumer group has consumed every legacy topic, twice a window apart.
-  4. verify          ``verify`` passes (every row, aggregates, search, history pages).
+                     no open write transaction) and the connector's slot is in use.
+  3. changes_captured a marker written after the freeze (a no-op update of one plan row) is on its
+                     legacy topic: Debezium keeps commit order, so every legacy change is captured.
+  4. change_lag_zero every importer's consumer group has consumed every legacy topic, twice a window apart.
+  5. verify          ``verify`` passes (every row, aggregates, search, history pages).
   then: the connector is stopped (nothing more can come; its slot is released), the phase moves to
   ``cut_over`` (the gateway opens writes) and the reverse writer starts writing back.
   A failed gate: the legacy side is made writable again, the phase does not move (exit 1).
@@ -46,6 +47,7 @@ class LegacyPort(Protocol):
     def frozen(self) -> bool: ...
     def activity(self, slot: str) -> Any: ...
     def lsn_reached(self, lsn: str, target: str) -> bool: ...
+    def write_marker(self) -> tuple[str, int, int] | None: ...
     def advance_slot(self, slot: str) -> str | None: ...
     def slot_active(self, slot: str) -> bool: ...
 
@@ -63,6 +65,7 @@ class CutoverSources(Protocol):
     async def reverse_lag(self) -> int | None: ...
     async def reverse_verify(self) -> tuple[bool, int, list[str]]: ...
     async def gateway_phase(self) -> str | None: ...
+    async def captured(self, table: str, key: int, after_lsn: int) -> bool: ...
 
 
 @dataclass
@@ -158,7 +161,7 @@ class Cutover:
         frozen = await asyncio.to_thread(self.legacy.frozen)
         return frozen, "new sessions of the legacy role are read-only" if frozen else "legacy role still writable"
 
-    async def _wal_quiet(self, freeze_lsn: str) -> tuple[bool, str]:
+    async def _wal_quiet(self) -> tuple[bool, str]:
         a = await asyncio.to_thread(self.legacy.activity, self.s.slot)
         await self._sleep(self.s.window_s)
         b = await asyncio.to_thread(self.legacy.activity, self.s.slot)
@@ -166,11 +169,17 @@ class Cutover:
             return False, f"{b.open_writers} open write transaction(s) in the legacy database"
         if a.changes != b.changes:
             return False, f"legacy tables still changing ({b.changes - a.changes} changes in {self.s.window_s} s)"
-        if not b.slot_active or b.slot_sent_lsn is None:
-            return False, f"slot {self.s.slot} has no active WAL sender (is the connector running?)"
-        if not await asyncio.to_thread(self.legacy.lsn_reached, b.slot_sent_lsn, freeze_lsn):
-            return False, f"the slot's sender is at {b.slot_sent_lsn}, the freeze at {freeze_lsn}"
-        return True, f"no change over {self.s.window_s} s; slot sender at {b.slot_sent_lsn} >= freeze {freeze_lsn}"
+        if not b.slot_active:
+            return False, f"slot {self.s.slot} is not in use (is the connector running?)"
+        return True, f"no change to the legacy tables over {self.s.window_s} s (WAL at {b.wal_lsn}); slot in use"
+
+    async def _captured(self, marker: tuple[str, int, int] | None) -> tuple[bool, str]:
+        if marker is None:
+            return False, "no marker row (subscription_plans is empty)"
+        table, key, lsn = marker
+        if await self.sources.captured(table, key, lsn):
+            return True, f"the marker ({table} {key}, after WAL {lsn}) is on its legacy topic"
+        return False, f"the marker ({table} {key}, after WAL {lsn}) is not on its legacy topic yet"
 
     async def _lag_zero(self) -> tuple[bool, str]:
         first = await self.sources.change_lag()
@@ -230,11 +239,18 @@ class Cutover:
         t_freeze = self._clock()
         ended = await asyncio.to_thread(self.legacy.freeze)
         report.act(f"legacy role made read-only; {ended} open legacy session(s) ended")
-        freeze_lsn = (await asyncio.to_thread(self.legacy.activity, self.s.slot)).wal_lsn
-        report.act(f"WAL position after the freeze: {freeze_lsn}")
+        marker: list[tuple[str, int, int] | None] = []
+
+        async def captured() -> tuple[bool, str]:
+            if not marker:
+                marker.append(await asyncio.to_thread(self.legacy.write_marker))
+                report.act(f"marker written after the freeze: {marker[0]}")
+            return await self._captured(marker[0])
+
         go = (
             await self._gate(report, "legacy_frozen", self._legacy_frozen)
-            and await self._gate(report, "wal_quiet", lambda: self._wal_quiet(freeze_lsn))
+            and await self._gate(report, "wal_quiet", self._wal_quiet)
+            and await self._gate(report, "changes_captured", captured)
             and await self._gate(report, "change_lag_zero", self._lag_zero)
             and (not checks_verify or await self._gate(report, "verify", self._verify))
         )
@@ -245,9 +261,16 @@ class Cutover:
             return report
         await asyncio.to_thread(self.connector.stop, self.s.connector)
         report.act(f"connector {self.s.connector} stopped (legacy frozen: nothing more to capture)")
-        moved = await self.phase.move(
-            current, "cut_over", "cutover", by=self.s.operator, note="gates passed", record=report.as_dict()
-        )
+        try:
+            moved = await self.phase.move(
+                current, "cut_over", "cutover", by=self.s.operator, note="gates passed", record=report.as_dict()
+            )
+        except Exception as exc:  # e.g. another operator moved the phase meanwhile: undo, report
+            await asyncio.to_thread(self.connector.resume, self.s.connector)
+            await asyncio.to_thread(self.legacy.unfreeze)
+            report.error = f"the phase did not move ({exc}); connector resumed, legacy role writable again"
+            report.finished_at = _now()
+            return report
         report.write_window_s = round(self._clock() - t_freeze, 3)
         report.act(f"phase cut_over (version {moved.version}): the platform takes writes")
         await self._gateway_shows(report, "cut_over")

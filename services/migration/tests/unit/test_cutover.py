@@ -37,6 +37,7 @@ class FakeLegacy:
     sent_lsn: str | None = "0/10"
     slot_in_use: bool = True
     advanced: list[str] = field(default_factory=list)
+    markers: int = 0
 
     def freeze(self) -> int:
         self.writable = False
@@ -52,6 +53,10 @@ class FakeLegacy:
         if self.writing:
             self.changes += 1
         return WriteActivity(self.changes, 0, "0/10", self.sent_lsn, self.slot_in_use)
+
+    def write_marker(self) -> tuple[str, int, int] | None:
+        self.markers += 1
+        return ("subscription_plans", 1, 100)
 
     def lsn_reached(self, lsn: str, target: str) -> bool:
         return int(lsn.split("/")[1], 16) >= int(target.split("/")[1], 16)
@@ -82,6 +87,10 @@ class FakeSources:
     reverse: int | None = 0
     reverse_ok: bool = True
     gateway: str | None = None
+    seen: bool = True
+
+    async def captured(self, table: str, key: int, after_lsn: int) -> bool:
+        return self.seen and (table, key, after_lsn) == ("subscription_plans", 1, 100)
 
     async def change_lag(self) -> dict[str, int | None]:
         return {"accounts:users": self.lag, "executions:search_history": 0}
@@ -121,7 +130,14 @@ async def test_cutover_goes_when_every_gate_passes() -> None:
     phase, legacy, connector, sources = FakePhase(), FakeLegacy(), FakeConnector(), FakeSources(gateway="cut_over")
     report = await _runner(phase, legacy, connector, sources).cutover()
     assert report.ok and report.phase_after == "cut_over" and phase.moves == ["cut_over"]
-    assert [g.name for g in report.gates] == ["legacy_frozen", "wal_quiet", "change_lag_zero", "verify"]
+    assert [g.name for g in report.gates] == [
+        "legacy_frozen",
+        "wal_quiet",
+        "changes_captured",
+        "change_lag_zero",
+        "verify",
+    ]
+    assert legacy.markers == 1  # written once, however often the gate looks for it
     assert legacy.frozen() and not connector.running  # the legacy side stays read-only
     assert report.write_window_s is not None and report.write_window_s > 0
     assert any("gateway applies phase cut_over" in a["what"] for a in report.actions)
@@ -131,8 +147,8 @@ async def test_cutover_goes_when_every_gate_passes() -> None:
     ("legacy", "sources", "failed"),
     [
         (FakeLegacy(writing=True), FakeSources(), "wal_quiet"),
-        (FakeLegacy(sent_lsn="0/05"), FakeSources(), "wal_quiet"),  # Debezium has not read up to the freeze
-        (FakeLegacy(sent_lsn=None), FakeSources(), "wal_quiet"),  # the connector is not running
+        (FakeLegacy(slot_in_use=False), FakeSources(), "wal_quiet"),  # the connector is not running
+        (FakeLegacy(), FakeSources(seen=False), "changes_captured"),  # Debezium has not captured the marker
         (FakeLegacy(), FakeSources(lag=4), "change_lag_zero"),
         (FakeLegacy(), FakeSources(lag=None), "change_lag_zero"),  # an importer never consumed
         (FakeLegacy(), FakeSources(verify=False), "verify"),
@@ -187,3 +203,14 @@ async def test_a_failed_rollback_gate_leaves_the_platform_the_owner(
     assert not report.ok and report.gates[-1].name == failed
     assert phase.moves == ["rolling_back", "cut_over"] and report.phase_after == "cut_over"
     assert not legacy.writable and not connector.running and legacy.advanced == []
+
+
+async def test_a_phase_moved_meanwhile_undoes_the_freeze() -> None:
+    class Raced(FakePhase):
+        async def move(self, current: PhaseRecord, target: str, command: str, **_: Any) -> PhaseRecord:
+            raise PhaseConflict("the phase changed meanwhile")
+
+    phase, legacy, connector = Raced(), FakeLegacy(), FakeConnector()
+    report = await _runner(phase, legacy, connector, FakeSources()).cutover()
+    assert not report.ok and "did not move" in report.error
+    assert legacy.writable and connector.running
