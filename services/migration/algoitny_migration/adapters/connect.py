@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -104,7 +105,10 @@ class ConnectClient:
         self._check(self._http.put(f"/connectors/{quote(name)}/stop"))
 
     def resume(self, name: str) -> None:
+        """Resume a paused or stopped connector; tasks that failed meanwhile are restarted too."""
         self._check(self._http.put(f"/connectors/{quote(name)}/resume"))
+        with contextlib.suppress(ConnectError):
+            self.restart_failed(name)
 
     def restart_failed(self, name: str) -> None:
         self._check(

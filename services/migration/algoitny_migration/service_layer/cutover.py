@@ -18,7 +18,7 @@ rollback (from ``cut_over``):
   2. reverse_lag_zero  the reverse writer has consumed every domain event, twice a window apart;
   3. reverse_verify    the legacy database holds every post-cutover change the reverse writer mapped;
   then: the slot is advanced past what the reverse writer wrote (the platform has it already), the
-  connector resumed, the legacy role made writable, and the phase moves to ``rolled_back``.
+  legacy role made writable, the connector resumed, and the phase moves to ``rolled_back``.
   A failed gate: the phase moves back to ``cut_over`` (the platform keeps the data; exit 1).
 """
 
@@ -311,10 +311,11 @@ class Cutover:
             return report
         lsn = await asyncio.to_thread(self.legacy.advance_slot, self.s.slot)
         report.act(f"slot {self.s.slot} advanced to {lsn}: what the reverse writer wrote is not captured again")
-        await asyncio.to_thread(self.connector.resume, self.s.connector)
-        report.act(f"connector {self.s.connector} resumed")
+        # Writable first: Debezium's task runs statements at start that a read-only session refuses.
         await asyncio.to_thread(self.legacy.unfreeze)
         report.act("legacy role writable again: the legacy application owns the data")
+        await asyncio.to_thread(self.connector.resume, self.s.connector)
+        report.act(f"connector {self.s.connector} resumed (capturing the legacy changes again)")
         moved = await self.phase.move(
             current, "rolled_back", "rollback", by=self.s.operator, note="gates passed", record=report.as_dict()
         )
