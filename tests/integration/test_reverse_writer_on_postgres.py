@@ -38,8 +38,9 @@ PASSWORD = "post-cutover-pass-1"
 
 @dataclass
 class Phase:
-    phase: str = "cut_over"
-    since: str | None = CUTOVER.isoformat()
+    phase: str = "rolling_back"  # a rollback began: what the cut_over period did is still written back
+    since: str | None = (CUTOVER + timedelta(hours=1)).isoformat()  # later than every event here
+    cutover_at: str | None = CUTOVER.isoformat()
 
 
 class FakePhases:

@@ -33,6 +33,9 @@ class PhaseRecord:
     command: str | None = None
     changed_by: str | None = None
     note: str | None = None
+    # When the platform took the data over (the last move to cut_over), kept through rolling_back
+    # and rolled_back: the reverse writer writes back what occurred since then.
+    cutover_at: str | None = None
 
     @property
     def writes_open(self) -> bool:
@@ -92,6 +95,7 @@ class DynamoPhaseStore:
             command=item.get("command"),
             changed_by=item.get("changed_by"),
             note=item.get("note"),
+            cutover_at=item.get("cutover_at"),
         )
 
     async def move(
@@ -109,8 +113,17 @@ class DynamoPhaseStore:
         if not may_move(current.phase, target):
             raise PhaseConflict(f"the migration cannot move from {current.phase} to {target}")
         now = datetime.now(UTC).isoformat()
+        cutover_at = (
+            now if target == "cut_over" else (current.cutover_at if target in ("rolling_back", "rolled_back") else None)
+        )
         new = PhaseRecord(
-            phase=target, version=current.version + 1, since=now, command=command, changed_by=by, note=note
+            phase=target,
+            version=current.version + 1,
+            since=now,
+            command=command,
+            changed_by=by,
+            note=note,
+            cutover_at=cutover_at,
         )
         item = {k: v for k, v in {"pk": PHASE_KEY, **new.__dict__}.items() if v is not None}
         uow = DynamoUnitOfWork(self._client, self._outbox)

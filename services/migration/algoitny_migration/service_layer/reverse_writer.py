@@ -2,8 +2,8 @@
 into the legacy schema (algoitny_migration.domain.reverse says how each becomes a legacy row).
 
 Which events are written back: those that occurred while the platform owned the data, i.e. in
-phase ``cut_over``/``rolling_back`` and not before the phase's ``since`` (the migration's own
-State table, re-read when an event is newer than the copy). Events from before cutover are the
+phase ``cut_over``/``rolling_back`` and not before the cutover's moment (``cutover_at`` in the
+migration's own State table, re-read when an event is newer than the copy). Events from before cutover are the
 importers' (they describe legacy rows: the legacy database has them) or were refused writes; they
 are acknowledged and skipped. A migrated row changed after cutover (a migrated user's plan, a
 migrated problem edited) is found by its legacy id (the user's ``legacy_id``, a problem's platform
@@ -115,9 +115,12 @@ class ReverseWriter:
         if self._phase is None or stale or (self._read_wall is not None and occurred_at > self._read_wall):
             self._phase = await self.phase.get()
             self._read_at, self._read_wall = self._clock(), datetime.now(UTC)
-        if self._phase.phase not in OWNING_PHASES or not self._phase.since:
+        # The cutover's moment, not the phase's: an event of the cut_over period still waiting when
+        # the rollback began (phase rolling_back since later) must be written back too.
+        since = getattr(self._phase, "cutover_at", None) or self._phase.since
+        if self._phase.phase not in OWNING_PHASES or not since:
             return False
-        return occurred_at >= datetime.fromisoformat(self._phase.since)
+        return occurred_at >= datetime.fromisoformat(since)
 
     async def handle(self, envelope: EventEnvelope, payload: Any) -> None:
         if not await self._owning(envelope.occurred_at):
