@@ -127,14 +127,15 @@ class LegacyControl:
             row = conn.execute("SELECT pg_wal_lsn_diff(%s::pg_lsn, %s::pg_lsn) >= 0", (lsn, target)).fetchone()
         return bool(row and row[0])
 
-    def advance_slot(self, slot: str) -> str | None:
+    def advance_slot(self, slot: str) -> int | None:
         """Move the (inactive) slot to the current WAL position: changes written meanwhile by the
-        reverse writer are never captured again (the platform already has them). Returns the LSN."""
+        reverse writer are never captured again (the platform already has them). Returns the
+        position as a number (Debezium's offset format)."""
         with self.connect() as conn:
             row = conn.execute(
-                "SELECT end_lsn::text FROM pg_replication_slot_advance(%s, pg_current_wal_lsn())", (slot,)
+                "SELECT end_lsn - '0/0'::pg_lsn FROM pg_replication_slot_advance(%s, pg_current_wal_lsn())", (slot,)
             ).fetchone()
-        return row[0] if row else None
+        return int(row[0]) if row and row[0] is not None else None
 
     def slot_active(self, slot: str) -> bool:
         with self.connect() as conn:

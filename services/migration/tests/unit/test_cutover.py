@@ -61,9 +61,9 @@ class FakeLegacy:
     def lsn_reached(self, lsn: str, target: str) -> bool:
         return int(lsn.split("/")[1], 16) >= int(target.split("/")[1], 16)
 
-    def advance_slot(self, slot: str) -> str | None:
+    def advance_slot(self, slot: str) -> int | None:
         self.advanced.append(slot)
-        return "0/20"
+        return 32
 
     def slot_active(self, slot: str) -> bool:
         return self.slot_in_use
@@ -72,6 +72,11 @@ class FakeLegacy:
 @dataclass
 class FakeConnector:
     running: bool = True
+    offsets: list[int] = field(default_factory=list)
+
+    def move_offsets(self, name: str, lsn: int) -> None:
+        assert not self.running, "offsets move only while the connector is stopped"
+        self.offsets.append(lsn)
 
     def stop(self, name: str) -> None:
         self.running = False
@@ -178,7 +183,7 @@ async def test_rollback_then_cutover_again() -> None:
     legacy.slot_in_use = False  # the stopped connector released the slot
     report = await runner.rollback()
     assert report.ok and phase.moves == ["cut_over", "rolling_back", "rolled_back"]
-    assert legacy.writable and connector.running and legacy.advanced == ["s"]
+    assert legacy.writable and connector.running and legacy.advanced == ["s"] and connector.offsets == [32]
     assert [g.name for g in report.gates] == ["reverse_lag_zero", "reverse_verify"]
     legacy.slot_in_use = True
     again = await runner.cutover()
