@@ -111,7 +111,7 @@ def main() -> None:
 
         writer = LegacyWriter(dsn, seed=3)
         writer.start(args.writer_pause_s)
-        topics = TopicState(settings.legacy_topic_prefix)
+        topics = TopicState(settings.legacy_topic_prefix, keep_rows=False)
         t_register = time.time()
         m.register_connector()
 
