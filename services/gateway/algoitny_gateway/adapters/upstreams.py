@@ -11,6 +11,7 @@ import httpx
 from algoitny_gateway.domain.routes import Upstream
 from algoitny_gateway.settings import GatewaySettings
 from algoitny_shared.errors import AppError, ErrorCode
+from algoitny_shared.upstream import upstream_client
 
 
 class Upstreams:
@@ -29,8 +30,12 @@ class Upstreams:
         # closing ("server disconnected"), which surfaced as a 503 in a fuzz run.
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=2.0)
         self._timeout = settings.upstream_timeout_s
+        # Each setting may list several replicas (comma-separated): requests are spread over them, and
+        # one that never reached a replica, or an idempotent one, is retried on another.
         self._clients = {
-            name: httpx.AsyncClient(base_url=url, timeout=settings.upstream_timeout_s, limits=limits)
+            name: upstream_client(
+                url, name=name, timeout=settings.upstream_timeout_s, limits=limits, eject_s=settings.upstream_eject_s
+            )
             for name, url in bases.items()
         }
 
