@@ -76,8 +76,8 @@ def _wait_verdict(client: httpx.Client, eid: str, headers: dict[str, str], timeo
 
 
 @contextmanager
-def rig(opensearch_url: str = "http://127.0.0.1:9200", users: int = 4) -> Iterator[Rig]:
-    """Private Kafka + OpenSearch proxy + fake Gemini + the services, seeded."""
+def rig(opensearch_url: str = "http://127.0.0.1:9200", users: int = 4, replicas: int = 1) -> Iterator[Rig]:
+    """Private Kafka + OpenSearch proxy + fake Gemini + the services (``replicas`` processes of each), seeded."""
     kafka = PrivateKafka()
     target = httpx.URL(opensearch_url)
     proxy = TcpProxy(target.host, target.port or 9200)
@@ -101,13 +101,13 @@ def rig(opensearch_url: str = "http://127.0.0.1:9200", users: int = 4) -> Iterat
         "ALGOITNY_GEMINI_BACKOFF_S": "0.1",
         "ALGOITNY_GEMINI_BREAKER_RESET_S": "3",
     }
-    plat = Platform(namespace=namespace, base_port=free_base_port(), env=env)
+    plat = Platform(namespace=namespace, base_port=free_base_port(), env=env, replicas=replicas)
     try:
         with private_moto(), serve_gemini(gemini):
             plat.env["ALGOITNY_GEMINI_BASE_URL"] = gemini.url
             prepare(plat)
             plat.start_all(SERVICES)
-            plat.wait_ready(SERVICES, timeout_s=180)
+            plat.wait_ready(timeout_s=240)  # every replica
             data = seed(plat.url("gateway"), BENCH_TOKEN, problems=8, cases=2, users=users)
             with httpx.Client(base_url=plat.url("gateway"), timeout=30) as client:
                 for _user_id, headers in data.users:
@@ -138,7 +138,7 @@ def _drop_namespace(namespace: str, opensearch_url: str) -> None:
 def inject(r: Rig, fault: Fault) -> float:
     """Apply the fault for ``fault.seconds``, undo it; returns the monotonic time it was undone."""
     kind, _, target = fault.name.partition(":")
-    if kind == "kill":
+    if kind == "kill":  # with replicas: the first one (the others go on serving)
         r.platform.kill(target)
         time.sleep(fault.seconds)
         ended = time.monotonic()
@@ -179,7 +179,8 @@ def run_fault(
     def load() -> None:
         box["result"] = asyncio.run(
             drive(
-                r.platform.url("gateway"),
+                # every gateway replica: the clients fail over as behind a load balancer (see drive)
+                r.platform.urls("gateway"),
                 r.data,
                 clients=clients,
                 seconds=total,
@@ -188,6 +189,7 @@ def run_fault(
                 keep_body=lambda p: p in ("submit", "create", "hint"),
                 timeout_s=15.0,
                 stop=stop_flag,
+                idempotency_keys=True,  # as the web app sends them
             )
         )
 

@@ -85,6 +85,7 @@ class EdgeMiddleware:
         trace_id_var.set(_trace_id(headers.get("traceparent")) or request_id)
         status_holder = {"status": 500}
         with tracing.server_span(scope["method"], headers, trust_parent=self.trust_traceparent) as span:
+            span.set_attribute("algoitny.request_id", request_id)
             try:
                 await self._serve(scope, receive, send, headers, request_id, status_holder)
             finally:

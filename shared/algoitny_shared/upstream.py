@@ -52,8 +52,17 @@ def first_url(setting: str) -> str:
     return replica_urls(setting)[0]
 
 
+# A caller marks a write it knows to be idempotent (e.g. keyed by a request id the service dedupes on):
+# ``client.build_request(..., extensions={RETRY_SAFE: True})``.
+RETRY_SAFE = "algoitny.retry_safe"
+
+
 def is_idempotent(request: httpx.Request) -> bool:
-    return request.method in IDEMPOTENT_METHODS or IDEMPOTENCY_KEY in request.headers
+    return (
+        request.method in IDEMPOTENT_METHODS
+        or IDEMPOTENCY_KEY in request.headers
+        or bool(request.extensions.get(RETRY_SAFE))
+    )
 
 
 class Replica:

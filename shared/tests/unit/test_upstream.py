@@ -7,7 +7,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from algoitny_shared.upstream import BalancedTransport, replica_urls
+from algoitny_shared.upstream import RETRY_SAFE, BalancedTransport, replica_urls
 
 URLS = ["http://10.0.0.1:8002", "http://10.0.0.2:8002"]
 
@@ -110,3 +110,10 @@ async def test_every_replica_failing_raises_the_last_error() -> None:
         with pytest.raises(httpx.ConnectError):  # all ejected: all are tried anyway
             await client.get("/x")
     assert len(seen) == 4
+
+
+async def test_a_write_its_caller_marks_retry_safe_is_sent_again() -> None:
+    seen: list[str] = []
+    async with _client(httpx.ReadError("reset"), seen) as client:
+        request = client.build_request("POST", "/consume", content=b"{}", extensions={RETRY_SAFE: True})
+        assert (await client.send(request)).json()["replica"] == "b"
