@@ -135,15 +135,18 @@ def _drop_namespace(namespace: str, opensearch_url: str) -> None:
         httpx.delete(f"{opensearch_url}/{namespace}-*", timeout=10)
 
 
-def inject(r: Rig, fault: Fault) -> float:
-    """Apply the fault for ``fault.seconds``, undo it; returns the monotonic time it was undone."""
+def inject(r: Rig, fault: Fault, *, wait_ready: bool = True) -> float:
+    """Apply the fault for ``fault.seconds``, undo it; returns the monotonic time it was undone.
+    ``wait_ready=False``: a killed replica is started again but not waited for (its siblings serve;
+    call ``r.platform.wait_ready()`` before a fault that needs every replica)."""
     kind, _, target = fault.name.partition(":")
     if kind == "kill":  # with replicas: the first one (the others go on serving)
         r.platform.kill(target)
         time.sleep(fault.seconds)
         ended = time.monotonic()
         r.platform.start(target)
-        r.platform.wait_ready([target], timeout_s=120)
+        if wait_ready:
+            r.platform.wait_ready([target], timeout_s=120)
         return ended
     if kind == "kafka":
         r.kafka.stop()
@@ -169,7 +172,7 @@ def failed(status: int) -> bool:
 
 
 def run_fault(
-    r: Rig, fault: Fault, *, clients: int = 4, before_s: float = 3.0, after_s: float = 15.0
+    r: Rig, fault: Fault, *, clients: int = 4, before_s: float = 3.0, after_s: float = 15.0, wait_ready: bool = True
 ) -> dict[str, Any]:
     """One fault under the mix; then the consistency checks on what the mix got accepted."""
     total = before_s + fault.seconds + after_s + 120  # the load stops when the observation ends (below)
@@ -197,7 +200,7 @@ def run_fault(
     thread.start()
     time.sleep(before_s)
     started = time.monotonic()
-    ended = inject(r, fault)
+    ended = inject(r, fault, wait_ready=wait_ready)
     restored = time.monotonic()
     time.sleep(after_s)
     stop_flag.set()
@@ -253,9 +256,9 @@ def run_fault(
     }
 
 
-def run_suite(faults: list[Fault], *, clients: int = 4, after_s: float = 15.0) -> dict[str, Any]:
+def run_suite(faults: list[Fault], *, clients: int = 4, after_s: float = 15.0, replicas: int = 1) -> dict[str, Any]:
     results = []
-    with rig() as r:
+    with rig(replicas=replicas) as r:
         for fault in faults:
             print(f"[faults] {fault.name} for {fault.seconds} s ...", flush=True)
             res = run_fault(r, fault, clients=clients, after_s=after_s)
@@ -265,7 +268,7 @@ def run_suite(faults: list[Fault], *, clients: int = 4, after_s: float = 15.0) -
                 flush=True,
             )
             results.append(res)
-    return {"run": uuid.uuid4().hex[:8], "faults": results, "ok": all(r["ok"] for r in results)}
+    return {"run": uuid.uuid4().hex[:8], "replicas": replicas, "faults": results, "ok": all(r["ok"] for r in results)}
 
 
 def table(report: dict[str, Any]) -> str:

@@ -92,17 +92,23 @@ def test_backup_wipe_restore_gives_the_same_answers(
     gateway: httpx.Client, admin_headers: dict[str, str], platform: Platform, tmp_path: Path
 ) -> None:
     problem = f"bk{uuid.uuid4().hex[:8]}"
-    # One case above the inline limit keeps its payload in S3: the backup must carry the object too.
-    big = "1 2" + " " * 120_000  # still a+b=3, over the 100 KiB inline limit
-    cases = [{"input": "1 2\n", "output": "3\n", "is_sample": True}, {"input": big + "\n", "output": "3\n"}]
     body = {
         "platform": "e2ebackup",
         "problem_id": problem,
         "title": f"Backup {problem}",
         "status": "completed",
-        "test_cases": cases,
+        "test_cases": [{"input": "1 2\n", "output": "3\n", "is_sample": True}],
     }
-    assert gateway.post(f"{API}/problems", json=body, headers=admin_headers).status_code == 201
+    created = gateway.post(f"{API}/problems", json=body, headers=admin_headers)
+    assert created.status_code == 201, created.text
+    # A case above the inline limit keeps its payload in S3: the backup must carry the object too.
+    cases = [{"input": "1 2\n", "output": "3\n", "is_sample": True}, {"input": "1 2\n" * 40_000, "output": "3\n"}]
+    put = gateway.put(
+        f"{API}/problems/e2ebackup/{problem}/testcases",
+        json={"test_cases": cases},
+        headers={**admin_headers, "Idempotency-Key": f"bk-{uuid.uuid4().hex}"},
+    )
+    assert put.status_code == 200, put.text
     keyring = AccountsSettings().signing_keys()
     token, _ = tokens.issue(keyring, user_id=f"b{uuid.uuid4().hex[:10]}", role="user", plan="pro", ttl_s=900)
     user = {"authorization": f"Bearer {token}"}

@@ -84,7 +84,13 @@ def test_a_submission_is_one_trace_from_gateway_to_judge_and_stats(
     assert not orphans, orphans
     judged = next(s for s in spans if s.kind == "CONSUMER" and s.service == "executions")
     assert by_id[judged.parent_span_id].kind == "PRODUCER"  # the relay's publish of ExecutionSubmitted
-    counted = next(s for s in spans if s.kind == "CONSUMER" and s.service == "stats")
+    counted = next(
+        s
+        for s in spans
+        if s.kind == "CONSUMER"
+        and s.service == "stats"
+        and s.attributes.get("algoitny.event_type") == "executions.ExecutionCompleted"
+    )
     published = by_id[counted.parent_span_id]
     assert published.kind == "PRODUCER" and published.attributes.get("algoitny.event_type") == (
         "executions.ExecutionCompleted"

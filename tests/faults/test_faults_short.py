@@ -31,8 +31,9 @@ OUTAGES = [
 def test_platform_survives_short_faults_under_load(stack_env: dict[str, str]) -> None:
     results: list[dict[str, Any]] = []
     with rig(stack_env.get("ALGOITNY_OPENSEARCH_URL", "http://127.0.0.1:9200"), users=3, replicas=2) as r:
-        for fault in KILLS:
-            results.append(run_fault(r, fault, clients=3, before_s=1.0, after_s=2.0))
+        for fault in KILLS:  # the killed replica restarts while the next fault runs: its sibling serves
+            results.append(run_fault(r, fault, clients=3, before_s=1.0, after_s=2.0, wait_ready=False))
+        r.platform.wait_ready(timeout_s=120)
         for fault in OUTAGES:
             results.append(run_fault(r, fault, clients=3, before_s=2.0, after_s=5.0))
     print(json.dumps([{k: v for k, v in res.items() if k != "checks"} for res in results]))
