@@ -72,6 +72,7 @@ class Replica:
         self.scheme = parsed.scheme
         self.host = parsed.host
         self.port = parsed.port
+        self.netloc = parsed.netloc.decode("ascii")
         self.transport = transport
         self.ejected_until = 0.0
 
@@ -107,6 +108,7 @@ class BalancedTransport(httpx.AsyncBaseTransport):
         resendable = isinstance(request.stream, httpx.ByteStream)
         for attempt, replica in enumerate(order):
             request.url = request.url.copy_with(scheme=replica.scheme, host=replica.host, port=replica.port)
+            request.headers["host"] = replica.netloc
             try:
                 response = await replica.transport.handle_async_request(request)
             except NOT_SENT as exc:

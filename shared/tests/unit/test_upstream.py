@@ -15,6 +15,7 @@ URLS = ["http://10.0.0.1:8002", "http://10.0.0.2:8002"]
 def _replica(name: str, fail: Callable[[httpx.Request], Exception | None], seen: list[str]) -> httpx.MockTransport:
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(f"{name} {request.method} {request.url.host}")
+        assert request.headers["host"] == f"{request.url.host}:8002"
         exc = fail(request)
         if exc is not None:
             raise exc
