@@ -22,6 +22,7 @@ from support.e2e_config import (
 )
 from support.google_keys import FakeGoogle, serve_jwks
 from support.otlp_collector import Collector, serve_collector
+from support.problem_pages import serve_problem_pages
 
 E2E_SERVICES = ["gateway", "accounts", "problems", "ratelimit", "search-indexer", "executions", "stats"]
 # The suite sends many requests from one address: raw per-client limits are raised here and
@@ -65,10 +66,22 @@ def collector() -> Iterator[Collector]:
 
 
 @pytest.fixture(scope="session")
+def problem_pages() -> Iterator[str]:
+    """Codeforces, Baekjoon and AtCoder pages served locally for the problem-import tests."""
+    with serve_problem_pages() as overrides:
+        yield overrides
+
+
+@pytest.fixture(scope="session")
 def platform(
-    stack_env: dict[str, str], provisioned: dict[str, Any], google: FakeGoogle, collector: Collector
+    stack_env: dict[str, str],
+    provisioned: dict[str, Any],
+    google: FakeGoogle,
+    problem_pages: str,
+    collector: Collector,
 ) -> Iterator[Platform]:
     env = {
+        "ALGOITNY_IMPORT_ORIGIN_OVERRIDES": problem_pages,
         "ALGOITNY_TRACING_OTLP_ENDPOINT": collector.url,
         "OTEL_BSP_SCHEDULE_DELAY": "200",  # export spans within moments (the SDK's default: 5 s)
         **stack_env,
