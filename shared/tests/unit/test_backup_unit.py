@@ -24,3 +24,24 @@ def test_the_directory_store_never_writes_outside_its_directory(tmp_path: Path) 
     with pytest.raises(ValueError):
         store.write("buckets/problems-testcases/../../../escaped", b"x")
     assert not (tmp_path / "escaped").exists()
+
+
+def test_an_s3_prefix_holds_a_backup_like_a_directory() -> None:
+    import boto3
+    from moto import mock_aws
+
+    from algoitny_shared.backup import S3Store
+
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="backups")
+        store = S3Store(client, "backups", "/algoitny/2026-12-06/")
+        store.write("manifest.json", b"{}")
+        store.write("buckets/problems-testcases/testcases/a/1.json.gz", b"x")
+        assert store.read("manifest.json") == b"{}"
+        assert store.names("buckets/") == ["buckets/problems-testcases/testcases/a/1.json.gz"]
+        keys = [o["Key"] for o in client.list_objects_v2(Bucket="backups")["Contents"]]
+        assert sorted(keys) == [
+            "algoitny/2026-12-06/buckets/problems-testcases/testcases/a/1.json.gz",
+            "algoitny/2026-12-06/manifest.json",
+        ]
