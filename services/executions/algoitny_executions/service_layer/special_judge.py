@@ -1,0 +1,329 @@
+"""Judging with the problem's own programs: a special checker, or an interactor.
+
+Both programs are compiled like submissions (cached by language and content hash, so a
+checker version compiles once) and run in the slot's *companion* sandbox: another uid, cgroup
+and directory than the contestant's box, with the limits below.
+
+* Checker: the contestant's program runs on every test in its box as usual (limits, verdicts);
+  each output that got that far is written to a host directory, and one checker box then runs
+  ``checker /check/in/K /check/out/K /check/ans/K`` once per such test (the runner replaces
+  ``%T`` by K). The box sees only this submission's inputs, outputs and expected answers
+  (read-only). Exit codes per testlib: 0 AC, 1 WA, 2 PE (a WA saying so), anything else, a
+  signal or a limit: the checker failed -> IE with ``program_failure`` (the registrar is told).
+* Interactor: per test, two pipes join the contestant's box and the interactor's box (stdin
+  of one is stdout of the other); both run at once, each under its runner's CPU and wall
+  watchdogs; the interactor's wall limit is longer, so a contestant waiting for input that never
+  comes is killed first: idleness limit exceeded (ILE). The verdict is
+  :func:`algoitny_executions.domain.special.interactive_verdict`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from algoitny_executions.adapters.sandbox.bwrap import Bind, BwrapSandbox, RunSpec, SandboxError
+from algoitny_executions.domain.judging import (
+    EffectiveLimits,
+    JudgeOptions,
+    JudgeReport,
+    RawRun,
+    Submission,
+    TestResult,
+    TestSet,
+    Verdict,
+    classify,
+    overall_verdict,
+)
+from algoitny_executions.domain.languages import Language
+from algoitny_executions.domain.special import checker_verdict, interactive_verdict
+from algoitny_shared.judge_programs import JudgeProgram
+
+if TYPE_CHECKING:
+    from algoitny_executions.service_layer.judge import Judge
+
+
+@dataclass(frozen=True)
+class ProgramLimits:
+    """A problem program's own limits (not the contestant's)."""
+
+    cpu_ms: int = 5000
+    wall_ms: int = 10_000
+    memory_mb: int = 512
+    output_bytes: int = 64 * 1024
+    stderr_bytes: int = 4096
+    nproc: int = 64
+
+
+CHECKER_LIMITS = ProgramLimits()
+INTERACTOR_EXTRA_WALL_MS = 3000
+"""The interactor outlives the contestant's wall limit by this much (the contestant idles out first)."""
+
+
+def program_limits(judge: Judge) -> ProgramLimits:
+    cpu_ms = judge.config.checker_cpu_ms
+    return replace(CHECKER_LIMITS, cpu_ms=cpu_ms, wall_ms=2 * cpu_ms)
+
+
+class ProgramFailed(Exception):
+    """The problem's program could not be used (it does not compile): an internal error of the problem."""
+
+
+def _spec(language: Language, extra_argv: list[str], inputs: list[str], limits: ProgramLimits) -> RunSpec:
+    argv = [a.replace("{mem_mb}", str(limits.memory_mb)) for a in language.run_argv] + extra_argv
+    return RunSpec(
+        argv=argv,
+        inputs=inputs,
+        cpu_ms=limits.cpu_ms,
+        wall_ms=limits.wall_ms,
+        address_space_bytes=(limits.memory_mb + language.address_space_extra_mb) * 1024 * 1024
+        if language.address_space_limit
+        else 0,
+        fsize_bytes=limits.output_bytes + 1,
+        nproc=max(limits.nproc, language.nproc),
+        stack_bytes=64 * 1024 * 1024,
+        nofile=64,
+        out_cap=limits.output_bytes,
+        err_cap=limits.stderr_bytes,
+        memory_bytes=(limits.memory_mb + language.memory_extra_mb) * 1024 * 1024 + 64 * 1024 * 1024,
+    )
+
+
+@contextlib.contextmanager
+def _compiled(judge: Judge, aux: BwrapSandbox, program: JudgeProgram, what: str) -> Iterator[tuple[Language, Path]]:
+    """The program's artifact (compiled in the companion box, cached by content hash), held meanwhile."""
+    language = judge.languages.get(program.language)
+    if language is None:
+        raise ProgramFailed(f"the {what}'s language {program.language} is not available on this judge")
+    submission = Submission(language=program.language, code=program.code)
+    with judge.artifacts.hold(language.key, submission.code_hash):
+        outcome = judge.compile(aux, language, submission)
+        if outcome.report is not None:
+            if outcome.report.verdict == Verdict.IE:
+                raise SandboxError(outcome.report.detail)  # retried like any sandbox failure
+            message = outcome.report.compile_message.strip().splitlines()
+            raise ProgramFailed(f"the {what} does not compile: {(message[0] if message else '')[:200]}")
+        assert outcome.artifact is not None
+        yield language, outcome.artifact
+
+
+@contextlib.contextmanager
+def _host_dir(parent: Path) -> Iterator[Path]:
+    """A directory the host writes (root-owned, world-readable) and a box binds read-only."""
+    path = parent / f"special-{uuid.uuid4().hex}"
+    os.mkdir(path, 0o755)
+    os.chmod(path, 0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _write(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+def _link_or_copy(src: Path, dest: Path) -> None:
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copyfile(src, dest)
+        os.chmod(dest, 0o644)
+
+
+def _failed(results: list[TestResult], failure: str) -> JudgeReport:
+    return JudgeReport(
+        verdict=Verdict.IE,
+        tests=results,
+        detail=f"internal error: {failure}"[:500],
+        program_failure=failure[:500],
+    )
+
+
+def _finish(results: list[TestResult], total: int, on_test: Callable[[TestResult], None] | None) -> JudgeReport:
+    results.sort(key=lambda r: r.index)
+    if on_test is not None:
+        for r in results:
+            on_test(r)
+    for index in range(len(results), total):
+        results.append(TestResult(index=index, verdict=Verdict.SK))
+    return JudgeReport(verdict=overall_verdict(results), tests=results)
+
+
+def judge_with_checker(
+    judge: Judge,
+    sandbox: BwrapSandbox,
+    aux: BwrapSandbox,
+    language: Language,
+    artifact: Path,
+    test_set: TestSet,
+    eff: EffectiveLimits,
+    spec: RunSpec,
+    options: JudgeOptions,
+    on_test: Callable[[TestResult], None] | None,
+) -> JudgeReport:
+    assert options.checker_program is not None
+    limits = program_limits(judge)
+    try:
+        with (
+            _compiled(judge, aux, options.checker_program, "checker") as (checker_lang, checker_artifact),
+            judge.test_sets.hold(test_set),
+            _host_dir(aux.slot_dir) as work,
+        ):
+            tests_dir = judge.test_sets.materialise(test_set)
+            for sub in ("in", "out", "ans"):
+                os.mkdir(work / sub, 0o755)
+                os.chmod(work / sub, 0o755)
+            results: dict[int, TestResult] = {}
+            pending: list[int] = []
+
+            def on_result(raw: RawRun) -> bool:
+                result = classify(raw, eff, language, raw.stdout, "exact")  # limits and exit only
+                if result.verdict == Verdict.AC:
+                    k = len(pending)
+                    _write(work / "out" / str(k), raw.stdout)
+                    _write(work / "ans" / str(k), test_set.cases[raw.index].output)
+                    _link_or_copy(tests_dir / str(raw.index), work / "in" / str(k))
+                    pending.append(raw.index)
+                results[raw.index] = result
+                return not (options.stop_on_first_failure and result.verdict != Verdict.AC)
+
+            sandbox.run(spec, binds=[Bind(artifact, "/prog"), Bind(tests_dir, "/tests")], on_result=on_result)
+            if any(r.verdict == Verdict.IE for r in results.values()):
+                bad = next(r for r in results.values() if r.verdict == Verdict.IE)
+                return JudgeReport(verdict=Verdict.IE, tests=list(results.values()), detail=bad.detail)
+            if pending:
+                checker_spec = _spec(
+                    checker_lang,
+                    ["/check/in/%T", "/check/out/%T", "/check/ans/%T"],
+                    ["-"] * len(pending),
+                    limits,
+                )
+                raws = aux.run(checker_spec, binds=[Bind(checker_artifact, "/prog"), Bind(work, "/check")])
+                if len(raws) != len(pending):
+                    raise SandboxError("the checker box returned fewer runs than outputs")
+                for raw in raws:
+                    index = pending[raw.index]
+                    said = checker_verdict(raw, limits.cpu_ms)
+                    if said.verdict == Verdict.IE:
+                        return _failed(sorted(results.values(), key=lambda r: r.index), said.failure)
+                    results[index] = replace(results[index], verdict=said.verdict, detail=said.detail[:200])
+    except ProgramFailed as exc:
+        return _failed([], str(exc))
+    ordered = sorted(results.values(), key=lambda r: r.index)
+    if options.stop_on_first_failure:
+        first = next((i for i, r in enumerate(ordered) if r.verdict != Verdict.AC), None)
+        if first is not None:
+            ordered = ordered[: first + 1]
+    return _finish(ordered, len(test_set.cases), on_test)
+
+
+def judge_interactive(
+    judge: Judge,
+    sandbox: BwrapSandbox,
+    aux: BwrapSandbox,
+    language: Language,
+    artifact: Path,
+    test_set: TestSet,
+    eff: EffectiveLimits,
+    spec: RunSpec,
+    options: JudgeOptions,
+    on_test: Callable[[TestResult], None] | None,
+) -> JudgeReport:
+    assert options.interactor is not None
+    results: list[TestResult] = []
+    try:
+        with (
+            _compiled(judge, aux, options.interactor, "interactor") as (inter_lang, inter_artifact),
+            judge.test_sets.hold(test_set),
+            _host_dir(aux.slot_dir) as work,
+        ):
+            tests_dir = judge.test_sets.materialise(test_set)
+            own = program_limits(judge)
+            limits = replace(own, cpu_ms=max(own.cpu_ms, eff.cpu_ms), wall_ms=eff.wall_ms + INTERACTOR_EXTRA_WALL_MS)
+            for index, case in enumerate(test_set.cases):
+                _write(work / str(index), case.output)
+                raw, inter = _interact(
+                    sandbox, aux, artifact, inter_artifact, spec, inter_lang, limits, tests_dir, work, index
+                )
+                raw = replace(raw, index=index)  # each box ran one test, its index 0
+                inter = replace(inter, index=index)
+                contestant = classify(raw, eff, language, raw.stdout, "exact")
+                if contestant.verdict == Verdict.IE:
+                    return JudgeReport(verdict=Verdict.IE, tests=results, detail=contestant.detail)
+                result = interactive_verdict(contestant, raw, inter, limits.cpu_ms)
+                if result.verdict == Verdict.IE:
+                    return _failed(results, result.detail.removeprefix("internal error: "))
+                results.append(result)
+                if on_test is not None:
+                    on_test(result)
+                if options.stop_on_first_failure and result.verdict != Verdict.AC:
+                    break
+    except ProgramFailed as exc:
+        return _failed(results, str(exc))
+    for index in range(len(results), len(test_set.cases)):
+        results.append(TestResult(index=index, verdict=Verdict.SK))
+    return JudgeReport(verdict=overall_verdict(results), tests=results)
+
+
+def _interact(
+    sandbox: BwrapSandbox,
+    aux: BwrapSandbox,
+    artifact: Path,
+    inter_artifact: Path,
+    spec: RunSpec,
+    inter_lang: Language,
+    limits: ProgramLimits,
+    tests_dir: Path,
+    answers: Path,
+    index: int,
+) -> tuple[RawRun, RawRun]:
+    """One test: both boxes at once, joined by two pipes. Returns (contestant run, interactor run)."""
+    to_contestant_r, to_contestant_w = os.pipe()
+    to_interactor_r, to_interactor_w = os.pipe()
+    contestant_spec = replace(spec, inputs=[f"|{to_contestant_r} {to_interactor_w}"])
+    inter_spec = _spec(
+        inter_lang,
+        [f"/tests/{index}", "/box/tout", f"/ans/{index}"],
+        [f"|{to_interactor_r} {to_contestant_w}"],
+        limits,
+    )
+    outcome: dict[str, list[RawRun] | BaseException] = {}
+
+    def run_interactor() -> None:
+        try:
+            outcome["interactor"] = aux.run(
+                inter_spec,
+                binds=[Bind(inter_artifact, "/prog"), Bind(tests_dir, "/tests"), Bind(answers, "/ans")],
+                pass_fds=(to_interactor_r, to_contestant_w),
+            )
+        except BaseException as exc:  # handed to the caller below
+            outcome["interactor"] = exc
+
+    thread = threading.Thread(target=run_interactor, name="interactor", daemon=True)
+    thread.start()
+    try:
+        contestant = sandbox.run(
+            contestant_spec, binds=[Bind(artifact, "/prog")], pass_fds=(to_contestant_r, to_interactor_w)
+        )
+    finally:
+        thread.join()
+    inter = outcome.get("interactor")
+    if isinstance(inter, BaseException):
+        raise SandboxError(f"the interactor's box failed: {inter}") from inter
+    if not inter or not contestant:
+        raise SandboxError("a box of the interactive run returned no run")
+    return contestant[0], inter[0]
