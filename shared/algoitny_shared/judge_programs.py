@@ -24,6 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from algoitny_shared.languages import JudgeLanguage
 
 MAX_PROGRAM_BYTES = 64 * 1024
+PROGRAM_FAILURE_PREFIX = "the problem's checker or interactor failed: "
+"""Starts the detail of a sandbox run (``executions.SandboxRunCompleted``, verdict IE) in which the
+problem's own program failed, not the sandbox: the requester does not retry it."""
 
 
 class JudgeProgram(BaseModel):

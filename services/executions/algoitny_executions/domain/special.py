@@ -56,6 +56,8 @@ def program_failure(raw: RawRun, what: str, cpu_ms: int) -> str:
         return f"the {what} exceeded its CPU time limit of {cpu_ms} ms"
     if raw.flags & FLAG_WALL_KILL:
         return f"the {what} exceeded its wall time limit"
+    if raw.flags & (FLAG_STDOUT_OVER | FLAG_OUTPUT_KILL):
+        return f"the {what} exceeded its output limit"
     if raw.kind == "S":
         return f"the {what} was killed by {signal_name(raw.code)}"
     if raw.code == EXIT_FAIL:
@@ -64,8 +66,6 @@ def program_failure(raw: RawRun, what: str, cpu_ms: int) -> str:
     if raw.code not in (EXIT_OK, EXIT_WA, EXIT_PE):
         message = _message(raw)
         return f"the {what} ended with exit code {raw.code}" + (f": {message}" if message else "")
-    if raw.flags & (FLAG_STDOUT_OVER | FLAG_OUTPUT_KILL):
-        return f"the {what} exceeded its output limit"
     return ""
 
 
