@@ -26,6 +26,8 @@ from algoitny_shared.judge_programs import JudgeProgram
 pytestmark = pytest.mark.integration
 
 LIMITS = Limits(time_limit_ms=1000, memory_limit_mb=128, output_limit_kb=64, wall_factor=2)
+# Cases that end on a wall clock (an idle program, a hung interactor) use short limits.
+SHORT = Limits(time_limit_ms=200, memory_limit_mb=128, output_limit_kb=64, wall_factor=2)
 SUM = TestSet(
     problem_key="test/split-sum",
     version=1,
@@ -56,6 +58,13 @@ SOLUTIONS = {
     "halves": ("c", '#include <stdio.h>\nint main(){long n;scanf("%ld",&n);printf("%ld %ld\\n",n/2,n-n/2);}'),
     "invalid": ("python3", "n = int(input())\nprint(1, 1)"),
     "garbage": ("python3", "print('hello')"),
+    # The contestant's box has no expected answers nor contestant outputs of the checker's box.
+    "looks_for_answers": (
+        "python3",
+        "import os\nn = int(input())\n"
+        "seen = [p for p in ('/check', '/ans', '/check/ans/0', '/tests/0.ans') if os.path.exists(p)]\n"
+        "print(*((0, n) if not seen else (1, 1)))",
+    ),
 }
 
 GUESS = TestSet(
@@ -142,7 +151,7 @@ ONE = TestSet(problem_key="test/hostile-judge", version=1, cases=(TestCase(input
 
 @pytest.fixture(scope="module")
 def judge() -> Iterator[Judge]:
-    judge, root = make_judge(slots=2, checker_cpu_ms=1500)
+    judge, root = make_judge(slots=2, checker_cpu_ms=1000)
     try:
         yield judge
     finally:
@@ -159,7 +168,12 @@ def _checked(judge: Judge, name: str, checker: JudgeProgram, test_set: TestSet =
 @pytest.mark.parametrize("checker_language", ["python3", "c"])
 def test_any_valid_answer_is_accepted_and_an_invalid_one_is_wa(judge: Judge, checker_language: str) -> None:
     checker = JudgeProgram(language=checker_language, code=CHECKER_PY if checker_language == "python3" else CHECKER_C)
-    for name, want in (("zero_first", Verdict.AC), ("halves", Verdict.AC), ("invalid", Verdict.WA)):
+    for name, want in (
+        ("zero_first", Verdict.AC),
+        ("halves", Verdict.AC),
+        ("invalid", Verdict.WA),
+        ("looks_for_answers", Verdict.AC),
+    ):
         report = _checked(judge, name, checker)
         assert report.verdict == want, (name, report)
         assert [t.verdict for t in report.tests] == [want] * 3, (name, report.tests)
@@ -193,10 +207,10 @@ def test_a_crashing_c_checker_is_an_internal_error(judge: Judge) -> None:
     assert report.verdict == Verdict.IE and "SIGSEGV" in report.program_failure
 
 
-def _interactive(judge: Judge, name: str, interactor: str = INTERACTOR_PY, test_set: TestSet = GUESS):
+def _interactive(judge: Judge, name: str, interactor: str = INTERACTOR_PY, limits: Limits = LIMITS):
     language, code = CONTESTANTS[name]
-    options = JudgeOptions(interactor=JudgeProgram(language="python3", code=interactor))
-    return judge.judge(Submission(language=language, code=code), test_set, LIMITS, options)
+    options = JudgeOptions(interactor=JudgeProgram(language="python3", code=interactor), stop_on_first_failure=True)
+    return judge.judge(Submission(language=language, code=code), GUESS, limits, options)
 
 
 @pytest.mark.parametrize(
@@ -211,7 +225,7 @@ def _interactive(judge: Judge, name: str, interactor: str = INTERACTOR_PY, test_
 )
 def test_guessing_game(judge: Judge, name: str, want: Verdict) -> None:
     started = time.monotonic()
-    report = _interactive(judge, name)
+    report = _interactive(judge, name, limits=SHORT if want == Verdict.ILE else LIMITS)
     assert report.verdict == want, report
     assert [t.index for t in report.tests] == [0, 1, 2]
     if want == Verdict.AC:
@@ -219,6 +233,7 @@ def test_guessing_game(judge: Judge, name: str, want: Verdict) -> None:
         return
     first = next(t for t in report.tests if t.verdict != Verdict.AC)
     assert first.verdict == want
+    assert all(t.verdict == Verdict.SK for t in report.tests[first.index + 1 :])  # stop_on_first_failure
     if name == "linear_scan":  # the secret 1 is found within 10 queries, 777 is not
         assert first.index == 1 and "too many queries" in first.detail, first
     if name == "crashes":
@@ -231,7 +246,7 @@ def test_guessing_game(judge: Judge, name: str, want: Verdict) -> None:
 def test_a_failing_interactor_is_an_internal_error(judge: Judge) -> None:
     report = _interactive(judge, "binary_search", "import sys\nsys.exit(3)")
     assert report.verdict == Verdict.IE and "interactor" in report.program_failure
-    hung = _interactive(judge, "binary_search", "import time\nwhile True:\n    pass")
+    hung = _interactive(judge, "binary_search", "import time\nwhile True:\n    pass", SHORT)
     assert hung.verdict == Verdict.IE and "interactor" in hung.program_failure, hung
 
 
@@ -239,6 +254,7 @@ def test_hostile_checkers_are_contained(judge: Judge) -> None:
     report = _checked(judge, "zero_first", JudgeProgram(language="python3", code=HOSTILE_CHECKER), ONE)
     assert report.verdict == Verdict.AC, report  # a leak would be a WA naming the probe
     bomb = _checked(judge, "zero_first", JudgeProgram(language="python3", code=FORK_BOMB), ONE)
+    assert len(bomb.tests) <= 2
     assert bomb.verdict == Verdict.IE and bomb.program_failure, bomb
     assert not Path("/var/tmp/algoitny-checker-pwned").exists()
     assert not Path("/usr/pwned").exists()
@@ -249,8 +265,8 @@ def test_hostile_interactors_are_contained(judge: Judge) -> None:
     options = JudgeOptions(interactor=JudgeProgram(language="python3", code=HOSTILE_INTERACTOR))
     report = judge.judge(Submission(language=contestant[0], code=contestant[1]), ONE, LIMITS, options)
     assert report.verdict == Verdict.AC, report
-    bomb = JudgeOptions(interactor=JudgeProgram(language="python3", code=FORK_BOMB))
-    report = judge.judge(Submission(language=contestant[0], code=contestant[1]), ONE, LIMITS, bomb)
+    bomb = JudgeOptions(interactor=JudgeProgram(language="python3", code=FORK_BOMB), stop_on_first_failure=True)
+    report = judge.judge(Submission(language=contestant[0], code=contestant[1]), ONE, SHORT, bomb)
     assert report.verdict in (Verdict.IE, Verdict.ILE), report
     assert not Path("/var/tmp/algoitny-checker-pwned").exists()
 

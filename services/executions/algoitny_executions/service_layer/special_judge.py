@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from algoitny_executions.adapters.sandbox.bwrap import Bind, BwrapSandbox, RunSpec, SandboxError
 from algoitny_executions.domain.judging import (
+    FLAG_WALL_KILL,
     EffectiveLimits,
     JudgeOptions,
     JudgeReport,
@@ -43,7 +44,7 @@ from algoitny_executions.domain.judging import (
     overall_verdict,
 )
 from algoitny_executions.domain.languages import Language
-from algoitny_executions.domain.special import checker_verdict, interactive_verdict
+from algoitny_executions.domain.special import ProgramVerdict, checker_verdict, interactive_verdict
 from algoitny_shared.judge_programs import JudgeProgram
 
 if TYPE_CHECKING:
@@ -65,6 +66,8 @@ class ProgramLimits:
 CHECKER_LIMITS = ProgramLimits()
 INTERACTOR_EXTRA_WALL_MS = 3000
 """The interactor outlives the contestant's wall limit by this much (the contestant idles out first)."""
+INTERACTOR_GRACE_S = 1.0
+"""How long the interactor may go on once the contestant's box ended; then it is killed (its failure)."""
 
 
 def program_limits(judge: Judge) -> ProgramLimits:
@@ -212,15 +215,22 @@ def judge_with_checker(
                     ["-"] * len(pending),
                     limits,
                 )
-                raws = aux.run(checker_spec, binds=[Bind(checker_artifact, "/prog"), Bind(work, "/check")])
-                if len(raws) != len(pending):
-                    raise SandboxError("the checker box returned fewer runs than outputs")
-                for raw in raws:
-                    index = pending[raw.index]
-                    said = checker_verdict(raw, limits.cpu_ms)
+                verdicts: list[ProgramVerdict] = []
+
+                def on_checked(raw: RawRun) -> bool:
+                    verdicts.append(checker_verdict(raw, limits.cpu_ms))
+                    return verdicts[-1].verdict != Verdict.IE  # a failing checker stops at once
+
+                aux.run(
+                    checker_spec, binds=[Bind(checker_artifact, "/prog"), Bind(work, "/check")], on_result=on_checked
+                )
+                for k, said in enumerate(verdicts):
                     if said.verdict == Verdict.IE:
                         return _failed(sorted(results.values(), key=lambda r: r.index), said.failure)
+                    index = pending[k]
                     results[index] = replace(results[index], verdict=said.verdict, detail=said.detail[:200])
+                if len(verdicts) != len(pending):
+                    raise SandboxError("the checker box returned fewer runs than outputs")
     except ProgramFailed as exc:
         return _failed([], str(exc))
     ordered = sorted(results.values(), key=lambda r: r.index)
@@ -315,13 +325,32 @@ def _interact(
 
     thread = threading.Thread(target=run_interactor, name="interactor", daemon=True)
     thread.start()
+    killed = False
     try:
         contestant = sandbox.run(
             contestant_spec, binds=[Bind(artifact, "/prog")], pass_fds=(to_contestant_r, to_interactor_w)
         )
     finally:
-        thread.join()
+        thread.join(INTERACTOR_GRACE_S)
+        while thread.is_alive():  # it outlived the program by the grace period: its own fault
+            killed = aux.kill() or killed
+            thread.join(0.05)
     inter = outcome.get("interactor")
+    if killed and not (inter and isinstance(inter, list)):
+        # The contestant's box ended and the interactor did not: a hung interactor.
+        inter = [
+            RawRun(
+                index=0,
+                kind="S",
+                code=9,
+                cpu_us=0,
+                wall_us=0,
+                maxrss_kb=0,
+                flags=FLAG_WALL_KILL,
+                stdout=b"",
+                stderr=b"",
+            )
+        ]
     if isinstance(inter, BaseException):
         raise SandboxError(f"the interactor's box failed: {inter}") from inter
     if not inter or not contestant:

@@ -136,6 +136,16 @@ class BwrapSandbox:
         self.box_cpus = box_cpus
         self._seccomp = build_filter()
         self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def kill(self) -> bool:
+        """Kills the box running now (its whole pid namespace goes with bubblewrap); False if none runs.
+        Its ``run`` then raises SandboxError."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return False
+        proc.kill()
+        return True
 
     def _argv(self, binds: Sequence[Bind], box: Path | None, tmpfs_bytes: int, seccomp_fd: int) -> list[str]:
         argv = [
@@ -239,6 +249,7 @@ class BwrapSandbox:
             while pass_fds:
                 with contextlib.suppress(OSError):
                     os.close(pass_fds.pop())
+        self._proc = proc
         timer = threading.Timer(deadline_s, proc.kill)
         timer.daemon = True
         timer.start()
@@ -291,6 +302,7 @@ class BwrapSandbox:
                 raise SandboxError(f"sandbox ended early (exit {code}): {err.strip()}")
             return results
         finally:
+            self._proc = None
             timer.cancel()
             if proc.poll() is None:
                 proc.kill()
