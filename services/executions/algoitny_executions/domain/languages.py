@@ -83,9 +83,10 @@ class Language:
 # Like DMOJ (and Codeforces, AtCoder): the source is saved under the name of its public
 # top-level class, which is what javac requires. Comments, string/char literals and text
 # blocks are blanked first, so a "public class X" inside them does not count; only a
-# declaration at brace depth 0 counts (not a nested ``public static class``). The name must
-# be a plain ASCII Java identifier (it becomes a file name and a `java` argument): anything
-# else falls back to Main, and javac then explains the mismatch as a compile error.
+# declaration at brace depth 0 counts (not a nested ``public static class``). The name becomes
+# a file name and a `java` argument, so it must be a Java identifier (Unicode letters allowed,
+# like DMOJ; never a path: no '/', '.', NUL or space) of at most 100 characters and 200 UTF-8
+# bytes; anything else falls back to Main, and javac then explains the mismatch as a CE.
 
 _JAVA_BLANK = re.compile(
     r'"""(?:\\.|[^\\])*?"""'  # text block
@@ -99,8 +100,7 @@ _JAVA_TYPE = re.compile(
     r"\b((?:(?:public|final|abstract|strictfp|sealed|non-sealed|static)\s+)*)"
     r"(class|interface|enum|record)\s+([^\s{<(]+)"
 )
-_JAVA_MAIN = re.compile(r"\bstatic\s+(?:final\s+)?(?:synchronized\s+)?void\s+main\s*\(")
-JAVA_IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]{0,99}")
+_JAVA_MAIN = re.compile(r"\bvoid\s+main\s*\(\s*(?:final\s+)?String\b")
 JAVA_KEYWORDS = frozenset(
     "abstract assert boolean break byte case catch char class const continue default do double else enum "
     "extends final finally float for goto if implements import instanceof int interface long native new "
@@ -145,7 +145,13 @@ def _top_level_types(code: str) -> list[tuple[str, bool, str]]:
 
 
 def _valid_java_name(name: str) -> bool:
-    return JAVA_IDENTIFIER.fullmatch(name) is not None and name not in JAVA_KEYWORDS
+    return (
+        0 < len(name) <= 100
+        and len(name.encode("utf-8", errors="replace")) <= 200
+        and name.replace("$", "_").isidentifier()
+        and name.isprintable()
+        and name not in JAVA_KEYWORDS
+    )
 
 
 def java_main_class(code: str) -> str | None:
