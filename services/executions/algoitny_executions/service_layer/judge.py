@@ -30,6 +30,7 @@ from algoitny_executions.adapters.cache import ArtifactCache, TestSetCache
 from algoitny_executions.adapters.sandbox import cgroups, safe_fs
 from algoitny_executions.adapters.sandbox.build import build_runner
 from algoitny_executions.adapters.sandbox.bwrap import Bind, BwrapSandbox, RunSpec, SandboxError
+from algoitny_executions.adapters.sandbox.toolchains import Toolchains
 from algoitny_executions.domain.judging import (
     COMPILE_MESSAGE_KEEP_BYTES,
     FLAG_CWD_QUOTA_KILL,
@@ -58,7 +59,6 @@ log = logging.getLogger(__name__)
 COMPILE_WALL_FACTOR = 1.5
 COMPILE_OUTPUT_CAP = 64 * 1024
 COMPILE_FSIZE = 256 * 1024 * 1024
-COMPILE_MEMORY_BYTES = 1536 * 1024 * 1024
 COMPILE_BOX_BYTES = 512 * 1024 * 1024
 STDERR_CAP = 8 * 1024
 
@@ -105,6 +105,15 @@ class JudgeConfig:
     """Disk space a compile may fill in its box (a host directory, unlike the runs' tmpfs)."""
     checker_cpu_ms: int = 5000
     """CPU time of one run of a problem's checker or interactor (wall: twice that)."""
+    toolchain_dir: Path | None = None
+    """Prepared toolchains (Go's standard library, Kotlin's jars, precompiled headers), content-keyed
+    so judges may share it; default: ``toolchains`` beside the work root."""
+    use_pch: bool = True
+    """Precompile ``bits/stdc++.h`` per C++ language at start and compile with it."""
+    go: str | None = None
+    """The ``go`` command whose compiler and standard library Go submissions use (default: found)."""
+    kotlin_lib: Path | None = None
+    """Directory of the Kotlin compiler's jars (default: ``$ALGOITNY_LOCAL_DIR/kotlin/lib``)."""
 
 
 @dataclass
@@ -114,18 +123,34 @@ class CompileOutcome:
     cached: bool = False
 
 
-def available_languages(languages: dict[str, Language] = LANGUAGES) -> dict[str, Language]:
-    """The registry's languages whose toolchain binaries exist on this host."""
-    return {key: lang for key, lang in languages.items() if all(os.access(b, os.X_OK) for b in lang.requires)}
+def available_languages(
+    languages: dict[str, Language] = LANGUAGES, mounts: set[str] | None = None
+) -> dict[str, Language]:
+    """The registry's languages whose toolchain binaries exist on this host (and, given the
+    prepared toolchain mounts, whose mounts are among them)."""
+    return {
+        key: lang
+        for key, lang in languages.items()
+        if all(os.access(b, os.X_OK) for b in lang.requires)
+        and (mounts is None or set(lang.compile_mounts + lang.run_mounts) <= mounts)
+    }
 
 
 class Judge:
     def __init__(self, config: JudgeConfig, languages: dict[str, Language] | None = None) -> None:
         self.config = config
-        self.languages = languages if languages is not None else available_languages()
         root = config.work_root
         root.mkdir(parents=True, exist_ok=True)
         os.chmod(root, 0o711)
+        candidates = languages if languages is not None else available_languages()
+        self.toolchains = Toolchains(
+            config.toolchain_dir or root.parent / "toolchains", go=config.go, kotlin_lib=config.kotlin_lib
+        )
+        self.toolchains.prepare(
+            {m for lang in candidates.values() for m in lang.compile_mounts + lang.run_mounts},
+            [lang.pch_flags for lang in candidates.values() if lang.pch_flags and config.use_pch],
+        )
+        self.languages = available_languages(candidates, set(self.toolchains.mounts))
         self.runner = build_runner(root / "bin")
         self.artifacts = ArtifactCache(root / "artifacts")
         self.test_sets = TestSetCache(root / "tests")
@@ -239,9 +264,13 @@ class Judge:
             finally:
                 self._free.put(sandbox)
 
+    def _mounts(self, names: Sequence[str]) -> list[Bind]:
+        return [Bind(self.toolchains.mounts[name], f"/opt/{name}") for name in names]
+
     def _run_tests(
         self,
         sandbox: BwrapSandbox,
+        language: Language,
         spec: RunSpec,
         artifact: Path,
         test_set: TestSet,
@@ -250,7 +279,7 @@ class Judge:
         """Run the artifact on the test set's inputs, the inputs held (not evicted) meanwhile."""
         with self.test_sets.hold(test_set):
             tests_dir = self.test_sets.materialise(test_set)
-            binds = [Bind(artifact, "/prog"), Bind(tests_dir, "/tests")]
+            binds = [Bind(artifact, "/prog"), Bind(tests_dir, "/tests"), *self._mounts(language.run_mounts)]
             return sandbox.run(spec, binds=binds, on_result=on_result)
 
     async def judge_async(
@@ -318,8 +347,8 @@ class Judge:
                         problem_key=f"run/{digest}", version=0, cases=(TestCase(input=stdin, output=b""),)
                     )
                     eff = EffectiveLimits.of(limits, language)
-                    spec = self._run_spec(language, eff, 1)
-                    (raw,) = self._run_tests(sandbox, spec, outcome.artifact, test_set)
+                    spec = self._run_spec(language, eff, 1, submission.code)
+                    (raw,) = self._run_tests(sandbox, language, spec, outcome.artifact, test_set)
                 result = classify(raw, eff, language, raw.stdout, "exact")
                 if result.verdict == Verdict.IE:
                     last_error = result.detail
@@ -374,8 +403,8 @@ class Judge:
                         cases=tuple(TestCase(input=data, output=b"") for data in inputs),
                     )
                     eff = EffectiveLimits.of(limits, language)
-                    spec = self._run_spec(language, eff, len(inputs))
-                    raws = self._run_tests(sandbox, spec, outcome.artifact, test_set)
+                    spec = self._run_spec(language, eff, len(inputs), submission.code)
+                    raws = self._run_tests(sandbox, language, spec, outcome.artifact, test_set)
                 pairs: list[tuple[RawRun, TestResult]] = []
                 for raw in raws:
                     if expected is None:
@@ -401,8 +430,8 @@ class Judge:
         return JudgeReport(verdict=Verdict.IE, detail=f"internal error: {last_error}"[:500]), []
 
     @staticmethod
-    def _run_spec(language: Language, eff: EffectiveLimits, n_inputs: int) -> RunSpec:
-        argv = [a.replace("{mem_mb}", str(eff.heap_mb)) for a in language.run_argv]
+    def _run_spec(language: Language, eff: EffectiveLimits, n_inputs: int, code: str) -> RunSpec:
+        argv = list(language.run_command(code, eff.heap_mb))
         return RunSpec(
             argv=argv,
             inputs=[f"/tests/{i}" for i in range(n_inputs)],
@@ -430,10 +459,20 @@ class Judge:
             return CompileOutcome(None, JudgeReport(verdict=Verdict.CE, compile_message=message, compile_cached=True))
         box = safe_fs.make_private_dir(sandbox.slot_dir, "compile-", sandbox.uid, sandbox.uid)
         try:
-            safe_fs.write_new_file(box, language.source_name, submission.code.encode("utf-8"), sandbox.uid)
+            safe_fs.write_new_file(
+                box, language.source_file(submission.code), submission.code.encode("utf-8"), sandbox.uid
+            )
             compile_ms = min(language.compile_cpu_ms, self.config.compile_time_limit_ms or language.compile_cpu_ms)
+            argv = list(language.compile_command(submission.code))
+            binds = self._mounts(language.compile_mounts)
+            pch = self.toolchains.pch(language.pch_flags) if language.pch_flags and self.config.use_pch else None
+            if pch is not None:
+                # Same flags, same limits: g++ finds /opt/pch/bits/stdc++.h.gch before the real header
+                # and uses it when valid (when not, e.g. a macro defined first, it reads the header).
+                argv[1:1] = ["-I", "/opt/pch"]
+                binds.append(Bind(pch.directory, "/opt/pch"))
             spec = RunSpec(
-                argv=language.compile_argv,
+                argv=argv,
                 inputs=["-"],
                 cpu_ms=compile_ms,
                 wall_ms=max(int(compile_ms * COMPILE_WALL_FACTOR), compile_ms + 2000),
@@ -445,10 +484,10 @@ class Judge:
                 nofile=256,
                 out_cap=COMPILE_OUTPUT_CAP,
                 err_cap=COMPILE_OUTPUT_CAP,
-                memory_bytes=COMPILE_MEMORY_BYTES,
+                memory_bytes=language.compile_memory_mb * 1024 * 1024,
                 cwd_quota_bytes=self.config.compile_box_bytes,
             )
-            (raw,) = sandbox.run(spec, box=box)
+            (raw,) = sandbox.run(spec, box=box, binds=binds)
             failure = _compile_failure(raw, spec)
             if failure is not None:
                 if failure.verdict == Verdict.CE:
@@ -463,7 +502,7 @@ class Judge:
                 return CompileOutcome(None, JudgeReport(verdict=Verdict.CE, compile_message=message))
             if artifact is None:
                 message = "the compiler produced no program" + (
-                    " (the public class must be named Main, without a package)" if language.key == "java17" else ""
+                    " (declare one public class with main, without a package)" if language.main_from_source else ""
                 )
                 return CompileOutcome(None, JudgeReport(verdict=Verdict.CE, compile_message=message))
             return CompileOutcome(artifact=artifact)
@@ -487,7 +526,7 @@ class Judge:
         if not test_set.cases:
             return JudgeReport(verdict=Verdict.AC, compile_cached=outcome.cached)
         eff = EffectiveLimits.of(limits, language)
-        spec = self._run_spec(language, eff, len(test_set.cases))
+        spec = self._run_spec(language, eff, len(test_set.cases), submission.code)
         if options.interactor is not None or options.checker_program is not None:
             special = judge_interactive if options.interactor is not None else judge_with_checker
             aux = self.companions[sandbox.slot]
@@ -505,7 +544,7 @@ class Judge:
                 on_test(result)
             return not (options.stop_on_first_failure and result.verdict != Verdict.AC)
 
-        self._run_tests(sandbox, spec, outcome.artifact, test_set, on_result)
+        self._run_tests(sandbox, language, spec, outcome.artifact, test_set, on_result)
         if any(r.verdict == Verdict.IE for r in results):
             bad = next(r for r in results if r.verdict == Verdict.IE)
             return JudgeReport(verdict=Verdict.IE, tests=results, detail=bad.detail)

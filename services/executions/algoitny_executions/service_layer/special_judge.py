@@ -79,8 +79,8 @@ class ProgramFailed(Exception):
     """The problem's program could not be used (it does not compile): an internal error of the problem."""
 
 
-def _spec(language: Language, extra_argv: list[str], inputs: list[str], limits: ProgramLimits) -> RunSpec:
-    argv = [a.replace("{mem_mb}", str(limits.memory_mb)) for a in language.run_argv] + extra_argv
+def _spec(language: Language, code: str, extra_argv: list[str], inputs: list[str], limits: ProgramLimits) -> RunSpec:
+    argv = [*language.run_command(code, limits.memory_mb), *extra_argv]
     return RunSpec(
         argv=argv,
         inputs=inputs,
@@ -204,13 +204,15 @@ def judge_with_checker(
                 results[raw.index] = result
                 return not (options.stop_on_first_failure and result.verdict != Verdict.AC)
 
-            sandbox.run(spec, binds=[Bind(artifact, "/prog"), Bind(tests_dir, "/tests")], on_result=on_result)
+            contestant_binds = [Bind(artifact, "/prog"), Bind(tests_dir, "/tests"), *judge._mounts(language.run_mounts)]
+            sandbox.run(spec, binds=contestant_binds, on_result=on_result)
             if any(r.verdict == Verdict.IE for r in results.values()):
                 bad = next(r for r in results.values() if r.verdict == Verdict.IE)
                 return JudgeReport(verdict=Verdict.IE, tests=list(results.values()), detail=bad.detail)
             if pending:
                 checker_spec = _spec(
                     checker_lang,
+                    options.checker_program.code,
                     ["/check/in/%T", "/check/out/%T", "/check/ans/%T"],
                     ["-"] * len(pending),
                     limits,
@@ -221,9 +223,12 @@ def judge_with_checker(
                     verdicts.append(checker_verdict(raw, limits.cpu_ms))
                     return verdicts[-1].verdict != Verdict.IE  # a failing checker stops at once
 
-                aux.run(
-                    checker_spec, binds=[Bind(checker_artifact, "/prog"), Bind(work, "/check")], on_result=on_checked
-                )
+                checker_binds = [
+                    Bind(checker_artifact, "/prog"),
+                    Bind(work, "/check"),
+                    *judge._mounts(checker_lang.run_mounts),
+                ]
+                aux.run(checker_spec, binds=checker_binds, on_result=on_checked)
                 for k, said in enumerate(verdicts):
                     if said.verdict == Verdict.IE:
                         return _failed(sorted(results.values(), key=lambda r: r.index), said.failure)
@@ -266,9 +271,21 @@ def judge_interactive(
             limits = replace(own, cpu_ms=max(own.cpu_ms, eff.cpu_ms), wall_ms=eff.wall_ms + INTERACTOR_EXTRA_WALL_MS)
             for index, case in enumerate(test_set.cases):
                 _write(work / str(index), case.output)
-                raw, inter = _interact(
-                    sandbox, aux, artifact, inter_artifact, spec, inter_lang, limits, tests_dir, work, index
+                inter_spec = _spec(
+                    inter_lang,
+                    options.interactor.code,
+                    [f"/tests/{index}", "/box/tout", f"/ans/{index}"],
+                    ["-"],
+                    limits,
                 )
+                inter_binds = [
+                    Bind(inter_artifact, "/prog"),
+                    Bind(tests_dir, "/tests"),
+                    Bind(work, "/ans"),
+                    *judge._mounts(inter_lang.run_mounts),
+                ]
+                contestant_binds = [Bind(artifact, "/prog"), *judge._mounts(language.run_mounts)]
+                raw, inter = _interact(sandbox, aux, spec, contestant_binds, inter_spec, inter_binds)
                 raw = replace(raw, index=index)  # each box ran one test, its index 0
                 inter = replace(inter, index=index)
                 contestant = classify(raw, eff, language, raw.stdout, "exact")
@@ -292,32 +309,23 @@ def judge_interactive(
 def _interact(
     sandbox: BwrapSandbox,
     aux: BwrapSandbox,
-    artifact: Path,
-    inter_artifact: Path,
     spec: RunSpec,
-    inter_lang: Language,
-    limits: ProgramLimits,
-    tests_dir: Path,
-    answers: Path,
-    index: int,
+    contestant_binds: list[Bind],
+    inter_spec: RunSpec,
+    inter_binds: list[Bind],
 ) -> tuple[RawRun, RawRun]:
     """One test: both boxes at once, joined by two pipes. Returns (contestant run, interactor run)."""
     to_contestant_r, to_contestant_w = os.pipe()
     to_interactor_r, to_interactor_w = os.pipe()
     contestant_spec = replace(spec, inputs=[f"|{to_contestant_r} {to_interactor_w}"])
-    inter_spec = _spec(
-        inter_lang,
-        [f"/tests/{index}", "/box/tout", f"/ans/{index}"],
-        [f"|{to_interactor_r} {to_contestant_w}"],
-        limits,
-    )
+    inter_spec = replace(inter_spec, inputs=[f"|{to_interactor_r} {to_contestant_w}"])
     outcome: dict[str, list[RawRun] | BaseException] = {}
 
     def run_interactor() -> None:
         try:
             outcome["interactor"] = aux.run(
                 inter_spec,
-                binds=[Bind(inter_artifact, "/prog"), Bind(tests_dir, "/tests"), Bind(answers, "/ans")],
+                binds=inter_binds,
                 pass_fds=(to_interactor_r, to_contestant_w),
             )
         except BaseException as exc:  # handed to the caller below
@@ -327,9 +335,7 @@ def _interact(
     thread.start()
     killed = False
     try:
-        contestant = sandbox.run(
-            contestant_spec, binds=[Bind(artifact, "/prog")], pass_fds=(to_contestant_r, to_interactor_w)
-        )
+        contestant = sandbox.run(contestant_spec, binds=contestant_binds, pass_fds=(to_contestant_r, to_interactor_w))
     finally:
         thread.join(INTERACTOR_GRACE_S)
         while thread.is_alive():  # it outlived the program by the grace period: its own fault

@@ -16,7 +16,7 @@ from algoitny_shared.platforms import PLATFORM_PATTERN as PLATFORM_PATTERN
 from algoitny_shared.platforms import PROBLEM_ID_PATTERN as PROBLEM_ID_PATTERN
 from algoitny_shared.platforms import RESERVED_PLATFORMS as RESERVED_PLATFORMS
 
-# One vocabulary with the judge (algoitny_shared.languages): python3, cpp17, java17, javascript, c;
+# One vocabulary with the judge (algoitny_shared.languages.LANGUAGE_IDS);
 # the old names (python, cpp, java) are accepted on input and normalised.
 Language: TypeAlias = JudgeLanguage
 Checker = Literal["tokens", "lines", "exact", "float"]
