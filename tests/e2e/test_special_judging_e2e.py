@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support.generation_tools import wait_job
 
 from algoitny_accounts.settings import AccountsSettings
 from algoitny_shared import tokens
@@ -113,8 +114,25 @@ def test_checker_problem_accepts_any_valid_answer_and_reports_a_crashing_checker
     mine = gateway.get(f"{API}/problems/{PLATFORM}/{problem_id}", headers=registrar).json()
     assert mine["checker_program"]["code"] == CHECKER
 
-    user = _headers(f"u{uuid.uuid4().hex[:8]}", plan="pro")
+    # Generation checks the reference solution on the sample with the checker: "2 3" is not the
+    # sample's "0 5", yet valid; the generated cases take the reference's answers.
     halves = "n = int(input())\nprint(n // 2, n - n // 2)"
+    assert (
+        gateway.patch(
+            f"{API}/problems/{PLATFORM}/{problem_id}",
+            json={"language": "python3", "reference_solution": halves},
+            headers=registrar,
+        ).status_code
+        == 200
+    )
+    generator = "import random\nseed, size = input().split()\nprint(random.Random(int(seed)).randint(20, 10**6))"
+    body = {"generator": {"language": "python3", "code": generator}, "counts": {"small": 3}, "seed": 7}
+    resp = gateway.post(f"{API}/problems/{PLATFORM}/{problem_id}/generation-jobs", json=body, headers=registrar)
+    assert resp.status_code == 201, resp.text
+    job = wait_job(gateway, registrar, resp.json()["job_id"])
+    assert job["status"] == "succeeded" and job["test_case_count"] == 4, job
+
+    user = _headers(f"u{uuid.uuid4().hex[:8]}", plan="pro")
     assert _submit(gateway, user, problem_id, halves)["verdict"] == "AC"
     assert _submit(gateway, user, problem_id, "n = int(input())\nprint(n, 0)")["verdict"] == "AC"
     wrong = _submit(gateway, user, problem_id, "print(1, 1)")
@@ -129,6 +147,7 @@ def test_checker_problem_accepts_any_valid_answer_and_reports_a_crashing_checker
     used = _used(gateway, user)
     failed = _submit(gateway, {**user, "idempotency-key": f"ie-{uuid.uuid4().hex}"}, problem_id, halves)
     assert failed["verdict"] == "IE", failed
+    assert "checker" in failed["detail"] and not any(t["verdict"] == "WA" for t in failed["tests"])
     deadline = time.monotonic() + 30
     while _used(gateway, user) != used:  # the charge of a submission the problem failed is refunded
         assert time.monotonic() < deadline, "the IE charge was not refunded"
