@@ -40,6 +40,8 @@ const en = {
   output: "Output",
   constraints: "Constraints",
   samples: "Samples",
+  interactiveNote:
+    "Interactive problem: your program talks to the judge's interactor. Flush the output after every line; a program that waits for input that never comes gets ILE.",
   sampleInput: "Sample input",
   sampleOutput: "Sample output",
   timeLimit: "Time limit",
@@ -180,6 +182,8 @@ const ko: Messages = {
   output: "출력",
   constraints: "제한 사항",
   samples: "예제",
+  interactiveNote:
+    "인터랙티브 문제: 프로그램이 채점기의 인터랙터와 대화합니다. 한 줄을 출력할 때마다 flush 하세요. 오지 않는 입력을 기다리면 ILE입니다.",
   sampleInput: "예제 입력",
   sampleOutput: "예제 출력",
   timeLimit: "시간 제한",
