@@ -70,4 +70,3 @@ def test_verdict_agrees_with_dmoj(reports: dict[str, JudgeReport], case: dict[st
         assert case["expect"] == [{"IR": "RE", "RTE": "RE"}.get(v, v) for v in case["dmoj_expect"]]
     report = reports[case["case"]]
     assert report.verdict.value in case["expect"], (case, report.to_dict())
-

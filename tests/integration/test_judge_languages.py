@@ -30,7 +30,9 @@ BOMB_LIMITS = Limits(time_limit_ms=300, memory_limit_mb=256, output_limit_kb=256
 # The probes, in order: TCP to the host's Kafka; write /usr, a world-writable host directory, the
 # toolchain mount; read /etc/shadow and /root (where a rustup/go toolchain might live).
 PROBES = 6
-PROBE = TestSet(problem_key="test/lang-probe", version=1, cases=(TestCase(input=b"probe\n", output=b"blocked\n" * PROBES),))
+PROBE = TestSet(
+    problem_key="test/lang-probe", version=1, cases=(TestCase(input=b"probe\n", output=b"blocked\n" * PROBES),)
+)
 BOMB = TestSet(problem_key="test/lang-bomb", version=1, cases=(TestCase(input=b"bomb\n", output=b""),))
 
 PROGRAMS: dict[str, str] = {
@@ -187,7 +189,7 @@ def test_compile_errors_in_new_languages(judge: Judge) -> None:
     bad = {
         "pypy3": "def f(:\n    pass",
         "go": 'package notmain\nimport "fmt"\nfunc main(){ fmt.Println("x") }',  # DMOJ's go_not_main_package
-        "rust": "fn main() { let x: i32 = \"no\"; }",
+        "rust": 'fn main() { let x: i32 = "no"; }',
     }
     for language, code in bad.items():
         report = judge.judge(Submission(language=language, code=code), aplusb_tests(1), LIMITS)
@@ -207,7 +209,7 @@ def test_java_public_class_of_any_name(judge: Judge) -> None:
     )
     report = judge.judge(Submission(language="java17", code=code), aplusb_tests(2), LIMITS)
     assert report.verdict == Verdict.AC, report.to_dict()
-    unicode_name = "public class нет { public static void main(String[] a) { System.out.println(\"1\"); } }"
+    unicode_name = 'public class нет { public static void main(String[] a) { System.out.println("1"); } }'
     one = TestSet(problem_key="test/one-out", version=1, cases=(TestCase(input=b"", output=b"1\n"),))
     assert judge.judge(Submission(language="java17", code=unicode_name), one, LIMITS).verdict == Verdict.AC
     hostile = "public class Main { public static void main(String[] a) {} }\npublic class ../../x {}"

@@ -29,8 +29,8 @@ from typing import Any, TypeVar
 from algoitny_executions.adapters.cache import ArtifactCache, TestSetCache
 from algoitny_executions.adapters.sandbox import cgroups, safe_fs
 from algoitny_executions.adapters.sandbox.build import build_runner
-from algoitny_executions.adapters.sandbox.toolchains import Toolchains
 from algoitny_executions.adapters.sandbox.bwrap import Bind, BwrapSandbox, RunSpec, SandboxError
+from algoitny_executions.adapters.sandbox.toolchains import Toolchains
 from algoitny_executions.domain.judging import (
     COMPILE_MESSAGE_KEEP_BYTES,
     FLAG_CWD_QUOTA_KILL,

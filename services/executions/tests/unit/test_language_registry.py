@@ -56,7 +56,7 @@ def test_compile_and_run_commands_fill_placeholders() -> None:
         ("class Outer { public static class Pair {} public static void main(String[] a) {} }", "Outer"),
         # comments, strings, chars and text blocks do not count
         ("// public class Fake {}\n/* public class Fake2 {} */ public class Real {}", "Real"),
-        ('class Q { String s = "public class Fake {"; char c = \'{\'; }\npublic class Real {}', "Real"),
+        ("class Q { String s = \"public class Fake {\"; char c = '{'; }\npublic class Real {}", "Real"),
         ('class Q { String t = """\n public class Fake {\n"""; }\npublic class Real {}', "Real"),
         ("public record Point(int x) { }", "Point"),
         # no public class: the top-level class that declares main (Codeforces-like), else Main
