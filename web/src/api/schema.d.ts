@@ -1713,7 +1713,7 @@ export interface components {
             /** Float Tolerance */
             float_tolerance?: number | null;
             /** Language */
-            language?: ("c" | "cpp17" | "python3" | "java17" | "javascript") | null;
+            language?: ("c" | "cpp17" | "python3" | "java17" | "javascript" | "pypy3" | "go" | "rust" | "kotlin") | null;
             /**
              * Memory Limit Mb
              * @default 256
@@ -1977,7 +1977,7 @@ export interface components {
             /** Float Tolerance */
             float_tolerance?: number | null;
             /** Language */
-            language?: ("c" | "cpp17" | "python3" | "java17" | "javascript") | null;
+            language?: ("c" | "cpp17" | "python3" | "java17" | "javascript" | "pypy3" | "go" | "rust" | "kotlin") | null;
             /** Memory Limit Mb */
             memory_limit_mb?: number | null;
             /** Reference Solution */
@@ -2219,7 +2219,7 @@ export interface components {
              * Language
              * @enum {string}
              */
-            language: "c" | "cpp17" | "python3" | "java17" | "javascript";
+            language: "c" | "cpp17" | "python3" | "java17" | "javascript" | "pypy3" | "go" | "rust" | "kotlin";
         };
         /**
          * PublicUserStats
@@ -3843,7 +3843,7 @@ export interface operations {
         parameters: {
             query?: {
                 platform?: string | null;
-                language?: ("c" | "cpp17" | "python3" | "java17" | "javascript") | null;
+                language?: ("c" | "cpp17" | "python3" | "java17" | "javascript" | "pypy3" | "go" | "rust" | "kotlin") | null;
                 status?: "draft" | "completed" | "deleted";
                 cursor?: string | null;
                 limit?: number;
