@@ -170,6 +170,9 @@ def judge() -> Iterator[Judge]:
 
 def test_every_language_of_the_vocabulary_is_offered_here(judge: Judge) -> None:
     assert {"pypy3", "go", "rust", "kotlin"} <= set(judge.languages), judge.toolchains.errors
+    # Kotlin's compiler is kept warm by a class archive dumped in a box at start (about half its CPU)
+    cds = judge.toolchains.mounts["kotlin-cds"]
+    assert (cds / "kotlinc.jsa").stat().st_size > 1 << 20 and oct(cds.stat().st_mode)[-3:] == "755"
 
 
 @pytest.mark.parametrize("language", list(PROGRAMS))

@@ -11,6 +11,7 @@ once with :class:`JudgeBusy` (503 + Retry-After) instead of waiting without a bo
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import math
@@ -61,6 +62,9 @@ COMPILE_OUTPUT_CAP = 64 * 1024
 COMPILE_FSIZE = 256 * 1024 * 1024
 COMPILE_BOX_BYTES = 512 * 1024 * 1024
 STDERR_CAP = 8 * 1024
+CDS_MOUNT = "kotlin-cds"
+CDS_FILE = "kotlinc.jsa"
+CDS_PROGRAM = "fun main() {\n    val n = readLine()!!.trim().split(' ').map { it.toLong() }\n    println(n.sum())\n}\n"
 
 
 T = TypeVar("T")
@@ -196,6 +200,7 @@ class Judge:
                     box_cpus=config.box_cpus,
                 )
             )
+        self._warm_kotlin_compiler()
         self._pool = ThreadPoolExecutor(max_workers=config.slots, thread_name_prefix="judge")
         self._admission = threading.Lock()
         self._in_flight = 0
@@ -449,6 +454,65 @@ class Judge:
 
     # -- steps -----------------------------------------------------------------------------
 
+    def _compile_spec(self, language: Language, argv: Sequence[str], compile_ms: int) -> RunSpec:
+        return RunSpec(
+            argv=argv,
+            inputs=["-"],
+            cpu_ms=compile_ms,
+            wall_ms=max(int(compile_ms * COMPILE_WALL_FACTOR), compile_ms + 2000),
+            scratch="-",
+            address_space_bytes=(language.compile_address_space_mb or 0) * 1024 * 1024,
+            fsize_bytes=COMPILE_FSIZE,
+            nproc=max(64, language.nproc),
+            stack_bytes=64 * 1024 * 1024,
+            nofile=256,
+            out_cap=COMPILE_OUTPUT_CAP,
+            err_cap=COMPILE_OUTPUT_CAP,
+            memory_bytes=language.compile_memory_mb * 1024 * 1024,
+            cwd_quota_bytes=self.config.compile_box_bytes,
+        )
+
+    def _warm_kotlin_compiler(self) -> None:
+        """Dump a class-data-sharing archive of the Kotlin compiler, once per compiler and JVM.
+
+        Kotlin's compiler is a cold JVM per submission; a long-lived compile server would be shared
+        by submissions (one compile could leave state for the next), so instead its loaded classes
+        are archived: every compile maps them instead of loading and verifying ~10k classes. The
+        archive records the in-box class path, so it is dumped in a box (same mounts) compiling a
+        fixed program, then copied out without following links. Failure only costs speed."""
+        language = self.languages.get("kotlin")
+        kotlin = self.toolchains.mounts.get("kotlin")
+        if language is None or kotlin is None or not self.sandboxes:
+            return
+        try:
+            java = os.path.realpath(language.compile_argv[0])
+            libjvm = Path(java).parent.parent / "lib" / "server" / "libjvm.so"
+            print_ = f"{kotlin.name}|{java}|{libjvm.stat().st_size}|{libjvm.stat().st_mtime_ns}"
+            name = f"cds-{hashlib.sha256(print_.encode()).hexdigest()[:16]}"
+            target = self.toolchains.root / name
+            if not (target / CDS_FILE).is_file():
+                log.info("dumping the Kotlin compiler's class archive (once per compiler and JVM)")
+                sandbox = self._free.get()
+                box = safe_fs.make_private_dir(sandbox.slot_dir, "cds-", sandbox.uid, sandbox.uid)
+                try:
+                    safe_fs.write_new_file(box, language.source_file(CDS_PROGRAM), CDS_PROGRAM.encode(), sandbox.uid)
+                    argv = list(language.compile_command(CDS_PROGRAM))
+                    argv.insert(1, f"-XX:ArchiveClassesAtExit=/box/{CDS_FILE}")
+                    spec = dataclasses.replace(self._compile_spec(language, argv, 120_000), wall_ms=300_000)
+                    (raw,) = sandbox.run(spec, box=box, binds=self._mounts(language.compile_mounts))
+                    if raw.kind == "E" and raw.code == 0:
+                        safe_fs.copy_out(box, (CDS_FILE,), self.toolchains.root, name, 512 * 1024 * 1024)
+                    else:
+                        log.warning("no Kotlin class archive: %s", (raw.stdout + raw.stderr)[-300:])
+                finally:
+                    safe_fs.remove_box(box)
+                    self._free.put(sandbox)
+            if (target / CDS_FILE).is_file():
+                os.chmod(target, 0o755)
+                self.toolchains.mounts[CDS_MOUNT] = target
+        except (SandboxError, OSError, safe_fs.UnsafeBox) as exc:
+            log.warning("no Kotlin class archive: %s", exc)
+
     def compile(self, sandbox: BwrapSandbox, language: Language, submission: Submission) -> CompileOutcome:
         code_hash = submission.code_hash
         cached = self.artifacts.get(language.key, code_hash)
@@ -471,22 +535,12 @@ class Judge:
                 # and uses it when valid (when not, e.g. a macro defined first, it reads the header).
                 argv[1:1] = ["-I", "/opt/pch"]
                 binds.append(Bind(pch.directory, "/opt/pch"))
-            spec = RunSpec(
-                argv=argv,
-                inputs=["-"],
-                cpu_ms=compile_ms,
-                wall_ms=max(int(compile_ms * COMPILE_WALL_FACTOR), compile_ms + 2000),
-                scratch="-",
-                address_space_bytes=(language.compile_address_space_mb or 0) * 1024 * 1024,
-                fsize_bytes=COMPILE_FSIZE,
-                nproc=max(64, language.nproc),
-                stack_bytes=64 * 1024 * 1024,
-                nofile=256,
-                out_cap=COMPILE_OUTPUT_CAP,
-                err_cap=COMPILE_OUTPUT_CAP,
-                memory_bytes=language.compile_memory_mb * 1024 * 1024,
-                cwd_quota_bytes=self.config.compile_box_bytes,
-            )
+            cds = self.toolchains.mounts.get(CDS_MOUNT) if language.key == "kotlin" else None
+            if cds is not None:
+                # The compiler's classes from the archive dumped at start: about half its CPU time.
+                argv.insert(1, f"-XX:SharedArchiveFile=/opt/{CDS_MOUNT}/{CDS_FILE}")
+                binds.append(Bind(cds, f"/opt/{CDS_MOUNT}"))
+            spec = self._compile_spec(language, argv, compile_ms)
             (raw,) = sandbox.run(spec, box=box, binds=binds)
             failure = _compile_failure(raw, spec)
             if failure is not None:

@@ -65,6 +65,7 @@ GO_PACKAGES: tuple[str, ...] = (
     "unicode/utf8",
 )
 GO_CANDIDATES = ("/usr/local/go/bin/go", "/usr/lib/go/bin/go", "/usr/bin/go")
+GO_LIST_FORMAT = "{{if .Export}}{{.ImportPath}}={{.Export}}{{end}}"
 KOTLIN_STDLIB = "kotlin-stdlib.jar"
 PREPARE_TIMEOUT_S = 600
 
@@ -92,7 +93,7 @@ def _stat_print(path: str) -> str:
 
 def _publish(tmp: Path, target: Path) -> Path:
     """Make ``tmp`` readable by everyone and rename it to ``target`` (another judge may have won)."""
-    for dirpath, dirnames, filenames in os.walk(tmp):
+    for dirpath, _dirs, filenames in os.walk(tmp):
         os.chmod(dirpath, 0o755)
         for name in filenames:
             path = os.path.join(dirpath, name)
@@ -107,7 +108,7 @@ def _publish(tmp: Path, target: Path) -> Path:
 
 
 def _run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=PREPARE_TIMEOUT_S, **kwargs)  # type: ignore[call-overload,no-any-return]
+    return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=PREPARE_TIMEOUT_S, **kwargs)  # type: ignore[call-overload]
 
 
 class Toolchains:
@@ -174,7 +175,7 @@ class Toolchains:
         try:
             build_env = {**env, "GOCACHE": str(tmp / "cache"), "HOME": str(tmp), "GOROOT": goroot}
             listed = _run(
-                [go, "list", "-deps", "-export", "-f", "{{if .Export}}{{.ImportPath}}={{.Export}}{{end}}", *GO_PACKAGES],
+                [go, "list", "-deps", "-export", "-f", GO_LIST_FORMAT, *GO_PACKAGES],
                 env=build_env,
                 cwd=tmp,
             )
@@ -258,7 +259,9 @@ class Toolchains:
 
     def _build_pch(self, flags: tuple[str, ...], fingerprint: str) -> PchInfo:
         version = _run([self.gxx, "-dumpfullversion", "-dumpmachine"]).stdout.strip()
-        probe = _run([self.gxx, *flags, "-x", "c++", "-E", "-H", "-o", "/dev/null", "-"], input="#include <bits/stdc++.h>\n")
+        probe = _run(
+            [self.gxx, *flags, "-x", "c++", "-E", "-H", "-o", "/dev/null", "-"], input="#include <bits/stdc++.h>\n"
+        )
         first = next((line for line in probe.stderr.splitlines() if line.startswith(". ")), "")
         header = first[2:].strip()
         if not header.endswith("bits/stdc++.h"):
