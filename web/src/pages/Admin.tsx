@@ -452,6 +452,7 @@ function JudgeProgramForm({ problem, onSaved }: { problem: Schemas["ProblemView"
           {health.detail}
         </p>
       )}
+      <p className="wide">{t("judgeProgramHint")}</p>
       <label>
         {t("judgeProgramKind")}
         <select value={kind} onChange={(e) => setKind(e.target.value as typeof kind)}>
