@@ -19,7 +19,16 @@ from pathlib import Path
 import pytest
 from support.judge_env import make_judge
 
-from algoitny_executions.domain.judging import JudgeOptions, Limits, Submission, TestCase, TestSet, Verdict
+from algoitny_executions.domain.judging import (
+    JudgeOptions,
+    Limits,
+    Submission,
+    TestCase,
+    TestResult,
+    TestSet,
+    Verdict,
+)
+from algoitny_executions.service_layer import special_judge
 from algoitny_executions.service_layer.judge import Judge
 from algoitny_shared.judge_programs import JudgeProgram
 
@@ -199,6 +208,26 @@ def test_a_failing_checker_is_an_internal_error_of_the_problem(judge: Judge, cod
     assert report.verdict == Verdict.IE, report
     assert why in report.program_failure, report.program_failure
     assert not any(t.verdict == Verdict.WA for t in report.tests)
+
+
+def test_big_outputs_are_checked_in_rounds(judge: Judge, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outputs wait on the host's disk for the checker only up to a budget: then a round is checked."""
+    monkeypatch.setattr(special_judge, "CHECK_ROUND_BYTES", 1)  # one test per round
+    checker = JudgeProgram(language="c", code=CHECKER_C)
+    seen: list[TestResult] = []
+    language, code = SOLUTIONS["halves"]
+    report = judge.judge(
+        Submission(language=language, code=code), SUM, LIMITS, JudgeOptions(checker_program=checker), seen.append
+    )
+    assert report.verdict == Verdict.AC and [t.index for t in report.tests] == [0, 1, 2]
+    assert [t.index for t in seen] == [0, 1, 2]  # progress after each round
+    language, code = SOLUTIONS["invalid"]
+    stop = JudgeOptions(checker_program=checker, stop_on_first_failure=True)
+    report = judge.judge(Submission(language=language, code=code), SUM, LIMITS, stop)
+    assert [t.verdict for t in report.tests] == [Verdict.WA, Verdict.SK, Verdict.SK]
+    crash = JudgeOptions(checker_program=JudgeProgram(language="c", code="int main(){return 3;}"))
+    report = judge.judge(Submission(language=language, code=code), SUM, LIMITS, crash)
+    assert report.verdict == Verdict.IE and "exit 3" in report.program_failure
 
 
 def test_a_crashing_c_checker_is_an_internal_error(judge: Judge) -> None:

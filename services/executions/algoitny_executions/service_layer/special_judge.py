@@ -64,6 +64,8 @@ class ProgramLimits:
 
 
 CHECKER_LIMITS = ProgramLimits()
+CHECK_ROUND_BYTES = 64 * 1024 * 1024
+"""Outputs (and expected answers) held on the host for the checker before a round is checked."""
 INTERACTOR_EXTRA_WALL_MS = 3000
 """The interactor outlives the contestant's wall limit by this much (the contestant idles out first)."""
 INTERACTOR_GRACE_S = 1.0
@@ -156,16 +158,6 @@ def _failed(results: list[TestResult], failure: str) -> JudgeReport:
     )
 
 
-def _finish(results: list[TestResult], total: int, on_test: Callable[[TestResult], None] | None) -> JudgeReport:
-    results.sort(key=lambda r: r.index)
-    if on_test is not None:
-        for r in results:
-            on_test(r)
-    for index in range(len(results), total):
-        results.append(TestResult(index=index, verdict=Verdict.SK))
-    return JudgeReport(verdict=overall_verdict(results), tests=results)
-
-
 def judge_with_checker(
     judge: Judge,
     sandbox: BwrapSandbox,
@@ -178,72 +170,122 @@ def judge_with_checker(
     options: JudgeOptions,
     on_test: Callable[[TestResult], None] | None,
 ) -> JudgeReport:
+    """The program on the tests, then the checker on what it printed, in rounds: a round ends when
+    the outputs waiting for the checker reach ``CHECK_ROUND_BYTES`` (so a program printing up to the
+    output limit on every test never fills the host's disk), the tests run out, or a failure stops
+    the submission. Each round's results are handed to ``on_test`` in test order."""
     assert options.checker_program is not None
     limits = program_limits(judge)
+    total = len(test_set.cases)
+    done: list[TestResult] = []
     try:
         with (
             _compiled(judge, aux, options.checker_program, "checker") as (checker_lang, checker_artifact),
             judge.test_sets.hold(test_set),
-            _host_dir(aux.slot_dir) as work,
         ):
             tests_dir = judge.test_sets.materialise(test_set)
-            for sub in ("in", "out", "ans"):
-                os.mkdir(work / sub, 0o755)
-                os.chmod(work / sub, 0o755)
-            results: dict[int, TestResult] = {}
-            pending: list[int] = []
-
-            def on_result(raw: RawRun) -> bool:
-                result = classify(raw, eff, language, raw.stdout, "exact")  # limits and exit only
-                if result.verdict == Verdict.AC:
-                    k = len(pending)
-                    _write(work / "out" / str(k), raw.stdout)
-                    _write(work / "ans" / str(k), test_set.cases[raw.index].output)
-                    _link_or_copy(tests_dir / str(raw.index), work / "in" / str(k))
-                    pending.append(raw.index)
-                results[raw.index] = result
-                return not (options.stop_on_first_failure and result.verdict != Verdict.AC)
-
             contestant_binds = [Bind(artifact, "/prog"), Bind(tests_dir, "/tests"), *judge._mounts(language.run_mounts)]
-            sandbox.run(spec, binds=contestant_binds, on_result=on_result)
-            if any(r.verdict == Verdict.IE for r in results.values()):
-                bad = next(r for r in results.values() if r.verdict == Verdict.IE)
-                return JudgeReport(verdict=Verdict.IE, tests=list(results.values()), detail=bad.detail)
-            if pending:
-                checker_spec = _spec(
-                    checker_lang,
-                    options.checker_program.code,
-                    ["/check/in/%T", "/check/out/%T", "/check/ans/%T"],
-                    ["-"] * len(pending),
-                    limits,
-                )
-                verdicts: list[ProgramVerdict] = []
-
-                def on_checked(raw: RawRun) -> bool:
-                    verdicts.append(checker_verdict(raw, limits.cpu_ms))
-                    return verdicts[-1].verdict != Verdict.IE  # a failing checker stops at once
-
-                checker_binds = [
-                    Bind(checker_artifact, "/prog"),
-                    Bind(work, "/check"),
-                    *judge._mounts(checker_lang.run_mounts),
-                ]
-                aux.run(checker_spec, binds=checker_binds, on_result=on_checked)
-                for k, said in enumerate(verdicts):
-                    if said.verdict == Verdict.IE:
-                        return _failed(sorted(results.values(), key=lambda r: r.index), said.failure)
-                    index = pending[k]
-                    results[index] = replace(results[index], verdict=said.verdict, detail=said.detail[:200])
-                if len(verdicts) != len(pending):
-                    raise SandboxError("the checker box returned fewer runs than outputs")
+            start = 0
+            while start < total:
+                with _host_dir(aux.slot_dir) as work:
+                    report = _checker_round(
+                        judge, sandbox, aux, language, test_set, eff, spec, options, limits, start,
+                        tests_dir, contestant_binds, checker_lang, checker_artifact, work,
+                    )  # fmt: skip
+                if isinstance(report, JudgeReport):
+                    return replace(report, tests=[*done, *report.tests]) if report.program_failure else report
+                if not report:
+                    break
+                if on_test is not None:
+                    for result in report:
+                        on_test(result)
+                done.extend(report)
+                start += len(report)
+                if options.stop_on_first_failure and any(r.verdict != Verdict.AC for r in report):
+                    break
     except ProgramFailed as exc:
-        return _failed([], str(exc))
-    ordered = sorted(results.values(), key=lambda r: r.index)
+        return _failed(done, str(exc))
     if options.stop_on_first_failure:
-        first = next((i for i, r in enumerate(ordered) if r.verdict != Verdict.AC), None)
+        first = next((i for i, r in enumerate(done) if r.verdict != Verdict.AC), None)
         if first is not None:
-            ordered = ordered[: first + 1]
-    return _finish(ordered, len(test_set.cases), on_test)
+            done = done[: first + 1]
+    for index in range(len(done), total):
+        done.append(TestResult(index=index, verdict=Verdict.SK))
+    return JudgeReport(verdict=overall_verdict(done), tests=done)
+
+
+def _checker_round(
+    judge: Judge,
+    sandbox: BwrapSandbox,
+    aux: BwrapSandbox,
+    language: Language,
+    test_set: TestSet,
+    eff: EffectiveLimits,
+    spec: RunSpec,
+    options: JudgeOptions,
+    limits: ProgramLimits,
+    start: int,
+    tests_dir: Path,
+    contestant_binds: list[Bind],
+    checker_lang: Language,
+    checker_artifact: Path,
+    work: Path,
+) -> list[TestResult] | JudgeReport:
+    """Tests ``start``.. until the round is full: their results in order, or an IE report."""
+    assert options.checker_program is not None
+    for sub in ("in", "out", "ans"):
+        os.mkdir(work / sub, 0o755)
+        os.chmod(work / sub, 0o755)
+    results: list[TestResult] = []
+    pending: list[int] = []  # positions in ``results`` waiting for the checker
+    held = 0
+
+    def on_result(raw: RawRun) -> bool:
+        nonlocal held
+        index = start + raw.index
+        result = replace(classify(raw, eff, language, raw.stdout, "exact"), index=index)  # limits and exit only
+        if result.verdict == Verdict.AC:
+            k = len(pending)
+            _write(work / "out" / str(k), raw.stdout)
+            _write(work / "ans" / str(k), test_set.cases[index].output)
+            _link_or_copy(tests_dir / str(index), work / "in" / str(k))
+            pending.append(len(results))
+            held += len(raw.stdout) + len(test_set.cases[index].output)
+        results.append(result)
+        if options.stop_on_first_failure and result.verdict != Verdict.AC:
+            return False
+        return held < CHECK_ROUND_BYTES
+
+    round_spec = replace(spec, inputs=[f"/tests/{i}" for i in range(start, len(test_set.cases))])
+    sandbox.run(round_spec, binds=contestant_binds, on_result=on_result)
+    bad = next((r for r in results if r.verdict == Verdict.IE), None)
+    if bad is not None:
+        return JudgeReport(verdict=Verdict.IE, tests=results, detail=bad.detail)
+    if not pending:
+        return results
+    checker_spec = _spec(
+        checker_lang,
+        options.checker_program.code,
+        ["/check/in/%T", "/check/out/%T", "/check/ans/%T"],
+        ["-"] * len(pending),
+        limits,
+    )
+    verdicts: list[ProgramVerdict] = []
+
+    def on_checked(raw: RawRun) -> bool:
+        verdicts.append(checker_verdict(raw, limits.cpu_ms))
+        return verdicts[-1].verdict != Verdict.IE  # a failing checker stops at once
+
+    checker_binds = [Bind(checker_artifact, "/prog"), Bind(work, "/check"), *judge._mounts(checker_lang.run_mounts)]
+    aux.run(checker_spec, binds=checker_binds, on_result=on_checked)
+    for k, said in enumerate(verdicts):
+        if said.verdict == Verdict.IE:
+            return _failed(results, said.failure)
+        at = pending[k]
+        results[at] = replace(results[at], verdict=said.verdict, detail=said.detail[:200])
+    if len(verdicts) != len(pending):
+        raise SandboxError("the checker box returned fewer runs than outputs")
+    return results
 
 
 def judge_interactive(
