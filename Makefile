@@ -45,6 +45,9 @@ system-deps:
 	command -v g++ >/dev/null || missing="$$missing g++"; \
 	command -v node >/dev/null || missing="$$missing nodejs"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
+	command -v pypy3 >/dev/null || missing="$$missing pypy3"; \
+	test -x /usr/bin/rustc || missing="$$missing rustc"; \
+	command -v go >/dev/null || test -x /usr/local/go/bin/go || missing="$$missing golang-go"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi

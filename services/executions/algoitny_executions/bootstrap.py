@@ -109,6 +109,9 @@ def judge_config(settings: ExecutionsSettings) -> JudgeConfig | None:
         use_cgroups=settings.judge_use_cgroups,
         cgroup_prefix=f"algoitny-{settings.namespace}-{settings.judge_uid_base}",
         compile_time_limit_ms=settings.judge_compile_time_limit_ms,
+        use_pch=settings.judge_use_pch,
+        go=settings.judge_go or None,
+        kotlin_lib=Path(settings.judge_kotlin_lib) if settings.judge_kotlin_lib else None,
     )
 
 
