@@ -1,4 +1,5 @@
-"""Submit-to-verdict latency: A+B with 10 tests in C++ and Python, through the gateway.
+# ruff: noqa: E501  (the A+B programs are kept one per line)
+"""Submit-to-verdict latency: A+B with 10 tests in every language, through the gateway.
 
 Starts its own copy of the services (gateway, accounts, problems, ratelimit, executions
 with its in-process judge worker) in a private namespace against the local stack. Each
@@ -10,9 +11,18 @@ from sending the POST to receiving that event. Two modes per language:
 * ``cached``: the same code again, so the compiled binary comes from the (language, code
   hash) cache, as for resubmissions.
 
-Submissions are sequential (latency, not throughput).
+Submissions are sequential (latency, not throughput). Variants: each judge language, and
+C++ three ways (``<cstdio>``, ``<iostream>``, ``<bits/stdc++.h>``: the last is what contestants
+write, compiled with the judge's precompiled header; issue 21's target is its fresh p50 within
+1.5x of ``<cstdio>``'s).
+
+``--throughput N`` then submits N fresh C++/Python submissions at once and reports judged
+submissions per minute (first POST to last verdict). ``--long N`` submits N more, sequentially,
+alternating C++ and Python with fresh code, and reports the maximum latency with the stages of
+every submission slower than 5 s (issue 21: the 20 s stall seen once).
 
     .venv/bin/python bench/submit_to_verdict.py --count 20
+    .venv/bin/python bench/submit_to_verdict.py --count 10 --variants cpp17-cstdio,cpp17-bits --long 300
 """
 
 from __future__ import annotations
@@ -46,11 +56,56 @@ SERVICES = [
 ]  # gateway readiness needs search
 TOKEN = "bench-operator-token"
 TESTS = 10
-CODE = {
-    "cpp17": "#include <iostream>\nint main(){long long a,b;std::cin>>a>>b;std::cout<<a+b<<'\\n';}\n",
-    "python3": "a, b = map(int, input().split())\nprint(a + b)\n",
+# variant -> (language id, code); a fresh copy appends a comment.
+CODE: dict[str, tuple[str, str]] = {
+    "cpp17-cstdio": (
+        "cpp17",
+        '#include <cstdio>\nint main(){long long a,b;std::scanf("%lld %lld",&a,&b);std::printf("%lld\\n",a+b);}\n',
+    ),
+    "cpp17-iostream": (
+        "cpp17",
+        "#include <iostream>\nint main(){long long a,b;std::cin>>a>>b;std::cout<<a+b<<'\\n';}\n",
+    ),
+    "cpp17-bits": (
+        "cpp17",
+        "#include <bits/stdc++.h>\nusing namespace std;\nint main(){long long a,b;cin>>a>>b;cout<<a+b<<'\\n';}\n",
+    ),
+    "c": (
+        "c",
+        '#include <stdio.h>\nint main(void){long long a,b;scanf("%lld %lld",&a,&b);printf("%lld\\n",a+b);return 0;}\n',
+    ),
+    "python3": ("python3", "a, b = map(int, input().split())\nprint(a + b)\n"),
+    "pypy3": ("pypy3", "a, b = map(int, input().split())\nprint(a + b)\n"),
+    "java17": (
+        "java17",
+        "import java.util.*;\npublic class aplusb { public static void main(String[] x) {"
+        " Scanner s = new Scanner(System.in); System.out.println(s.nextLong() + s.nextLong()); } }\n",
+    ),
+    "javascript": (
+        "javascript",
+        'const [a, b] = require("fs").readFileSync(0, "utf8").trim().split(/\\s+/).map(Number);\nconsole.log(a + b);\n',
+    ),
+    "go": (
+        "go",
+        'package main\n\nimport "fmt"\n\nfunc main() {\n\tvar a, b int64\n\tfmt.Scan(&a, &b)\n\tfmt.Println(a + b)\n}\n',
+    ),
+    "rust": (
+        "rust",
+        "use std::io::Read;\nfn main() { let mut s = String::new(); std::io::stdin().read_to_string(&mut s).unwrap();"
+        ' let v: Vec<i64> = s.split_whitespace().map(|x| x.parse().unwrap()).collect(); println!("{}", v[0] + v[1]); }\n',
+    ),
+    "kotlin": (
+        "kotlin",
+        'fun main() {\n    val (a, b) = readLine()!!.trim().split(" ").map { it.toLong() }\n    println(a + b)\n}\n',
+    ),
 }
-COMMENT = {"cpp17": "// {}\n", "python3": "# {}\n"}
+HASH_COMMENT = ("python3", "pypy3")
+
+
+def fresh(variant: str) -> str:
+    language, code = CODE[variant]
+    mark = uuid.uuid4().hex
+    return code + (f"# {mark}\n" if language in HASH_COMMENT else f"// {mark}\n")
 
 
 def user_headers() -> dict[str, str]:
@@ -71,6 +126,14 @@ def _stages(client: httpx.Client, headers: dict[str, str], execution_id: str, ke
     stages = STAGES.setdefault(key, {"queued_ms": [], "judging_ms": []})
     stages["queued_ms"].append((started - created).total_seconds() * 1000)
     stages["judging_ms"].append((finished - started).total_seconds() * 1000)
+    LAST_STAGES.update(
+        queued_ms=round((started - created).total_seconds() * 1000, 1),
+        judging_ms=round((finished - started).total_seconds() * 1000, 1),
+        created_at=body["created_at"],
+    )
+
+
+LAST_STAGES: dict[str, object] = {}
 
 
 def submit_and_wait(
@@ -98,7 +161,7 @@ def submit_and_wait(
     raise RuntimeError(f"{execution_id}: the stream ended without a verdict")
 
 
-def run(count: int, base_port: int) -> dict[str, object]:
+def run(count: int, base_port: int, variants: list[str], throughput: int, long: int) -> dict[str, object]:
     namespace = f"bench{uuid.uuid4().hex[:6]}"
     results: dict[str, dict[str, dict[str, float]]] = {}
     env = {
@@ -126,28 +189,32 @@ def run(count: int, base_port: int) -> dict[str, object]:
         )
         if resp.status_code != 201:
             raise RuntimeError(f"problem: {resp.status_code} {resp.text}")
-        for language, code in CODE.items():
-            headers = user_headers()
+        headers = user_headers()
+        for variant in variants:
+            language, code = CODE[variant]
             submit_and_wait(client, headers, problem_id, language, code)  # warm-up (first compile, test set)
-            fresh = [
-                submit_and_wait(
-                    client,
-                    headers,
-                    problem_id,
-                    language,
-                    code + COMMENT[language].format(uuid.uuid4().hex),
-                    f"{language}/fresh",
-                )
+            fresh_ms = [
+                submit_and_wait(client, headers, problem_id, language, fresh(variant), f"{variant}/fresh")
                 for _ in range(count)
             ]
             cached = [
-                submit_and_wait(client, headers, problem_id, language, code, f"{language}/cached") for _ in range(count)
+                submit_and_wait(client, headers, problem_id, language, code, f"{variant}/cached") for _ in range(count)
             ]
-            results[language] = {
-                "fresh_code_compiled": summary(fresh, digits=1, extremes=True),
+            results[variant] = {
+                "fresh_code_compiled": summary(fresh_ms, digits=1, extremes=True),
                 "same_code_cached_binary": summary(cached, digits=1, extremes=True),
             }
+            print(variant, results[variant], flush=True)
+        extra: dict[str, object] = {}
+        if "cpp17-bits" in results and "cpp17-cstdio" in results:
+            bits = results["cpp17-bits"]["fresh_code_compiled"]["p50"]
+            extra["bits_over_cstdio_fresh_p50"] = round(bits / results["cpp17-cstdio"]["fresh_code_compiled"]["p50"], 2)
+        if throughput:
+            extra["throughput"] = _throughput(client, problem_id, throughput)
+        if long:
+            extra["long_run"] = _long_run(client, problem_id, long)
     return {
+        **extra,
         "benchmark": "submit-to-verdict",
         "tests_per_submission": TESTS,
         "submissions_per_mode": count,
@@ -162,13 +229,55 @@ def run(count: int, base_port: int) -> dict[str, object]:
     }
 
 
+def _throughput(client: httpx.Client, problem_id: str, n: int) -> dict[str, object]:
+    """N fresh submissions (C++ <cstdio> and Python, alternating) at once: judged per minute."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(i: int) -> float:
+        variant = ("cpp17-cstdio", "python3")[i % 2]
+        with httpx.Client(base_url=str(client.base_url), timeout=60) as own:
+            return submit_and_wait(own, user_headers(), problem_id, CODE[variant][0], fresh(variant))
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=min(n, 32)) as pool:
+        latencies = list(pool.map(one, range(n)))
+    elapsed = time.perf_counter() - started
+    return {
+        "submissions": n,
+        "elapsed_s": round(elapsed, 2),
+        "judged_per_minute": round(n / elapsed * 60, 1),
+        "latency_ms": summary(latencies, digits=1, extremes=True),
+    }
+
+
+def _long_run(client: httpx.Client, problem_id: str, n: int) -> dict[str, object]:
+    """N sequential fresh submissions; the max latency, and the stages of each slow one."""
+    headers = user_headers()
+    latencies: list[float] = []
+    slow: list[dict[str, object]] = []
+    for i in range(n):
+        variant = ("cpp17-cstdio", "python3")[i % 2]
+        ms = submit_and_wait(client, headers, problem_id, CODE[variant][0], fresh(variant), "long")
+        latencies.append(ms)
+        if ms > 5000:
+            slow.append({"index": i, "variant": variant, "latency_ms": round(ms, 1), **LAST_STAGES})
+    return {"submissions": n, "latency_ms": summary(latencies, pcts=(50, 99, 100), digits=1), "slow_over_5s": slow}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=20)
+    parser.add_argument("--variants", default=",".join(CODE), help=f"comma-separated, of: {', '.join(CODE)}")
+    parser.add_argument("--throughput", type=int, default=0, help="submit N at once, report judged per minute")
+    parser.add_argument("--long", type=int, default=0, help="N more sequential submissions: max latency, slow ones")
     parser.add_argument("--base-port", type=int, default=int(os.environ.get("BENCH_BASE_PORT", "18600")))
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "submit_to_verdict.json"))
     args = parser.parse_args()
-    result = run(args.count, args.base_port)
+    variants = [v for v in args.variants.split(",") if v]
+    unknown = set(variants) - set(CODE)
+    if unknown:
+        parser.error(f"unknown variants: {', '.join(sorted(unknown))}")
+    result = run(args.count, args.base_port, variants, args.throughput, args.long)
     write_result("submit_to_verdict", result, args.out)
 
 

@@ -107,6 +107,16 @@ install_opensearch() {
   fi
 }
 
+# The Kotlin compiler's jars for the judge's Kotlin language (executions reads $LOCAL_DIR/kotlin/lib).
+install_kotlin() {
+  local stamp; stamp=$(stamp_of "$HERE/kotlin/pom.xml")
+  if [[ "$(cat "$LOCAL_DIR/kotlin/.stamp" 2>/dev/null)" != "$stamp" ]] \
+     || ! compgen -G "$LOCAL_DIR/kotlin/lib/kotlin-compiler-embeddable-*.jar" >/dev/null; then
+    mvn_copy "$HERE/kotlin/pom.xml" "$LOCAL_DIR/kotlin/lib" kotlin
+    echo "$stamp" >"$LOCAL_DIR/kotlin/.stamp"
+  fi
+}
+
 check_java() {
   command -v "$JAVA" >/dev/null || die "java not found (set JAVA_HOME or install a JDK 17)"
   local v; v=$("$JAVA" -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/{print $2}')
@@ -115,9 +125,10 @@ check_java() {
 
 cmd_install() {
   check_java
-  mkdir -p "$LOCAL_DIR/kafka" "$LOCAL_DIR/opensearch"
+  mkdir -p "$LOCAL_DIR/kafka" "$LOCAL_DIR/opensearch" "$LOCAL_DIR/kotlin"
   install_kafka
   install_opensearch
+  install_kotlin
   [[ -x "$PYTHON" ]] || log "warning: $PYTHON not found; moto cannot start (set ALGOITNY_PYTHON)"
 }
 

@@ -12,8 +12,8 @@ from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import BeforeValidator
 
-LanguageId = Literal["c", "cpp17", "python3", "java17", "javascript"]
-LANGUAGE_IDS: tuple[str, ...] = ("c", "cpp17", "python3", "java17", "javascript")
+LanguageId = Literal["c", "cpp17", "python3", "java17", "javascript", "pypy3", "go", "rust", "kotlin"]
+LANGUAGE_IDS: tuple[str, ...] = ("c", "cpp17", "python3", "java17", "javascript", "pypy3", "go", "rust", "kotlin")
 ALIASES: dict[str, str] = {
     "python": "python3",
     "py": "python3",
@@ -26,6 +26,10 @@ ALIASES: dict[str, str] = {
     "js": "javascript",
     "node": "javascript",
     "nodejs": "javascript",
+    "pypy": "pypy3",
+    "golang": "go",
+    "rs": "rust",
+    "kt": "kotlin",
 }
 
 

@@ -35,8 +35,8 @@ def make_judge(slots: int = 2, **config: Any) -> tuple[Judge, Path]:
     return Judge(cfg), root
 
 
-def judge_env(slots: int = 2) -> Iterator[Judge]:
-    judge, root = make_judge(slots)
+def judge_env(slots: int = 2, **config: Any) -> Iterator[Judge]:
+    judge, root = make_judge(slots, **config)
     try:
         yield judge
     finally:

@@ -34,6 +34,7 @@ from algoitny_shared.outbox import Outbox, OutboxRelay
 from algoitny_shared.tables import EXECUTIONS_OUTBOX
 from algoitny_shared.topics import EXECUTION_JOBS, EXECUTIONS_GROUP, HINT_EVENTS, JUDGE_WORKER_GROUP
 from algoitny_shared.uow import DynamoUnitOfWork
+from algoitny_shared.upstream import upstream_client
 
 log = logging.getLogger(__name__)
 JOB_POLL_INTERVAL_MS = 30 * 60 * 1000
@@ -108,6 +109,9 @@ def judge_config(settings: ExecutionsSettings) -> JudgeConfig | None:
         use_cgroups=settings.judge_use_cgroups,
         cgroup_prefix=f"algoitny-{settings.namespace}-{settings.judge_uid_base}",
         compile_time_limit_ms=settings.judge_compile_time_limit_ms,
+        use_pch=settings.judge_use_pch,
+        go=settings.judge_go or None,
+        kotlin_lib=Path(settings.judge_kotlin_lib) if settings.judge_kotlin_lib else None,
     )
 
 
@@ -120,8 +124,10 @@ def build(settings: ExecutionsSettings | None = None) -> Container:
         client, outbox, EventPublisher(broker, settings), settings.service_name, settings.outbox_poll_interval_s
     )
     signer = IdentitySigner(settings.internal_secret.get_secret_value())
-    problems_http = httpx.AsyncClient(base_url=settings.problems_url, timeout=settings.upstream_timeout_s)
-    accounts_http = httpx.AsyncClient(base_url=settings.accounts_url, timeout=min(settings.upstream_timeout_s, 2.0))
+    problems_http = upstream_client(settings.problems_url, name="problems", timeout=settings.upstream_timeout_s)
+    accounts_http = upstream_client(
+        settings.accounts_url, name="accounts", timeout=min(settings.upstream_timeout_s, 2.0)
+    )
     history = HistoryRepository(client, settings.namespace)
     config = judge_config(settings)
     holder = JudgeHolder(config)

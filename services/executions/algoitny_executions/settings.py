@@ -31,12 +31,23 @@ class ExecutionsSettings(ServiceSettings):
         description="Custom runs (POST /runs) that may wait for a busy judge; beyond them a run is "
         "answered 503 with Retry-After at once",
     )
-    judge_uid_base: int = Field(default=60000, ge=1000, description="Slot n runs as uid judge_uid_base + n")
+    judge_uid_base: int = Field(
+        default=60000,
+        ge=1000,
+        description="Slot n runs as uid judge_uid_base + n, its checker/interactor box as judge_uid_base + slots + n",
+    )
     judge_work_root: str = Field(
         default="/var/tmp/algoitny-judge", description="Boxes and caches go under <root>/<namespace>"
     )
     judge_use_cgroups: bool = True
     judge_compile_time_limit_ms: int | None = Field(default=None, ge=1000, le=60_000)
+    judge_use_pch: bool = Field(
+        default=True, description="Precompile bits/stdc++.h per C++ language at start (toolchains beside the work root)"
+    )
+    judge_go: str = Field(default="", description="The go command for Go submissions; empty: found on the host")
+    judge_kotlin_lib: str = Field(
+        default="", description="Kotlin compiler jars; empty: $ALGOITNY_LOCAL_DIR/kotlin/lib (make install)"
+    )
     progress_interval_s: float = Field(default=0.2, gt=0, le=5, description="How often a worker writes progress")
     sse_max_s: float = Field(default=300.0, gt=0, description="Longest an events stream stays open")
     sandbox_bucket_name: str = Field(

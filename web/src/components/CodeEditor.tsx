@@ -9,6 +9,7 @@ import { indentWithTab } from "@codemirror/commands";
 const syntax = async (lang: string): Promise<Extension> => {
   switch (lang) {
     case "python3":
+    case "pypy3":
       return (await import("@codemirror/lang-python")).python();
     case "c":
     case "cpp17":

@@ -11,6 +11,7 @@ once with :class:`JudgeBusy` (503 + Retry-After) instead of waiting without a bo
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import math
@@ -30,6 +31,7 @@ from algoitny_executions.adapters.cache import ArtifactCache, TestSetCache
 from algoitny_executions.adapters.sandbox import cgroups, safe_fs
 from algoitny_executions.adapters.sandbox.build import build_runner
 from algoitny_executions.adapters.sandbox.bwrap import Bind, BwrapSandbox, RunSpec, SandboxError
+from algoitny_executions.adapters.sandbox.toolchains import Toolchains
 from algoitny_executions.domain.judging import (
     COMPILE_MESSAGE_KEEP_BYTES,
     FLAG_CWD_QUOTA_KILL,
@@ -51,15 +53,18 @@ from algoitny_executions.domain.judging import (
     signal_name,
 )
 from algoitny_executions.domain.languages import LANGUAGES, Language
+from algoitny_executions.service_layer.special_judge import judge_interactive, judge_with_checker
 
 log = logging.getLogger(__name__)
 
 COMPILE_WALL_FACTOR = 1.5
 COMPILE_OUTPUT_CAP = 64 * 1024
 COMPILE_FSIZE = 256 * 1024 * 1024
-COMPILE_MEMORY_BYTES = 1536 * 1024 * 1024
 COMPILE_BOX_BYTES = 512 * 1024 * 1024
 STDERR_CAP = 8 * 1024
+CDS_MOUNT = "kotlin-cds"
+CDS_FILE = "kotlinc.jsa"
+CDS_PROGRAM = "fun main() {\n    val n = readLine()!!.trim().split(' ').map { it.toLong() }\n    println(n.sum())\n}\n"
 
 
 T = TypeVar("T")
@@ -102,6 +107,17 @@ class JudgeConfig:
     """Interactive calls that may wait for a slot; one more is refused with JudgeBusy."""
     compile_box_bytes: int = COMPILE_BOX_BYTES
     """Disk space a compile may fill in its box (a host directory, unlike the runs' tmpfs)."""
+    checker_cpu_ms: int = 5000
+    """CPU time of one run of a problem's checker or interactor (wall: twice that)."""
+    toolchain_dir: Path | None = None
+    """Prepared toolchains (Go's standard library, Kotlin's jars, precompiled headers), content-keyed
+    so judges may share it; default: ``toolchains`` beside the work root."""
+    use_pch: bool = True
+    """Precompile ``bits/stdc++.h`` per C++ language at start and compile with it."""
+    go: str | None = None
+    """The ``go`` command whose compiler and standard library Go submissions use (default: found)."""
+    kotlin_lib: Path | None = None
+    """Directory of the Kotlin compiler's jars (default: ``$ALGOITNY_LOCAL_DIR/kotlin/lib``)."""
 
 
 @dataclass
@@ -111,18 +127,34 @@ class CompileOutcome:
     cached: bool = False
 
 
-def available_languages(languages: dict[str, Language] = LANGUAGES) -> dict[str, Language]:
-    """The registry's languages whose toolchain binaries exist on this host."""
-    return {key: lang for key, lang in languages.items() if all(os.access(b, os.X_OK) for b in lang.requires)}
+def available_languages(
+    languages: dict[str, Language] = LANGUAGES, mounts: set[str] | None = None
+) -> dict[str, Language]:
+    """The registry's languages whose toolchain binaries exist on this host (and, given the
+    prepared toolchain mounts, whose mounts are among them)."""
+    return {
+        key: lang
+        for key, lang in languages.items()
+        if all(os.access(b, os.X_OK) for b in lang.requires)
+        and (mounts is None or set(lang.compile_mounts + lang.run_mounts) <= mounts)
+    }
 
 
 class Judge:
     def __init__(self, config: JudgeConfig, languages: dict[str, Language] | None = None) -> None:
         self.config = config
-        self.languages = languages if languages is not None else available_languages()
         root = config.work_root
         root.mkdir(parents=True, exist_ok=True)
         os.chmod(root, 0o711)
+        candidates = languages if languages is not None else available_languages()
+        self.toolchains = Toolchains(
+            config.toolchain_dir or root.parent / "toolchains", go=config.go, kotlin_lib=config.kotlin_lib
+        )
+        self.toolchains.prepare(
+            {m for lang in candidates.values() for m in lang.compile_mounts + lang.run_mounts},
+            [lang.pch_flags for lang in candidates.values() if lang.pch_flags and config.use_pch],
+        )
+        self.languages = available_languages(candidates, set(self.toolchains.mounts))
         self.runner = build_runner(root / "bin")
         self.artifacts = ArtifactCache(root / "artifacts")
         self.test_sets = TestSetCache(root / "tests")
@@ -149,6 +181,26 @@ class Judge:
             )
             self.sandboxes.append(sandbox)
             self._free.put(sandbox)
+        # Each slot's companion box (its own uid, cgroup and directory) runs the problem's checker or
+        # interactor, never in the contestant's box: uids uid_base + slots .. uid_base + 2 * slots - 1.
+        self.companions: list[BwrapSandbox] = []
+        for slot in range(config.slots):
+            aux_dir = root / f"slot-{slot}-aux"
+            aux_dir.mkdir(exist_ok=True)
+            os.chmod(aux_dir, 0o711)
+            cg = self._cgroup(f"{config.cgroup_prefix}-slot-{slot}-aux") if config.use_cgroups else None
+            self.companions.append(
+                BwrapSandbox(
+                    slot=slot,
+                    slot_dir=aux_dir,
+                    runner=self.runner,
+                    bwrap=config.bwrap,
+                    uid=config.uid_base + config.slots + slot,
+                    cgroup=cg,
+                    box_cpus=config.box_cpus,
+                )
+            )
+        self._warm_kotlin_compiler()
         self._pool = ThreadPoolExecutor(max_workers=config.slots, thread_name_prefix="judge")
         self._admission = threading.Lock()
         self._in_flight = 0
@@ -203,7 +255,7 @@ class Judge:
     def close(self) -> None:
         if hasattr(self, "_pool"):
             self._pool.shutdown(wait=False, cancel_futures=True)
-        for sandbox in self.sandboxes:
+        for sandbox in [*self.sandboxes, *getattr(self, "companions", [])]:
             if sandbox.cgroup is not None:
                 sandbox.cgroup.remove()
 
@@ -217,9 +269,13 @@ class Judge:
             finally:
                 self._free.put(sandbox)
 
+    def _mounts(self, names: Sequence[str]) -> list[Bind]:
+        return [Bind(self.toolchains.mounts[name], f"/opt/{name}") for name in names]
+
     def _run_tests(
         self,
         sandbox: BwrapSandbox,
+        language: Language,
         spec: RunSpec,
         artifact: Path,
         test_set: TestSet,
@@ -228,7 +284,7 @@ class Judge:
         """Run the artifact on the test set's inputs, the inputs held (not evicted) meanwhile."""
         with self.test_sets.hold(test_set):
             tests_dir = self.test_sets.materialise(test_set)
-            binds = [Bind(artifact, "/prog"), Bind(tests_dir, "/tests")]
+            binds = [Bind(artifact, "/prog"), Bind(tests_dir, "/tests"), *self._mounts(language.run_mounts)]
             return sandbox.run(spec, binds=binds, on_result=on_result)
 
     async def judge_async(
@@ -261,8 +317,8 @@ class Judge:
                 with self._slot(language, submission) as sandbox:
                     report = self._judge_once(sandbox, language, submission, test_set, limits, options, on_test)
                 report.attempts = attempt
-                if report.verdict != Verdict.IE:
-                    return report
+                if report.verdict != Verdict.IE or report.program_failure:
+                    return report  # the problem's own program failing is not retried: it is reported
                 last_error = report.detail
             except (SandboxError, OSError) as exc:
                 log.warning("judge attempt %d failed: %s", attempt, exc)
@@ -296,8 +352,8 @@ class Judge:
                         problem_key=f"run/{digest}", version=0, cases=(TestCase(input=stdin, output=b""),)
                     )
                     eff = EffectiveLimits.of(limits, language)
-                    spec = self._run_spec(language, eff, 1)
-                    (raw,) = self._run_tests(sandbox, spec, outcome.artifact, test_set)
+                    spec = self._run_spec(language, eff, 1, submission.code)
+                    (raw,) = self._run_tests(sandbox, language, spec, outcome.artifact, test_set)
                 result = classify(raw, eff, language, raw.stdout, "exact")
                 if result.verdict == Verdict.IE:
                     last_error = result.detail
@@ -352,8 +408,8 @@ class Judge:
                         cases=tuple(TestCase(input=data, output=b"") for data in inputs),
                     )
                     eff = EffectiveLimits.of(limits, language)
-                    spec = self._run_spec(language, eff, len(inputs))
-                    raws = self._run_tests(sandbox, spec, outcome.artifact, test_set)
+                    spec = self._run_spec(language, eff, len(inputs), submission.code)
+                    raws = self._run_tests(sandbox, language, spec, outcome.artifact, test_set)
                 pairs: list[tuple[RawRun, TestResult]] = []
                 for raw in raws:
                     if expected is None:
@@ -379,8 +435,8 @@ class Judge:
         return JudgeReport(verdict=Verdict.IE, detail=f"internal error: {last_error}"[:500]), []
 
     @staticmethod
-    def _run_spec(language: Language, eff: EffectiveLimits, n_inputs: int) -> RunSpec:
-        argv = [a.replace("{mem_mb}", str(eff.heap_mb)) for a in language.run_argv]
+    def _run_spec(language: Language, eff: EffectiveLimits, n_inputs: int, code: str) -> RunSpec:
+        argv = list(language.run_command(code, eff.heap_mb))
         return RunSpec(
             argv=argv,
             inputs=[f"/tests/{i}" for i in range(n_inputs)],
@@ -398,6 +454,65 @@ class Judge:
 
     # -- steps -----------------------------------------------------------------------------
 
+    def _compile_spec(self, language: Language, argv: Sequence[str], compile_ms: int) -> RunSpec:
+        return RunSpec(
+            argv=argv,
+            inputs=["-"],
+            cpu_ms=compile_ms,
+            wall_ms=max(int(compile_ms * COMPILE_WALL_FACTOR), compile_ms + 2000),
+            scratch="-",
+            address_space_bytes=(language.compile_address_space_mb or 0) * 1024 * 1024,
+            fsize_bytes=COMPILE_FSIZE,
+            nproc=max(64, language.nproc),
+            stack_bytes=64 * 1024 * 1024,
+            nofile=256,
+            out_cap=COMPILE_OUTPUT_CAP,
+            err_cap=COMPILE_OUTPUT_CAP,
+            memory_bytes=language.compile_memory_mb * 1024 * 1024,
+            cwd_quota_bytes=self.config.compile_box_bytes,
+        )
+
+    def _warm_kotlin_compiler(self) -> None:
+        """Dump a class-data-sharing archive of the Kotlin compiler, once per compiler and JVM.
+
+        Kotlin's compiler is a cold JVM per submission; a long-lived compile server would be shared
+        by submissions (one compile could leave state for the next), so instead its loaded classes
+        are archived: every compile maps them instead of loading and verifying ~10k classes. The
+        archive records the in-box class path, so it is dumped in a box (same mounts) compiling a
+        fixed program, then copied out without following links. Failure only costs speed."""
+        language = self.languages.get("kotlin")
+        kotlin = self.toolchains.mounts.get("kotlin")
+        if language is None or kotlin is None or not self.sandboxes:
+            return
+        try:
+            java = os.path.realpath(language.compile_argv[0])
+            libjvm = Path(java).parent.parent / "lib" / "server" / "libjvm.so"
+            print_ = f"{kotlin.name}|{java}|{libjvm.stat().st_size}|{libjvm.stat().st_mtime_ns}"
+            name = f"cds-{hashlib.sha256(print_.encode()).hexdigest()[:16]}"
+            target = self.toolchains.root / name
+            if not (target / CDS_FILE).is_file():
+                log.info("dumping the Kotlin compiler's class archive (once per compiler and JVM)")
+                sandbox = self._free.get()
+                box = safe_fs.make_private_dir(sandbox.slot_dir, "cds-", sandbox.uid, sandbox.uid)
+                try:
+                    safe_fs.write_new_file(box, language.source_file(CDS_PROGRAM), CDS_PROGRAM.encode(), sandbox.uid)
+                    argv = list(language.compile_command(CDS_PROGRAM))
+                    argv.insert(1, f"-XX:ArchiveClassesAtExit=/box/{CDS_FILE}")
+                    spec = dataclasses.replace(self._compile_spec(language, argv, 120_000), wall_ms=300_000)
+                    (raw,) = sandbox.run(spec, box=box, binds=self._mounts(language.compile_mounts))
+                    if raw.kind == "E" and raw.code == 0:
+                        safe_fs.copy_out(box, (CDS_FILE,), self.toolchains.root, name, 512 * 1024 * 1024)
+                    else:
+                        log.warning("no Kotlin class archive: %s", (raw.stdout + raw.stderr)[-300:])
+                finally:
+                    safe_fs.remove_box(box)
+                    self._free.put(sandbox)
+            if (target / CDS_FILE).is_file():
+                os.chmod(target, 0o755)
+                self.toolchains.mounts[CDS_MOUNT] = target
+        except (SandboxError, OSError, safe_fs.UnsafeBox) as exc:
+            log.warning("no Kotlin class archive: %s", exc)
+
     def compile(self, sandbox: BwrapSandbox, language: Language, submission: Submission) -> CompileOutcome:
         code_hash = submission.code_hash
         cached = self.artifacts.get(language.key, code_hash)
@@ -408,25 +523,25 @@ class Judge:
             return CompileOutcome(None, JudgeReport(verdict=Verdict.CE, compile_message=message, compile_cached=True))
         box = safe_fs.make_private_dir(sandbox.slot_dir, "compile-", sandbox.uid, sandbox.uid)
         try:
-            safe_fs.write_new_file(box, language.source_name, submission.code.encode("utf-8"), sandbox.uid)
-            compile_ms = min(language.compile_cpu_ms, self.config.compile_time_limit_ms or language.compile_cpu_ms)
-            spec = RunSpec(
-                argv=language.compile_argv,
-                inputs=["-"],
-                cpu_ms=compile_ms,
-                wall_ms=max(int(compile_ms * COMPILE_WALL_FACTOR), compile_ms + 2000),
-                scratch="-",
-                address_space_bytes=(language.compile_address_space_mb or 0) * 1024 * 1024,
-                fsize_bytes=COMPILE_FSIZE,
-                nproc=max(64, language.nproc),
-                stack_bytes=64 * 1024 * 1024,
-                nofile=256,
-                out_cap=COMPILE_OUTPUT_CAP,
-                err_cap=COMPILE_OUTPUT_CAP,
-                memory_bytes=COMPILE_MEMORY_BYTES,
-                cwd_quota_bytes=self.config.compile_box_bytes,
+            safe_fs.write_new_file(
+                box, language.source_file(submission.code), submission.code.encode("utf-8"), sandbox.uid
             )
-            (raw,) = sandbox.run(spec, box=box)
+            compile_ms = min(language.compile_cpu_ms, self.config.compile_time_limit_ms or language.compile_cpu_ms)
+            argv = list(language.compile_command(submission.code))
+            binds = self._mounts(language.compile_mounts)
+            pch = self.toolchains.pch(language.pch_flags) if language.pch_flags and self.config.use_pch else None
+            if pch is not None:
+                # Same flags, same limits: g++ finds /opt/pch/bits/stdc++.h.gch before the real header
+                # and uses it when valid (when not, e.g. a macro defined first, it reads the header).
+                argv[1:1] = ["-I", "/opt/pch"]
+                binds.append(Bind(pch.directory, "/opt/pch"))
+            cds = self.toolchains.mounts.get(CDS_MOUNT) if language.key == "kotlin" else None
+            if cds is not None:
+                # The compiler's classes from the archive dumped at start: about half its CPU time.
+                argv.insert(1, f"-XX:SharedArchiveFile=/opt/{CDS_MOUNT}/{CDS_FILE}")
+                binds.append(Bind(cds, f"/opt/{CDS_MOUNT}"))
+            spec = self._compile_spec(language, argv, compile_ms)
+            (raw,) = sandbox.run(spec, box=box, binds=binds)
             failure = _compile_failure(raw, spec)
             if failure is not None:
                 if failure.verdict == Verdict.CE:
@@ -441,7 +556,7 @@ class Judge:
                 return CompileOutcome(None, JudgeReport(verdict=Verdict.CE, compile_message=message))
             if artifact is None:
                 message = "the compiler produced no program" + (
-                    " (the public class must be named Main, without a package)" if language.key == "java17" else ""
+                    " (declare one public class with main, without a package)" if language.main_from_source else ""
                 )
                 return CompileOutcome(None, JudgeReport(verdict=Verdict.CE, compile_message=message))
             return CompileOutcome(artifact=artifact)
@@ -465,7 +580,13 @@ class Judge:
         if not test_set.cases:
             return JudgeReport(verdict=Verdict.AC, compile_cached=outcome.cached)
         eff = EffectiveLimits.of(limits, language)
-        spec = self._run_spec(language, eff, len(test_set.cases))
+        spec = self._run_spec(language, eff, len(test_set.cases), submission.code)
+        if options.interactor is not None or options.checker_program is not None:
+            special = judge_interactive if options.interactor is not None else judge_with_checker
+            aux = self.companions[sandbox.slot]
+            report = special(self, sandbox, aux, language, outcome.artifact, test_set, eff, spec, options, on_test)
+            report.compile_cached = outcome.cached
+            return report
         results: list[TestResult] = []
 
         def on_result(raw: RawRun) -> bool:
@@ -477,7 +598,7 @@ class Judge:
                 on_test(result)
             return not (options.stop_on_first_failure and result.verdict != Verdict.AC)
 
-        self._run_tests(sandbox, spec, outcome.artifact, test_set, on_result)
+        self._run_tests(sandbox, language, spec, outcome.artifact, test_set, on_result)
         if any(r.verdict == Verdict.IE for r in results):
             bad = next(r for r in results if r.verdict == Verdict.IE)
             return JudgeReport(verdict=Verdict.IE, tests=results, detail=bad.detail)
