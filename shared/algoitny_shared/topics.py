@@ -96,7 +96,9 @@ JUDGE_WORKER_GROUP = "judge-workers"
 EXECUTIONS_GROUP = "executions"
 # The stats service aggregates execution, hint, usage, account and problem events.
 STATS_GROUP = "stats"
-# The migration's reverse writer (issue 16) writes platform events back into the legacy database.
+# The migration's reverse writer (issue 16) writes platform events back into the legacy database. A
+# migration-time consumer, not one of the platform's (no deployment, no autoscaler): not in
+# CONSUMER_GROUPS; it creates its dead-letter topic itself when it starts.
 REVERSE_WRITER_GROUP = "migration-reverse"
 CONSUMER_GROUPS: tuple[str, ...] = (
     SEARCH_INDEXER_GROUP,
@@ -107,7 +109,6 @@ CONSUMER_GROUPS: tuple[str, ...] = (
     HINTS_GROUP,
     EXECUTIONS_GROUP,
     STATS_GROUP,
-    REVERSE_WRITER_GROUP,
 )
 
 

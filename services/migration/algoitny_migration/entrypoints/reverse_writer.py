@@ -22,7 +22,7 @@ from algoitny_migration.service_layer.reverse_writer import ReverseWriter
 from algoitny_migration.settings import MigrationSettings
 from algoitny_shared.dynamo import dynamodb
 from algoitny_shared.http import create_app
-from algoitny_shared.kafka import EventConsumer, default_is_transient, kafka_readiness, make_broker
+from algoitny_shared.kafka import EventConsumer, default_is_transient, ensure_topics, kafka_readiness, make_broker
 from algoitny_shared.lag import LagMonitor
 from algoitny_shared.runtime import BackgroundTasks, serve
 from algoitny_shared.topics import (
@@ -32,6 +32,7 @@ from algoitny_shared.topics import (
     PROBLEM_EVENTS,
     RATELIMIT_EVENTS,
     REVERSE_WRITER_GROUP,
+    dead_letter_topic,
 )
 
 REVERSE_TOPICS = (ACCOUNT_EVENTS, PROBLEM_EVENTS, EXECUTION_EVENTS, HINT_EVENTS, RATELIMIT_EVENTS)
@@ -80,6 +81,7 @@ def make_app(settings: MigrationSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(store.ensure_schema)
+        await ensure_topics(s, [dead_letter_topic(REVERSE_WRITER_GROUP)])  # not one of the platform's groups
         background = BackgroundTasks()
         await broker.start()
         background.start("consumer-lag", lambda: lag.run(s.reverse_lag_poll_s))
