@@ -23,7 +23,7 @@ import httpx
 import psycopg
 import pytest
 from devstack import SERVICES, Platform
-from support.legacy_cdc import ConnectWorker, create_database, drop_database
+from support.legacy_cdc import ConnectWorker, create_database, drop_database, free_port
 from support.polling import eventually
 
 # The platform, a Connect worker and the import of ~2,000 legacy rows on a shared 2-core machine.
@@ -40,7 +40,7 @@ class Migrated:
     report: dict[str, Any]
 
 
-def _settings(platform: Platform, namespace: str, dsn: str, connect_url: str) -> Any:
+def _settings(platform: Platform, namespace: str, dsn: str, connect_url: str, api: dict[str, int]) -> Any:
     from algoitny_migration.settings import MigrationSettings
 
     offset = {s.name: s.port_offset for s in SERVICES}
@@ -56,9 +56,9 @@ def _settings(platform: Platform, namespace: str, dsn: str, connect_url: str) ->
         ratelimit_url=platform.url("ratelimit"),
         stats_url=platform.url("stats"),
         hints_url=f"http://127.0.0.1:{platform.base_port + offset['hints']}",
-        problems_legacy_url=f"http://127.0.0.1:{platform.base_port + 100 + offset['problems']}",
-        executions_legacy_url=f"http://127.0.0.1:{platform.base_port + 100 + offset['executions']}",
-        hints_legacy_url=f"http://127.0.0.1:{platform.base_port + 100 + offset['hints']}",
+        problems_legacy_url=f"http://127.0.0.1:{api['problems']}",
+        executions_legacy_url=f"http://127.0.0.1:{api['executions']}",
+        hints_legacy_url=f"http://127.0.0.1:{api['hints']}",
     )
 
 
@@ -72,7 +72,9 @@ def migrated(platform: Platform, connect_worker: ConnectWorker, stack_env: dict[
     namespace = stack_env["ALGOITNY_NAMESPACE"]
     db_name = f"legacy_{namespace}_e2e"
     dsn = create_database(db_name)
-    settings = _settings(platform, namespace, dsn, connect_worker.url)
+    # The importers that serve their internal API get free ports (parallel runs share the machine).
+    api = {name: free_port() for name in ("problems", "executions", "hints")}
+    settings = _settings(platform, namespace, dsn, connect_worker.url, api)
     m = build(settings)
     m.legacy.apply_schema()
     # Smaller than --scale small (the importers write to moto, shared by every test on 2 cores);
@@ -95,7 +97,11 @@ def migrated(platform: Platform, connect_worker: ConnectWorker, stack_env: dict[
         "ALGOITNY_LEGACY_ORPHAN_GRACE_S": "3",
         "ALGOITNY_OUTBOX_POLL_INTERVAL_S": "0.3",
     }
-    started = [name for name in IMPORTERS if platform.start_importer(name, env) is not None]
+    started = [
+        name
+        for name in IMPORTERS
+        if platform.start_importer(name, {**env, "ALGOITNY_LEGACY_IMPORT_PORT": str(api.get(name, 0))}) is not None
+    ]
     assert set(started) == set(IMPORTERS), f"importers missing: {set(IMPORTERS) - set(started)}"
     try:
         m.register_connector()
