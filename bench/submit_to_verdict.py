@@ -66,9 +66,10 @@ CODE: dict[str, tuple[str, str]] = {
         "cpp17",
         "#include <iostream>\nint main(){long long a,b;std::cin>>a>>b;std::cout<<a+b<<'\\n';}\n",
     ),
+    # The <cstdio> program with the header contestants write instead (issue 21: "the same program").
     "cpp17-bits": (
         "cpp17",
-        "#include <bits/stdc++.h>\nusing namespace std;\nint main(){long long a,b;cin>>a>>b;cout<<a+b<<'\\n';}\n",
+        '#include <bits/stdc++.h>\nint main(){long long a,b;std::scanf("%lld %lld",&a,&b);std::printf("%lld\\n",a+b);}\n',
     ),
     "c": (
         "c",
