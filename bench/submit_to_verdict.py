@@ -127,14 +127,19 @@ def _stages(client: httpx.Client, headers: dict[str, str], execution_id: str, ke
     stages = STAGES.setdefault(key, {"queued_ms": [], "judging_ms": []})
     stages["queued_ms"].append((started - created).total_seconds() * 1000)
     stages["judging_ms"].append((finished - started).total_seconds() * 1000)
+    # The bench's own clock (same host): where the rest of the time went.
     LAST_STAGES.update(
+        post_answer_ms=round((CLOCK["answered"] - CLOCK["sent"]) * 1000, 1),
+        send_to_created_ms=round((created.timestamp() - CLOCK["sent"]) * 1000, 1),
         queued_ms=round((started - created).total_seconds() * 1000, 1),
         judging_ms=round((finished - started).total_seconds() * 1000, 1),
+        finished_to_sse_completed_ms=round((CLOCK["completed"] - finished.timestamp()) * 1000, 1),
         created_at=body["created_at"],
     )
 
 
 LAST_STAGES: dict[str, object] = {}
+CLOCK: dict[str, float] = {}
 
 
 def submit_and_wait(
@@ -142,7 +147,9 @@ def submit_and_wait(
 ) -> float:
     body = {"platform": "bench", "problem_id": problem_id, "language": language, "code": code}
     started = time.perf_counter()
+    CLOCK["sent"] = time.time()
     resp = client.post("/api/v1/executions", json=body, headers=headers)
+    CLOCK["answered"] = time.time()
     if resp.status_code != 202:
         raise RuntimeError(f"submit failed: {resp.status_code} {resp.text}")
     execution_id = resp.json()["execution_id"]
@@ -153,6 +160,7 @@ def submit_and_wait(
                 event = line[7:]
             elif line.startswith("data: ") and event == "completed":
                 elapsed = time.perf_counter() - started
+                CLOCK["completed"] = time.time()
                 verdict = json.loads(line[6:])["verdict"]
                 if verdict != "AC":
                     raise RuntimeError(f"{language}: verdict {verdict}")
