@@ -41,7 +41,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
-from benchkit import percentile, running_platform, summary, write_result  # noqa: E402
+from benchkit import percentile, private_moto, running_platform, summary, write_result  # noqa: E402
 
 from algoitny_accounts.settings import AccountsSettings  # noqa: E402
 from algoitny_shared import tokens  # noqa: E402
@@ -295,6 +295,11 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(CODE), help=f"comma-separated, of: {', '.join(CODE)}")
     parser.add_argument("--throughput", type=int, default=0, help="submit N at once, report judged per minute")
     parser.add_argument("--long", type=int, default=0, help="N more sequential submissions: max latency, slow ones")
+    parser.add_argument(
+        "--private-moto",
+        action="store_true",
+        help="a moto server of our own instead of the machine's shared one (whose latency is everyone's)",
+    )
     parser.add_argument("--base-port", type=int, default=int(os.environ.get("BENCH_BASE_PORT", "18600")))
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "submit_to_verdict.json"))
     args = parser.parse_args()
@@ -302,7 +307,13 @@ def main() -> None:
     unknown = set(variants) - set(CODE)
     if unknown:
         parser.error(f"unknown variants: {', '.join(sorted(unknown))}")
-    result = run(args.count, args.base_port, variants, args.throughput, args.long)
+    if args.private_moto:
+        with private_moto():
+            result = run(args.count, args.base_port, variants, args.throughput, args.long)
+        result["moto"] = "private"
+    else:
+        result = run(args.count, args.base_port, variants, args.throughput, args.long)
+        result["moto"] = "shared"
     write_result("submit_to_verdict", result, args.out)
 
 
