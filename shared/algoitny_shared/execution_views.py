@@ -17,7 +17,8 @@ from pydantic import BaseModel, Field
 
 ExecutionStatus = Literal["queued", "running", "completed"]
 # The judge's verdicts (algoitny_executions.domain.judging.Verdict); SK: skipped after a failure.
-Verdicts = ("AC", "WA", "TLE", "MLE", "OLE", "RE", "CE", "IE", "SK")
+# ILE: idleness limit exceeded (an interactive program waited for input that never came).
+Verdicts = ("AC", "WA", "TLE", "MLE", "OLE", "RE", "CE", "IE", "SK", "ILE")
 
 
 class TestView(BaseModel):

@@ -15,6 +15,7 @@ import time
 import uuid
 from typing import Any, Protocol
 
+from algoitny_shared import tracing
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.metrics import OUTBOX_PENDING
@@ -54,6 +55,9 @@ class Outbox:
             "envelope": envelope.model_dump_json(),
             "created_at": int(time.time()),
         }
+        traceparent = tracing.current_traceparent()
+        if traceparent:  # the relay publishes under a span that continues this trace
+            item["traceparent"] = traceparent
         return {
             "Put": {
                 "TableName": self.table,
@@ -120,7 +124,8 @@ class OutboxRelay:
             if not await self._claim(item["event_id"]):
                 continue
             envelope = EventEnvelope.model_validate_json(item["envelope"])
-            await self._publisher.publish(envelope, item["topic"])
+            with tracing.producer_span(item.get("traceparent"), item["topic"], envelope.event_type, item["event_id"]):
+                await self._publisher.publish(envelope, item["topic"])
             await self._mark_sent(item["event_id"])
             published += 1
         return published

@@ -34,6 +34,7 @@ from algoitny_shared.dynamo import dynamodb, s3
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events.catalog import SandboxLimits
 from algoitny_shared.identity import Identity
+from algoitny_shared.judge_programs import PROGRAM_FAILURE_PREFIX, JudgeProgram
 from algoitny_shared.tables import ensure_tables, tables_of
 from algoitny_shared.uow import DynamoUnitOfWork
 
@@ -53,6 +54,7 @@ class LocalSandbox:
     def __init__(self) -> None:
         self.runs: list[str] = []
         self.broken = False
+        self.programs: list[tuple[str, JudgeProgram | None, JudgeProgram | None]] = []
 
     async def run(
         self,
@@ -66,10 +68,16 @@ class LocalSandbox:
         checker: str = "tokens",
         float_tolerance: float | None = None,
         abandoned: Callable[[], bool] = lambda: False,
+        checker_program: JudgeProgram | None = None,
+        interactor: JudgeProgram | None = None,
     ) -> SandboxOutcome:
         self.runs.append(run_id)
+        self.programs.append((run_id, checker_program, interactor))
         if self.broken:
             return SandboxOutcome("IE", detail="sandbox broken")
+        if checker_program is not None and "crash" in checker_program.code:
+            # What the judge answers when the problem's own checker fails (not the sandbox).
+            return SandboxOutcome("IE", detail=PROGRAM_FAILURE_PREFIX + "the checker was killed by SIGSEGV")
         outs = []
         for i, data in enumerate(inputs):
             proc = await asyncio.to_thread(
@@ -284,3 +292,24 @@ async def test_a_validator_checks_every_input(c: Container) -> None:
         assert any(".val-0" in r for r in sandbox.runs)
         if status == "failed":
             assert job.error and job.error.startswith("the validator rejected case")
+
+
+async def test_the_samples_run_with_the_problems_checker_and_a_failing_checker_ends_the_job(c: Container) -> None:
+    checker = {"language": "python3", "code": "import sys\nsys.exit(0)"}
+    platform, pid = await problem(c, checker_program=checker)
+    view = await c.generation.create(platform, pid, request(small=2), REGISTRAR)
+    sandbox = LocalSandbox()
+    await drain(worker(c, sandbox))
+    job = await c.generation.get(view.job_id)
+    assert job.status == "succeeded", job
+    samples = [(run_id, chk, inter) for run_id, chk, inter in sandbox.programs if run_id.endswith(".samples")]
+    assert len(samples) == 1 and samples[0][1] is not None and samples[0][1].code == checker["code"]
+    assert samples[0][2] is None
+
+    crashing, crashing_pid = await problem(c, checker_program={"language": "c", "code": "int main(){/* crash */}"})
+    view = await c.generation.create(crashing, crashing_pid, request(small=2), REGISTRAR)
+    sandbox = LocalSandbox()
+    await drain(worker(c, sandbox))
+    job = await c.generation.get(view.job_id)
+    assert job.status == "failed" and job.attempts == 1, job  # the problem's fault: not retried
+    assert job.error is not None and "checker" in job.error and "SIGSEGV" in job.error

@@ -50,7 +50,9 @@ class SlowJudge:
 
 
 class OneCase:
-    async def load(self, platform: str, problem_id: str, version: int, incarnation: str | None = None) -> TestSet:
+    async def load(
+        self, platform: str, problem_id: str, version: int, incarnation: str | None = None, programs: str | None = None
+    ) -> TestSet:
         return TestSet(
             problem_key=f"{platform}/{problem_id}", version=version, cases=(TestCase(input=b"", output=b""),)
         )

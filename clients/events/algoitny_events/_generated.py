@@ -132,6 +132,7 @@ class ExecutionSubmitted(_Payload):
     stop_on_first_failure: bool = False
     charge: ChargeRef | None = None
     submitted_at: datetime
+    judge_programs: str | None = None
 
 
 class ExecutionVisibilityChanged(_Payload):
@@ -143,6 +144,21 @@ class ExecutionVisibilityChanged(_Payload):
     public: bool
     changed_by: str
     changed_at: datetime
+
+
+class ProblemJudgeFailed(_Payload):
+    """A problem's own checker or interactor failed while judging an execution (exit 3, a crash, a
+    limit, no compile): the execution ended IE (refunded) and the problem's registrar is told (the
+    problems service keeps it as the problem's ``judge_health``). Published with that execution's
+    ``ExecutionCompleted``, keyed by the execution."""
+
+    execution_id: str
+    platform: str
+    problem_id: str
+    program: str
+    detail: str
+    programs_version: str | None = None
+    failed_at: datetime
 
 
 class SandboxRunCompleted(_Payload):
@@ -455,6 +471,7 @@ EVENT_TYPES: dict[str, tuple[int, type[BaseModel], str, str]] = {
     "executions.ExecutionCompleted": (1, ExecutionCompleted, "executions.events", "execution"),
     "executions.ExecutionSubmitted": (1, ExecutionSubmitted, "executions.jobs", "execution"),
     "executions.ExecutionVisibilityChanged": (1, ExecutionVisibilityChanged, "executions.events", "execution"),
+    "executions.ProblemJudgeFailed": (1, ProblemJudgeFailed, "executions.events", "execution"),
     "executions.SandboxRunCompleted": (1, SandboxRunCompleted, "executions.events", "sandbox_run"),
     "executions.SandboxRunRequested": (1, SandboxRunRequested, "executions.jobs", "sandbox_run"),
     "hints.HintGenerated": (1, HintGenerated, "hints.events", "hint_request"),
@@ -508,6 +525,7 @@ __all__ = [
     "ProblemCompleted",
     "ProblemCreated",
     "ProblemDeleted",
+    "ProblemJudgeFailed",
     "ProblemUpdated",
     "SandboxLimits",
     "SandboxRunCompleted",

@@ -31,7 +31,11 @@ class ExecutionsSettings(ServiceSettings):
         description="Custom runs (POST /runs) that may wait for a busy judge; beyond them a run is "
         "answered 503 with Retry-After at once",
     )
-    judge_uid_base: int = Field(default=60000, ge=1000, description="Slot n runs as uid judge_uid_base + n")
+    judge_uid_base: int = Field(
+        default=60000,
+        ge=1000,
+        description="Slot n runs as uid judge_uid_base + n, its checker/interactor box as judge_uid_base + slots + n",
+    )
     judge_work_root: str = Field(
         default="/var/tmp/algoitny-judge", description="Boxes and caches go under <root>/<namespace>"
     )

@@ -228,6 +228,10 @@ class ExecutionSubmitted(_Payload):
     stop_on_first_failure: bool = False
     charge: ChargeRef | None = None
     submitted_at: datetime
+    judge_programs: str | None = None
+    """The version of the problem's checker/interactor programs at submission (None: neither, or a
+    producer older than the field); the judge reads the programs with the test set and reloads a
+    cached set whose programs differ."""
 
 
 @REGISTRY.register("executions.ExecutionCompleted", version=1, topic=EXECUTION_EVENTS, aggregate_type="execution")
@@ -252,6 +256,23 @@ class ExecutionCompleted(_Payload):
     charge: ChargeRef | None = None
     submitted_at: datetime | None = None
     judge_ms: int = 0
+
+
+@REGISTRY.register("executions.ProblemJudgeFailed", version=1, topic=EXECUTION_EVENTS, aggregate_type="execution")
+class ProblemJudgeFailed(_Payload):
+    """A problem's own checker or interactor failed while judging an execution (exit 3, a crash, a
+    limit, no compile): the execution ended IE (refunded) and the problem's registrar is told (the
+    problems service keeps it as the problem's ``judge_health``). Published with that execution's
+    ``ExecutionCompleted``, keyed by the execution."""
+
+    execution_id: str
+    platform: str
+    problem_id: str
+    program: str
+    """``checker`` or ``interactor``."""
+    detail: str
+    programs_version: str | None = None
+    failed_at: datetime
 
 
 @REGISTRY.register(

@@ -33,6 +33,7 @@ from algoitny_shared.events.catalog import (
     ProblemCompleted,
     ProblemCreated,
     ProblemDeleted,
+    ProblemJudgeFailed,
     ProblemUpdated,
     SandboxLimits,
     SandboxRunCompleted,
@@ -92,6 +93,18 @@ SAMPLES: dict[str, tuple[BaseModel, str]] = {
     "problems.TestSetReplaced": (
         TestSetReplaced(**_SNAP, test_set_version=2, mode="replace"),
         "baekjoon/1000",
+    ),
+    "executions.ProblemJudgeFailed": (
+        ProblemJudgeFailed(
+            execution_id="e-1",
+            platform="codeforces",
+            problem_id="1A",
+            program="checker",
+            detail="the checker was killed by SIGSEGV",
+            programs_version="0123456789abcdef.-",
+            failed_at=NOW,
+        ),
+        "e-1",
     ),
     "executions.ExecutionVisibilityChanged": (
         ExecutionVisibilityChanged(

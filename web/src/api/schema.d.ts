@@ -1712,6 +1712,57 @@ export interface components {
             /** Version */
             version: number;
         };
+        /**
+         * JudgeHealth
+         * @description The last failure of the problem's own checker or interactor the judge reported (the problem's
+         *     registrar sees it; a new checker or interactor clears it).
+         */
+        JudgeHealth: {
+            /** Detail */
+            detail: string;
+            /** Execution Id */
+            execution_id?: string | null;
+            /**
+             * Failures
+             * @default 1
+             */
+            failures: number;
+            /**
+             * Last Failure At
+             * Format: date-time
+             */
+            last_failure_at: string;
+            /**
+             * Program
+             * @description checker or interactor
+             */
+            program: string;
+            /** Programs Version */
+            programs_version?: string | null;
+            /**
+             * Status
+             * @default failing
+             * @constant
+             */
+            status: "failing";
+        };
+        /**
+         * JudgeProgram
+         * @description A checker or interactor program: judge language id (or alias) and source.
+         */
+        JudgeProgram: {
+            /**
+             * Code
+             * @description Source code, at most 65536 bytes
+             */
+            code: string;
+            /**
+             * Language
+             * @description A judge language id, e.g. cpp17 or python3
+             * @enum {string}
+             */
+            language: "c" | "cpp17" | "python3" | "java17" | "javascript" | "pypy3" | "go" | "rust" | "kotlin";
+        };
         /** LoginRequest */
         LoginRequest: {
             /**
@@ -1796,12 +1847,16 @@ export interface components {
              * @enum {string}
              */
             checker: "tokens" | "lines" | "exact" | "float";
+            /** @description A special checker (any judge language), run as `checker <input> <output> <answer>` with testlib exit codes: 0 accepted, 1 wrong answer, 2 presentation error, 3 checker failure (an internal error of the problem, reported to its registrar in `judge_health`). Replaces `checker`. Managers only. */
+            checker_program?: components["schemas"]["JudgeProgram"] | null;
             /** Constraints */
             constraints?: string | null;
             /** Difficulty */
             difficulty?: string | null;
             /** Float Tolerance */
             float_tolerance?: number | null;
+            /** @description An interactor (any judge language), run as `interactor <input> <its output file> <answer>` with its stdin/stdout joined to the program's; its testlib exit code is the verdict. Makes the problem interactive. Managers only. */
+            interactor?: components["schemas"]["JudgeProgram"] | null;
             /** Language */
             language?: ("c" | "cpp17" | "python3" | "java17" | "javascript" | "pypy3" | "go" | "rust" | "kotlin") | null;
             /**
@@ -2060,12 +2115,16 @@ export interface components {
         ProblemPatch: {
             /** Checker */
             checker?: ("tokens" | "lines" | "exact" | "float") | null;
+            /** @description A special checker (any judge language), run as `checker <input> <output> <answer>` with testlib exit codes: 0 accepted, 1 wrong answer, 2 presentation error, 3 checker failure (an internal error of the problem, reported to its registrar in `judge_health`). Replaces `checker`. Managers only. null removes it. */
+            checker_program?: components["schemas"]["JudgeProgram"] | null;
             /** Constraints */
             constraints?: string | null;
             /** Difficulty */
             difficulty?: string | null;
             /** Float Tolerance */
             float_tolerance?: number | null;
+            /** @description An interactor (any judge language), run as `interactor <input> <its output file> <answer>` with its stdin/stdout joined to the program's; its testlib exit code is the verdict. Makes the problem interactive. Managers only. null removes it. */
+            interactor?: components["schemas"]["JudgeProgram"] | null;
             /** Language */
             language?: ("c" | "cpp17" | "python3" | "java17" | "javascript" | "pypy3" | "go" | "rust" | "kotlin") | null;
             /** Memory Limit Mb */
@@ -2178,6 +2237,8 @@ export interface components {
         ProblemView: {
             /** Checker */
             checker: string;
+            /** @description Managers only */
+            checker_program?: components["schemas"]["JudgeProgram"] | null;
             /** Constraints */
             constraints?: string | null;
             /**
@@ -2201,6 +2262,21 @@ export interface components {
              * @default 0
              */
             incarnation: string;
+            /**
+             * Interactive
+             * @description The problem talks to the program (an interactor judges)
+             * @default false
+             */
+            interactive: boolean;
+            /** @description Managers only */
+            interactor?: components["schemas"]["JudgeProgram"] | null;
+            /** @description Managers only: the last failure of the problem's checker or interactor */
+            judge_health?: components["schemas"]["JudgeHealth"] | null;
+            /**
+             * Judge Programs
+             * @description Version of the problem's checker/interactor programs (null: none)
+             */
+            judge_programs?: string | null;
             /** Language */
             language: string | null;
             /** Memory Limit Mb */
@@ -2239,6 +2315,8 @@ export interface components {
         ProblemWithTestCases: {
             /** Checker */
             checker: string;
+            /** @description Managers only */
+            checker_program?: components["schemas"]["JudgeProgram"] | null;
             /** Constraints */
             constraints?: string | null;
             /**
@@ -2262,6 +2340,21 @@ export interface components {
              * @default 0
              */
             incarnation: string;
+            /**
+             * Interactive
+             * @description The problem talks to the program (an interactor judges)
+             * @default false
+             */
+            interactive: boolean;
+            /** @description Managers only */
+            interactor?: components["schemas"]["JudgeProgram"] | null;
+            /** @description Managers only: the last failure of the problem's checker or interactor */
+            judge_health?: components["schemas"]["JudgeHealth"] | null;
+            /**
+             * Judge Programs
+             * @description Version of the problem's checker/interactor programs (null: none)
+             */
+            judge_programs?: string | null;
             /** Language */
             language: string | null;
             /** Memory Limit Mb */
@@ -2666,11 +2759,15 @@ export interface components {
         };
         /** TestCasePage */
         TestCasePage: {
+            /** @description The problem's special checker (managers' pages only: the judge reads it here) */
+            checker_program?: components["schemas"]["JudgeProgram"] | null;
             /**
              * Incarnation
              * @default 0
              */
             incarnation: string;
+            /** @description The problem's interactor (managers' pages only) */
+            interactor?: components["schemas"]["JudgeProgram"] | null;
             /** Items */
             items: components["schemas"]["TestCaseOut"][];
             /** Next Cursor */

@@ -379,6 +379,7 @@ function ProblemEditor({ platform, problemId }: { platform: string; problemId: s
           {t("uploadTestCases")}
         </button>
       </form>
+      <JudgeProgramForm problem={p} onSaved={problem.reload} />
       <GenerationJob platform={platform} problemId={problemId} onDone={problem.reload} />
       <div className="actions">
         <button
@@ -409,6 +410,80 @@ function ProblemEditor({ platform, problemId }: { platform: string; problemId: s
         </button>
       </div>
     </article>
+  );
+}
+
+/** The problem's special checker or interactor (testlib exit codes), and the judge's report of its failures. */
+function JudgeProgramForm({ problem, onSaved }: { problem: Schemas["ProblemView"]; onSaved: () => void }) {
+  const { t, lang } = useI18n();
+  const current = problem.interactor ? "interactor" : problem.checker_program ? "checker" : "none";
+  const program = problem.interactor ?? problem.checker_program;
+  const [kind, setKind] = useState<"none" | "checker" | "interactor">(current);
+  const [language, setLanguage] = useState<LanguageId>((program?.language as LanguageId) ?? "cpp17");
+  const [code, setCode] = useState(program?.code ?? "");
+  const action = useAction();
+  const health = problem.judge_health;
+
+  const save = (e: FormEvent) => {
+    e.preventDefault();
+    const value = kind === "none" ? null : { language, code };
+    void action.act(async () => {
+      await ok(
+        api.PATCH("/api/v1/problems/{platform}/{problem_id}", {
+          params: { path: { platform: problem.platform, problem_id: problem.problem_id } },
+          body: {
+            checker_program: kind === "checker" ? value : null,
+            interactor: kind === "interactor" ? value : null,
+          },
+        }),
+      );
+      onSaved();
+    }, t("saved"));
+  };
+
+  return (
+    <form onSubmit={save} className="grid" aria-labelledby="h-judge-program">
+      <h3 className="wide" id="h-judge-program">
+        {t("judgeProgram")}
+      </h3>
+      {health && (
+        <p role="alert" className="wide error" data-testid="judge-health">
+          {t("judgeHealthFailing")} ({health.program}, {health.failures}×, {formatTime(health.last_failure_at, lang)}):{" "}
+          {health.detail}
+        </p>
+      )}
+      <p className="wide">{t("judgeProgramHint")}</p>
+      <label>
+        {t("judgeProgramKind")}
+        <select value={kind} onChange={(e) => setKind(e.target.value as typeof kind)}>
+          <option value="none">{t("judgeProgramNone")}</option>
+          <option value="checker">{t("judgeProgramChecker")}</option>
+          <option value="interactor">{t("judgeProgramInteractor")}</option>
+        </select>
+      </label>
+      {kind !== "none" && (
+        <>
+          <label>
+            {t("editorLanguage")}
+            <select value={language} onChange={(e) => setLanguage(e.target.value as LanguageId)}>
+              {LANGUAGE_IDS.map((id) => (
+                <option key={id} value={id}>
+                  {LANGUAGE_NAMES[id]}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label className="wide">
+            {t("judgeProgramCode")}
+            <textarea rows={8} required value={code} onChange={(e) => setCode(e.target.value)} spellCheck={false} />
+          </label>
+        </>
+      )}
+      <button type="submit" disabled={action.busy}>
+        {t("save")}
+      </button>
+      <ErrorMessage error={action.error} />
+    </form>
   );
 }
 

@@ -169,6 +169,11 @@ export function ProblemPage({ platform, problemId }: { platform: string; problem
       </header>
       <section aria-labelledby="h-statement">
         <h2 id="h-statement">{t("statement")}</h2>
+        {p.interactive && (
+          <p role="note" data-testid="interactive-note">
+            {t("interactiveNote")}
+          </p>
+        )}
         {p.constraints ? (
           <>
             <h3>{t("constraints")}</h3>

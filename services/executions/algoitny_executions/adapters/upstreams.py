@@ -27,6 +27,7 @@ import httpx
 from algoitny_executions.domain.judging import TestCase, TestSet
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.identity import IDENTITY_HEADER, Identity, IdentitySigner
+from algoitny_shared.judge_programs import JudgeProgram
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +78,12 @@ class ProblemSource:
 
 
 class TestSetSource(Protocol):
-    async def load(self, platform: str, problem_id: str, version: int, incarnation: str | None = None) -> TestSet:
-        """The problem's current test set (normally ``version``); ProblemGone when the problem, or
-        the incarnation the job was submitted against, no longer exists."""
+    async def load(
+        self, platform: str, problem_id: str, version: int, incarnation: str | None = None, programs: str | None = None
+    ) -> TestSet:
+        """The problem's current test set (normally ``version``) with its checker/interactor programs
+        (``programs``: their version at submission); ProblemGone when the problem, or the incarnation
+        the job was submitted against, no longer exists."""
         ...
 
 
@@ -110,12 +114,16 @@ class HttpTestSetSource:
     def __init__(self, client: httpx.AsyncClient, signer: IdentitySigner) -> None:
         self._http = _Signed(client, signer, "problems")
 
-    async def load(self, platform: str, problem_id: str, version: int, incarnation: str | None = None) -> TestSet:
+    async def load(
+        self, platform: str, problem_id: str, version: int, incarnation: str | None = None, programs: str | None = None
+    ) -> TestSet:
         path = f"/problems/{platform}/{problem_id}/testcases"
         cases: list[TestCase] = []
         cursor: str | None = None
         got_version = version
         got_incarnation = ""
+        checker_program: JudgeProgram | None = None
+        interactor: JudgeProgram | None = None
         while True:
             params: dict[str, Any] = {"limit": PAGE_SIZE}
             if cursor:
@@ -133,13 +141,22 @@ class HttpTestSetSource:
             body = resp.json()
             got_version = int(body.get("test_set_version", version))
             got_incarnation = _check_incarnation(platform, problem_id, incarnation, body)
+            if body.get("checker_program"):
+                checker_program = JudgeProgram.model_validate(body["checker_program"])
+            if body.get("interactor"):
+                interactor = JudgeProgram.model_validate(body["interactor"])
             for item in body.get("items", []):
                 cases.append(TestCase(input=str(item["input"]).encode(), output=str(item["output"]).encode()))
             cursor = body.get("next_cursor")
             if not cursor or len(cases) >= MAX_TEST_CASES:
                 break
         return TestSet(
-            problem_key=f"{platform}/{problem_id}", version=got_version, incarnation=got_incarnation, cases=tuple(cases)
+            problem_key=f"{platform}/{problem_id}",
+            version=got_version,
+            incarnation=got_incarnation,
+            cases=tuple(cases),
+            checker_program=checker_program,
+            interactor=interactor,
         )
 
 
@@ -151,7 +168,9 @@ class SampleTestSetSource:
     def __init__(self, client: httpx.AsyncClient, signer: IdentitySigner) -> None:
         self._http = _Signed(client, signer, "problems")
 
-    async def load(self, platform: str, problem_id: str, version: int, incarnation: str | None = None) -> TestSet:
+    async def load(
+        self, platform: str, problem_id: str, version: int, incarnation: str | None = None, programs: str | None = None
+    ) -> TestSet:
         resp = await self._http.get(SERVICE_IDENTITY, f"/problems/{platform}/{problem_id}")
         if resp.status_code == 404:
             raise ProblemGone(f"{platform}/{problem_id}")
@@ -176,16 +195,19 @@ class FallbackTestSetSource:
         self._primary = primary
         self._fallback = fallback
 
-    async def load(self, platform: str, problem_id: str, version: int, incarnation: str | None = None) -> TestSet:
+    async def load(
+        self, platform: str, problem_id: str, version: int, incarnation: str | None = None, programs: str | None = None
+    ) -> TestSet:
         try:
-            return await self._primary.load(platform, problem_id, version, incarnation)
+            return await self._primary.load(platform, problem_id, version, incarnation, programs)
         except RouteMissing:
-            return await self._fallback.load(platform, problem_id, version, incarnation)
+            return await self._fallback.load(platform, problem_id, version, incarnation, programs)
 
 
 class CachedTestSetSource:
-    """Test sets by (problem, incarnation, version), most recently used kept: a version is
-    immutable within one incarnation. A job without an incarnation (an older producer) is
+    """Test sets by (problem, incarnation, version, programs), most recently used kept: a version is
+    immutable within one incarnation (the checker/interactor programs are not part of the version,
+    so their version at submission is part of the key). A job without an incarnation (an older producer) is
     never answered from the cache: its version alone could name a deleted problem's set."""
 
     __test__ = False
@@ -193,18 +215,25 @@ class CachedTestSetSource:
     def __init__(self, inner: TestSetSource, max_entries: int = 32) -> None:
         self._inner = inner
         self._max = max_entries
-        self._sets: OrderedDict[tuple[str, str, str, int], TestSet] = OrderedDict()
+        self._sets: OrderedDict[tuple[str, str, str, int, str], TestSet] = OrderedDict()
         self.loads = 0
 
-    async def load(self, platform: str, problem_id: str, version: int, incarnation: str | None = None) -> TestSet:
-        key = (platform, problem_id, incarnation or "", version)
+    async def load(
+        self, platform: str, problem_id: str, version: int, incarnation: str | None = None, programs: str | None = None
+    ) -> TestSet:
+        key = (platform, problem_id, incarnation or "", version, programs or "")
         found = self._sets.get(key) if incarnation else None
         if found is not None:
             self._sets.move_to_end(key)
             return found
         self.loads += 1
-        test_set = await self._inner.load(platform, problem_id, version, incarnation)
-        if incarnation and test_set.version == version and test_set.incarnation == incarnation:
+        test_set = await self._inner.load(platform, problem_id, version, incarnation, programs)
+        if (
+            incarnation
+            and test_set.version == version
+            and test_set.incarnation == incarnation
+            and test_set.programs_version == programs
+        ):
             self._sets[key] = test_set
             while len(self._sets) > self._max:
                 self._sets.popitem(last=False)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from algoitny_executions.domain.checkers import CheckerName, check
 from algoitny_executions.domain.languages import Language
+from algoitny_shared.judge_programs import JudgeProgram, programs_version
 
 MAX_CODE_BYTES = 64 * 1024
 STDERR_KEEP_BYTES = 1024
@@ -41,6 +42,9 @@ class Verdict(StrEnum):
     CE = "CE"
     IE = "IE"
     SK = "SK"
+    ILE = "ILE"
+    """Idleness limit exceeded (interactive problems): killed on the wall clock while under the CPU
+    limit, waiting for input that never came."""
 
 
 class Limits(BaseModel):
@@ -240,6 +244,14 @@ class TestSet(BaseModel):
     incarnation: str = ""
     """The problem's incarnation: a problem deleted and registered again under the same key
     restarts its versions, so (key, incarnation, version) names one immutable set."""
+    checker_program: JudgeProgram | None = None
+    """The problem's special checker (it decides AC/WA instead of the named checker)."""
+    interactor: JudgeProgram | None = None
+    """The problem's interactor: the problem is interactive."""
+
+    @property
+    def programs_version(self) -> str | None:
+        return programs_version(self.checker_program, self.interactor)
 
     @property
     def cache_key(self) -> str:
@@ -274,6 +286,10 @@ class JudgeOptions(BaseModel):
     checker: CheckerName = "tokens"
     float_tolerance: float | None = Field(default=None, gt=0, le=1)
     stop_on_first_failure: bool = False
+    checker_program: JudgeProgram | None = None
+    """A special checker (testlib exit codes) instead of ``checker``."""
+    interactor: JudgeProgram | None = None
+    """An interactor talking to the program through pipes (an interactive problem)."""
 
 
 @dataclass
@@ -284,6 +300,8 @@ class JudgeReport:
     compile_cached: bool = False
     detail: str = ""
     attempts: int = 1
+    program_failure: str = ""
+    """With IE: the problem's checker or interactor failed (why), which its registrar is told."""
 
     @property
     def passed(self) -> int:

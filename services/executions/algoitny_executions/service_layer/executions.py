@@ -227,6 +227,7 @@ class ExecutionService:
                 stop_on_first_failure=cmd.stop_on_first_failure,
                 charge=charge,
                 submitted_at=now,
+                judge_programs=str(problem["judge_programs"]) if problem.get("judge_programs") else None,
             ),
             producer=PRODUCER,
             aggregate_id=execution_id,

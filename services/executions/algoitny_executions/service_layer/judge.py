@@ -53,6 +53,7 @@ from algoitny_executions.domain.judging import (
     signal_name,
 )
 from algoitny_executions.domain.languages import LANGUAGES, Language
+from algoitny_executions.service_layer.special_judge import judge_interactive, judge_with_checker
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,8 @@ class JudgeConfig:
     """Interactive calls that may wait for a slot; one more is refused with JudgeBusy."""
     compile_box_bytes: int = COMPILE_BOX_BYTES
     """Disk space a compile may fill in its box (a host directory, unlike the runs' tmpfs)."""
+    checker_cpu_ms: int = 5000
+    """CPU time of one run of a problem's checker or interactor (wall: twice that)."""
     toolchain_dir: Path | None = None
     """Prepared toolchains (Go's standard library, Kotlin's jars, precompiled headers), content-keyed
     so judges may share it; default: ``toolchains`` beside the work root."""
@@ -178,6 +181,25 @@ class Judge:
             )
             self.sandboxes.append(sandbox)
             self._free.put(sandbox)
+        # Each slot's companion box (its own uid, cgroup and directory) runs the problem's checker or
+        # interactor, never in the contestant's box: uids uid_base + slots .. uid_base + 2 * slots - 1.
+        self.companions: list[BwrapSandbox] = []
+        for slot in range(config.slots):
+            aux_dir = root / f"slot-{slot}-aux"
+            aux_dir.mkdir(exist_ok=True)
+            os.chmod(aux_dir, 0o711)
+            cg = self._cgroup(f"{config.cgroup_prefix}-slot-{slot}-aux") if config.use_cgroups else None
+            self.companions.append(
+                BwrapSandbox(
+                    slot=slot,
+                    slot_dir=aux_dir,
+                    runner=self.runner,
+                    bwrap=config.bwrap,
+                    uid=config.uid_base + config.slots + slot,
+                    cgroup=cg,
+                    box_cpus=config.box_cpus,
+                )
+            )
         self._warm_kotlin_compiler()
         self._pool = ThreadPoolExecutor(max_workers=config.slots, thread_name_prefix="judge")
         self._admission = threading.Lock()
@@ -233,7 +255,7 @@ class Judge:
     def close(self) -> None:
         if hasattr(self, "_pool"):
             self._pool.shutdown(wait=False, cancel_futures=True)
-        for sandbox in self.sandboxes:
+        for sandbox in [*self.sandboxes, *getattr(self, "companions", [])]:
             if sandbox.cgroup is not None:
                 sandbox.cgroup.remove()
 
@@ -295,8 +317,8 @@ class Judge:
                 with self._slot(language, submission) as sandbox:
                     report = self._judge_once(sandbox, language, submission, test_set, limits, options, on_test)
                 report.attempts = attempt
-                if report.verdict != Verdict.IE:
-                    return report
+                if report.verdict != Verdict.IE or report.program_failure:
+                    return report  # the problem's own program failing is not retried: it is reported
                 last_error = report.detail
             except (SandboxError, OSError) as exc:
                 log.warning("judge attempt %d failed: %s", attempt, exc)
@@ -559,6 +581,12 @@ class Judge:
             return JudgeReport(verdict=Verdict.AC, compile_cached=outcome.cached)
         eff = EffectiveLimits.of(limits, language)
         spec = self._run_spec(language, eff, len(test_set.cases), submission.code)
+        if options.interactor is not None or options.checker_program is not None:
+            special = judge_interactive if options.interactor is not None else judge_with_checker
+            aux = self.companions[sandbox.slot]
+            report = special(self, sandbox, aux, language, outcome.artifact, test_set, eff, spec, options, on_test)
+            report.compile_cached = outcome.cached
+            return report
         results: list[TestResult] = []
 
         def on_result(raw: RawRun) -> bool:

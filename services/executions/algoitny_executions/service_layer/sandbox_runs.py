@@ -14,16 +14,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import gzip
+import hashlib
 import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from algoitny_executions.domain.judging import Limits, Submission, Verdict
+from algoitny_executions.domain.judging import JudgeOptions, Limits, Submission, TestCase, TestSet, Verdict
 from algoitny_executions.service_layer.judge import Judge, UnknownLanguage
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import SandboxRunCompleted, SandboxRunRequested
+from algoitny_shared.judge_programs import PROGRAM_FAILURE_PREFIX, JudgeProgram
 from algoitny_shared.kafka import DependencyUnavailable
 from algoitny_shared.uow import DynamoUnitOfWork
 
@@ -86,11 +88,18 @@ class SandboxRunWorker:
             code = str(body["code"])
             inputs = [base64.b64decode(x) for x in body["inputs"]][:MAX_INPUTS]
             expected = [base64.b64decode(x) for x in body["expected"]] if req.with_expected else None
+            checker_program = (
+                JudgeProgram.model_validate(body["checker_program"]) if body.get("checker_program") else None
+            )
+            interactor = JudgeProgram.model_validate(body["interactor"]) if body.get("interactor") else None
         except self._s3.exceptions.NoSuchKey:
             await self._answer(req, envelope, Verdict.IE.value, None, "the request object is gone")
             return
         except (KeyError, ValueError, TypeError, OSError) as exc:
             await self._answer(req, envelope, Verdict.IE.value, None, f"unreadable request: {exc}"[:300])
+            return
+        if expected is not None and (checker_program is not None or interactor is not None):
+            await self._with_programs(req, envelope, judge, code, inputs, expected, checker_program, interactor)
             return
         limits = Limits(
             time_limit_ms=min(max(req.limits.time_limit_ms, 100), 15_000),
@@ -132,6 +141,71 @@ class SandboxRunWorker:
             ContentEncoding="gzip",
         )
         await self._answer(req, envelope, str(overall), key, "")
+
+    async def _with_programs(
+        self,
+        req: SandboxRunRequested,
+        envelope: EventEnvelope,
+        judge: Judge,
+        code: str,
+        inputs: list[bytes],
+        expected: list[bytes],
+        checker_program: JudgeProgram | None,
+        interactor: JudgeProgram | None,
+    ) -> None:
+        """A run judged by the problem's own checker or interactor (a reference solution on the samples):
+        judged like a submission; outputs are not kept (an interactive program's go to the interactor)."""
+        if len(expected) != len(inputs):
+            await self._answer(req, envelope, Verdict.IE.value, None, "one expected output per input")
+            return
+        digest = hashlib.sha256()
+        for data in inputs:
+            digest.update(hashlib.sha256(data).digest())
+        test_set = TestSet(
+            problem_key=f"batch/{digest.hexdigest()}",
+            version=0,
+            cases=tuple(TestCase(input=i, output=o) for i, o in zip(inputs, expected, strict=True)),
+        )
+        limits = Limits(
+            time_limit_ms=min(max(req.limits.time_limit_ms, 100), 15_000),
+            memory_limit_mb=min(max(req.limits.memory_limit_mb, 16), 1024),
+            output_limit_kb=min(max(req.limits.output_limit_kb, 1), 65_536),
+        )
+        options = JudgeOptions(checker_program=checker_program, interactor=interactor)
+        try:
+            submission = Submission(language=req.language, code=code)
+            report = await judge.call(judge.judge, submission, test_set, limits, options)
+        except (UnknownLanguage, ValueError) as exc:
+            await self._answer(req, envelope, Verdict.CE.value, None, f"invalid program: {exc}"[:300])
+            return
+        if report.verdict == Verdict.IE:
+            why = PROGRAM_FAILURE_PREFIX + report.program_failure if report.program_failure else report.detail
+            await self._answer(req, envelope, Verdict.IE.value, None, why)
+            return
+        if report.verdict == Verdict.CE:
+            await self._answer(req, envelope, Verdict.CE.value, None, report.detail, report.compile_message)
+            return
+        runs = [
+            {
+                "index": t.index,
+                "verdict": t.verdict.value,
+                "detail": t.detail[:300],
+                "time_ms": t.time_ms,
+                "memory_kb": t.memory_kb,
+                "stdout": "",
+            }
+            for t in report.tests
+        ]
+        key = result_key(req.run_id)
+        await asyncio.to_thread(
+            self._s3.put_object,
+            Bucket=self._bucket,
+            Key=key,
+            Body=pack_json({"run_id": req.run_id, "verdict": report.verdict.value, "runs": runs}),
+            ContentType="application/json",
+            ContentEncoding="gzip",
+        )
+        await self._answer(req, envelope, report.verdict.value, key, "")
 
     async def _answer(
         self,

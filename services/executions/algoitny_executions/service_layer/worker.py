@@ -39,7 +39,7 @@ from algoitny_executions.domain.judging import (
 )
 from algoitny_executions.service_layer.judge import Judge, UnknownLanguage
 from algoitny_shared.events import REGISTRY, EventEnvelope
-from algoitny_shared.events.catalog import ExecutionCompleted, ExecutionSubmitted
+from algoitny_shared.events.catalog import ExecutionCompleted, ExecutionSubmitted, ProblemJudgeFailed
 from algoitny_shared.kafka import DependencyUnavailable
 from algoitny_shared.uow import DynamoUnitOfWork, TransactionConflict
 
@@ -61,6 +61,25 @@ def _options(job: ExecutionSubmitted) -> JudgeOptions:
         checker=checker,  # type: ignore[arg-type]
         float_tolerance=tolerance,
         stop_on_first_failure=job.stop_on_first_failure,
+    )
+
+
+def _judge_failed(job: ExecutionSubmitted, report: JudgeReport, at: datetime) -> EventEnvelope:
+    """Tells the problem's registrar (through the problems service) that its checker or interactor failed."""
+    program = "interactor" if "interactor" in report.program_failure else "checker"
+    return REGISTRY.envelope(
+        ProblemJudgeFailed(
+            execution_id=job.execution_id,
+            platform=job.platform,
+            problem_id=job.problem_id,
+            program=program,
+            detail=report.program_failure[:500],
+            programs_version=job.judge_programs,
+            failed_at=at,
+        ),
+        producer=PRODUCER,
+        aggregate_id=job.execution_id,
+        aggregate_version=2,
     )
 
 
@@ -138,7 +157,9 @@ class JudgeWorker:
     async def _judge_job(self, job: ExecutionSubmitted, item: dict[str, Any], judge: Judge) -> None:
         t0 = time.monotonic()
         try:
-            test_set = await self._test_sets.load(job.platform, job.problem_id, job.test_set_version, job.incarnation)
+            test_set = await self._test_sets.load(
+                job.platform, job.problem_id, job.test_set_version, job.incarnation, job.judge_programs
+            )
         except ProblemGone:
             await self._finish(job, JudgeReport(verdict=Verdict.IE, detail="the problem's test set is gone"), t0)
             return
@@ -174,7 +195,10 @@ class JudgeWorker:
         flusher = asyncio.create_task(flush_progress(done))
         try:
             submission = Submission(language=job.language, code=decompress_code(item["code_z"]))
-            report = await judge.judge_async(submission, test_set, _limits(job), _options(job), on_test)
+            options = _options(job).model_copy(
+                update={"checker_program": test_set.checker_program, "interactor": test_set.interactor}
+            )
+            report = await judge.judge_async(submission, test_set, _limits(job), options, on_test)
         except UnknownLanguage as exc:
             report = JudgeReport(verdict=Verdict.IE, detail=str(exc))
         except ValueError as exc:  # code no longer valid for the judge (cannot happen for accepted input)
@@ -242,6 +266,8 @@ class JudgeWorker:
         uow = self._uow()
         uow.add(self._repo.complete(job.execution_id, fields))
         uow.publish(event)
+        if report.verdict == Verdict.IE and report.program_failure:
+            uow.publish(_judge_failed(job, report, finished))
         try:
             await uow.commit()
         except TransactionConflict:

@@ -194,6 +194,35 @@ class ProblemRepository:
             raise
         return "counted"
 
+    async def record_judge_health(
+        self, platform: str, problem_id: str, expected_version: int, health: dict[str, Any], inbox_put: dict[str, Any]
+    ) -> str:
+        """Set the problem's ``judge_health`` (not an edit: its version stays) and the consumer's inbox
+        mark in one transaction, on condition that the problem was not edited since it was read.
+        Returns recorded / duplicate / changed."""
+        items = [
+            inbox_put,
+            {
+                "Update": {
+                    "TableName": self.problems,
+                    "Key": self.key(platform, problem_id),
+                    "UpdateExpression": "SET judge_health = :h",
+                    "ConditionExpression": "attribute_exists(platform) AND version = :v",
+                    "ExpressionAttributeValues": {":h": to_value(health), ":v": {"N": str(expected_version)}},
+                }
+            },
+        ]
+        try:
+            await asyncio.to_thread(self._client.transact_write_items, TransactItems=items)
+        except self._client.exceptions.TransactionCanceledException as exc:
+            reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                return "duplicate"
+            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                return "changed"
+            raise
+        return "recorded"
+
     # ------------------------------------------------------------------ reads
 
     async def get(self, platform: str, problem_id: str, consistent: bool = False) -> Problem | None:

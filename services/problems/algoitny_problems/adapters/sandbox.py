@@ -25,6 +25,7 @@ from algoitny_problems.adapters.s3_objects import delete_prefix
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import SandboxLimits, SandboxRunCompleted, SandboxRunRequested
+from algoitny_shared.judge_programs import JudgeProgram
 from algoitny_shared.uow import DynamoUnitOfWork
 
 REQUESTER = "problems"
@@ -74,6 +75,8 @@ class Sandbox(Protocol):
         checker: str = "tokens",
         float_tolerance: float | None = None,
         abandoned: Callable[[], bool] = lambda: False,
+        checker_program: JudgeProgram | None = None,
+        interactor: JudgeProgram | None = None,
     ) -> SandboxOutcome: ...
 
 
@@ -118,6 +121,8 @@ class KafkaSandbox:
         checker: str = "tokens",
         float_tolerance: float | None = None,
         abandoned: Callable[[], bool] = lambda: False,
+        checker_program: JudgeProgram | None = None,
+        interactor: JudgeProgram | None = None,
     ) -> SandboxOutcome:
         answer = await self._answer(run_id)
         if answer is None:
@@ -132,6 +137,9 @@ class KafkaSandbox:
                 "code": code,
                 "inputs": [base64.b64encode(x).decode() for x in inputs],
                 "expected": [base64.b64encode(x).decode() for x in expected] if expected is not None else None,
+                # With expected outputs: the problem's own checker or interactor judges each run.
+                "checker_program": checker_program.model_dump() if checker_program else None,
+                "interactor": interactor.model_dump() if interactor else None,
             }
             await asyncio.to_thread(
                 self._s3.put_object, Bucket=self._bucket, Key=request_key, Body=_gz_json(body), ContentEncoding="gzip"

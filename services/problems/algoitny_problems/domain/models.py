@@ -10,6 +10,7 @@ from typing import Any, Literal, TypeAlias
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from algoitny_shared.errors import AppError, ErrorCode
+from algoitny_shared.judge_programs import JudgeProgram, programs_version
 from algoitny_shared.languages import JudgeLanguage
 from algoitny_shared.platforms import PLATFORM_PATTERN as PLATFORM_PATTERN
 from algoitny_shared.platforms import PROBLEM_ID_PATTERN as PROBLEM_ID_PATTERN
@@ -31,6 +32,39 @@ MAX_CREATE_CASE_BYTES = 64 * 1024  # cases sent with the create stay inline (one
 MAX_CASE_FIELD_CHARS = 8 * 1024 * 1024  # input or output of one case (bigger ones go to S3 gzipped)
 MAX_SET_CASES = 10_000
 MAX_ORDINAL = 999_999
+
+CHECKER_PROGRAM_DOC = (
+    "A special checker (any judge language), run as `checker <input> <output> <answer>` with testlib exit "
+    "codes: 0 accepted, 1 wrong answer, 2 presentation error, 3 checker failure (an internal error of the "
+    "problem, reported to its registrar in `judge_health`). Replaces `checker`. Managers only."
+)
+INTERACTOR_DOC = (
+    "An interactor (any judge language), run as `interactor <input> <its output file> <answer>` with its "
+    "stdin/stdout joined to the program's; its testlib exit code is the verdict. Makes the problem interactive. "
+    "Managers only."
+)
+
+
+class JudgeHealth(BaseModel):
+    """The last failure of the problem's own checker or interactor the judge reported (the problem's
+    registrar sees it; a new checker or interactor clears it)."""
+
+    status: Literal["failing"] = "failing"
+    program: str = Field(description="checker or interactor")
+    detail: str
+    execution_id: str | None = None
+    programs_version: str | None = None
+    failures: int = 1
+    last_failure_at: datetime
+
+
+def _one_judge_program(checker_program: JudgeProgram | None, interactor: JudgeProgram | None) -> None:
+    if checker_program is not None and interactor is not None:
+        raise AppError(
+            ErrorCode.VALIDATION_FAILED,
+            "An interactive problem's interactor decides the verdict: send either checker_program or interactor",
+            reason="checker_and_interactor",
+        )
 
 
 class TestCaseIn(BaseModel):
@@ -80,11 +114,18 @@ class _Editable(BaseModel):
     checker: Checker = "tokens"
     # DynamoDB numbers stop at 1e-130; tolerances below 1e-12 mean nothing for doubles anyway.
     float_tolerance: float | None = Field(default=None, ge=1e-12, le=1)
+    checker_program: JudgeProgram | None = Field(default=None, description=CHECKER_PROGRAM_DOC)
+    interactor: JudgeProgram | None = Field(default=None, description=INTERACTOR_DOC)
 
     @field_validator("tags")
     @classmethod
     def _tags(cls, tags: list[str]) -> list[str]:
         return _clean_tags(tags)
+
+    @model_validator(mode="after")
+    def _one_program(self) -> _Editable:
+        _one_judge_program(self.checker_program, self.interactor)
+        return self
 
 
 class NewProblem(_Editable):
@@ -135,6 +176,8 @@ class ProblemPatch(BaseModel):
     checker: Checker | None = None
     # DynamoDB numbers stop at 1e-130; tolerances below 1e-12 mean nothing for doubles anyway.
     float_tolerance: float | None = Field(default=None, ge=1e-12, le=1)
+    checker_program: JudgeProgram | None = Field(default=None, description=CHECKER_PROGRAM_DOC + " null removes it.")
+    interactor: JudgeProgram | None = Field(default=None, description=INTERACTOR_DOC + " null removes it.")
 
     @field_validator("tags")
     @classmethod
@@ -196,6 +239,9 @@ class Problem(BaseModel):
     memory_limit_mb: int
     checker: Checker
     float_tolerance: float | None = None
+    checker_program: JudgeProgram | None = None
+    interactor: JudgeProgram | None = None
+    judge_health: JudgeHealth | None = None
     status: Status
     test_case_count: int = 0
     test_set_version: int = 0
@@ -256,10 +302,20 @@ class Problem(BaseModel):
         if self.status == "deleted":
             raise AppError(ErrorCode.CONFLICT, f"Problem {self.key} is deleted", problem=self.key)
 
+    @property
+    def programs_version(self) -> str | None:
+        """Names the checker and interactor programs (None: neither); on the public view and on
+        submissions, so the judge reloads a cached test set when either changes."""
+        return programs_version(self.checker_program, self.interactor)
+
     def edited(self, changes: dict[str, Any], now: datetime | None = None) -> Problem:
         self.ensure_writable()
         merged = {**self.model_dump(), **changes, "version": self.version + 1, "updated_at": now or _now()}
-        return Problem.model_validate(merged)
+        edited = Problem.model_validate(merged)
+        _one_judge_program(edited.checker_program, edited.interactor)
+        if edited.programs_version != self.programs_version:
+            edited = edited.model_copy(update={"judge_health": None})  # a new program: no failure of it yet
+        return edited
 
     def completed(self, now: datetime | None = None) -> Problem:
         self.ensure_writable()
@@ -332,13 +388,28 @@ class ProblemView(BaseModel):
     deleted_at: datetime | None = None
     samples: list[SampleCase] = Field(default_factory=list)
     reference_solution: str | None = None
+    interactive: bool = Field(default=False, description="The problem talks to the program (an interactor judges)")
+    judge_programs: str | None = Field(
+        default=None, description="Version of the problem's checker/interactor programs (null: none)"
+    )
+    checker_program: JudgeProgram | None = Field(default=None, description="Managers only")
+    interactor: JudgeProgram | None = Field(default=None, description="Managers only")
+    judge_health: JudgeHealth | None = Field(
+        default=None, description="Managers only: the last failure of the problem's checker or interactor"
+    )
 
     @classmethod
     def of(cls, problem: Problem, can_manage: bool) -> ProblemView:
         data = problem.model_dump(exclude={"samples"})
         if not can_manage:
-            data["reference_solution"] = None
-        return cls(**data, samples=problem.samples)
+            for private in ("reference_solution", "checker_program", "interactor", "judge_health"):
+                data[private] = None
+        return cls(
+            **data,
+            samples=problem.samples,
+            interactive=problem.interactor is not None,
+            judge_programs=problem.programs_version,
+        )
 
 
 class ProblemSummary(BaseModel):
@@ -388,6 +459,10 @@ class TestCasePage(BaseModel):
     test_case_count: int
     items: list[TestCaseOut]
     next_cursor: str | None = None
+    checker_program: JudgeProgram | None = Field(
+        default=None, description="The problem's special checker (managers' pages only: the judge reads it here)"
+    )
+    interactor: JudgeProgram | None = Field(default=None, description="The problem's interactor (managers' pages only)")
 
 
 def samples_page(problem: Problem) -> TestCasePage:

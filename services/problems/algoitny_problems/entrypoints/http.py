@@ -263,7 +263,10 @@ def make_app(container: Container | None = None) -> FastAPI:
         wanted = _ordinals(ordinals)
         problem, manage = await c.service.load_for(platform, problem_id, identity)
         if manage:
-            return await c.test_sets.page(problem, limit=limit, cursor=cursor, ordinals=wanted)
+            page = await c.test_sets.page(problem, limit=limit, cursor=cursor, ordinals=wanted)
+            return page.model_copy(
+                update={"checker_program": problem.checker_program, "interactor": problem.interactor}
+            )
         if wanted is not None or cursor is not None:
             raise AppError(
                 ErrorCode.FORBIDDEN,

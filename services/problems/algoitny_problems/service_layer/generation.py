@@ -73,6 +73,7 @@ from algoitny_shared.events.catalog import (
     SandboxLimits,
 )
 from algoitny_shared.identity import Identity
+from algoitny_shared.judge_programs import PROGRAM_FAILURE_PREFIX
 from algoitny_shared.llm import LlmUnavailable
 from algoitny_shared.uow import DynamoUnitOfWork, TransactionConflict
 
@@ -338,6 +339,17 @@ class GenerationService:
             job = await self.load(job_id)
 
 
+def _programs(problem: Problem) -> dict[str, Any]:
+    """The problem's checker or interactor for a sandbox run with expected outputs (none: no argument,
+    so sandboxes that predate them still serve ordinary problems)."""
+    programs: dict[str, Any] = {}
+    if problem.checker_program is not None:
+        programs["checker_program"] = problem.checker_program
+    if problem.interactor is not None:
+        programs["interactor"] = problem.interactor
+    return programs
+
+
 class GenerationWorker:
     def __init__(
         self,
@@ -542,6 +554,8 @@ class GenerationWorker:
             time.monotonic() - t0,
         )
         if outcome.verdict == "IE":
+            if outcome.detail.startswith(PROGRAM_FAILURE_PREFIX):  # the problem's fault: retrying will not help
+                raise JobFailed(outcome.detail[:500])
             raise Transient(f"the sandbox failed internally: {outcome.detail}")
         return outcome
 
@@ -624,6 +638,7 @@ class GenerationWorker:
                 expected=[s.output.encode() for s in problem.samples],
                 checker=problem.checker,
                 float_tolerance=problem.float_tolerance,
+                **_programs(problem),
             )
             who = "the authored reference solution" if authored_solution else "the reference solution"
             if outcome.verdict == "CE":
@@ -747,6 +762,9 @@ class GenerationWorker:
             str(job.solution_code),
             inputs,
             self._solution_limits(problem),
+            # An interactive problem's answer file is the case's input (its interactor knows the rest);
+            # the reference solution must still win against the interactor on every case.
+            **({"expected": inputs, **_programs(problem)} if problem.interactor else {}),
         )
         if outcome.verdict == "CE":
             raise JobFailed(f"the reference solution does not compile: {outcome.compile_message[:300]}")
@@ -763,7 +781,7 @@ class GenerationWorker:
             except UnicodeDecodeError:
                 raise JobFailed(f"the reference solution printed non-UTF-8 bytes on case {start + run.index}") from None
             outputs.append(run.stdout)
-        return outputs
+        return list(inputs) if problem.interactor else outputs
 
     async def _finish(self, state: _JobState, problem: Problem) -> None:
         job = state.job

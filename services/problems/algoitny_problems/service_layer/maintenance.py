@@ -17,11 +17,12 @@ from algoitny_problems.adapters.generation_jobs import GenerationJobRepository
 from algoitny_problems.adapters.repository import ProblemRepository
 from algoitny_problems.adapters.sandbox import SandboxObjects
 from algoitny_problems.adapters.test_cases import TestCaseStore, location
-from algoitny_problems.domain.models import Problem
+from algoitny_problems.domain.models import JudgeHealth, Problem
 from algoitny_shared.events import EventEnvelope
-from algoitny_shared.events.catalog import ExecutionCompleted
+from algoitny_shared.events.catalog import ExecutionCompleted, ProblemJudgeFailed
 from algoitny_shared.inbox import Inbox
 from algoitny_shared.topics import PROBLEMS_GROUP
+from algoitny_shared.uow import TransactionConflict
 
 log = logging.getLogger(__name__)
 COLLECT_LEASE_S = 600.0
@@ -140,5 +141,39 @@ class ExecutionCounter:
         )
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
+    async def on_judge_failed(self, envelope: EventEnvelope, payload: ProblemJudgeFailed) -> None:
+        """The problem's checker or interactor failed in the judge: its registrar sees it as the
+        problem's ``judge_health`` (a failure of a program since replaced is ignored)."""
+        for _ in range(3):
+            problem = await self._repo.get(payload.platform, payload.problem_id, consistent=True)
+            if problem is None or (payload.programs_version and problem.programs_version != payload.programs_version):
+                self.outcomes["stale_failure"] = self.outcomes.get("stale_failure", 0) + 1
+                return
+            previous = problem.judge_health
+            same = previous is not None and previous.programs_version == problem.programs_version
+            health = JudgeHealth(
+                program=payload.program,
+                detail=payload.detail[:500],
+                execution_id=payload.execution_id,
+                programs_version=problem.programs_version,
+                failures=(previous.failures + 1) if same and previous else 1,
+                last_failure_at=payload.failed_at,
+            )
+            outcome = await self._repo.record_judge_health(
+                payload.platform,
+                payload.problem_id,
+                problem.version,
+                health.model_dump(mode="json"),
+                self._inbox.put_request(PROBLEMS_GROUP, str(envelope.event_id)),
+            )
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+            if outcome != "changed":
+                return
+            log.warning("judge failure of %s/%s raced an edit; again", payload.platform, payload.problem_id)
+        raise TransactionConflict(["judge health kept racing edits"])
+
     def handlers(self) -> dict[str, Any]:
-        return {"executions.ExecutionCompleted": self.on_execution_completed}
+        return {
+            "executions.ExecutionCompleted": self.on_execution_completed,
+            "executions.ProblemJudgeFailed": self.on_judge_failed,
+        }

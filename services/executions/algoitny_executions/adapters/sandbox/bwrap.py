@@ -136,6 +136,16 @@ class BwrapSandbox:
         self.box_cpus = box_cpus
         self._seccomp = build_filter()
         self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def kill(self) -> bool:
+        """Kills the box running now (its whole pid namespace goes with bubblewrap); False if none runs.
+        Its ``run`` then raises SandboxError."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return False
+        proc.kill()
+        return True
 
     def _argv(self, binds: Sequence[Bind], box: Path | None, tmpfs_bytes: int, seccomp_fd: int) -> list[str]:
         argv = [
@@ -186,14 +196,24 @@ class BwrapSandbox:
         binds: Sequence[Bind] = (),
         box: Path | None = None,
         on_result: Callable[[RawRun], bool] | None = None,
+        pass_fds: Sequence[int] = (),
     ) -> list[RawRun]:
         """Run ``spec.argv`` once per input inside one box; ``on_result`` False stops early.
 
         With ``on_result`` each run is handed over as it ends and the returned runs carry no
         stdout/stderr (a test's output is dropped once it is classified); without it
-        (sandbox batches, whose outputs are the product) every run is returned whole."""
-        with self._lock:
-            return self._run(spec, binds, box, on_result)
+        (sandbox batches, whose outputs are the product) every run is returned whole.
+        ``pass_fds`` (an interactive run's pipe ends, named by a ``|R W`` input) are handed to the
+        box and closed here once it started, whatever happens, so the other side sees EOF when
+        this box ends."""
+        owned = list(pass_fds)  # _run closes them right after the box started and empties the list
+        try:
+            with self._lock:
+                return self._run(spec, binds, box, on_result, owned)
+        finally:
+            for fd in owned:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
     def _run(
         self,
@@ -201,7 +221,9 @@ class BwrapSandbox:
         binds: Sequence[Bind],
         box: Path | None,
         on_result: Callable[[RawRun], bool] | None,
+        pass_fds: list[int] | None = None,
     ) -> list[RawRun]:
+        pass_fds = pass_fds if pass_fds is not None else []
         tmpfs_bytes = 2 * spec.out_cap + 2 * spec.err_cap + 8 * 1024 * 1024
         if self.cgroup is not None:
             box_memory = spec.memory_bytes + tmpfs_bytes + TMP_SIZE + SHM_SIZE + RUNNER_OVERHEAD_BYTES
@@ -215,7 +237,7 @@ class BwrapSandbox:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                pass_fds=(seccomp_fd,),
+                pass_fds=(seccomp_fd, *pass_fds),
                 cwd="/",
                 env={},
                 close_fds=True,
@@ -224,6 +246,10 @@ class BwrapSandbox:
             raise SandboxError(f"cannot start bubblewrap: {exc}") from exc
         finally:
             os.close(seccomp_fd)
+            while pass_fds:
+                with contextlib.suppress(OSError):
+                    os.close(pass_fds.pop())
+        self._proc = proc
         timer = threading.Timer(deadline_s, proc.kill)
         timer.daemon = True
         timer.start()
@@ -276,6 +302,7 @@ class BwrapSandbox:
                 raise SandboxError(f"sandbox ended early (exit {code}): {err.strip()}")
             return results
         finally:
+            self._proc = None
             timer.cancel()
             if proc.poll() is None:
                 proc.kill()

@@ -23,7 +23,12 @@
  *   directory emptied (with /tmp and /dev/shm) after every test, or "-" to keep files (compile step),
  *   cpu_ms wall_ms as_bytes(0 = none) fsize_bytes nproc stack_bytes nofile out_cap err_cap ack
  *   cwd_quota_bytes (0 = none: the disk space the files under cwd may take, for a host directory),
- *   ntests, then ntests lines: an input path, or "-" for /dev/null.
+ *   ntests, then ntests lines: an input path, or "-" for /dev/null, or "|R W": stdin is the
+ *   inherited fd R and stdout the inherited fd W (an interactive problem's pipes, passed in by the
+ *   host; the runner closes its own copies once the program started, so either end sees EOF when
+ *   the other side's box ends).
+ * An argv item containing "%T" has it replaced by the test's index (a checker run per test reads
+ *   /in/<index>, /out/<index>, /ans/<index>).
  * For each test it writes to stdout one header line
  *   "T <index> <E|S|X> <code> <cpu_us> <wall_us> <maxrss_kb> <flags> <out_len> <err_len>\n"
  * followed by out_len bytes of the test's stdout and err_len bytes of its stderr.
@@ -286,6 +291,36 @@ static void kill_all_others(void) {
     }
 }
 
+/* argv with every "%T" replaced by the test index (a fresh copy; the child execs it). */
+static char **argv_for_test(char **argv, int t) {
+    int n = 0;
+    while (argv[n]) n++;
+    char **out = calloc((size_t)n + 1, sizeof(char *));
+    if (!out) return argv;
+    char idx[16];
+    snprintf(idx, sizeof idx, "%d", t);
+    for (int i = 0; i < n; i++) {
+        const char *a = argv[i];
+        size_t len = strlen(a) + 1, extra = 0;
+        for (const char *p = strstr(a, "%T"); p; p = strstr(p + 2, "%T")) extra += strlen(idx);
+        char *b = malloc(len + extra);
+        if (!b) return argv;
+        char *w = b;
+        while (*a) {
+            if (a[0] == '%' && a[1] == 'T') {
+                w += sprintf(w, "%s", idx);
+                a += 2;
+            } else {
+                *w++ = *a++;
+            }
+        }
+        *w = 0;
+        out[i] = b;
+    }
+    out[n] = NULL;
+    return out;
+}
+
 static int launch_mode(int argc, char **argv) {
     /* runner launch <uid> <gid> <cgroup.procs path>... -- command... */
     if (argc < 5) return 2;
@@ -350,8 +385,18 @@ int main(int argc, char **argv) {
 
     extern char **environ;
     for (int t = 0; t < ntests; t++) {
-        int infd = strcmp(inputs[t], "-") == 0 ? open("/dev/null", O_RDONLY | O_CLOEXEC)
+        int pipe_in = -1, pipe_out = -1;
+        int infd;
+        if (inputs[t][0] == '|') {
+            if (sscanf(inputs[t] + 1, "%d %d", &pipe_in, &pipe_out) != 2 || pipe_in < 3 || pipe_out < 3) {
+                errno = EINVAL;
+                die("pipe spec");
+            }
+            infd = pipe_in;
+        } else {
+            infd = strcmp(inputs[t], "-") == 0 ? open("/dev/null", O_RDONLY | O_CLOEXEC)
                                                : open(inputs[t], O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        }
         int outfd = make_capture(cwd);
         int errfd = make_capture(cwd);
         int report[2];
@@ -365,7 +410,8 @@ int main(int argc, char **argv) {
         if (pid == 0) {
             int e = 0;
             if (infd < 0) e = errno;
-            if (!e && (dup2(infd, 0) < 0 || dup2(outfd, 1) < 0 || dup2(errfd, 2) < 0)) e = errno;
+            if (!e && (dup2(infd, 0) < 0 || dup2(pipe_out >= 0 ? pipe_out : outfd, 1) < 0 || dup2(errfd, 2) < 0))
+                e = errno;
             syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
             struct rlimit rl;
             long long cpu_s = (cpu_ms + 999) / 1000 + 1;
@@ -388,7 +434,8 @@ int main(int argc, char **argv) {
             if (!e && chdir(cwd) != 0) e = errno;
             signal(SIGPIPE, SIG_DFL);
             if (!e) {
-                execve(cargv[0], cargv, environ);
+                char **targv = argv_for_test(cargv, t);
+                execve(targv[0], targv, environ);
                 e = errno;
             }
             if (write(report[1], &e, sizeof e) < 0) _exit(127);
@@ -396,6 +443,7 @@ int main(int argc, char **argv) {
         }
         close(report[1]);
         if (infd >= 0) close(infd);
+        if (pipe_out >= 0) close(pipe_out); /* the program holds the pipes now: EOF follows its end */
 
         int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
         int flags = 0;
