@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
+from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import to_item
 from algoitny_shared.tables import TableSpec
 
@@ -14,7 +14,7 @@ INBOX_TTL_S = 14 * 24 * 3600
 
 class Inbox:
     def __init__(self, client: Any, spec: TableSpec, namespace: str) -> None:
-        self._client = client
+        self._client = AsyncDynamoDB(client)
         self.table = spec.physical(namespace)
 
     @staticmethod
@@ -22,14 +22,13 @@ class Inbox:
         return f"{consumer}#{event_id}"
 
     async def seen(self, consumer: str, event_id: str) -> bool:
-        resp = await asyncio.to_thread(
-            self._client.get_item,
+        resp = await self._client.get_item(
             TableName=self.table,
             Key={"pk": {"S": self._key(consumer, event_id)}},
             ConsistentRead=True,
         )
         item = resp.get("Item")
-        return bool(item) and int(item.get("expires_at", {"N": "0"})["N"]) > time.time()
+        return item is not None and int(item.get("expires_at", {"N": "0"})["N"]) > time.time()
 
     def put_request(self, consumer: str, event_id: str) -> dict[str, Any]:
         """A conditional Put for TransactWriteItems: fails if the event was already processed."""
@@ -51,7 +50,7 @@ class Inbox:
         """Record the event as processed; False if it already was (a concurrent duplicate)."""
         put = self.put_request(consumer, event_id)["Put"]
         try:
-            await asyncio.to_thread(self._client.put_item, **put)
+            await self._client.put_item(**put)
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
         return True

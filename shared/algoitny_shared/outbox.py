@@ -15,6 +15,7 @@ import time
 import uuid
 from typing import Any, Protocol
 
+from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.metrics import OUTBOX_PENDING
@@ -37,7 +38,7 @@ def _seq(envelope: EventEnvelope) -> str:
 
 class Outbox:
     def __init__(self, client: Any, spec: TableSpec, namespace: str) -> None:
-        self._client = client
+        self._client = AsyncDynamoDB(client)
         self._namespace = namespace
         self.table = spec.physical(namespace)
         self._wake = asyncio.Event()
@@ -74,7 +75,7 @@ class Outbox:
 
 class OutboxRelay:
     def __init__(self, client: Any, outbox: Outbox, publisher: Publisher, service: str, poll_interval_s: float) -> None:
-        self._client = client
+        self._client = AsyncDynamoDB(client)
         self._outbox = outbox
         self._publisher = publisher
         self._service = service
@@ -100,8 +101,7 @@ class OutboxRelay:
         self._outbox.notify()
 
     async def pending(self, limit: int = 100) -> list[dict[str, Any]]:
-        resp = await asyncio.to_thread(
-            self._client.query,
+        resp = await self._client.query(
             TableName=self._outbox.table,
             IndexName="PendingIndex",
             KeyConditionExpression="pending = :p",
@@ -129,8 +129,7 @@ class OutboxRelay:
         """Lease the item so that several relay replicas do not publish it concurrently."""
         now = int(time.time())
         try:
-            await asyncio.to_thread(
-                self._client.update_item,
+            await self._client.update_item(
                 TableName=self._outbox.table,
                 Key={"event_id": {"S": event_id}},
                 UpdateExpression="SET lease_until = :until, lease_owner = :me",
@@ -148,8 +147,7 @@ class OutboxRelay:
 
     async def _mark_sent(self, event_id: str) -> None:
         now = int(time.time())
-        await asyncio.to_thread(
-            self._client.update_item,
+        await self._client.update_item(
             TableName=self._outbox.table,
             Key={"event_id": {"S": event_id}},
             UpdateExpression="REMOVE pending, lease_until, lease_owner SET sent_at = :now, expires_at = :exp",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
+from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.events import EventEnvelope
 from algoitny_shared.faults import CRASH_AFTER_COMMIT, crash_point
 from algoitny_shared.outbox import Outbox
@@ -22,7 +22,7 @@ class TransactionConflict(Exception):
 
 class DynamoUnitOfWork:
     def __init__(self, client: Any, outbox: Outbox, fault_points: frozenset[str] = frozenset()) -> None:
-        self._client = client
+        self._client = AsyncDynamoDB(client)
         self._outbox = outbox
         self._faults = fault_points
         self._items: list[dict[str, Any]] = []
@@ -41,7 +41,7 @@ class DynamoUnitOfWork:
         if len(self._items) > MAX_TRANSACTION_ITEMS:
             raise ValueError(f"a transaction takes at most {MAX_TRANSACTION_ITEMS} items, got {len(self._items)}")
         try:
-            await asyncio.to_thread(self._client.transact_write_items, TransactItems=self._items)
+            await self._client.transact_write_items(TransactItems=self._items)
         except self._client.exceptions.TransactionCanceledException as exc:
             reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
             raise TransactionConflict(reasons) from exc

@@ -29,6 +29,7 @@ from algoitny_ratelimit.domain.quota import (
     state,
     utc_now,
 )
+from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import (
@@ -369,7 +370,7 @@ class PlanMembership:
         self._plans = plans
         self._user_plans = user_plans
         self._inbox = inbox
-        self._client = client
+        self._client = AsyncDynamoDB(client)
 
     async def _apply(
         self,
@@ -402,7 +403,7 @@ class PlanMembership:
                     if counted is not None:
                         items.append(self._plans.add_users(counted, 1))
             try:
-                await asyncio.to_thread(self._client.transact_write_items, TransactItems=items)
+                await self._client.transact_write_items(TransactItems=items)
                 for touched in {current.counted_in if current else None, target[0] if target else None} - {None}:
                     self._plans.forget(str(touched))
                 return
