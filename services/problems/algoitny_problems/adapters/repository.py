@@ -162,35 +162,17 @@ class ProblemRepository:
             return None
         return int(resp["Attributes"]["test_set_seq"]["N"])
 
-    async def add_execution(self, platform: str, problem_id: str, inbox_put: dict[str, Any]) -> str:
-        """+1 on the execution count and the consumer's inbox mark, in one transaction, so a
-        redelivered event never counts twice. Returns counted / duplicate / unknown_problem."""
-        items = [
-            inbox_put,
-            {
-                "Update": {
-                    "TableName": self.problems,
-                    "Key": self.key(platform, problem_id),
-                    "UpdateExpression": "ADD execution_count :one",
-                    "ConditionExpression": "attribute_exists(platform)",
-                    "ExpressionAttributeValues": {":one": {"N": "1"}},
-                }
-            },
-        ]
-        try:
-            await self._client.transact_write_items(TransactItems=items)
-        except self._client.exceptions.TransactionCanceledException as exc:
-            reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
-            if reasons and reasons[0] == "ConditionalCheckFailed":
-                return "duplicate"
-            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-                try:
-                    await self._client.put_item(**inbox_put["Put"])
-                except self._client.exceptions.ConditionalCheckFailedException:
-                    return "duplicate"
-                return "unknown_problem"
-            raise
-        return "counted"
+    def add_execution(self, platform: str, problem_id: str) -> dict[str, Any]:
+        """+1 on the execution count of a problem that exists (a transaction item)."""
+        return {
+            "Update": {
+                "TableName": self.problems,
+                "Key": self.key(platform, problem_id),
+                "UpdateExpression": "ADD execution_count :one",
+                "ConditionExpression": "attribute_exists(platform)",
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+            }
+        }
 
     # ------------------------------------------------------------------ reads
 
