@@ -23,7 +23,7 @@ from typing import Any, Protocol, TypeVar
 from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.events import EventEnvelope
 from algoitny_shared.faults import CRASH_AFTER_COMMIT, crash_point
-from algoitny_shared.outbox import Outbox
+from algoitny_shared.outbox import Outbox, shard_of
 
 MAX_TRANSACTION_ITEMS = 100
 T = TypeVar("T")
@@ -148,7 +148,8 @@ class DynamoUnitOfWork(_CollectingUnitOfWork):
             reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
             raise TransactionConflict(reasons) from exc
         crash_point(CRASH_AFTER_COMMIT, self._faults)
-        self._outbox.notify()
+        if events:
+            self._outbox.notify({shard_of(e.aggregate_id) for e in events})
 
 
 class InMemoryUnitOfWork(_CollectingUnitOfWork):
