@@ -21,6 +21,7 @@ from support.e2e_config import (
     REGISTRAR_PLAN,
 )
 from support.google_keys import FakeGoogle, serve_jwks
+from support.problem_pages import serve_problem_pages
 
 E2E_SERVICES = ["gateway", "accounts", "problems", "ratelimit", "search-indexer", "executions", "stats"]
 # The suite sends many requests from one address: raw per-client limits are raised here and
@@ -57,8 +58,18 @@ def google() -> Iterator[FakeGoogle]:
 
 
 @pytest.fixture(scope="session")
-def platform(stack_env: dict[str, str], provisioned: dict[str, Any], google: FakeGoogle) -> Iterator[Platform]:
+def problem_pages() -> Iterator[str]:
+    """Codeforces, Baekjoon and AtCoder pages served locally for the problem-import tests."""
+    with serve_problem_pages() as overrides:
+        yield overrides
+
+
+@pytest.fixture(scope="session")
+def platform(
+    stack_env: dict[str, str], provisioned: dict[str, Any], google: FakeGoogle, problem_pages: str
+) -> Iterator[Platform]:
     env = {
+        "ALGOITNY_IMPORT_ORIGIN_OVERRIDES": problem_pages,
         **stack_env,
         "ALGOITNY_ADMIN_TOKEN": ADMIN_TOKEN,
         # Tests stand in for a proxy: each sets X-Forwarded-For to its own address.

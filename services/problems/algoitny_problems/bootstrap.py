@@ -11,18 +11,23 @@ from faststream.kafka import KafkaBroker
 from algoitny_problems.adapters.authoring import ProgramAuthor
 from algoitny_problems.adapters.control import ControlRepository
 from algoitny_problems.adapters.generation_jobs import GenerationJobRepository
+from algoitny_problems.adapters.import_jobs import ImportJobStore
+from algoitny_problems.adapters.page_fetcher import PageFetcher
+from algoitny_problems.adapters.page_llm import LlmPageReader
+from algoitny_problems.adapters.page_parsers import READERS
 from algoitny_problems.adapters.plans import HttpPlanCaps, PlanCaps
 from algoitny_problems.adapters.repository import ProblemRepository
 from algoitny_problems.adapters.sandbox import KafkaSandbox, SandboxMailbox, SandboxObjects
 from algoitny_problems.adapters.test_cases import TestCaseStore
 from algoitny_problems.service_layer.generation import GenerationService, GenerationSettings, GenerationWorker
+from algoitny_problems.service_layer.imports import ImportService
 from algoitny_problems.service_layer.maintenance import ExecutionCounter, GarbageCollector
 from algoitny_problems.service_layer.test_sets import TestSetService
 from algoitny_problems.service_layer.use_cases import ProblemService
 from algoitny_problems.settings import ProblemsSettings
 from algoitny_shared.cursor import CursorCodec
 from algoitny_shared.dynamo import dynamodb, s3
-from algoitny_shared.identity import IdentitySigner
+from algoitny_shared.identity import Identity, IdentitySigner
 from algoitny_shared.inbox import Inbox
 from algoitny_shared.kafka import EventConsumer, EventPublisher, make_broker
 from algoitny_shared.llm import GeminiClient
@@ -51,6 +56,7 @@ class Container:
     generation: GenerationService
     generation_worker: GenerationWorker
     plan_caps: PlanCaps
+    imports: ImportService
 
 
 def build(settings: ProblemsSettings | None = None) -> Container:
@@ -113,7 +119,8 @@ def build(settings: ProblemsSettings | None = None) -> Container:
         max_input_kb=settings.generation_max_input_kb,
         batch_max_mb=settings.generation_batch_max_mb,
     )
-    author = ProgramAuthor(GeminiClient(settings))
+    gemini = GeminiClient(settings)
+    author = ProgramAuthor(gemini)
     generation = GenerationService(jobs, repo, uow, cursors, author, test_sets, gen_settings)
     sandbox = KafkaSandbox(
         blobs, settings.sandbox_bucket(), client, repo.control, uow, timeout_s=settings.generation_sandbox_timeout_s
@@ -122,6 +129,28 @@ def build(settings: ProblemsSettings | None = None) -> Container:
     plan_caps = HttpPlanCaps(
         httpx.AsyncClient(base_url=settings.ratelimit_url, timeout=5.0),
         IdentitySigner(settings.internal_secret.get_secret_value()),
+    )
+
+    async def registrar_cap(identity: Identity) -> tuple[str, int] | None:
+        """What a registrar's new problem counts against (admins: nothing), as POST /problems does."""
+        if identity.is_admin or identity.user_id is None:
+            return None
+        return identity.user_id, await plan_caps.max_problems(identity.plan)
+
+    imports = ImportService(
+        ImportJobStore(client, repo.control),
+        PageFetcher(
+            set(settings.import_hosts),
+            origin_overrides=settings.import_origin_overrides,
+            max_bytes=settings.import_max_page_bytes,
+            timeout_s=settings.import_timeout_s,
+        ),
+        service,
+        hosts=settings.import_hosts,
+        readers=READERS,
+        llm=LlmPageReader(gemini),
+        plan_cap=registrar_cap,
+        max_active_per_user=settings.import_max_active_per_user,
     )
     return Container(
         settings,
@@ -141,4 +170,5 @@ def build(settings: ProblemsSettings | None = None) -> Container:
         generation,
         worker,
         plan_caps,
+        imports,
     )

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from algoitny_shared.buckets import SANDBOX_IO, TEST_CASE_PAYLOADS
 from algoitny_shared.llm import LlmSettings
+from algoitny_shared.settings import DEVELOPMENT_ENVIRONMENTS
 
 
 class ProblemsSettings(LlmSettings):
@@ -67,6 +68,26 @@ class ProblemsSettings(LlmSettings):
     sandbox_bucket_name: str = Field(
         default="", description="Sandbox-run bucket (executions'); empty means <namespace>-executions-sandbox."
     )
+
+    import_hosts: dict[str, str] = Field(
+        default={"codeforces.com": "codeforces", "acmicpc.net": "baekjoon", "atcoder.jp": "atcoder"},
+        description="Hosts whose problem pages may be imported (without www.), each with the platform its problems "
+        "get. Known platforms are read by their own parser; any other host needs Gemini (offline: refused).",
+    )
+    import_origin_overrides: dict[str, str] = Field(
+        default={},
+        description="Tests only: fetch a host's pages from another origin (host -> http://127.0.0.1:port/prefix). "
+        "Refused outside development and test environments.",
+    )
+    import_max_page_bytes: int = Field(default=2 * 1024 * 1024, ge=16 * 1024, le=16 * 1024 * 1024)
+    import_timeout_s: float = Field(default=10.0, gt=0, le=60, description="The whole fetch, redirects included.")
+    import_max_active_per_user: int = Field(default=3, ge=1, le=50, description="Unfinished imports per registrar.")
+
+    @model_validator(mode="after")
+    def _overrides_only_in_development(self) -> ProblemsSettings:
+        if self.import_origin_overrides and self.environment not in DEVELOPMENT_ENVIRONMENTS:
+            raise ValueError("import_origin_overrides is for tests; it is refused in " + repr(self.environment))
+        return self
 
     def sandbox_bucket(self) -> str:
         return self.sandbox_bucket_name or SANDBOX_IO.physical(self.namespace)

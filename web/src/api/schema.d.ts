@@ -580,6 +580,52 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/problem-imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start Import
+         * @description Import a problem from its page (Codeforces, Baekjoon, AtCoder; other configured sites through
+         *     Gemini): a job fetches the page and creates a draft with the samples as test cases. Poll the job
+         *     (Location); 422 `import_refused` says why an address cannot be imported.
+         *
+         *     Requires a bearer token of an admin or of a user whose plan may register problems.
+         */
+        post: operations["post_api_v1_problem-imports"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/problem-imports/{import_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Import
+         * @description The import's state; once `succeeded`, `problem_path` is the new draft.
+         *
+         *     Requires a bearer token of an admin or of a user whose plan may register problems.
+         */
+        get: operations["get_api_v1_problem-imports_import_id"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/problems": {
         parameters: {
             query?: never;
@@ -1487,6 +1533,50 @@ export interface components {
             token_id?: string | null;
             /** User Id */
             user_id?: string | null;
+        };
+        /** ImportRequest */
+        ImportRequest: {
+            /**
+             * Url
+             * Format: uri
+             * @description The problem page, e.g. https://codeforces.com/problemset/problem/4/A
+             */
+            url: string;
+        };
+        /** ImportView */
+        ImportView: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Error */
+            error?: string | null;
+            /** Id */
+            id: string;
+            /** Method */
+            method: string;
+            /** Platform */
+            platform: string;
+            /** Problem Id */
+            problem_id: string;
+            /**
+             * Problem Path
+             * @description The draft's API path once the import succeeded.
+             */
+            problem_path?: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "running" | "succeeded" | "failed";
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Url */
+            url: string;
         };
         /** JobPage */
         JobPage: {
@@ -3835,6 +3925,70 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PlanList"];
+                };
+            };
+        };
+    };
+    "post_api_v1_problem-imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImportRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportView"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "get_api_v1_problem-imports_import_id": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                import_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportView"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

@@ -68,6 +68,52 @@ function useAction() {
   return { error, busy, done, act };
 }
 
+/** A registrar gives a problem page's address; the platform imports it as a draft with its samples. */
+function ImportFromUrl() {
+  const { t } = useI18n();
+  const [url, setUrl] = useState("");
+  const [state, setState] = useState<string | null>(null);
+  const action = useAction();
+  const start = async (e: FormEvent) => {
+    e.preventDefault();
+    await action.act(async () => {
+      let job = await ok(api.POST("/api/v1/problem-imports", { body: { url } }));
+      setState(job.status);
+      const deadline = Date.now() + 60_000;
+      while ((job.status === "pending" || job.status === "running") && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 500));
+        job = await ok(api.GET("/api/v1/problem-imports/{import_id}", { params: { path: { import_id: job.id } } }));
+        setState(job.status);
+      }
+      if (job.status === "succeeded") navigate(`/admin/problems/${job.platform}/${job.problem_id}`);
+      else setState(`${t("importFailed")}: ${job.error ?? job.status}`);
+    });
+  };
+  return (
+    <section aria-labelledby="h-import">
+      <h2 id="h-import">{t("importFromUrl")}</h2>
+      <form onSubmit={start} className="grid">
+        <label className="wide">
+          {t("problemUrl")}
+          <input
+            required
+            type="url"
+            maxLength={500}
+            value={url}
+            onChange={(e) => setUrl(e.target.value)}
+            placeholder="https://codeforces.com/problemset/problem/4/A"
+          />
+        </label>
+        <ErrorMessage error={action.error} />
+        {state && <p role="status">{state}</p>}
+        <button type="submit" disabled={action.busy}>
+          {t("importFromUrl")}
+        </button>
+      </form>
+    </section>
+  );
+}
+
 function Problems() {
   const { t, lang } = useI18n();
   const [status, setStatus] = useState<"draft" | "completed" | "deleted">("draft");
@@ -118,6 +164,7 @@ function Problems() {
 
   return (
     <>
+      <ImportFromUrl />
       <section aria-labelledby="h-new-problem">
         <h2 id="h-new-problem">
           {t("create")}: {t("problem")}

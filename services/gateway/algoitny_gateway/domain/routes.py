@@ -158,6 +158,11 @@ ROUTES: tuple[Route, ...] = (
         "/problems/{platform}/{problem_id}/history",
         access="admin",
     ),
+    # Problem import from a problem page's address (problems service; registrars).
+    Route("POST", f"{API}/problem-imports", "problems", "/problem-imports", access="registrar"),
+    Route(
+        "GET", f"{API}/problem-imports/{{import_id}}", "problems", "/problem-imports/{import_id}", access="registrar"
+    ),
     # Test-case generation jobs (problems service; registrars). Four segments after /problems, like
     # /testcases; /generation-jobs/{job_id} and its /events, /cancel, /retry never clash.
     Route(

@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from algoitny_problems.bootstrap import Container, build
 from algoitny_problems.domain.access import is_registrar, manages, owner_filter, require_manager, require_registrar
 from algoitny_problems.domain.generation import JOB_ID_PATTERN, GenerationRequest, JobPage, JobStatus, JobView
+from algoitny_problems.domain.imports import IMPORT_ID_PATTERN, ImportRequest, ImportView
 from algoitny_problems.domain.models import (
     IDEMPOTENCY_KEY_PATTERN,
     PLATFORM_PATTERN,
@@ -56,6 +57,7 @@ IdempotencyKey = Annotated[
 Include = Annotated[Literal["testcases"] | None, Query(description="`testcases`: the whole current test set too")]
 MAX_ORDINALS = 100
 JobIdPath = Annotated[str, Path(pattern=JOB_ID_PATTERN)]
+ImportIdPath = Annotated[str, Path(pattern=IMPORT_ID_PATTERN)]
 
 
 def _ordinals(raw: str | None) -> list[int] | None:
@@ -93,6 +95,7 @@ def make_app(container: Container | None = None) -> FastAPI:
             async with event_runtime(c.broker, c.relay, c.settings, tasks=tasks):
                 yield
         finally:
+            await c.imports.close()
             await c.plan_caps.close()
 
     async def s3_ready() -> None:
@@ -296,6 +299,22 @@ def make_app(container: Container | None = None) -> FastAPI:
     ) -> TestSetResult:
         """Append cases: the current set plus these, written as a new version, then made current."""
         return await _write(platform, problem_id, body, "append", identity, idempotency_key)
+
+    # ------------------------------------------------------------------ import from a problem page
+
+    @app.post("/problem-imports", status_code=202, response_model=ImportView, tags=["problem imports"])
+    async def start_import(body: ImportRequest, identity: CurrentIdentity, response: Response) -> ImportView:
+        """Import a problem from its page (Codeforces, Baekjoon, AtCoder; other configured sites through
+        Gemini): a job fetches the page and creates a draft with the samples as test cases. Poll the job
+        (Location); 422 `import_refused` says why an address cannot be imported."""
+        view = await c.imports.start(str(body.url), identity, trace_id=trace_id_var.get())
+        response.headers["Location"] = f"/api/v1/problem-imports/{view.id}"
+        return view
+
+    @app.get("/problem-imports/{import_id}", response_model=ImportView, tags=["problem imports"])
+    async def get_import(import_id: ImportIdPath, identity: CurrentIdentity) -> ImportView:
+        """The import's state; once `succeeded`, `problem_path` is the new draft."""
+        return await c.imports.get(import_id, identity)
 
     # ------------------------------------------------------------------ generation jobs
 

@@ -260,6 +260,10 @@ class ProblemService:
             raise AppError(ErrorCode.NOT_FOUND, f"Problem #{numeric_id} does not exist")
         return problem, manage
 
+    async def exists(self, platform: str, problem_id: str) -> bool:
+        """Whether any problem (draft, completed or deleted) holds this key."""
+        return await self._repo.get(platform, problem_id) is not None
+
     async def get(self, platform: str, problem_id: str, can_manage: bool) -> ProblemView:
         """AP-25: one GetItem (samples are on the item)."""
         return ProblemView.of(await self.load_visible(platform, problem_id, can_manage), can_manage)
