@@ -42,6 +42,7 @@ SHARDS = 16
 SENT_TTL_S = 7 * 24 * 3600
 LEASE_S = 10  # a shard's lease, renewed at every balance
 BALANCE_EVERY_S = 2.5
+SWEEP_ROUNDS = 4  # an idle relay looks at each of its shards every SWEEP_ROUNDS poll intervals
 MIN_LEFT_S = 3.0  # a shard is published from only while this much of its lease is left
 LEASES_KEY = {"event_id": {"S": "leases"}}  # the relays' heartbeats and the shard leases, one item
 
@@ -97,13 +98,14 @@ class Outbox:
         self._wake.set()
 
     async def wait(self, timeout: float) -> set[str] | None:
-        """Until notified or ``timeout``: the shards committed to since (None: look at all)."""
+        """Until notified or ``timeout``: the shards committed to since, None when told to look
+        at all of them, an empty set when the time ran out."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
         self._wake.clear()
         dirty, everything = self._dirty, self._everything
         self._dirty, self._everything = set(), False
-        return None if everything or not dirty else dirty
+        return None if everything else dirty
 
 
 class OutboxRelay:
@@ -117,6 +119,7 @@ class OutboxRelay:
         self._stopping = False
         self.owned: dict[str, float] = {}  # shard -> lease end (this relay's clock)
         self._balanced_at = 0.0
+        self._sweep = 0
 
     async def run(self) -> None:
         shards: set[str] | None = None  # None: every shard this relay owns
@@ -131,8 +134,11 @@ class OutboxRelay:
                     await asyncio.sleep(self._poll)
                     shards = None
                     continue
-                # Woken by a commit: its shards; at the poll interval: all (other replicas' commits).
-                shards = await self._outbox.wait(self._poll)
+                # Woken by a commit: its shards. At the poll interval (commits of other replicas,
+                # or of a relay that died): the next quarter of the shards owned, in turn, so an
+                # idle relay makes SHARDS / SWEEP_ROUNDS queries per interval, not SHARDS.
+                woken = await self._outbox.wait(self._poll)
+                shards = self._next_sweep() if woken == set() else woken
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.release_all())
@@ -226,12 +232,24 @@ class OutboxRelay:
                 break
         return out[:limit]
 
+    def _next_sweep(self) -> set[str]:
+        owned = sorted(self.owned, key=int)
+        if not owned:
+            return set()
+        step = math.ceil(len(owned) / SWEEP_ROUNDS)
+        start = self._sweep % len(owned)
+        self._sweep = start + step
+        return set((owned + owned)[start : start + step])
+
     async def drain_once(self, shards: Iterable[str] | None = None) -> int:
         """Publish the pending events of the shards this relay owns (of ``shards`` only, if
         given), each shard oldest first, shards concurrently; returns how many were published."""
         now = time.time()
         if now - self._balanced_at > BALANCE_EVERY_S or not self.owned:
-            await self.balance(now)
+            before = set(self.owned)
+            gained = await self.balance(now) - before
+            if shards is not None:  # shards just taken over: what their last owner left
+                shards = set(shards) | gained
         # A lease about to run out is not used: another relay may take it while we publish.
         owned = [s for s, until in self.owned.items() if until - now > MIN_LEFT_S]
         todo = owned if shards is None else [s for s in owned if s in set(shards)]
