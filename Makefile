@@ -17,7 +17,7 @@ lock:
 	 .lockvenv/bin/pip freeze --exclude-editable) > requirements.lock
 	rm -rf .lockvenv
 
-.PHONY: web web-types chromium lock help install system-deps infra-up infra-down infra-status run up down test test-unit lint docs events events-check analytics analytics-compact analytics-report bench faults fuzz clean
+.PHONY: k8s k8s-check k8s-tools infra-code infra-check dashboards web web-types chromium lock help install system-deps infra-up infra-down infra-status run up down test test-unit lint docs events events-check analytics analytics-compact analytics-report bench faults fuzz clean
 
 help:
 	@echo "make run    start infrastructure, services and demo data (Ctrl-C stops all)"
@@ -30,6 +30,8 @@ help:
 	@echo "make analytics-compact   merge each Parquet partition's files into one (safe beside the sink)"
 	@echo "make bench  benchmarks under bench/ (results in bench/results/)"
 	@echo "make faults fault injection under load (bench/faults)    make fuzz   schemathesis against the gateway"
+	@echo "make k8s    regenerate deploy/k8s/base   make k8s-check   render + validate the kustomize base and overlays"
+	@echo "make infra-code   regenerate deploy/infra (CloudFormation, Kafka topics)   make infra-check   stale? + cfn-lint"
 
 system-deps:
 	@missing=""; \
@@ -107,12 +109,41 @@ test: install web chromium events-check
 test-unit: install web
 	@ALGOITNY_ENVIRONMENT=$${ALGOITNY_ENVIRONMENT:-test} $(PY) -m pytest -q -m "not integration and not e2e"
 
-lint: $(STAMP)
+lint: $(STAMP) k8s-check infra-check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy shared/algoitny_shared $(filter-out %.egg-info,$(wildcard services/*/algoitny_*)) \
 	  clients/events/algoitny_events clients/analytics/algoitny_analytics
+
+# Kubernetes (deploy/k8s): the kustomize base is generated from the code's definitions (make k8s);
+# k8s-check renders base and overlays with kustomize (a kustomize or kubectl binary, else the one
+# k8s-tools builds from Go modules into .local/bin) and validates them (Kubernetes schemas from the
+# kubernetes-validate package, KEDA's CRD schema vendored in deploy/k8s/schemas) and their policies.
+KUSTOMIZE_VERSION := v5.7.1
+k8s: $(STAMP)
+	$(PY) deploy/k8s/manifests.py write
+
+k8s-tools:
+	@command -v kustomize >/dev/null || command -v kubectl >/dev/null || test -x .local/bin/kustomize || \
+	  { echo "building kustomize $(KUSTOMIZE_VERSION) from Go modules"; \
+	    GOBIN=$(CURDIR)/.local/bin go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION); }
+
+k8s-check: $(STAMP) k8s-tools
+	$(PY) deploy/k8s/check.py
+
+# AWS infrastructure code (deploy/infra) generated from tables.py, buckets.py and topics.py.
+infra-code: $(STAMP)
+	$(PY) deploy/infra/infra_code.py write
+
+infra-check: $(STAMP)
+	$(PY) deploy/infra/infra_code.py check
+	$(VENV)/bin/cfn-lint deploy/infra/algoitny.cfn.json
+
+# Grafana dashboards (deploy/observability/dashboards/), one per area; a unit test checks them and
+# that alerts.yaml and the dashboards name only metrics the code defines.
+dashboards: $(STAMP)
+	$(PY) deploy/observability/dashboards.py write
 
 docs: $(STAMP) events
 	$(PY) -m algoitny_shared.asyncapi --out docs/asyncapi.yaml

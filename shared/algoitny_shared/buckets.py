@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -12,6 +12,9 @@ class BucketSpec:
     owner: str
     name: str
     description: str = ""
+    expire_days: dict[str, int] = field(default_factory=dict)
+    """Lifecycle: objects under each key prefix expire this many days after they were written
+    (the infrastructure code's lifecycle rules, deploy/infra)."""
 
     def physical(self, namespace: str) -> str:
         # S3 names: 3-63 lowercase letters, digits and hyphens.
@@ -31,6 +34,9 @@ SANDBOX_IO = BucketSpec(
     description="Bulk data of sandbox runs (executions.SandboxRunRequested/Completed carry references only): "
     "requests/<run id>.json.gz (program and inputs, put by the requester) and results/<run id>.json.gz "
     "(outputs and verdicts, put by the judge worker).",
+    # A run's objects are read once, when its completion event is handled; a week covers a consumer
+    # that was down or a dead letter being replayed.
+    expire_days={"requests/": 7, "results/": 7},
 )
 
 ALL_BUCKETS: tuple[BucketSpec, ...] = (TEST_CASE_PAYLOADS, SANDBOX_IO)

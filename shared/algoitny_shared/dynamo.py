@@ -18,13 +18,15 @@ _deserializer = TypeDeserializer()
 
 
 def _client(kind: str, endpoint: str | None, region: str, key_id: str, secret: str) -> Any:
+    """Empty keys mean boto3's default credential chain (on Kubernetes: the pod's IAM role through
+    its service account), so no AWS key needs to sit in a manifest or a Secret."""
     session: Any = boto3.session.Session()
     return session.client(
         kind,
         endpoint_url=endpoint,
         region_name=region,
-        aws_access_key_id=key_id,
-        aws_secret_access_key=secret,
+        aws_access_key_id=key_id or None,
+        aws_secret_access_key=secret or None,
         config=Config(
             retries={"max_attempts": 4, "mode": "standard"},
             max_pool_connections=MAX_POOL_CONNECTIONS,

@@ -14,6 +14,10 @@ class TopicSpec:
     name: str
     description: str
     config: dict[str, str] = field(default_factory=dict)
+    partitions: int = 6
+    """Partitions in production (the infrastructure code creates them; deploy/infra, deploy/k8s). A
+    consumer group never runs more replicas than the fewest partitions of its topics, so this is
+    its scaling ceiling (docs/capacity.md). Local and test runs use ALGOITNY_KAFKA_TOPIC_PARTITIONS."""
 
     def physical(self, namespace: str) -> str:
         return f"{namespace}.{self.name}"
@@ -24,23 +28,33 @@ KEEP_FOREVER = {"retention.ms": "-1", "cleanup.policy": "delete"}
 # Dead letters are kept for 30 days, long enough to inspect and replay.
 DEAD_LETTER_RETENTION = {"retention.ms": str(30 * 24 * 3600 * 1000)}
 
-PROBLEM_EVENTS = TopicSpec("problems.events", "Lifecycle of problems and their test sets.", KEEP_FOREVER)
+# Planned partitions (10x today's load, docs/capacity.md): a topic's partitions bound the replicas
+# of each consumer group reading it; adding partitions later reshuffles keys (per-aggregate order
+# breaks across the change), so they are planned ahead.
+PROBLEM_EVENTS = TopicSpec("problems.events", "Lifecycle of problems and their test sets.", KEEP_FOREVER, partitions=24)
 
-ACCOUNT_EVENTS = TopicSpec("accounts.events", "Users registered and their plan changes.", KEEP_FOREVER)
+ACCOUNT_EVENTS = TopicSpec("accounts.events", "Users registered and their plan changes.", KEEP_FOREVER, partitions=24)
 
-RATELIMIT_EVENTS = TopicSpec("ratelimit.events", "Plan changes and metered usage (charges and refunds).", KEEP_FOREVER)
+RATELIMIT_EVENTS = TopicSpec(
+    "ratelimit.events", "Plan changes and metered usage (charges and refunds).", KEEP_FOREVER, partitions=24
+)
 
 EXECUTION_JOBS = TopicSpec(
     "executions.jobs",
     "Executions submitted for judging (the judge workers' work queue, one consumer group).",
     KEEP_FOREVER,
+    # One judge worker per partition at most, each judging one job at a time (docs/capacity.md).
+    partitions=512,
 )
 
 EXECUTION_EVENTS = TopicSpec(
-    "executions.events", "Judged runs of user code: verdicts and timings (and refunds due on IE).", KEEP_FOREVER
+    "executions.events",
+    "Judged runs of user code: verdicts and timings (and refunds due on IE).",
+    KEEP_FOREVER,
+    partitions=24,
 )
 
-HINT_EVENTS = TopicSpec("hints.events", "Hint requests and the hints generated for them.", KEEP_FOREVER)
+HINT_EVENTS = TopicSpec("hints.events", "Hint requests and the hints generated for them.", KEEP_FOREVER, partitions=24)
 
 DOMAIN_TOPICS: tuple[TopicSpec, ...] = (
     PROBLEM_EVENTS,
@@ -58,6 +72,7 @@ def dead_letter_topic(consumer_group: str) -> TopicSpec:
         f"{consumer_group}.dlq",
         f"Events the {consumer_group} consumer could not process, with the reason in headers.",
         DEAD_LETTER_RETENTION,
+        partitions=3,
     )
 
 

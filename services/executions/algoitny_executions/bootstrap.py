@@ -161,7 +161,7 @@ def build(settings: ExecutionsSettings | None = None) -> Container:
         topics=[HINT_EVENTS],
         handlers=HintAttacher(history).handlers(),
     )
-    if settings.consumers_enabled:
+    if settings.consumers_enabled and settings.attach_hints_enabled:
         hint_consumer.register()
     return Container(
         settings,

@@ -18,6 +18,11 @@ class ExecutionsSettings(ServiceSettings):
         "false for API-only replicas. Runs (POST /runs) need the judge too.",
     )
     judge_enabled: bool = Field(default=True, description="Start the sandboxed judge (workers and /runs need it)")
+    attach_hints_enabled: bool = Field(
+        default=True,
+        description="Join the executions consumer group (hints.events -> history items) when consumers are on; "
+        "false keeps dedicated judge workers out of it, so they scale on their own topic only (deploy/k8s).",
+    )
     judge_slots: int = Field(default=2, ge=1, le=64, description="Concurrent sandboxes (one uid and cgroup each)")
     judge_queue: int = Field(
         default=4,
