@@ -1,4 +1,4 @@
-"""The sharded outbox: relay throughput with 1 and 16 shards, 1 and 2 relays, order per aggregate.
+"""The sharded outbox: relay throughput with 1 and SHARDS shards, 1 and 2 relays, order per aggregate.
 
 Writes ``--events`` outbox rows over ``--aggregates`` aggregates (several versions each) into a
 table of its own on a moto of its own, then times relays draining them to a recording publisher
@@ -32,7 +32,7 @@ from algoitny_shared import outbox as outbox_module  # noqa: E402
 from algoitny_shared.dynamo import dynamodb  # noqa: E402
 from algoitny_shared.events import REGISTRY, EventEnvelope  # noqa: E402
 from algoitny_shared.events.catalog import ProblemCreated  # noqa: E402
-from algoitny_shared.outbox import Outbox, OutboxRelay  # noqa: E402
+from algoitny_shared.outbox import SHARDS, Outbox, OutboxRelay  # noqa: E402
 from algoitny_shared.settings import ServiceSettings  # noqa: E402
 from algoitny_shared.tables import ensure_tables, outbox_table  # noqa: E402
 
@@ -115,7 +115,7 @@ def main() -> None:
     with private_moto():
         settings = ServiceSettings(namespace=f"obench{uuid.uuid4().hex[:6]}")
         client = dynamodb(settings)
-        for shards, relays in ((1, 1), (16, 1), (16, 2)):
+        for shards, relays in ((1, 1), (SHARDS, 1), (SHARDS, 2)):
             got = asyncio.run(run(client, settings.namespace, shards, relays, events))
             print(f"[outbox_shards] {got}", flush=True)
             results.append(got)
