@@ -43,7 +43,7 @@ SHARDS = 32
 SENT_TTL_S = 7 * 24 * 3600
 LEASE_S = 10  # a shard's lease, renewed at every balance
 BALANCE_EVERY_S = 2.5
-SWEEP_ROUNDS = 4  # an idle relay looks at each of its shards every SWEEP_ROUNDS poll intervals
+SWEEP_SHARDS = 4  # an idle relay looks at this many of its shards per poll interval, in turn
 MIN_LEFT_S = 3.0  # a shard is published from only while this much of its lease is left
 LEASES_KEY = {"event_id": {"S": "leases"}}  # the relays' heartbeats and the shard leases, one item
 
@@ -136,8 +136,8 @@ class OutboxRelay:
                     shards = None
                     continue
                 # Woken by a commit: its shards. At the poll interval (commits of other replicas,
-                # or of a relay that died): the next quarter of the shards owned, in turn, so an
-                # idle relay makes SHARDS / SWEEP_ROUNDS queries per interval, not SHARDS.
+                # or of a relay that died): the next SWEEP_SHARDS of the shards owned, in turn, so
+                # an idle relay makes SWEEP_SHARDS queries per interval, not one per shard.
                 woken = await self._outbox.wait(self._poll)
                 shards = self._next_sweep() if woken == set() else woken
         finally:
@@ -237,7 +237,7 @@ class OutboxRelay:
         owned = sorted(self.owned, key=int)
         if not owned:
             return set()
-        step = math.ceil(len(owned) / SWEEP_ROUNDS)
+        step = min(SWEEP_SHARDS, len(owned))
         start = self._sweep % len(owned)
         self._sweep = start + step
         return set((owned + owned)[start : start + step])
