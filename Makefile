@@ -17,7 +17,7 @@ lock:
 	 .lockvenv/bin/pip freeze --exclude-editable) > requirements.lock
 	rm -rf .lockvenv
 
-.PHONY: k8s k8s-check k8s-tools infra-code infra-check dashboards web web-types chromium lock help install system-deps infra-up infra-down infra-status run up down test test-unit lint docs events events-check analytics analytics-compact analytics-report bench faults fuzz clean
+.PHONY: backup restore k8s k8s-check k8s-tools infra-code infra-check dashboards web web-types chromium lock help install system-deps infra-up infra-down infra-status run up down test test-unit lint docs events events-check analytics analytics-compact analytics-report bench faults fuzz clean
 
 help:
 	@echo "make run    start infrastructure, services and demo data (Ctrl-C stops all)"
@@ -29,6 +29,7 @@ help:
 	@echo "make analytics   follow the events into Parquet   make analytics-report FROM=YYYY-MM-DD TO=YYYY-MM-DD"
 	@echo "make analytics-compact   merge each Parquet partition's files into one (safe beside the sink)"
 	@echo "make bench  benchmarks under bench/ (results in bench/results/)"
+	@echo "make backup DIR=...   every table, test-case objects, Kafka offsets   make restore DIR=... [FORCE=1]"
 	@echo "make faults fault injection under load (bench/faults)    make fuzz   schemathesis against the gateway"
 	@echo "make k8s    regenerate deploy/k8s/base   make k8s-check   render + validate the kustomize base and overlays"
 	@echo "make infra-code   regenerate deploy/infra (CloudFormation, Kafka topics)   make infra-check   stale? + cfn-lint"
@@ -172,6 +173,20 @@ analytics-report: $(STAMP)
 
 bench: install web chromium
 	@bash bench/run.sh
+
+# Backup and restore of a namespace (every table as DynamoDB JSON lines, the test-case objects, the
+# Kafka offsets at the time): DIR is a directory or s3://bucket/prefix. Restore writes into empty tables
+# only (FORCE=1 overrides), then rebuilds the search index and the statistics by replay. docs/backup.md
+backup: $(STAMP)
+	@test -n "$(DIR)" || { echo "usage: make backup DIR=<directory or s3://bucket/prefix>"; exit 2; }
+	@ALGOITNY_ENVIRONMENT=$${ALGOITNY_ENVIRONMENT:-local} $(PY) -m algoitny_shared.backup backup "$(DIR)"
+
+restore: $(STAMP)
+	@test -n "$(DIR)" || { echo "usage: make restore DIR=<directory or s3://bucket/prefix> [FORCE=1]"; exit 2; }
+	@export ALGOITNY_ENVIRONMENT=$${ALGOITNY_ENVIRONMENT:-local}; \
+	 $(PY) -m algoitny_shared.backup restore "$(DIR)" $(if $(FORCE),--force) && \
+	 $(PY) -m algoitny_search_indexer reindex && \
+	 $(PY) -m algoitny_stats rebuild --drop-old
 
 faults: install
 	@bash bench/run.sh faults

@@ -4,6 +4,7 @@ endpoint failing for 30 s, each under steady load, then the consistency checks.
 
     .venv/bin/python bench/faults/run.py                     # the full suite
     .venv/bin/python bench/faults/run.py --seconds 5 --only kill:executions,kafka
+    .venv/bin/python bench/faults/run.py --replicas 2 --only kill:gateway,kill:problems   # one replica of two
 
 Writes bench/results/faults.json and prints the table. Exit status 1 if any check failed.
 """
@@ -35,13 +36,16 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--after", type=float, default=15.0, help="seconds of load after each fault")
     parser.add_argument("--only", default="", help="comma-separated fault names")
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="processes per service (2: a kill takes one replica of two)"
+    )
     args = parser.parse_args()
     faults = full_faults(args.kill_seconds, args.seconds)
     if args.only:
         wanted = args.only.split(",")
         faults = [f for f in faults if f.name in wanted]
-    report = run_suite(faults, clients=args.clients, after_s=args.after)
-    write_result("faults", report, echo=False)
+    report = run_suite(faults, clients=args.clients, after_s=args.after, replicas=args.replicas)
+    write_result("faults" if args.replicas == 1 else f"faults_replicas{args.replicas}", report, echo=False)
     print(table(report))
     sys.exit(0 if report["ok"] else 1)
 

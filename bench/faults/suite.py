@@ -76,8 +76,8 @@ def _wait_verdict(client: httpx.Client, eid: str, headers: dict[str, str], timeo
 
 
 @contextmanager
-def rig(opensearch_url: str = "http://127.0.0.1:9200", users: int = 4) -> Iterator[Rig]:
-    """Private Kafka + OpenSearch proxy + fake Gemini + the services, seeded."""
+def rig(opensearch_url: str = "http://127.0.0.1:9200", users: int = 4, replicas: int = 1) -> Iterator[Rig]:
+    """Private Kafka + OpenSearch proxy + fake Gemini + the services (``replicas`` processes of each), seeded."""
     kafka = PrivateKafka()
     target = httpx.URL(opensearch_url)
     proxy = TcpProxy(target.host, target.port or 9200)
@@ -101,13 +101,13 @@ def rig(opensearch_url: str = "http://127.0.0.1:9200", users: int = 4) -> Iterat
         "ALGOITNY_GEMINI_BACKOFF_S": "0.1",
         "ALGOITNY_GEMINI_BREAKER_RESET_S": "3",
     }
-    plat = Platform(namespace=namespace, base_port=free_base_port(), env=env)
+    plat = Platform(namespace=namespace, base_port=free_base_port(), env=env, replicas=replicas)
     try:
         with private_moto(), serve_gemini(gemini):
             plat.env["ALGOITNY_GEMINI_BASE_URL"] = gemini.url
             prepare(plat)
             plat.start_all(SERVICES)
-            plat.wait_ready(SERVICES, timeout_s=180)
+            plat.wait_ready(timeout_s=240)  # every replica
             data = seed(plat.url("gateway"), BENCH_TOKEN, problems=8, cases=2, users=users)
             with httpx.Client(base_url=plat.url("gateway"), timeout=30) as client:
                 for _user_id, headers in data.users:
@@ -135,15 +135,18 @@ def _drop_namespace(namespace: str, opensearch_url: str) -> None:
         httpx.delete(f"{opensearch_url}/{namespace}-*", timeout=10)
 
 
-def inject(r: Rig, fault: Fault) -> float:
-    """Apply the fault for ``fault.seconds``, undo it; returns the monotonic time it was undone."""
+def inject(r: Rig, fault: Fault, *, wait_ready: bool = True) -> float:
+    """Apply the fault for ``fault.seconds``, undo it; returns the monotonic time it was undone.
+    ``wait_ready=False``: a killed replica is started again but not waited for (its siblings serve;
+    call ``r.platform.wait_ready()`` before a fault that needs every replica)."""
     kind, _, target = fault.name.partition(":")
-    if kind == "kill":
+    if kind == "kill":  # with replicas: the first one (the others go on serving)
         r.platform.kill(target)
         time.sleep(fault.seconds)
         ended = time.monotonic()
         r.platform.start(target)
-        r.platform.wait_ready([target], timeout_s=120)
+        if wait_ready:
+            r.platform.wait_ready([target], timeout_s=120)
         return ended
     if kind == "kafka":
         r.kafka.stop()
@@ -169,7 +172,7 @@ def failed(status: int) -> bool:
 
 
 def run_fault(
-    r: Rig, fault: Fault, *, clients: int = 4, before_s: float = 3.0, after_s: float = 15.0
+    r: Rig, fault: Fault, *, clients: int = 4, before_s: float = 3.0, after_s: float = 15.0, wait_ready: bool = True
 ) -> dict[str, Any]:
     """One fault under the mix; then the consistency checks on what the mix got accepted."""
     total = before_s + fault.seconds + after_s + 120  # the load stops when the observation ends (below)
@@ -179,7 +182,8 @@ def run_fault(
     def load() -> None:
         box["result"] = asyncio.run(
             drive(
-                r.platform.url("gateway"),
+                # every gateway replica: the clients fail over as behind a load balancer (see drive)
+                r.platform.urls("gateway"),
                 r.data,
                 clients=clients,
                 seconds=total,
@@ -188,6 +192,7 @@ def run_fault(
                 keep_body=lambda p: p in ("submit", "create", "hint"),
                 timeout_s=15.0,
                 stop=stop_flag,
+                idempotency_keys=True,  # as the web app sends them
             )
         )
 
@@ -195,7 +200,7 @@ def run_fault(
     thread.start()
     time.sleep(before_s)
     started = time.monotonic()
-    ended = inject(r, fault)
+    ended = inject(r, fault, wait_ready=wait_ready)
     restored = time.monotonic()
     time.sleep(after_s)
     stop_flag.set()
@@ -251,9 +256,9 @@ def run_fault(
     }
 
 
-def run_suite(faults: list[Fault], *, clients: int = 4, after_s: float = 15.0) -> dict[str, Any]:
+def run_suite(faults: list[Fault], *, clients: int = 4, after_s: float = 15.0, replicas: int = 1) -> dict[str, Any]:
     results = []
-    with rig() as r:
+    with rig(replicas=replicas) as r:
         for fault in faults:
             print(f"[faults] {fault.name} for {fault.seconds} s ...", flush=True)
             res = run_fault(r, fault, clients=clients, after_s=after_s)
@@ -263,7 +268,7 @@ def run_suite(faults: list[Fault], *, clients: int = 4, after_s: float = 15.0) -
                 flush=True,
             )
             results.append(res)
-    return {"run": uuid.uuid4().hex[:8], "faults": results, "ok": all(r["ok"] for r in results)}
+    return {"run": uuid.uuid4().hex[:8], "replicas": replicas, "faults": results, "ok": all(r["ok"] for r in results)}
 
 
 def table(report: dict[str, Any]) -> str:

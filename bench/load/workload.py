@@ -154,13 +154,25 @@ async def drive(
     rng_seed: int = 7,
     timeout_s: float = 30.0,
     stop: threading.Event | None = None,
+    idempotency_keys: bool = False,
 ) -> LoadResult:
-    """Run the mix with ``clients`` concurrent clients for ``seconds`` (after ``warmup_s``), or until ``stop``."""
+    """Run the mix with ``clients`` concurrent clients for ``seconds`` (after ``warmup_s``), or until ``stop``.
+
+    ``base_url`` may name several gateway replicas, comma-separated: the clients then behave like the
+    web app behind a load balancer (a request that reached no replica goes to another; an idempotent
+    one, GET or carrying an ``Idempotency-Key``, is sent again after its replica failed).
+    ``idempotency_keys``: metered writes (submit, hint) carry a fresh key, as the web app sends them."""
     weights = weights or WEIGHTS
     names, w = list(weights), list(weights.values())
     samples: list[Sample] = []
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base_url, timeout=timeout_s, limits=limits) as client:
+    if "," in base_url:
+        from algoitny_shared.upstream import upstream_client
+
+        made = upstream_client(base_url, name="gateway", timeout=timeout_s, limits=limits, eject_s=2.0)
+    else:
+        made = httpx.AsyncClient(base_url=base_url, timeout=timeout_s, limits=limits)
+    async with made as client:
         start = time.monotonic()
         measure_from = start + warmup_s
         end = measure_from + seconds
@@ -170,6 +182,8 @@ async def drive(
             while time.monotonic() < end and not (stop is not None and stop.is_set()):
                 path = rng.choices(names, w)[0]
                 method, url, kwargs = request_for(path, seed, rng)
+                if idempotency_keys and path in ("submit", "hint"):
+                    kwargs["headers"] = {**kwargs.get("headers", {}), "idempotency-key": uuid.uuid4().hex}
                 t0 = time.monotonic()
                 status, body, kept = 0, None, None
                 try:

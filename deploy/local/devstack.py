@@ -7,6 +7,9 @@ and restart single services).
     python deploy/local/devstack.py run     # provision, seed demo data, start all, wait for Ctrl-C
     python deploy/local/devstack.py up      # the same, in the background (pid file)
     python deploy/local/devstack.py down    # stop what ``run`` or ``up`` started (recorded PIDs)
+
+``REPLICAS=2`` (``make run REPLICAS=2``) starts two processes of every service; the gateway and the
+services that call others spread requests over them (``algoitny_shared.upstream``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -80,6 +84,10 @@ class Platform:
     env: dict[str, str] = field(default_factory=dict)
     log_dir: Path = LOCAL_DIR / "logs"
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # Processes per service: the first on the service's port, the others on free ports (``name@port``);
+    # the gateway and the services that call others get every replica's URL (comma-separated).
+    replicas: int = 1
+    extra_ports: dict[str, list[int]] = field(default_factory=dict)
 
     def port(self, service: str) -> int:
         if "@" in service:  # a replica started on its own port
@@ -89,6 +97,20 @@ class Platform:
     def url(self, service: str) -> str:
         return f"http://{self.host}:{self.port(service)}"
 
+    def replica_ports(self, service: str) -> list[int]:
+        """Every replica's port, the service's own first (further ones chosen once, free ones)."""
+        if service not in self.extra_ports:
+            self.extra_ports[service] = [_free_port(self.host) for _ in range(self.replicas - 1)]
+        return [self.port(service), *self.extra_ports[service]]
+
+    def urls(self, service: str) -> str:
+        """The address setting for a service: each replica's URL, comma-separated."""
+        return ",".join(f"http://{self.host}:{p}" for p in self.replica_ports(service))
+
+    def replica_names(self, service: str) -> list[str]:
+        """The process names of a service's replicas (as in ``procs``)."""
+        return [service, *(f"{service}@{p}" for p in self.replica_ports(service)[1:])]
+
     def service_env(self, svc: ServiceDef, extra: dict[str, str] | None = None) -> dict[str, str]:
         env = {**os.environ, **self.env, **(extra or {})}
         env["ALGOITNY_NAMESPACE"] = self.namespace
@@ -97,20 +119,20 @@ class Platform:
         env["PYTHONUNBUFFERED"] = "1"
         if svc.name == "gateway":
             for upstream, var in GATEWAY_UPSTREAMS.items():
-                env[f"ALGOITNY_{var}_URL"] = self.url(upstream)
+                env[f"ALGOITNY_{var}_URL"] = self.urls(upstream)
             env.setdefault("ALGOITNY_PUBLIC_URL", self.url("gateway"))
         if svc.name == "search-indexer":  # its `reindex --source problems-service` reads the list API
-            env["ALGOITNY_PROBLEMS_URL"] = self.url("problems")
+            env["ALGOITNY_PROBLEMS_URL"] = self.urls("problems")
         if svc.name == "problems":  # reads a registrar's plan cap from ratelimit
-            env["ALGOITNY_RATELIMIT_URL"] = self.url("ratelimit")
+            env["ALGOITNY_RATELIMIT_URL"] = self.urls("ratelimit")
         if svc.name == "executions":  # reads problems and test sets, and display names, over HTTP
-            env["ALGOITNY_PROBLEMS_URL"] = self.url("problems")
-            env["ALGOITNY_ACCOUNTS_URL"] = self.url("accounts")
+            env["ALGOITNY_PROBLEMS_URL"] = self.urls("problems")
+            env["ALGOITNY_ACCOUNTS_URL"] = self.urls("accounts")
         if svc.name == "hints":
             for upstream in HINTS_UPSTREAMS:
                 var = f"ALGOITNY_{upstream.upper()}_URL"
                 if var not in (extra or {}):  # a test may point hints at a fake (e.g. executions)
-                    env[var] = self.url(upstream)
+                    env[var] = self.urls(upstream)
         return env
 
     def start(
@@ -140,6 +162,8 @@ class Platform:
         for svc in SERVICES:
             if names is None or svc.name in names:
                 self.start(svc.name)
+                for port in self.replica_ports(svc.name)[1:]:
+                    self.start(svc.name, replica_port=port)
 
     def wait_ready(self, names: list[str] | None = None, timeout_s: float = 90.0) -> None:
         pending = set(names or self.procs)
@@ -176,6 +200,12 @@ class Platform:
                 proc.kill()
                 proc.wait()
         self.procs.clear()
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
 
 def _run_tool(args: list[str], env: dict[str, str]) -> str:
@@ -284,7 +314,10 @@ def main() -> None:
     parser.add_argument("command", choices=["run", "up", "down"])
     args = parser.parse_args()
     base_port = int(os.environ.get("ALGOITNY_GATEWAY_PORT", "8000"))
-    platform = Platform(namespace=os.environ.get("ALGOITNY_NAMESPACE", "algoitny"), base_port=base_port)
+    replicas = int(os.environ.get("REPLICAS") or os.environ.get("ALGOITNY_REPLICAS") or "1")
+    platform = Platform(
+        namespace=os.environ.get("ALGOITNY_NAMESPACE", "algoitny"), base_port=base_port, replicas=max(1, replicas)
+    )
     pid_file = services_pid_file(platform.namespace)
 
     if args.command == "down":
@@ -324,6 +357,11 @@ def main() -> None:
                     f"  Demo admin:     {email} / {password}   (POST {gateway}/api/v1/auth/login)",
                     f"  Demo problems:  {loaded} new; try {gateway}/api/v1/problems/search?q=watermelon",
                     f"                  or {gateway}/api/v1/problems/search?q=boj1000 (suggest?q=wat as you type)",
+                    *(
+                        [f"  Replicas:       {replicas} per service; the gateway's: {platform.urls('gateway')}"]
+                        if replicas > 1
+                        else []
+                    ),
                     f"  Logs:           {platform.log_dir}",
                     "",
                 ]

@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from algoitny_shared import tracing
 from algoitny_shared.errors import PROBLEM_JSON, AppError, ErrorCode, problem_body
 from algoitny_shared.identity import IdentitySigner
 from algoitny_shared.logging import request_id_var, trace_id_var
@@ -64,8 +65,10 @@ class EdgeMiddleware:
         max_body_bytes: int,
         body_limit: Callable[[str, str], int] | None = None,
         streamed: Callable[[str, str], bool] | None = None,
+        trust_traceparent: bool = True,
     ) -> None:
         self.app = app
+        self.trust_traceparent = trust_traceparent
         self.service = service
         self.max_body = max_body_bytes
         self.body_limit = body_limit
@@ -80,8 +83,25 @@ class EdgeMiddleware:
         request_id = request_id[:128]
         request_id_var.set(request_id)
         trace_id_var.set(_trace_id(headers.get("traceparent")) or request_id)
-        started = time.perf_counter()
         status_holder = {"status": 500}
+        with tracing.server_span(scope["method"], headers, trust_parent=self.trust_traceparent) as span:
+            span.set_attribute("algoitny.request_id", request_id)
+            try:
+                await self._serve(scope, receive, send, headers, request_id, status_holder)
+            finally:
+                route = getattr(scope.get("route"), "path", "unmatched")
+                tracing.end_server_span(span, scope["method"], route, status_holder["status"])
+
+    async def _serve(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: dict[str, str],
+        request_id: str,
+        status_holder: dict[str, int],
+    ) -> None:
+        started = time.perf_counter()
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -240,11 +260,14 @@ def create_app(
     body_limit: Callable[[str, str], int] | None = None,
     streamed: Callable[[str, str], bool] | None = None,
     metrics_token: str | None = None,
+    trust_traceparent: bool = True,
 ) -> FastAPI:
     """``own_docs=False`` leaves /openapi.json and /docs to the caller (the gateway composes its own).
     ``streamed`` selects requests whose body the app reads itself (see :class:`EdgeMiddleware`);
     with ``metrics_token``, /metrics answers only ``Authorization: Bearer <metrics_token>``
-    (an app that faces the public, i.e. the gateway)."""
+    (an app that faces the public, i.e. the gateway). ``trust_traceparent=False`` (the public app)
+    starts a new trace for each request, linking a client's ``traceparent`` rather than joining it."""
+    tracing.configure_tracing(settings)
     app = FastAPI(
         title=title,
         version=version,
@@ -262,6 +285,7 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         body_limit=body_limit,
         streamed=streamed,
+        trust_traceparent=trust_traceparent,
     )
     if settings.capacity_log:  # benchmarks: label each DynamoDB call with the API call it serves
         from algoitny_shared.capacity import CallLabelMiddleware

@@ -26,6 +26,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.publisher.producer import AioKafkaFastProducerImpl
 from pydantic import ValidationError
 
+from algoitny_shared import tracing
 from algoitny_shared.events import REGISTRY, EventEnvelope, UnknownEventType
 from algoitny_shared.inbox import Inbox
 from algoitny_shared.logging import event_id_var, trace_id_var
@@ -52,6 +53,7 @@ DLQ_HEADERS = (
 
 def make_broker(settings: ServiceSettings) -> KafkaBroker:
     """A broker whose producer waits for all in-sync replicas and never duplicates on retry."""
+    tracing.configure_tracing(settings)
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=f"{settings.namespace}.{settings.service_name}",
@@ -169,17 +171,14 @@ class EventPublisher:
     async def publish(self, envelope: EventEnvelope, topic: str) -> None:
         """Publish and wait for the broker's acknowledgement (acks=all); a broken producer is
         replaced and the publish tried once more on the new one."""
-        await self._producer.publish(
-            envelope.to_bytes(),
-            topic=topic,
-            key=envelope.key,
-            headers={
-                "content-type": "application/json",
-                "event-type": envelope.event_type,
-                "event-id": str(envelope.event_id),
-                "schema-version": str(envelope.schema_version),
-            },
-        )
+        headers = {
+            "content-type": "application/json",
+            "event-type": envelope.event_type,
+            "event-id": str(envelope.event_id),
+            "schema-version": str(envelope.schema_version),
+        }
+        tracing.inject_headers(headers)  # the W3C traceparent of the publishing span
+        await self._producer.publish(envelope.to_bytes(), topic=topic, key=envelope.key, headers=headers)
         EVENTS_PUBLISHED.labels(self._settings.service_name, envelope.event_type).inc()
 
 
@@ -273,6 +272,13 @@ class EventConsumer:
         if self._inbox and await self._inbox.seen(self.group, str(envelope.event_id)):
             return self._count(envelope.event_type, "duplicate")
 
+        record = getattr(msg, "raw_message", None)
+        with tracing.consumer_span(
+            msg.headers, str(getattr(record, "topic", "")), self.group, envelope.event_type, str(envelope.event_id)
+        ):
+            return await self._handle(msg, envelope, handler, payload)
+
+    async def _handle(self, msg: Any, envelope: EventEnvelope, handler: EventHandler, payload: Any) -> str:
         attempts = self._settings.consumer_max_attempts
         for attempt in range(1, attempts + 1):
             try:

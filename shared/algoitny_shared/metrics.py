@@ -52,3 +52,8 @@ STATS_APPLY_DELAY = Gauge(
 STATS_BATCHES = Counter(
     "algoitny_stats_transactions_total", "Stats transactions by outcome (committed, retried)", ["outcome"]
 )
+UPSTREAM_RETRIES = Counter(
+    "algoitny_upstream_retries_total",
+    "Requests sent again to another replica of a service after one failed, by upstream and error",
+    ["upstream", "error"],
+)

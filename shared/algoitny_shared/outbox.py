@@ -27,6 +27,7 @@ import zlib
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from algoitny_shared import tracing
 from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.events import REGISTRY, EventEnvelope
@@ -82,6 +83,9 @@ class Outbox:
             "envelope": envelope.model_dump_json(),
             "created_at": int(time.time()),
         }
+        traceparent = tracing.current_traceparent()
+        if traceparent:  # the relay publishes under a span that continues this trace
+            item["traceparent"] = traceparent
         return {
             "Put": {
                 "TableName": self.table,
@@ -270,7 +274,10 @@ class OutboxRelay:
                     if self.owned.get(shard, 0) - time.time() < MIN_LEFT_S:
                         return published, seen  # renewed at the next pass, or another relay's now
                     envelope = EventEnvelope.model_validate_json(item["envelope"])
-                    await self._publisher.publish(envelope, item["topic"])
+                    with tracing.producer_span(
+                        item.get("traceparent"), item["topic"], envelope.event_type, item["event_id"]
+                    ):
+                        await self._publisher.publish(envelope, item["topic"])
                     sent.append(item["event_id"])
             finally:  # the marks in any order, together (a crash before them republishes: at least once)
                 await asyncio.gather(*(self._mark_sent(event_id) for event_id in sent))

@@ -109,6 +109,22 @@ class ServiceSettings(BaseSettings):
         "(benchmarks only; empty: off). See algoitny_shared.capacity.",
     )
 
+    upstream_eject_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="How long a replica of another service that failed a request is left out of the rotation "
+        "(passive health; see algoitny_shared.upstream). Address settings may list replicas comma-separated.",
+    )
+    tracing_otlp_endpoint: str = Field(
+        default="",
+        description="OTLP/HTTP traces endpoint (e.g. http://otel-collector:4318/v1/traces); empty: spans are "
+        "exported nowhere (trace ids still travel and appear in logs).",
+    )
+    tracing_sample_ratio: float = Field(
+        default=1.0, ge=0, le=1, description="Share of new traces recorded when an OTLP endpoint is set."
+    )
+
     fault_points: Annotated[frozenset[str], NoDecode] = Field(
         default=frozenset(),
         description="Comma-separated fault-injection points (tests only), e.g. crash_after_commit.",

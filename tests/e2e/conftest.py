@@ -21,6 +21,7 @@ from support.e2e_config import (
     REGISTRAR_PLAN,
 )
 from support.google_keys import FakeGoogle, serve_jwks
+from support.otlp_collector import Collector, serve_collector
 from support.problem_pages import serve_problem_pages
 
 E2E_SERVICES = ["gateway", "accounts", "problems", "ratelimit", "search-indexer", "executions", "stats"]
@@ -58,6 +59,13 @@ def google() -> Iterator[FakeGoogle]:
 
 
 @pytest.fixture(scope="session")
+def collector() -> Iterator[Collector]:
+    """Where the services export their spans (OTLP/HTTP), for the trace tests."""
+    with serve_collector() as found:
+        yield found
+
+
+@pytest.fixture(scope="session")
 def problem_pages() -> Iterator[str]:
     """Codeforces, Baekjoon and AtCoder pages served locally for the problem-import tests."""
     with serve_problem_pages() as overrides:
@@ -66,10 +74,16 @@ def problem_pages() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def platform(
-    stack_env: dict[str, str], provisioned: dict[str, Any], google: FakeGoogle, problem_pages: str
+    stack_env: dict[str, str],
+    provisioned: dict[str, Any],
+    google: FakeGoogle,
+    problem_pages: str,
+    collector: Collector,
 ) -> Iterator[Platform]:
     env = {
         "ALGOITNY_IMPORT_ORIGIN_OVERRIDES": problem_pages,
+        "ALGOITNY_TRACING_OTLP_ENDPOINT": collector.url,
+        "OTEL_BSP_SCHEDULE_DELAY": "200",  # export spans within moments (the SDK's default: 5 s)
         **stack_env,
         "ALGOITNY_ADMIN_TOKEN": ADMIN_TOKEN,
         # Tests stand in for a proxy: each sets X-Forwarded-For to its own address.

@@ -34,6 +34,7 @@ from algoitny_shared.outbox import Outbox, OutboxRelay
 from algoitny_shared.tables import EXECUTIONS_OUTBOX
 from algoitny_shared.topics import EXECUTION_JOBS, EXECUTIONS_GROUP, HINT_EVENTS, JUDGE_WORKER_GROUP
 from algoitny_shared.uow import DynamoUnitOfWork
+from algoitny_shared.upstream import upstream_client
 
 log = logging.getLogger(__name__)
 JOB_POLL_INTERVAL_MS = 30 * 60 * 1000
@@ -120,8 +121,10 @@ def build(settings: ExecutionsSettings | None = None) -> Container:
         client, outbox, EventPublisher(broker, settings), settings.service_name, settings.outbox_poll_interval_s
     )
     signer = IdentitySigner(settings.internal_secret.get_secret_value())
-    problems_http = httpx.AsyncClient(base_url=settings.problems_url, timeout=settings.upstream_timeout_s)
-    accounts_http = httpx.AsyncClient(base_url=settings.accounts_url, timeout=min(settings.upstream_timeout_s, 2.0))
+    problems_http = upstream_client(settings.problems_url, name="problems", timeout=settings.upstream_timeout_s)
+    accounts_http = upstream_client(
+        settings.accounts_url, name="accounts", timeout=min(settings.upstream_timeout_s, 2.0)
+    )
     history = HistoryRepository(client, settings.namespace)
     config = judge_config(settings)
     holder = JudgeHolder(config)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from faststream.kafka import KafkaBroker
 
 from algoitny_problems.adapters.authoring import ProgramAuthor
@@ -35,6 +34,7 @@ from algoitny_shared.outbox import Outbox, OutboxRelay
 from algoitny_shared.tables import PROBLEMS_INBOX, PROBLEMS_OUTBOX
 from algoitny_shared.topics import EXECUTION_EVENTS, PROBLEMS_GROUP
 from algoitny_shared.uow import DynamoUnitOfWork
+from algoitny_shared.upstream import upstream_client
 
 
 @dataclass
@@ -127,7 +127,7 @@ def build(settings: ProblemsSettings | None = None) -> Container:
     )
     worker = GenerationWorker(jobs, repo, service, test_sets, sandbox, author, uow, gen_settings)
     plan_caps = HttpPlanCaps(
-        httpx.AsyncClient(base_url=settings.ratelimit_url, timeout=5.0),
+        upstream_client(settings.ratelimit_url, name="ratelimit", timeout=5.0),
         IdentitySigner(settings.internal_secret.get_secret_value()),
     )
 

@@ -116,10 +116,32 @@ const auth: Middleware = {
 
 const retried = new WeakSet<Request>();
 
+/** Idempotent requests (GET, HEAD, or a write carrying an Idempotency-Key) that got no answer at
+ * all (the gateway replica serving them went away) are sent again, twice at most: the load
+ * balancer then picks a live gateway, and the key makes a repeated write harmless. */
+async function fetchRetryingIdempotent(input: Request): Promise<Response> {
+  const idempotent = input.method === "GET" || input.method === "HEAD" || input.headers.has("idempotency-key");
+  const spare = idempotent ? input.clone() : null;
+  try {
+    return await fetch(input);
+  } catch (err) {
+    if (!spare || (err instanceof DOMException && err.name === "AbortError")) throw err;
+    for (const wait of [250, 1000]) {
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      try {
+        return await fetch(spare.clone());
+      } catch (again) {
+        if (again instanceof DOMException && again.name === "AbortError") throw again;
+      }
+    }
+    throw err;
+  }
+}
+
 /** fetch with one retry after renewing the session when the access token has expired. */
 async function fetchWithRenewal(input: Request): Promise<Response> {
   const copy = input.clone();
-  const resp = await fetch(input);
+  const resp = await fetchRetryingIdempotent(input);
   if (resp.status === 401 && session && !retried.has(copy) && !copy.url.includes("/auth/")) {
     if (await renewSession()) {
       retried.add(copy);

@@ -18,6 +18,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from algoitny_shared.tokens import JWKS_PATH, VerificationKeys, unverified_kid
+from algoitny_shared.upstream import first_url, upstream_client
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,8 @@ class JwksKeys:
     def __init__(
         self, accounts_url: str, *, refresh_s: float = 300.0, min_interval_s: float = 2.0, timeout_s: float = 5.0
     ) -> None:
-        self.url = accounts_url.rstrip("/") + JWKS_PATH
+        self._accounts = accounts_url  # one or more replicas, comma-separated
+        self.url = first_url(accounts_url) + JWKS_PATH
         self._refresh_s = refresh_s
         self._min_interval_s = min_interval_s
         self._timeout_s = timeout_s
@@ -51,8 +53,8 @@ class JwksKeys:
             if not force and time.monotonic() - self._fetched_at < self._min_interval_s:
                 return False
             self._fetched_at = time.monotonic()
-            async with httpx.AsyncClient(timeout=self._timeout_s) as client:
-                resp = await client.get(self.url)
+            async with upstream_client(self._accounts, name="accounts", timeout=self._timeout_s) as client:
+                resp = await client.get(JWKS_PATH)
                 resp.raise_for_status()
                 keys = VerificationKeys.from_jwks(resp.json())
             if not len(keys):

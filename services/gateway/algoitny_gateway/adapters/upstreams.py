@@ -11,6 +11,7 @@ import httpx
 from algoitny_gateway.domain.routes import Upstream
 from algoitny_gateway.settings import GatewaySettings
 from algoitny_shared.errors import AppError, ErrorCode
+from algoitny_shared.upstream import RETRY_SAFE, upstream_client
 
 
 class Upstreams:
@@ -29,8 +30,12 @@ class Upstreams:
         # closing ("server disconnected"), which surfaced as a 503 in a fuzz run.
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=2.0)
         self._timeout = settings.upstream_timeout_s
+        # Each setting may list several replicas (comma-separated): requests are spread over them, and
+        # one that never reached a replica, or an idempotent one, is retried on another.
         self._clients = {
-            name: httpx.AsyncClient(base_url=url, timeout=settings.upstream_timeout_s, limits=limits)
+            name: upstream_client(
+                url, name=name, timeout=settings.upstream_timeout_s, limits=limits, eject_s=settings.upstream_eject_s
+            )
             for name, url in bases.items()
         }
 
@@ -43,9 +48,13 @@ class Upstreams:
         params: Any,
         content: bytes | AsyncIterable[bytes],
         headers: dict[str, str],
+        retry_safe: bool = False,
     ) -> httpx.Response:
+        """``retry_safe``: the write may be sent again to another replica (see algoitny_shared.upstream)."""
         client = self._clients[upstream]
-        request = client.build_request(method, path, params=params, content=content, headers=headers)
+        request = client.build_request(
+            method, path, params=params, content=content, headers=headers, extensions={RETRY_SAFE: retry_safe}
+        )
         if request.url.raw_path.split(b"?", 1)[0] != client.base_url.raw_path.rstrip(b"/") + path.encode():
             # The client would send another path than the route's (dot segments removed, say):
             # never forward a request that could reach what no route names (/metrics, /readyz).
@@ -76,7 +85,9 @@ class Upstreams:
     async def call_json(
         self, upstream: Upstream, method: str, path: str, body: dict[str, Any], headers: dict[str, str]
     ) -> httpx.Response:
-        """An internal call made by the gateway itself (not a forwarded client request)."""
+        """An internal call made by the gateway itself (not a forwarded client request): its calls to
+        ratelimit (consume, refund, settle) are keyed by the charge's request id, which ratelimit
+        charges, refunds and settles once, so they may go to another replica after one failed."""
         return await self.send(
             upstream,
             method,
@@ -84,6 +95,7 @@ class Upstreams:
             params=None,
             content=json.dumps(body).encode(),
             headers={"content-type": "application/json", **headers},
+            retry_safe=True,
         )
 
     async def openapi(self, upstream: Upstream) -> dict[str, Any]:

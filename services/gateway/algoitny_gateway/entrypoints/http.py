@@ -162,6 +162,8 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
         # Uploads are read only once the sender may upload, and streamed on as they arrive.
         streamed=is_upload,
         metrics_token=settings.admin_token.get_secret_value() or None,
+        # Clients do not choose the trace (nor what is sampled): theirs is linked, not joined.
+        trust_traceparent=False,
     )
 
     async def identify(request: Request) -> Identity:

@@ -20,6 +20,7 @@ from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.execution_views import ExecutionView
 from algoitny_shared.identity import IDENTITY_HEADER, Identity, IdentitySigner
 from algoitny_shared.kafka import DependencyUnavailable
+from algoitny_shared.upstream import upstream_client
 
 _B64 = re.compile(r"^[A-Za-z0-9+/=_-]+$")
 # Who the hints service is when it reads a problem: a manager, so that the reference solution can be
@@ -142,7 +143,7 @@ def parse_execution(doc: dict[str, Any], limit: int = 1500) -> ExecutionContext:
 
 class _Http:
     def __init__(self, base_url: str, signer: IdentitySigner, timeout_s: float) -> None:
-        self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
+        self._client = upstream_client(base_url, timeout=timeout_s)
         self._signer = signer
 
     async def _request(self, method: str, path: str, identity: Identity, json: Any = None) -> httpx.Response:

@@ -12,9 +12,8 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-import httpx
-
 from algoitny_shared.identity import IDENTITY_HEADER, Identity, IdentitySigner
+from algoitny_shared.upstream import upstream_client
 
 STATUSES = ("completed", "draft", "deleted")
 INTERNAL_IDENTITY = Identity(user_id="svc:search-indexer", role="admin")
@@ -22,7 +21,7 @@ INTERNAL_IDENTITY = Identity(user_id="svc:search-indexer", role="admin")
 
 class ProblemsClient:
     def __init__(self, base_url: str, signer: IdentitySigner, *, timeout_s: float = 30.0, concurrency: int = 8):
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
+        self._http = upstream_client(base_url, name="problems", timeout=timeout_s)
         self._signer = signer
         self._limit = asyncio.Semaphore(concurrency)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +26,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 
+from algoitny_shared import tracing
 from algoitny_shared.events import REGISTRY, EventEnvelope, UnknownEventType
 from algoitny_shared.kafka import DLQ_HEADERS
 from algoitny_shared.metrics import EVENT_LAG_SECONDS, EVENTS_CONSUMED, STATS_APPLY_DELAY, STATS_LAST_APPLIED_EVENT_TIME
@@ -124,6 +126,7 @@ class StatsConsumer:
             await producer.stop()
 
     async def _handle(self, records: list[Any], producer: AIOKafkaProducer) -> None:
+        started_ns = time.time_ns()
         events: list[tuple[Event, Any]] = []
         for record in records:
             try:
@@ -160,6 +163,17 @@ class StatsConsumer:
                     await self._dead_letter(producer, record, "handler_failed", single, self._max_attempts)
                     self._count(event[0].event_type, "dead_lettered")
         self._record(report, [e for e, _ in events])
+        ended_ns = time.time_ns()
+        for (envelope, _), record in events:  # each event's trace gets its share of the batch
+            tracing.record_consumed(
+                record.headers,
+                record.topic,
+                self.group,
+                envelope.event_type,
+                str(envelope.event_id),
+                started_ns,
+                ended_ns,
+            )
 
     async def _apply_with_retries(self, events: list[Event]) -> ApplyReport:
         attempt = 0

@@ -1,0 +1,300 @@
+"""Backup and restore of a namespace's data: ``make backup DIR=...`` / ``make restore DIR=...``.
+
+    python -m algoitny_shared.backup backup  DIR|s3://bucket/prefix
+    python -m algoitny_shared.backup restore DIR|s3://bucket/prefix [--force]
+
+``backup`` writes, for every table of every service (``tables.ALL_TABLES``), its items as
+DynamoDB JSON lines (``tables/<logical name>.jsonl``, one ``{"Item": {...}}`` a line, binary
+values base64 as in DynamoDB's own exports), the objects of the test-case bucket
+(``buckets/<name>/<key>``), and ``manifest.json``: when, which namespace, item counts, and the
+Kafka positions at that moment (every topic's end offsets, every consumer group's committed
+offsets), so an operator sees which events came after the backup.
+
+``restore`` provisions missing tables, buckets and topics, refuses any table that holds items
+(unless ``--force``, which writes over what is there), then writes the items and objects back.
+The projections (search index, statistics) are then rebuilt by replay: ``make restore`` runs
+``python -m algoitny_search_indexer reindex`` and ``python -m algoitny_stats rebuild`` after it.
+See docs/backup.md (also for AWS: point-in-time recovery and on-demand backups).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from algoitny_shared.buckets import TEST_CASE_PAYLOADS, BucketSpec
+from algoitny_shared.dynamo import dynamodb, s3
+from algoitny_shared.settings import ServiceSettings
+from algoitny_shared.tables import ALL_TABLES, TableSpec
+from algoitny_shared.topics import all_topics
+
+MANIFEST = "manifest.json"
+FORMAT = "algoitny-backup/1"
+# Bulk data of finished sandbox runs is transient (read once by the requester): not backed up.
+BACKED_UP_BUCKETS: tuple[BucketSpec, ...] = (TEST_CASE_PAYLOADS,)
+
+
+class Store(Protocol):
+    def write(self, name: str, data: bytes) -> None: ...
+    def read(self, name: str) -> bytes: ...
+    def names(self, prefix: str) -> list[str]: ...
+
+
+class DirStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, name: str) -> Path:
+        path = (self.root / name).resolve()
+        if not path.is_relative_to(self.root.resolve()):  # an object key such as ../../etc/x
+            raise ValueError(f"{name!r} would leave the backup directory")
+        return path
+
+    def write(self, name: str, data: bytes) -> None:
+        path = self._path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+
+    def read(self, name: str) -> bytes:
+        return self._path(name).read_bytes()
+
+    def names(self, prefix: str) -> list[str]:
+        base = self.root / prefix
+        if not base.exists():
+            return []
+        return sorted(str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file())
+
+
+class S3Store:
+    def __init__(self, client: Any, bucket: str, prefix: str) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+
+    def _key(self, name: str) -> str:
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+    def write(self, name: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=self._key(name), Body=data)
+
+    def read(self, name: str) -> bytes:
+        body: bytes = self.client.get_object(Bucket=self.bucket, Key=self._key(name))["Body"].read()
+        return body
+
+    def names(self, prefix: str) -> list[str]:
+        found: list[str] = []
+        strip = len(self._key(""))
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
+            found.extend(o["Key"][strip:] for o in page.get("Contents", []))
+        return sorted(found)
+
+
+def open_store(target: str, settings: ServiceSettings) -> Store:
+    if target.startswith("s3://"):
+        bucket, _, prefix = target[5:].partition("/")
+        return S3Store(s3(settings), bucket, prefix)
+    return DirStore(Path(target))
+
+
+# DynamoDB JSON: boto3's low-level client gives bytes for B and BS; JSON lines carry them base64.
+def _encode(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode()
+    return value
+
+
+def _decode(value: Any, kind: str | None = None) -> Any:
+    if isinstance(value, dict):
+        return {k: _decode(v, k) for k, v in value.items()}
+    if kind == "B":
+        return base64.b64decode(value)
+    if kind == "BS":
+        return [base64.b64decode(v) for v in value]
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def scan_items(client: Any, table: str) -> Iterator[dict[str, Any]]:
+    kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+    while True:
+        page = client.scan(**kwargs)
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+async def kafka_positions(settings: ServiceSettings) -> dict[str, Any]:
+    """Every topic's end offsets and every consumer group's committed offsets of the namespace."""
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from algoitny_shared.replay import topic_partitions
+
+    topics = sorted({t.physical(settings.namespace) for t in all_topics()})
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await consumer.start()
+    await admin.start()
+    try:
+        ends: dict[str, dict[str, int]] = {}
+        for topic in topics:
+            tps = await topic_partitions(consumer, topic)
+            offsets = await consumer.end_offsets(tps)
+            ends[topic] = {str(tp.partition): int(o) for tp, o in sorted(offsets.items())}
+        groups: dict[str, dict[str, dict[str, int]]] = {}
+        for group_id, _protocol in await admin.list_consumer_groups():
+            if not str(group_id).startswith(f"{settings.namespace}."):
+                continue
+            committed = await admin.list_consumer_group_offsets(group_id)
+            per_topic: dict[str, dict[str, int]] = {}
+            for tp, meta in sorted(committed.items()):
+                per_topic.setdefault(tp.topic, {})[str(tp.partition)] = int(meta.offset)
+            groups[str(group_id)] = per_topic
+        return {"topic_end_offsets": ends, "consumer_group_offsets": dict(sorted(groups.items()))}
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+def backup(settings: ServiceSettings, store: Store, tables: Iterable[TableSpec] = ALL_TABLES) -> dict[str, Any]:
+    started = datetime.now(UTC)
+    # Kafka first: every event up to these offsets is older than the table snapshot below.
+    kafka = asyncio.run(kafka_positions(settings))
+    client = dynamodb(settings)
+    counts: dict[str, int] = {}
+    for spec in tables:
+        lines = [
+            json.dumps({"Item": _encode(item)}, sort_keys=True)
+            for item in scan_items(client, spec.physical(settings.namespace))
+        ]
+        store.write(f"tables/{spec.owner}-{spec.name}.jsonl", ("\n".join(lines) + "\n" if lines else "").encode())
+        counts[f"{spec.owner}-{spec.name}"] = len(lines)
+    storage = s3(settings)
+    objects: dict[str, int] = {}
+    for bucket in BACKED_UP_BUCKETS:
+        name = bucket.physical(settings.namespace)
+        n = 0
+        for page in storage.get_paginator("list_objects_v2").paginate(Bucket=name):
+            for obj in page.get("Contents", []):
+                store.write(
+                    f"buckets/{bucket.owner}-{bucket.name}/{obj['Key']}",
+                    storage.get_object(Bucket=name, Key=obj["Key"])["Body"].read(),
+                )
+                n += 1
+        objects[f"{bucket.owner}-{bucket.name}"] = n
+    manifest = {
+        "format": FORMAT,
+        "namespace": settings.namespace,
+        "started_at": started.isoformat(),
+        "finished_at": datetime.now(UTC).isoformat(),
+        "tables": counts,
+        "objects": objects,
+        "kafka": kafka,
+    }
+    store.write(MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
+    return manifest
+
+
+class NotEmpty(Exception):
+    """A table to restore into holds items (restore refuses unless forced)."""
+
+
+def _is_empty(client: Any, table: str) -> bool:
+    return not client.scan(TableName=table, Limit=1, Select="COUNT").get("Count", 0)
+
+
+def _write_items(client: Any, table: str, items: list[dict[str, Any]]) -> None:
+    for start in range(0, len(items), 25):
+        pending = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+        delay = 0.05
+        while pending:
+            resp = client.batch_write_item(RequestItems={table: pending})
+            pending = resp.get("UnprocessedItems", {}).get(table, [])
+            if pending:
+                time.sleep(delay)
+                delay = min(2.0, delay * 2)
+
+
+def restore(settings: ServiceSettings, store: Store, *, force: bool = False) -> dict[str, Any]:
+    manifest = json.loads(store.read(MANIFEST))
+    if manifest.get("format") != FORMAT:
+        raise ValueError(f"not a backup of this kind: {manifest.get('format')!r}")
+    from algoitny_shared.provision import provision
+
+    provision(settings)  # tables, buckets and topics that are missing
+    client = dynamodb(settings)
+    specs = {f"{t.owner}-{t.name}": t for t in ALL_TABLES}
+    unknown = sorted(set(manifest["tables"]) - set(specs))
+    if unknown:
+        raise ValueError(f"the backup names tables this version does not know: {', '.join(unknown)}")
+    if not force:
+        full = [
+            specs[n].physical(settings.namespace)
+            for n in manifest["tables"]
+            if not _is_empty(client, specs[n].physical(settings.namespace))
+        ]
+        if full:
+            raise NotEmpty(f"tables hold items (restore only into empty tables, or --force): {', '.join(full)}")
+    restored: dict[str, int] = {}
+    for name in manifest["tables"]:
+        raw = store.read(f"tables/{name}.jsonl").decode()
+        items = [_decode(json.loads(line)["Item"]) for line in raw.splitlines() if line.strip()]
+        _write_items(client, specs[name].physical(settings.namespace), items)
+        restored[name] = len(items)
+    storage = s3(settings)
+    objects: dict[str, int] = {}
+    for bucket in BACKED_UP_BUCKETS:
+        label = f"{bucket.owner}-{bucket.name}"
+        prefix = f"buckets/{label}/"
+        names = store.names(prefix)
+        for name in names:
+            storage.put_object(
+                Bucket=bucket.physical(settings.namespace), Key=name[len(prefix) :], Body=store.read(name)
+            )
+        objects[label] = len(names)
+    return {
+        "namespace": settings.namespace,
+        "from": manifest["namespace"],
+        "backup_started_at": manifest["started_at"],
+        "tables": restored,
+        "objects": objects,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["backup", "restore"])
+    parser.add_argument("target", help="a directory, or s3://bucket/prefix")
+    parser.add_argument("--force", action="store_true", help="restore: write into tables that hold items")
+    parser.add_argument("--namespace", help="overrides ALGOITNY_NAMESPACE")
+    args = parser.parse_args(argv)
+    overrides = {"namespace": args.namespace} if args.namespace else {}
+    settings = ServiceSettings(service_name="backup", **overrides)
+    store = open_store(args.target, settings)
+    try:
+        result = backup(settings, store) if args.command == "backup" else restore(settings, store, force=args.force)
+    except NotEmpty as exc:
+        print(f"restore refused: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

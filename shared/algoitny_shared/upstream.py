@@ -1,0 +1,165 @@
+"""HTTP clients to another service that may run as several replicas.
+
+A service's address setting (``ALGOITNY_PROBLEMS_URL`` and the like) may list several replicas,
+comma-separated: ``http://10.0.0.5:8002,http://10.0.0.6:8002``. :func:`upstream_client` returns an
+``httpx.AsyncClient`` whose transport spreads requests over them (round robin), and retries on
+another replica
+
+* any request that never reached a replica (the connection was refused or could not be made), and
+* an idempotent request (GET, HEAD, OPTIONS, or a write carrying an ``Idempotency-Key``) whose
+  replica failed while it was sent or answered (connection reset, server gone, read timeout),
+
+provided the body can be sent again (bytes; a streamed upload only when it was never sent).
+A replica that failed is ejected for ``eject_s`` (passive health); while every replica is ejected,
+all are tried again. One replica behaves as a plain client. Every request carries the W3C
+``traceparent`` of the span at hand (:mod:`algoitny_shared.tracing`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from algoitny_shared.metrics import UPSTREAM_RETRIES
+from algoitny_shared.tracing import inject_headers
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+IDEMPOTENCY_KEY = "idempotency-key"
+# The request never reached a replica: safe to send elsewhere whatever it does.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# The replica may have received it: only an idempotent request is sent again. (A read timeout is
+# not among them: a slow replica is not a dead one, and a retry would double its load.)
+MAYBE_SENT = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
+
+
+def replica_urls(setting: str) -> list[str]:
+    """The replicas named by an address setting (comma-separated, blanks ignored)."""
+    urls = [u.strip().rstrip("/") for u in setting.split(",") if u.strip()]
+    if not urls:
+        raise ValueError("an upstream address setting names no URL")
+    return urls
+
+
+def first_url(setting: str) -> str:
+    """The first replica (for a caller that needs one address, e.g. a one-off tool)."""
+    return replica_urls(setting)[0]
+
+
+# A caller marks a write it knows to be idempotent (e.g. keyed by a request id the service dedupes on):
+# ``client.build_request(..., extensions={RETRY_SAFE: True})``.
+RETRY_SAFE = "algoitny.retry_safe"
+
+
+def is_idempotent(request: httpx.Request) -> bool:
+    return (
+        request.method in IDEMPOTENT_METHODS
+        or IDEMPOTENCY_KEY in request.headers
+        or bool(request.extensions.get(RETRY_SAFE))
+    )
+
+
+class Replica:
+    def __init__(self, url: str, transport: httpx.AsyncBaseTransport) -> None:
+        parsed = httpx.URL(url)
+        self.url = url
+        self.scheme = parsed.scheme
+        self.host = parsed.host
+        self.port = parsed.port
+        self.netloc = parsed.netloc.decode("ascii")
+        self.transport = transport
+        self.ejected_until = 0.0
+
+
+class BalancedTransport(httpx.AsyncBaseTransport):
+    """Round robin over replicas with retries on another one and passive ejection."""
+
+    def __init__(
+        self,
+        urls: Sequence[str],
+        *,
+        name: str = "upstream",
+        eject_s: float = 5.0,
+        limits: httpx.Limits | None = None,
+        transports: Sequence[httpx.AsyncBaseTransport] | None = None,
+    ) -> None:
+        made = transports or [httpx.AsyncHTTPTransport(limits=limits or httpx.Limits()) for _ in urls]
+        self.replicas = [Replica(u, t) for u, t in zip(urls, made, strict=True)]
+        self.name = name
+        self.eject_s = eject_s
+        self._turn = itertools.count()
+
+    def _order(self) -> list[Replica]:
+        """Every replica once, starting at the next in turn, healthy ones first."""
+        n = len(self.replicas)
+        start = next(self._turn) % n
+        ring = self.replicas[start:] + self.replicas[:start]
+        now = time.monotonic()
+        return [r for r in ring if r.ejected_until <= now] + [r for r in ring if r.ejected_until > now]
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        order = self._order()
+        resendable = isinstance(request.stream, httpx.ByteStream)
+        for attempt, replica in enumerate(order):
+            request.url = request.url.copy_with(scheme=replica.scheme, host=replica.host, port=replica.port)
+            request.headers["host"] = replica.netloc
+            try:
+                response = await replica.transport.handle_async_request(request)
+            except NOT_SENT as exc:
+                # Nothing was written: even a streamed body is still unread.
+                if not self._retry(replica, exc, attempt, order, True):
+                    raise
+                continue
+            except MAYBE_SENT as exc:
+                if not self._retry(replica, exc, attempt, order, resendable and is_idempotent(request)):
+                    raise
+                continue
+            replica.ejected_until = 0.0
+            return response
+        raise AssertionError("unreachable: the last attempt raises")  # pragma: no cover
+
+    def _retry(self, replica: Replica, exc: Exception, attempt: int, order: list[Replica], allowed: bool) -> bool:
+        replica.ejected_until = time.monotonic() + self.eject_s
+        if not allowed or attempt + 1 >= len(order):
+            return False
+        UPSTREAM_RETRIES.labels(self.name, type(exc).__name__).inc()
+        log.warning(
+            "%s replica %s failed (%s); trying another", self.name, replica.url, type(exc).__name__, exc_info=False
+        )
+        return True
+
+    async def aclose(self) -> None:
+        for replica in self.replicas:
+            await replica.transport.aclose()
+
+
+async def _trace(request: httpx.Request) -> None:
+    inject_headers(request.headers)
+
+
+def upstream_client(
+    setting: str,
+    *,
+    name: str = "upstream",
+    timeout: Any = 10.0,
+    limits: httpx.Limits | None = None,
+    eject_s: float = 5.0,
+    **kwargs: Any,
+) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` for the replicas an address setting names (see the module's doc).
+    Paths are relative to the first URL's path; replicas differ in scheme, host and port only."""
+    urls = replica_urls(setting)
+    transport = BalancedTransport(urls, name=name, eject_s=eject_s, limits=limits)
+    return httpx.AsyncClient(
+        base_url=urls[0],
+        timeout=timeout,
+        transport=transport,
+        event_hooks={"request": [_trace]},
+        **kwargs,
+    )
