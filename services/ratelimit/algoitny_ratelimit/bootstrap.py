@@ -51,7 +51,7 @@ def build(settings: RatelimitSettings | None = None, clock: Clock = utc_now) -> 
     def uow() -> DynamoUnitOfWork:
         return DynamoUnitOfWork(client, outbox, settings.fault_points)
 
-    membership = PlanMembership(plans, user_plans, Inbox(client, RATELIMIT_INBOX, settings.namespace), client)
+    membership = PlanMembership(plans, user_plans, Inbox(client, RATELIMIT_INBOX, settings.namespace), uow)
     quotas = QuotaService(plans, usage, user_plans, uow, clock)
     consumer = EventConsumer(
         broker=broker,
