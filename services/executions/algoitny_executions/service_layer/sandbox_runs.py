@@ -195,8 +195,7 @@ class SandboxRunWorker:
             for t in report.tests
         ]
         key = result_key(req.run_id)
-        await asyncio.to_thread(
-            self._s3.put_object,
+        await self._s3.put_object(
             Bucket=self._bucket,
             Key=key,
             Body=pack_json({"run_id": req.run_id, "verdict": report.verdict.value, "runs": runs}),

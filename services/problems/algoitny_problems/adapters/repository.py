@@ -193,7 +193,7 @@ class ProblemRepository:
             },
         ]
         try:
-            await asyncio.to_thread(self._client.transact_write_items, TransactItems=items)
+            await self._client.transact_write_items(TransactItems=items)
         except self._client.exceptions.TransactionCanceledException as exc:
             reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
             if reasons and reasons[0] == "ConditionalCheckFailed":
