@@ -127,7 +127,7 @@ def _failed(problem: Problem, version: str | None) -> tuple[EventEnvelope, Probl
 async def test_a_judge_failure_is_recorded_for_the_registrar_and_counted() -> None:
     problem = _problem(checker_program=CHECKER)
     repo = Repo(problem)
-    counter = ExecutionCounter(repo, Inbox(), InMemoryUnitOfWork)  # type: ignore[arg-type]
+    counter = ExecutionCounter(repo, Inbox(), InMemoryUnitOfWork)
     assert "executions.ProblemJudgeFailed" in counter.handlers()
     repo.race = 1  # an edit raced the first write: read again and retry
     await counter.on_judge_failed(*_failed(problem, problem.programs_version))
