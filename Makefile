@@ -17,12 +17,13 @@ lock:
 	 .lockvenv/bin/pip freeze --exclude-editable) > requirements.lock
 	rm -rf .lockvenv
 
-.PHONY: backup restore k8s k8s-check k8s-tools infra-code infra-check dashboards web web-types chromium lock help install system-deps infra-up infra-down infra-status run up down test test-unit lint docs events events-check analytics analytics-compact analytics-report bench faults fuzz clean
+.PHONY: backup restore k8s k8s-check k8s-tools infra-code infra-check dashboards web web-types chromium lock help install system-deps infra-up infra-down infra-status run up down legacy legacy-status test test-unit lint docs events events-check analytics analytics-compact analytics-report bench faults fuzz clean
 
 help:
 	@echo "make run    start infrastructure, services and demo data (Ctrl-C stops all)"
 	@echo "make test   install, start what is missing, run unit + integration + e2e tests, stop it"
 	@echo "make up / make down   the platform in the background / stop it"
+	@echo "make legacy  the legacy PostgreSQL (seeded when empty), Kafka Connect + Debezium, the importers (docs/migration.md)"
 	@echo "make web    build the web app (web/dist, served at /)   make web-types   regenerate its API types"
 	@echo "make lint   ruff + mypy      make docs   regenerate docs/asyncapi.yaml and docs/events/"
 	@echo "make events regenerate docs/events/ and the client models   make events-check   compatibility check"
@@ -87,6 +88,7 @@ chromium:
 
 install: system-deps $(STAMP)
 	@bash deploy/local/infra.sh install
+	@bash deploy/local/legacy.sh install
 
 infra-up: install
 	@bash deploy/local/infra.sh up
@@ -105,7 +107,22 @@ up: infra-up
 
 down:
 	@test ! -x $(PY) || ALGOITNY_ENVIRONMENT=$${ALGOITNY_ENVIRONMENT:-local} $(PY) deploy/local/devstack.py down
+	@bash deploy/local/legacy.sh down
 	@bash deploy/local/infra.sh down
+
+# The legacy side of the migration (issue 15) next to a platform from `make run`/`make up`:
+# PostgreSQL (seeded --scale small when empty), Kafka Connect with the Debezium connector, and
+# every service's legacy importer. `make down` stops them too.
+legacy: infra-up
+	@bash deploy/local/legacy.sh up
+	@export ALGOITNY_ENVIRONMENT=$${ALGOITNY_ENVIRONMENT:-local}; \
+	  $(PY) -m algoitny_migration seed-legacy --scale small --if-empty && \
+	  $(PY) -m algoitny_migration connector register && \
+	  $(PY) deploy/local/devstack.py importers && \
+	  echo "status: $(PY) -m algoitny_migration status    verify: $(PY) -m algoitny_migration verify"
+
+legacy-status: $(STAMP)
+	@ALGOITNY_ENVIRONMENT=$${ALGOITNY_ENVIRONMENT:-local} $(PY) -m algoitny_migration status
 
 test: install web chromium events-check
 	@bash deploy/local/test.sh

@@ -14,4 +14,4 @@ for extra in (ROOT / "tests", ROOT / "deploy" / "local"):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
-pytest_plugins = ["support.fixtures"]
+pytest_plugins = ["support.fixtures", "support.legacy_cdc"]

@@ -6,7 +6,8 @@ and restart single services).
 
     python deploy/local/devstack.py run     # provision, seed demo data, start all, wait for Ctrl-C
     python deploy/local/devstack.py up      # the same, in the background (pid file)
-    python deploy/local/devstack.py down    # stop what ``run`` or ``up`` started (recorded PIDs)
+    python deploy/local/devstack.py down    # stop what ``run``, ``up`` or ``importers`` started (recorded PIDs)
+    python deploy/local/devstack.py importers   # the legacy importers of the services that have one
 
 ``REPLICAS=2`` (``make run REPLICAS=2``) starts two processes of every service; the gateway and the
 services that call others spread requests over them (``algoitny_shared.upstream``).
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import os
 import signal
@@ -158,6 +160,34 @@ class Platform:
         self.procs[name] = proc
         return proc
 
+    def start_importer(self, name: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes] | None:
+        """Start the service's legacy importer (``<module>.entrypoints.legacy_import run``), tracked as
+        ``<name>-legacy-import``; None when the service has no importer."""
+        svc = next(s for s in SERVICES if s.name == name)
+        module = importer_module(svc)
+        if module is None:
+            return None
+        env = self.service_env(svc, extra_env)
+        # An importer that serves its own internal API does so on base port + 100 + the service's offset.
+        env.setdefault("ALGOITNY_LEGACY_IMPORT_PORT", str(self.base_port + 100 + svc.port_offset))
+        label = f"{name}{IMPORTER_SUFFIX}"
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{self.namespace}-{label}.log", "ab")  # noqa: SIM115 - owned by the child
+        proc = subprocess.Popen(
+            [PYTHON, "-m", module, "run"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=REPO,
+        )
+        log.close()
+        self.procs[label] = proc
+        return proc
+
+    def start_importers(self, extra_env: dict[str, str] | None = None) -> list[str]:
+        return [s.name for s in SERVICES if self.start_importer(s.name, extra_env) is not None]
+
     def start_all(self, names: list[str] | None = None) -> None:
         for svc in SERVICES:
             if names is None or svc.name in names:
@@ -247,6 +277,21 @@ def load_demo_problems(platform: Platform, admin_token: str) -> int:
 
 
 SUPERVISOR = "devstack"
+IMPORTER_SUFFIX = "-legacy-import"
+
+
+def importer_module(svc: ServiceDef) -> str | None:
+    """The service's legacy importer module (issue 15), when the service has one."""
+    module = f"{svc.module}.entrypoints.legacy_import"
+    try:
+        return module if importlib.util.find_spec(module) is not None else None
+    except ModuleNotFoundError:
+        return None
+
+
+def importers_pid_file(namespace: str) -> Path:
+    """Where ``importers`` records the legacy importers it started (``down`` stops them too)."""
+    return LOCAL_DIR / "run" / f"importers.{namespace}.json"
 
 
 def services_pid_file(namespace: str) -> Path:
@@ -272,7 +317,11 @@ def _is_ours(name: str, pid: int) -> bool:
         return False
     if name == SUPERVISOR:
         return any(a.endswith(b"devstack.py") for a in argv)
-    svc = next((s for s in SERVICES if s.name == name.split("@", 1)[0]), None)
+    base = name.split("@", 1)[0]
+    if base.endswith(IMPORTER_SUFFIX):
+        svc = next((s for s in SERVICES if s.name == base.removesuffix(IMPORTER_SUFFIX)), None)
+        return svc is not None and f"{svc.module}.entrypoints.legacy_import".encode() in argv
+    svc = next((s for s in SERVICES if s.name == base), None)
     return svc is not None and svc.module.encode() in argv
 
 
@@ -311,7 +360,7 @@ def stop_recorded(pid_file: Path, timeout_s: float = 20.0) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["run", "up", "down"])
+    parser.add_argument("command", choices=["run", "up", "down", "importers"])
     args = parser.parse_args()
     base_port = int(os.environ.get("ALGOITNY_GATEWAY_PORT", "8000"))
     replicas = int(os.environ.get("REPLICAS") or os.environ.get("ALGOITNY_REPLICAS") or "1")
@@ -321,7 +370,17 @@ def main() -> None:
     pid_file = services_pid_file(platform.namespace)
 
     if args.command == "down":
+        if importers_pid_file(platform.namespace).exists():
+            stop_recorded(importers_pid_file(platform.namespace))
         stop_recorded(pid_file)
+        return
+    if args.command == "importers":
+        ipf = importers_pid_file(platform.namespace)
+        if ipf.exists():
+            stop_recorded(ipf)  # a second `make legacy` restarts them
+        started = platform.start_importers()
+        record(ipf, platform.procs, supervisor=None)
+        print(f"[platform] legacy importers started: {', '.join(started) or 'none (no service has one yet)'}")
         return
 
     print("[platform] provisioning tables and topics, seeding plans and the demo admin ...", flush=True)

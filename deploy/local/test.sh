@@ -10,11 +10,18 @@ export ALGOITNY_ENVIRONMENT=${ALGOITNY_ENVIRONMENT:-test}
 
 bash deploy/local/infra.sh up
 started=$(bash deploy/local/infra.sh started)
+# The legacy migration's parts (PostgreSQL, Kafka Connect); they need Kafka, so they stop first.
+legacy_started=""
 cleanup() {
   # shellcheck disable=SC2086 # word splitting of the part list is intended
+  [[ -n "$legacy_started" ]] && bash deploy/local/legacy.sh stop $legacy_started
+  # shellcheck disable=SC2086
   [[ -n "$started" ]] && bash deploy/local/infra.sh stop $started
   return 0
 }
+trap cleanup EXIT
+bash deploy/local/legacy.sh up
+legacy_started=$(bash deploy/local/legacy.sh started)
 trap cleanup EXIT
 
 status=0

@@ -19,7 +19,7 @@ PLATFORM_RE = re.compile(PLATFORM_PATTERN)
 PROBLEM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
 PROBLEM_ID_RE = re.compile(PROBLEM_ID_PATTERN)
 # Path segments the API uses under /problems/, so no platform may take these names.
-RESERVED_PLATFORMS = frozenset({"id", "search", "suggest", "platforms", "stats"})
+RESERVED_PLATFORMS = frozenset({"id", "search", "suggest", "platforms", "stats", "legacy"})
 
 
 @dataclass(frozen=True)

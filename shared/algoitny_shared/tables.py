@@ -87,6 +87,23 @@ def outbox_table(owner: str) -> TableSpec:
     )
 
 
+def legacy_import_table(owner: str) -> TableSpec:
+    """A service's record of its legacy import (algoitny_shared.legacy.importer): per imported
+    legacy row, the last source position applied and the item it made; the quarantine; the
+    import's counters and its pause switch."""
+    return TableSpec(
+        owner=owner,
+        name="LegacyImport",
+        hash_key="pk",
+        attributes={"pk": "S", "ltable": "S", "lkey": "S", "qtable": "S"},
+        indexes=(Index("RowIndex", "ltable", "lkey"), Index("QuarantineIndex", "qtable", "lkey")),
+        description="ROW#<table>#<key>: the legacy row's last applied source position (LSN), whether it "
+        "was deleted, and the key of the item it made (RowIndex by table, key order); Q#<table>#<key>: a "
+        "row that could not be imported, with the reason, first/last seen and attempts (QuarantineIndex); "
+        "COUNT#<table>: imported/deleted counters; STATE: the importer's pause switch.",
+    )
+
+
 def inbox_table(owner: str) -> TableSpec:
     """Idempotent consumption: one item per (consumer, event id), written with a conditional put."""
     return TableSpec(
@@ -96,6 +113,36 @@ def inbox_table(owner: str) -> TableSpec:
         attributes={"pk": "S"},
         ttl_attribute="expires_at",
         description="Processed event ids per consumer; expire after 14 days.",
+    )
+
+
+def legacy_row_import_table(owner: str) -> TableSpec:
+    """A service's legacy-import state (algoitny_shared.legacy.row_importer): per imported legacy row
+    ROW#<table>/<key> (log position, captured-row hash, status, refs to the items it made),
+    COUNT/<table> (imported, deleted, quarantined counters), CONTROL/paused, and what the
+    service's importer keeps aside (e.g. problems: TC#<legacy problem id> staged test cases)."""
+    return TableSpec(
+        owner=owner,
+        name="LegacyImport",
+        hash_key="pk",
+        range_key="sk",
+        attributes={"pk": "S", "sk": "S"},
+        description="Legacy import state: ROW#<table>/<key> per legacy row (position, hash, status, item refs), "
+        "COUNT/<table> counters, CONTROL/paused; service-specific staging (see the service README).",
+    )
+
+
+def legacy_quarantine_table(owner: str) -> TableSpec:
+    """Legacy rows a service could not import: QUAR/<table>#<key> with reason, operation, first and
+    last seen, attempts and the captured row (long text columns cut)."""
+    return TableSpec(
+        owner=owner,
+        name="LegacyQuarantine",
+        hash_key="pk",
+        range_key="sk",
+        attributes={"pk": "S", "sk": "S"},
+        description="Quarantined legacy rows (QUAR/<table>#<key>): reason, op, first/last seen, attempts, "
+        "the captured row trimmed.",
     )
 
 
@@ -223,6 +270,7 @@ SIGN_IN_ATTEMPTS = TableSpec(
 )
 ACCOUNTS_OUTBOX = outbox_table("accounts")
 ACCOUNTS_INBOX = inbox_table("accounts")
+ACCOUNTS_LEGACY = legacy_import_table("accounts")
 ACCOUNT_PLANS = TableSpec(
     owner="accounts",
     name="PlanCopies",
@@ -261,6 +309,7 @@ USER_PLANS = TableSpec(
 )
 RATELIMIT_OUTBOX = outbox_table("ratelimit")
 RATELIMIT_INBOX = inbox_table("ratelimit")
+RATELIMIT_LEGACY = legacy_import_table("ratelimit")
 # What a history list shows of each run: the attributes every SearchHistory index projects.
 HISTORY_SUMMARY = (
     "platform",
@@ -333,6 +382,12 @@ HINTS = TableSpec(
 )
 HINTS_OUTBOX = outbox_table("hints")
 HINTS_INBOX = inbox_table("hints")
+PROBLEMS_LEGACY = legacy_row_import_table("problems")
+PROBLEMS_QUARANTINE = legacy_quarantine_table("problems")
+EXECUTIONS_LEGACY = legacy_row_import_table("executions")
+EXECUTIONS_QUARANTINE = legacy_quarantine_table("executions")
+HINTS_LEGACY = legacy_row_import_table("hints")
+HINTS_QUARANTINE = legacy_quarantine_table("hints")
 STATS = TableSpec(
     owner="stats",
     name="Stats",
@@ -360,17 +415,25 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     ACCOUNTS_OUTBOX,
     ACCOUNTS_INBOX,
     ACCOUNT_PLANS,
+    ACCOUNTS_LEGACY,
     SUBSCRIPTION_PLANS,
     USAGE_LOGS,
     USER_PLANS,
     RATELIMIT_OUTBOX,
     RATELIMIT_INBOX,
+    RATELIMIT_LEGACY,
     SEARCH_HISTORY,
     EXECUTIONS_OUTBOX,
     HINTS,
     HINTS_OUTBOX,
     HINTS_INBOX,
     STATS,
+    PROBLEMS_LEGACY,
+    PROBLEMS_QUARANTINE,
+    EXECUTIONS_LEGACY,
+    EXECUTIONS_QUARANTINE,
+    HINTS_LEGACY,
+    HINTS_QUARANTINE,
 )
 
 

@@ -29,7 +29,12 @@ REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "deploy" / "docker-compose.yml"
 DOCKERFILE = REPO / "deploy" / "Dockerfile"
 
-SERVICE_DIRS = sorted(p.parent.name for p in (REPO / "services").glob("*/pyproject.toml"))
+# Command-line tools under services/ (same layout, no long-running process, no compose service):
+# installed in the image, run with `docker compose run`/`kubectl exec` when needed.
+TOOL_DIRS = ("migration",)
+SERVICE_DIRS = sorted(
+    p.parent.name for p in (REPO / "services").glob("*/pyproject.toml") if p.parent.name not in TOOL_DIRS
+)
 # Gateway setting -> the service folder it must point at.
 GATEWAY_UPSTREAMS = {
     "ALGOITNY_PROBLEMS_URL": "problems",
@@ -242,7 +247,7 @@ def test_dockerfile_installs_lock_and_every_package() -> None:
     assert any(re.search(r"-r\s+\S*requirements\.lock\b", i) for i in installs), "Dockerfile: no pip install -r lock"
     assert any(i.startswith("COPY ") and "requirements.lock" in i for i in instructions), "lock is not copied"
     local = " ".join(i for i in installs if "--no-deps" in i).split()
-    for folder in ["shared", *(f"services/{d}" for d in SERVICE_DIRS)]:
+    for folder in ["shared", *(f"services/{d}" for d in (*SERVICE_DIRS, *TOOL_DIRS))]:
         assert f"./{folder}" in local or folder in local, f"Dockerfile: {folder} is not pip-installed (--no-deps)"
     users = [i for i in instructions if i.startswith("USER ")]
     assert users and not users[-1].split()[1].startswith(("root", "0")), "Dockerfile: image must run as non-root"

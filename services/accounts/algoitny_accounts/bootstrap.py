@@ -13,14 +13,16 @@ from algoitny_accounts.adapters.refresh_tokens import RefreshTokenStore
 from algoitny_accounts.adapters.sign_in_attempts import SignInAttempts
 from algoitny_accounts.adapters.user_repository import UserRepository
 from algoitny_accounts.service_layer.accounts import AccountService, ThrottlePolicy
+from algoitny_accounts.service_layer.legacy_import import LEGACY_TABLES, LegacyUserImport
 from algoitny_accounts.service_layer.plan_sync import PlanSync
 from algoitny_accounts.settings import AccountsSettings
 from algoitny_shared.cursor import CursorCodec
 from algoitny_shared.dynamo import dynamodb
 from algoitny_shared.inbox import Inbox
 from algoitny_shared.kafka import EventConsumer, EventPublisher, make_broker
+from algoitny_shared.legacy.importer import LegacyConsumer, LegacyImportStore
 from algoitny_shared.outbox import Outbox, OutboxRelay
-from algoitny_shared.tables import ACCOUNTS_INBOX, ACCOUNTS_OUTBOX
+from algoitny_shared.tables import ACCOUNTS_INBOX, ACCOUNTS_LEGACY, ACCOUNTS_OUTBOX
 from algoitny_shared.topics import ACCOUNTS_GROUP, RATELIMIT_EVENTS
 from algoitny_shared.uow import DynamoUnitOfWork
 
@@ -37,9 +39,13 @@ class Container:
     plans: PlanCopyRepository
     plan_sync: PlanSync
     consumer: EventConsumer
+    legacy_store: LegacyImportStore
+    legacy: LegacyUserImport
+    legacy_consumer: LegacyConsumer
 
 
-def build(settings: AccountsSettings | None = None) -> Container:
+def build(settings: AccountsSettings | None = None, *, legacy_importer: bool | None = None) -> Container:
+    """``legacy_importer``: register the legacy importer (default: ``settings.legacy_import_enabled``)."""
     settings = settings or AccountsSettings()
     client = dynamodb(settings)
     broker = make_broker(settings)
@@ -74,4 +80,30 @@ def build(settings: AccountsSettings | None = None) -> Container:
         plans,
     )
     plan_sync.leave_deleted_plan = accounts.leave_deleted_plan
-    return Container(settings, client, broker, outbox, relay, users, accounts, plans, plan_sync, consumer)
+    legacy_store = LegacyImportStore(client, ACCOUNTS_LEGACY, settings.namespace)
+    legacy = LegacyUserImport(
+        users, legacy_store, lambda: DynamoUnitOfWork(client, outbox, settings.fault_points), accounts.with_plan
+    )
+    legacy_consumer = LegacyConsumer(
+        broker,
+        settings,
+        legacy.importer(max_attempts=settings.consumer_max_attempts, backoff_s=settings.consumer_retry_backoff_s),
+        LEGACY_TABLES,
+    )
+    if settings.legacy_import_enabled if legacy_importer is None else legacy_importer:
+        legacy_consumer.register()
+    return Container(
+        settings,
+        client,
+        broker,
+        outbox,
+        relay,
+        users,
+        accounts,
+        plans,
+        plan_sync,
+        consumer,
+        legacy_store,
+        legacy,
+        legacy_consumer,
+    )

@@ -11,13 +11,15 @@ from algoitny_ratelimit.adapters.plan_repository import PlanRepository
 from algoitny_ratelimit.adapters.usage_repository import UsageRepository
 from algoitny_ratelimit.adapters.user_plan_repository import UserPlanRepository
 from algoitny_ratelimit.domain.quota import Clock, utc_now
+from algoitny_ratelimit.service_layer.legacy_import import LEGACY_TABLES, LegacyRatelimitImport
 from algoitny_ratelimit.service_layer.quotas import ExecutionRefunds, PlanMembership, PlanService, QuotaService
 from algoitny_ratelimit.settings import RatelimitSettings
 from algoitny_shared.dynamo import dynamodb
 from algoitny_shared.inbox import Inbox
 from algoitny_shared.kafka import EventConsumer, EventPublisher, make_broker
+from algoitny_shared.legacy.importer import LegacyConsumer, LegacyImportStore
 from algoitny_shared.outbox import Outbox, OutboxRelay
-from algoitny_shared.tables import RATELIMIT_INBOX, RATELIMIT_OUTBOX
+from algoitny_shared.tables import RATELIMIT_INBOX, RATELIMIT_LEGACY, RATELIMIT_OUTBOX
 from algoitny_shared.topics import ACCOUNT_EVENTS, EXECUTION_EVENTS, RATELIMIT_GROUP
 from algoitny_shared.uow import DynamoUnitOfWork
 
@@ -34,9 +36,15 @@ class Container:
     quotas: QuotaService
     plan_admin: PlanService
     consumer: EventConsumer
+    legacy_store: LegacyImportStore
+    legacy: LegacyRatelimitImport
+    legacy_consumer: LegacyConsumer
 
 
-def build(settings: RatelimitSettings | None = None, clock: Clock = utc_now) -> Container:
+def build(
+    settings: RatelimitSettings | None = None, clock: Clock = utc_now, *, legacy_importer: bool | None = None
+) -> Container:
+    """``legacy_importer``: register the legacy importer (default: ``settings.legacy_import_enabled``)."""
     settings = settings or RatelimitSettings()
     client = dynamodb(settings)
     broker = make_broker(settings)
@@ -62,6 +70,16 @@ def build(settings: RatelimitSettings | None = None, clock: Clock = utc_now) -> 
     )
     if settings.consumers_enabled:
         consumer.register()
+    legacy_store = LegacyImportStore(client, RATELIMIT_LEGACY, settings.namespace)
+    legacy = LegacyRatelimitImport(plans, usage, user_plans, membership, legacy_store, uow)
+    legacy_consumer = LegacyConsumer(
+        broker,
+        settings,
+        legacy.importer(max_attempts=settings.consumer_max_attempts, backoff_s=settings.consumer_retry_backoff_s),
+        LEGACY_TABLES,
+    )
+    if settings.legacy_import_enabled if legacy_importer is None else legacy_importer:
+        legacy_consumer.register()
     return Container(
         settings,
         client,
@@ -73,4 +91,7 @@ def build(settings: RatelimitSettings | None = None, clock: Clock = utc_now) -> 
         quotas,
         PlanService(plans, uow),
         consumer,
+        legacy_store,
+        legacy,
+        legacy_consumer,
     )

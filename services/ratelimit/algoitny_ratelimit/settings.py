@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from algoitny_shared.settings import ServiceSettings
+from algoitny_shared.legacy.importer import LegacyImportSettings
 
 
-class RatelimitSettings(ServiceSettings):
+class RatelimitSettings(LegacyImportSettings):
     service_name: str = "ratelimit"
     port: int = 8004

@@ -9,6 +9,12 @@ Routes (on the service itself, admin identity required, never exposed by the gat
 - ``GET /internal/legacy/{table}/rows?keys=<k1,k2,...>``: :class:`LegacyRowsAnswer`, the
   canonical rows of up to 100 keys (to show what differs).
 - ``GET /internal/legacy/quarantine?after=&limit=``: :class:`QuarantinePage`.
+- ``POST /internal/legacy/pause`` and ``POST /internal/legacy/resume``: :class:`LegacyImportStatus`
+  after the change (the importer stops applying changes within a second; offsets stay where they
+  are, so resuming goes on from the first change not applied).
+
+Two kits implement them: :mod:`algoitny_shared.legacy.importer` (accounts, ratelimit) and
+:mod:`algoitny_shared.legacy.row_importer` (problems, executions, hints); merging the two is left open.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ LEGACY_STATUS_PATH = "/internal/legacy/status"
 LEGACY_DIGESTS_PATH = "/internal/legacy/{table}/digests"
 LEGACY_ROWS_PATH = "/internal/legacy/{table}/rows"
 LEGACY_QUARANTINE_PATH = "/internal/legacy/quarantine"
+LEGACY_PAUSE_PATH = "/internal/legacy/pause"
+LEGACY_RESUME_PATH = "/internal/legacy/resume"
 MAX_PAGE = 1000
 MAX_ROW_KEYS = 100
 

@@ -24,6 +24,11 @@ class LegacyChangeError(ValueError):
     """A record that is not a legacy change at all (quarantined with this reason)."""
 
 
+class LegacyRowRefused(Exception):
+    """A row the importing service cannot take (a broken reference, a duplicate the new rules
+    refuse, ...): it goes to the service's quarantine with this reason."""
+
+
 @dataclass(frozen=True)
 class LegacyChange:
     table: LegacyTable

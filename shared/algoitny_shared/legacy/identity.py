@@ -7,6 +7,7 @@ can always be resolved again without a lookup table of random ids.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import uuid
 
@@ -28,3 +29,31 @@ def legacy_entropy(table: str, key: object, size: int = 10) -> bytes:
     if not 1 <= size <= 32:
         raise ValueError("size must be 1..32")
     return hashlib.sha256(LEGACY_NAMESPACE.bytes + legacy_ref(table, key).encode()).digest()[:size]
+
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def legacy_ulid(table: str, key: object, moment_ms: int) -> str:
+    """A 26-character ULID (48-bit milliseconds + 80 bits) whose time part is the row's own time
+    (e.g. its ``created_at``) and whose random part is :func:`legacy_entropy`: time-sortable
+    among new ids, and the same for the same row every time."""
+    value = (max(0, moment_ms) << 80) | int.from_bytes(legacy_entropy(table, key, 10), "big")
+    return "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in reversed(range(26)))
+
+
+def legacy_user_id(legacy_id: object) -> str:
+    """The new platform's user id of legacy ``users.id``: ``u_`` + 22 url-safe characters, the same
+    shape as a new user's id (accounts' ``new_user_id``), derived from :func:`legacy_uuid`. Every
+    service that meets a legacy user id (executions' history, ratelimit's usage) maps it with this."""
+    return "u_" + base64.urlsafe_b64encode(legacy_uuid("users", legacy_id).bytes).rstrip(b"=").decode()
+
+
+def legacy_execution_id(legacy_id: object, created_at_ms: int) -> str:
+    """The execution id of legacy ``search_history.id`` (executions' item and hints' stored hints)."""
+    return legacy_ulid("search_history", legacy_id, created_at_ms)
+
+
+def legacy_plan_id(legacy_id: object) -> str:
+    """The plan id (ratelimit's ``SubscriptionPlans``) of legacy subscription plan ``legacy_id``."""
+    return f"legacy-{int(str(legacy_id))}"

@@ -83,6 +83,44 @@ class UserRepository:
     def claim_google_id(self, subject: str, user_id: str) -> dict[str, Any]:
         return self._guard(_google_pk(subject), user_id)
 
+    def claim_email(self, email: str, user_id: str) -> dict[str, Any]:
+        return self._guard(_email_pk(email), user_id)
+
+    def _release(self, pk: str, user_id: str) -> dict[str, Any]:
+        return {
+            "Delete": {
+                "TableName": self.table,
+                "Key": {"pk": {"S": pk}},
+                "ConditionExpression": "attribute_not_exists(pk) OR user_id = :u",
+                "ExpressionAttributeValues": {":u": {"S": user_id}},
+            }
+        }
+
+    def release_email(self, email: str, user_id: str) -> dict[str, Any]:
+        """Transaction item: give up the user's e-mail guard (only if it is the user's)."""
+        return self._release(_email_pk(email), user_id)
+
+    def release_google_id(self, subject: str, user_id: str) -> dict[str, Any]:
+        return self._release(_google_pk(subject), user_id)
+
+    def delete_items(self, user: User) -> list[dict[str, Any]]:
+        """Transaction items removing a user and its guards (a user deleted in the legacy application)."""
+        items = [
+            {
+                "Delete": {
+                    "TableName": self.table,
+                    "Key": {"pk": {"S": _user_pk(user.user_id)}},
+                    "ConditionExpression": "#v = :v",
+                    "ExpressionAttributeNames": {"#v": "version"},
+                    "ExpressionAttributeValues": {":v": {"N": str(user.version)}},
+                }
+            },
+            self.release_email(user.email, user.user_id),
+        ]
+        if user.google_id:
+            items.append(self.release_google_id(user.google_id, user.user_id))
+        return items
+
     async def get(self, user_id: str) -> User | None:
         resp = await self._client.get_item(
             TableName=self.table, Key={"pk": {"S": _user_pk(user_id)}}, ConsistentRead=True

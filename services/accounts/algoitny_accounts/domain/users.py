@@ -63,6 +63,9 @@ class User(BaseModel):
     created_at: datetime
     updated_at: datetime
     version: int = 1
+    legacy: dict[str, Any] | None = Field(
+        default=None, description="Imported from the legacy application: its id and the columns kept for verify"
+    )
 
     @classmethod
     def new(

@@ -24,10 +24,12 @@ from algoitny_accounts.domain.users import (
     UserPage,
     UserView,
 )
+from algoitny_accounts.service_layer.legacy_import import LEGACY_TABLES
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.http import create_app
 from algoitny_shared.identity import CurrentIdentity
 from algoitny_shared.kafka import kafka_readiness
+from algoitny_shared.legacy.importer import add_legacy_routes
 from algoitny_shared.runtime import dynamodb_readiness, event_runtime
 from algoitny_shared.tokens import JWKS_PATH
 
@@ -114,6 +116,14 @@ def make_app(container: Container | None = None) -> FastAPI:
             raise AppError(ErrorCode.BAD_REQUEST, "field applies to a search (q) only")
         return await c.accounts.list_users(plan, cursor, limit)
 
+    @app.get("/admin/users/legacy/{legacy_id}", response_model=UserView, tags=["admin"])
+    async def user_by_legacy_id(
+        legacy_id: Annotated[int, Path(ge=1, le=2**63 - 1)], identity: CurrentIdentity
+    ) -> UserView:
+        """The user imported from the legacy application's user `legacy_id`."""
+        identity.require_admin()
+        return await c.accounts.by_legacy_id(legacy_id)
+
     @app.patch("/admin/users/{user_id}", response_model=UserView, tags=["admin"])
     async def admin_update(
         user_id: Annotated[str, Path(pattern=USER_ID_PATTERN)], body: AdminUpdateRequest, identity: CurrentIdentity
@@ -122,4 +132,6 @@ def make_app(container: Container | None = None) -> FastAPI:
         identity.require_admin()
         return await c.accounts.admin_update(identity, user_id, body)
 
+    if getattr(c, "legacy_store", None) is not None:  # a test's stand-in container may have none
+        add_legacy_routes(app, service="accounts", store=c.legacy_store, tables=LEGACY_TABLES, rebuild=c.legacy.rebuild)
     return app

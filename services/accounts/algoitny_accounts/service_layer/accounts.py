@@ -136,6 +136,19 @@ class AccountService:
         # Only a verified e-mail proves ownership: an unverified sign-up with an admin's address stays a user.
         return verified and email in self._admin_emails
 
+    async def with_plan(self, user: User) -> User:
+        """The user with the current limits of their plan (a write that sets the version itself)."""
+        return await self._with_plan(user)
+
+    async def by_legacy_id(self, legacy_id: int) -> UserView:
+        """The user imported from legacy user ``legacy_id`` (deterministic id, no lookup table)."""
+        from algoitny_shared.legacy.identity import legacy_user_id
+
+        user = await self._users.get(legacy_user_id(legacy_id))
+        if user is None:
+            raise AppError(ErrorCode.NOT_FOUND, f"No user was imported from legacy user {legacy_id}")
+        return user.view()
+
     async def _with_plan(self, user: User, original_version: int | None = None) -> User:
         """The user with the limits of their plan as accounts knows it now (copied from plan events).
 

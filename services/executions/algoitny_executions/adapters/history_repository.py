@@ -17,7 +17,7 @@ from algoitny_shared.tables import SEARCH_HISTORY
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:
     data = from_item(item)
-    for key in ("code_z", "tests_z"):
+    for key in ("code_z", "tests_z", "legacy_z"):
         value = data.get(key)
         if value is not None and not isinstance(value, bytes):
             data[key] = bytes(getattr(value, "value", value))

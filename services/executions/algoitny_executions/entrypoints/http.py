@@ -30,8 +30,9 @@ from algoitny_shared.events.catalog import ChargeRef
 from algoitny_shared.http import create_app, event_stream_response
 from algoitny_shared.identity import CurrentIdentity
 from algoitny_shared.kafka import kafka_readiness
+from algoitny_shared.legacy.row_importer import LegacyStore
 from algoitny_shared.runtime import dynamodb_readiness, event_runtime
-from algoitny_shared.tables import SEARCH_HISTORY
+from algoitny_shared.tables import EXECUTIONS_LEGACY, EXECUTIONS_QUARANTINE, SEARCH_HISTORY
 
 ExecutionIdPath = Annotated[str, Path(pattern=EXECUTION_ID_PATTERN, description="26-character execution id")]
 Limit = Annotated[int, Query(ge=1, le=100)]
@@ -84,6 +85,22 @@ def make_app(container: Container | None = None) -> FastAPI:
         result = await c.executions.submit(body, identity, charge_of(charge))
         response.headers["Location"] = result.links["self"]
         return result
+
+    legacy_rows = LegacyStore(
+        c.dynamodb,
+        EXECUTIONS_LEGACY.physical(c.settings.namespace),
+        EXECUTIONS_QUARANTINE.physical(c.settings.namespace),
+    )
+
+    @app.get("/executions/legacy/{legacy_id}", response_model=ExecutionView, tags=["executions"])
+    async def get_by_legacy_id(
+        legacy_id: Annotated[int, Path(ge=1, le=2**63 - 1)], identity: CurrentIdentity
+    ) -> ExecutionView:
+        """A run migrated from the legacy history, by its legacy id (same visibility rules)."""
+        state = await legacy_rows.get_state("search_history", str(legacy_id))
+        if state is None or state.status != "imported" or "execution_id" not in state.refs:
+            raise AppError(ErrorCode.NOT_FOUND, f"No execution was migrated from legacy run {legacy_id}")
+        return await c.executions.get(state.refs["execution_id"], identity)
 
     @app.get("/executions/{execution_id}", response_model=ExecutionView, tags=["executions"])
     async def get_execution(execution_id: ExecutionIdPath, identity: CurrentIdentity) -> ExecutionView:

@@ -51,6 +51,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", f"{API}/problems/stats", "problems", "/problems/stats", access="registrar"),
     # Before /problems/{platform}/{problem_id}: "id" is a reserved platform name.
     Route("GET", f"{API}/problems/id/{{numeric_id}}", "problems", "/problems/id/{numeric_id}"),
+    # Old ids of the legacy application ("legacy" is a reserved platform name too).
+    Route("GET", f"{API}/problems/legacy/{{legacy_id}}", "problems", "/problems/legacy/{legacy_id}"),
     Route("GET", f"{API}/problems/{{platform}}/{{problem_id}}", "problems", "/problems/{platform}/{problem_id}"),
     Route(
         "PATCH",
@@ -138,6 +140,7 @@ ROUTES: tuple[Route, ...] = (
         metered="execution",
         rate_class="execution",
     ),
+    Route("GET", f"{API}/executions/legacy/{{legacy_id}}", "executions", "/executions/legacy/{legacy_id}"),
     # Visibility of executions (owner, public, admin) is the executions service's rule.
     Route("GET", f"{API}/executions/{{execution_id}}", "executions", "/executions/{execution_id}"),
     Route("PATCH", f"{API}/executions/{{execution_id}}", "executions", "/executions/{execution_id}", access="user"),

@@ -40,9 +40,10 @@ from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.http import create_app, event_stream_response
 from algoitny_shared.identity import CurrentIdentity, Identity
 from algoitny_shared.kafka import kafka_readiness
+from algoitny_shared.legacy.row_importer import LegacyStore
 from algoitny_shared.logging import trace_id_var
 from algoitny_shared.runtime import dynamodb_readiness, event_runtime
-from algoitny_shared.tables import PROBLEMS
+from algoitny_shared.tables import PROBLEMS, PROBLEMS_LEGACY, PROBLEMS_QUARANTINE
 
 PlatformPath = Annotated[str, Path(pattern=PLATFORM_PATTERN)]
 ProblemIdPath = Annotated[str, Path(pattern=PROBLEM_ID_PATTERN)]
@@ -162,6 +163,22 @@ def make_app(container: Container | None = None) -> FastAPI:
         numeric_id: Annotated[int, Path(ge=1, le=2**53)], identity: CurrentIdentity, include: Include = None
     ) -> ProblemWithTestCases:
         problem, manage = await c.service.load_by_id_for(numeric_id, identity)
+        return await _detail(problem, manage, include)
+
+    legacy_rows = LegacyStore(
+        c.dynamodb, PROBLEMS_LEGACY.physical(c.settings.namespace), PROBLEMS_QUARANTINE.physical(c.settings.namespace)
+    )
+
+    @app.get("/problems/legacy/{legacy_id}", response_model=ProblemWithTestCases, tags=["problems"])
+    async def get_by_legacy_id(
+        legacy_id: Annotated[int, Path(ge=1, le=2**63 - 1)], identity: CurrentIdentity, include: Include = None
+    ) -> ProblemWithTestCases:
+        """A problem migrated from the legacy application, by its legacy id (same answer and access
+        rules as by its key)."""
+        state = await legacy_rows.get_state("problems", str(legacy_id))
+        if state is None or state.status != "imported" or "platform" not in state.refs:
+            raise AppError(ErrorCode.NOT_FOUND, f"No problem was migrated from legacy problem {legacy_id}")
+        problem, manage = await c.service.load_for(state.refs["platform"], state.refs["problem_id"], identity)
         return await _detail(problem, manage, include)
 
     @app.get("/problems/{platform}/{problem_id}", response_model=ProblemWithTestCases, tags=["problems"])

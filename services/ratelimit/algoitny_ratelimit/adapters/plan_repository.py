@@ -51,12 +51,21 @@ class PlanRepository:
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     # -- transaction items -------------------------------------------------
-    def put_new(self, plan: Plan) -> list[dict[str, Any]]:
+    async def raw(self, plan_id: str) -> dict[str, Any] | None:
+        """The plan's item as stored (with the ``legacy_*`` attributes of an imported plan)."""
+        resp = await self._client.get_item(TableName=self.table, Key={"plan_id": {"S": plan_id}}, ConsistentRead=True)
+        item = resp.get("Item")
+        return from_item(item) if item and item.get("listed") else None
+
+    def put_new(self, plan: Plan, extra: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """``extra``: further attributes of the item (``legacy_*`` of an imported plan)."""
         return [
             {
                 "Put": {
                     "TableName": self.table,
-                    "Item": to_item({**plan.model_dump(), "listed": LISTED, "name_key": _name_key(plan.name)}),
+                    "Item": to_item(
+                        {**(extra or {}), **plan.model_dump(), "listed": LISTED, "name_key": _name_key(plan.name)}
+                    ),
                     "ConditionExpression": "attribute_not_exists(plan_id)",
                 }
             },
@@ -72,11 +81,15 @@ class PlanRepository:
             }
         }
 
-    def replace(self, before: Plan, after: Plan) -> list[dict[str, Any]]:
+    def replace(self, before: Plan, after: Plan, extra: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Optimistic update (version check); a renamed plan swaps its name guard."""
         # An update, not a Put: active_users is kept by the membership consumer (ADD), and a Put
         # of the value read here would overwrite a concurrent move of a user.
-        fields = {**after.model_dump(exclude={"plan_id", "active_users"}), "name_key": _name_key(after.name)}
+        fields = {
+            **(extra or {}),
+            **after.model_dump(exclude={"plan_id", "active_users"}),
+            "name_key": _name_key(after.name),
+        }
         names = {f"#f{i}": k for i, k in enumerate(fields)}
         values = {f":f{i}": v for i, v in enumerate(fields.values())}
         items: list[dict[str, Any]] = [
@@ -134,4 +147,4 @@ def _plan(item: dict[str, Any]) -> Plan:
     data = from_item(item)
     data.pop("listed", None)
     data.pop("name_key", None)
-    return Plan.model_validate(data)
+    return Plan.model_validate({k: v for k, v in data.items() if not k.startswith("legacy_")})

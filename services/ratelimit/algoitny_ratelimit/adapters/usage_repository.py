@@ -162,3 +162,50 @@ class UsageRepository:
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+    # -- imported legacy usage logs ------------------------------------------------------
+    def legacy_log_key(self, user_id: str, day: str, at: datetime, action: str, request_id: str) -> dict[str, Any]:
+        return {"pk": {"S": partition(user_id, day)}, "sk": {"S": f"LOG#{at.isoformat()}#{action}#{request_id}#legacy"}}
+
+    def legacy_log_put(
+        self, key: dict[str, Any], *, action: str, request_id: str, at: datetime, legacy: dict[str, Any]
+    ) -> dict[str, Any]:
+        """An audit-log entry imported from the legacy ``usage_logs`` (kept: no expiry)."""
+        item = {
+            **key,
+            **to_item(
+                {
+                    "kind": "legacy",
+                    "action": action,
+                    "request_id": request_id,
+                    "at": at.isoformat(),
+                    **{f"legacy_{k}": v for k, v in legacy.items()},
+                }
+            ),
+        }
+        return {"Put": {"TableName": self.table, "Item": item}}
+
+    def delete_item(self, key: dict[str, Any]) -> dict[str, Any]:
+        return {"Delete": {"TableName": self.table, "Key": key}}
+
+    def counter_add(self, user_id: str, day: str, action: str, delta: int, expires: int) -> dict[str, Any]:
+        """Move a day's counter by ``delta`` with no limit (imported usage happened already)."""
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": {"pk": {"S": partition(user_id, day)}, "sk": {"S": f"COUNTER#{action}"}},
+                "UpdateExpression": "SET expires_at = :exp ADD used :d",
+                "ExpressionAttributeValues": {":d": {"N": str(delta)}, ":exp": {"N": str(expires)}},
+            }
+        }
+
+    async def items(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The items of ``keys`` (BatchGetItem, strongly consistent), in no particular order."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {self.table: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
+            while request:
+                resp = await self._client.batch_get_item(RequestItems=request)
+                found.extend(resp["Responses"].get(self.table, []))
+                request = resp.get("UnprocessedKeys") or {}
+        return found

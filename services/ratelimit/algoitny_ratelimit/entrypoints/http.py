@@ -21,10 +21,12 @@ from algoitny_ratelimit.domain.quota import (
     SettleResult,
     UsageView,
 )
+from algoitny_ratelimit.service_layer.legacy_import import LEGACY_TABLES
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.http import create_app
 from algoitny_shared.identity import CurrentIdentity, Identity
 from algoitny_shared.kafka import kafka_readiness
+from algoitny_shared.legacy.importer import add_legacy_routes
 from algoitny_shared.runtime import dynamodb_readiness, event_runtime
 
 PlanIdPath = Annotated[str, Path(pattern=PLAN_ID_PATTERN)]
@@ -113,4 +115,8 @@ def make_app(container: Container | None = None) -> FastAPI:
         _same_user(identity, body.user_id)
         return await c.quotas.settle(body)
 
+    if getattr(c, "legacy_store", None) is not None:  # a test's stand-in container may have none
+        add_legacy_routes(
+            app, service="ratelimit", store=c.legacy_store, tables=LEGACY_TABLES, rebuild=c.legacy.rebuild
+        )
     return app

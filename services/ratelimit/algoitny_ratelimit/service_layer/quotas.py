@@ -41,7 +41,7 @@ from algoitny_shared.events.catalog import (
     UserReactivated,
     UserRegistered,
 )
-from algoitny_shared.inbox import Inbox, handle_once
+from algoitny_shared.inbox import Inbox
 from algoitny_shared.uow import CONFLICT_RETRY, TransactionConflict, UnitOfWork, any_conflict
 
 log = logging.getLogger(__name__)
@@ -343,6 +343,10 @@ class PlanService:
         return created
 
 
+def _already_applied(exc: TransactionConflict) -> bool:
+    return exc.reasons[:1] == ["ConditionalCheckFailed"]
+
+
 class PlanMembership:
     """Keeps UserPlans and each plan's ``active_users`` exact from accounts events.
 
@@ -369,16 +373,33 @@ class PlanMembership:
         change: Callable[[UserPlanState | None], tuple[str, bool] | None],
     ) -> None:
         """Apply ``change`` (current state -> new plan and active flag, or None for no change)."""
-        version = envelope.aggregate_version
+        await self.apply_change(
+            user_id, envelope.aggregate_version, change, [self._inbox.put_request(CONSUMER, str(envelope.event_id))]
+        )
+
+    async def apply_change(
+        self,
+        user_id: str,
+        version: int,
+        change: Callable[[UserPlanState | None], tuple[str, bool] | None],
+        first: list[dict[str, Any]],
+    ) -> None:
+        """Apply ``change`` as of accounts' user ``version`` together with ``first`` (transaction items
+        whose first one fails its condition when this was applied already: the inbox mark of an event,
+        or the legacy import's record of a row). The legacy import applies at version 0: only while
+        ratelimit has heard nothing from accounts of the user (accounts' events own the fact)."""
         touched: set[str] = set()
 
-        async def fill(uow: UnitOfWork) -> None:
+        async def attempt() -> None:
             current = await self._user_plans.state(user_id)
             target = None if current and current.event_version > version else change(current)
             touched.clear()
             touched.update(
                 str(t) for t in (current.counted_in if current else None, target[0] if target else None) if t
             )
+            work = self._uow()
+            for item in first:
+                work.add(item)
             if target is not None:
                 plan_id, active = target
                 counted = plan_id if active and await self._plans.get(plan_id, fresh=True) else None
@@ -390,18 +411,24 @@ class PlanMembership:
                     event_version=version,
                     rev=(current.rev if current else 0) + 1,
                 )
-                uow.add(self._user_plans.put_state(new, current))
+                work.add(self._user_plans.put_state(new, current))
                 before = current.counted_in if current else None
                 if before != counted:
                     if before is not None:
-                        uow.add(self._plans.add_users(before, -1))
+                        work.add(self._plans.add_users(before, -1))
                     if counted is not None:
-                        uow.add(self._plans.add_users(counted, 1))
+                        work.add(self._plans.add_users(counted, 1))
+            await work.commit()
 
-        # A failed condition on the state or a counter means another delivery moved it: read again.
-        if not await handle_once(self._inbox, CONSUMER, envelope, self._uow, fill, retry_if=any_conflict):
-            log.info("event already applied", extra={"user_id": user_id})
-            return
+        # The first item refused: applied already. Any other failed condition (the state or a counter)
+        # means another delivery moved it: read again.
+        try:
+            await CONFLICT_RETRY.run(attempt, retry_if=lambda exc: not _already_applied(exc) and any_conflict(exc))
+        except TransactionConflict as exc:
+            if _already_applied(exc):
+                log.info("change already applied", extra={"user_id": user_id})
+                return
+            raise
         for plan_id in touched:
             self._plans.forget(plan_id)
 

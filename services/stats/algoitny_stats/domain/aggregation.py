@@ -38,6 +38,7 @@ from algoitny_shared.events.catalog import (
     UserRegistered,
     UserRoleChanged,
 )
+from algoitny_shared.languages import UnknownLanguage, normalise
 
 ACCEPTED = "AC"
 HINT_ACTION = "hint"
@@ -129,6 +130,15 @@ def iso(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat()
+
+
+def language_id(name: str) -> str:
+    """One language counted once: older names (``python``, from the legacy history or old events)
+    count as their judge id (``python3``); an unknown name is counted as it is, lower-cased."""
+    try:
+        return normalise(name)
+    except UnknownLanguage:
+        return name.strip().lower()
 
 
 # -- what an event touches --------------------------------------------------------------------
@@ -299,7 +309,12 @@ class Fold:
     def _execution(self, envelope: EventEnvelope, e: ExecutionCompleted) -> None:
         day = utc_day(e.completed_at)
         accepted = e.verdict == ACCEPTED
-        by = {"executions": 1, f"verdict#{e.verdict}": 1, f"lang#{e.language}": 1, "accepted": int(accepted)}
+        by = {
+            "executions": 1,
+            f"verdict#{e.verdict}": 1,
+            f"lang#{language_id(e.language)}": 1,
+            "accepted": int(accepted),
+        }
         for key in (problem_summary(e.platform, e.problem_id), day_summary(day), PLATFORM_TOTALS):
             for attribute, delta in by.items():
                 self.add(key, attribute, delta)

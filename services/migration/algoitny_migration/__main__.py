@@ -1,0 +1,3 @@
+from algoitny_migration.entrypoints.cli import main
+
+main()
