@@ -41,6 +41,9 @@ PROGRAM = '#include <cstdio>\nint main(){long long a,b;std::scanf("%lld %lld",&a
 def ensure_dmoj() -> Path:
     cli = VENV / "bin" / "dmoj-cli"
     if not cli.exists():
+        # DMOJ's sandbox (cptbox) builds against libseccomp's header.
+        if not Path("/usr/include/seccomp.h").exists():
+            subprocess.run(["apt-get", "install", "-y", "-qq", "libseccomp-dev"], check=True)
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
         subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", f"dmoj=={DMOJ_VERSION}"], check=True)
     return cli
@@ -71,9 +74,9 @@ def dmoj_config(root: Path, cli: Path) -> Path:
 def dmoj_once(cli: Path, config: Path, problem: str, source: Path) -> tuple[float, str]:
     source.write_text(PROGRAM + f"// {uuid.uuid4().hex}\n")
     started = time.perf_counter()
-    argv = [str(cli), "-c", str(config), "--no-ansi", "--skip-self-test", "-e", "CPP17", "submit", problem, "CPP17"]
+    argv = [str(cli), "-c", str(config), "--no-ansi", "--skip-self-test", "-e", "CPP17", "--", "submit", problem]
     proc = subprocess.run(
-        [*argv, str(source), "-tl", "2", "-ml", "262144"],
+        [*argv, "CPP17", str(source), "-tl", "2", "-ml", "262144"],
         capture_output=True,
         text=True,
         check=False,
@@ -81,8 +84,9 @@ def dmoj_once(cli: Path, config: Path, problem: str, source: Path) -> tuple[floa
     )
     elapsed = time.perf_counter() - started
     out = proc.stdout + proc.stderr
-    accepted = out.count("AC")
-    return elapsed, f"exit {proc.returncode}, 'AC' x{accepted}" + ("" if proc.returncode == 0 else f": {out[-500:]}")
+    if proc.returncode != 0 or "AC" not in out:
+        raise RuntimeError(f"DMOJ: exit {proc.returncode}: {out[-1500:]}")
+    return elapsed, out.strip().splitlines()[-1][:200]
 
 
 def ours_once(judge: Judge, tests: TestSet) -> float:

@@ -27,6 +27,7 @@ esac
 "$PY" bench/quota_consume.py
 "$PY" bench/signin_and_verify.py
 "$PY" bench/judge_overhead.py
+"$PY" bench/judge_compile.py
 "$PY" bench/problem_with_test_cases.py
 "$PY" bench/submit_to_verdict.py
 "$PY" bench/hints_latency.py

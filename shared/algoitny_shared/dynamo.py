@@ -10,6 +10,7 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 
+from algoitny_shared.aws import MAX_POOL_CONNECTIONS
 from algoitny_shared.settings import ServiceSettings
 
 _serializer = TypeSerializer()
@@ -28,7 +29,7 @@ def _client(kind: str, endpoint: str | None, region: str, key_id: str, secret: s
         aws_secret_access_key=secret or None,
         config=Config(
             retries={"max_attempts": 4, "mode": "standard"},
-            max_pool_connections=32,
+            max_pool_connections=MAX_POOL_CONNECTIONS,
             # Path-style: works with one local endpoint (moto) for every bucket.
             s3={"addressing_style": "path"} if kind == "s3" else None,
         ),

@@ -1,20 +1,28 @@
-"""Idempotent consumption: remember processed event ids per consumer in DynamoDB."""
+"""Idempotent consumption: remember processed event ids per consumer in DynamoDB.
+
+``handle_once`` is the one idempotent-handler wrapper for handlers that write DynamoDB: the
+consumer's inbox record is the first item of the handler's own transaction, so the effect and
+the mark commit together (a crash between them can neither lose the effect nor apply it twice).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import to_item
+from algoitny_shared.events import EventEnvelope
 from algoitny_shared.tables import TableSpec
+from algoitny_shared.uow import CONFLICT_RETRY, ConflictRetry, TransactionConflict, UnitOfWork, contention_only
 
 INBOX_TTL_S = 14 * 24 * 3600
 
 
 class Inbox:
     def __init__(self, client: Any, spec: TableSpec, namespace: str) -> None:
-        self._client = client
+        self._client = AsyncDynamoDB(client)
         self.table = spec.physical(namespace)
 
     @staticmethod
@@ -22,14 +30,13 @@ class Inbox:
         return f"{consumer}#{event_id}"
 
     async def seen(self, consumer: str, event_id: str) -> bool:
-        resp = await asyncio.to_thread(
-            self._client.get_item,
+        resp = await self._client.get_item(
             TableName=self.table,
             Key={"pk": {"S": self._key(consumer, event_id)}},
             ConsistentRead=True,
         )
         item = resp.get("Item")
-        return bool(item) and int(item.get("expires_at", {"N": "0"})["N"]) > time.time()
+        return item is not None and int(item.get("expires_at", {"N": "0"})["N"]) > time.time()
 
     def put_request(self, consumer: str, event_id: str) -> dict[str, Any]:
         """A conditional Put for TransactWriteItems: fails if the event was already processed."""
@@ -51,7 +58,43 @@ class Inbox:
         """Record the event as processed; False if it already was (a concurrent duplicate)."""
         put = self.put_request(consumer, event_id)["Put"]
         try:
-            await asyncio.to_thread(self._client.put_item, **put)
+            await self._client.put_item(**put)
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+
+def inbox_refused(exc: TransactionConflict) -> bool:
+    """The transaction was cancelled by its inbox record (item 0): the event was applied before."""
+    return bool(exc.reasons) and exc.reasons[0] == "ConditionalCheckFailed"
+
+
+async def handle_once(
+    inbox: Inbox,
+    consumer: str,
+    envelope: EventEnvelope,
+    uow: Callable[[], UnitOfWork],
+    fill: Callable[[UnitOfWork], Awaitable[None]],
+    *,
+    retry_if: Callable[[TransactionConflict], bool] = contention_only,
+    policy: ConflictRetry = CONFLICT_RETRY,
+) -> bool:
+    """Apply ``envelope`` once for ``consumer``: a fresh unit of work gets the inbox record, then
+    ``fill`` adds the handler's writes (it may read first), and it all commits as one. Returns
+    False when the event had been applied already. A cancellation that ``retry_if`` accepts runs
+    ``fill`` again on a new unit of work (``any_conflict`` for read-then-write handlers); any
+    other is raised, ``TransactionConflict.reasons[1:]`` lining up with what ``fill`` added."""
+
+    async def attempt() -> None:
+        work = uow()
+        work.add(inbox.put_request(consumer, str(envelope.event_id)))
+        await fill(work)
+        await work.commit()
+
+    try:
+        await policy.run(attempt, retry_if=lambda exc: not inbox_refused(exc) and retry_if(exc))
+    except TransactionConflict as exc:
+        if inbox_refused(exc):
+            return False
+        raise
+    return True

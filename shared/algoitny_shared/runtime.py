@@ -11,6 +11,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,9 @@ async def event_runtime(
 def dynamodb_readiness(client: Any, table: str) -> Callable[[], Awaitable[None]]:
     """A readiness check that the service's main table answers."""
 
+    db = AsyncDynamoDB(client)
+
     async def dynamodb() -> None:
-        await asyncio.to_thread(client.describe_table, TableName=table)
+        await db.describe_table(TableName=table)
 
     return dynamodb

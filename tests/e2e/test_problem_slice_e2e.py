@@ -17,6 +17,7 @@ from support.polling import eventually, metric_value
 from algoitny_shared.dynamo import dynamodb, from_item
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import ProblemCreated
+from algoitny_shared.outbox import LEASE_S, shard_of
 from algoitny_shared.settings import ServiceSettings
 from algoitny_shared.tables import PROBLEMS, PROBLEMS_OUTBOX
 from algoitny_shared.topics import PROBLEM_EVENTS, SEARCH_INDEXER_GROUP, dead_letter_topic
@@ -180,7 +181,7 @@ def test_crash_between_commit_and_publish_loses_nothing_and_duplicates_change_no
         TableName=PROBLEMS_OUTBOX.physical(settings.namespace),
         IndexName="PendingIndex",
         KeyConditionExpression="pending = :p",
-        ExpressionAttributeValues={":p": {"S": "1"}},
+        ExpressionAttributeValues={":p": {"S": shard_of(f"e2e/{pid}")}},
     )["Items"]
     mine = [from_item(i) for i in pending if from_item(i)["aggregate_id"] == f"e2e/{pid}"]
     assert len(mine) == 1, "its event waits in the outbox, unpublished"
@@ -189,7 +190,8 @@ def test_crash_between_commit_and_publish_loses_nothing_and_duplicates_change_no
 
     platform.start("problems")  # restart without the fault: the relay delivers the event
     platform.wait_ready(["problems"])
-    hits = eventually(lambda: _find(gateway, pid, title), timeout_s=SEARCH_DEADLINE_S)
+    # once the killed relay's shard leases have run out (it could not give them back)
+    hits = eventually(lambda: _find(gateway, pid, title), timeout_s=SEARCH_DEADLINE_S + LEASE_S)
     assert len(hits) == 1
 
     # Redeliver the very same event twice: the inbox and the external version absorb it.

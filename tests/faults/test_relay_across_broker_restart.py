@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from faults.kafka_broker import PrivateKafka
 from support.kafka_tools import desynchronise, read_topic
+from support.polling import eventually_async
 
 from algoitny_shared.dynamo import dynamodb
 from algoitny_shared.events import REGISTRY, EventEnvelope
@@ -57,13 +57,6 @@ def _event(n: int) -> EventEnvelope:
     return REGISTRY.envelope(payload, producer="problems", aggregate_id="itest/restart", aggregate_version=n)
 
 
-async def _wait_for(predicate: Callable[[], bool], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.2)
-
-
 async def test_the_relay_keeps_publishing_across_a_broker_restart(
     provisioned: dict[str, Any], kafka: PrivateKafka
 ) -> None:
@@ -94,7 +87,7 @@ async def test_the_relay_keeps_publishing_across_a_broker_restart(
     task = asyncio.create_task(relay.run())
     try:
         first = await commit(1)
-        await _wait_for(lambda: sent(first), 30)
+        await eventually_async(lambda: sent(first), timeout_s=30)
 
         await asyncio.to_thread(kafka.stop)
         during = await commit(2)  # the relay keeps trying while the broker is away
@@ -103,7 +96,7 @@ async def test_the_relay_keeps_publishing_across_a_broker_restart(
         await asyncio.to_thread(kafka.start)
         after = await commit(3)
 
-        await _wait_for(lambda: sent(during) and sent(after), 90)
+        await eventually_async(lambda: sent(during) and sent(after), timeout_s=90)
         assert producer_recovery(broker).current() is not broken
         assert producer_recovery(broker).replacements == 1
     finally:

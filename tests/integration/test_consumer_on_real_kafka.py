@@ -3,8 +3,6 @@ with their error, the consumer carries on, offsets are committed only after proc
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +10,7 @@ from typing import Any
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from support.kafka_tools import produce, read_topic
+from support.polling import eventually_async
 
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import ProblemCreated
@@ -28,14 +27,6 @@ def _event(problem_id: str, title: str = "ok") -> EventEnvelope:
         platform="itest", problem_id=problem_id, title=title, status="completed", created_at=now, updated_at=now
     )
     return REGISTRY.envelope(payload, producer="problems", aggregate_id=f"itest/{problem_id}", aggregate_version=1)
-
-
-async def _wait_for(predicate: Any, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met in time")
-        await asyncio.sleep(0.1)
 
 
 @pytest.fixture
@@ -73,7 +64,7 @@ async def test_poison_events_are_dead_lettered_and_the_consumer_goes_on(
 
     await broker.start()
     try:
-        await _wait_for(lambda: handled == ["same"])
+        await eventually_async(lambda: handled == ["same"], timeout_s=30)
     finally:
         await broker.stop()
 
@@ -127,7 +118,7 @@ async def test_an_event_whose_dead_letter_cannot_be_written_is_not_lost(
     await broker.start()
     try:
         # Two attempts per delivery; more than two means the message came back.
-        await _wait_for(lambda: len(attempts) >= 4, timeout_s=60)
+        await eventually_async(lambda: len(attempts) >= 4, timeout_s=60)
         await ensure_topics(settings, [dead_letter_topic(group_without_dlq)])
         dlq = dead_letter_topic(group_without_dlq).physical(settings.namespace)
         records = await read_topic(settings.kafka_bootstrap_servers, dlq, expect=1, timeout_s=60)

@@ -43,9 +43,9 @@ def limits_of(case: dict[str, Any]) -> Limits:
 
 @pytest.fixture(scope="module")
 def reports() -> Iterator[dict[str, JudgeReport]]:
-    # Compiles capped at 5 s of CPU: room for javac on a loaded machine, while DMOJ's compile-TLE
+    # Compiles capped at 8 s of CPU: room for javac on a loaded machine, while DMOJ's compile-TLE
     # case (a macro bomb) burns no more than that before its CE.
-    for judge in judge_env(slots=2, compile_time_limit_ms=5000):
+    for judge in judge_env(slots=2, compile_time_limit_ms=8000):
         jobs = {
             case["case"]: (
                 Submission(language=case["language"], code=(DATA / case["source"]).read_text()),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +15,7 @@ from algoitny_shared.dynamo import dynamodb, from_item, to_item
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import ProblemCreated
 from algoitny_shared.kafka import EventPublisher, make_broker
-from algoitny_shared.outbox import Outbox, OutboxRelay
+from algoitny_shared.outbox import SHARDS, Outbox, OutboxRelay
 from algoitny_shared.settings import ServiceSettings
 from algoitny_shared.tables import ALL_TABLES, PROBLEMS, ensure_tables, outbox_table
 from algoitny_shared.topics import PROBLEM_EVENTS
@@ -23,7 +24,7 @@ from algoitny_shared.uow import DynamoUnitOfWork, TransactionConflict
 pytestmark = pytest.mark.integration
 
 
-def _event(problem_id: str) -> EventEnvelope:
+def _event(problem_id: str, version: int = 1) -> EventEnvelope:
     now = datetime.now(UTC)
     payload = ProblemCreated(
         platform="itest",
@@ -33,7 +34,9 @@ def _event(problem_id: str) -> EventEnvelope:
         created_at=now,
         updated_at=now,
     )
-    return REGISTRY.envelope(payload, producer="problems", aggregate_id=f"itest/{problem_id}", aggregate_version=1)
+    return REGISTRY.envelope(
+        payload, producer="problems", aggregate_id=f"itest/{problem_id}", aggregate_version=version
+    )
 
 
 def _problem_put(settings: ServiceSettings, problem_id: str) -> dict[str, Any]:
@@ -148,15 +151,42 @@ async def test_transactions_over_100_items_are_refused_before_dynamodb(settings:
     )
 
 
-async def test_two_relays_do_not_both_claim_an_event(settings: ServiceSettings) -> None:
+async def test_relays_split_the_shards_never_own_one_together_and_hand_them_over_on_stop(
+    settings: ServiceSettings,
+) -> None:
+    spec = outbox_table(f"lease-{uuid.uuid4().hex[:6]}")  # a table of its own: no other relay
     client = dynamodb(settings)
-    outbox = Outbox(client, TEST_OUTBOX, settings.namespace)
-    uow = DynamoUnitOfWork(client, outbox)
-    event = _event("lease")
-    uow.publish(event)
-    await uow.commit()
+    ensure_tables(client, settings.namespace, [spec])
+    outbox = Outbox(client, spec, settings.namespace)
     a = OutboxRelay(client, outbox, None, "problems", 1)  # type: ignore[arg-type]
     b = OutboxRelay(client, outbox, None, "problems", 1)  # type: ignore[arg-type]
-    assert await a._claim(str(event.event_id))
-    assert not await b._claim(str(event.event_id))
-    await a._mark_sent(str(event.event_id))
+    everything = {str(n) for n in range(SHARDS)}
+    assert await a.balance() == everything  # alone: every shard
+    assert await b.balance() == set()  # a holds them all for now
+    assert len(await a.balance()) == SHARDS // 2  # two live relays: a gives half back
+    owned_b = await b.balance()
+    assert owned_b == everything - a.owned.keys() and len(owned_b) == SHARDS // 2
+    await a.release_all()  # a stops: its shards and its heartbeat go at once
+    assert await b.balance() == everything
+    assert await a.balance() == set()  # back again: b's leases hold until b gives half back
+
+    # One aggregate's events land in one shard, published in the order they were written.
+    publisher = Recorder()
+    b._publisher = publisher
+    for version in range(1, 6):
+        uow = DynamoUnitOfWork(client, outbox)
+        uow.publish(_event("ordered", version=version))
+        uow.publish(_event(f"other{version}"))
+        await uow.commit()
+    assert await b.drain_once() == 10
+    mine = [e.aggregate_version for e in publisher.sent if e.aggregate_id == "itest/ordered"]
+    assert mine == [1, 2, 3, 4, 5]
+    assert await b.pending() == []
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[EventEnvelope] = []
+
+    async def publish(self, envelope: EventEnvelope, topic: str) -> None:
+        self.sent.append(envelope)

@@ -22,6 +22,7 @@ from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import UserDeactivated, UserPlanChanged, UserReactivated, UserRegistered
 from algoitny_shared.inbox import Inbox
 from algoitny_shared.tables import RATELIMIT_INBOX
+from algoitny_shared.uow import DynamoUnitOfWork
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -32,7 +33,10 @@ async def rig(provisioned: dict[str, Any]) -> tuple[Container, PlanMembership, U
     c = build(RatelimitSettings(consumers_enabled=False))
     user_plans = UserPlanRepository(c.dynamodb, c.settings.namespace)
     membership = PlanMembership(
-        c.plans, user_plans, Inbox(c.dynamodb, RATELIMIT_INBOX, c.settings.namespace), c.dynamodb
+        c.plans,
+        user_plans,
+        Inbox(c.dynamodb, RATELIMIT_INBOX, c.settings.namespace),
+        lambda: DynamoUnitOfWork(c.dynamodb, c.outbox),
     )
     return c, membership, user_plans
 

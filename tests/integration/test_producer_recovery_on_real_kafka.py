@@ -4,8 +4,6 @@ publishes, and the broker's consumer keeps consuming throughout."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +11,7 @@ from typing import Any
 import pytest
 from aiokafka.errors import OutOfOrderSequenceNumber
 from support.kafka_tools import desynchronise, read_topic
+from support.polling import eventually_async
 
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import ProblemCreated
@@ -30,13 +29,6 @@ def _event(problem_id: str) -> EventEnvelope:
     )
     # one aggregate: every event goes to the same partition
     return REGISTRY.envelope(payload, producer="problems", aggregate_id="itest/recovery", aggregate_version=1)
-
-
-async def _wait_for(predicate: Any, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.1)
 
 
 async def test_a_desynchronised_producer_is_replaced_and_the_consumer_goes_on(provisioned: dict[str, Any]) -> None:
@@ -73,7 +65,7 @@ async def test_a_desynchronised_producer_is_replaced_and_the_consumer_goes_on(pr
         assert producer_recovery(broker).current() is not broken
         assert producer_recovery(broker).replacements == 1
         await publisher.publish(_event("third"), topic)
-        await _wait_for(lambda: consumed == ["first", "second", "third"])
+        await eventually_async(lambda: consumed == ["first", "second", "third"], timeout_s=30)
     finally:
         await broker.stop()
 

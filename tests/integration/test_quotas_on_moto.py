@@ -128,12 +128,13 @@ async def test_plan_admin_names_users_and_deletion(setup: tuple[Container, Fixed
     from algoitny_ratelimit.service_layer.quotas import PlanMembership
     from algoitny_shared.inbox import Inbox
     from algoitny_shared.tables import RATELIMIT_INBOX
+    from algoitny_shared.uow import DynamoUnitOfWork
 
     membership = PlanMembership(
         c.plans,
         UserPlanRepository(c.dynamodb, c.settings.namespace),
         Inbox(c.dynamodb, RATELIMIT_INBOX, c.settings.namespace),
-        c.dynamodb,
+        lambda: DynamoUnitOfWork(c.dynamodb, c.outbox),
     )
     user = f"u{uuid.uuid4().hex[:8]}"
     payload = UserRegistered(user_id=user, role="user", plan_id=pid, registered_at=datetime.now(UTC))

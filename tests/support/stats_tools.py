@@ -100,9 +100,9 @@ class ExecutionFeed:
             feed = self
 
             class PublishingUnitOfWork(DynamoUnitOfWork):
-                async def commit(self) -> None:
+                async def commit(self, retry: Any = None) -> None:
                     events = list(self.events)
-                    await super().commit()
+                    await super().commit(retry)
                     for envelope in events:
                         await feed.publisher.publish(envelope, feed.topic_of(envelope))
                         feed.published += 1

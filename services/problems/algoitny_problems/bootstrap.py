@@ -97,7 +97,7 @@ def build(settings: ProblemsSettings | None = None) -> Container:
         fault_points=settings.fault_points,
     )
     inbox = Inbox(client, PROBLEMS_INBOX, settings.namespace)
-    counter = ExecutionCounter(repo, inbox)
+    counter = ExecutionCounter(repo, inbox, uow)
     consumer = EventConsumer(
         broker=broker,
         settings=settings,

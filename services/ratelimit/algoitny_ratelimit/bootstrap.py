@@ -59,7 +59,7 @@ def build(
     def uow() -> DynamoUnitOfWork:
         return DynamoUnitOfWork(client, outbox, settings.fault_points)
 
-    membership = PlanMembership(plans, user_plans, Inbox(client, RATELIMIT_INBOX, settings.namespace), client)
+    membership = PlanMembership(plans, user_plans, Inbox(client, RATELIMIT_INBOX, settings.namespace), uow)
     quotas = QuotaService(plans, usage, user_plans, uow, clock)
     consumer = EventConsumer(
         broker=broker,

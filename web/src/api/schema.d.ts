@@ -279,6 +279,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/executions/legacy/{legacy_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get By Legacy Id
+         * @description A run migrated from the legacy history, by its legacy id (same visibility rules).
+         */
+        get: operations["get_api_v1_executions_legacy_legacy_id"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/executions/{execution_id}": {
         parameters: {
             query?: never;
@@ -662,6 +682,27 @@ export interface paths {
         };
         /** Get By Id */
         get: operations["get_api_v1_problems_id_numeric_id"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/problems/legacy/{legacy_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get By Legacy Id
+         * @description A problem migrated from the legacy application, by its legacy id (same answer and access
+         *     rules as by its key).
+         */
+        get: operations["get_api_v1_problems_legacy_legacy_id"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3524,6 +3565,37 @@ export interface operations {
             };
         };
     };
+    get_api_v1_executions_legacy_legacy_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                legacy_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExecutionView"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     get_api_v1_executions_execution_id: {
         parameters: {
             query?: never;
@@ -4167,6 +4239,40 @@ export interface operations {
             header?: never;
             path: {
                 numeric_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemWithTestCases"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_api_v1_problems_legacy_legacy_id: {
+        parameters: {
+            query?: {
+                /** @description `testcases`: the whole current test set too */
+                include?: "testcases" | null;
+            };
+            header?: never;
+            path: {
+                legacy_id: number;
             };
             cookie?: never;
         };

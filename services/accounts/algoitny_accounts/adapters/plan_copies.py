@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
 from algoitny_accounts.domain.plans import PlanCopy
+from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.tables import ACCOUNT_PLANS
 
@@ -15,7 +15,7 @@ CACHE_TTL_S = 5.0
 
 class PlanCopyRepository:
     def __init__(self, client: Any, namespace: str) -> None:
-        self._client = client
+        self._client = AsyncDynamoDB(client)
         self.table = ACCOUNT_PLANS.physical(namespace)
         self._cache: dict[str, tuple[float, PlanCopy | None]] = {}
 
@@ -24,9 +24,7 @@ class PlanCopyRepository:
         cached = self._cache.get(plan_id)
         if not fresh and cached and time.monotonic() - cached[0] < CACHE_TTL_S:
             return cached[1]
-        resp = await asyncio.to_thread(
-            self._client.get_item, TableName=self.table, Key={"plan_id": {"S": plan_id}}, ConsistentRead=True
-        )
+        resp = await self._client.get_item(TableName=self.table, Key={"plan_id": {"S": plan_id}}, ConsistentRead=True)
         item = resp.get("Item")
         plan = PlanCopy.model_validate(from_item(item)) if item else None
         self._cache[plan_id] = (time.monotonic(), plan)
@@ -55,8 +53,7 @@ class PlanCopyRepository:
             condition += " OR deleted = :yes"
             values[":yes"] = {"BOOL": True}
         try:
-            await asyncio.to_thread(
-                self._client.put_item,
+            await self._client.put_item(
                 TableName=self.table,
                 Item=to_item(plan.model_dump()),
                 ConditionExpression=condition,

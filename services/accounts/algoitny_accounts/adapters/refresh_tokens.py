@@ -8,7 +8,6 @@ revokes the whole family, so both holders are signed out. Logout revokes the fam
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import secrets
 import time
@@ -16,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.tables import REFRESH_TOKENS
 
@@ -54,7 +54,7 @@ class Family:
 
 class RefreshTokenStore:
     def __init__(self, client: Any, namespace: str, ttl_s: int) -> None:
-        self._client = client
+        self._client = AsyncDynamoDB(client)
         self.table = REFRESH_TOKENS.physical(namespace)
         self.ttl_s = ttl_s
 
@@ -120,8 +120,8 @@ class RefreshTokenStore:
     async def find(self, token: str) -> StoredToken | None:
         if not token.startswith(PREFIX):
             return None
-        resp = await asyncio.to_thread(
-            self._client.get_item, TableName=self.table, Key={"pk": {"S": _token_pk(token)}}, ConsistentRead=True
+        resp = await self._client.get_item(
+            TableName=self.table, Key={"pk": {"S": _token_pk(token)}}, ConsistentRead=True
         )
         item = resp.get("Item")
         if not item:
@@ -130,8 +130,7 @@ class RefreshTokenStore:
         return StoredToken(data["family_id"], data["user_id"], "used_at" in data, int(data["expires_at"]))
 
     async def family(self, family_id: str) -> Family | None:
-        resp = await asyncio.to_thread(
-            self._client.get_item,
+        resp = await self._client.get_item(
             TableName=self.table,
             Key={"pk": {"S": _family_pk(family_id)}},
             ConsistentRead=True,

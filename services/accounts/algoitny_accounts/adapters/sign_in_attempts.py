@@ -14,12 +14,13 @@ import asyncio
 import time
 from typing import Any
 
+from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.tables import SIGN_IN_ATTEMPTS
 
 
 class SignInAttempts:
     def __init__(self, client: Any, namespace: str, window_s: int) -> None:
-        self._client = client
+        self._client = AsyncDynamoDB(client)
         self.table = SIGN_IN_ATTEMPTS.physical(namespace)
         self.window_s = window_s
 
@@ -32,7 +33,7 @@ class SignInAttempts:
     def retry_after(self, now: float) -> int:
         return max(1, int((self._window(now) + 1) * self.window_s - now))
 
-    def _add(self, pk: str, delta: int, limit: int | None, expires: int) -> bool:
+    async def _add(self, pk: str, delta: int, limit: int | None, expires: int) -> bool:
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "Key": {"pk": {"S": pk}},
@@ -44,7 +45,7 @@ class SignInAttempts:
             kwargs["ConditionExpression"] = "attribute_not_exists(#c) OR #c < :limit"
             kwargs["ExpressionAttributeValues"][":limit"] = {"N": str(limit)}
         try:
-            self._client.update_item(**kwargs)
+            await self._client.update_item(**kwargs)
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
         return True
@@ -58,9 +59,9 @@ class SignInAttempts:
         counted: list[str] = []
         for scope, (key, limit) in limits.items():
             pk = self._pk(scope, key, window)
-            if not await asyncio.to_thread(self._add, pk, 1, limit, expires):
+            if not await self._add(pk, 1, limit, expires):
                 for done in counted:  # give back what this refused attempt took
-                    await asyncio.to_thread(self._add, done, -1, None, expires)
+                    await self._add(done, -1, None, expires)
                 return False
             counted.append(pk)
         return True
@@ -70,16 +71,13 @@ class SignInAttempts:
         now = now or time.time()
         window = self._window(now)
         expires = int((window + 2) * self.window_s)
-        await asyncio.gather(
-            *(asyncio.to_thread(self._add, self._pk(s, k, window), -1, None, expires) for s, k in keys.items())
-        )
+        await asyncio.gather(*(self._add(self._pk(s, k, window), -1, None, expires) for s, k in keys.items()))
 
     async def failures(self, keys: dict[str, str], now: float | None = None) -> dict[str, int]:
         """scope -> attempts counted in the current window, for e.g. {"account": email, "address": ip}."""
         window = self._window(now or time.time())
         pks = {scope: self._pk(scope, key, window) for scope, key in keys.items()}
-        resp = await asyncio.to_thread(
-            self._client.batch_get_item,
+        resp = await self._client.batch_get_item(
             RequestItems={self.table: {"Keys": [{"pk": {"S": pk}} for pk in pks.values()], "ConsistentRead": True}},
         )
         found = {i["pk"]["S"]: int(i["count"]["N"]) for i in resp.get("Responses", {}).get(self.table, [])}

@@ -8,11 +8,11 @@ PlanIndex / UserListIndex queries.
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 from typing import Any
 
 from algoitny_accounts.domain.users import SearchField, User, name_key, normalise_email
+from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.tables import USERS
 
@@ -33,7 +33,7 @@ def _google_pk(subject: str) -> str:
 
 class UserRepository:
     def __init__(self, client: Any, namespace: str) -> None:
-        self._client = client
+        self._client = AsyncDynamoDB(client)
         self.table = USERS.physical(namespace)
 
     def _user_item(self, user: User) -> dict[str, Any]:
@@ -122,16 +122,14 @@ class UserRepository:
         return items
 
     async def get(self, user_id: str) -> User | None:
-        resp = await asyncio.to_thread(
-            self._client.get_item, TableName=self.table, Key={"pk": {"S": _user_pk(user_id)}}, ConsistentRead=True
+        resp = await self._client.get_item(
+            TableName=self.table, Key={"pk": {"S": _user_pk(user_id)}}, ConsistentRead=True
         )
         item = resp.get("Item")
         return self._user(item) if item else None
 
     async def _by_guard(self, pk: str) -> User | None:
-        resp = await asyncio.to_thread(
-            self._client.get_item, TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True
-        )
+        resp = await self._client.get_item(TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True)
         guard = resp.get("Item")
         return await self.get(guard["user_id"]["S"]) if guard else None
 
@@ -159,7 +157,7 @@ class UserRepository:
         }
         if start_key:
             kwargs["ExclusiveStartKey"] = start_key
-        resp = await asyncio.to_thread(self._client.query, **kwargs)
+        resp = await self._client.query(**kwargs)
         return [self._user(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
 
     async def search(
@@ -177,7 +175,7 @@ class UserRepository:
         }
         if start_key:
             kwargs["ExclusiveStartKey"] = start_key
-        resp = await asyncio.to_thread(self._client.query, **kwargs)
+        resp = await self._client.query(**kwargs)
         return [self._user(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
 
     async def ids_on_plan(self, plan_id: str) -> builtins.list[str]:
@@ -191,7 +189,7 @@ class UserRepository:
             "ProjectionExpression": "user_id",
         }
         while True:
-            resp = await asyncio.to_thread(self._client.query, **kwargs)
+            resp = await self._client.query(**kwargs)
             ids.extend(i["user_id"]["S"] for i in resp.get("Items", []))
             if "LastEvaluatedKey" not in resp:
                 return ids
@@ -203,8 +201,7 @@ class UserRepository:
         Bumps ``version``, so a concurrent whole-item write (which checks it) cannot put the old copy back.
         """
         try:
-            await asyncio.to_thread(
-                self._client.update_item,
+            await self._client.update_item(
                 TableName=self.table,
                 Key={"pk": {"S": _user_pk(user_id)}},
                 UpdateExpression="SET plan_limits = :l, plan_rev = :r ADD #v :one",

@@ -48,7 +48,7 @@ from algoitny_shared.events.catalog import (
     UserSessionsRevoked,
 )
 from algoitny_shared.identity import Identity
-from algoitny_shared.uow import DynamoUnitOfWork, TransactionConflict
+from algoitny_shared.uow import CONFLICT_RETRY, DynamoUnitOfWork, TransactionConflict
 
 log = logging.getLogger(__name__)
 PRODUCER = "accounts"
@@ -130,16 +130,7 @@ class AccountService:
 
     async def _commit(self, uow: DynamoUnitOfWork) -> None:
         """Commit, retrying when DynamoDB cancels for a concurrent transaction (not a failed condition)."""
-        items, events = list(uow._items), list(uow.events)
-        for attempt in range(CONFLICT_RETRIES):
-            try:
-                await uow.commit()
-                return
-            except TransactionConflict as exc:
-                if "ConditionalCheckFailed" in exc.reasons or attempt == CONFLICT_RETRIES - 1:
-                    raise
-                await asyncio.sleep(0.02 * (attempt + 1))
-                uow._items, uow.events = list(items), list(events)
+        await uow.commit(retry=CONFLICT_RETRY)
 
     def _admin_by_email(self, email: str, verified: bool) -> bool:
         # Only a verified e-mail proves ownership: an unverified sign-up with an admin's address stays a user.

@@ -6,11 +6,11 @@ Every read is a GetItem or a Query on a key or index (no Scan). Lists query with
 
 from __future__ import annotations
 
-import asyncio
 import time
 from decimal import Decimal
 from typing import Any
 
+from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item, to_value
 from algoitny_shared.tables import SEARCH_HISTORY
 
@@ -26,7 +26,7 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
 
 class HistoryRepository:
     def __init__(self, client: Any, namespace: str) -> None:
-        self._client = client
+        self._client = AsyncDynamoDB(client)
         self.table = SEARCH_HISTORY.physical(namespace)
 
     # -- writes ------------------------------------------------------------------------
@@ -95,7 +95,7 @@ class HistoryRepository:
             request["ExpressionAttributeNames"]["#st"] = "status"
             request["ExpressionAttributeValues"][":completed"] = {"S": "completed"}
         try:
-            await asyncio.to_thread(self._client.update_item, **request)
+            await self._client.update_item(**request)
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
         return True
@@ -109,8 +109,7 @@ class HistoryRepository:
         names = {f"#f{i}": k for i, k in enumerate(sets)}
         values = {f":v{i}": to_value(v) for i, v in enumerate(sets.values())}
         try:
-            await asyncio.to_thread(
-                self._client.update_item,
+            await self._client.update_item(
                 TableName=self.table,
                 Key={"execution_id": {"S": execution_id}},
                 UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(sets))),
@@ -134,8 +133,7 @@ class HistoryRepository:
     # -- reads -------------------------------------------------------------------------
 
     async def get(self, execution_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
-        resp = await asyncio.to_thread(
-            self._client.get_item,
+        resp = await self._client.get_item(
             TableName=self.table,
             Key={"execution_id": {"S": execution_id}},
             ConsistentRead=consistent,
@@ -166,7 +164,7 @@ class HistoryRepository:
             }
             if start:
                 request["ExclusiveStartKey"] = start
-            resp = await asyncio.to_thread(self._client.query, **request)
+            resp = await self._client.query(**request)
             items.extend(_plain(i) for i in resp.get("Items", []))
             start = resp.get("LastEvaluatedKey")
             if not start:

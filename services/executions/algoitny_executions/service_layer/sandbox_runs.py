@@ -11,7 +11,6 @@ A redelivered request whose result object exists already is answered again witho
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import gzip
 import hashlib
@@ -23,6 +22,7 @@ from typing import Any
 
 from algoitny_executions.domain.judging import JudgeOptions, Limits, Submission, TestCase, TestSet, Verdict
 from algoitny_executions.service_layer.judge import Judge, UnknownLanguage
+from algoitny_shared.aws import AsyncS3
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import SandboxRunCompleted, SandboxRunRequested
 from algoitny_shared.judge_programs import PROGRAM_FAILURE_PREFIX, JudgeProgram
@@ -55,7 +55,7 @@ class SandboxRunWorker:
         judge: Callable[[], Judge | None],
         uow: Callable[[], DynamoUnitOfWork],
     ) -> None:
-        self._s3 = s3
+        self._s3 = AsyncS3(s3)
         self._bucket = bucket
         self._judge = judge
         self._uow = uow
@@ -65,7 +65,7 @@ class SandboxRunWorker:
 
     async def _exists(self, key: str) -> bool:
         try:
-            await asyncio.to_thread(self._s3.head_object, Bucket=self._bucket, Key=key)
+            await self._s3.head_object(Bucket=self._bucket, Key=key)
         except self._s3.exceptions.ClientError:
             return False
         return True
@@ -83,8 +83,7 @@ class SandboxRunWorker:
         if judge is None:
             raise DependencyUnavailable("the judge is not started yet")
         try:
-            obj = await asyncio.to_thread(self._s3.get_object, Bucket=self._bucket, Key=req.request_key)
-            body = unpack_json(obj["Body"].read())
+            body = unpack_json(await self._s3.get_bytes(Bucket=self._bucket, Key=req.request_key))
             code = str(body["code"])
             inputs = [base64.b64decode(x) for x in body["inputs"]][:MAX_INPUTS]
             expected = [base64.b64decode(x) for x in body["expected"]] if req.with_expected else None
@@ -132,8 +131,7 @@ class SandboxRunWorker:
             for raw, result in pairs
         ]
         overall = next((r["verdict"] for r in runs if r["verdict"] != Verdict.AC.value), Verdict.AC.value)
-        await asyncio.to_thread(
-            self._s3.put_object,
+        await self._s3.put_object(
             Bucket=self._bucket,
             Key=key,
             Body=pack_json({"run_id": req.run_id, "verdict": overall, "runs": runs}),
@@ -197,8 +195,7 @@ class SandboxRunWorker:
             for t in report.tests
         ]
         key = result_key(req.run_id)
-        await asyncio.to_thread(
-            self._s3.put_object,
+        await self._s3.put_object(
             Bucket=self._bucket,
             Key=key,
             Body=pack_json({"run_id": req.run_id, "verdict": report.verdict.value, "runs": runs}),
@@ -216,9 +213,9 @@ class SandboxRunWorker:
         detail: str,
         compile_message: str = "",
     ) -> None:
-        if verdict == "redelivered":
-            obj = await asyncio.to_thread(self._s3.get_object, Bucket=self._bucket, Key=key)
-            verdict = str(unpack_json(obj["Body"].read()).get("verdict", Verdict.IE.value))
+        if verdict == "redelivered" and key is not None:
+            raw = await self._s3.get_bytes(Bucket=self._bucket, Key=key)
+            verdict = str(unpack_json(raw).get("verdict", Verdict.IE.value))
         event = REGISTRY.envelope(
             SandboxRunCompleted(
                 run_id=req.run_id,

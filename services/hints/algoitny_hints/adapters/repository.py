@@ -3,12 +3,12 @@ per execution/problem, and daily LLM token budgets. State and events commit toge
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import time
 from typing import Any, Protocol
 
+from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.events import EventEnvelope
 from algoitny_shared.outbox import Outbox
@@ -61,7 +61,7 @@ class HintStore(Protocol):
 
 class DynamoHintStore:
     def __init__(self, client: Any, outbox: Outbox, namespace: str, fault_points: frozenset[str] = frozenset()) -> None:
-        self._client = client
+        self._client = AsyncDynamoDB(client)
         self._outbox = outbox
         self._faults = fault_points
         self.table = HINTS.physical(namespace)
@@ -105,8 +105,7 @@ class DynamoHintStore:
         return True
 
     async def get_request(self, request_id: str) -> dict[str, Any] | None:
-        resp = await asyncio.to_thread(
-            self._client.get_item,
+        resp = await self._client.get_item(
             TableName=self.table,
             Key=_request_key(request_id),
             ConsistentRead=True,
@@ -116,8 +115,7 @@ class DynamoHintStore:
     async def save_answer(self, request_id: str, answer: dict[str, Any]) -> None:
         # A failed condition means another delivery finished the request: nothing to keep.
         with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
-            await asyncio.to_thread(
-                self._client.update_item,
+            await self._client.update_item(
                 TableName=self.table,
                 Key=_request_key(request_id),
                 UpdateExpression="SET answer = :a",
@@ -155,8 +153,7 @@ class DynamoHintStore:
 
     async def fail(self, request_id: str, target: str | None, reason: str) -> None:
         try:
-            await asyncio.to_thread(
-                self._client.update_item,
+            await self._client.update_item(
                 TableName=self.table,
                 Key=_request_key(request_id),
                 UpdateExpression="SET #s = :failed, failure = :r",
@@ -174,16 +171,14 @@ class DynamoHintStore:
             latest = await self.latest(target)
             if latest and latest.get("request_id") == request_id:
                 latest["status"] = "failed"
-                await asyncio.to_thread(
-                    self._client.put_item,
+                await self._client.put_item(
                     TableName=self.table,
                     Item=to_item({"pk": target, "sk": "LATEST", "view": json.dumps(latest)}),
                 )
 
     async def mark_refunded(self, request_id: str) -> bool:
         try:
-            await asyncio.to_thread(
-                self._client.update_item,
+            await self._client.update_item(
                 TableName=self.table,
                 Key=_request_key(request_id),
                 UpdateExpression="SET refunded_at = :now",
@@ -195,8 +190,7 @@ class DynamoHintStore:
         return True
 
     async def latest(self, target: str) -> dict[str, Any] | None:
-        resp = await asyncio.to_thread(
-            self._client.get_item,
+        resp = await self._client.get_item(
             TableName=self.table,
             Key={"pk": {"S": target}, "sk": {"S": "LATEST"}},
             ConsistentRead=True,
@@ -210,16 +204,13 @@ class DynamoHintStore:
         keys = [{"pk": {"S": f"BUDGET#{day}"}, "sk": {"S": "GLOBAL"}}]
         if user_id:
             keys.append({"pk": {"S": f"BUDGET#{day}"}, "sk": {"S": f"USER#{user_id}"}})
-        resp = await asyncio.to_thread(
-            self._client.batch_get_item, RequestItems={self.table: {"Keys": keys, "ConsistentRead": True}}
-        )
+        resp = await self._client.batch_get_item(RequestItems={self.table: {"Keys": keys, "ConsistentRead": True}})
         got = {from_item(i)["sk"]: int(from_item(i).get("tokens", 0)) for i in resp["Responses"].get(self.table, [])}
         return got.get(f"USER#{user_id}", 0), got.get("GLOBAL", 0)
 
     async def add_tokens(self, day: str, user_id: str | None, tokens: int) -> None:
         for sk in ["GLOBAL", *([f"USER#{user_id}"] if user_id else [])]:
-            await asyncio.to_thread(
-                self._client.update_item,
+            await self._client.update_item(
                 TableName=self.table,
                 Key={"pk": {"S": f"BUDGET#{day}"}, "sk": {"S": sk}},
                 UpdateExpression="ADD tokens :n SET expires_at = :exp",

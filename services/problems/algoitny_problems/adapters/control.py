@@ -7,13 +7,13 @@ holds exactly the records garbage collection must look at, ordered by when they 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from algoitny_problems.adapters.keys import ts
+from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item, to_value
 
 IDEMPOTENCY_TTL_S = 24 * 3600
@@ -46,13 +46,11 @@ def _at(seconds_from_now: float, now: datetime | None = None) -> str:
 
 class ControlRepository:
     def __init__(self, client: Any, table: str) -> None:
-        self._client = client
+        self._client = AsyncDynamoDB(client)
         self.table = table
 
     async def get(self, pk: str) -> dict[str, Any] | None:
-        resp = await asyncio.to_thread(
-            self._client.get_item, TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True
-        )
+        resp = await self._client.get_item(TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True)
         item = resp.get("Item")
         if not item:
             return None
@@ -231,8 +229,7 @@ class ControlRepository:
 
     async def abandon(self, upload: str, idem: str | None) -> None:
         """A flip lost a race: the written set is garbage now, and the key may be retried."""
-        await asyncio.to_thread(
-            self._client.update_item,
+        await self._client.update_item(
             TableName=self.table,
             Key={"pk": {"S": upload}},
             UpdateExpression="SET #st = :garbage, gc = :due, gc_after = :now",
@@ -246,12 +243,11 @@ class ControlRepository:
             },
         )
         if idem:
-            await asyncio.to_thread(self._client.delete_item, TableName=self.table, Key={"pk": {"S": idem}})
+            await self._client.delete_item(TableName=self.table, Key={"pk": {"S": idem}})
 
     async def due(self, now: datetime, limit: int = 50) -> list[dict[str, Any]]:
         """Records whose GC time has come, oldest first (one Query on the sparse GcIndex)."""
-        resp = await asyncio.to_thread(
-            self._client.query,
+        resp = await self._client.query(
             TableName=self.table,
             IndexName="GcIndex",
             KeyConditionExpression="gc = :due AND gc_after <= :now",
@@ -265,8 +261,7 @@ class ControlRepository:
         writer's commit requires state ``writing``); the lease lets another collector retry
         if this one dies."""
         try:
-            await asyncio.to_thread(
-                self._client.update_item,
+            await self._client.update_item(
                 TableName=self.table,
                 Key={"pk": {"S": record["pk"]}},
                 UpdateExpression="SET #st = :collecting, gc_after = :lease, collected_from = :prev",
@@ -285,4 +280,4 @@ class ControlRepository:
         return True
 
     async def delete(self, pk: str) -> None:
-        await asyncio.to_thread(self._client.delete_item, TableName=self.table, Key={"pk": {"S": pk}})
+        await self._client.delete_item(TableName=self.table, Key={"pk": {"S": pk}})

@@ -7,12 +7,12 @@ a worker that lost it.
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal
 from typing import Any
 
 from algoitny_problems.adapters.keys import ts
 from algoitny_problems.domain.generation import GenerationJob
+from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.tables import SCRIPT_GENERATION_JOBS
 
@@ -37,7 +37,7 @@ def job_from_item(item: dict[str, Any]) -> GenerationJob:
 
 class GenerationJobRepository:
     def __init__(self, client: Any, namespace: str) -> None:
-        self._client = client
+        self._client = AsyncDynamoDB(client)
         self.table = SCRIPT_GENERATION_JOBS.physical(namespace)
 
     # ------------------------------------------------------------------ transaction items
@@ -74,7 +74,7 @@ class GenerationJobRepository:
     async def save(self, job: GenerationJob, *, expected_version: int, lease_holder: str | None = None) -> bool:
         put = self.put(job, expected_version=expected_version, lease_holder=lease_holder)["Put"]
         try:
-            await asyncio.to_thread(self._client.put_item, **put)
+            await self._client.put_item(**put)
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
         return True
@@ -82,8 +82,7 @@ class GenerationJobRepository:
     async def extend_lease(self, job_id: str, holder: str, until: float) -> bool:
         """The heartbeat: only while this worker holds the lease of a running job."""
         try:
-            await asyncio.to_thread(
-                self._client.update_item,
+            await self._client.update_item(
                 TableName=self.table,
                 Key={"job_id": {"S": job_id}},
                 UpdateExpression="SET lease_expires_at = :until",
@@ -101,13 +100,13 @@ class GenerationJobRepository:
 
     async def delete(self, job_id: str) -> None:
         """Only for a hard-deleted problem's jobs (a job is otherwise kept as the record of a set)."""
-        await asyncio.to_thread(self._client.delete_item, TableName=self.table, Key={"job_id": {"S": job_id}})
+        await self._client.delete_item(TableName=self.table, Key={"job_id": {"S": job_id}})
 
     # ------------------------------------------------------------------ reads
 
     async def get(self, job_id: str, consistent: bool = True) -> GenerationJob | None:
-        resp = await asyncio.to_thread(
-            self._client.get_item, TableName=self.table, Key={"job_id": {"S": job_id}}, ConsistentRead=consistent
+        resp = await self._client.get_item(
+            TableName=self.table, Key={"job_id": {"S": job_id}}, ConsistentRead=consistent
         )
         item = resp.get("Item")
         return job_from_item(item) if item else None
@@ -151,8 +150,7 @@ class GenerationJobRepository:
             page_kwargs = dict(kwargs)
             if start:
                 page_kwargs["ExclusiveStartKey"] = start
-            resp = await asyncio.to_thread(
-                self._client.query,
+            resp = await self._client.query(
                 TableName=self.table,
                 IndexName=index,
                 KeyConditionExpression=key,

@@ -8,11 +8,11 @@ process ended) is shown as interrupted.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
 from algoitny_problems.domain.imports import ImportJob
+from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.uow import TransactionConflict
 
@@ -25,12 +25,12 @@ def import_pk(job_id: str) -> str:
 
 class ImportJobStore:
     def __init__(self, client: Any, table: str) -> None:
-        self._client = client
+        self._client = AsyncDynamoDB(client)
         self.table = table
 
     async def get(self, job_id: str) -> ImportJob | None:
-        resp = await asyncio.to_thread(
-            self._client.get_item, TableName=self.table, Key={"pk": {"S": import_pk(job_id)}}, ConsistentRead=True
+        resp = await self._client.get_item(
+            TableName=self.table, Key={"pk": {"S": import_pk(job_id)}}, ConsistentRead=True
         )
         item = resp.get("Item")
         if not item:
@@ -54,7 +54,7 @@ class ImportJobStore:
         if values:
             kwargs["ExpressionAttributeValues"] = values
         try:
-            await asyncio.to_thread(self._client.put_item, **kwargs)
+            await self._client.put_item(**kwargs)
         except self._client.exceptions.ConditionalCheckFailedException as exc:
             raise TransactionConflict(["ConditionalCheckFailed"]) from exc
         return saved

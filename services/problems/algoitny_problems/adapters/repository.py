@@ -5,12 +5,12 @@ Every read is a GetItem, a Query on the key or a Query on a GSI; nothing here sc
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from algoitny_problems.adapters.keys import problem_key, ts
 from algoitny_problems.adapters.test_cases import inline_item
 from algoitny_problems.domain.models import Problem, TestCaseIn
+from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item, to_value
 from algoitny_shared.tables import PROBLEMS, PROBLEMS_CONTROL, TEST_CASES
 
@@ -35,7 +35,7 @@ def problem_from_item(item: dict[str, Any]) -> Problem:
 
 class ProblemRepository:
     def __init__(self, client: Any, namespace: str) -> None:
-        self._client = client
+        self._client = AsyncDynamoDB(client)
         self.problems = PROBLEMS.physical(namespace)
         self.test_cases = TEST_CASES.physical(namespace)
         self.control = PROBLEMS_CONTROL.physical(namespace)
@@ -136,8 +136,7 @@ class ProblemRepository:
 
     async def allocate_id(self) -> int:
         """The next platform-wide numeric id (an atomic counter; gaps are harmless)."""
-        resp = await asyncio.to_thread(
-            self._client.update_item,
+        resp = await self._client.update_item(
             TableName=self.control,
             Key={"pk": {"S": ID_COUNTER_PK}},
             UpdateExpression="ADD n :one",
@@ -150,8 +149,7 @@ class ProblemRepository:
         """A fresh test-set version, never reused (even after a crashed upload); None if the
         problem is gone or deleted."""
         try:
-            resp = await asyncio.to_thread(
-                self._client.update_item,
+            resp = await self._client.update_item(
                 TableName=self.problems,
                 Key=self.key(platform, problem_id),
                 UpdateExpression="ADD test_set_seq :one",
@@ -164,35 +162,17 @@ class ProblemRepository:
             return None
         return int(resp["Attributes"]["test_set_seq"]["N"])
 
-    async def add_execution(self, platform: str, problem_id: str, inbox_put: dict[str, Any]) -> str:
-        """+1 on the execution count and the consumer's inbox mark, in one transaction, so a
-        redelivered event never counts twice. Returns counted / duplicate / unknown_problem."""
-        items = [
-            inbox_put,
-            {
-                "Update": {
-                    "TableName": self.problems,
-                    "Key": self.key(platform, problem_id),
-                    "UpdateExpression": "ADD execution_count :one",
-                    "ConditionExpression": "attribute_exists(platform)",
-                    "ExpressionAttributeValues": {":one": {"N": "1"}},
-                }
-            },
-        ]
-        try:
-            await asyncio.to_thread(self._client.transact_write_items, TransactItems=items)
-        except self._client.exceptions.TransactionCanceledException as exc:
-            reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
-            if reasons and reasons[0] == "ConditionalCheckFailed":
-                return "duplicate"
-            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-                try:
-                    await asyncio.to_thread(self._client.put_item, **inbox_put["Put"])
-                except self._client.exceptions.ConditionalCheckFailedException:
-                    return "duplicate"
-                return "unknown_problem"
-            raise
-        return "counted"
+    def add_execution(self, platform: str, problem_id: str) -> dict[str, Any]:
+        """+1 on the execution count of a problem that exists (a transaction item)."""
+        return {
+            "Update": {
+                "TableName": self.problems,
+                "Key": self.key(platform, problem_id),
+                "UpdateExpression": "ADD execution_count :one",
+                "ConditionExpression": "attribute_exists(platform)",
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+            }
+        }
 
     async def record_judge_health(
         self, platform: str, problem_id: str, expected_version: int, health: dict[str, Any], inbox_put: dict[str, Any]
@@ -213,7 +193,7 @@ class ProblemRepository:
             },
         ]
         try:
-            await asyncio.to_thread(self._client.transact_write_items, TransactItems=items)
+            await self._client.transact_write_items(TransactItems=items)
         except self._client.exceptions.TransactionCanceledException as exc:
             reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
             if reasons and reasons[0] == "ConditionalCheckFailed":
@@ -227,8 +207,7 @@ class ProblemRepository:
 
     async def get(self, platform: str, problem_id: str, consistent: bool = False) -> Problem | None:
         """AP-25: one GetItem by the natural key."""
-        resp = await asyncio.to_thread(
-            self._client.get_item,
+        resp = await self._client.get_item(
             TableName=self.problems,
             Key=self.key(platform, problem_id),
             ConsistentRead=consistent,
@@ -238,8 +217,7 @@ class ProblemRepository:
 
     async def get_by_id(self, numeric_id: int) -> Problem | None:
         """AP-24: one Query on IdIndex."""
-        resp = await asyncio.to_thread(
-            self._client.query,
+        resp = await self._client.query(
             TableName=self.problems,
             IndexName="IdIndex",
             KeyConditionExpression="id = :id",
@@ -308,7 +286,7 @@ class ProblemRepository:
                 kwargs["FilterExpression"] = filter_expr
             if last:
                 kwargs["ExclusiveStartKey"] = last
-            resp = await asyncio.to_thread(self._client.query, **kwargs)
+            resp = await self._client.query(**kwargs)
             found.extend(problem_from_item(i) for i in resp.get("Items", []))
             last = resp.get("LastEvaluatedKey")
             if not last or len(found) >= limit:
@@ -330,7 +308,7 @@ class ProblemRepository:
             }
             if start:
                 kwargs["ExclusiveStartKey"] = start
-            resp = await asyncio.to_thread(self._client.query, **kwargs)
+            resp = await self._client.query(**kwargs)
             total += int(resp.get("Count", 0))
             start = resp.get("LastEvaluatedKey")
             if not start:
@@ -338,6 +316,6 @@ class ProblemRepository:
 
     async def platforms(self) -> list[str]:
         """AP-43: one GetItem."""
-        resp = await asyncio.to_thread(self._client.get_item, TableName=self.control, Key={"pk": {"S": PLATFORMS_PK}})
+        resp = await self._client.get_item(TableName=self.control, Key={"pk": {"S": PLATFORMS_PK}})
         item = resp.get("Item")
         return sorted(item["platforms"]["SS"]) if item and "platforms" in item else []

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
+
+from algoitny_shared.aws import AsyncS3
 
 MAX_S3_DELETE = 1000  # DeleteObjects takes at most 1,000 keys, ListObjectsV2 returns as many
 
 
-async def delete_prefix(s3: Any, bucket: str, prefix: str) -> int:
+async def delete_prefix(s3: AsyncS3, bucket: str, prefix: str) -> int:
     """Delete every object whose key starts with ``prefix``, a page at a time; returns how many."""
     deleted = 0
     token: str | None = None
@@ -16,10 +17,10 @@ async def delete_prefix(s3: Any, bucket: str, prefix: str) -> int:
         kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": MAX_S3_DELETE}
         if token:
             kwargs["ContinuationToken"] = token
-        resp = await asyncio.to_thread(s3.list_objects_v2, **kwargs)
-        keys = [{"Key": o["Key"]} for o in resp.get("Contents", [])]
+        resp = await s3.list_objects_v2(**kwargs)
+        keys = [o["Key"] for o in resp.get("Contents", [])]
         if keys:
-            await asyncio.to_thread(s3.delete_objects, Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+            await s3.delete_keys(bucket, keys)
             deleted += len(keys)
         if not resp.get("IsTruncated"):
             return deleted

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from algoitny_problems.adapters.s3_objects import delete_prefix
+from algoitny_shared.aws import AsyncDynamoDB, AsyncS3
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import SandboxLimits, SandboxRunCompleted, SandboxRunRequested
@@ -95,16 +96,16 @@ class KafkaSandbox:
         *,
         timeout_s: float = 300.0,
     ) -> None:
-        self._s3 = s3
+        self._s3 = AsyncS3(s3)
         self._bucket = bucket
-        self._db = dynamodb
+        self._db = AsyncDynamoDB(dynamodb)
         self._control = control_table
         self._uow = uow
         self._timeout = timeout_s
 
     async def _answer(self, run_id: str) -> dict[str, Any] | None:
-        resp = await asyncio.to_thread(
-            self._db.get_item, TableName=self._control, Key={"pk": {"S": mailbox_pk(run_id)}}, ConsistentRead=True
+        resp = await self._db.get_item(
+            TableName=self._control, Key={"pk": {"S": mailbox_pk(run_id)}}, ConsistentRead=True
         )
         item = resp.get("Item")
         return from_item(item) if item else None
@@ -141,9 +142,7 @@ class KafkaSandbox:
                 "checker_program": checker_program.model_dump() if checker_program else None,
                 "interactor": interactor.model_dump() if interactor else None,
             }
-            await asyncio.to_thread(
-                self._s3.put_object, Bucket=self._bucket, Key=request_key, Body=_gz_json(body), ContentEncoding="gzip"
-            )
+            await self._s3.put_object(Bucket=self._bucket, Key=request_key, Body=_gz_json(body), ContentEncoding="gzip")
             uow = self._uow()
             uow.publish(
                 REGISTRY.envelope(
@@ -185,7 +184,7 @@ class KafkaSandbox:
         key = answer.get("result_key")
         if not key:
             return outcome
-        obj = await asyncio.to_thread(self._s3.get_object, Bucket=self._bucket, Key=key)
+        obj = await self._s3.get_object(Bucket=self._bucket, Key=key)
         data = json.loads(gzip.decompress(obj["Body"].read()))
         runs = [
             RunOutput(
@@ -205,12 +204,11 @@ class SandboxObjects:
     and inputs) and ``results/<run id>.json.gz`` (outputs). Run ids start with the job id."""
 
     def __init__(self, s3: Any, bucket: str) -> None:
-        self._s3 = s3
+        self._s3 = AsyncS3(s3)
         self._bucket = bucket
 
     async def delete_run(self, run_id: str) -> None:
-        keys = [{"Key": f"requests/{run_id}.json.gz"}, {"Key": f"results/{run_id}.json.gz"}]
-        await asyncio.to_thread(self._s3.delete_objects, Bucket=self._bucket, Delete={"Objects": keys, "Quiet": True})
+        await self._s3.delete_keys(self._bucket, [f"requests/{run_id}.json.gz", f"results/{run_id}.json.gz"])
 
     async def delete_job(self, job_id: str) -> int:
         """Every request and result object of one job's runs (any life, attempt or step)."""
@@ -224,7 +222,7 @@ class SandboxMailbox:
     """Consumer of ``executions.SandboxRunCompleted``: files answers meant for this service."""
 
     def __init__(self, dynamodb: Any, control_table: str) -> None:
-        self._db = dynamodb
+        self._db = AsyncDynamoDB(dynamodb)
         self._control = control_table
 
     def handlers(self) -> dict[str, Any]:
@@ -242,4 +240,4 @@ class SandboxMailbox:
             "compile_message": done.compile_message,
             "expires_at": int(time.time()) + MAILBOX_TTL_S,
         }
-        await asyncio.to_thread(self._db.put_item, TableName=self._control, Item=to_item(item))
+        await self._db.put_item(TableName=self._control, Item=to_item(item))

@@ -19,6 +19,7 @@ from typing import Any
 from algoitny_problems.adapters.keys import case_key, problem_key
 from algoitny_problems.adapters.s3_objects import delete_prefix
 from algoitny_problems.domain.models import MAX_ORDINAL, TestCaseIn, TestCaseOut
+from algoitny_shared.aws import AsyncDynamoDB, AsyncS3, call
 from algoitny_shared.dynamo import from_item, to_item
 
 MAX_BATCH_WRITE = 25
@@ -84,8 +85,8 @@ class TestCaseStore:
         inline_max_bytes: int,
         concurrency: int = 8,
     ) -> None:
-        self._db = dynamodb
-        self._s3 = s3
+        self._db = AsyncDynamoDB(dynamodb)
+        self._s3 = AsyncS3(s3)
         self.table = table
         self.bucket = bucket
         self.inline_max_bytes = inline_max_bytes
@@ -100,8 +101,7 @@ class TestCaseStore:
         raw = payload_bytes(case)
         compressed = gzip.compress(raw, compresslevel=6)
         key = loc.s3_key(version, ordinal)
-        await asyncio.to_thread(
-            self._s3.put_object,
+        await self._s3.put_object(
             Bucket=self.bucket,
             Key=key,
             Body=compressed,
@@ -126,8 +126,7 @@ class TestCaseStore:
         new = {**item, "case_key": case_key(version, ordinal), "ordinal": ordinal}
         if item.get("stored") == "s3":
             key = loc.s3_key(version, ordinal)
-            await asyncio.to_thread(
-                self._s3.copy_object,
+            await self._s3.copy_object(
                 Bucket=self.bucket,
                 Key=key,
                 CopySource={"Bucket": self.bucket, "Key": item["s3_key"]},
@@ -142,11 +141,11 @@ class TestCaseStore:
     async def _batch(self, requests: list[dict[str, Any]]) -> None:
         if len(requests) > MAX_BATCH_WRITE:
             raise ValueError(f"BatchWriteItem takes at most {MAX_BATCH_WRITE} items, got {len(requests)}")
-        pending = requests
+        pending: list[Any] = requests
         for attempt in range(12):
             if not pending:
                 return
-            resp = await asyncio.to_thread(self._db.batch_write_item, RequestItems={self.table: pending})
+            resp = await self._db.batch_write_item(RequestItems={self.table: pending})
             pending = resp.get("UnprocessedItems", {}).get(self.table, [])
             if pending:
                 await asyncio.sleep(min(1.0, 0.02 * 2**attempt) * random.uniform(0.5, 1.0))
@@ -205,7 +204,7 @@ class TestCaseStore:
                 kwargs["Limit"] = limit - len(items) + 1  # one extra tells whether more remain
             if start:
                 kwargs["ExclusiveStartKey"] = start
-            resp = await asyncio.to_thread(self._db.query, **kwargs)
+            resp = await self._db.query(**kwargs)
             items.extend(from_item(i) for i in resp.get("Items", []))
             start = resp.get("LastEvaluatedKey")
             if not start or (limit is not None and len(items) > limit):
@@ -227,7 +226,7 @@ class TestCaseStore:
             }
             if start:
                 kwargs["ExclusiveStartKey"] = start
-            resp = await asyncio.to_thread(self._db.query, **kwargs)
+            resp = await self._db.query(**kwargs)
             items.extend(from_item(i) for i in resp.get("Items", []))
             start = resp.get("LastEvaluatedKey")
             if not start:
@@ -241,7 +240,7 @@ class TestCaseStore:
         found: list[dict[str, Any]] = []
         request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
         for attempt in range(10):
-            resp = await asyncio.to_thread(self._db.batch_get_item, RequestItems=request)
+            resp = await self._db.batch_get_item(RequestItems=request)
             found.extend(from_item(i) for i in resp.get("Responses", {}).get(self.table, []))
             request = resp.get("UnprocessedKeys") or {}
             if not request:
@@ -254,8 +253,8 @@ class TestCaseStore:
 
         async def one(item: dict[str, Any]) -> TestCaseOut:
             if item.get("stored") == "s3":
-                resp = await asyncio.to_thread(self._s3.get_object, Bucket=self.bucket, Key=item["s3_key"])
-                body = await asyncio.to_thread(resp["Body"].read)
+                resp = await self._s3.get_object(Bucket=self.bucket, Key=item["s3_key"])
+                body = await call(resp["Body"].read)
                 raw = gzip.decompress(body)
                 if hashlib.sha256(raw).hexdigest() != item["sha256"]:
                     raise IntegrityError(f"checksum mismatch for {item['s3_key']}")
@@ -293,5 +292,5 @@ class TestCaseStore:
         return await delete_prefix(self._s3, self.bucket, prefix)
 
     async def count_objects(self, prefix: str) -> int:
-        resp = await asyncio.to_thread(self._s3.list_objects_v2, Bucket=self.bucket, Prefix=prefix)
+        resp = await self._s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix)
         return int(resp.get("KeyCount", 0))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
@@ -36,6 +35,7 @@ from algoitny_problems.domain.models import (
 )
 from algoitny_problems.service_layer.use_cases import not_found
 from algoitny_problems.settings import ProblemsSettings
+from algoitny_shared.aws import AsyncS3
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.http import create_app, event_stream_response
 from algoitny_shared.identity import CurrentIdentity, Identity
@@ -100,7 +100,7 @@ def make_app(container: Container | None = None) -> FastAPI:
             await c.plan_caps.close()
 
     async def s3_ready() -> None:
-        await asyncio.to_thread(c.s3.head_bucket, Bucket=c.settings.bucket())
+        await AsyncS3(c.s3).head_bucket(Bucket=c.settings.bucket())
 
     app = create_app(
         c.settings,

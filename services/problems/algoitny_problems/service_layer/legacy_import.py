@@ -221,8 +221,7 @@ class ProblemsLegacyHandler:
             raw = json.dumps({"input": row.input, "output": row.output}, ensure_ascii=False).encode()
             body = gzip.compress(raw, compresslevel=6)
             key = staged_s3_key(row.id)
-            await asyncio.to_thread(
-                self._cases._s3.put_object,
+            await self._cases._s3.put_object(
                 Bucket=self._cases.bucket,
                 Key=key,
                 Body=body,
@@ -353,8 +352,7 @@ class ProblemsLegacyHandler:
     async def payload(self, staged: dict[str, Any]) -> tuple[str, str]:
         if staged.get("stored") != "s3":
             return str(staged["input"]), str(staged["output"])
-        resp = await asyncio.to_thread(self._cases._s3.get_object, Bucket=self._cases.bucket, Key=staged["s3_key"])
-        raw = gzip.decompress(await asyncio.to_thread(resp["Body"].read))
+        raw = gzip.decompress(await self._cases._s3.get_bytes(Bucket=self._cases.bucket, Key=staged["s3_key"]))
         if hashlib.sha256(raw).hexdigest() != staged["sha256"]:
             raise RuntimeError(f"staged legacy test case {staged['id']} does not match its checksum")
         data = json.loads(raw)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,9 +21,9 @@ from algoitny_problems.adapters.test_cases import TestCaseStore, location
 from algoitny_problems.domain.models import JudgeHealth, Problem
 from algoitny_shared.events import EventEnvelope
 from algoitny_shared.events.catalog import ExecutionCompleted, ProblemJudgeFailed
-from algoitny_shared.inbox import Inbox
+from algoitny_shared.inbox import Inbox, handle_once
 from algoitny_shared.topics import PROBLEMS_GROUP
-from algoitny_shared.uow import TransactionConflict
+from algoitny_shared.uow import TransactionConflict, UnitOfWork
 
 log = logging.getLogger(__name__)
 COLLECT_LEASE_S = 600.0
@@ -128,17 +129,33 @@ class GarbageCollector:
 class ExecutionCounter:
     """Keeps each problem's execution count from executions events (exactly once per event)."""
 
-    def __init__(self, repo: ProblemRepository, inbox: Inbox) -> None:
+    def __init__(self, repo: ProblemRepository, inbox: Inbox, uow: Callable[[], UnitOfWork]) -> None:
         self._repo = repo
         self._inbox = inbox
+        self._uow = uow
         self.outcomes: dict[str, int] = {}
 
+    async def _count(self, envelope: EventEnvelope, payload: ExecutionCompleted) -> str:
+        """+1 and the inbox mark in one transaction (a redelivery never counts twice); the event
+        of a problem that does not exist (any more) is marked alone."""
+
+        async def count(uow: UnitOfWork) -> None:
+            uow.add(self._repo.add_execution(payload.platform, payload.problem_id))
+
+        async def nothing(uow: UnitOfWork) -> None:
+            return None
+
+        try:
+            applied = await handle_once(self._inbox, PROBLEMS_GROUP, envelope, self._uow, count)
+        except TransactionConflict as exc:
+            if exc.reasons[1:2] != ["ConditionalCheckFailed"]:
+                raise
+            applied = await handle_once(self._inbox, PROBLEMS_GROUP, envelope, self._uow, nothing)
+            return "unknown_problem" if applied else "duplicate"
+        return "counted" if applied else "duplicate"
+
     async def on_execution_completed(self, envelope: EventEnvelope, payload: ExecutionCompleted) -> None:
-        outcome = await self._repo.add_execution(
-            payload.platform,
-            payload.problem_id,
-            self._inbox.put_request(PROBLEMS_GROUP, str(envelope.event_id)),
-        )
+        outcome = await self._count(envelope, payload)
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
     async def on_judge_failed(self, envelope: EventEnvelope, payload: ProblemJudgeFailed) -> None:

@@ -214,7 +214,7 @@ class TestSetService:
                     )
                 )
             uow.publish(envelope(test_set_replaced(new, mode), new, trace_id))
-            first_extra = len(uow._items)
+            first_extra = uow.size
             if extra is not None:
                 items, events = extra(result)
                 for item in items:

@@ -13,6 +13,7 @@ from algoitny_problems.service_layer.maintenance import ExecutionCounter
 from algoitny_shared.errors import AppError
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import ProblemJudgeFailed
+from algoitny_shared.uow import InMemoryUnitOfWork
 
 CHECKER = {"language": "python3", "code": "import sys\nsys.exit(0)"}
 INTERACTOR = {"language": "cpp", "code": "int main(){return 0;}"}
@@ -126,7 +127,7 @@ def _failed(problem: Problem, version: str | None) -> tuple[EventEnvelope, Probl
 async def test_a_judge_failure_is_recorded_for_the_registrar_and_counted() -> None:
     problem = _problem(checker_program=CHECKER)
     repo = Repo(problem)
-    counter = ExecutionCounter(repo, Inbox())  # type: ignore[arg-type]
+    counter = ExecutionCounter(repo, Inbox(), InMemoryUnitOfWork)
     assert "executions.ProblemJudgeFailed" in counter.handlers()
     repo.race = 1  # an edit raced the first write: read again and retry
     await counter.on_judge_failed(*_failed(problem, problem.programs_version))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
 from algoitny_ratelimit.domain.plans import Plan
+from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.tables import SUBSCRIPTION_PLANS
 
@@ -20,7 +20,7 @@ def _name_key(name: str) -> str:
 
 class PlanRepository:
     def __init__(self, client: Any, namespace: str) -> None:
-        self._client = client
+        self._client = AsyncDynamoDB(client)
         self.table = SUBSCRIPTION_PLANS.physical(namespace)
         self._cache: dict[str, tuple[float, Plan | None]] = {}
 
@@ -29,9 +29,7 @@ class PlanRepository:
         cached = self._cache.get(plan_id)
         if not fresh and cached and time.monotonic() - cached[0] < CACHE_TTL_S:
             return cached[1]
-        resp = await asyncio.to_thread(
-            self._client.get_item, TableName=self.table, Key={"plan_id": {"S": plan_id}}, ConsistentRead=fresh
-        )
+        resp = await self._client.get_item(TableName=self.table, Key={"plan_id": {"S": plan_id}}, ConsistentRead=fresh)
         item = resp.get("Item")
         plan = _plan(item) if item and item.get("listed") else None
         self._cache[plan_id] = (time.monotonic(), plan)
@@ -46,7 +44,7 @@ class PlanRepository:
             "ExpressionAttributeValues": {":p": {"S": LISTED}},
         }
         while True:
-            resp = await asyncio.to_thread(self._client.query, **kwargs)
+            resp = await self._client.query(**kwargs)
             items.extend(resp.get("Items", []))
             if "LastEvaluatedKey" not in resp:
                 return [_plan(i) for i in items]
@@ -55,9 +53,7 @@ class PlanRepository:
     # -- transaction items -------------------------------------------------
     async def raw(self, plan_id: str) -> dict[str, Any] | None:
         """The plan's item as stored (with the ``legacy_*`` attributes of an imported plan)."""
-        resp = await asyncio.to_thread(
-            self._client.get_item, TableName=self.table, Key={"plan_id": {"S": plan_id}}, ConsistentRead=True
-        )
+        resp = await self._client.get_item(TableName=self.table, Key={"plan_id": {"S": plan_id}}, ConsistentRead=True)
         item = resp.get("Item")
         return from_item(item) if item and item.get("listed") else None
 

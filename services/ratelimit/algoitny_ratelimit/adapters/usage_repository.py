@@ -7,11 +7,11 @@ the outbox event. Either all of it happens or none of it.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Any
 
 from algoitny_ratelimit.domain.quota import UNLIMITED
+from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import to_item
 from algoitny_shared.idempotency import IdempotencyItems, IdempotencyRecord, StoredResponse
 from algoitny_shared.tables import USAGE_LOGS
@@ -25,7 +25,7 @@ def partition(user_id: str, day: str) -> str:
 
 class UsageRepository:
     def __init__(self, client: Any, namespace: str) -> None:
-        self._client = client
+        self._client = AsyncDynamoDB(client)
         self.table = USAGE_LOGS.physical(namespace)
         # Idempotency records of metered requests (partition IDEM#<user id>), claimed in the
         # check-and-consume transaction.
@@ -114,8 +114,7 @@ class UsageRepository:
     async def used(self, user_id: str, day: str, actions: tuple[str, ...]) -> dict[str, int]:
         """Today's counters for the given actions (one BatchGetItem, strongly consistent)."""
         keys = [{"pk": {"S": partition(user_id, day)}, "sk": {"S": f"COUNTER#{a}"}} for a in actions]
-        resp = await asyncio.to_thread(
-            self._client.batch_get_item,
+        resp = await self._client.batch_get_item(
             RequestItems={self.table: {"Keys": keys, "ConsistentRead": True}},
         )
         found = {
@@ -124,8 +123,7 @@ class UsageRepository:
         return {a: found.get(a, 0) for a in actions}
 
     async def charge(self, user_id: str, day: str, action: str, request_id: str) -> dict[str, Any] | None:
-        resp = await asyncio.to_thread(
-            self._client.get_item,
+        resp = await self._client.get_item(
             TableName=self.table,
             Key={"pk": {"S": partition(user_id, day)}, "sk": {"S": f"REQ#{action}#{request_id}"}},
             ConsistentRead=True,
@@ -141,15 +139,15 @@ class UsageRepository:
             "ExpressionAttributeValues": {":pk": {"S": partition(user_id, day)}, ":log": {"S": "LOG#"}},
         }
         while True:
-            resp = await asyncio.to_thread(self._client.query, **kwargs)
+            resp = await self._client.query(**kwargs)
             items.extend(resp.get("Items", []))
             if "LastEvaluatedKey" not in resp:
                 return items
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     async def idempotency_record(self, user_id: str, key: str, now: int) -> IdempotencyRecord | None:
-        resp = await asyncio.to_thread(
-            self._client.get_item, TableName=self.table, Key=self.idempotency.key(user_id, key), ConsistentRead=True
+        resp = await self._client.get_item(
+            TableName=self.table, Key=self.idempotency.key(user_id, key), ConsistentRead=True
         )
         return self.idempotency.record_of(resp.get("Item"), now)
 
@@ -158,11 +156,9 @@ class UsageRepository:
         False when the attempt no longer holds it."""
         try:
             if response is not None:
-                await asyncio.to_thread(
-                    self._client.update_item, **self.idempotency.complete(user_id, key, attempt, response)
-                )
+                await self._client.update_item(**self.idempotency.complete(user_id, key, attempt, response))
             else:
-                await asyncio.to_thread(self._client.delete_item, **self.idempotency.release(user_id, key, attempt))
+                await self._client.delete_item(**self.idempotency.release(user_id, key, attempt))
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
         return True
@@ -209,7 +205,7 @@ class UsageRepository:
         for start in range(0, len(keys), 100):
             request: dict[str, Any] = {self.table: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
             while request:
-                resp = await asyncio.to_thread(self._client.batch_get_item, RequestItems=request)
+                resp = await self._client.batch_get_item(RequestItems=request)
                 found.extend(resp["Responses"].get(self.table, []))
                 request = resp.get("UnprocessedKeys") or {}
         return found

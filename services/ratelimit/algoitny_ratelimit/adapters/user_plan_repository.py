@@ -8,10 +8,10 @@ revision (``rev``) that every write checks and bumps, so two writers never both 
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.tables import USER_PLANS
 
@@ -28,18 +28,16 @@ class UserPlanState:
 
 class UserPlanRepository:
     def __init__(self, client: Any, namespace: str) -> None:
-        self._client = client
+        self._client = AsyncDynamoDB(client)
         self.table = USER_PLANS.physical(namespace)
 
     async def plan_of(self, user_id: str) -> str | None:
-        resp = await asyncio.to_thread(self._client.get_item, TableName=self.table, Key={"user_id": {"S": user_id}})
+        resp = await self._client.get_item(TableName=self.table, Key={"user_id": {"S": user_id}})
         item = resp.get("Item")
         return item["plan_id"]["S"] if item else None
 
     async def state(self, user_id: str) -> UserPlanState | None:
-        resp = await asyncio.to_thread(
-            self._client.get_item, TableName=self.table, Key={"user_id": {"S": user_id}}, ConsistentRead=True
-        )
+        resp = await self._client.get_item(TableName=self.table, Key={"user_id": {"S": user_id}}, ConsistentRead=True)
         item = resp.get("Item")
         if not item:
             return None

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -44,12 +42,11 @@ from algoitny_shared.events.catalog import (
     UserRegistered,
 )
 from algoitny_shared.inbox import Inbox
-from algoitny_shared.uow import DynamoUnitOfWork, TransactionConflict
+from algoitny_shared.uow import CONFLICT_RETRY, TransactionConflict, UnitOfWork, any_conflict
 
 log = logging.getLogger(__name__)
 PRODUCER = "ratelimit"
 DEFAULT_PLAN = "free"
-CONFLICT_RETRIES = 8
 CONSUMER = "ratelimit"
 
 
@@ -57,19 +54,11 @@ def _charge_id(user_id: str, action: str, request_id: str) -> str:
     return f"{user_id}/{action}/{request_id}"
 
 
-async def _commit_retrying(make_uow: Callable[[], DynamoUnitOfWork], fill: Callable[[DynamoUnitOfWork], None]) -> None:
-    """Commit, retrying transactions cancelled only by contention (TransactionConflict)."""
-    for attempt in range(CONFLICT_RETRIES):
-        uow = make_uow()
-        fill(uow)
-        try:
-            await uow.commit()
-            return
-        except TransactionConflict as exc:
-            contention = "TransactionConflict" in exc.reasons and "ConditionalCheckFailed" not in exc.reasons
-            if not contention or attempt == CONFLICT_RETRIES - 1:
-                raise
-            await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))
+async def _commit_retrying(make_uow: Callable[[], UnitOfWork], fill: Callable[[UnitOfWork], None]) -> None:
+    """Commit, retrying transactions cancelled only by contention (the kit's one policy)."""
+    uow = make_uow()
+    fill(uow)
+    await uow.commit(retry=CONFLICT_RETRY)
 
 
 class QuotaService:
@@ -78,7 +67,7 @@ class QuotaService:
         plans: PlanRepository,
         usage: UsageRepository,
         user_plans: UserPlanRepository,
-        uow_factory: Callable[[], DynamoUnitOfWork],
+        uow_factory: Callable[[], UnitOfWork],
         clock: Clock = utc_now,
     ) -> None:
         self._plans = plans
@@ -138,7 +127,7 @@ class QuotaService:
             aggregate_version=1,
         )
 
-        def fill(uow: DynamoUnitOfWork) -> None:
+        def fill(uow: UnitOfWork) -> None:
             if claim is not None:
                 uow.add(claim)
             for item in self._usage.consume_items(
@@ -221,7 +210,7 @@ class QuotaService:
             aggregate_version=2,
         )
 
-        def fill(uow: DynamoUnitOfWork) -> None:
+        def fill(uow: UnitOfWork) -> None:
             for item in self._usage.refund_items(
                 user_id=req.user_id, day=req.day, action=req.action, request_id=req.request_id, now=now
             ):
@@ -267,7 +256,7 @@ def _snapshot(plan: Plan) -> dict[str, Any]:
 
 
 class PlanService:
-    def __init__(self, plans: PlanRepository, uow_factory: Callable[[], DynamoUnitOfWork]) -> None:
+    def __init__(self, plans: PlanRepository, uow_factory: Callable[[], UnitOfWork]) -> None:
         self._plans = plans
         self._uow = uow_factory
 
@@ -354,6 +343,10 @@ class PlanService:
         return created
 
 
+def _already_applied(exc: TransactionConflict) -> bool:
+    return exc.reasons[:1] == ["ConditionalCheckFailed"]
+
+
 class PlanMembership:
     """Keeps UserPlans and each plan's ``active_users`` exact from accounts events.
 
@@ -365,11 +358,13 @@ class PlanMembership:
     deleted only while its counter is 0, so a delete and a move can never both succeed.
     """
 
-    def __init__(self, plans: PlanRepository, user_plans: UserPlanRepository, inbox: Inbox, client: Any) -> None:
+    def __init__(
+        self, plans: PlanRepository, user_plans: UserPlanRepository, inbox: Inbox, uow: Callable[[], UnitOfWork]
+    ) -> None:
         self._plans = plans
         self._user_plans = user_plans
         self._inbox = inbox
-        self._client = client
+        self._uow = uow
 
     async def _apply(
         self,
@@ -393,10 +388,18 @@ class PlanMembership:
         whose first one fails its condition when this was applied already: the inbox mark of an event,
         or the legacy import's record of a row). The legacy import applies at version 0: only while
         ratelimit has heard nothing from accounts of the user (accounts' events own the fact)."""
-        for attempt in range(CONFLICT_RETRIES):
+        touched: set[str] = set()
+
+        async def attempt() -> None:
             current = await self._user_plans.state(user_id)
             target = None if current and current.event_version > version else change(current)
-            items = list(first)
+            touched.clear()
+            touched.update(
+                str(t) for t in (current.counted_in if current else None, target[0] if target else None) if t
+            )
+            work = self._uow()
+            for item in first:
+                work.add(item)
             if target is not None:
                 plan_id, active = target
                 counted = plan_id if active and await self._plans.get(plan_id, fresh=True) else None
@@ -408,27 +411,26 @@ class PlanMembership:
                     event_version=version,
                     rev=(current.rev if current else 0) + 1,
                 )
-                items.append(self._user_plans.put_state(new, current))
+                work.add(self._user_plans.put_state(new, current))
                 before = current.counted_in if current else None
                 if before != counted:
                     if before is not None:
-                        items.append(self._plans.add_users(before, -1))
+                        work.add(self._plans.add_users(before, -1))
                     if counted is not None:
-                        items.append(self._plans.add_users(counted, 1))
-            try:
-                await asyncio.to_thread(self._client.transact_write_items, TransactItems=items)
-                for touched in {current.counted_in if current else None, target[0] if target else None} - {None}:
-                    self._plans.forget(str(touched))
+                        work.add(self._plans.add_users(counted, 1))
+            await work.commit()
+
+        # The first item refused: applied already. Any other failed condition (the state or a counter)
+        # means another delivery moved it: read again.
+        try:
+            await CONFLICT_RETRY.run(attempt, retry_if=lambda exc: not _already_applied(exc) and any_conflict(exc))
+        except TransactionConflict as exc:
+            if _already_applied(exc):
+                log.info("change already applied", extra={"user_id": user_id})
                 return
-            except self._client.exceptions.TransactionCanceledException as exc:
-                reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
-                if reasons and reasons[0] == "ConditionalCheckFailed":
-                    log.info("event already applied", extra={"user_id": user_id})
-                    return
-                retryable = {"ConditionalCheckFailed", "TransactionConflict"} & set(reasons)
-                if not retryable or attempt == CONFLICT_RETRIES - 1:
-                    raise
-                await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))
+            raise
+        for plan_id in touched:
+            self._plans.forget(plan_id)
 
     async def on_user_registered(self, envelope: EventEnvelope, payload: UserRegistered) -> None:
         await self._apply(envelope, payload.user_id, lambda cur: (payload.plan_id, True) if cur is None else None)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from typing import Any
 
+from algoitny_shared.aws import AsyncDynamoDB, call
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.tables import STATS
 from algoitny_stats.domain.aggregation import Key
@@ -35,15 +36,14 @@ def prefix(generation: int) -> str:
 
 class StatsStore:
     def __init__(self, client: Any, namespace: str) -> None:
-        self._client = client
+        self._client = AsyncDynamoDB(client)
         self.table = STATS.physical(namespace)
 
     # -- control ----------------------------------------------------------------------------
 
     async def active_generation(self) -> int:
         """The generation readers and the live consumer use (1 until a rebuild switched)."""
-        resp = await asyncio.to_thread(
-            self._client.get_item,
+        resp = await self._client.get_item(
             TableName=self.table,
             Key={"pk": {"S": CONTROL_PK}, "sk": {"S": ACTIVE_SK}},
             ConsistentRead=True,
@@ -54,8 +54,7 @@ class StatsStore:
     async def ensure_control(self) -> int:
         """Create CONTROL/ACTIVE (generation 1) if absent, so consumers can condition on it."""
         with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
-            await asyncio.to_thread(
-                self._client.put_item,
+            await self._client.put_item(
                 TableName=self.table,
                 Item=to_item({"pk": CONTROL_PK, "sk": ACTIVE_SK, "generation": 1}),
                 ConditionExpression="attribute_not_exists(pk)",
@@ -75,8 +74,7 @@ class StatsStore:
 
     async def claim_building(self, generation: int, active: int) -> None:
         """Record the generation a rebuild fills (refused if another rebuild took it)."""
-        await asyncio.to_thread(
-            self._client.put_item,
+        await self._client.put_item(
             TableName=self.table,
             Item=to_item({"pk": CONTROL_PK, "sk": BUILDING_SK, "generation": generation, "from": active}),
             ConditionExpression="attribute_not_exists(pk) OR generation < :g",
@@ -84,8 +82,7 @@ class StatsStore:
         )
 
     async def building_generation(self) -> int:
-        resp = await asyncio.to_thread(
-            self._client.get_item,
+        resp = await self._client.get_item(
             TableName=self.table,
             Key={"pk": {"S": CONTROL_PK}, "sk": {"S": BUILDING_SK}},
             ConsistentRead=True,
@@ -95,8 +92,7 @@ class StatsStore:
 
     async def switch(self, old: int, new: int) -> None:
         """Make ``new`` the active generation, only if ``old`` still is."""
-        await asyncio.to_thread(
-            self._client.put_item,
+        await self._client.put_item(
             TableName=self.table,
             Item=to_item({"pk": CONTROL_PK, "sk": ACTIVE_SK, "generation": new, "previous": old}),
             ConditionExpression="generation = :old",
@@ -113,7 +109,7 @@ class StatsStore:
         for start in range(0, len(pending), 100):
             request: dict[str, Any] = {self.table: {"Keys": pending[start : start + 100], "ConsistentRead": True}}
             while request:
-                resp = await asyncio.to_thread(self._client.batch_get_item, RequestItems=request)
+                resp = await self._client.batch_get_item(RequestItems=request)
                 for raw in resp.get("Responses", {}).get(self.table, []):
                     item = from_item(raw)
                     found[(str(item.pop("pk"))[len(p) :], str(item.pop("sk")))] = item
@@ -170,7 +166,7 @@ class StatsStore:
         if len(items) > MAX_TRANSACTION_ITEMS:
             raise ValueError(f"a transaction takes at most {MAX_TRANSACTION_ITEMS} items, got {len(items)}")
         try:
-            await asyncio.to_thread(self._client.transact_write_items, TransactItems=items)
+            await self._client.transact_write_items(TransactItems=items)
         except self._client.exceptions.TransactionCanceledException as exc:
             reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
             raise TransactionFailed(reasons) from exc
@@ -178,8 +174,7 @@ class StatsStore:
     # -- reads for the API ------------------------------------------------------------------
 
     async def get(self, generation: int, key: Key) -> dict[str, Any] | None:
-        resp = await asyncio.to_thread(
-            self._client.get_item,
+        resp = await self._client.get_item(
             TableName=self.table,
             Key={"pk": {"S": prefix(generation) + key[0]}, "sk": {"S": key[1]}},
         )
@@ -216,7 +211,7 @@ class StatsStore:
                 request["Limit"] = limit - len(items)
             if start:
                 request["ExclusiveStartKey"] = start
-            resp = await asyncio.to_thread(self._client.query, **request)
+            resp = await self._client.query(**request)
             items.extend(from_item(i) for i in resp.get("Items", []))
             start = resp.get("LastEvaluatedKey")
             if not start or (limit is not None and len(items) >= limit):
@@ -230,7 +225,7 @@ class StatsStore:
 
         def run() -> int:
             deleted = 0
-            paginator = self._client.get_paginator("scan")
+            paginator = self._client.client.get_paginator("scan")
             for page in paginator.paginate(
                 TableName=self.table,
                 FilterExpression="begins_with(pk, :p)",
@@ -239,11 +234,13 @@ class StatsStore:
             ):
                 keys = page.get("Items", [])
                 for start in range(0, len(keys), 25):
-                    request = {self.table: [{"DeleteRequest": {"Key": k}} for k in keys[start : start + 25]]}
+                    request: dict[str, Any] = {
+                        self.table: [{"DeleteRequest": {"Key": k}} for k in keys[start : start + 25]]
+                    }
                     while request:
-                        resp = self._client.batch_write_item(RequestItems=request)
+                        resp = self._client.client.batch_write_item(RequestItems=request)
                         request = resp.get("UnprocessedItems") or {}
                     deleted += len(keys[start : start + 25])
             return deleted
 
-        return await asyncio.to_thread(run)
+        return await call(run)
