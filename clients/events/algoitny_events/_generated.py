@@ -241,10 +241,10 @@ class HintRequested(_Payload):
 
 
 class MigrationPhaseChanged(_Payload):
-    """The migration moved to ``phase`` (algoitny_shared.migration_phase): ``writes_open`` says whether
-    the platform takes writes to data the legacy database owned. ``version`` grows by one with
-    each change; the latest version wins. ``command`` is what moved it (start, cutover, rollback,
-    finish, abandon), ``note`` what the operator or the gates said."""
+    """The migration moved to ``phase`` (open, migrating, cut_over, rolling_back, rolled_back):
+    ``writes_open`` says whether the platform takes writes to data the legacy database owned.
+    ``version`` grows by one with each change; the latest version wins. ``command`` is what moved
+    it (start, cutover, rollback, finish, abandon), ``note`` what the operator or the gates said."""
 
     phase: str
     previous_phase: str

@@ -27,6 +27,7 @@ from algoitny_shared.events.catalog import (
     GenerationJobSucceeded,
     HintGenerated,
     HintRequested,
+    MigrationPhaseChanged,
     PlanCreated,
     PlanDeleted,
     PlanUpdated,
@@ -93,6 +94,19 @@ SAMPLES: dict[str, tuple[BaseModel, str]] = {
     "problems.TestSetReplaced": (
         TestSetReplaced(**_SNAP, test_set_version=2, mode="replace"),
         "baekjoon/1000",
+    ),
+    "migration.MigrationPhaseChanged": (
+        MigrationPhaseChanged(
+            phase="cut_over",
+            previous_phase="migrating",
+            writes_open=True,
+            version=2,
+            command="cutover",
+            changed_by="operator",
+            changed_at=NOW,
+            note="every gate passed",
+        ),
+        "migration",
     ),
     "executions.ProblemJudgeFailed": (
         ProblemJudgeFailed(
