@@ -25,7 +25,7 @@ from algoitny_shared.dynamo import dynamodb, s3
 from algoitny_shared.settings import ServiceSettings
 from algoitny_shared.tables import ALL_TABLES
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
+pytestmark = [pytest.mark.e2e, pytest.mark.wipes_platform, pytest.mark.timeout(400)]
 
 API = "/api/v1"
 PY_AC = "a, b = map(int, input().split())\nprint(a + b)"
