@@ -26,6 +26,7 @@ class ErrorCode(Enum):
     RATE_LIMITED = (429, "Too many requests")
     INTERNAL = (500, "Internal error")
     UPSTREAM_UNAVAILABLE = (503, "A dependency is unavailable; retry later")
+    MIGRATION_READ_ONLY = (503, "Read-only while the data moves from the legacy application")
     UPSTREAM_TIMEOUT = (504, "A dependency did not answer in time")
 
     @property

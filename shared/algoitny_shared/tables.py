@@ -401,6 +401,16 @@ STATS = TableSpec(
     "applied, written in the same transaction as their counters). See services/stats/README.md.",
 )
 
+MIGRATION_STATE = TableSpec(
+    owner="migration",
+    name="State",
+    hash_key="pk",
+    attributes={"pk": "S"},
+    description="PHASE: the migration's phase (algoitny_shared.migration_phase), its version, since when and "
+    "who set it; STEP#<version>: what each cutover/rollback did and when (the command's record).",
+)
+MIGRATION_OUTBOX = outbox_table("migration")
+
 ALL_TABLES: tuple[TableSpec, ...] = (
     PROBLEMS,
     TEST_CASES,
@@ -434,6 +444,8 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     EXECUTIONS_QUARANTINE,
     HINTS_LEGACY,
     HINTS_QUARANTINE,
+    MIGRATION_STATE,
+    MIGRATION_OUTBOX,
 )
 
 

@@ -56,6 +56,12 @@ EXECUTION_EVENTS = TopicSpec(
 
 HINT_EVENTS = TopicSpec("hints.events", "Hint requests and the hints generated for them.", KEEP_FOREVER, partitions=24)
 
+# The migration's phase (algoitny_shared.migration_phase): few events, read from the start by every
+# gateway replica (writes to legacy-owned data are refused while the legacy database owns it).
+MIGRATION_EVENTS = TopicSpec(
+    "migration.events", "The migration's phase changes (migrating, cut over, rolled back).", KEEP_FOREVER
+)
+
 DOMAIN_TOPICS: tuple[TopicSpec, ...] = (
     PROBLEM_EVENTS,
     ACCOUNT_EVENTS,
@@ -63,6 +69,7 @@ DOMAIN_TOPICS: tuple[TopicSpec, ...] = (
     EXECUTION_JOBS,
     EXECUTION_EVENTS,
     HINT_EVENTS,
+    MIGRATION_EVENTS,
 )
 
 
@@ -89,6 +96,10 @@ JUDGE_WORKER_GROUP = "judge-workers"
 EXECUTIONS_GROUP = "executions"
 # The stats service aggregates execution, hint, usage, account and problem events.
 STATS_GROUP = "stats"
+# The migration's reverse writer (issue 16) writes platform events back into the legacy database. A
+# migration-time consumer, not one of the platform's (no deployment, no autoscaler): not in
+# CONSUMER_GROUPS; it creates its dead-letter topic itself when it starts.
+REVERSE_WRITER_GROUP = "migration-reverse"
 CONSUMER_GROUPS: tuple[str, ...] = (
     SEARCH_INDEXER_GROUP,
     RATELIMIT_GROUP,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -167,6 +168,289 @@ def test_verify_passes_on_every_row_aggregate_problem_and_history_page(migrated:
     tables = {(t["table"], t["service"]): t for t in report["tables"]}
     assert tables[("users", "accounts")]["quarantined"] >= 1, "the case-only duplicate e-mail is quarantined"
     assert tables[("test_cases", "problems")]["quarantined"] >= 1, "the test case of a problem that is gone"
+
+
+# ---- issue 16: the cutover and rollback drill. It runs before the next test, whose run on the platform
+# (made while no migration phase was set) the legacy database never sees: verify would rightly say NO-GO.
+# It leaves the phase open.
+
+
+class Reader:
+    """Keeps reading through the gateway (a problem page and the public feed) during the drill;
+    records failed reads and the longest gap between two successful ones."""
+
+    def __init__(self, base_url: str, path: str) -> None:
+        import threading
+
+        self.base_url, self.path = base_url, path
+        self.failures: list[str] = []
+        self.reads = 0
+        self.longest_gap_s = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        last_ok = time.monotonic()
+        with httpx.Client(base_url=self.base_url, timeout=10, headers={"x-forwarded-for": "10.16.0.1"}) as c:
+            while not self._stop.is_set():
+                for path in (self.path, f"{API}/history?scope=public&limit=5"):
+                    try:
+                        resp = c.get(path)
+                        ok = resp.status_code == 200
+                        detail = f"{resp.status_code} {resp.text[:100]}"
+                    except httpx.HTTPError as exc:
+                        ok, detail = False, repr(exc)
+                    now = time.monotonic()
+                    if ok:
+                        self.reads += 1
+                        self.longest_gap_s = max(self.longest_gap_s, now - last_ok)
+                        last_ok = now
+                    else:
+                        self.failures.append(f"{path}: {detail}")
+                self._stop.wait(0.1)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=15)
+
+
+def _start_reverse_writer(platform: Platform, settings: Any, port: int) -> Any:
+    import subprocess
+    import sys
+
+    svc = next(s for s in SERVICES if s.name == "stats")
+    env = platform.service_env(
+        svc,
+        {
+            "ALGOITNY_LEGACY_DSN": settings.legacy_dsn.get_secret_value(),
+            "ALGOITNY_ACCOUNTS_URL": settings.accounts_url,
+            "ALGOITNY_PROBLEMS_URL": settings.problems_url,
+            "ALGOITNY_EXECUTIONS_URL": settings.executions_url,
+            "ALGOITNY_REVERSE_WRITER_PORT": str(port),
+        },
+    )
+    log = open(platform.log_dir / f"{platform.namespace}-reverse-writer.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "algoitny_migration", "reverse-writer"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    log.close()
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"the reverse writer exited with {proc.returncode}")
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    eventually(ready, timeout_s=90, interval_s=0.3)
+    return proc
+
+
+async def _leave_open(settings: Any) -> None:
+    from algoitny_migration.bootstrap import build, build_cutover
+
+    m = build(settings)
+    store, _ = build_cutover(m)
+    try:
+        current = await store.get()
+        for target in {"rolling_back": ("cut_over", "open"), "cut_over": ("open",)}.get(
+            current.phase, ("open",) if current.phase != "open" else ()
+        ):
+            current = await store.move(current, target, "drill-cleanup", by="drill", note=None, record={})
+    finally:
+        await store.close()
+        await m.close()
+
+
+def test_cutover_act_rollback_and_cut_over_again_with_nothing_lost(
+    migrated: Migrated, platform: Platform, gateway: httpx.Client, admin_headers: dict[str, str]
+) -> None:
+    import signal
+    import uuid
+
+    from support.legacy_cdc import free_port
+
+    from algoitny_migration.adapters.reverse_store import ReverseStore
+    from algoitny_migration.bootstrap import build, build_cutover
+
+    settings = migrated.migration.settings.model_copy(update={"cutover_window_s": 1.0, "cutover_gate_timeout_s": 60.0})
+    xff = {"x-forwarded-for": f"10.16.{uuid.uuid4().int % 250}.2"}
+    with psycopg.connect(migrated.dsn) as conn:
+        platform_name, number = conn.execute(
+            "SELECT platform, problem_id FROM problems WHERE is_completed AND NOT is_deleted ORDER BY id LIMIT 1"
+        ).fetchone()  # type: ignore[misc]
+    reader = Reader(platform.url("gateway"), f"{API}/problems/{platform_name}/{number}")
+    reader.start()
+    port = free_port()
+    writer = _start_reverse_writer(platform, settings, port)
+    platform.start("hints")  # hints for a failed run (offline fallback: no LLM key in tests)
+    platform.wait_ready(["hints"], timeout_s=90)
+
+    async def step(command: str) -> dict[str, Any]:
+        m = build(settings)
+        store, runner = build_cutover(m)
+        try:
+            if command in ("start",):
+                moved = await store.move(await store.get(), "migrating", "start", by="drill", note=None, record={})
+                return moved.as_dict()
+            report = await (runner.cutover() if command == "cutover" else runner.rollback())
+            return report.as_dict()
+        finally:
+            await store.close()
+            await m.close()
+
+    def phase_is(phase: str) -> bool:
+        return gateway.get(f"{API}/migration/phase").json()["phase"] == phase
+
+    figures: dict[str, Any] = {}
+    try:
+        # Migration mode: reads and sign-in work, writes are refused (never accepted and lost).
+        asyncio.run(step("start"))
+        eventually(lambda: phase_is("migrating"), timeout_s=20)
+        email = f"drill-{uuid.uuid4().hex[:8]}@platform.example"
+        password = "drill-password-16!"
+        refused = gateway.post(
+            f"{API}/auth/register", json={"email": email, "password": password, "name": "Drill"}, headers=xff
+        )
+        assert refused.status_code == 503 and refused.json()["reason"] == "migration_read_only"
+        assert int(refused.headers["retry-after"]) > 0
+
+        # Cutover: gates, then writes open.
+        t0 = time.monotonic()
+        cut = asyncio.run(step("cutover"))
+        figures["cutover_s"] = round(time.monotonic() - t0, 1)
+        assert cut["ok"], json.dumps(cut, indent=1)
+        figures["cutover_write_window_s"] = cut["write_window_s"]
+        figures["cutover_gates"] = {g["name"]: g["seconds"] for g in cut["gates"]}
+        eventually(lambda: phase_is("cut_over"), timeout_s=20)
+        with (
+            psycopg.connect(migrated.dsn, autocommit=True) as conn,
+            pytest.raises(psycopg.errors.ReadOnlySqlTransaction),
+        ):
+            conn.execute("UPDATE users SET name = name WHERE id = 1")  # the legacy application is read-only
+
+        # Users act on the platform: sign up, plan change, a problem with test cases, a run, hints.
+        pair = gateway.post(
+            f"{API}/auth/register", json={"email": email, "password": password, "name": "Drill"}, headers=xff
+        )
+        assert pair.status_code == 201, pair.text
+        user = {"authorization": f"Bearer {pair.json()['access_token']}", **xff}
+        user_id = gateway.get(f"{API}/auth/whoami", headers=user).json()["user_id"]
+        changed = gateway.patch(f"{API}/admin/users/{user_id}", json={"plan_id": "legacy-2"}, headers=admin_headers)
+        assert changed.status_code == 200, changed.text
+        user = {  # the plan change revoked the old token
+            "authorization": "Bearer "
+            + gateway.post(f"{API}/auth/login", json={"email": email, "password": password}, headers=xff).json()[
+                "access_token"
+            ],
+            **xff,
+        }
+        pid = f"d{uuid.uuid4().hex[:7]}"
+        cases = [{"input": f"{i} {i}\n", "output": f"{2 * i}\n", "is_sample": i == 0} for i in range(3)]
+        made = gateway.post(
+            f"{API}/problems",
+            json={
+                "platform": "drill",
+                "problem_id": pid,
+                "title": "롤백 훈련 A+B",
+                "status": "completed",
+                "test_cases": cases,
+            },
+            headers=admin_headers,
+        )
+        assert made.status_code == 201, made.text
+        wrong = "a, b = map(int, input().split())\nprint(a - b)\n"
+        body = {"platform": "drill", "problem_id": pid, "language": "python3", "code": wrong}
+        sub = gateway.post(f"{API}/executions", json=body, headers={**user, "idempotency-key": uuid.uuid4().hex})
+        assert sub.status_code == 202, sub.text
+        execution_id = sub.json()["execution_id"]
+        eventually(
+            lambda: gateway.get(f"{API}/executions/{execution_id}", headers=user).json().get("status") == "completed",
+            timeout_s=90,
+            interval_s=0.5,
+        )
+        # Fault: the reverse writer SIGKILLed mid-stream, and its PostgreSQL sessions cut.
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(timeout=30)
+        hint = gateway.post(
+            f"{API}/executions/{execution_id}/hints", headers={**user, "idempotency-key": uuid.uuid4().hex}
+        )
+        assert hint.status_code == 202, hint.text
+        with psycopg.connect(migrated.dsn, autocommit=True) as conn:
+            conn.execute("SET default_transaction_read_only = off")
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND application_name = 'algoitny-migration' AND pid <> pg_backend_pid()"
+            )
+        writer = _start_reverse_writer(platform, settings, port)
+        eventually(
+            lambda: gateway.get(f"{API}/executions/{execution_id}/hints", headers=user).json().get("status") == "ready",
+            timeout_s=60,
+            interval_s=0.5,
+        )
+
+        # Rollback: the reverse writer drains, the legacy database holds everything, writes go back.
+        t0 = time.monotonic()
+        back = asyncio.run(step("rollback"))
+        figures["rollback_s"] = round(time.monotonic() - t0, 1)
+        assert back["ok"], json.dumps(back, indent=1)
+        figures["rollback_write_window_s"] = back["write_window_s"]
+        eventually(lambda: phase_is("rolled_back"), timeout_s=20)
+        with psycopg.connect(migrated.dsn, autocommit=True) as conn:
+            # What the legacy application reads (access patterns of section 1).
+            [(uid, pw, plan)] = conn.execute(
+                "SELECT id, password, subscription_plan_id FROM users WHERE email = %s", (email,)
+            ).fetchall()
+            assert pw.startswith("argon2$argon2id$") and plan == 2
+            [(legacy_pid,)] = conn.execute(
+                "SELECT id FROM problems WHERE platform = 'drill' AND problem_id = %s AND is_completed", (pid,)
+            ).fetchall()
+            got_cases = conn.execute(
+                "SELECT input, output FROM test_cases WHERE problem_id = %s ORDER BY created_at, id", (legacy_pid,)
+            ).fetchall()
+            assert [tuple(c) for c in got_cases] == [(c["input"], c["output"]) for c in cases]
+            runs = conn.execute(
+                "SELECT result_summary, code, hints FROM search_history WHERE user_id = %s ORDER BY created_at DESC",
+                (uid,),
+            ).fetchall()
+            assert len(runs) == 1 and runs[0][0] == "Failed" and runs[0][1] == wrong and runs[0][2]
+            usage = dict(
+                conn.execute("SELECT action, count(*) FROM usage_logs WHERE user_id = %s GROUP BY action", (uid,))
+            )
+            assert usage == {"execution": 1, "hint": 1}, usage
+        assert ReverseStore(migrated.dsn).verify().ok
+        with psycopg.connect(migrated.dsn, autocommit=True) as conn:
+            conn.execute("UPDATE users SET name = name WHERE id = 1")  # the legacy application writes again
+        refused = gateway.post(f"{API}/executions", json=body, headers={**user, "idempotency-key": uuid.uuid4().hex})
+        assert refused.status_code == 503  # rolled back: the platform is read-only again
+
+        # Cut over again: the gates pass (verify included).
+        again = asyncio.run(step("cutover"))
+        assert again["ok"], json.dumps(again, indent=1)
+        figures["recutover_write_window_s"] = again["write_window_s"]
+    finally:
+        reader.stop()
+        platform.kill("hints", 15)
+        writer.send_signal(signal.SIGTERM)
+        writer.wait(timeout=30)
+        asyncio.run(_leave_open(settings))  # whatever happened, the later tests get a writable platform
+        with psycopg.connect(migrated.dsn, autocommit=True) as conn:
+            conn.execute("SET default_transaction_read_only = off")
+            role = psycopg.conninfo.conninfo_to_dict(migrated.dsn)["user"]
+            conn.execute(f'ALTER ROLE "{role}" IN DATABASE "{conn.info.dbname}" RESET default_transaction_read_only')
+    figures.update(
+        reads=reader.reads, failed_reads=len(reader.failures), longest_read_gap_s=round(reader.longest_gap_s, 2)
+    )
+    print(f"drill figures: {figures}")
+    assert not reader.failures, reader.failures[:5]
 
 
 def test_a_migrated_user_signs_in_finds_opens_sees_history_and_usage_and_submits(

@@ -240,6 +240,22 @@ class HintRequested(_Payload):
     requested_at: datetime
 
 
+class MigrationPhaseChanged(_Payload):
+    """The migration moved to ``phase`` (algoitny_shared.migration_phase): ``writes_open`` says whether
+    the platform takes writes to data the legacy database owned. ``version`` grows by one with
+    each change; the latest version wins. ``command`` is what moved it (start, cutover, rollback,
+    finish, abandon), ``note`` what the operator or the gates said."""
+
+    phase: str
+    previous_phase: str
+    writes_open: bool
+    version: int
+    command: str
+    changed_by: str | None = None
+    changed_at: datetime
+    note: str | None = None
+
+
 class GenerationJobCancelled(_Payload):
     """A registrar cancelled the job; nothing it staged became current."""
 
@@ -476,6 +492,7 @@ EVENT_TYPES: dict[str, tuple[int, type[BaseModel], str, str]] = {
     "executions.SandboxRunRequested": (1, SandboxRunRequested, "executions.jobs", "sandbox_run"),
     "hints.HintGenerated": (1, HintGenerated, "hints.events", "hint_request"),
     "hints.HintRequested": (1, HintRequested, "hints.events", "hint_request"),
+    "migration.MigrationPhaseChanged": (1, MigrationPhaseChanged, "migration.events", "migration"),
     "problems.GenerationJobCancelled": (1, GenerationJobCancelled, "problems.events", "generation_job"),
     "problems.GenerationJobCreated": (1, GenerationJobCreated, "problems.events", "generation_job"),
     "problems.GenerationJobFailed": (1, GenerationJobFailed, "problems.events", "generation_job"),
@@ -499,6 +516,7 @@ TOPICS: dict[str, str] = {
     "executions.events": "Judged runs of user code: verdicts and timings (and refunds due on IE).",
     "executions.jobs": "Executions submitted for judging (the judge workers' work queue, one consumer group).",
     "hints.events": "Hint requests and the hints generated for them.",
+    "migration.events": "The migration's phase changes (migrating, cut over, rolled back).",
     "problems.events": "Lifecycle of problems and their test sets.",
     "ratelimit.events": "Plan changes and metered usage (charges and refunds).",
 }
@@ -519,6 +537,7 @@ __all__ = [
     "GenerationJobSucceeded",
     "HintGenerated",
     "HintRequested",
+    "MigrationPhaseChanged",
     "PlanCreated",
     "PlanDeleted",
     "PlanUpdated",

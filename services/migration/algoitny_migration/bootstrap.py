@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from dataclasses import dataclass
 from typing import Any
+
+import httpx
 
 from algoitny_migration.adapters.connect import ConnectClient, connector_config
 from algoitny_migration.adapters.legacy_db import LegacyDatabase
@@ -105,9 +109,123 @@ def build(settings: MigrationSettings | None = None) -> Migration:
         "hints": s.hints_legacy_url,
     }
     signer = IdentitySigner(s.internal_secret.get_secret_value())
+    platform = PlatformApi(urls, s.gateway_url, signer, s.http_timeout_s, legacy_urls=legacy_urls)
+    platform.gateway_token = s.gateway_admin_token.get_secret_value()
     return Migration(
         settings=s,
         legacy=LegacyDatabase(s.legacy_dsn.get_secret_value()),
         connect=ConnectClient(s.connect_url, s.http_timeout_s),
-        platform=PlatformApi(urls, s.gateway_url, signer, s.http_timeout_s, legacy_urls=legacy_urls),
+        platform=platform,
     )
+
+
+# ---- cutover, rollback and the reverse writer (issue 16)
+
+
+class CutoverWiring:
+    """What the cutover and rollback gates read (service_layer.cutover.CutoverSources)."""
+
+    def __init__(self, m: Migration) -> None:
+        self.m = m
+
+    async def change_lag(self) -> dict[str, int | None]:
+        out: dict[str, int | None] = {}
+        for table in LEGACY_TABLES:
+            for service in table.importers:
+                out[f"{service}:{table.name}"] = await self.m.consumer_lag(service, table.name)
+        return out
+
+    async def verify_ok(self) -> tuple[bool, int, list[str]]:
+        from algoitny_migration.adapters.reverse_store import ReverseStore
+        from algoitny_migration.service_layer.verify import Verifier
+
+        originated = await asyncio.to_thread(
+            ReverseStore(self.m.settings.legacy_dsn.get_secret_value()).platform_originated
+        )
+        report = await Verifier(self.m.legacy, self.m.platform, platform_originated=originated).run()
+        first = [f"[{x.check}] {x.table} {x.key} ({x.service}): {x.detail}" for x in report.mismatches[:10]]
+        return report.ok, report.mismatch_count, first
+
+    async def reverse_lag(self) -> int | None:
+        from algoitny_migration.entrypoints.reverse_writer import REVERSE_TOPICS
+
+        s = self.m.settings
+        topics = [t.physical(s.namespace) for t in REVERSE_TOPICS]
+        monitor = LagMonitor(s.kafka_bootstrap_servers, topics, s.reverse_group(), "reverse")
+        await monitor.measure()
+        if not monitor.by_topic:
+            return None
+        return sum(sum(p.values()) for p in monitor.by_topic.values())
+
+    async def reverse_verify(self) -> tuple[bool, int, list[str]]:
+        from algoitny_migration.adapters.reverse_store import ReverseStore
+
+        report = await asyncio.to_thread(ReverseStore(self.m.settings.legacy_dsn.get_secret_value()).verify)
+        return report.ok, report.checked if report.ok else len(report.problems), report.problems[:10]
+
+    async def captured(self, table: str, key: int, after_lsn: int) -> bool:
+        """True when the legacy topic of ``table`` holds a change of row ``key`` at or after WAL
+        position ``after_lsn`` (Debezium's ``__lsn``): the last records of each partition are read."""
+        import json
+
+        from aiokafka import AIOKafkaConsumer
+
+        from algoitny_shared.replay import topic_partitions
+
+        s = self.m.settings
+        topic = BY_NAME[table].topic(s.legacy_topic_prefix)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.kafka_bootstrap_servers, group_id=None, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            partitions = await topic_partitions(consumer, topic, timeout_s=10)
+            consumer.assign(partitions)
+            ends = await consumer.end_offsets(partitions)
+            starts = await consumer.beginning_offsets(partitions)
+            for tp in partitions:
+                consumer.seek(tp, max(starts[tp], ends[tp] - 200))
+            pending = {tp for tp in partitions if ends[tp] > starts[tp]}
+            while pending:
+                batch = await consumer.getmany(timeout_ms=1000, max_records=500)
+                if not batch:
+                    break
+                for tp, records in batch.items():
+                    for r in records:
+                        try:
+                            k, v = json.loads(r.key or b"null"), json.loads(r.value or b"null")
+                        except ValueError:
+                            continue
+                        mine = isinstance(k, dict) and k.get("id") == key and isinstance(v, dict)
+                        if mine and int(v.get("__lsn") or 0) >= after_lsn:
+                            return True
+                    if await consumer.position(tp) >= ends[tp]:
+                        pending.discard(tp)
+            return False
+        finally:
+            await consumer.stop()
+
+    async def gateway_phase(self) -> str | None:
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            resp = await client.get(self.m.settings.gateway_url.rstrip("/") + "/api/v1/migration/phase")
+            return str(resp.json().get("phase")) if resp.status_code == 200 else None
+
+
+def build_cutover(m: Migration) -> tuple[Any, Any]:
+    """The phase store and the cutover/rollback runner on ``m``'s settings."""
+    from algoitny_migration.adapters.legacy_control import LegacyControl
+    from algoitny_migration.adapters.phase_store import DynamoPhaseStore
+    from algoitny_migration.service_layer.cutover import Cutover, GateSettings
+    from algoitny_shared.dynamo import dynamodb
+
+    s = m.settings
+    store = DynamoPhaseStore(dynamodb(s), s.namespace, s.kafka_bootstrap_servers)
+    control = LegacyControl(s.legacy_dsn.get_secret_value(), s.legacy_app_role)
+    gates = GateSettings(
+        slot=s.slot_name(),
+        connector=s.connector_name(),
+        window_s=s.cutover_window_s,
+        timeout_s=s.cutover_gate_timeout_s,
+        operator=os.environ.get("USER") or None,
+    )
+    return store, Cutover(store, control, m.connect, CutoverWiring(m), gates)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 
 from algoitny_shared.legacy.tables import DEFAULT_TOPIC_PREFIX
-from algoitny_shared.settings import ServiceSettings
+from algoitny_shared.settings import ServiceSettings, secret_field
 
 
 class MigrationSettings(ServiceSettings):
@@ -43,6 +43,29 @@ class MigrationSettings(ServiceSettings):
     executions_legacy_url: str = "http://127.0.0.1:8103"
     hints_legacy_url: str = "http://127.0.0.1:8106"
     http_timeout_s: float = Field(default=60.0, gt=0)
+    # Cutover and rollback (issue 16).
+    legacy_app_role: str = Field(
+        default="algoitny",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="The legacy application's PostgreSQL role: cutover makes its sessions read-only "
+        "(default_transaction_read_only in the legacy database), rollback makes them writable again.",
+    )
+    cutover_window_s: float = Field(default=2.0, gt=0, description="Gates sample twice this far apart.")
+    cutover_gate_timeout_s: float = Field(default=120.0, gt=0, description="A gate not met by then fails.")
+    reverse_writer_port: int = Field(default=8108, description="The reverse writer's /healthz and /metrics.")
+    reverse_writer_url: str = "http://127.0.0.1:8108"
+    gateway_admin_token: SecretStr = secret_field(
+        "local-admin-token",
+        "The gateway's operator token: shadow reads admin and problem pages through the gateway with it.",
+        optional=True,
+    )
+    reverse_lag_poll_s: float = Field(default=5.0, gt=0, description="How often /metrics' reverse lag is measured.")
+
+    def reverse_group(self) -> str:
+        """The reverse writer's consumer group (one per deployment)."""
+        from algoitny_shared.topics import REVERSE_WRITER_GROUP
+
+        return f"{self.namespace}.{REVERSE_WRITER_GROUP}"
 
     def connector_name(self) -> str:
         return self.legacy_connector_name or f"{self.namespace}-legacy-postgres"

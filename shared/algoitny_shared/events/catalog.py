@@ -17,6 +17,7 @@ from algoitny_shared.topics import (
     EXECUTION_EVENTS,
     EXECUTION_JOBS,
     HINT_EVENTS,
+    MIGRATION_EVENTS,
     PROBLEM_EVENTS,
     RATELIMIT_EVENTS,
 )
@@ -432,3 +433,23 @@ class GenerationJobCancelled(GenerationJobSnapshot):
     """A registrar cancelled the job; nothing it staged became current."""
 
     cancelled_by: str | None = None
+
+
+# -- the migration from the legacy database (services/migration) ---------------------------------
+
+
+@REGISTRY.register("migration.MigrationPhaseChanged", version=1, topic=MIGRATION_EVENTS, aggregate_type="migration")
+class MigrationPhaseChanged(_Payload):
+    """The migration moved to ``phase`` (algoitny_shared.migration_phase): ``writes_open`` says whether
+    the platform takes writes to data the legacy database owned. ``version`` grows by one with
+    each change; the latest version wins. ``command`` is what moved it (start, cutover, rollback,
+    finish, abandon), ``note`` what the operator or the gates said."""
+
+    phase: str
+    previous_phase: str
+    writes_open: bool
+    version: int
+    command: str
+    changed_by: str | None = None
+    changed_at: datetime
+    note: str | None = None

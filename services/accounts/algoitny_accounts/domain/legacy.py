@@ -161,3 +161,39 @@ def canonical_columns(user: User) -> dict[str, Any]:
         "created_at": user.created_at,
         "subscription_plan_id": legacy.get("subscription_plan_id"),
     }
+
+
+# ---- the way back (issue 16): a platform user as the legacy application's users row
+
+
+def django_password(password_hash: str | None, fill: str) -> str:
+    """The ``users.password`` value Django verifies: a kept ``pbkdf2_sha256$...`` hash as it is; an
+    argon2id PHC string ``$argon2id$v=19$m=...`` as Django's Argon2PasswordHasher stores it
+    (``argon2`` + the PHC string: Django passes the rest to argon2-cffi, any parameters); none
+    (Google-only) as Django's unusable password, ``!`` + 40 characters (``fill``)."""
+    if not password_hash:
+        return "!" + fill[:40].ljust(40, "x")
+    if password_hash.startswith("$argon2"):
+        return "argon2" + password_hash
+    return password_hash
+
+
+def legacy_export(user: User) -> dict[str, Any]:
+    """The users row of ``user`` in the legacy columns (the plan as the platform's plan id; the
+    reverse writer maps it to the legacy plan's id)."""
+    legacy_id = (user.legacy or {}).get("id")
+    return {
+        "user_id": user.user_id,
+        "legacy_id": legacy_id,
+        "email": user.email,
+        "name": user.name,
+        "picture": user.picture or "",
+        "google_id": user.google_id,
+        "password": django_password(user.password_hash, hashlib.sha256(user.user_id.encode()).hexdigest()),
+        "is_active": user.active,
+        "is_staff": user.role == "admin",
+        "is_superuser": user.role == "admin",
+        "plan_id": user.plan_id,
+        "created_at": user.created_at.isoformat(),
+        "updated_at": user.updated_at.isoformat(),
+    }

@@ -124,6 +124,15 @@ def make_app(container: Container | None = None) -> FastAPI:
         identity.require_admin()
         return await c.accounts.by_legacy_id(legacy_id)
 
+    @app.get("/internal/legacy/export/users/{user_id}", include_in_schema=False)
+    async def legacy_export(
+        user_id: Annotated[str, Path(pattern=USER_ID_PATTERN)], identity: CurrentIdentity
+    ) -> dict[str, Any]:
+        """The user as a legacy users row, password hash in Django's format, for the migration's
+        reverse writer (issue 16). Internal: the gateway routes no /internal path; admin identity only."""
+        identity.require_admin()
+        return await c.accounts.legacy_export(user_id)
+
     @app.patch("/admin/users/{user_id}", response_model=UserView, tags=["admin"])
     async def admin_update(
         user_id: Annotated[str, Path(pattern=USER_ID_PATTERN)], body: AdminUpdateRequest, identity: CurrentIdentity

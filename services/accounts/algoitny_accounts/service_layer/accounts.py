@@ -140,6 +140,15 @@ class AccountService:
         """The user with the current limits of their plan (a write that sets the version itself)."""
         return await self._with_plan(user)
 
+    async def legacy_export(self, user_id: str) -> dict[str, Any]:
+        """The user as the legacy application's users row (the reverse writer of issue 16)."""
+        from algoitny_accounts.domain.legacy import legacy_export
+
+        user = await self._users.get(user_id)
+        if user is None:
+            raise AppError(ErrorCode.NOT_FOUND, f"No user {user_id}")
+        return legacy_export(user)
+
     async def by_legacy_id(self, legacy_id: int) -> UserView:
         """The user imported from legacy user ``legacy_id`` (deterministic id, no lookup table)."""
         from algoitny_shared.legacy.identity import legacy_user_id

@@ -23,8 +23,10 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Streamin
 from starlette.routing import Match
 
 from algoitny_gateway.adapters.jwks import JwksKeys
+from algoitny_gateway.adapters.migration_feed import MigrationPhaseFeed
 from algoitny_gateway.adapters.revocation_feed import RevocationFeed
 from algoitny_gateway.adapters.upstreams import Upstreams
+from algoitny_gateway.domain.migration import writes_legacy_data
 from algoitny_gateway.domain.revocations import RevocationList
 from algoitny_gateway.domain.routes import API, ROUTES, Route
 from algoitny_gateway.service_layer.auth import Authenticator, authorize, client_address
@@ -46,8 +48,9 @@ from algoitny_shared.idempotency import (
 )
 from algoitny_shared.identity import IDENTITY_HEADER, Identity, IdentitySigner
 from algoitny_shared.logging import request_id_var
+from algoitny_shared.migration_phase import READ_ONLY_REASON, RETRY_AFTER_S
 from algoitny_shared.tokens import JWKS_PATH
-from algoitny_shared.topics import ACCOUNT_EVENTS
+from algoitny_shared.topics import ACCOUNT_EVENTS, MIGRATION_EVENTS
 
 FORWARDED_HEADERS = ("content-type", "accept", "traceparent", "idempotency-key", "if-match")
 # Test-set uploads may carry cases over a megabyte; every other body keeps the small limit.
@@ -110,6 +113,8 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
     # Tokens issued before a revocation live at most one lifetime; a minute covers clock skew.
     revocations = RevocationList(horizon_s=settings.access_token_ttl_s + 60)
     feed = RevocationFeed(settings.kafka_bootstrap_servers, ACCOUNT_EVENTS.physical(settings.namespace), revocations)
+    # The migration's phase (issue 16): writes to legacy-owned data are refused while it keeps them closed.
+    phase_feed = MigrationPhaseFeed(settings.kafka_bootstrap_servers, MIGRATION_EVENTS.physical(settings.namespace))
     auth = Authenticator(keys, settings.admin_token.get_secret_value(), revocations)
     signer = IdentitySigner(settings.internal_secret.get_secret_value())
     quota = QuotaGate(upstreams, signer)
@@ -127,10 +132,11 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         following = asyncio.create_task(feed.run(), name="revocation-feed")
         keeping_keys = asyncio.create_task(keys.run(), name="token-keys")
+        phase = asyncio.create_task(phase_feed.run(), name="migration-phase")
         try:
             yield
         finally:
-            for task in (following, keeping_keys):
+            for task in (following, keeping_keys, phase):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -149,11 +155,14 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def token_keys() -> None:
         await keys.ready()
 
+    async def migration_phase() -> None:
+        await phase_feed.ready()
+
     app = create_app(
         settings,
         title="AlgoItny API",
         description="Practise algorithm problems: catalogue, search, judged runs, hints, quotas.",
-        readiness=[*(upstream_check(n) for n in ("problems", "search")), revocation_feed, token_keys],
+        readiness=[*(upstream_check(n) for n in ("problems", "search")), revocation_feed, token_keys, migration_phase],
         lifespan=lifespan,
         own_docs=False,
         body_limit=lambda method, path: (
@@ -166,6 +175,8 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
         trust_traceparent=False,
     )
 
+    app.state.migration_phase = phase_feed  # the phase view (tests set it; the feed keeps it current)
+
     async def identify(request: Request) -> Identity:
         peer = request.client.host if request.client else None
         ip = client_address(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxy_hops)
@@ -177,6 +188,13 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def whoami(request: Request) -> Identity:
         """The identity the gateway verified from the bearer token (answered by the gateway itself)."""
         return await identify(request)
+
+    @app.get(f"{API}/migration/phase", include_in_schema=False)
+    async def migration_phase_now() -> dict[str, Any]:
+        """The migration's phase as this gateway knows it (answered by the gateway itself): whether
+        writes to data the legacy database owns are taken (``writes_open``)."""
+        view = phase_feed.view
+        return {"phase": view.phase, "version": view.version, "since": view.changed_at, "writes_open": view.writes_open}
 
     @app.get(JWKS_PATH, tags=["auth"])
     async def jwks(response: Response) -> dict[str, Any]:
@@ -191,6 +209,7 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     def add_route(route: Route) -> None:
         upload = is_upload(route.method, route.public_path)  # the same test as the body limit's
+        legacy_write = writes_legacy_data(route)
 
         async def forward(request: Request) -> Response:
             if any(has_dot_segment(str(v)) for v in request.path_params.values()):
@@ -202,6 +221,16 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
             )
             identity = await identify(request)
             authorize(identity, route.access)
+            if legacy_write and not phase_feed.view.writes_open:
+                # Refused, never accepted and lost: the legacy database still owns the data.
+                raise AppError(
+                    ErrorCode.MIGRATION_READ_ONLY,
+                    "The platform is read-only while the data moves from the legacy application "
+                    f"(migration phase {phase_feed.view.phase}); sign-in and reads work. Retry later.",
+                    headers={"retry-after": str(RETRY_AFTER_S)},
+                    reason=READ_ONLY_REASON,
+                    phase=phase_feed.view.phase,
+                )
             # Only listed headers travel on: any identity header a client sent is dropped here,
             # and the one the service believes is the assertion signed below.
             headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}

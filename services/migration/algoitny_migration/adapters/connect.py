@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -98,8 +99,30 @@ class ConnectClient:
     def pause(self, name: str) -> None:
         self._check(self._http.put(f"/connectors/{quote(name)}/pause"))
 
+    def stop(self, name: str) -> None:
+        """Stop the connector and its tasks (Connect 3.5+): its replication connection closes, so
+        the slot is released (and can be advanced); ``resume`` starts it again from its offsets."""
+        self._check(self._http.put(f"/connectors/{quote(name)}/stop"))
+
+    def move_offsets(self, name: str, lsn: int) -> dict[str, Any]:
+        """Set the stopped connector's source offset to WAL position ``lsn`` (Connect's offsets API,
+        KIP-875), after its slot was advanced there: Debezium refuses to start from an offset older
+        than its slot ("last recorded offset is no longer available"). Returns the new offsets."""
+        current = self._check(self._http.get(f"/connectors/{quote(name)}/offsets"))
+        offsets = []
+        for entry in current.get("offsets", []):
+            offset = dict(entry.get("offset") or {})
+            offset.update({"lsn": lsn, "lsn_commit": lsn, "lsn_proc": lsn, "messageType": "COMMIT"})
+            offsets.append({"partition": entry["partition"], "offset": offset})
+        if offsets:
+            self._check(self._http.patch(f"/connectors/{quote(name)}/offsets", json={"offsets": offsets}))
+        return {"offsets": offsets}
+
     def resume(self, name: str) -> None:
+        """Resume a paused or stopped connector; tasks that failed meanwhile are restarted too."""
         self._check(self._http.put(f"/connectors/{quote(name)}/resume"))
+        with contextlib.suppress(ConnectError):
+            self.restart_failed(name)
 
     def restart_failed(self, name: str) -> None:
         self._check(

@@ -44,6 +44,7 @@ class PlatformApi:
         self.legacy_urls = {k: v.rstrip("/") for k, v in (legacy_urls or urls).items()}
         self.gateway_url = gateway_url.rstrip("/")
         self.signer = signer
+        self.gateway_token = ""  # the gateway's operator token (shadow's admin reads)
         self._http = httpx.AsyncClient(timeout=timeout_s)
 
     async def close(self) -> None:
@@ -63,6 +64,20 @@ class PlatformApi:
             raise ServiceUnavailable(f"{service} has no legacy importer API ({path}: 404)")
         if resp.status_code >= 400:
             raise ServiceUnavailable(f"{service} {method} {path}: {resp.status_code} {resp.text[:300]}")
+        return resp.json() if resp.content else None
+
+    async def fetch(self, service: str, path: str, params: dict[str, Any] | None = None) -> Any | None:
+        """GET as the operator; None for a 404 (what the reverse writer reads, issue 16)."""
+        url = self.urls[service] + path
+        headers = {IDENTITY_HEADER: self.signer.sign(OPERATOR, "GET", urlsplit(url).path)}
+        try:
+            resp = await self._http.get(url, headers=headers, params=params)
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable(f"{service} at {self.urls[service]}: {exc!r}") from exc
+        if resp.status_code == 404:
+            return None
+        if resp.status_code >= 400:
+            raise ServiceUnavailable(f"{service} GET {path}: {resp.status_code} {resp.text[:300]}")
         return resp.json() if resp.content else None
 
     # ---- importers' internal API
@@ -103,6 +118,24 @@ class PlatformApi:
         return await self._call(
             "GET", "executions", "/history", Identity(user_id=user_id, role="user"), {"scope": "mine", "limit": limit}
         )
+
+    async def history_as(self, user_id: str, scope: str, limit: int = 20) -> dict[str, Any]:
+        return await self._call(
+            "GET", "executions", "/history", Identity(user_id=user_id, role="user"), {"scope": scope, "limit": limit}
+        )
+
+    async def gateway_admin_get(self, path: str, params: dict[str, Any] | None = None) -> Any | None:
+        """GET through the gateway with the operator token (None for a 404)."""
+        headers = {"authorization": f"Bearer {self.gateway_token}"} if self.gateway_token else {}
+        try:
+            resp = await self._http.get(f"{self.gateway_url}{path}", params=params, headers=headers)
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable(f"gateway at {self.gateway_url}: {exc!r}") from exc
+        if resp.status_code == 404:
+            return None
+        if resp.status_code >= 400:
+            raise ServiceUnavailable(f"gateway GET {path}: {resp.status_code} {resp.text[:300]}")
+        return resp.json()
 
     async def search(self, q: str, limit: int = 50) -> dict[str, Any]:
         """Anonymous search through the gateway, as a visitor would."""

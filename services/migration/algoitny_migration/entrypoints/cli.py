@@ -6,6 +6,13 @@
     status                          per table: legacy rows, imported, quarantined, lag
     verify [--checks rows,aggregates,search,history] [--services accounts,...]
     pause|resume [--only connector|importers]
+    phase                           the migration's phase (and each cutover/rollback step's record)
+    start                           enter migration mode: the platform refuses writes to legacy-owned data
+    cutover [--skip-verify]         gates (legacy frozen, WAL quiet, change lag zero, verify), then writes open
+    rollback                        gates (reverse lag zero, reverse verify), then the legacy side owns the data again
+    finish                          end of the migration (from cut_over): the phase is open for good
+    reverse-writer                  the rollback path: platform events written back into the legacy schema
+    shadow --users N                legacy queries vs the platform's answers for a sample of users
 
 Progress bars and tables for people; ``--json`` prints one JSON object for scripts.
 """
@@ -148,7 +155,11 @@ async def cmd_status(m: Migration, args: argparse.Namespace) -> int:
 async def cmd_verify(m: Migration, args: argparse.Namespace) -> int:
     services = args.services.split(",") if args.services else None
     with _progress(not args.json) as progress:
-        verifier = Verifier(m.legacy, m.platform, services=services, progress=progress)
+        from algoitny_migration.adapters.reverse_store import ReverseStore
+
+        # After a rollback: rows written back from the platform are the platform's already.
+        originated = await asyncio.to_thread(ReverseStore(m.settings.legacy_dsn.get_secret_value()).platform_originated)
+        verifier = Verifier(m.legacy, m.platform, services=services, progress=progress, platform_originated=originated)
         report = await verifier.run(args.checks.split(","))
     if args.json:
         _print_json(report.as_dict())
@@ -198,6 +209,84 @@ async def cmd_pause_resume(m: Migration, args: argparse.Namespace) -> int:
     return 0 if out["ok"] else 1
 
 
+async def cmd_phase(m: Migration, args: argparse.Namespace) -> int:
+    from algoitny_migration.adapters.phase_store import PhaseConflict
+    from algoitny_migration.bootstrap import build_cutover
+
+    store, _ = build_cutover(m)
+    try:
+        await store.publish_pending()  # a move whose publish was interrupted goes out now
+        current = await store.get()
+        if args.command == "phase":
+            out: dict[str, Any] = {"ok": True, **current.as_dict(), "steps": await store.steps()}
+            if args.json:
+                _print_json(out)
+            else:
+                state = "open" if current.writes_open else "refused"
+                print(f"phase {current.phase} (version {current.version}, since {current.since}): writes {state}")
+                for step in out["steps"]:
+                    print(f"  {step['at']}  {step['command']:<9} {step['previous']} -> {step['phase']}")
+            return 0
+        target = {"start": "migrating", "finish": "open", "abandon": "open"}[args.command]
+        try:
+            moved = await store.move(current, target, args.command, by=None, note=args.note, record={})
+        except PhaseConflict as exc:
+            _print_json({"ok": False, "error": str(exc)}) if args.json else print(f"refused: {exc}")
+            return 1
+        out = {"ok": True, "phase_before": current.phase, **moved.as_dict()}
+        _print_json(out) if args.json else print(f"phase {current.phase} -> {moved.phase} at {moved.since}")
+        return 0
+    finally:
+        await store.close()
+
+
+async def cmd_cutover_rollback(m: Migration, args: argparse.Namespace) -> int:
+    from algoitny_migration.bootstrap import build_cutover
+
+    store, runner = build_cutover(m)
+    try:
+        if args.command == "cutover":
+            report = await runner.cutover(checks_verify=not args.skip_verify)
+        else:
+            report = await runner.rollback()
+    finally:
+        await store.close()
+    if args.json:
+        _print_json(report.as_dict())
+    else:
+        print(f"{report.command}: {'GO' if report.ok else 'NO-GO'}  {report.phase_before} -> {report.phase_after}")
+        print(f"  started {report.started_at}, finished {report.finished_at}")
+        for g in report.gates:
+            print(f"  gate {g.name:<17} {'pass' if g.ok else 'FAIL'} ({g.seconds:.1f} s): {g.detail}")
+        for a in report.actions:
+            print(f"  {a['at']}  {a['what']}")
+        if report.write_window_s is not None:
+            print(f"  writes refused on both sides for {report.write_window_s:.1f} s")
+        if report.error:
+            print(f"  error: {report.error}")
+    return 0 if report.ok else 1
+
+
+async def cmd_shadow(m: Migration, args: argparse.Namespace) -> int:
+    from algoitny_migration.adapters.reverse_store import ReverseStore
+    from algoitny_migration.service_layer.shadow import Shadow
+
+    originated = await asyncio.to_thread(ReverseStore(m.settings.legacy_dsn.get_secret_value()).platform_originated)
+    skip = {int(k) for k in originated.get("users", set())}
+    report = await Shadow(m.legacy, m.platform).run(args.users, args.seed, skip)
+    if args.json:
+        _print_json(report.as_dict())
+    else:
+        print(f"shadow comparison of {len(report.users)} users: {'SAME' if report.ok else 'DIFFERENT'}")
+        for pattern, figures in report.as_dict()["patterns"].items():
+            print(f"  {pattern:<25} compared {figures['compared']:>5}  matching {figures['matching']:>5}")
+        for d in report.differences[:50]:
+            print(f"  [{d.pattern}] {d.subject} {d.field}: legacy {d.legacy!r:.80} != platform {d.platform!r:.80}")
+        for e in report.errors[:20]:
+            print(f"  error: {e}")
+    return 0 if report.ok else 1
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="algoitny-migration", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -227,13 +316,43 @@ def parser() -> argparse.ArgumentParser:
     for name in ("pause", "resume"):
         sp = add(name, help=f"{name} the connector and/or the importers")
         sp.add_argument("--only", choices=["connector", "importers"])
+    add("phase", help="the migration's phase and the record of each step")
+    for name in ("start", "finish", "abandon"):
+        sp = add(name, help=f"{name} the migration (phase change)")
+        sp.add_argument("--note", default=None)
+    sp = add("cutover", help="freeze the legacy side, check the gates, open the platform's writes")
+    sp.add_argument("--skip-verify", action="store_true", help="leave out the verify gate (drills only)")
+    add("rollback", help="drain the reverse writer, check the gates, give the data back to the legacy side")
+    sp = add("shadow", help="legacy queries vs the platform's answers for a sample of users, field by field")
+    sp.add_argument("--users", type=int, default=20)
+    sp.add_argument("--seed", type=int, default=16, help="the sample is deterministic for a seed")
+    add("reverse-writer", help="run the reverse writer (platform events -> legacy rows), /metrics on its port")
     return p
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
+    if args.command == "reverse-writer":
+        from algoitny_migration.entrypoints.reverse_writer import run
+        from algoitny_shared.logging import configure_logging
+
+        configure_logging("migration-reverse")
+        run()
+        return
     m = build()
-    commands = {"status": cmd_status, "verify": cmd_verify, "pause": cmd_pause_resume, "resume": cmd_pause_resume}
+    commands: dict[str, Any] = {
+        "status": cmd_status,
+        "verify": cmd_verify,
+        "pause": cmd_pause_resume,
+        "resume": cmd_pause_resume,
+        "phase": cmd_phase,
+        "start": cmd_phase,
+        "finish": cmd_phase,
+        "abandon": cmd_phase,
+        "cutover": cmd_cutover_rollback,
+        "rollback": cmd_cutover_rollback,
+        "shadow": cmd_shadow,
+    }
 
     async def run_async() -> int:
         try:
