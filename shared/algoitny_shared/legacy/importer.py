@@ -36,6 +36,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import Field, ValidationError
 
+from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.identity import CurrentIdentity
@@ -131,14 +132,14 @@ class LegacyImportStore:
     """The ``LegacyImport`` table of one service (``algoitny_shared.tables.legacy_import_table``)."""
 
     def __init__(self, client: Any, spec: TableSpec, namespace: str) -> None:
-        self._client = client
+        self._client = AsyncDynamoDB(client)
         self.table = spec.physical(namespace)
         self._paused: tuple[float, bool] | None = None
 
     # -- applied rows ----------------------------------------------------------
     async def applied(self, table: str, key: str) -> AppliedRow | None:
-        resp = await asyncio.to_thread(
-            self._client.get_item, TableName=self.table, Key={"pk": {"S": f"ROW#{table}#{key}"}}, ConsistentRead=True
+        resp = await self._client.get_item(
+            TableName=self.table, Key={"pk": {"S": f"ROW#{table}#{key}"}}, ConsistentRead=True
         )
         item = resp.get("Item")
         return self._applied(from_item(item)) if item else None
@@ -215,7 +216,7 @@ class LegacyImportStore:
             "ExpressionAttributeValues": {":t": {"S": table}, **({":a": {"S": sort_key(after)}} if after else {})},
             "Limit": limit,
         }
-        resp = await asyncio.to_thread(self._client.query, **kwargs)
+        resp = await self._client.query(**kwargs)
         rows = [self._applied(from_item(i)) for i in resp.get("Items", [])]
         more = "LastEvaluatedKey" in resp and rows
         return rows, (rows[-1].key if more else None)
@@ -224,26 +225,25 @@ class LegacyImportStore:
         wanted = list(dict.fromkeys(keys))
         found: dict[str, AppliedRow] = {}
         for start in range(0, len(wanted), 100):
-            request = {
+            request: dict[str, Any] = {
                 self.table: {
                     "Keys": [{"pk": {"S": f"ROW#{table}#{k}"}} for k in wanted[start : start + 100]],
                     "ConsistentRead": True,
                 }
             }
             while request:
-                resp = await asyncio.to_thread(self._client.batch_get_item, RequestItems=request)
+                resp = await self._client.batch_get_item(RequestItems=request)
                 for item in resp["Responses"].get(self.table, []):
                     row = self._applied(from_item(item))
                     found[row.key] = row
-                request = resp.get("UnprocessedKeys") or {}
+                request = dict(resp.get("UnprocessedKeys") or {})
         return found
 
     # -- quarantine ---------------------------------------------------------------
     async def quarantine(self, table: str, key: str, op: str, reason: str, row: dict[str, Any] | None) -> None:
         """Record (or count again) a row that cannot be imported."""
         now = datetime.now(UTC).isoformat()
-        await asyncio.to_thread(
-            self._client.update_item,
+        await self._client.update_item(
             TableName=self.table,
             Key={"pk": {"S": f"Q#{table}#{key}"}},
             UpdateExpression="SET qtable = :t, lkey = :k, #key = :key, reason = :r, op = :op, last_seen = :now, "
@@ -280,7 +280,7 @@ class LegacyImportStore:
                 },
                 "Limit": limit - len(items),
             }
-            resp = await asyncio.to_thread(self._client.query, **kwargs)
+            resp = await self._client.query(**kwargs)
             items.extend(_quarantined(from_item(i)) for i in resp.get("Items", []))
             if len(items) >= limit:
                 last = items[-1]
@@ -297,7 +297,7 @@ class LegacyImportStore:
             "Select": "COUNT",
         }
         while True:
-            resp = await asyncio.to_thread(self._client.query, **kwargs)
+            resp = await self._client.query(**kwargs)
             count += int(resp.get("Count", 0))
             if "LastEvaluatedKey" not in resp:
                 return count
@@ -305,8 +305,8 @@ class LegacyImportStore:
 
     # -- counters and the pause switch ----------------------------------------------
     async def table_status(self, table: str) -> TableImportStatus:
-        resp = await asyncio.to_thread(
-            self._client.get_item, TableName=self.table, Key={"pk": {"S": f"COUNT#{table}"}}, ConsistentRead=True
+        resp = await self._client.get_item(
+            TableName=self.table, Key={"pk": {"S": f"COUNT#{table}"}}, ConsistentRead=True
         )
         data = from_item(resp.get("Item") or {})
         applied = data.get("last_applied_at")
@@ -323,16 +323,13 @@ class LegacyImportStore:
         cached = self._paused
         if not fresh and cached is not None and time.monotonic() - cached[0] < PAUSE_CACHE_S:
             return cached[1]
-        resp = await asyncio.to_thread(
-            self._client.get_item, TableName=self.table, Key={"pk": {"S": "STATE"}}, ConsistentRead=True
-        )
+        resp = await self._client.get_item(TableName=self.table, Key={"pk": {"S": "STATE"}}, ConsistentRead=True)
         value = bool(from_item(resp.get("Item") or {}).get("paused", False))
         self._paused = (time.monotonic(), value)
         return value
 
     async def set_paused(self, paused: bool) -> None:
-        await asyncio.to_thread(
-            self._client.update_item,
+        await self._client.update_item(
             TableName=self.table,
             Key={"pk": {"S": "STATE"}},
             UpdateExpression="SET paused = :p, changed_at = :now",

@@ -29,7 +29,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -40,6 +40,7 @@ from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
+from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item, to_value
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events import EventEnvelope
@@ -183,7 +184,7 @@ class LegacyStore:
     """The service's ``LegacyImport`` and ``LegacyQuarantine`` tables."""
 
     def __init__(self, client: Any, state_table: str, quarantine_table: str) -> None:
-        self._client = client
+        self._client = AsyncDynamoDB(client)
         self.table = state_table
         self.quarantine_table = quarantine_table
         self._paused: tuple[float, bool] = (0.0, False)
@@ -195,9 +196,7 @@ class LegacyStore:
         return {"pk": {"S": f"ROW#{table}"}, "sk": {"S": sort_key(key)}}
 
     async def get_state(self, table: str, key: str) -> RowState | None:
-        resp = await asyncio.to_thread(
-            self._client.get_item, TableName=self.table, Key=self.state_key(table, key), ConsistentRead=True
-        )
+        resp = await self._client.get_item(TableName=self.table, Key=self.state_key(table, key), ConsistentRead=True)
         item = resp.get("Item")
         return RowState.of(item) if item else None
 
@@ -209,7 +208,7 @@ class LegacyStore:
                 self.table: {"Keys": [self.state_key(table, k) for k in wanted[i : i + 100]], "ConsistentRead": True}
             }
             for attempt in range(10):
-                resp = await asyncio.to_thread(self._client.batch_get_item, RequestItems=request)
+                resp = await self._client.batch_get_item(RequestItems=request)
                 for item in resp.get("Responses", {}).get(self.table, []):
                     state = RowState.of(item)
                     found[state.key] = state
@@ -320,7 +319,7 @@ class LegacyStore:
         }
         if after:
             request["ExclusiveStartKey"] = {"pk": {"S": "QUAR"}, "sk": {"S": after}}
-        resp = await asyncio.to_thread(self._client.query, **request)
+        resp = await self._client.query(**request)
         rows = []
         for raw in resp.get("Items", []):
             data = from_item(raw)
@@ -344,7 +343,7 @@ class LegacyStore:
     async def imported_page(self, table: str, after: str | None, limit: int) -> tuple[list[RowState], str | None]:
         """Imported (not deleted, not quarantined) rows of a table in key order."""
         found: list[RowState] = []
-        start = {"pk": {"S": f"ROW#{table}"}, "sk": {"S": after}} if after else None
+        start: Mapping[str, Any] | None = {"pk": {"S": f"ROW#{table}"}, "sk": {"S": after}} if after else None
         while len(found) < limit:
             request: dict[str, Any] = {
                 "TableName": self.table,
@@ -357,7 +356,7 @@ class LegacyStore:
             }
             if start:
                 request["ExclusiveStartKey"] = start
-            resp = await asyncio.to_thread(self._client.query, **request)
+            resp = await self._client.query(**request)
             found.extend(RowState.of(i) for i in resp.get("Items", []))
             start = resp.get("LastEvaluatedKey")
             if not start:
@@ -365,8 +364,7 @@ class LegacyStore:
         return found, (start["sk"]["S"] if start else None)
 
     async def counters(self, table: str) -> dict[str, Any]:
-        resp = await asyncio.to_thread(
-            self._client.get_item,
+        resp = await self._client.get_item(
             TableName=self.table,
             Key={"pk": {"S": "COUNT"}, "sk": {"S": table}},
             ConsistentRead=True,
@@ -376,8 +374,7 @@ class LegacyStore:
     # -- pause -----------------------------------------------------------------------------
 
     async def set_paused(self, paused: bool) -> None:
-        await asyncio.to_thread(
-            self._client.put_item,
+        await self._client.put_item(
             TableName=self.table,
             Item=to_item({"pk": "CONTROL", "sk": "paused", "paused": paused, "at": datetime.now(UTC).isoformat()}),
         )
@@ -387,8 +384,7 @@ class LegacyStore:
         at, value = self._paused
         if time.monotonic() - at < max_age_s and at:
             return value
-        resp = await asyncio.to_thread(
-            self._client.get_item,
+        resp = await self._client.get_item(
             TableName=self.table,
             Key={"pk": {"S": "CONTROL"}, "sk": {"S": "paused"}},
             ConsistentRead=True,
@@ -541,10 +537,10 @@ class LegacyImporter:
             items.append(self.store.count(table, None, QUARANTINED, None))
         log.warning("legacy row quarantined", extra={"table": table, "key": key, "reason": reason[:200]})
         try:
-            await asyncio.to_thread(self.store._client.transact_write_items, TransactItems=items)
+            await self.store._client.transact_write_items(TransactItems=items)
         except self.store._client.exceptions.TransactionCanceledException:
             # The state moved meanwhile: record the quarantine entry alone (still counted once).
-            await asyncio.to_thread(self.store._client.update_item, **items[0]["Update"])
+            await self.store._client.update_item(**items[0]["Update"])
 
     async def mark(
         self, table: str, key: str, status: str, *, reason: str = "", row: dict[str, Any] | None = None
@@ -562,7 +558,7 @@ class LegacyImporter:
             elif prior.status == QUARANTINED:
                 items.append(self.store.unquarantine(table, key))
             try:
-                await asyncio.to_thread(self.store._client.transact_write_items, TransactItems=items)
+                await self.store._client.transact_write_items(TransactItems=items)
                 return
             except self.store._client.exceptions.TransactionCanceledException:
                 continue

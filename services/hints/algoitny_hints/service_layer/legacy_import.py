@@ -25,6 +25,7 @@ from typing import Any
 
 from algoitny_hints.adapters.repository import execution_target
 from algoitny_hints.domain.models import Hint
+from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.legacy.changes import LegacyChange
 from algoitny_shared.legacy.identity import legacy_execution_id, legacy_user_id
@@ -68,7 +69,7 @@ class HintsLegacyHandler:
     tables: tuple[str, ...] = ("search_history",)
 
     def __init__(self, client: Any, table: str) -> None:
-        self._client = client
+        self._client = AsyncDynamoDB(client)
         self._table = table
 
     def _key(self, execution_id: str) -> dict[str, Any]:
@@ -114,8 +115,7 @@ class HintsLegacyHandler:
         async def one(state: RowState) -> tuple[str, dict[str, Any]] | None:
             if not state.refs.get("hints"):
                 return state.key, {"id": int(state.key), "hints": state.refs.get("legacy_hints")}
-            resp = await asyncio.to_thread(
-                self._client.get_item,
+            resp = await self._client.get_item(
                 TableName=self._table,
                 Key=self._key(state.refs["execution_id"]),
                 ConsistentRead=True,

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import MigrationPhaseChanged
@@ -76,15 +76,14 @@ class KafkaEnvelopePublisher:
 class DynamoPhaseStore:
     def __init__(self, client: Any, namespace: str, bootstrap: str) -> None:
         self._client = client
+        self._db = AsyncDynamoDB(client)
         self.table = MIGRATION_STATE.physical(namespace)
         self._outbox = Outbox(client, MIGRATION_OUTBOX, namespace)
         self._publisher = KafkaEnvelopePublisher(bootstrap)
         self._relay = OutboxRelay(client, self._outbox, self._publisher, "migration", poll_interval_s=1.0)
 
     async def get(self) -> PhaseRecord:
-        resp = await asyncio.to_thread(
-            self._client.get_item, TableName=self.table, Key={"pk": {"S": PHASE_KEY}}, ConsistentRead=True
-        )
+        resp = await self._db.get_item(TableName=self.table, Key={"pk": {"S": PHASE_KEY}}, ConsistentRead=True)
         if "Item" not in resp:
             return PhaseRecord()
         item = from_item(resp["Item"])
@@ -166,8 +165,7 @@ class DynamoPhaseStore:
         return await self._relay.drain_once()
 
     async def steps(self) -> list[dict[str, Any]]:
-        resp = await asyncio.to_thread(
-            self._client.scan,
+        resp = await self._db.scan(
             TableName=self.table,
             FilterExpression="begins_with(pk, :s)",
             ExpressionAttributeValues={":s": {"S": "STEP#"}},

@@ -39,6 +39,7 @@ from algoitny_problems.domain.generation import GenerationJob
 from algoitny_problems.domain.models import Problem, TestSetIn
 from algoitny_problems.service_layer.test_sets import TestSetService
 from algoitny_problems.service_layer.use_cases import ProblemService, envelope
+from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item, to_value
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.legacy.changes import LegacyChange
@@ -86,7 +87,7 @@ class ProblemsLegacyHandler:
         jobs: GenerationJobRepository,
         control: Any,
     ) -> None:
-        self._client = client
+        self._client = AsyncDynamoDB(client)
         self._repo = repo
         self._problems = problems
         self._store = store
@@ -124,8 +125,7 @@ class ProblemsLegacyHandler:
         }
 
     async def _raw_problem(self, platform: str, problem_id: str) -> dict[str, Any] | None:
-        resp = await asyncio.to_thread(
-            self._client.get_item,
+        resp = await self._client.get_item(
             TableName=self._repo.problems,
             Key=self._repo.key(platform, problem_id),
             ConsistentRead=True,
@@ -313,9 +313,7 @@ class ProblemsLegacyHandler:
             return out
         out = {}
         for state in states:
-            resp = await asyncio.to_thread(
-                self._client.get_item, TableName=self._jobs.table, Key={"job_id": {"S": state.refs["job_id"]}}
-            )
+            resp = await self._client.get_item(TableName=self._jobs.table, Key={"job_id": {"S": state.refs["job_id"]}})
             if resp.get("Item"):
                 out[state.key] = rules.job_columns(from_item(resp["Item"])["legacy"])
         return out
@@ -323,8 +321,7 @@ class ProblemsLegacyHandler:
     # ------------------------------------------------------------------ staged cases
 
     async def staged(self, legacy_problem_id: int | str, key: str) -> dict[str, Any] | None:
-        resp = await asyncio.to_thread(
-            self._client.get_item,
+        resp = await self._client.get_item(
             TableName=self._store.table,
             Key={"pk": {"S": staged_pk(legacy_problem_id)}, "sk": {"S": sort_key(key)}},
             ConsistentRead=True,
@@ -343,7 +340,7 @@ class ProblemsLegacyHandler:
             }
             if start:
                 request["ExclusiveStartKey"] = start
-            resp = await asyncio.to_thread(self._client.query, **request)
+            resp = await self._client.query(**request)
             items.extend(from_item(i) for i in resp.get("Items", []))
             start = resp.get("LastEvaluatedKey")
             if not start:
@@ -376,7 +373,7 @@ class LegacyTestSetFlusher:
         orphan_grace_s: float,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._client = client
+        self._client = AsyncDynamoDB(client)
         self._handler = handler
         self._importer = importer
         self._store = importer.store
@@ -399,8 +396,7 @@ class LegacyTestSetFlusher:
                 await asyncio.sleep(self._interval)
 
     async def markers(self, limit: int = 50) -> list[dict[str, Any]]:
-        resp = await asyncio.to_thread(
-            self._client.query,
+        resp = await self._client.query(
             TableName=self._store.table,
             KeyConditionExpression="pk = :p",
             ExpressionAttributeValues={":p": {"S": DIRTY_PK}},
@@ -455,8 +451,7 @@ class LegacyTestSetFlusher:
             rows.append({**case, "input": case_input, "output": case_output})
         body = TestSetIn(test_cases=rules.ordered_cases(rows))
         fingerprint = body.fingerprint("replace")
-        seen = await asyncio.to_thread(
-            self._client.get_item,
+        seen = await self._client.get_item(
             TableName=self._store.table,
             Key={"pk": {"S": SETFP_PK}, "sk": {"S": sort_key(state.key)}},
             ConsistentRead=True,
@@ -465,8 +460,7 @@ class LegacyTestSetFlusher:
         if done.get("fingerprint") == fingerprint and int(done.get("version", -1)) == problem.test_set_version:
             return  # this very set is already the problem's current one
         result = await self._test_sets.write(platform, problem_id, body, "replace")
-        await asyncio.to_thread(
-            self._client.put_item,
+        await self._client.put_item(
             TableName=self._store.table,
             Item=to_item(
                 {
@@ -481,8 +475,7 @@ class LegacyTestSetFlusher:
     async def _clear(self, marker: dict[str, Any]) -> None:
         with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
             # Marked again meanwhile when it fails: the next pass builds the newer set.
-            await asyncio.to_thread(
-                self._client.delete_item,
+            await self._client.delete_item(
                 TableName=self._store.table,
                 Key={"pk": {"S": DIRTY_PK}, "sk": {"S": marker["sk"]}},
                 ConditionExpression="stamp = :s",
@@ -491,8 +484,7 @@ class LegacyTestSetFlusher:
 
     async def _mark_orphaned(self, marker: dict[str, Any]) -> None:
         with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
-            await asyncio.to_thread(
-                self._client.update_item,
+            await self._client.update_item(
                 TableName=self._store.table,
                 Key={"pk": {"S": DIRTY_PK}, "sk": {"S": marker["sk"]}},
                 UpdateExpression="SET orphaned = :t",
