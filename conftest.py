@@ -20,7 +20,13 @@ pytest_plugins = ["support.fixtures", "support.legacy_cdc"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked ``wipes_platform`` empty and restore the shared e2e platform's tables, which
-    running services (their caches, the outbox relays' shard leases) do not expect: they run
-    after every other test, so nothing else ever sees the platform in that state."""
-    items.sort(key=lambda item: item.get_closest_marker("wipes_platform") is not None)
+    """Order tests that leave the shared e2e platform in a state others must not see: those marked
+    ``injects_legacy_rows`` (legacy rows that are not in the legacy database) run after the tests
+    that verify a whole import; those marked ``wipes_platform`` (every table emptied and restored
+    under running services, whose caches and relays' shard leases do not expect it) run last."""
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("wipes_platform") is not None,
+            item.get_closest_marker("injects_legacy_rows") is not None,
+        )
+    )

@@ -20,7 +20,7 @@ from support.polling import eventually
 
 from algoitny_shared.legacy.identity import legacy_execution_id
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.injects_legacy_rows]
 
 
 @pytest.fixture(scope="module")
