@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 from algoitny_shared.buckets import TEST_CASE_PAYLOADS, BucketSpec
 from algoitny_shared.dynamo import dynamodb, s3
+from algoitny_shared.outbox import LEASES_KEY
 from algoitny_shared.settings import ServiceSettings
 from algoitny_shared.tables import ALL_TABLES, TableSpec
 from algoitny_shared.topics import all_topics
@@ -215,8 +216,15 @@ class NotEmpty(Exception):
     """A table to restore into holds items (restore refuses unless forced)."""
 
 
+def _runtime_item(item: dict[str, Any]) -> bool:
+    """The outbox relays' shard-lease item: live coordination of the running relays, rewritten by
+    them every few seconds, so it is neither restored nor a reason to refuse a restore."""
+    return item.get("event_id") == LEASES_KEY["event_id"]
+
+
 def _is_empty(client: Any, table: str) -> bool:
-    return not client.scan(TableName=table, Limit=1, Select="COUNT").get("Count", 0)
+    items = client.scan(TableName=table, Limit=2).get("Items", [])
+    return all(_runtime_item(item) for item in items)
 
 
 def _write_items(client: Any, table: str, items: list[dict[str, Any]]) -> None:
@@ -255,6 +263,7 @@ def restore(settings: ServiceSettings, store: Store, *, force: bool = False) -> 
     for name in manifest["tables"]:
         raw = store.read(f"tables/{name}.jsonl").decode()
         items = [_decode(json.loads(line)["Item"]) for line in raw.splitlines() if line.strip()]
+        items = [item for item in items if not _runtime_item(item)]
         _write_items(client, specs[name].physical(settings.namespace), items)
         restored[name] = len(items)
     storage = s3(settings)
