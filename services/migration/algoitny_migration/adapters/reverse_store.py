@@ -22,6 +22,8 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from algoitny_migration.adapters.legacy_control import MIGRATION_APP
+from algoitny_shared.legacy.rows import ROW_MODELS
+from algoitny_shared.legacy.tables import LEGACY_TABLES
 
 SCHEMA = "algoitny_reverse"
 DDL = f"""
@@ -36,7 +38,8 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.mapping (
     updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (kind, new_id)
 );
 """
-JSON_COLUMNS = {"tags", "metadata", "result_summary", "test_results", "hints"}
+# jsonb columns of the tables written back (every imported one), from the shared typed rows.
+JSON_COLUMNS = {column for table in LEGACY_TABLES if table.importers for column in ROW_MODELS[table.name].JSON_COLUMNS}
 # How verify digests what a mapping points at.
 DIGEST_SQL = {
     "test_cases": "SELECT md5(coalesce(string_agg(md5(input) || md5(output), ',' ORDER BY id), '')) "

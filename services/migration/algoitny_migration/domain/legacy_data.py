@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from algoitny_shared.legacy.rows import ROW_MODELS
+
 # ---------------------------------------------------------------- scales
 
 
@@ -241,101 +243,8 @@ TABLE_ORDER = (
     "script_generation_jobs",
     "task_results",
 )
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "subscription_plans": (
-        "id",
-        "name",
-        "description",
-        "max_hints_per_day",
-        "max_executions_per_day",
-        "max_problems",
-        "can_view_all_problems",
-        "can_register_problems",
-        "is_active",
-        "created_at",
-        "updated_at",
-    ),
-    "users": (
-        "id",
-        "password",
-        "last_login",
-        "is_superuser",
-        "email",
-        "name",
-        "picture",
-        "google_id",
-        "is_active",
-        "is_staff",
-        "created_at",
-        "updated_at",
-        "subscription_plan_id",
-    ),
-    "problems": (
-        "id",
-        "platform",
-        "problem_id",
-        "title",
-        "problem_url",
-        "tags",
-        "solution_code",
-        "language",
-        "constraints",
-        "is_completed",
-        "is_deleted",
-        "deleted_at",
-        "deleted_reason",
-        "metadata",
-        "created_at",
-    ),
-    "test_cases": ("id", "problem_id", "input", "output", "created_at"),
-    "search_history": (
-        "id",
-        "user_id",
-        "user_identifier",
-        "problem_id",
-        "platform",
-        "problem_number",
-        "problem_title",
-        "language",
-        "code",
-        "result_summary",
-        "passed_count",
-        "failed_count",
-        "total_count",
-        "is_code_public",
-        "test_results",
-        "hints",
-        "metadata",
-        "created_at",
-    ),
-    "usage_logs": ("id", "user_id", "action", "problem_id", "metadata", "created_at"),
-    "script_generation_jobs": (
-        "id",
-        "platform",
-        "problem_id",
-        "title",
-        "problem_url",
-        "tags",
-        "solution_code",
-        "language",
-        "constraints",
-        "job_type",
-        "status",
-        "celery_task_id",
-        "generator_code",
-        "error_message",
-        "created_at",
-        "updated_at",
-    ),
-    "task_results": ("task_id", "status", "result", "traceback", "created_at", "updated_at"),
-}
-JSON_COLUMNS = {
-    "problems": ("tags", "metadata"),
-    "search_history": ("result_summary", "test_results", "hints", "metadata"),
-    "usage_logs": ("metadata",),
-    "script_generation_jobs": ("tags",),
-    "task_results": ("result",),
-}
+# Column order of each table: the legacy schema's, as the shared typed rows declare it.
+COLUMNS: dict[str, tuple[str, ...]] = {table: tuple(ROW_MODELS[table].model_fields) for table in TABLE_ORDER}
 
 
 def jdump(value: Any) -> str:
