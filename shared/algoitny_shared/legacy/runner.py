@@ -156,8 +156,8 @@ def importer_parts(
 
 
 def importer_cli(module: str, settings: Callable[[], S], build: Callable[[S], ImporterParts[S, Any]]) -> Main:
-    """``main`` of a service's importer process (``python -m <module>``): serves the importer's
-    app on the importer's own port."""
+    """``main`` of a service's importer process (``python -m <module> [run]``): serves the
+    importer's app on the importer's own port."""
     return service_cli(
         f"python -m {module}",
         settings,
@@ -165,4 +165,5 @@ def importer_cli(module: str, settings: Callable[[], S], build: Callable[[S], Im
         build=build,
         log_name=lambda s: f"{s.service_name}-legacy-import",
         serve_as=lambda s: s.model_copy(update={"port": s.legacy_import_port}),
+        serve_command="run",  # as the in-process importers' ``run`` (algoitny_shared.legacy.importer)
     )

@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from faststream.kafka import KafkaBroker
+from pydantic import BaseModel
 
 from algoitny_shared.kit import cli as kit_cli
 from algoitny_shared.kit.app_factory import parts_app, service_app
@@ -184,3 +185,31 @@ def test_the_cli_serves_the_built_app_or_runs_a_command_and_prints_its_json(
     with pytest.raises(SystemExit):
         main(["drop-everything"])
     assert len(served) == 1
+
+
+def test_a_side_process_serves_under_its_own_command_name_and_a_tool_without_app_has_no_serve(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    served: list[str] = []
+    monkeypatch.setattr(kit_cli, "serve", lambda app, settings: served.append(settings.service_name))
+    importer = service_cli("importer", lambda: SETTINGS, lambda s: FastAPI(), serve_command="run")
+    importer([])
+    importer(["run"])
+    assert served == ["kit-test", "kit-test"]
+    with pytest.raises(SystemExit):
+        importer(["serve"])
+
+    class Status(BaseModel):
+        paused: bool
+
+    tool = service_cli(
+        "tool",
+        lambda: SETTINGS,
+        None,
+        commands={"status": Command(lambda s, a: Status(paused=True)), "other": Command(lambda s, a: None)},
+    )
+    tool([])  # the first command is the default
+    assert capsys.readouterr().out == '{"paused":true}\n'
+    with pytest.raises(SystemExit):
+        tool(["serve"])
+    assert len(served) == 2
