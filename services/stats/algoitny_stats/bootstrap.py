@@ -36,8 +36,8 @@ class Container(Parts[StatsSettings]):
 
 def build(settings: StatsSettings | None = None) -> Container:
     """No broker and no outbox: stats writes no events; its own consumer reads the topics in batches."""
-    kit = parts(settings or StatsSettings())
-    settings = kit.settings
+    settings = settings or StatsSettings()
+    kit = parts(settings)
     store = StatsStore(kit.dynamodb, settings.namespace)
     applier = Applier(store)
     consumer = StatsConsumer(
