@@ -78,13 +78,15 @@ def _task(log: list[str], name: str) -> Any:
 SETTINGS = ServiceSettings(service_name="kit-test")
 
 
+def _event_app(log: list[str], **hooks: Any) -> FastAPI:
+    """An app with a broker and a relay that record what happens to them."""
+    return service_app(SETTINGS, title="t", broker=FakeBroker(log), relay=FakeRelay(log), **hooks)
+
+
 def test_the_lifespan_starts_hooks_broker_relay_and_tasks_and_stops_them_in_reverse() -> None:
     log: list[str] = []
-    app = service_app(
-        SETTINGS,
-        title="t",
-        broker=FakeBroker(log),
-        relay=FakeRelay(log),
+    app = _event_app(
+        log,
         tasks={"worker": _task(log, "task")},
         on_start=[_hook(log, "start-1"), _hook(log, "start-2")],
         on_stop=[_hook(log, "stop-1"), _hook(log, "stop-2")],
@@ -99,14 +101,7 @@ def test_the_lifespan_starts_hooks_broker_relay_and_tasks_and_stops_them_in_reve
 
 def test_stop_hooks_run_even_when_a_start_hook_fails_and_nothing_else_starts() -> None:
     log: list[str] = []
-    app = service_app(
-        SETTINGS,
-        title="t",
-        broker=FakeBroker(log),
-        relay=FakeRelay(log),
-        on_start=[_hook(log, "start", fail=True)],
-        on_stop=[_hook(log, "stop")],
-    )
+    app = _event_app(log, on_start=[_hook(log, "start", fail=True)], on_stop=[_hook(log, "stop")])
     with pytest.raises(RuntimeError, match="start"), TestClient(app):
         pass
     assert log == ["start", "stop"]
