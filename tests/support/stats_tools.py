@@ -50,6 +50,7 @@ class StatsProcess:
                 [sys.executable, "-m", service.module],
                 url=self.url + service.readiness_path,
                 status=200,
+                method="GET",
                 cwd=str(REPO),
                 envvars=self.env,
                 stdin=subprocess.DEVNULL,
@@ -61,8 +62,8 @@ class StatsProcess:
 
     def wait_ready(self, timeout_s: float = 60) -> None:
         assert self.executor is not None
-        self.executor._set_timeout()
         self.executor._timeout = timeout_s
+        self.executor._set_timeout()
         try:
             self.executor.wait_for(self.executor.check_subprocess)
         except (TimeoutExpired, ProcessExitedWithError):
