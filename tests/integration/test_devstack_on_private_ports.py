@@ -99,6 +99,7 @@ def test_up_restart_starts_every_part_clean_and_down_stops_only_its_own(stack_en
     assert down.returncode == 0, down.stderr
     assert not port_open(int(env["KAFKA_PORT"])) and not port_open(int(env["MOTO_PORT"]))
     assert infra(env, "started").stdout.strip() == ""
+    assert list((Path(env["ALGOITNY_LOCAL_DIR"]) / "run").glob("*.json")) == []  # no records left behind
 
 
 class _MotoLike(http.server.BaseHTTPRequestHandler):

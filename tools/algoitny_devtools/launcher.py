@@ -284,6 +284,7 @@ class Stack:
     def stop(self, names: Iterable[str]) -> list[str]:
         """Stop the named parts if this stack started them (their stop signal, SIGKILL after the
         part's timeout, then any leftover process carrying the part's mark). Others are left alone."""
+        names = list(names)
         stopping: list[tuple[str, int, str | None]] = []
         for name in names:
             found = self.ours(name)
@@ -333,6 +334,7 @@ class Stack:
         return all_up, lines
 
     def reset_data(self, names: Iterable[str]) -> None:
+        names = list(names)
         for name in names:
             if self.ours(name) is not None:
                 raise PartFailed(f"{name} is running; stop it first")
