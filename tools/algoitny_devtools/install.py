@@ -25,13 +25,13 @@ def _log(msg: str) -> None:
     print(f"[install] {msg}", flush=True)
 
 
-def maven_jars(cfg: Config, name: str, marker_glob: str) -> None:
-    """``deploy/local/<name>/pom.xml``'s dependencies into ``<lib_dir>/<name>/lib``."""
+def maven_jars(cfg: Config, name: str, marker_glob: str) -> bool:
+    """``deploy/local/<name>/pom.xml``'s dependencies into ``<lib_dir>/<name>/lib``; True if fetched now."""
     pom, home = HERE / name / "pom.xml", cfg.lib_dir / name
     lib, stamp_file = home / "lib", home / ".stamp"
     stamp = _stamp(pom)
     if stamp_file.exists() and stamp_file.read_text().strip() == stamp and glob.glob(str(lib / marker_glob)):
-        return
+        return False
     if shutil.which("mvn") is None:
         raise InstallFailed("mvn not found (apt-get install maven)")
     shutil.rmtree(lib, ignore_errors=True)
@@ -48,6 +48,7 @@ def maven_jars(cfg: Config, name: str, marker_glob: str) -> None:
     if code != 0:
         raise InstallFailed(f"mvn failed for {name} (log: {log_file})")
     stamp_file.write_text(stamp + "\n")
+    return True
 
 
 def opensearch_launcher(cfg: Config) -> None:
@@ -76,9 +77,7 @@ def check_java(cfg: Config) -> None:
 def install_infra(cfg: Config) -> None:
     check_java(cfg)
     maven_jars(cfg, "kafka", "kafka_2.13-*.jar")
-    had_opensearch = (cfg.lib_dir / "opensearch" / ".stamp").exists()
-    maven_jars(cfg, "opensearch", "opensearch-2*.jar")
-    if not had_opensearch:
+    if maven_jars(cfg, "opensearch", "opensearch-2*.jar"):  # new jars: compile the launcher against them
         shutil.rmtree(cfg.lib_dir / "opensearch" / "classes", ignore_errors=True)
     opensearch_launcher(cfg)
     # The Kotlin compiler's jars for the judge's Kotlin language (executions reads <local>/kotlin/lib).
