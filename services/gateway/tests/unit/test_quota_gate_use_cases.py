@@ -24,7 +24,6 @@ SIGNER = IdentitySigner("s" * 32)
 ANN = Identity(user_id="ann", role="user", plan="free")
 ADMIN = Identity(user_id="root", role="admin")
 CLAIM = IdempotencyClaim(key="key-00000001", fingerprint="a" * 64)
-RESET = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
 
 
 class FakeRatelimit:
@@ -47,8 +46,12 @@ class FakeRatelimit:
         return httpx.Response(answer[0], json=answer[1])
 
 
+def reset_in_an_hour() -> str:
+    return (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+
+
 def admitted(**extra: Any) -> tuple[int, dict[str, Any]]:
-    return 200, {"limit": 10, "remaining": 7, "reset_at": RESET, "day": "2026-05-01", **extra}
+    return 200, {"limit": 10, "remaining": 7, "reset_at": reset_in_an_hour(), "day": "2026-05-01", **extra}
 
 
 @pytest.fixture
@@ -81,7 +84,11 @@ async def test_a_charge_carries_its_quota_headers_and_admins_are_not_metered(
 @pytest.mark.parametrize(
     ("status", "body", "code"),
     [
-        (429, {"limit": 5, "retry_after": 30, "reset_at": RESET, "detail": "used up"}, ErrorCode.RATE_LIMITED),
+        (
+            429,
+            {"limit": 5, "retry_after": 30, "reset_at": "2026-05-02T00:00:00+00:00", "detail": "used up"},
+            ErrorCode.RATE_LIMITED,
+        ),
         (409, {"detail": "in flight"}, ErrorCode.CONFLICT),
         (500, {"detail": "boom"}, ErrorCode.UPSTREAM_UNAVAILABLE),
     ],
