@@ -4,6 +4,7 @@ judged IE (ExecutionRefunds). The repositories are the service's own, on an in-p
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -114,19 +115,26 @@ async def test_idempotency_key_claimed_with_the_charge_settled_replayed_and_take
     claim = IdempotencyClaim(key="key-00000001", fingerprint="a" * 64)
     first = await rl.consume("attempt-1", "execution", idempotency=claim)
     assert first.admitted and first.idempotent is None and first.used == 1
-    dupe = await rl.consume("attempt-2", "execution", idempotency=claim)
-    assert not dupe.admitted and dupe.replayed and dupe.idempotent and dupe.idempotent.state == "in_flight"
+    dupes = await asyncio.gather(*(rl.consume(f"attempt-d{i}", "execution", idempotency=claim) for i in range(3)))
+    assert all(not d.admitted and d.replayed and d.idempotent and d.idempotent.state == "in_flight" for d in dupes)
     answer = StoredResponse.of(202, {"content-type": "application/json", "x-other": "dropped"}, b'{"id": 1}')
-    settle = SettleRequest(user_id="u1", key=claim.key, request_id="request-attempt-2", response=answer)
+    settle = SettleRequest(user_id="u1", key=claim.key, request_id="request-attempt-d0", response=answer)
     assert not (await rl.quotas.settle(settle)).settled  # only the holder settles
     assert (await rl.quotas.settle(settle.model_copy(update={"request_id": "request-attempt-1"}))).settled
     replay = await rl.consume("attempt-3", "execution", idempotency=claim)
     assert replay.idempotent and replay.idempotent.response and replay.idempotent.response.body() == b'{"id": 1}'
     assert replay.idempotent.response.headers == {"content-type": "application/json"}
     assert (await rl.usage.used("u1", first.day, ("execution",)))["execution"] == 1
-    # A held key whose holder died is taken over after its lease, and charged.
+    # A released key (the attempt delivered nothing: refunded, settled without an answer) is a new
+    # attempt, charged again; a held key whose holder died is taken over after its lease, and charged.
     other = IdempotencyClaim(key="key-00000002", fingerprint="c" * 64)
-    await rl.consume("attempt-4", "execution", idempotency=other)
+    assert (await rl.consume("attempt-r", "execution", idempotency=other)).idempotent is None
+    refund = RefundRequest(user_id="u1", action="execution", request_id="request-attempt-r", day=first.day)
+    await rl.quotas.refund(refund)
+    release = SettleRequest(user_id="u1", key=other.key, request_id="request-attempt-r")
+    assert (await rl.quotas.settle(release)).settled
+    again = await rl.consume("attempt-4", "execution", idempotency=other)
+    assert again.admitted and again.idempotent is None and again.used == 2
     rl.clock.now += timedelta(seconds=LEASE_S + 1)
     taken = await rl.consume("attempt-5", "execution", idempotency=other)
     assert taken.admitted and taken.idempotent is None
@@ -169,9 +177,12 @@ async def test_plan_admin_create_update_list_delete(rl: Ratelimit) -> None:
 
     # A plan with users is not deleted; an empty one is, and frees its name.
     payload = UserRegistered(user_id="u9", role="user", plan_id="team", registered_at=rl.clock.now)
-    await rl.membership.on_user_registered(
-        REGISTRY.envelope(payload, producer="accounts", aggregate_id="u9", aggregate_version=1), payload
-    )
+    registered = REGISTRY.envelope(payload, producer="accounts", aggregate_id="u9", aggregate_version=1)
+    await rl.membership.on_user_registered(registered, payload)
+    await rl.membership.on_user_registered(registered, payload)  # redelivered: no second effect
+    assert (await rl.admin.get("team")).active_users == 1
+    state = await rl.quotas.consume(ConsumeRequest(user_id="u9", action="execution", request_id="request-u9-0001"))
+    assert state.limit == 20 and state.plan_id == "team"  # the user's plan drives their quota
     with pytest.raises(AppError) as in_use:
         await rl.admin.delete("team")
     assert in_use.value.code is ErrorCode.CONFLICT
