@@ -223,6 +223,10 @@ async def test_generation_jobs_create_list_cancel_retry(pb: Problems) -> None:
 
     cancelled = await pb.generation.cancel(job.job_id, ADMIN)
     assert cancelled.status == "cancelled"
+    followed = [(name, data.get("status")) async for name, data in pb.generation.follow(job.job_id)]
+    assert followed == [("status", "cancelled"), ("cancelled", "cancelled")]  # a stream that ends
+    waiting = [name async for name, _ in pb.generation.follow(other.job_id, max_s=0)]
+    assert waiting == ["status", "timeout"]
     with pytest.raises(AppError) as ended:
         await pb.generation.cancel(job.job_id, ADMIN)
     assert ended.value.code is ErrorCode.CONFLICT
