@@ -53,10 +53,16 @@ system-deps:
 	  echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
+# The repository's packages are built in the venv itself (--no-build-isolation) with the setuptools
+# pinned here (one that still ships pkg_resources, as the venv's own did): without it pip makes a
+# fresh build environment, and installs setuptools into it, for each of the 12 packages (measured:
+# 48.6 s of CPU for the editable installs, against 3.3 s + 10.7 s here).
+BUILD_BACKEND := setuptools==75.8.0
+
 $(STAMP): requirements.lock $(addsuffix /pyproject.toml,$(PACKAGES))
 	@test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
-	$(PY) -m pip install -q -r requirements.lock
-	$(PY) -m pip install -q --no-deps $(addprefix -e ,$(PACKAGES))
+	$(PY) -m pip install -q -r requirements.lock $(BUILD_BACKEND)
+	$(PY) -m pip install -q --no-deps --no-build-isolation $(addprefix -e ,$(PACKAGES))
 	@touch $@
 
 # The web app (web/): npm ci when the lock file changed, vite build when a source changed.
@@ -128,7 +134,7 @@ test: install web chromium events-check
 	@bash deploy/local/test.sh
 
 test-unit: install web
-	@ALGOITNY_ENVIRONMENT=$${ALGOITNY_ENVIRONMENT:-test} $(PY) -m pytest -q -m "not integration and not e2e"
+	@ALGOITNY_ENVIRONMENT=$${ALGOITNY_ENVIRONMENT:-test} $(PY) -m pytest -q -n auto -m "not integration and not e2e"
 
 lint: $(STAMP) k8s-check infra-check
 	$(VENV)/bin/ruff check .
