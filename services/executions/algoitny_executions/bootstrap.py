@@ -12,6 +12,7 @@ import httpx
 from faststream.kafka import KafkaBroker
 
 from algoitny_executions.adapters.history_repository import HistoryRepository
+from algoitny_executions.adapters.tables import EXECUTIONS_OUTBOX
 from algoitny_executions.adapters.upstreams import (
     CachedTestSetSource,
     FallbackTestSetSource,
@@ -31,7 +32,6 @@ from algoitny_shared.dynamo import dynamodb, s3
 from algoitny_shared.identity import IdentitySigner
 from algoitny_shared.kafka import EventConsumer, EventPublisher, make_broker
 from algoitny_shared.outbox import Outbox, OutboxRelay
-from algoitny_shared.tables import EXECUTIONS_OUTBOX
 from algoitny_shared.topics import EXECUTION_JOBS, EXECUTIONS_GROUP, HINT_EVENTS, JUDGE_WORKER_GROUP
 from algoitny_shared.uow import DynamoUnitOfWork
 from algoitny_shared.upstream import upstream_client

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import FastAPI, Header, Path, Query, Response
 from fastapi.responses import StreamingResponse
 
+from algoitny_executions.adapters.tables import EXECUTIONS_LEGACY, EXECUTIONS_QUARANTINE, SEARCH_HISTORY
 from algoitny_executions.bootstrap import Container, build
 from algoitny_executions.domain.history import (
     EXECUTION_ID_PATTERN,
@@ -32,7 +33,6 @@ from algoitny_shared.identity import CurrentIdentity
 from algoitny_shared.kafka import kafka_readiness
 from algoitny_shared.legacy.row_importer import LegacyStore
 from algoitny_shared.runtime import dynamodb_readiness, event_runtime
-from algoitny_shared.tables import EXECUTIONS_LEGACY, EXECUTIONS_QUARANTINE, SEARCH_HISTORY
 
 ExecutionIdPath = Annotated[str, Path(pattern=EXECUTION_ID_PATTERN, description="26-character execution id")]
 Limit = Annotated[int, Query(ge=1, le=100)]

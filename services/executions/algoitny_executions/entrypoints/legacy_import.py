@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from pydantic import Field
 
+from algoitny_executions.adapters.tables import EXECUTIONS_LEGACY, EXECUTIONS_QUARANTINE
 from algoitny_executions.bootstrap import Container, build
 from algoitny_executions.service_layer.legacy_import import ExecutionsLegacyHandler
 from algoitny_executions.settings import ExecutionsSettings
@@ -21,7 +22,6 @@ from algoitny_shared.legacy.row_importer import LegacyImporter, LegacyStore
 from algoitny_shared.legacy.runner import LegacyImportSettings, importer_app, legacy_group
 from algoitny_shared.logging import configure_logging
 from algoitny_shared.runtime import serve
-from algoitny_shared.tables import EXECUTIONS_LEGACY, EXECUTIONS_QUARANTINE
 from algoitny_shared.uow import DynamoUnitOfWork
 
 
