@@ -10,6 +10,7 @@ from faststream.kafka import KafkaBroker
 from algoitny_hints.adapters.gemini import GeminiHints
 from algoitny_hints.adapters.repository import DynamoHintStore
 from algoitny_hints.adapters.sources import HttpExecutionSource, HttpProblemSource, HttpRefunds
+from algoitny_hints.adapters.tables import HINTS, HINTS_INBOX, HINTS_OUTBOX
 from algoitny_hints.service_layer.hints import HintService
 from algoitny_hints.settings import HintsSettings
 from algoitny_shared.dynamo import dynamodb
@@ -17,7 +18,6 @@ from algoitny_shared.identity import IdentitySigner
 from algoitny_shared.inbox import Inbox
 from algoitny_shared.kafka import EventConsumer, EventPublisher, make_broker
 from algoitny_shared.outbox import Outbox, OutboxRelay
-from algoitny_shared.tables import HINTS, HINTS_INBOX, HINTS_OUTBOX
 from algoitny_shared.topics import HINT_EVENTS, HINTS_GROUP
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from pydantic import Field
 
+from algoitny_hints.adapters.tables import HINTS, HINTS_LEGACY, HINTS_OUTBOX, HINTS_QUARANTINE
 from algoitny_hints.bootstrap import Container, build
 from algoitny_hints.service_layer.legacy_import import HintsLegacyHandler
 from algoitny_hints.settings import HintsSettings
@@ -21,7 +22,6 @@ from algoitny_shared.legacy.runner import LegacyImportSettings, importer_app, le
 from algoitny_shared.logging import configure_logging
 from algoitny_shared.outbox import Outbox
 from algoitny_shared.runtime import serve
-from algoitny_shared.tables import HINTS, HINTS_LEGACY, HINTS_OUTBOX, HINTS_QUARANTINE
 from algoitny_shared.uow import DynamoUnitOfWork
 
 
