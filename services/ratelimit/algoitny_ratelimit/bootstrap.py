@@ -8,6 +8,7 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 
 from algoitny_ratelimit.adapters.plan_repository import PlanRepository
+from algoitny_ratelimit.adapters.tables import RATELIMIT_INBOX, RATELIMIT_LEGACY, RATELIMIT_OUTBOX
 from algoitny_ratelimit.adapters.usage_repository import UsageRepository
 from algoitny_ratelimit.adapters.user_plan_repository import UserPlanRepository
 from algoitny_ratelimit.domain.quota import Clock, utc_now
@@ -19,7 +20,6 @@ from algoitny_shared.inbox import Inbox
 from algoitny_shared.kafka import EventConsumer, EventPublisher, make_broker
 from algoitny_shared.legacy.importer import LegacyConsumer, LegacyImportStore
 from algoitny_shared.outbox import Outbox, OutboxRelay
-from algoitny_shared.tables import RATELIMIT_INBOX, RATELIMIT_LEGACY, RATELIMIT_OUTBOX
 from algoitny_shared.topics import ACCOUNT_EVENTS, EXECUTION_EVENTS, RATELIMIT_GROUP
 from algoitny_shared.uow import DynamoUnitOfWork
 
