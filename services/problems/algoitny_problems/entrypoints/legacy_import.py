@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from pydantic import Field
 
 from algoitny_problems.adapters.generation_jobs import GenerationJobRepository
+from algoitny_problems.adapters.tables import PROBLEMS_LEGACY, PROBLEMS_QUARANTINE
 from algoitny_problems.bootstrap import Container, build
 from algoitny_problems.service_layer.legacy_import import LegacyTestSetFlusher, ProblemsLegacyHandler
 from algoitny_problems.settings import ProblemsSettings
@@ -22,7 +23,6 @@ from algoitny_shared.legacy.row_importer import LegacyImporter, LegacyStore
 from algoitny_shared.legacy.runner import LegacyImportSettings, importer_app, legacy_group
 from algoitny_shared.logging import configure_logging
 from algoitny_shared.runtime import serve
-from algoitny_shared.tables import PROBLEMS_LEGACY, PROBLEMS_QUARANTINE
 from algoitny_shared.uow import DynamoUnitOfWork
 
 
