@@ -30,17 +30,6 @@ CONSUMER_LAG = Gauge(
     "Messages of a topic partition not yet committed by a consumer group (end offset - committed offset)",
     ["consumer", "topic", "partition"],
 )
-SEARCH_LAST_EVENT_TIME = Gauge(
-    "algoitny_search_last_indexed_event_timestamp_seconds",
-    "When the newest problem event applied to the search index occurred (Unix time)",
-)
-SEARCH_INDEX_DELAY = Gauge(
-    "algoitny_search_index_delay_seconds",
-    "Index freshness: time from the last applied problem event's occurrence to its write into the index",
-)
-SEARCH_REINDEX_DOCUMENTS = Gauge(
-    "algoitny_search_reindex_documents", "Documents written into the new index by the last rebuild", ["source"]
-)
 STATS_LAST_APPLIED_EVENT_TIME = Gauge(
     "algoitny_stats_last_applied_event_timestamp_seconds",
     "When the newest event applied to the statistics occurred (Unix time)",
