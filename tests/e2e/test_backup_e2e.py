@@ -23,7 +23,7 @@ from algoitny_shared import tokens
 from algoitny_shared.buckets import TEST_CASE_PAYLOADS
 from algoitny_shared.dynamo import dynamodb, s3
 from algoitny_shared.settings import ServiceSettings
-from algoitny_shared.tables import ALL_TABLES
+from algoitny_shared.tables import all_tables
 
 pytestmark = [pytest.mark.e2e, pytest.mark.wipes_platform, pytest.mark.timeout(400)]
 
@@ -64,7 +64,7 @@ def _answers(
 def _wipe(settings: ServiceSettings) -> int:
     client = dynamodb(settings)
     removed = 0
-    for spec in ALL_TABLES:
+    for spec in all_tables():
         table = spec.physical(settings.namespace)
         keys = [spec.hash_key, *([spec.range_key] if spec.range_key else [])]
         kwargs: dict[str, Any] = {

@@ -124,10 +124,10 @@ async def test_plan_admin_names_users_and_deletion(setup: tuple[Container, Fixed
     updated = await c.plan_admin.update(pid, PlanPatch(daily_limits={"execution": 20, "hint": 2}))
     assert updated.version == 2 and updated.limit_for("execution") == 20
 
+    from algoitny_ratelimit.adapters.tables import RATELIMIT_INBOX
     from algoitny_ratelimit.adapters.user_plan_repository import UserPlanRepository
     from algoitny_ratelimit.service_layer.quotas import PlanMembership
     from algoitny_shared.inbox import Inbox
-    from algoitny_shared.tables import RATELIMIT_INBOX
     from algoitny_shared.uow import DynamoUnitOfWork
 
     membership = PlanMembership(
