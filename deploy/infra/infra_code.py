@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from algoitny_shared.buckets import ALL_BUCKETS, BucketSpec
+from algoitny_shared.buckets import BucketSpec, all_buckets
 from algoitny_shared.tables import TableSpec, all_tables
 from algoitny_shared.topics import TopicSpec, all_topics
 
@@ -220,7 +220,7 @@ def cloudformation() -> dict[str, Any]:
     resources: dict[str, Any] = {}
     for table in all_tables():
         resources[logical_id(table.owner, table.name, "table")] = table_resource(table)
-    for bucket in ALL_BUCKETS:
+    for bucket in all_buckets():
         resources[logical_id(bucket.owner, bucket.name, "bucket")] = bucket_resource(bucket)
     resources.update(msk_resources())
     resources["SearchDomain"] = opensearch_resource()

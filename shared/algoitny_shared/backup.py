@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from algoitny_shared.buckets import TEST_CASE_PAYLOADS, BucketSpec
+from algoitny_shared.buckets import all_buckets
 from algoitny_shared.dynamo import dynamodb, s3
 from algoitny_shared.outbox import LEASES_KEY
 from algoitny_shared.settings import ServiceSettings
@@ -39,8 +39,6 @@ from algoitny_shared.topics import all_topics
 
 MANIFEST = "manifest.json"
 FORMAT = "algoitny-backup/1"
-# Bulk data of finished sandbox runs is transient (read once by the requester): not backed up.
-BACKED_UP_BUCKETS: tuple[BucketSpec, ...] = (TEST_CASE_PAYLOADS,)
 
 
 class Store(Protocol):
@@ -188,7 +186,7 @@ def backup(settings: ServiceSettings, store: Store, tables: Iterable[TableSpec] 
         counts[f"{spec.owner}-{spec.name}"] = len(lines)
     storage = s3(settings)
     objects: dict[str, int] = {}
-    for bucket in BACKED_UP_BUCKETS:
+    for bucket in (b for b in all_buckets() if b.backed_up):
         name = bucket.physical(settings.namespace)
         n = 0
         for page in storage.get_paginator("list_objects_v2").paginate(Bucket=name):
@@ -268,7 +266,7 @@ def restore(settings: ServiceSettings, store: Store, *, force: bool = False) -> 
         restored[name] = len(items)
     storage = s3(settings)
     objects: dict[str, int] = {}
-    for bucket in BACKED_UP_BUCKETS:
+    for bucket in (b for b in all_buckets() if b.backed_up):
         label = f"{bucket.owner}-{bucket.name}"
         prefix = f"buckets/{label}/"
         names = store.names(prefix)

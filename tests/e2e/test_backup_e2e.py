@@ -19,8 +19,8 @@ from devstack import REPO, Platform
 from support.polling import eventually
 
 from algoitny_accounts.settings import AccountsSettings
+from algoitny_problems.adapters.buckets import TEST_CASE_PAYLOADS
 from algoitny_shared import tokens
-from algoitny_shared.buckets import TEST_CASE_PAYLOADS
 from algoitny_shared.dynamo import dynamodb, s3
 from algoitny_shared.settings import ServiceSettings
 from algoitny_shared.tables import all_tables

@@ -19,7 +19,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from algoitny_shared.buckets import ALL_BUCKETS
+from algoitny_shared.buckets import all_buckets
 from algoitny_shared.tables import all_tables, ensure_tables
 from algoitny_shared.topics import all_topics
 
@@ -107,12 +107,12 @@ def test_template_buckets_on_moto_have_the_declared_names() -> None:
             Parameters=[{"ParameterKey": "Namespace", "ParameterValue": "cfn"}],
         )
         names = {b["Name"] for b in boto3.client("s3", region_name="us-east-1").list_buckets()["Buckets"]}
-    assert names == {b.physical("cfn") for b in ALL_BUCKETS}
+    assert names == {b.physical("cfn") for b in all_buckets()}
 
 
 def test_buckets_and_topics_follow_their_declarations() -> None:
     resources = infra_code.cloudformation()["Resources"]
-    for bucket in ALL_BUCKETS:
+    for bucket in all_buckets():
         props = resources[infra_code.logical_id(bucket.owner, bucket.name, "bucket")]["Properties"]
         rules = {r["Prefix"]: r["ExpirationInDays"] for r in props["LifecycleConfiguration"]["Rules"] if "Prefix" in r}
         assert rules == bucket.expire_days

@@ -68,3 +68,11 @@ def test_registry_refuses_a_table_of_another_owner(monkeypatch: pytest.MonkeyPat
     finally:
         monkeypatch.undo()
         shared_tables.all_tables.cache_clear()
+
+
+def test_buckets_come_from_their_owners_and_the_shared_contract() -> None:
+    from algoitny_problems.adapters.buckets import TEST_CASE_PAYLOADS
+    from algoitny_shared.buckets import SANDBOX_IO, all_buckets
+
+    assert all_buckets() == (TEST_CASE_PAYLOADS, SANDBOX_IO)
+    assert [b.name for b in all_buckets() if b.backed_up] == ["testcases"]
