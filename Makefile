@@ -159,7 +159,7 @@ k8s-tools:
 k8s-check: $(STAMP) k8s-tools
 	$(PY) deploy/k8s/check.py
 
-# AWS infrastructure code (deploy/infra) generated from tables.py, buckets.py and topics.py.
+# AWS infrastructure code (deploy/infra) generated from the services' tables, buckets.py and topics.py.
 infra-code: $(STAMP)
 	$(PY) deploy/infra/infra_code.py write
 

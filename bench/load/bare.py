@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 
 from algoitny_shared.dynamo import dynamodb
 from algoitny_shared.settings import ServiceSettings
-from algoitny_shared.tables import ALL_TABLES
+from algoitny_shared.tables import all_tables
 
 READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
 Call = tuple[str, dict[str, Any]]  # boto3 operation name, parameters
@@ -43,14 +43,14 @@ def calls_in_window(records: list[dict[str, Any]], t0: float, t1: float) -> list
 def provision_twin(namespace: str) -> None:
     client = dynamodb(ServiceSettings(namespace=namespace))
     existing = set(client.list_tables()["TableNames"])
-    for spec in ALL_TABLES:
+    for spec in all_tables():
         if spec.physical(namespace) not in existing:
             client.create_table(**spec.create_request(namespace))
 
 
 def drop_twin(namespace: str) -> None:
     client = dynamodb(ServiceSettings(namespace=namespace))
-    for spec in ALL_TABLES:
+    for spec in all_tables():
         with contextlib.suppress(ClientError):
             client.delete_table(TableName=spec.physical(namespace))
 

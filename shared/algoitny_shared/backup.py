@@ -3,8 +3,8 @@
     python -m algoitny_shared.backup backup  DIR|s3://bucket/prefix
     python -m algoitny_shared.backup restore DIR|s3://bucket/prefix [--force]
 
-``backup`` writes, for every table of every service (``tables.ALL_TABLES``), its items as
-DynamoDB JSON lines (``tables/<logical name>.jsonl``, one ``{"Item": {...}}`` a line, binary
+``backup`` writes, for every table of every service (``tables.all_tables()``: what each service
+declares), its items as DynamoDB JSON lines (``tables/<logical name>.jsonl``, one ``{"Item": {...}}`` a line, binary
 values base64 as in DynamoDB's own exports), the objects of the test-case bucket
 (``buckets/<name>/<key>``), and ``manifest.json``: when, which namespace, item counts, and the
 Kafka positions at that moment (every topic's end offsets, every consumer group's committed
@@ -30,17 +30,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from algoitny_shared.buckets import TEST_CASE_PAYLOADS, BucketSpec
+from algoitny_shared.buckets import all_buckets
 from algoitny_shared.dynamo import dynamodb, s3
 from algoitny_shared.outbox import LEASES_KEY
 from algoitny_shared.settings import ServiceSettings
-from algoitny_shared.tables import ALL_TABLES, TableSpec
+from algoitny_shared.tables import TableSpec, all_tables
 from algoitny_shared.topics import all_topics
 
 MANIFEST = "manifest.json"
 FORMAT = "algoitny-backup/1"
-# Bulk data of finished sandbox runs is transient (read once by the requester): not backed up.
-BACKED_UP_BUCKETS: tuple[BucketSpec, ...] = (TEST_CASE_PAYLOADS,)
 
 
 class Store(Protocol):
@@ -173,13 +171,13 @@ async def kafka_positions(settings: ServiceSettings) -> dict[str, Any]:
         await admin.close()
 
 
-def backup(settings: ServiceSettings, store: Store, tables: Iterable[TableSpec] = ALL_TABLES) -> dict[str, Any]:
+def backup(settings: ServiceSettings, store: Store, tables: Iterable[TableSpec] | None = None) -> dict[str, Any]:
     started = datetime.now(UTC)
     # Kafka first: every event up to these offsets is older than the table snapshot below.
     kafka = asyncio.run(kafka_positions(settings))
     client = dynamodb(settings)
     counts: dict[str, int] = {}
-    for spec in tables:
+    for spec in all_tables() if tables is None else tables:
         lines = [
             json.dumps({"Item": _encode(item)}, sort_keys=True)
             for item in scan_items(client, spec.physical(settings.namespace))
@@ -188,7 +186,7 @@ def backup(settings: ServiceSettings, store: Store, tables: Iterable[TableSpec] 
         counts[f"{spec.owner}-{spec.name}"] = len(lines)
     storage = s3(settings)
     objects: dict[str, int] = {}
-    for bucket in BACKED_UP_BUCKETS:
+    for bucket in (b for b in all_buckets() if b.backed_up):
         name = bucket.physical(settings.namespace)
         n = 0
         for page in storage.get_paginator("list_objects_v2").paginate(Bucket=name):
@@ -247,7 +245,7 @@ def restore(settings: ServiceSettings, store: Store, *, force: bool = False) -> 
 
     provision(settings)  # tables, buckets and topics that are missing
     client = dynamodb(settings)
-    specs = {f"{t.owner}-{t.name}": t for t in ALL_TABLES}
+    specs = {f"{t.owner}-{t.name}": t for t in all_tables()}
     unknown = sorted(set(manifest["tables"]) - set(specs))
     if unknown:
         raise ValueError(f"the backup names tables this version does not know: {', '.join(unknown)}")
@@ -268,7 +266,7 @@ def restore(settings: ServiceSettings, store: Store, *, force: bool = False) -> 
         restored[name] = len(items)
     storage = s3(settings)
     objects: dict[str, int] = {}
-    for bucket in BACKED_UP_BUCKETS:
+    for bucket in (b for b in all_buckets() if b.backed_up):
         label = f"{bucket.owner}-{bucket.name}"
         prefix = f"buckets/{label}/"
         names = store.names(prefix)

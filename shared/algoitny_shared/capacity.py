@@ -39,7 +39,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from algoitny_shared.tables import ALL_TABLES, TableSpec
+from algoitny_shared.tables import TableSpec, all_tables
 
 CURRENT_CALL: ContextVar[str] = ContextVar("algoitny_current_api_call", default="background")
 
@@ -181,13 +181,22 @@ def write_records(
 class CapacityRecorder:
     """Hooks for one boto3 DynamoDB client; ``sizer`` is a second client without hooks."""
 
-    def __init__(self, directory: str | Path, *, service: str, namespace: str, sizer: Any) -> None:
+    def __init__(
+        self,
+        directory: str | Path,
+        *,
+        service: str,
+        namespace: str,
+        sizer: Any,
+        tables: Iterable[TableSpec] | None = None,
+    ) -> None:
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.service = service
         self.namespace = namespace
         self.sizer = sizer
-        self.specs = {spec.physical(namespace): spec for spec in ALL_TABLES}
+        # The tables whose indexes the records follow: every service's unless given.
+        self.specs = {spec.physical(namespace): spec for spec in (all_tables() if tables is None else tables)}
         self._lock = threading.Lock()
         self._file: Any = None
         self._pid = 0

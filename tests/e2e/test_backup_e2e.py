@@ -21,11 +21,11 @@ from support.polling import eventually
 
 from algoitny_accounts.settings import AccountsSettings
 from algoitny_devtools.platform import REPO, Platform
+from algoitny_problems.adapters.buckets import TEST_CASE_PAYLOADS
 from algoitny_shared import tokens
-from algoitny_shared.buckets import TEST_CASE_PAYLOADS
 from algoitny_shared.dynamo import dynamodb, s3
 from algoitny_shared.settings import ServiceSettings
-from algoitny_shared.tables import ALL_TABLES
+from algoitny_shared.tables import all_tables
 
 pytestmark = [pytest.mark.e2e, pytest.mark.wipes_platform, pytest.mark.timeout(400)]
 
@@ -95,7 +95,7 @@ def _settled(read: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 def _wipe(settings: ServiceSettings) -> int:
     client = dynamodb(settings)
     removed = 0
-    for spec in ALL_TABLES:
+    for spec in all_tables():
         table = spec.physical(settings.namespace)
         keys = [spec.hash_key, *([spec.range_key] if spec.range_key else [])]
         kwargs: dict[str, Any] = {

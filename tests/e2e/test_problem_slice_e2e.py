@@ -14,12 +14,12 @@ from support.kafka_tools import produce, read_topic
 from support.polling import eventually, metric_value
 
 from algoitny_devtools.platform import Platform
+from algoitny_problems.adapters.tables import PROBLEMS, PROBLEMS_OUTBOX
 from algoitny_shared.dynamo import dynamodb, from_item
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import ProblemCreated
 from algoitny_shared.outbox import LEASE_S, shard_of
 from algoitny_shared.settings import ServiceSettings
-from algoitny_shared.tables import PROBLEMS, PROBLEMS_OUTBOX
 from algoitny_shared.topics import PROBLEM_EVENTS, SEARCH_INDEXER_GROUP, dead_letter_topic
 
 pytestmark = pytest.mark.e2e

@@ -95,7 +95,7 @@ def in_process_dynamo(*owners: str, namespace: str = NAMESPACE, buckets: bool = 
         s3 = boto3.client("s3", **kwargs)
         ensure_tables(client, namespace, [spec for owner in owners for spec in tables_of(owner)])
         if buckets:
-            from algoitny_shared.buckets import ALL_BUCKETS, ensure_buckets
+            from algoitny_shared.buckets import all_buckets, ensure_buckets
 
-            ensure_buckets(s3, namespace, ALL_BUCKETS)
+            ensure_buckets(s3, namespace, all_buckets())
         yield Store(client, s3, namespace)

@@ -15,6 +15,7 @@ from algoitny_problems.adapters.page_parsers import READERS
 from algoitny_problems.adapters.plans import HttpPlanCaps, PlanCaps
 from algoitny_problems.adapters.repository import ProblemRepository
 from algoitny_problems.adapters.sandbox import KafkaSandbox, SandboxMailbox, SandboxObjects
+from algoitny_problems.adapters.tables import PROBLEMS_INBOX, PROBLEMS_OUTBOX
 from algoitny_problems.adapters.test_cases import TestCaseStore
 from algoitny_problems.service_layer.generation import GenerationService, GenerationSettings, GenerationWorker
 from algoitny_problems.service_layer.imports import ImportService
@@ -28,7 +29,6 @@ from algoitny_shared.identity import Identity, IdentitySigner
 from algoitny_shared.kafka import EventConsumer
 from algoitny_shared.kit.composition import OutboxParts, outbox_parts
 from algoitny_shared.llm import GeminiClient
-from algoitny_shared.tables import PROBLEMS_INBOX, PROBLEMS_OUTBOX
 from algoitny_shared.topics import EXECUTION_EVENTS, PROBLEMS_GROUP
 from algoitny_shared.upstream import upstream_client
 

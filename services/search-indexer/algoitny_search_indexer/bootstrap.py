@@ -8,12 +8,12 @@ from opensearchpy import AsyncOpenSearch
 
 from algoitny_search_indexer.adapters.lag import LagMonitor
 from algoitny_search_indexer.adapters.opensearch_index import ProblemIndex
+from algoitny_search_indexer.adapters.tables import SEARCH_INDEXER_INBOX
 from algoitny_search_indexer.service_layer.indexing import Indexer, SearchService
 from algoitny_search_indexer.settings import SearchIndexerSettings
 from algoitny_shared.cursor import CursorCodec
 from algoitny_shared.kafka import EventConsumer
 from algoitny_shared.kit.composition import EventParts, event_parts
-from algoitny_shared.tables import SEARCH_INDEXER_INBOX
 from algoitny_shared.topics import PROBLEM_EVENTS, SEARCH_INDEXER_GROUP
 
 

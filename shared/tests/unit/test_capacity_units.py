@@ -15,7 +15,22 @@ from algoitny_shared.capacity import (
     write_records,
     write_units,
 )
-from algoitny_shared.tables import USERS
+from algoitny_shared.tables import Index, TableSpec
+
+# A table shaped like accounts' Users (this library's tests use no service's declarations).
+USERS = TableSpec(
+    owner="accounts",
+    name="Users",
+    hash_key="pk",
+    attributes={"pk": "S", "email": "S", "google_id": "S", "plan_id": "S", "created_at": "S", "listed": "S"},
+    indexes=(
+        Index("EmailIndex", "email"),
+        Index("GoogleIdIndex", "google_id"),
+        Index("PlanIndex", "plan_id", "created_at"),
+        Index("UserListIndex", "listed", "created_at"),
+        Index("EmailPrefixIndex", "listed", "email"),
+    ),
+)
 
 
 def test_sizes_follow_the_documented_rules() -> None:
@@ -67,7 +82,7 @@ def test_recorder_records_calls_with_their_api_call(tmp_path: Any) -> None:
     old = {"user_id": {"S": "u1"}, "name": {"S": "x" * 2000}}
     new = {"user_id": {"S": "u1"}, "name": {"S": "y" * 3000}}
     sizer = FakeSizer({"u1": old})
-    rec = CapacityRecorder(tmp_path, service="accounts", namespace="ns1", sizer=sizer)
+    rec = CapacityRecorder(tmp_path, service="accounts", namespace="ns1", sizer=sizer, tables=(USERS,))
     model = SimpleNamespace(name="UpdateItem")
     params: dict[str, Any] = {"TableName": "ns1-accounts-Users", "Key": {"user_id": {"S": "u1"}}}
     context: dict[str, Any] = {}

@@ -9,13 +9,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from algoitny_migration.adapters.tables import MIGRATION_OUTBOX, MIGRATION_STATE
 from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import MigrationPhaseChanged
 from algoitny_shared.migration_phase import DEFAULT_PHASE, may_move, writes_open
 from algoitny_shared.outbox import Outbox, OutboxRelay
-from algoitny_shared.tables import MIGRATION_OUTBOX, MIGRATION_STATE
 from algoitny_shared.uow import DynamoUnitOfWork, TransactionConflict
 
 PHASE_KEY = "PHASE"

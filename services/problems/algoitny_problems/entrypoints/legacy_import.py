@@ -13,12 +13,12 @@ from fastapi import FastAPI
 from pydantic import Field
 
 from algoitny_problems.adapters.generation_jobs import GenerationJobRepository
+from algoitny_problems.adapters.tables import PROBLEMS_LEGACY, PROBLEMS_QUARANTINE
 from algoitny_problems.bootstrap import Container, build
 from algoitny_problems.service_layer.legacy_import import LegacyTestSetFlusher, ProblemsLegacyHandler
 from algoitny_problems.settings import ProblemsSettings
 from algoitny_shared.legacy.row_importer import LegacyStore
 from algoitny_shared.legacy.runner import ImporterParts, ImporterSettings, importer_cli, importer_parts
-from algoitny_shared.tables import PROBLEMS_LEGACY, PROBLEMS_QUARANTINE
 
 
 class ProblemsLegacySettings(ProblemsSettings, ImporterSettings):

@@ -23,7 +23,7 @@ from algoitny_shared.events import REGISTRY
 from algoitny_shared.events.catalog import ChargeRef, ExecutionCompleted, UserRegistered
 from algoitny_shared.idempotency import LEASE_S, IdempotencyClaim, StoredResponse
 from algoitny_shared.inbox import Inbox
-from algoitny_shared.tables import RATELIMIT_INBOX
+from algoitny_ratelimit.adapters.tables import RATELIMIT_INBOX
 
 
 class Clock:
@@ -241,7 +241,7 @@ async def test_legacy_plans_users_and_usage_import_through_the_quota_write_path(
     from algoitny_ratelimit.service_layer.legacy_import import LegacyRatelimitImport
     from algoitny_shared.legacy.identity import legacy_user_id
     from algoitny_shared.legacy.importer import LegacyImportStore
-    from algoitny_shared.tables import RATELIMIT_LEGACY
+    from algoitny_ratelimit.adapters.tables import RATELIMIT_LEGACY
 
     legacy = LegacyImportStore(rl.store.client, RATELIMIT_LEGACY, rl.store.namespace)
     user_plans = UserPlanRepository(rl.store.client, rl.store.namespace)

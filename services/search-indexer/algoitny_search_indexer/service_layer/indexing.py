@@ -11,6 +11,7 @@ from typing import Any
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import TransportError
 
+from algoitny_search_indexer.adapters.metrics import SEARCH_INDEX_DELAY, SEARCH_LAST_EVENT_TIME
 from algoitny_search_indexer.adapters.opensearch_index import ProblemIndex
 from algoitny_search_indexer.domain.documents import (
     FacetCount,
@@ -26,7 +27,6 @@ from algoitny_shared.cursor import CursorCodec
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events import EventEnvelope
 from algoitny_shared.events.catalog import ProblemDeleted, ProblemSnapshot
-from algoitny_shared.metrics import SEARCH_INDEX_DELAY, SEARCH_LAST_EVENT_TIME
 
 log = logging.getLogger(__name__)
 

@@ -29,8 +29,9 @@ from pydantic import ValidationError
 from algoitny_shared import tracing
 from algoitny_shared.events import REGISTRY, EventEnvelope, UnknownEventType
 from algoitny_shared.kafka import DLQ_HEADERS
-from algoitny_shared.metrics import EVENT_LAG_SECONDS, EVENTS_CONSUMED, STATS_APPLY_DELAY, STATS_LAST_APPLIED_EVENT_TIME
+from algoitny_shared.metrics import EVENT_LAG_SECONDS, EVENTS_CONSUMED
 from algoitny_shared.topics import TopicSpec, dead_letter_topic
+from algoitny_stats.adapters.metrics import STATS_APPLY_DELAY, STATS_LAST_APPLIED_EVENT_TIME
 from algoitny_stats.domain.aggregation import STATS_EVENT_TYPES
 from algoitny_stats.service_layer.applier import Applier, ApplyReport, Event
 
