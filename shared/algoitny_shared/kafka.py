@@ -309,24 +309,57 @@ class EventConsumer:
         return outcome
 
     async def _dead_letter(self, msg: Any, reason: str, exc: BaseException, attempts: int = 1) -> None:
-        """Keep the original bytes and key verbatim (so it can be replayed); the error goes in headers."""
-        record = getattr(msg, "raw_message", None)
-        headers = {k: v for k, v in (msg.headers or {}).items() if k not in DLQ_HEADERS}
-        headers.update(
-            {
-                "x-dlq-reason": reason,
-                "x-dlq-error": f"{type(exc).__name__}: {exc}"[:2000],
-                "x-dlq-consumer": self.group,
-                "x-dlq-attempts": str(attempts),
-                "x-dlq-failed-at": datetime.now(UTC).isoformat(),
-                "x-dlq-source-topic": str(getattr(record, "topic", "")),
-                "x-dlq-partition": str(getattr(record, "partition", "")),
-                "x-dlq-offset": str(getattr(record, "offset", "")),
-            }
+        await dead_letter(
+            self._broker,
+            getattr(msg, "raw_message", None),
+            body=msg.body,
+            headers=msg.headers or {},
+            group=self.group,
+            topic=self.dead_letter_topic,
+            reason=reason,
+            exc=exc,
+            attempts=attempts,
         )
-        key = getattr(record, "key", None)
-        log.warning("dead-lettering message: %s", reason, extra={"dlq_topic": self.dead_letter_topic})
-        await producer_recovery(self._broker).publish(msg.body, topic=self.dead_letter_topic, key=key, headers=headers)
+
+
+def record_headers(record: Any) -> dict[str, str]:
+    """A Kafka record's headers (the client's list of (name, bytes) pairs) as text."""
+    return {k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)) for k, v in record.headers or ()}
+
+
+async def dead_letter(
+    broker: KafkaBroker,
+    record: Any,
+    *,
+    group: str,
+    topic: str,
+    reason: str,
+    exc: BaseException,
+    attempts: int = 1,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Send a message that cannot be processed to ``group``'s dead-letter ``topic``: the original
+    bytes and key verbatim (so it can be replayed), the reason and error in ``DLQ_HEADERS``. The
+    one dead-letter path of every consumer (single events and batches); ``record`` is the Kafka
+    record, ``body``/``headers`` default to its own."""
+    original = headers if headers is not None else record_headers(record)
+    out = {k: v for k, v in original.items() if k not in DLQ_HEADERS}
+    out.update(
+        {
+            "x-dlq-reason": reason,
+            "x-dlq-error": f"{type(exc).__name__}: {exc}"[:2000],
+            "x-dlq-consumer": group,
+            "x-dlq-attempts": str(attempts),
+            "x-dlq-failed-at": datetime.now(UTC).isoformat(),
+            "x-dlq-source-topic": str(getattr(record, "topic", "")),
+            "x-dlq-partition": str(getattr(record, "partition", "")),
+            "x-dlq-offset": str(getattr(record, "offset", "")),
+        }
+    )
+    value = body if body is not None else record.value
+    log.warning("dead-lettering message: %s", reason, extra={"dlq_topic": topic})
+    await producer_recovery(broker).publish(value, topic=topic, key=getattr(record, "key", None), headers=out)
 
 
 async def ensure_topics(settings: ServiceSettings, topics: Iterable[TopicSpec], timeout_s: float = 30.0) -> list[str]:

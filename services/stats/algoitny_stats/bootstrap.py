@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from algoitny_shared.dynamo import dynamodb
+from algoitny_shared.kafka import make_broker
 from algoitny_shared.lag import LagMonitor
 from algoitny_shared.topics import (
     ACCOUNT_EVENTS,
@@ -44,7 +45,7 @@ def build(settings: StatsSettings | None = None) -> Container:
     applier = Applier(store)
     consumer = StatsConsumer(
         applier=applier,
-        bootstrap=settings.kafka_bootstrap_servers,
+        broker=make_broker(settings),
         namespace=settings.namespace,
         group=STATS_GROUP,
         topics=STATS_TOPICS,
