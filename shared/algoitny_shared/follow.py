@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 class Record:
     partition: int
     offset: int
+    key: bytes | None
     value: bytes | None
     timestamp_ms: int
 
@@ -113,7 +114,7 @@ class PartitionReader:
             if r.offset < self.positions.get(r.partition, 0):
                 continue
             self.positions[r.partition] = r.offset + 1
-            batch.append(Record(r.partition, r.offset, r.value, r.timestamp))
+            batch.append(Record(r.partition, r.offset, r.key, r.value, r.timestamp))
         if batch:
             await self._on_batch(batch)
 

@@ -8,12 +8,13 @@ group's offsets; it reads up to end offsets taken as a snapshot (``offsets.Kafka
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 
 from algoitny_shared.follow import PartitionReader, Record
 from algoitny_shared.offsets import KafkaOffsets, Offsets
 
-__all__ = ["Offsets", "TopicReplayer"]
+__all__ = ["Offsets", "TopicReplayer", "read_records"]
 
 
 class TopicReplayer:
@@ -52,30 +53,41 @@ class TopicReplayer:
     async def read(self, start: Offsets, end: Offsets) -> AsyncIterator[list[bytes]]:
         """Batches of message values from ``start`` (inclusive) to ``end`` (exclusive) per partition."""
         self._require()
-        wanted = {p: start.get(p, 0) for p, stop in end.items() if start.get(p, 0) < stop}
-        if not wanted:
-            return
-        bounds = {p: end[p] for p in wanted}
-        batches: asyncio.Queue[list[bytes]] = asyncio.Queue(maxsize=4)  # the subscriber waits for us
-
-        async def on_batch(records: list[Record]) -> None:
-            values = [r.value for r in records if r.offset < bounds[r.partition] and r.value is not None]
-            if values:
-                await batches.put(values)
-
-        reader = PartitionReader(
-            self._bootstrap, self.topic, on_batch, name=f"replay.{self.topic}", max_records=self._max_records
-        )
-        await reader.start(wanted)
-        try:
-            while True:
-                try:
-                    values: list[bytes] | None = await asyncio.wait_for(batches.get(), timeout=0.2)
-                except TimeoutError:
-                    values = None
+        async with aclosing(read_records(self._bootstrap, self.topic, start, end, self._max_records)) as batches:
+            async for records in batches:
+                values = [r.value for r in records if r.value is not None]
                 if values:
                     yield values
-                if batches.empty() and reader.reached(bounds):
-                    break
-        finally:
-            await reader.stop()
+
+
+async def read_records(
+    bootstrap: str, topic: str, start: Offsets, end: Offsets, max_records: int = 500
+) -> AsyncGenerator[list[Record]]:
+    """Batches of ``topic``'s records from ``start`` (inclusive) to ``end`` (exclusive) per
+    partition, through a FastStream subscriber outside any group. Close it (``aclosing``) when
+    leaving the loop early, so that the subscriber stops at once."""
+    wanted = {p: start.get(p, 0) for p, stop in end.items() if start.get(p, 0) < stop}
+    if not wanted:
+        return
+    bounds = {p: end[p] for p in wanted}
+    batches: asyncio.Queue[list[Record]] = asyncio.Queue(maxsize=4)  # the subscriber waits for us
+
+    async def on_batch(records: list[Record]) -> None:
+        kept = [r for r in records if r.offset < bounds[r.partition]]
+        if kept:
+            await batches.put(kept)
+
+    reader = PartitionReader(bootstrap, topic, on_batch, name=f"replay.{topic}", max_records=max_records)
+    await reader.start(wanted)
+    try:
+        while True:
+            try:
+                batch: list[Record] | None = await asyncio.wait_for(batches.get(), timeout=0.2)
+            except TimeoutError:
+                batch = None
+            if batch:
+                yield batch
+            if batches.empty() and reader.reached(bounds):
+                break
+    finally:
+        await reader.stop()

@@ -18,11 +18,10 @@ from algoitny_accounts.service_layer.plan_sync import PlanSync
 from algoitny_accounts.settings import AccountsSettings
 from algoitny_shared.cursor import CursorCodec
 from algoitny_shared.dynamo import dynamodb
-from algoitny_shared.inbox import Inbox
 from algoitny_shared.kafka import EventConsumer, EventPublisher, make_broker
 from algoitny_shared.legacy.importer import LegacyConsumer, LegacyImportStore
 from algoitny_shared.outbox import Outbox, OutboxRelay
-from algoitny_shared.tables import ACCOUNTS_INBOX, ACCOUNTS_LEGACY, ACCOUNTS_OUTBOX
+from algoitny_shared.tables import ACCOUNTS_LEGACY, ACCOUNTS_OUTBOX
 from algoitny_shared.topics import ACCOUNTS_GROUP, RATELIMIT_EVENTS
 from algoitny_shared.uow import DynamoUnitOfWork
 
@@ -62,7 +61,6 @@ def build(settings: AccountsSettings | None = None, *, legacy_importer: bool | N
         group=ACCOUNTS_GROUP,
         topics=[RATELIMIT_EVENTS],
         handlers=plan_sync.handlers(),
-        inbox=Inbox(client, ACCOUNTS_INBOX, settings.namespace),
     )
     if settings.consumers_enabled:
         consumer.register()

@@ -14,10 +14,9 @@ from algoitny_hints.service_layer.hints import HintService
 from algoitny_hints.settings import HintsSettings
 from algoitny_shared.dynamo import dynamodb
 from algoitny_shared.identity import IdentitySigner
-from algoitny_shared.inbox import Inbox
 from algoitny_shared.kafka import EventConsumer, EventPublisher, make_broker
 from algoitny_shared.outbox import Outbox, OutboxRelay
-from algoitny_shared.tables import HINTS, HINTS_INBOX, HINTS_OUTBOX
+from algoitny_shared.tables import HINTS, HINTS_OUTBOX
 from algoitny_shared.topics import HINT_EVENTS, HINTS_GROUP
 
 
@@ -60,7 +59,6 @@ def build(settings: HintsSettings | None = None) -> Container:
         group=HINTS_GROUP,
         topics=[HINT_EVENTS],
         handlers=service.handlers(),
-        inbox=Inbox(client, HINTS_INBOX, settings.namespace),
     )
     if settings.consumers_enabled:
         consumer.register()

@@ -104,7 +104,6 @@ def build(settings: ProblemsSettings | None = None) -> Container:
         group=PROBLEMS_GROUP,
         topics=[EXECUTION_EVENTS],
         handlers={**counter.handlers(), **SandboxMailbox(client, repo.control).handlers()},
-        inbox=inbox,
     )
     if settings.consumers_enabled:
         consumer.register()

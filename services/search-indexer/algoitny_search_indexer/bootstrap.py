@@ -14,9 +14,7 @@ from algoitny_search_indexer.service_layer.indexing import Indexer, SearchServic
 from algoitny_search_indexer.settings import SearchIndexerSettings
 from algoitny_shared.cursor import CursorCodec
 from algoitny_shared.dynamo import dynamodb
-from algoitny_shared.inbox import Inbox
 from algoitny_shared.kafka import EventConsumer, make_broker
-from algoitny_shared.tables import SEARCH_INDEXER_INBOX
 from algoitny_shared.topics import PROBLEM_EVENTS, SEARCH_INDEXER_GROUP
 
 
@@ -46,7 +44,6 @@ def build(settings: SearchIndexerSettings | None = None) -> Container:
         group=SEARCH_INDEXER_GROUP,
         topics=[PROBLEM_EVENTS],
         handlers=indexer.handlers(),
-        inbox=Inbox(client, SEARCH_INDEXER_INBOX, settings.namespace),
         is_transient=indexer.is_transient,
     )
     if settings.consumers_enabled:

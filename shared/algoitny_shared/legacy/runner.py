@@ -5,19 +5,16 @@ health routes. Each service's ``entrypoints/legacy_import.py`` wires its handler
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
 from fastapi import FastAPI
 from pydantic import Field
 
 from algoitny_shared.http import create_app
-from algoitny_shared.kafka import kafka_readiness
+from algoitny_shared.kafka import ensure_topic_names, kafka_readiness
 from algoitny_shared.legacy.row_importer import LegacyImporter, legacy_router
 from algoitny_shared.legacy.tables import DEFAULT_TOPIC_PREFIX
 from algoitny_shared.runtime import dynamodb_readiness, event_runtime
@@ -45,35 +42,7 @@ def legacy_group(namespace: str, service: str) -> str:
 async def ensure_legacy_topics(settings: ServiceSettings, topics: list[str], timeout_s: float = 30.0) -> None:
     """Create the legacy topics that do not exist yet, so that the consumer can join before Debezium
     has written its first record (Debezium writes into existing topics as they are)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=10_000)
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        try:
-            await admin.start()
-            break
-        except Exception:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(1)
-    try:
-        existing = set(await admin.list_topics())
-        for name in topics:
-            if name in existing:
-                continue
-            try:
-                await admin.create_topics(
-                    [
-                        NewTopic(
-                            name,
-                            num_partitions=settings.kafka_topic_partitions,
-                            replication_factor=settings.kafka_replication_factor,
-                        )
-                    ]
-                )
-            except TopicAlreadyExistsError:
-                continue
-    finally:
-        await admin.close()
+    await ensure_topic_names(settings, {name: {} for name in topics}, timeout_s)
 
 
 def importer_app(
