@@ -15,15 +15,14 @@ from algoitny_migration.adapters.platform_api import PlatformApi
 from algoitny_migration.settings import MigrationSettings
 from algoitny_shared.identity import IdentitySigner
 from algoitny_shared.lag import LagMonitor
-from algoitny_shared.legacy.tables import BY_NAME, LEGACY_TABLES
+from algoitny_shared.legacy.tables import BY_NAME, LEGACY_TABLES, legacy_group
 
 IMPORTING_SERVICES = tuple(sorted({s for t in LEGACY_TABLES for s in t.importers}))
 
 
 def importer_groups(namespace: str, service: str) -> tuple[str, ...]:
-    """The consumer group a service's legacy importer may use: algoitny_shared.legacy.importer's
-    (accounts, ratelimit) or algoitny_shared.legacy.runner's (problems, executions, hints)."""
-    return (f"{namespace}.{service}.legacy", f"{namespace}.legacy-import.{service}")
+    """The consumer group of a service's legacy importer (one name for every importer kit)."""
+    return (legacy_group(namespace, service),)
 
 
 @dataclass

@@ -16,11 +16,13 @@ from pydantic import Field
 from algoitny_shared.http import create_app
 from algoitny_shared.kafka import ensure_topic_names, kafka_readiness
 from algoitny_shared.legacy.row_importer import LegacyImporter, legacy_router
-from algoitny_shared.legacy.tables import DEFAULT_TOPIC_PREFIX
+from algoitny_shared.legacy.tables import DEFAULT_TOPIC_PREFIX, legacy_group
 from algoitny_shared.runtime import dynamodb_readiness, event_runtime
 from algoitny_shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+__all__ = ["LegacyImportSettings", "ensure_legacy_topics", "importer_app", "legacy_group"]
 
 
 class LegacyImportSettings(ServiceSettings):
@@ -32,11 +34,6 @@ class LegacyImportSettings(ServiceSettings):
         description="Debezium's topic.prefix: the importer reads <prefix>.public.<table>.",
     )
     legacy_max_attempts: int = Field(default=3, ge=1, le=20, description="Tries of one row before it is quarantined.")
-
-
-def legacy_group(namespace: str, service: str) -> str:
-    """The consumer group of a service's importer (offsets are per service)."""
-    return f"{namespace}.legacy-import.{service}"
 
 
 async def ensure_legacy_topics(settings: ServiceSettings, topics: list[str], timeout_s: float = 30.0) -> None:
