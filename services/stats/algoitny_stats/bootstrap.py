@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from algoitny_shared.dynamo import dynamodb
 from algoitny_shared.kafka import make_broker
+from algoitny_shared.kit.composition import Parts, parts
 from algoitny_shared.lag import LagMonitor
 from algoitny_shared.topics import (
     ACCOUNT_EVENTS,
@@ -28,9 +27,7 @@ STATS_TOPICS: tuple[TopicSpec, ...] = (EXECUTION_EVENTS, HINT_EVENTS, RATELIMIT_
 
 
 @dataclass
-class Container:
-    settings: StatsSettings
-    dynamodb: Any
+class Container(Parts[StatsSettings]):
     store: StatsStore
     applier: Applier
     consumer: StatsConsumer
@@ -39,9 +36,11 @@ class Container:
 
 
 def build(settings: StatsSettings | None = None) -> Container:
+    """No outbox: stats writes no events; its own consumer (a FastStream batch subscriber on a broker of
+    its own) reads the topics in batches."""
     settings = settings or StatsSettings()
-    client = dynamodb(settings)
-    store = StatsStore(client, settings.namespace)
+    kit = parts(settings)
+    store = StatsStore(kit.dynamodb, settings.namespace)
     applier = Applier(store)
     consumer = StatsConsumer(
         applier=applier,
@@ -57,4 +56,6 @@ def build(settings: StatsSettings | None = None) -> Container:
         f"{settings.namespace}.{STATS_GROUP}",
         STATS_GROUP,
     )
-    return Container(settings, client, store, applier, consumer, StatsQueries(store), lag)
+    return Container(
+        **kit.fields(), store=store, applier=applier, consumer=consumer, queries=StatsQueries(store), lag=lag
+    )
