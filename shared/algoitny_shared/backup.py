@@ -140,35 +140,20 @@ def scan_items(client: Any, table: str) -> Iterator[dict[str, Any]]:
 
 async def kafka_positions(settings: ServiceSettings) -> dict[str, Any]:
     """Every topic's end offsets and every consumer group's committed offsets of the namespace."""
-    from aiokafka import AIOKafkaConsumer
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    from algoitny_shared.replay import topic_partitions
+    from algoitny_shared.offsets import KafkaOffsets
 
     topics = sorted({t.physical(settings.namespace) for t in all_topics()})
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await consumer.start()
-    await admin.start()
-    try:
+    async with KafkaOffsets(settings.kafka_bootstrap_servers) as offsets:
         ends: dict[str, dict[str, int]] = {}
         for topic in topics:
-            tps = await topic_partitions(consumer, topic)
-            offsets = await consumer.end_offsets(tps)
-            ends[topic] = {str(tp.partition): int(o) for tp, o in sorted(offsets.items())}
+            ends[topic] = {str(p): o for p, o in sorted((await offsets.ends(topic)).items())}
         groups: dict[str, dict[str, dict[str, int]]] = {}
-        for group_id, _protocol in await admin.list_consumer_groups():
-            if not str(group_id).startswith(f"{settings.namespace}."):
+        for group_id in await offsets.groups():
+            if not group_id.startswith(f"{settings.namespace}."):
                 continue
-            committed = await admin.list_consumer_group_offsets(group_id)
-            per_topic: dict[str, dict[str, int]] = {}
-            for tp, meta in sorted(committed.items()):
-                per_topic.setdefault(tp.topic, {})[str(tp.partition)] = int(meta.offset)
-            groups[str(group_id)] = per_topic
+            committed = await offsets.group_offsets(group_id)
+            groups[group_id] = {t: {str(p): o for p, o in parts.items()} for t, parts in committed.items()}
         return {"topic_end_offsets": ends, "consumer_group_offsets": dict(sorted(groups.items()))}
-    finally:
-        await consumer.stop()
-        await admin.close()
 
 
 def backup(settings: ServiceSettings, store: Store, tables: Iterable[TableSpec] | None = None) -> dict[str, Any]:

@@ -85,7 +85,6 @@ def build(settings: ProblemsSettings | None = None) -> Container:
         PROBLEMS_GROUP,
         [EXECUTION_EVENTS],
         {**counter.handlers(), **SandboxMailbox(client, repo.control).handlers()},
-        inbox=inbox,
     )
     gen_settings = GenerationSettings(
         max_cases=settings.generation_max_cases,

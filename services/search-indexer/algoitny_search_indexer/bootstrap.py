@@ -8,7 +8,6 @@ from opensearchpy import AsyncOpenSearch
 
 from algoitny_search_indexer.adapters.lag import LagMonitor
 from algoitny_search_indexer.adapters.opensearch_index import ProblemIndex
-from algoitny_search_indexer.adapters.tables import SEARCH_INDEXER_INBOX
 from algoitny_search_indexer.service_layer.indexing import Indexer, SearchService
 from algoitny_search_indexer.settings import SearchIndexerSettings
 from algoitny_shared.cursor import CursorCodec
@@ -37,7 +36,6 @@ def build(settings: SearchIndexerSettings | None = None) -> Container:
         SEARCH_INDEXER_GROUP,
         [PROBLEM_EVENTS],
         indexer.handlers(),
-        inbox=SEARCH_INDEXER_INBOX,
         is_transient=indexer.is_transient,
     )
     lag = LagMonitor(

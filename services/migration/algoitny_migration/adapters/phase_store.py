@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from faststream.kafka import KafkaBroker
 
 from algoitny_migration.adapters.tables import MIGRATION_OUTBOX, MIGRATION_STATE
 from algoitny_shared.aws import AsyncDynamoDB
@@ -47,30 +47,36 @@ class PhaseRecord:
 
 class KafkaEnvelopePublisher:
     """Publishes envelopes the way algoitny_shared.kafka.EventPublisher does (keyed by aggregate
-    id, acks=all, idempotent), for a short-lived command without a FastStream broker."""
+    id, acks=all, idempotent), through a FastStream broker connected on first use, for a
+    short-lived command."""
 
     def __init__(self, bootstrap: str) -> None:
         self._bootstrap = bootstrap
-        self._producer: AIOKafkaProducer | None = None
+        self._broker: KafkaBroker | None = None
 
     async def publish(self, envelope: EventEnvelope, topic: str) -> None:
-        if self._producer is None:
-            self._producer = AIOKafkaProducer(
-                bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True, request_timeout_ms=15000
+        if self._broker is None:
+            broker = KafkaBroker(
+                self._bootstrap,
+                acks="all",
+                enable_idempotence=True,
+                request_timeout_ms=15000,
+                allow_auto_create_topics=False,
             )
-            await self._producer.start()
-        headers = [
-            ("content-type", b"application/json"),
-            ("event-type", envelope.event_type.encode()),
-            ("event-id", str(envelope.event_id).encode()),
-            ("schema-version", str(envelope.schema_version).encode()),
-        ]
-        await self._producer.send_and_wait(topic, envelope.to_bytes(), key=envelope.key, headers=headers)
+            await broker.connect()
+            self._broker = broker
+        headers = {
+            "content-type": "application/json",
+            "event-type": envelope.event_type,
+            "event-id": str(envelope.event_id),
+            "schema-version": str(envelope.schema_version),
+        }
+        await self._broker.publish(envelope.to_bytes(), topic=topic, key=envelope.key, headers=headers)
 
     async def close(self) -> None:
-        if self._producer is not None:
-            await self._producer.stop()
-            self._producer = None
+        if self._broker is not None:
+            broker, self._broker = self._broker, None
+            await broker.stop()
 
 
 class DynamoPhaseStore:

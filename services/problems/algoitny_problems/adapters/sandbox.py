@@ -219,7 +219,8 @@ class SandboxObjects:
 
 
 class SandboxMailbox:
-    """Consumer of ``executions.SandboxRunCompleted``: files answers meant for this service."""
+    """Consumer of ``executions.SandboxRunCompleted``: files answers meant for this service. It
+    needs no inbox: a redelivery puts the same answer item again."""
 
     def __init__(self, dynamodb: Any, control_table: str) -> None:
         self._db = AsyncDynamoDB(dynamodb)

@@ -1,4 +1,9 @@
-"""Event handlers that keep the problem index current, and the search use case."""
+"""Event handlers that keep the problem index current, and the search use case.
+
+The handlers need no inbox: every write is indexed with the event's aggregate version as an
+external version (``version_type="external"``), so a redelivered or older event is refused by
+the index itself and changes nothing.
+"""
 
 from __future__ import annotations
 
