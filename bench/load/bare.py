@@ -22,6 +22,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import copy
+import random
 import threading
 import time
 from collections import defaultdict
@@ -171,8 +172,12 @@ def replay(
     *,
     clients: int,
     seconds: float,
+    weights: dict[str, int] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Replay every path's calls with ``clients`` threads for ``seconds``: latency samples (ms) per path."""
+    """Replay every path's calls with ``clients`` threads for ``seconds``: latency samples (ms) per path.
+
+    ``weights``: each replay picks its path as the load mix picks requests, so DynamoDB meets the
+    same mix of calls as under the platform (a path with no calls, e.g. search, is left out)."""
     client = dynamodb(ServiceSettings(namespace=namespace))
     paths = [p for p, steps in steps_by_path.items() if steps]
     samples: dict[str, list[float]] = defaultdict(list)
@@ -182,11 +187,12 @@ def replay(
     width = max((len(step) for steps in steps_by_path.values() for step in steps), default=1)
     fanout = concurrent.futures.ThreadPoolExecutor(max_workers=clients * width) if width > 1 else None
 
+    chances = [float((weights or {}).get(p, 1)) for p in paths]
+
     def worker(n: int) -> None:
-        i = n
+        rng = random.Random(n)
         while time.monotonic() < stop:
-            path = paths[i % len(paths)]
-            i += 1
+            path = rng.choices(paths, chances)[0]
             t0 = time.perf_counter()
             f = replay_once(client, steps_by_path[path], fanout)
             ms = (time.perf_counter() - t0) * 1000

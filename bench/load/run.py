@@ -228,6 +228,7 @@ def main() -> None:
                     namespace,
                     clients=clients,
                     seconds=args.bare_seconds / args.rounds,
+                    weights=WEIGHTS,
                 ).items():
                     got.setdefault(p, {"samples": []})["samples"].extend(v["samples"])
                     failed[p] = failed.get(p, 0) + v["failed_calls"]
