@@ -61,7 +61,7 @@ async def test_requests_and_answers_pass_through_unchanged() -> None:
     seen: list[dict[str, object]] = []
     runner, url = await _serve(_app(seen))
     try:
-        async with upstream_client(url, name="t") as client:
+        async with upstream_client(url, name="t", transports=[AiohttpTransport()]) as client:
             resp = await client.post("/problems/a/%2E%2E?x=1", content=b'{"a": 1}', headers={"x-k": "v"})
             assert resp.status_code == 201 and resp.json() == {"len": 8} and resp.headers["etag"] == '"7"'
             again = await client.get("/second")
@@ -115,7 +115,8 @@ async def test_a_refused_replica_is_skipped_for_the_next() -> None:
         sock.bind(("127.0.0.1", 0))
         closed = sock.getsockname()[1]
     try:
-        async with upstream_client(f"http://127.0.0.1:{closed},{url}", name="t") as client:
+        transports = [AiohttpTransport(), AiohttpTransport()]
+        async with upstream_client(f"http://127.0.0.1:{closed},{url}", name="t", transports=transports) as client:
             statuses = [(await client.post("/w", content=b"x")).status_code for _ in range(2)]
         assert statuses == [201, 201]
     finally:
