@@ -109,3 +109,24 @@ def test_recorder_records_calls_with_their_api_call(tmp_path: Any) -> None:
     rec.after(parsed={"Items": [new, new]}, model=query, context=ctx2)
     last = read_records(tmp_path)[-1]
     assert last["index"] == "EmailIndex" and last["units"] == 1.0 and last["call"] == "background"
+
+
+def test_a_batch_get_that_finds_nothing_is_still_recorded_with_its_timing(tmp_path: Any) -> None:
+    """Counters not written yet: the call was made (and costs a read per key), so the bare replay
+    must see it; each call carries its start, end and the request's trace id."""
+    from algoitny_shared.logging import trace_id_var
+
+    rec = CapacityRecorder(tmp_path, service="ratelimit", namespace="ns1", sizer=FakeSizer({}))
+    model = SimpleNamespace(name="BatchGetItem")
+    keys = [{"pk": {"S": "a"}, "sk": {"S": "b"}}, {"pk": {"S": "a"}, "sk": {"S": "c"}}]
+    params: dict[str, Any] = {"RequestItems": {"ns1-ratelimit-UsageLogs": {"Keys": keys, "ConsistentRead": True}}}
+    context: dict[str, Any] = {}
+    token = trace_id_var.set("t" * 32)
+    try:
+        rec.before(params=params, model=model, context=context)
+    finally:
+        trace_id_var.reset(token)
+    rec.after(parsed={"Responses": {"ns1-ratelimit-UsageLogs": []}}, model=model, context=context)
+    (row,) = read_records(tmp_path)
+    assert row["op"] == "BatchGetItem" and row["units"] == 2.0 and "params" in row
+    assert row["trace"] == "t" * 32 and row["start"] <= row["end"]

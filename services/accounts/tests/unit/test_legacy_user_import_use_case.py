@@ -13,11 +13,11 @@ import pytest
 from support.inprocess import Store, in_process_dynamo
 from support.legacy_tools import record, user_row
 
+from algoitny_accounts.adapters.tables import ACCOUNTS_LEGACY
 from algoitny_accounts.adapters.user_repository import UserRepository
 from algoitny_accounts.service_layer.legacy_import import LegacyUserImport
 from algoitny_shared.legacy.identity import legacy_user_id
 from algoitny_shared.legacy.importer import LegacyImporter, LegacyImportStore
-from algoitny_accounts.adapters.tables import ACCOUNTS_LEGACY
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import pytest
 from support.inprocess import Store, in_process_dynamo
 
 from algoitny_ratelimit.adapters.plan_repository import PlanRepository
+from algoitny_ratelimit.adapters.tables import RATELIMIT_INBOX
 from algoitny_ratelimit.adapters.usage_repository import UsageRepository
 from algoitny_ratelimit.adapters.user_plan_repository import UserPlanRepository
 from algoitny_ratelimit.domain.plans import DEFAULT_PLANS, NewPlan, PlanPatch
@@ -23,7 +24,6 @@ from algoitny_shared.events import REGISTRY
 from algoitny_shared.events.catalog import ChargeRef, ExecutionCompleted, UserRegistered
 from algoitny_shared.idempotency import LEASE_S, IdempotencyClaim, StoredResponse
 from algoitny_shared.inbox import Inbox
-from algoitny_ratelimit.adapters.tables import RATELIMIT_INBOX
 
 
 class Clock:
@@ -238,10 +238,10 @@ async def test_legacy_plans_users_and_usage_import_through_the_quota_write_path(
     """Debezium records handed to the importer as its consumer would (no Kafka, no Connect)."""
     from support.legacy_tools import plan_row, record, usage_row, user_row
 
+    from algoitny_ratelimit.adapters.tables import RATELIMIT_LEGACY
     from algoitny_ratelimit.service_layer.legacy_import import LegacyRatelimitImport
     from algoitny_shared.legacy.identity import legacy_user_id
     from algoitny_shared.legacy.importer import LegacyImportStore
-    from algoitny_ratelimit.adapters.tables import RATELIMIT_LEGACY
 
     legacy = LegacyImportStore(rl.store.client, RATELIMIT_LEGACY, rl.store.namespace)
     user_plans = UserPlanRepository(rl.store.client, rl.store.namespace)
