@@ -28,19 +28,14 @@ import random
 import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
-for extra in (REPO / "tests", REPO / "bench", REPO / "deploy" / "local"):
-    sys.path.insert(0, str(extra))
 os.environ.setdefault("ALGOITNY_ENVIRONMENT", "test")
 
-import httpx  # noqa: E402
-from benchkit import write_result  # noqa: E402
-from devstack import SERVICES, Platform, prepare  # noqa: E402
-from support.endpoints import local_stack  # noqa: E402
-from support.legacy_cdc import (  # noqa: E402
+import httpx
+from benchkit import write_result
+from support.endpoints import local_stack
+from support.legacy_cdc import (
     ConnectWorker,
     create_database,
     drop_database,
@@ -49,6 +44,8 @@ from support.legacy_cdc import (  # noqa: E402
     legacy_topics_exist,
     legacy_up,
 )
+
+from algoitny_devtools.platform import SERVICES, Platform, prepare
 
 SERVICES_USED = ["gateway", "accounts", "problems", "ratelimit", "search-indexer", "executions", "stats"]
 IMPORTERS = ("accounts", "ratelimit", "problems", "executions", "hints")

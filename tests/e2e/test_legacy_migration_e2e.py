@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib
 import json
 import sys
 import time
@@ -31,11 +30,13 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from devstack import SERVICES, Platform
+from faults.kafka_broker import PrivateKafka
 from support.endpoints import Endpoints, local_stack
-from support.legacy_cdc import REPO, ConnectWorker, create_database, drop_database, free_port, legacy_topics_exist
+from support.legacy_cdc import ConnectWorker, create_database, drop_database, free_port, legacy_topics_exist
 from support.polling import eventually
 from support.private_postgres import PrivatePostgres
+
+from algoitny_devtools.platform import SERVICES, Platform
 
 # The platform, a Connect worker and the import of ~2,000 legacy rows on a shared 2-core machine.
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
@@ -57,10 +58,8 @@ class Migrated:
 
 
 @pytest.fixture(scope="session")
-def private_kafka() -> Iterator[Any]:
-    if str(REPO / "bench") not in sys.path:
-        sys.path.insert(0, str(REPO / "bench"))
-    broker = importlib.import_module("faults.kafka_broker").PrivateKafka()  # the fault suite's launcher
+def private_kafka() -> Iterator[PrivateKafka]:
+    broker = PrivateKafka()  # the fault suite's launcher
     try:
         broker.start()
         yield broker

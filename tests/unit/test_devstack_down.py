@@ -1,7 +1,7 @@
 """`make down` from another terminal stops what `make run` started (issue 23, item 12).
 
-``devstack.py run`` is started with stand-in services (a tiny HTTP server per service, so no
-infrastructure is needed); ``devstack.py down``, run as a separate process like ``make down``
+``python -m algoitny_devtools.platform run`` is started with stand-in services (a tiny HTTP server
+per service, so no infrastructure is needed); its ``down``, run as a separate process like ``make down``
 would, must stop every one of them, by the PIDs ``run`` recorded, and the ``run`` process too.
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-DEVSTACK = REPO / "deploy" / "local" / "devstack.py"
+DEVSTACK = ["-m", "algoitny_devtools.platform"]
 
 STUB = textwrap.dedent(
     """\
@@ -113,7 +113,7 @@ def test_down_from_another_terminal_stops_the_services_run_started(
 ) -> None:
     env, pids = stand_ins
     run = subprocess.Popen(
-        [sys.executable, str(DEVSTACK), "run"],
+        [sys.executable, *DEVSTACK, "run"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -129,9 +129,7 @@ def test_down_from_another_terminal_stops_the_services_run_started(
         services = [int(p.suffix[1:]) for p in pids.iterdir()]
         assert len(services) == 8 and all(_alive(p) for p in services)
 
-        down = subprocess.run(
-            [sys.executable, str(DEVSTACK), "down"], env=env, capture_output=True, text=True, timeout=60
-        )
+        down = subprocess.run([sys.executable, *DEVSTACK, "down"], env=env, capture_output=True, text=True, timeout=60)
         assert down.returncode == 0, down.stdout + down.stderr
         assert run.wait(timeout=30) == 0
         assert [p for p in services if _alive(p)] == [], down.stdout
@@ -151,9 +149,7 @@ def test_down_leaves_a_process_that_took_a_recorded_pid_alone(
         run_dir = Path(env["ALGOITNY_LOCAL_DIR"]) / "run"
         run_dir.mkdir(parents=True)
         (run_dir / f"services.{env['ALGOITNY_NAMESPACE']}.json").write_text(f'{{"gateway": {bystander.pid}}}')
-        down = subprocess.run(
-            [sys.executable, str(DEVSTACK), "down"], env=env, capture_output=True, text=True, timeout=60
-        )
+        down = subprocess.run([sys.executable, *DEVSTACK, "down"], env=env, capture_output=True, text=True, timeout=60)
         assert down.returncode == 0, down.stderr
         assert bystander.poll() is None
     finally:
@@ -188,7 +184,7 @@ def test_importers_start_the_reverse_writer_too_and_down_stops_it(
     env = {**env, "ALGOITNY_PYTHON": str(launcher)}
     env.pop("ALGOITNY_REVERSE_WRITER_PORT", None)
     started = subprocess.run(
-        [sys.executable, str(DEVSTACK), "importers"], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, *DEVSTACK, "importers"], env=env, capture_output=True, text=True, timeout=60
     )
     assert started.returncode == 0, started.stdout + started.stderr
     assert "reverse writer started" in started.stdout
@@ -208,7 +204,7 @@ def test_importers_start_the_reverse_writer_too_and_down_stops_it(
     assert wenv["ALGOITNY_ACCOUNTS_URL"] == f"http://127.0.0.1:{base + 1}"
     assert wenv["ALGOITNY_NAMESPACE"] == env["ALGOITNY_NAMESPACE"]
 
-    down = subprocess.run([sys.executable, str(DEVSTACK), "down"], env=env, capture_output=True, text=True, timeout=60)
+    down = subprocess.run([sys.executable, *DEVSTACK, "down"], env=env, capture_output=True, text=True, timeout=60)
     assert down.returncode == 0, down.stdout + down.stderr
     assert "migration-reverse-writer" in down.stdout
     deadline = time.monotonic() + 30
