@@ -23,7 +23,7 @@ help:
 	@echo "make run    start infrastructure, services and demo data (Ctrl-C stops all)"
 	@echo "make test   install, start what is missing, run unit + integration + e2e tests, stop it"
 	@echo "make up / make down   the platform in the background / stop it"
-	@echo "make legacy  the legacy PostgreSQL (seeded when empty), Kafka Connect + Debezium, the importers (docs/migration.md)"
+	@echo "make legacy  the legacy PostgreSQL (seeded when empty), Kafka Connect + Debezium, the importers, the reverse writer (docs/migration.md)"
 	@echo "make web    build the web app (web/dist, served at /)   make web-types   regenerate its API types"
 	@echo "make lint   ruff + mypy      make docs   regenerate docs/asyncapi.yaml and docs/events/"
 	@echo "make events regenerate docs/events/ and the client models   make events-check   compatibility check"
@@ -117,15 +117,17 @@ down:
 	@bash deploy/local/infra.sh down
 
 # The legacy side of the migration (issue 15) next to a platform from `make run`/`make up`:
-# PostgreSQL (seeded --scale small when empty), Kafka Connect with the Debezium connector, and
-# every service's legacy importer. `make down` stops them too.
+# PostgreSQL (seeded --scale small when empty), Kafka Connect with the Debezium connector,
+# every service's legacy importer, and the reverse writer (issue 16: the rollback path; it writes
+# nothing before cutover). `make down` stops them too.
 legacy: infra-up
 	@bash deploy/local/legacy.sh up
 	@export ALGOITNY_ENVIRONMENT=$${ALGOITNY_ENVIRONMENT:-local}; \
 	  $(PY) -m algoitny_migration seed-legacy --scale small --if-empty && \
 	  $(PY) -m algoitny_migration connector register && \
 	  $(PY) -m algoitny_devtools.platform importers && \
-	  echo "status: $(PY) -m algoitny_migration status    verify: $(PY) -m algoitny_migration verify"
+	  echo "status: $(PY) -m algoitny_migration status    verify: $(PY) -m algoitny_migration verify" && \
+	  echo "phases (start, shadow, cutover, rollback): docs/migration-runbook.md"
 
 legacy-status: $(STAMP)
 	@ALGOITNY_ENVIRONMENT=$${ALGOITNY_ENVIRONMENT:-local} $(PY) -m algoitny_migration status

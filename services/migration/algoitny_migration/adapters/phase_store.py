@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -166,9 +168,19 @@ class DynamoPhaseStore:
         await self.publish_pending()
         return new
 
-    async def publish_pending(self) -> int:
-        """Publish what the outbox holds (a move whose publish was interrupted is sent next time)."""
-        return await self._relay.drain_once()
+    async def publish_pending(self, timeout_s: float = 30.0) -> int:
+        """Publish what the outbox holds, until it holds nothing (or ``timeout_s``: a move whose
+        publish was interrupted is sent next time). One pass is not enough: this relay publishes only
+        the shards it holds a lease on, and another relay of the migration (an earlier command's,
+        the reverse writer's) may hold the shard of the phase's event until its lease runs out; a
+        long command (a rollback under load) may also find its own lease too close to its end."""
+        published = 0
+        deadline = time.monotonic() + timeout_s
+        while True:
+            published += await self._relay.drain_once()
+            if not await self._relay.pending(1) or time.monotonic() > deadline:
+                return published
+            await asyncio.sleep(0.5)
 
     async def steps(self) -> list[dict[str, Any]]:
         resp = await self._db.scan(
