@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from support.inprocess import Store, in_process_dynamo
 
+from algoitny_problems.adapters.buckets import TEST_CASE_PAYLOADS
 from algoitny_problems.adapters.control import ControlRepository
 from algoitny_problems.adapters.generation_jobs import GenerationJobRepository
 from algoitny_problems.adapters.repository import ProblemRepository
@@ -23,7 +24,6 @@ from algoitny_problems.service_layer.generation import GenerationService, Genera
 from algoitny_problems.service_layer.maintenance import GarbageCollector
 from algoitny_problems.service_layer.test_sets import TestSetService
 from algoitny_problems.service_layer.use_cases import ProblemService
-from algoitny_shared.buckets import TEST_CASE_PAYLOADS
 from algoitny_shared.cursor import CursorCodec
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.identity import Identity
