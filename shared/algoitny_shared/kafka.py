@@ -35,7 +35,9 @@ from algoitny_shared.topics import TopicSpec, dead_letter_topic
 
 log = logging.getLogger(__name__)
 
-EventHandler = Callable[[EventEnvelope, Any], Awaitable[None]]
+# A handler may return False to say the event changed nothing (already applied, or stale): it is
+# counted as outcome "duplicate" instead of "processed".
+EventHandler = Callable[[EventEnvelope, Any], Awaitable[bool | None]]
 
 # Every header _dead_letter adds to a dead-lettered message (documented in docs/asyncapi.yaml).
 DLQ_HEADERS = (
@@ -281,9 +283,10 @@ class EventConsumer:
 
     async def _handle(self, msg: Any, envelope: EventEnvelope, handler: EventHandler, payload: Any) -> str:
         attempts = self._settings.consumer_max_attempts
+        applied: bool | None = None
         for attempt in range(1, attempts + 1):
             try:
-                await handler(envelope, payload)
+                applied = await handler(envelope, payload)
                 break
             except Exception as exc:
                 if attempt == attempts and self._is_transient(exc):
@@ -301,7 +304,7 @@ class EventConsumer:
         EVENT_LAG_SECONDS.labels(self.group).observe(
             max(0.0, (datetime.now(UTC) - envelope.occurred_at).total_seconds())
         )
-        return self._count(envelope.event_type, "processed")
+        return self._count(envelope.event_type, "duplicate" if applied is False else "processed")
 
     def _count(self, event_type: str, outcome: str) -> str:
         EVENTS_CONSUMED.labels(self.group, event_type, outcome).inc()

@@ -194,7 +194,7 @@ def test_crash_between_commit_and_publish_loses_nothing_and_duplicates_change_no
     hits = eventually(lambda: _find(gateway, pid, title), timeout_s=SEARCH_DEADLINE_S + LEASE_S)
     assert len(hits) == 1
 
-    # Redeliver the very same event twice: the inbox and the external version absorb it.
+    # Redeliver the very same event twice: the external version absorbs it (counted as duplicates).
     before = _search_indexer_metric(platform, "duplicate")
     topic = PROBLEM_EVENTS.physical(settings.namespace)
     for _ in range(2):

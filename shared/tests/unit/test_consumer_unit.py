@@ -105,6 +105,20 @@ async def test_transient_failure_recovers_without_dead_letter() -> None:
     assert broker.published == []
 
 
+async def test_a_handler_that_changed_nothing_is_counted_as_a_duplicate() -> None:
+    async def already_applied(envelope: EventEnvelope, payload: Any) -> bool:
+        return False
+
+    async def applied(envelope: EventEnvelope, payload: Any) -> bool:
+        return True
+
+    stale, _ = _consumer({"problems.ProblemCreated": already_applied})
+    assert await stale.process(FakeMessage(_event().to_bytes())) == "duplicate"
+    fresh, broker = _consumer({"problems.ProblemCreated": applied})
+    assert await fresh.process(FakeMessage(_event().to_bytes())) == "processed"
+    assert broker.published == []
+
+
 async def test_unhandled_known_type_is_skipped_and_unknown_type_dead_lettered() -> None:
     consumer, broker = _consumer({})
     assert await consumer.process(FakeMessage(_event().to_bytes())) == "skipped"

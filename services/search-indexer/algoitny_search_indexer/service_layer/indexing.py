@@ -85,11 +85,11 @@ class Indexer:
             log.info("stale or duplicate event ignored", extra={"aggregate_id": envelope.aggregate_id})
         return applied
 
-    async def on_problem_snapshot(self, envelope: EventEnvelope, payload: ProblemSnapshot) -> None:
-        await self.apply(envelope, payload)
+    async def on_problem_snapshot(self, envelope: EventEnvelope, payload: ProblemSnapshot) -> bool:
+        return await self.apply(envelope, payload)
 
-    async def on_problem_deleted(self, envelope: EventEnvelope, payload: ProblemDeleted) -> None:
-        await self.apply(envelope, payload)
+    async def on_problem_deleted(self, envelope: EventEnvelope, payload: ProblemDeleted) -> bool:
+        return await self.apply(envelope, payload)
 
     # Kept for callers of the first slice.
     on_problem_created = on_problem_snapshot
