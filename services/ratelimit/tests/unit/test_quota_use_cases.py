@@ -247,7 +247,9 @@ async def test_legacy_plans_users_and_usage_import_through_the_quota_write_path(
     user_plans = UserPlanRepository(rl.store.client, rl.store.namespace)
     imports = LegacyRatelimitImport(rl.plans, rl.usage, user_plans, rl.membership, legacy, rl.store.uow)  # type: ignore[arg-type]
     imp = imports.importer(max_attempts=2, backoff_s=0)
-    rl.clock.now = datetime.now(UTC)
+    # Noon of today: the usage rows below, seconds before "now", must fall on the same UTC day
+    # whenever the suite runs (a run just after midnight put them on yesterday).
+    rl.clock.now = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
     basic = record("subscription_plans", plan_row(1, "Basic", max_executions_per_day=3, max_hints_per_day=2))
     assert await imp.handle("subscription_plans", *basic) == "applied"
     assert await imp.handle("subscription_plans", *basic) == "stale"
