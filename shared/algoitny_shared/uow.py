@@ -111,6 +111,19 @@ class _CollectingUnitOfWork:
         self._pending.append(envelope)
         self._items.append(self._outbox_item(envelope))
 
+    def take(self) -> tuple[list[dict[str, Any]], list[EventEnvelope]]:
+        """The items (outbox rows included) and events added since the last commit, taken out:
+        to commit them with other units of work's in one transaction (:meth:`extend`)."""
+        items, self._items = self._items, []
+        events, self._pending = self._pending, []
+        return items, events
+
+    def extend(self, items: list[dict[str, Any]], events: list[EventEnvelope]) -> None:
+        """Add what :meth:`take` took from another unit of work of the same outbox."""
+        self._items.extend(items)
+        self._pending.extend(events)
+        self.events.extend(events)
+
     def _outbox_item(self, envelope: EventEnvelope) -> dict[str, Any]:
         raise NotImplementedError
 

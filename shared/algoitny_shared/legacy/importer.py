@@ -58,6 +58,7 @@ from algoitny_shared.legacy.api import (
     QuarantinePage,
     TableImportStatus,
 )
+from algoitny_shared.legacy.batches import DEFAULT_CONCURRENCY, DEFAULT_MAX_RECORDS, per_key, records_of
 from algoitny_shared.legacy.canonical import canonical_row, row_digest
 from algoitny_shared.legacy.changes import LegacyChange, LegacyChangeError, LegacyRowRefused, parse_change
 from algoitny_shared.legacy.tables import BY_NAME, DEFAULT_TOPIC_PREFIX, LegacyTable, legacy_group
@@ -451,7 +452,8 @@ class LegacyConsumer:
         importer: LegacyImporter,
         tables: Iterable[LegacyTable],
         *,
-        max_poll_records: int = 200,
+        max_poll_records: int = DEFAULT_MAX_RECORDS,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         self._broker = broker
         self._settings = settings
@@ -459,30 +461,48 @@ class LegacyConsumer:
         self.topics = legacy_topics(settings.legacy_topic_prefix, tables)
         self.group_id = legacy_group(settings.namespace, settings.service_name)
         self._max_poll_records = max_poll_records
+        self._concurrency = concurrency
         self.outcomes: dict[str, int] = {}
 
     def register(self) -> None:
         subscriber = self._broker.subscriber(
             *self.topics,
             group_id=self.group_id,
+            batch=True,
+            max_records=self._max_poll_records,
+            batch_timeout_ms=200,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             max_poll_records=self._max_poll_records,
-            # A paused importer holds its message: the poll interval must outlast a pause.
+            # A paused importer holds its batch: the poll interval must outlast a pause.
             max_poll_interval_ms=24 * 3600 * 1000,
             title=f"{self._settings.service_name} legacy importer",
         )
 
-        async def on_message(msg: KafkaMessage) -> None:
-            record = msg.raw_message
-            topic = str(getattr(record, "topic", ""))
+        async def on_batch(msg: KafkaMessage) -> None:
+            await self.handle_batch(records_of(msg.raw_message))
+
+        subscriber(on_batch)
+
+    async def handle_batch(self, records: list[Any]) -> list[str]:
+        """Apply a batch of consumer records: the records of one row (Debezium keys a record by
+        the row's primary key) in order, different rows concurrently; raises after the others
+        were applied when one must be redelivered (the batch is then sought back)."""
+
+        def key_of(i: int, record: Any) -> Any:
+            key = getattr(record, "key", None)
+            return (str(getattr(record, "topic", "")), key) if key is not None else ("#", i)
+
+        async def apply(_: int, record: Any) -> str:
             await self.importer.wait_while_paused()
+            topic = str(getattr(record, "topic", ""))
             outcome = await self.importer.handle(
                 topic.rsplit(".", 1)[-1], getattr(record, "key", None), getattr(record, "value", None)
             )
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+            return outcome
 
-        subscriber(on_message)
+        return await per_key(records, key_of, apply, concurrency=self._concurrency)
 
 
 # Rebuilds the canonical columns of a table's imported rows from the service's own items.

@@ -17,6 +17,7 @@ from algoitny_shared.kafka import ensure_topic_names
 from algoitny_shared.kit.app_factory import service_app
 from algoitny_shared.kit.cli import Main, service_cli
 from algoitny_shared.kit.composition import OutboxParts
+from algoitny_shared.legacy.batches import DEFAULT_CONCURRENCY, DEFAULT_MAX_RECORDS
 from algoitny_shared.legacy.row_importer import LegacyHandler, LegacyImporter, LegacyStore, legacy_router
 from algoitny_shared.legacy.tables import DEFAULT_TOPIC_PREFIX, legacy_group
 from algoitny_shared.settings import ServiceSettings
@@ -36,6 +37,18 @@ class LegacyImportSettings(ServiceSettings):
         description="Debezium's topic.prefix: the importer reads <prefix>.public.<table>.",
     )
     legacy_max_attempts: int = Field(default=3, ge=1, le=20, description="Tries of one row before it is quarantined.")
+    legacy_batch_max_records: int = Field(
+        default=DEFAULT_MAX_RECORDS,
+        ge=1,
+        le=5000,
+        description="Records consumed as one batch (offsets committed after the whole batch).",
+    )
+    legacy_concurrency: int = Field(
+        default=DEFAULT_CONCURRENCY,
+        ge=1,
+        le=256,
+        description="Rows of a batch applied at the same time (the records of one row always in order).",
+    )
 
 
 class ImporterSettings(LegacyImportSettings):
@@ -115,9 +128,13 @@ def importer_parts(
         c.uow,
         max_attempts=settings.legacy_max_attempts,
         retry_backoff_s=settings.consumer_retry_backoff_s,
+        concurrency=settings.legacy_concurrency,
     )
     importer.register(
-        c.broker, prefix=settings.legacy_topic_prefix, group_id=legacy_group(settings.namespace, rows.service)
+        c.broker,
+        prefix=settings.legacy_topic_prefix,
+        group_id=legacy_group(settings.namespace, rows.service),
+        max_poll_records=settings.legacy_batch_max_records,
     )
     return ImporterParts(settings, c, store, importer)
 

@@ -6,6 +6,7 @@ Every read is a GetItem or a Query on a key or index (no Scan). Lists query with
 
 from __future__ import annotations
 
+import asyncio
 import time
 from decimal import Decimal
 from typing import Any
@@ -140,6 +141,30 @@ class HistoryRepository:
         )
         item = resp.get("Item")
         return _plain(item) if item else None
+
+    async def get_many(self, execution_ids: list[str], *, consistent: bool = False) -> dict[str, dict[str, Any]]:
+        """The items of these executions that exist (``BatchGetItem``, 100 keys a request)."""
+        wanted = list(dict.fromkeys(execution_ids))
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(wanted), 100):
+            request: dict[str, Any] = {
+                self.table: {
+                    "Keys": [{"execution_id": {"S": e}} for e in wanted[start : start + 100]],
+                    "ConsistentRead": consistent,
+                }
+            }
+            for attempt in range(10):
+                resp = await self._client.batch_get_item(RequestItems=request)
+                for raw in resp.get("Responses", {}).get(self.table, []):
+                    item = _plain(raw)
+                    found[item["execution_id"]] = item
+                request = dict(resp.get("UnprocessedKeys") or {})
+                if not request:
+                    break
+                await asyncio.sleep(0.02 * 2**attempt)
+            else:
+                raise TimeoutError("history items still unprocessed after 10 tries")
+        return found
 
     async def query_index(
         self, index: str, hash_name: str, hash_value: str, *, before: str | None, limit: int

@@ -11,7 +11,6 @@ UTC day) and its language normalised. A later legacy update rewrites the item; a
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +34,22 @@ class ExecutionsLegacyHandler:
 
     def __init__(self, history: HistoryRepository) -> None:
         self._history = history
+        # The history items of a batch's rows, read together by ``prepare``; each used once.
+        self._prefetched: dict[str, dict[str, Any] | None] = {}
+
+    async def prepare(self, changes: Sequence[LegacyChange]) -> None:
+        """Read the history items of the batch's rows in one go (``BatchGetItem``)."""
+        ids = []
+        for change in changes:
+            if change.deleted:
+                continue
+            try:
+                row = SearchHistoryRow.model_validate(change.row)
+            except ValueError:
+                continue  # apply quarantines it
+            ids.append(rules.execution_id_of(row))
+        found = await self._history.get_many(ids, consistent=True) if ids else {}
+        self._prefetched = {e: found.get(e) for e in ids}
 
     async def apply(self, change: LegacyChange, prior: RowState | None, tx: ImportTx) -> None:
         if change.deleted:
@@ -58,7 +73,10 @@ class ExecutionsLegacyHandler:
                     }
                 }
             )
-        existing = await self._history.get(execution_id, consistent=True)
+        if execution_id in self._prefetched:
+            existing = self._prefetched.pop(execution_id)
+        else:
+            existing = await self._history.get(execution_id, consistent=True)
         tx.add(
             {
                 "Put": {
@@ -109,5 +127,9 @@ class ExecutionsLegacyHandler:
         tx.refs = {"execution_id": execution_id}
 
     async def columns(self, table: str, states: Sequence[RowState]) -> dict[str, dict[str, Any]]:
-        found = await asyncio.gather(*(self._history.get(s.refs["execution_id"], consistent=True) for s in states))
-        return {s.key: rules.legacy_columns(item) for s, item in zip(states, found, strict=True) if item is not None}
+        found = await self._history.get_many([s.refs["execution_id"] for s in states], consistent=True)
+        return {
+            s.key: rules.legacy_columns(found[s.refs["execution_id"]])
+            for s in states
+            if s.refs["execution_id"] in found
+        }

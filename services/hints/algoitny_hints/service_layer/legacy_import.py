@@ -112,21 +112,32 @@ class HintsLegacyHandler:
         tx.refs = {"execution_id": execution_id, "hints": True}
 
     async def columns(self, table: str, states: Sequence[RowState]) -> dict[str, dict[str, Any]]:
-        async def one(state: RowState) -> tuple[str, dict[str, Any]] | None:
-            if not state.refs.get("hints"):
-                return state.key, {"id": int(state.key), "hints": state.refs.get("legacy_hints")}
-            resp = await self._client.get_item(
-                TableName=self._table,
-                Key=self._key(state.refs["execution_id"]),
-                ConsistentRead=True,
-            )
-            if not resp.get("Item"):
-                return None
-            view = json.loads(from_item(resp["Item"])["view"])
-            return state.key, {"id": int(state.key), "hints": view.get("legacy_hints")}
-
-        found = await asyncio.gather(*(one(s) for s in states))
-        return dict(f for f in found if f is not None)
+        out: dict[str, dict[str, Any]] = {}
+        stored: dict[str, RowState] = {}
+        for state in states:
+            if state.refs.get("hints"):
+                stored[execution_target(state.refs["execution_id"])] = state
+            else:
+                out[state.key] = {"id": int(state.key), "hints": state.refs.get("legacy_hints")}
+        wanted = list(stored)
+        for start in range(0, len(wanted), 100):  # the stored views in one BatchGetItem per 100
+            keys = [{"pk": {"S": pk}, "sk": {"S": "LATEST"}} for pk in wanted[start : start + 100]]
+            request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+            for attempt in range(10):
+                resp = await self._client.batch_get_item(RequestItems=request)
+                for raw in resp.get("Responses", {}).get(self._table, []):
+                    item = from_item(raw)
+                    view = json.loads(item["view"])
+                    hit = stored.get(str(item["pk"]))
+                    if hit is not None:
+                        out[hit.key] = {"id": int(hit.key), "hints": view.get("legacy_hints")}
+                request = dict(resp.get("UnprocessedKeys") or {})
+                if not request:
+                    break
+                await asyncio.sleep(0.02 * 2**attempt)
+            else:
+                raise TimeoutError("hint views still unprocessed after 10 tries")
+        return out
 
 
 def _only_legacy() -> dict[str, Any]:

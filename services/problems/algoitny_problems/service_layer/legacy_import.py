@@ -42,6 +42,7 @@ from algoitny_problems.service_layer.use_cases import ProblemService, envelope
 from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item, to_value
 from algoitny_shared.errors import AppError, ErrorCode
+from algoitny_shared.legacy.batches import batch_get
 from algoitny_shared.legacy.changes import LegacyChange
 from algoitny_shared.legacy.identity import legacy_ulid, legacy_uuid
 from algoitny_shared.legacy.row_importer import (
@@ -297,25 +298,37 @@ class ProblemsLegacyHandler:
     # ------------------------------------------------------------------ verify
 
     async def columns(self, table: str, states: Sequence[RowState]) -> dict[str, dict[str, Any]]:
+        # The items of a page of rows read together (BatchGetItem), matched back by their keys.
         if table == "problems":
+            by_key = {(s.refs["platform"], s.refs["problem_id"]): s.key for s in states}
+            keys = [self._repo.key(p, i) for p, i in by_key]
             out = {}
-            for state in states:
-                raw = await self._raw_problem(state.refs["platform"], state.refs["problem_id"])
-                if raw is not None:
-                    out[state.key] = rules.problem_columns(raw)
+            for raw in await batch_get(self._client, self._repo.problems, keys):
+                item = from_item(raw)
+                key = by_key.get((item.get("platform"), item.get("problem_id")))
+                if key is not None:
+                    out[key] = rules.problem_columns(item)
             return out
         if table == "test_cases":
-            out = {}
-            for state in states:
-                staged = await self.staged(state.refs["problem_id"], state.key)
-                if staged is not None:
-                    out[state.key] = rules.test_case_columns(staged, await self.payload(staged))
-            return out
+            by_pk = {(staged_pk(s.refs["problem_id"]), sort_key(s.key)): s.key for s in states}
+            keys = [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in by_pk]
+            staged = {}
+            for raw in await batch_get(self._client, self._store.table, keys):
+                item = from_item(raw)
+                key = by_pk.get((item["pk"], item["sk"]))
+                if key is not None:
+                    staged[key] = item
+            payloads = await asyncio.gather(*(self.payload(item) for item in staged.values()))
+            return {
+                key: rules.test_case_columns(item, payload)
+                for (key, item), payload in zip(staged.items(), payloads, strict=True)
+            }
+        by_job = {s.refs["job_id"]: s.key for s in states}
         out = {}
-        for state in states:
-            resp = await self._client.get_item(TableName=self._jobs.table, Key={"job_id": {"S": state.refs["job_id"]}})
-            if resp.get("Item"):
-                out[state.key] = rules.job_columns(from_item(resp["Item"])["legacy"])
+        for raw in await batch_get(self._client, self._jobs.table, [{"job_id": {"S": j}} for j in by_job]):
+            item = from_item(raw)
+            if item.get("job_id") in by_job:
+                out[by_job[item["job_id"]]] = rules.job_columns(item["legacy"])
         return out
 
     # ------------------------------------------------------------------ staged cases

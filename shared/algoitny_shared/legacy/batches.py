@@ -1,0 +1,77 @@
+"""Applying a batch of legacy records: in order per row, different rows at the same time.
+
+Both importer kits consume their legacy topics with a FastStream batch subscriber (up to
+``max_records`` records per poll, the group's offsets committed once the whole batch is applied;
+a batch that raises is sought back and redelivered, which the importers' once-per-row-version
+state makes harmless). Debezium keys each record by the row's primary key, so the records of one
+row are in order within their partition; :func:`per_key` keeps that order (the records of one
+key are applied one after the other, in batch order) and applies different keys concurrently, at
+most ``concurrency`` at a time, so the round trips of many rows overlap instead of adding up.
+
+Every key's records are applied even when another key's fail: the first failure is raised after
+all of them finished (the batch is then redelivered as a whole; what was applied is skipped).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+DEFAULT_MAX_RECORDS = 500
+DEFAULT_CONCURRENCY = 16
+
+
+def records_of(raw: Any) -> list[Any]:
+    """The consumer records of a FastStream Kafka message (a batch subscriber's tuple, or one)."""
+    return list(raw) if isinstance(raw, tuple | list) else [raw]
+
+
+async def per_key(
+    items: Sequence[T],
+    key_of: Callable[[int, T], Hashable],
+    apply: Callable[[int, T], Awaitable[R]],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> list[R]:
+    """``apply(i, item)`` for every item, the items of one ``key_of`` in order, keys concurrently
+    (at most ``concurrency`` keys at a time); the results in the items' order."""
+    groups: dict[Hashable, list[int]] = {}
+    for i, item in enumerate(items):
+        groups.setdefault(key_of(i, item), []).append(i)
+    results: list[Any] = [None] * len(items)
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def run(indexes: list[int]) -> None:
+        async with gate:
+            for i in indexes:
+                results[i] = await apply(i, items[i])
+
+    outcomes = await asyncio.gather(*(run(ix) for ix in groups.values()), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return results
+
+
+async def batch_get(
+    client: Any, table: str, keys: Sequence[dict[str, Any]], *, consistent: bool = True
+) -> list[dict[str, Any]]:
+    """The items of ``table`` at ``keys`` that exist (raw DynamoDB items, any order): one
+    ``BatchGetItem`` per 100 keys, the unprocessed keys asked again (``client``: an AsyncDynamoDB)."""
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(keys), 100):
+        request: dict[str, Any] = {table: {"Keys": list(keys[start : start + 100]), "ConsistentRead": consistent}}
+        for attempt in range(10):
+            resp = await client.batch_get_item(RequestItems=request)
+            found.extend(resp.get("Responses", {}).get(table, []))
+            request = dict(resp.get("UnprocessedKeys") or {})
+            if not request:
+                break
+            await asyncio.sleep(0.02 * 2**attempt)
+        else:
+            raise TimeoutError(f"{table}: keys still unprocessed after 10 tries")
+    return found
