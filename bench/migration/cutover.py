@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
+import logging
 import os
 import random
 import sys
@@ -33,7 +35,7 @@ from typing import Any
 os.environ.setdefault("ALGOITNY_ENVIRONMENT", "test")
 
 import httpx
-from benchkit import write_result
+from benchkit import private_moto, write_result
 from support.endpoints import local_stack
 from support.legacy_cdc import (
     ConnectWorker,
@@ -53,6 +55,10 @@ ADMIN_TOKEN = "bench-operator-token"
 API = "/api/v1"
 
 
+logging.basicConfig(level=logging.WARNING, format="[%(asctime)s] %(name)s %(message)s", datefmt="%H:%M:%S")
+logging.getLogger("algoitny_migration").setLevel(logging.INFO)  # each gate's failed tries, with why
+
+
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
@@ -70,6 +76,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", default="medium", choices=["small", "medium"])
     ap.add_argument("--timeout-s", type=float, default=5400, help="for the import and each gate")
+    ap.add_argument("--shared-moto", action="store_true", help="use the shared moto instead of a private one")
     args = ap.parse_args()
 
     from algoitny_migration.bootstrap import build, build_cutover
@@ -81,6 +88,11 @@ def main() -> None:
     started = legacy_up()
     ns = f"c{uuid.uuid4().hex[:7]}"
     os.environ.update({**local_stack().env(), "ALGOITNY_NAMESPACE": ns})
+    aws = contextlib.ExitStack()
+    if not args.shared_moto:
+        # A moto of its own: the shared one serialises every DynamoDB request of every test run
+        # on the machine (seconds per request when others are busy), so the figures would be theirs.
+        aws.enter_context(private_moto())
     db_name = f"legacy_{ns}"
     dsn = create_database(db_name)
     kafka = os.environ["ALGOITNY_KAFKA_BOOTSTRAP_SERVERS"]
@@ -90,7 +102,9 @@ def main() -> None:
         "ALGOITNY_NAMESPACE": ns,
         "ALGOITNY_ADMIN_TOKEN": ADMIN_TOKEN,
         "ALGOITNY_TRUSTED_PROXY_HOPS": "1",
-        "ALGOITNY_OUTBOX_POLL_INTERVAL_S": "0.3",
+        # Commits wake their relay at once; the poll only sweeps for what another process wrote,
+        # and each sweep query costs moto time proportional to the outbox (it scans the index).
+        "ALGOITNY_OUTBOX_POLL_INTERVAL_S": "1.0",
         "ALGOITNY_RATE_GENERAL_PER_MIN": "100000",
         "ALGOITNY_RATE_SIGNIN_PER_MIN": "100000",
         "ALGOITNY_LOG_LEVEL": "WARNING",
@@ -273,6 +287,7 @@ def main() -> None:
         from algoitny_shared.settings import ServiceSettings
 
         asyncio.run(_cleanup(ServiceSettings(service_name="bench")))
+        aws.close()
         legacy_stop(started)
 
 

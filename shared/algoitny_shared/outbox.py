@@ -115,6 +115,9 @@ class Outbox:
 
 class OutboxRelay:
     def __init__(self, client: Any, outbox: Outbox, publisher: Publisher, service: str, poll_interval_s: float) -> None:
+        # Woken by a commit, wait this long for more before querying (0: at once). A bulk writer
+        # (a legacy importer) sets it: one query per shard then publishes many commits' events.
+        self.linger_s = 0.0
         self._client = AsyncDynamoDB(client)
         self._outbox = outbox
         self._publisher = publisher
@@ -143,6 +146,10 @@ class OutboxRelay:
                 # or of a relay that died): the next SWEEP_SHARDS of the shards owned, in turn, so
                 # an idle relay makes SWEEP_SHARDS queries per interval, not one per shard.
                 woken = await self._outbox.wait(self._poll)
+                if woken != set() and self.linger_s > 0:
+                    await asyncio.sleep(self.linger_s)
+                    more = await self._outbox.wait(0)
+                    woken = None if woken is None or more is None else woken | more
                 shards = self._next_sweep() if woken == set() else woken
         finally:
             with contextlib.suppress(Exception):

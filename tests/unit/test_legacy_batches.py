@@ -303,3 +303,16 @@ async def test_the_old_kits_consumer_applies_batches_in_order_per_row() -> None:
     assert outcomes == ["applied"] * 6 + ["stale"]
     assert [p for k, p in order if k == "1"] == [100, 101, 102]
     assert [p for k, p in order if k == "2"] == [100, 101, 102]
+
+
+async def test_rows_linked_by_a_unique_value_keep_their_order_across_keys() -> None:
+    order: list[int] = []
+
+    async def apply(i: int, item: tuple[int, str]) -> None:
+        await asyncio.sleep(0.002 if item[0] == 13 else 0)  # the earlier row is the slower one
+        order.append(item[0])
+
+    rows = [(13, "dup@example.com"), (14, "DUP@Example.com"), (15, "other@example.com")]
+    await per_key(rows, lambda _, r: r[0], apply, links=lambda _, r: [r[1].casefold()])
+    assert order.index(13) < order.index(14)  # the later one comes later: it is the one refused
+    assert order[0] == 15  # unlinked rows go on meanwhile

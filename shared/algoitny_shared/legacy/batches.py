@@ -15,7 +15,7 @@ all of them finished (the batch is then redelivered as a whole; what was applied
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -36,12 +36,32 @@ async def per_key(
     apply: Callable[[int, T], Awaitable[R]],
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
+    links: Callable[[int, T], Iterable[Hashable]] | None = None,
 ) -> list[R]:
     """``apply(i, item)`` for every item, the items of one ``key_of`` in order, keys concurrently
-    (at most ``concurrency`` keys at a time); the results in the items' order."""
+    (at most ``concurrency`` keys at a time); the results in the items' order.
+
+    ``links``: more keys an item shares with others whose order matters too (e.g. rows that
+    compete for one unique e-mail: the later one is refused, so it must come later). Items
+    connected by any key (their row key or a link) are applied one after the other, in order."""
+    parent: dict[Hashable, Hashable] = {}
+
+    def root(key: Hashable) -> Hashable:
+        while parent.setdefault(key, key) != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    keys = [key_of(i, item) for i, item in enumerate(items)]
+    if links is not None:
+        for i, item in enumerate(items):
+            for other in links(i, item):
+                a, b = root(keys[i]), root(("link", other))
+                if a != b:
+                    parent[b] = a
     groups: dict[Hashable, list[int]] = {}
-    for i, item in enumerate(items):
-        groups.setdefault(key_of(i, item), []).append(i)
+    for i, key in enumerate(keys):
+        groups.setdefault(root(key), []).append(i)
     results: list[Any] = [None] * len(items)
     gate = asyncio.Semaphore(max(1, concurrency))
 

@@ -25,7 +25,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -85,6 +85,13 @@ class LegacyImportSettings(ServiceSettings):
         default=DEFAULT_TOPIC_PREFIX,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$",
         description="Debezium's topic.prefix: legacy topics are <prefix>.public.<table>.",
+    )
+    legacy_relay_linger_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=30,
+        description="The importer process's outbox relay, woken by a commit, waits this long for more "
+        "before it queries (one query per shard for many rows' events).",
     )
 
 
@@ -363,9 +370,13 @@ class LegacyImporter:
         max_attempts: int = 3,
         backoff_s: float = 0.2,
         is_transient: Callable[[BaseException], bool] | None = None,
+        links: dict[str, Callable[[dict[str, Any]], Iterable[Hashable]]] | None = None,
     ) -> None:
         self.store = store
         self.appliers = appliers
+        # Per table: keys a row shares with rows whose order matters too (a unique value: the
+        # later row is refused); rows of a batch linked by a key are applied in batch order.
+        self.links = links or {}
         self._max_attempts = max_attempts
         self._backoff_s = backoff_s
         self._is_transient = is_transient or (lambda e: isinstance(e, (ConnectionError, TimeoutError)))
@@ -375,7 +386,14 @@ class LegacyImporter:
         while await self.store.paused():  # noqa: ASYNC110
             await asyncio.sleep(PAUSE_CACHE_S / 2)
 
-    async def handle(self, table_name: str, key: bytes | str | None, value: bytes | str | None) -> str:
+    async def handle(
+        self,
+        table_name: str,
+        key: bytes | str | None,
+        value: bytes | str | None,
+        *,
+        read: dict[str, AppliedRow] | None = None,
+    ) -> str:
         """Apply one Debezium record; returns the outcome (applied, unchanged, stale, skipped,
         quarantined). Raises only for a transient failure (the record is then redelivered)."""
         if table_name not in self.appliers:
@@ -393,7 +411,10 @@ class LegacyImporter:
         from algoitny_shared.uow import TransactionConflict
 
         for attempt in range(1, self._max_attempts + 1):
-            previous = await self.store.applied(change.table.name, change.key)
+            if attempt == 1 and read is not None:  # read with the batch (absent: never applied)
+                previous = read.get(change.key)
+            else:
+                previous = await self.store.applied(change.table.name, change.key)
             if previous is not None and change.position <= previous.position and change.position:
                 return "stale"  # redelivered, or older than what was applied
             try:
@@ -493,16 +514,44 @@ class LegacyConsumer:
             key = getattr(record, "key", None)
             return (str(getattr(record, "topic", "")), key) if key is not None else ("#", i)
 
-        async def apply(_: int, record: Any) -> str:
+        def links(_: int, record: Any) -> list[Any]:
+            link = self.importer.links.get(str(getattr(record, "topic", "")).rsplit(".", 1)[-1])
+            if link is None:
+                return []
+            try:
+                row = json.loads(getattr(record, "value", None) or b"null")
+            except ValueError:
+                return []
+            return list(link(row)) if isinstance(row, dict) else []
+
+        # The rows' applied positions read together (BatchGetItem); used for a row's first record only.
+        wanted: dict[str, list[str]] = {}
+        for record in records:
+            table = str(getattr(record, "topic", "")).rsplit(".", 1)[-1]
+            if table in self.importer.appliers and getattr(record, "key", None) is not None:
+                wanted.setdefault(table, []).append(_key_text(table, record.key))
+        by_keys = getattr(self.importer.store, "by_keys", None)
+        read: dict[str, dict[str, AppliedRow]] = {}
+        if by_keys is not None:
+            tables = list(wanted)
+            found = await asyncio.gather(*(by_keys(t, wanted[t]) for t in tables))
+            read = dict(zip(tables, found, strict=True))
+        first: set[Any] = set()
+
+        async def apply(i: int, record: Any) -> str:
             await self.importer.wait_while_paused()
             topic = str(getattr(record, "topic", ""))
+            table = topic.rsplit(".", 1)[-1]
+            row = key_of(i, record)
+            known = read.get(table) if row not in first else None
+            first.add(row)
             outcome = await self.importer.handle(
-                topic.rsplit(".", 1)[-1], getattr(record, "key", None), getattr(record, "value", None)
+                table, getattr(record, "key", None), getattr(record, "value", None), read=known
             )
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
             return outcome
 
-        return await per_key(records, key_of, apply, concurrency=self._concurrency)
+        return await per_key(records, key_of, apply, concurrency=self._concurrency, links=links)
 
 
 # Rebuilds the canonical columns of a table's imported rows from the service's own items.
@@ -624,6 +673,7 @@ def importer_cli(prog: str, settings_factory: Callable[[], LegacyImportSettings]
         # Only the legacy consumer: the service's own consumers run in its serve process.
         settings = settings.model_copy(update={"consumers_enabled": False})
         c = build(settings, legacy_importer=True)
+        c.relay.linger_s = settings.legacy_relay_linger_s
         log.info("legacy importer of %s consuming %s", settings.service_name, ", ".join(c.legacy_consumer.topics))
         asyncio.run(run_importer(c.broker, c.relay, settings))
 

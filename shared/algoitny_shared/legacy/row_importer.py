@@ -188,6 +188,10 @@ class LegacyHandler(Protocol):
     async def columns(self, table: str, states: Sequence[RowState]) -> dict[str, dict[str, Any]]:
         """The legacy columns of these imported rows, rebuilt from the service's own items."""
 
+    # Optional: ``def links(self, change: LegacyChange) -> Iterable[Hashable]``: keys a row shares
+    # with other rows whose order matters (e.g. a unique value: the later row is refused); rows
+    # of a batch linked by a key are applied one after the other, in batch order.
+    #
     # Optional: ``async def prepare(self, changes: Sequence[LegacyChange]) -> None``, called by
     # :meth:`LegacyImporter.handle_batch` with the first change of each row of a batch before any
     # is applied, to read what they need together (e.g. one ``BatchGetItem``); what it read may be
@@ -681,9 +685,15 @@ class LegacyImporter:
             first.add(row)
             return await self._handle_change(change, priors[row[0]].get(row[1]))
 
+        handler_links = getattr(self.handler, "links", None)
+
+        def links(i: int, record: tuple[str, bytes | str | None, bytes | str | None]) -> list[Hashable]:
+            change = parsed[i]
+            return list(handler_links(change)) if handler_links and isinstance(change, LegacyChange) else []
+
         token = _GROUP.set(GroupCommit(self.store, self._uow) if self._group_commit else None)
         try:
-            return await per_key(records, key_of, apply, concurrency=self._concurrency)
+            return await per_key(records, key_of, apply, concurrency=self._concurrency, links=links)
         finally:
             _GROUP.reset(token)
 

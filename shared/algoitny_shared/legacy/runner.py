@@ -43,6 +43,13 @@ class LegacyImportSettings(ServiceSettings):
         le=5000,
         description="Records consumed as one batch (offsets committed after the whole batch).",
     )
+    legacy_relay_linger_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=30,
+        description="The importer's outbox relay, woken by a commit, waits this long for more before it "
+        "queries (one query per shard for many rows' events).",
+    )
     legacy_concurrency: int = Field(
         default=DEFAULT_CONCURRENCY,
         ge=1,
@@ -130,6 +137,7 @@ def importer_parts(
         retry_backoff_s=settings.consumer_retry_backoff_s,
         concurrency=settings.legacy_concurrency,
     )
+    c.relay.linger_s = settings.legacy_relay_linger_s
     importer.register(
         c.broker,
         prefix=settings.legacy_topic_prefix,

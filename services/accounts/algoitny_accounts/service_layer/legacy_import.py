@@ -40,6 +40,13 @@ IMPORTED_BY = "legacy-import"
 LEGACY_TABLES = (USERS,)
 
 
+def email_link(row: dict[str, Any]) -> list[str]:
+    """Rows with the same e-mail but for case compete for one account (the later one is refused):
+    the importer applies them in their order, never side by side."""
+    email = row.get("email")
+    return [f"email:{email.casefold()}"] if isinstance(email, str) and email else []
+
+
 class LegacyUserImport:
     def __init__(
         self,
@@ -54,7 +61,7 @@ class LegacyUserImport:
         self._with_plan = with_plan
 
     def importer(self, **kwargs: Any) -> LegacyImporter:
-        return LegacyImporter(self._store, {USERS.name: self.apply}, **kwargs)
+        return LegacyImporter(self._store, {USERS.name: self.apply}, links={USERS.name: email_link}, **kwargs)
 
     @staticmethod
     def _event(uow: DynamoUnitOfWork, payload: Any, user_id: str, version: int) -> None:

@@ -25,6 +25,7 @@ rollback (from ``cut_over``):
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from algoitny_shared.migration_phase import writes_open
+
+log = logging.getLogger(__name__)
 
 
 class PhasePort(Protocol):
@@ -153,6 +156,7 @@ class Cutover:
                 ok, detail = False, f"{type(exc).__name__}: {exc}"
             if ok or self._clock() - start >= self.s.timeout_s:
                 break
+            log.info("gate %s not met yet after %.1f s: %s", name, self._clock() - start, detail[:500])
             await self._sleep(min(1.0, self.s.window_s))
         report.gates.append(Gate(name, ok, detail, round(self._clock() - start, 3)))
         return ok

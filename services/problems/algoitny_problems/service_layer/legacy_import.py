@@ -98,6 +98,17 @@ class ProblemsLegacyHandler:
 
     # ------------------------------------------------------------------ apply
 
+    def links(self, change: LegacyChange) -> list[str]:
+        """Legacy problems with the same platform and number compete for one problem (the one
+        imported first keeps it, the later is quarantined as a duplicate): applied in order."""
+        if change.table.name != "problems" or change.deleted:
+            return []
+        try:
+            fields, _ = rules.problem_fields(ProblemRow.model_validate(change.row))
+        except Exception:
+            return []  # apply quarantines it
+        return [f"problem:{fields['platform']}/{fields['problem_id']}"]
+
     async def apply(self, change: LegacyChange, prior: RowState | None, tx: ImportTx) -> None:
         try:
             if change.table.name == "problems":
