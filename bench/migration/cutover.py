@@ -102,9 +102,11 @@ def main() -> None:
         "ALGOITNY_NAMESPACE": ns,
         "ALGOITNY_ADMIN_TOKEN": ADMIN_TOKEN,
         "ALGOITNY_TRUSTED_PROXY_HOPS": "1",
-        # Commits wake their relay at once; the poll only sweeps for what another process wrote,
-        # and each sweep query costs moto time proportional to the outbox (it scans the index).
-        "ALGOITNY_OUTBOX_POLL_INTERVAL_S": "1.0",
+        # Commits wake their relay at once; the poll only sweeps for what another process wrote
+        # (the importer and the API process of a service share the outbox's shards). moto answers
+        # a query on an index by scanning every item of the table, and every process's relay
+        # sweeps 4 shards per interval: at 0.3 s a 50k-event outbox alone kept moto busy.
+        "ALGOITNY_OUTBOX_POLL_INTERVAL_S": "10",
         "ALGOITNY_RATE_GENERAL_PER_MIN": "100000",
         "ALGOITNY_RATE_SIGNIN_PER_MIN": "100000",
         "ALGOITNY_LOG_LEVEL": "WARNING",
@@ -175,7 +177,12 @@ def main() -> None:
         # The importers start once Connect has created every legacy topic (a consumer that
         # subscribed before a topic existed sees it only at its next metadata refresh, minutes later).
         wait(lambda: asyncio.run(legacy_topics_exist(settings.legacy_topic_prefix)), 300, 1, "legacy topics")
-        imp_env = {"ALGOITNY_LEGACY_TOPIC_PREFIX": settings.legacy_topic_prefix, "ALGOITNY_LEGACY_ORPHAN_GRACE_S": "3"}
+        imp_env = {
+            "ALGOITNY_LEGACY_TOPIC_PREFIX": settings.legacy_topic_prefix,
+            "ALGOITNY_LEGACY_ORPHAN_GRACE_S": "3",
+            # One outbox query per shard for 5 s of commits (each query scans the outbox in moto).
+            "ALGOITNY_LEGACY_RELAY_LINGER_S": "5",
+        }
         for name in IMPORTERS:
             plat.start_importer(name, {**imp_env, "ALGOITNY_LEGACY_IMPORT_PORT": str(api.get(name, 0))})
 

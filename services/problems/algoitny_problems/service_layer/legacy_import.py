@@ -429,14 +429,18 @@ class LegacyTestSetFlusher:
         )
         return [from_item(i) for i in resp.get("Items", [])]
 
-    async def flush_once(self) -> int:
-        """One pass over the marked problems; returns how many were settled (set built or dropped)."""
+    async def flush_once(self, concurrency: int = 8) -> int:
+        """One pass over the marked problems, several at a time (each problem's set is its own);
+        returns how many were settled (set built or dropped)."""
         await self._importer.wait_while_paused()
-        settled = 0
-        for marker in await self.markers():
-            if await self.flush(marker):
-                settled += 1
-        return settled
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(marker: dict[str, Any]) -> bool:
+            async with gate:
+                return await self.flush(marker)
+
+        done = await asyncio.gather(*(one(m) for m in await self.markers()))
+        return sum(1 for d in done if d)
 
     async def flush(self, marker: dict[str, Any]) -> bool:
         legacy_id = str(marker["legacy_problem_id"])
@@ -457,8 +461,10 @@ class LegacyTestSetFlusher:
             return False
         if state.status != DELETED:
             await self._build(state, staged)
-        for case in staged:
-            await self._importer.mark("test_cases", str(case["id"]), IMPORTED)
+        cases = await self._store.get_states("test_cases", [str(case["id"]) for case in staged])
+        for case in staged:  # out of the quarantine of a broken reference, if they were in it
+            if (known := cases.get(str(case["id"]))) is not None and known.status != IMPORTED:
+                await self._importer.mark("test_cases", str(case["id"]), IMPORTED)
         await self._clear(marker)
         return True
 
