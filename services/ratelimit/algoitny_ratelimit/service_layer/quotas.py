@@ -43,11 +43,11 @@ from algoitny_shared.events.catalog import (
     UserRegistered,
 )
 from algoitny_shared.inbox import Inbox
+from algoitny_shared.plan_ids import DEFAULT_PLAN, SYSTEM_PLANS
 from algoitny_shared.uow import CONFLICT_RETRY, TransactionConflict, UnitOfWork, any_conflict
 
 log = logging.getLogger(__name__)
 PRODUCER = "ratelimit"
-DEFAULT_PLAN = "free"
 CONSUMER = "ratelimit"
 
 
@@ -316,6 +316,12 @@ class PlanService:
 
     async def delete(self, plan_id: str) -> None:
         plan = await self.get(plan_id)
+        if plan_id in SYSTEM_PLANS:
+            raise AppError(
+                ErrorCode.CONFLICT,
+                f"Plan {plan_id} cannot be deleted: accounts put every new user (or seeded admin) on it; "
+                "change its limits instead",
+            )
         uow = self._uow()
         for item in self._plans.delete(plan):
             uow.add(item)

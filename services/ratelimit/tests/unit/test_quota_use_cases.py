@@ -195,6 +195,16 @@ async def test_plan_admin_create_update_list_delete(rl: Ratelimit) -> None:
     await rl.admin.create(NewPlan(plan_id="empty2", name="Empty", daily_limits={}))
 
 
+async def test_the_plans_new_users_and_admins_get_cannot_be_deleted(rl: Ratelimit) -> None:
+    """Accounts put every new user on free and seeded admins on admin, without users on them
+    yet these plans still must exist (a new user would otherwise have no limits at all)."""
+    for plan_id in ("free", "admin"):
+        with pytest.raises(AppError) as refused:
+            await rl.admin.delete(plan_id)
+        assert refused.value.code == ErrorCode.CONFLICT and "cannot be deleted" in refused.value.detail
+        assert (await rl.admin.get(plan_id)).plan_id == plan_id
+
+
 def _completed(verdict: str, charge: ChargeRef | None, user_id: str | None = "u1") -> ExecutionCompleted:
     at = datetime(2026, 5, 1, tzinfo=UTC)
     return ExecutionCompleted(
