@@ -237,28 +237,28 @@ async def test_an_execution_judged_ie_gets_its_charge_back_once(rl: Ratelimit) -
 async def test_legacy_plans_users_and_usage_import_through_the_quota_write_path(rl: Ratelimit) -> None:
     """Debezium records handed to the importer as its consumer would (no Kafka, no Connect)."""
     from support.legacy_tools import plan_row, record, usage_row, user_row
+    from support.legacy_unit import quarantined, unit_importer
 
-    from algoitny_ratelimit.adapters.tables import RATELIMIT_LEGACY
-    from algoitny_ratelimit.service_layer.legacy_import import LegacyRatelimitImport
+    from algoitny_ratelimit.adapters.tables import RATELIMIT_LEGACY, RATELIMIT_QUARANTINE
+    from algoitny_ratelimit.service_layer.legacy_import import RatelimitLegacyHandler
     from algoitny_shared.legacy.identity import legacy_user_id
-    from algoitny_shared.legacy.importer import LegacyImportStore
 
-    legacy = LegacyImportStore(rl.store.client, RATELIMIT_LEGACY, rl.store.namespace)
     user_plans = UserPlanRepository(rl.store.client, rl.store.namespace)
-    imports = LegacyRatelimitImport(rl.plans, rl.usage, user_plans, rl.membership, legacy, rl.store.uow)  # type: ignore[arg-type]
-    imp = imports.importer(max_attempts=2, backoff_s=0)
+    handler = RatelimitLegacyHandler(rl.plans, rl.usage, user_plans, rl.membership)
+    imp = unit_importer(rl.store, handler, RATELIMIT_LEGACY, RATELIMIT_QUARANTINE)
     # Noon of today: the usage rows below, seconds before "now", must fall on the same UTC day
     # whenever the suite runs (a run just after midnight put them on yesterday).
     rl.clock.now = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
     basic = record("subscription_plans", plan_row(1, "Basic", max_executions_per_day=3, max_hints_per_day=2))
-    assert await imp.handle("subscription_plans", *basic) == "applied"
-    assert await imp.handle("subscription_plans", *basic) == "stale"
+    assert await imp.handle("subscription_plans", *basic) == "imported"
+    assert await imp.handle("subscription_plans", *basic) == "duplicate"  # redelivered: nothing changes
+    assert len(rl.store.payloads("ratelimit.PlanCreated")) == 1
     free = record("subscription_plans", plan_row(2, "Free", is_active=False))
-    assert await imp.handle("subscription_plans", *free) == "applied"
+    assert await imp.handle("subscription_plans", *free) == "imported"
     other = await rl.admin.get("legacy-2")
     assert other.name == "Free (legacy 2)" and not other.active  # the platform's "Free" keeps its name
     assert (
-        await imp.handle("users", *record("users", user_row(11, "a@example.com", subscription_plan_id=1))) == "applied"
+        await imp.handle("users", *record("users", user_row(11, "a@example.com", subscription_plan_id=1))) == "imported"
     )
     assert (await rl.admin.get("legacy-1")).active_users == 1
     now = rl.clock.now
@@ -267,12 +267,15 @@ async def test_legacy_plans_users_and_usage_import_through_the_quota_write_path(
         usage_row(102, 11, "execution", now - timedelta(seconds=20)),
         usage_row(104, 999, "hint", now - timedelta(seconds=10)),  # an orphan: kept
     ):
-        assert await imp.handle("usage_logs", *record("usage_logs", row)) == "applied"
+        assert await imp.handle("usage_logs", *record("usage_logs", row)) == "imported"
     refused = record("usage_logs", usage_row(105, 11, "search", now))
     assert await imp.handle("usage_logs", *refused) == "quarantined"
+    assert await imp.handle("usage_logs", *refused) == "duplicate"  # the same bad row again: counted once
+    assert "unknown action" in (await quarantined(imp))["usage_logs/105"]
+    assert (await imp.status()).tables[2].quarantined == 1
     view = await rl.quotas.usage(legacy_user_id(11), None)
     assert view.plan_id == "legacy-1" and (view.actions[0].used, view.actions[0].remaining) == (2, 1)
     assert (await rl.usage.used(legacy_user_id(999), view.day, ("hint",)))["hint"] == 1
     gone = record("usage_logs", usage_row(102, 11, "execution", now - timedelta(seconds=20)), op="d")
-    assert await imp.handle("usage_logs", *gone) == "applied"
+    assert await imp.handle("usage_logs", *gone) == "deleted"
     assert (await rl.quotas.usage(legacy_user_id(11), None)).actions[0].used == 1
