@@ -10,10 +10,22 @@ from algoitny_shared.tables import TableSpec
 from support.inprocess import Store
 
 
-def unit_importer(store: Store, handler: LegacyHandler, state: TableSpec, quarantine: TableSpec) -> LegacyImporter:
-    """The importer of ``handler`` on ``state`` and ``quarantine`` (the service's two legacy tables),
-    two attempts per row and no back-off."""
-    legacy = LegacyStore(store.client, store.table(state), store.table(quarantine))
+def legacy_store(store: Store, state: TableSpec, quarantine: TableSpec) -> LegacyStore:
+    """The kit's store on the service's two legacy tables (import state, quarantine)."""
+    return LegacyStore(store.client, store.table(state), store.table(quarantine))
+
+
+def unit_importer(
+    store: Store,
+    handler: LegacyHandler,
+    state: TableSpec,
+    quarantine: TableSpec,
+    *,
+    legacy: LegacyStore | None = None,
+) -> LegacyImporter:
+    """The importer of ``handler`` on ``state`` and ``quarantine`` (or on ``legacy``, a store the
+    handler uses too), two attempts per row and no back-off."""
+    legacy = legacy or legacy_store(store, state, quarantine)
     return LegacyImporter(legacy, handler, store.uow, max_attempts=2, retry_backoff_s=0)
 
 
