@@ -279,3 +279,70 @@ async def test_legacy_plans_users_and_usage_import_through_the_quota_write_path(
     gone = record("usage_logs", usage_row(102, 11, "execution", now - timedelta(seconds=20)), op="d")
     assert await imp.handle("usage_logs", *gone) == "deleted"
     assert (await rl.quotas.usage(legacy_user_id(11), None)).actions[0].used == 1
+
+
+async def test_legacy_plan_deletes_user_deletes_plan_names_and_usage_changes(rl: Ratelimit) -> None:
+    """The ratelimit legacy handler's other paths: a deleted plan users count on is deactivated (one
+    nobody counts on is deleted), a deleted user stops counting, a user's plan set by accounts'
+    events wins over the legacy row, a taken plan name imports as the fallback name, and a usage log
+    whose action changed is refunded and counted under the new action."""
+    from support.legacy_tools import plan_row, record, usage_row, user_row
+    from support.legacy_unit import unit_importer
+
+    from algoitny_ratelimit.adapters.tables import RATELIMIT_LEGACY, RATELIMIT_QUARANTINE
+    from algoitny_ratelimit.service_layer.legacy_import import RatelimitLegacyHandler
+    from algoitny_shared.legacy.identity import legacy_user_id
+
+    user_plans = UserPlanRepository(rl.store.client, rl.store.namespace)
+    handler = RatelimitLegacyHandler(rl.plans, rl.usage, user_plans, rl.membership)
+    imp = unit_importer(rl.store, handler, RATELIMIT_LEGACY, RATELIMIT_QUARANTINE)
+    rl.clock.now = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    basic = plan_row(1, "Basic")
+    assert await imp.handle("subscription_plans", *record("subscription_plans", basic)) == "imported"
+    assert await imp.handle("users", *record("users", user_row(11, "a@example.com", subscription_plan_id=1))) == (
+        "imported"
+    )
+    assert (await rl.admin.get("legacy-1")).active_users == 1
+
+    deleted_plan = record("subscription_plans", basic, op="d")
+    assert await imp.handle("subscription_plans", *deleted_plan) == "deleted"
+    kept = await rl.admin.get("legacy-1")
+    assert not kept.active and kept.active_users == 1  # user 11 still counts on it: deactivated
+    assert rl.store.payloads("ratelimit.PlanUpdated")[-1].active is False
+    assert not rl.store.payloads("ratelimit.PlanDeleted")
+    gone_user = record("users", user_row(11, "a@example.com", subscription_plan_id=1), op="d")
+    assert await imp.handle("users", *gone_user) == "deleted"
+    assert (await rl.admin.get("legacy-1")).active_users == 0
+
+    pro = plan_row(3, "Pro")
+    assert await imp.handle("subscription_plans", *record("subscription_plans", pro)) == "imported"
+    assert await imp.handle("subscription_plans", *record("subscription_plans", pro, op="d")) == "deleted"
+    with pytest.raises(AppError) as missing:
+        await rl.admin.get("legacy-3")
+    assert missing.value.code is ErrorCode.NOT_FOUND
+    assert [p.plan_id for p in rl.store.payloads("ratelimit.PlanDeleted")] == ["legacy-3"]
+
+    twin = plan_row(5, "Basic")  # "Basic" is still held by the deactivated legacy-1
+    assert await imp.handle("subscription_plans", *record("subscription_plans", twin)) == "imported"
+    assert (await rl.admin.get("legacy-5")).name == "Basic (legacy 5)"
+
+    registered = REGISTRY.envelope(
+        UserRegistered(user_id=legacy_user_id(12), role="user", plan_id="free", registered_at=rl.clock.now),
+        producer="accounts",
+        aggregate_id=legacy_user_id(12),
+        aggregate_version=1,
+    )
+    await rl.membership.on_user_registered(registered, REGISTRY.decode(registered))  # type: ignore[arg-type]
+    on_basic = record("users", user_row(12, "b@example.com", subscription_plan_id=5))
+    assert await imp.handle("users", *on_basic) == "imported"
+    assert await user_plans.plan_of(legacy_user_id(12)) == "free"  # accounts' events own the fact
+
+    at = rl.clock.now - timedelta(seconds=30)
+    log = usage_row(201, 12, "execution", at)
+    assert await imp.handle("usage_logs", *record("usage_logs", log)) == "imported"
+    moved = record("usage_logs", {**log, "action": "hint"}, op="u")
+    assert await imp.handle("usage_logs", *moved) == "imported"
+    day = rl.store.payloads("ratelimit.UsageConsumed")[-1].day
+    assert await rl.usage.used(legacy_user_id(12), day, ("execution", "hint")) == {"execution": 0, "hint": 1}
+    [refunded] = rl.store.payloads("ratelimit.UsageRefunded")
+    assert refunded.action == "execution" and refunded.reason == "legacy usage log changed"
