@@ -21,7 +21,7 @@ IMPORTING_SERVICES = tuple(sorted({s for t in LEGACY_TABLES for s in t.importers
 
 
 def importer_groups(namespace: str, service: str) -> tuple[str, ...]:
-    """The consumer group of a service's legacy importer (one name for every importer kit)."""
+    """The consumer group of a service's legacy importer (one name for every importer)."""
     return (legacy_group(namespace, service),)
 
 
