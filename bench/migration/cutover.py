@@ -113,7 +113,7 @@ def main() -> None:
     }
     plat = Platform(namespace=ns, base_port=base, env=env)
     offset = {s.name: s.port_offset for s in SERVICES}
-    api = {name: free_port() for name in ("problems", "executions", "hints")}
+    api = {name: free_port() for name in IMPORTERS}
     settings = MigrationSettings(
         namespace=ns,
         legacy_dsn=dsn,
@@ -127,6 +127,8 @@ def main() -> None:
         ratelimit_url=plat.url("ratelimit"),
         stats_url=plat.url("stats"),
         hints_url=f"http://127.0.0.1:{base + offset['hints']}",
+        accounts_legacy_url=f"http://127.0.0.1:{api['accounts']}",
+        ratelimit_legacy_url=f"http://127.0.0.1:{api['ratelimit']}",
         problems_legacy_url=f"http://127.0.0.1:{api['problems']}",
         executions_legacy_url=f"http://127.0.0.1:{api['executions']}",
         hints_legacy_url=f"http://127.0.0.1:{api['hints']}",
@@ -184,7 +186,7 @@ def main() -> None:
             "ALGOITNY_LEGACY_RELAY_LINGER_S": "5",
         }
         for name in IMPORTERS:
-            plat.start_importer(name, {**imp_env, "ALGOITNY_LEGACY_IMPORT_PORT": str(api.get(name, 0))})
+            plat.start_importer(name, {**imp_env, "ALGOITNY_LEGACY_IMPORT_PORT": str(api[name])})
 
         need = sum(counts[t.name] for t in LEGACY_TABLES for _ in t.importers)
         progress: list[tuple[float, int]] = []

@@ -13,10 +13,6 @@ import pytest
 
 from algoitny_shared.legacy.batches import per_key
 from algoitny_shared.legacy.changes import LegacyChange
-from algoitny_shared.legacy.importer import AppliedRow
-from algoitny_shared.legacy.importer import LegacyConsumer as OldConsumer
-from algoitny_shared.legacy.importer import LegacyImporter as OldImporter
-from algoitny_shared.legacy.importer import LegacyImportSettings as OldSettings
 from algoitny_shared.legacy.row_importer import (
     ImportTx,
     LegacyImporter,
@@ -271,38 +267,6 @@ async def test_a_state_moved_by_another_consumer_is_read_again_not_overwritten()
     store.get_states = stale_read  # type: ignore[method-assign]
     assert await imp.handle_batch([rec(1, 150)]) == ["stale"]  # decided again on the fresh state
     assert store.states[("users", "1")].position == 200
-
-
-async def test_the_old_kits_consumer_applies_batches_in_order_per_row() -> None:
-    applied: dict[tuple[str, str], AppliedRow] = {}
-    order: list[tuple[str, int]] = []
-
-    class Store:
-        async def applied(self, table: str, key: str) -> AppliedRow | None:
-            return applied.get((table, key))
-
-        async def paused(self, *, fresh: bool = False) -> bool:
-            return False
-
-    async def apply(change: LegacyChange, previous: AppliedRow | None) -> bool:
-        await asyncio.sleep(0.001 * (change.position % 3))
-        order.append((change.key, change.position))
-        applied[("users", change.key)] = AppliedRow("users", change.key, change.position, change.deleted)
-        return True
-
-    old = OldImporter(Store(), {"users": apply}, backoff_s=0)  # type: ignore[arg-type]
-    consumer = OldConsumer(object(), OldSettings(service_name="accounts"), old, [])  # type: ignore[arg-type]
-
-    class Record:
-        def __init__(self, key: int, lsn: int) -> None:
-            _, self.key, self.value = rec(key, lsn)
-            self.topic = "ns.legacy.public.users"
-
-    batch = [Record(k, lsn) for lsn in (100, 101, 102) for k in (1, 2)] + [Record(1, 101)]
-    outcomes = await consumer.handle_batch(batch)
-    assert outcomes == ["applied"] * 6 + ["stale"]
-    assert [p for k, p in order if k == "1"] == [100, 101, 102]
-    assert [p for k, p in order if k == "2"] == [100, 101, 102]
 
 
 async def test_rows_linked_by_a_unique_value_keep_their_order_across_keys() -> None:

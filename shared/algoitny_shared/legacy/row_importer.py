@@ -65,9 +65,9 @@ from algoitny_shared.legacy.api import (
 )
 from algoitny_shared.legacy.batches import DEFAULT_CONCURRENCY, DEFAULT_MAX_RECORDS, per_key, records_of
 from algoitny_shared.legacy.canonical import canonical_row, row_digest
-from algoitny_shared.legacy.changes import LegacyChange, LegacyChangeError, parse_change
+from algoitny_shared.legacy.changes import LegacyChange, LegacyChangeError, LegacyRowRefused, parse_change
 from algoitny_shared.legacy.tables import BY_NAME, DEFAULT_TOPIC_PREFIX
-from algoitny_shared.uow import MAX_TRANSACTION_ITEMS, DynamoUnitOfWork, TransactionConflict
+from algoitny_shared.uow import MAX_TRANSACTION_ITEMS, TransactionConflict, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +87,9 @@ class _Unread:
 UNREAD = _Unread()
 
 
-class Quarantined(Exception):
-    """The service's rules refuse this row; ``reason`` says why (kept with the row)."""
+class Quarantined(LegacyRowRefused):
+    """The service's rules refuse this row; ``reason`` says why (kept with the row). A domain's
+    :class:`~algoitny_shared.legacy.changes.LegacyRowRefused` is taken the same way."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -162,7 +163,7 @@ class ImportTx:
     """What one legacy change does: the service's transaction items and events (one transaction
     with the row's state), the status the row ends in and the references to keep on its state."""
 
-    def __init__(self, uow: DynamoUnitOfWork, prior: RowState | None) -> None:
+    def __init__(self, uow: UnitOfWork, prior: RowState | None) -> None:
         self.uow = uow
         self.status = IMPORTED
         self.refs: dict[str, Any] = dict(prior.refs) if prior else {}
@@ -472,7 +473,7 @@ class GroupCommit:
     def __init__(
         self,
         store: LegacyStore,
-        uow_factory: Callable[[], DynamoUnitOfWork],
+        uow_factory: Callable[[], UnitOfWork],
         *,
         linger_s: float = 0.005,
         max_items: int = MAX_TRANSACTION_ITEMS,
@@ -486,8 +487,14 @@ class GroupCommit:
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def commit(self, uow: DynamoUnitOfWork, counts: list[tuple[str, str | None, str, int | None]]) -> None:
-        items, events = uow.take()
+    async def commit(self, uow: UnitOfWork, counts: list[tuple[str, str | None, str, int | None]]) -> None:
+        take = getattr(uow, "take", None)
+        if take is None:  # a unit of work that cannot hand its items over commits alone
+            for move in counts:
+                uow.add(self._store.count(*move))
+            await uow.commit()
+            return
+        items, events = take()
         entry = _Commit(items, events, counts, asyncio.get_running_loop().create_future())
         self._waiting.append(entry)
         self._waiting_items += len(items) + 1
@@ -564,7 +571,7 @@ class GroupCommit:
 
     async def _send(self, group: list[_Commit]) -> None:
         if len(group) > 1:
-            uow = self._uow()
+            uow: Any = self._uow()
             for entry in group:
                 uow.extend(entry.items, entry.events)
             for item in self._counters(group):
@@ -582,7 +589,7 @@ class GroupCommit:
         await asyncio.gather(*(self._send_one(entry) for entry in group))
 
     async def _send_one(self, entry: _Commit) -> None:
-        uow = self._uow()
+        uow: Any = self._uow()
         uow.extend(entry.items, entry.events)
         for table, before, after, ts in entry.counts:
             uow.add(self._store.count(table, before, after, ts))
@@ -604,7 +611,7 @@ class LegacyImporter:
         self,
         store: LegacyStore,
         handler: LegacyHandler,
-        uow_factory: Callable[[], DynamoUnitOfWork],
+        uow_factory: Callable[[], UnitOfWork],
         *,
         max_attempts: int = 3,
         retry_backoff_s: float = 0.2,
@@ -754,8 +761,9 @@ class LegacyImporter:
         tx = ImportTx(self._uow(), prior)
         try:
             await self.handler.apply(change, prior, tx)
-        except Quarantined as exc:
-            await self.quarantine(table, change.key, change.op, exc.reason, change.row, prior, change=change)
+        except LegacyRowRefused as exc:
+            reason = exc.reason if isinstance(exc, Quarantined) else str(exc)[:MAX_REASON_CHARS]
+            await self.quarantine(table, change.key, change.op, reason, change.row, prior, change=change)
             return "quarantined"
         except ValidationError as exc:
             reason = "invalid row: " + "; ".join(
