@@ -125,7 +125,7 @@ async def test_plan_admin_names_users_and_deletion(setup: tuple[Container, Fixed
     assert updated.version == 2 and updated.limit_for("execution") == 20
 
     from algoitny_ratelimit.adapters.user_plan_repository import UserPlanRepository
-    from algoitny_ratelimit.service_layer.quotas import PlanMembership
+    from algoitny_ratelimit.service_layer.membership import PlanMembership
     from algoitny_shared.inbox import Inbox
     from algoitny_shared.tables import RATELIMIT_INBOX
     from algoitny_shared.uow import DynamoUnitOfWork
@@ -162,7 +162,7 @@ async def test_plan_admin_names_users_and_deletion(setup: tuple[Container, Fixed
 
 async def test_an_execution_judged_ie_gets_its_charge_back_once(setup: tuple[Container, FixedClock]) -> None:
     """executions.ExecutionCompleted with verdict IE carries the gateway's charge: ratelimit refunds it."""
-    from algoitny_ratelimit.service_layer.quotas import ExecutionRefunds
+    from algoitny_ratelimit.service_layer.refunds import ExecutionRefunds
     from algoitny_shared.events.catalog import ChargeRef, ExecutionCompleted
 
     c, clock = setup
