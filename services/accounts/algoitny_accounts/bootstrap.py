@@ -12,7 +12,7 @@ from algoitny_accounts.adapters.plan_copies import PlanCopyRepository
 from algoitny_accounts.adapters.refresh_tokens import RefreshTokenStore
 from algoitny_accounts.adapters.sign_in_attempts import SignInAttempts
 from algoitny_accounts.adapters.user_repository import UserRepository
-from algoitny_accounts.service_layer.accounts import AccountService, ThrottlePolicy
+from algoitny_accounts.service_layer.accounts import AccountUseCases, ThrottlePolicy
 from algoitny_accounts.service_layer.legacy_import import LEGACY_TABLES, LegacyUserImport
 from algoitny_accounts.service_layer.plan_sync import PlanSync
 from algoitny_accounts.settings import AccountsSettings
@@ -35,7 +35,7 @@ class Container:
     outbox: Outbox
     relay: OutboxRelay
     users: UserRepository
-    accounts: AccountService
+    accounts: AccountUseCases
     plans: PlanCopyRepository
     plan_sync: PlanSync
     consumer: EventConsumer
@@ -66,7 +66,7 @@ def build(settings: AccountsSettings | None = None, *, legacy_importer: bool | N
     )
     if settings.consumers_enabled:
         consumer.register()
-    accounts = AccountService(
+    accounts = AccountUseCases.wire(
         users,
         RefreshTokenStore(client, settings.namespace, settings.refresh_token_ttl_s),
         SignInAttempts(client, settings.namespace, settings.signin_window_s),
@@ -79,10 +79,10 @@ def build(settings: AccountsSettings | None = None, *, legacy_importer: bool | N
         CursorCodec(settings.cursor_secret.get_secret_value()),
         plans,
     )
-    plan_sync.leave_deleted_plan = accounts.leave_deleted_plan
+    plan_sync.leave_deleted_plan = accounts.writes.leave_deleted_plan
     legacy_store = LegacyImportStore(client, ACCOUNTS_LEGACY, settings.namespace)
     legacy = LegacyUserImport(
-        users, legacy_store, lambda: DynamoUnitOfWork(client, outbox, settings.fault_points), accounts.with_plan
+        users, legacy_store, lambda: DynamoUnitOfWork(client, outbox, settings.fault_points), accounts.writes.with_plan
     )
     legacy_consumer = LegacyConsumer(
         broker,
