@@ -40,6 +40,7 @@ from algoitny_shared.topics import (
     HINTS_GROUP,
     JUDGE_WORKER_GROUP,
     PROBLEM_EVENTS,
+    PROBLEMS_GENERATION_GROUP,
     PROBLEMS_GROUP,
     RATELIMIT_EVENTS,
     RATELIMIT_GROUP,
@@ -148,6 +149,7 @@ class Workload:
     max_replicas: int = 10
     cpu: tuple[str, str] = ("500m", "1")
     memory: tuple[str, str] = ("512Mi", "1Gi")
+    command: str = "serve"  # the service CLI's subcommand the container runs
 
     @property
     def module(self) -> str:
@@ -212,7 +214,7 @@ WORKLOADS: tuple[Workload, ...] = (
     Workload(
         "problems",
         "problems",
-        env={**OFF, "ALGOITNY_RATELIMIT_URL": url("ratelimit"), "ALGOITNY_GENERATION_WORKER_ENABLED": "true"},
+        env={**OFF, "ALGOITNY_RATELIMIT_URL": url("ratelimit")},
         secrets=("ALGOITNY_GEMINI_API_KEY",),
         calls=("ratelimit",),
         internet=True,
@@ -221,12 +223,27 @@ WORKLOADS: tuple[Workload, ...] = (
     Workload(
         "problems-consumer",
         "problems",
-        env={**CONSUMER, "ALGOITNY_GENERATION_WORKER_ENABLED": "false"},
+        env=CONSUMER,
         secrets=("ALGOITNY_GEMINI_API_KEY",),
         groups=(Group(PROBLEMS_GROUP, (EXECUTION_EVENTS,), 200),),
         http=False,
         max_replicas=24,
         cpu=("250m", "1"),
+    ),
+    Workload(
+        # Test-case generation (python -m algoitny_problems generation): works on the jobs as their
+        # events come (sandbox answers, created and retried jobs); Gemini writes programs on request.
+        "problems-generation",
+        "problems",
+        env=CONSUMER,
+        secrets=("ALGOITNY_GEMINI_API_KEY",),
+        groups=(Group(PROBLEMS_GENERATION_GROUP, (EXECUTION_EVENTS, PROBLEM_EVENTS), 100),),
+        http=False,
+        internet=True,
+        min_replicas=1,
+        max_replicas=12,
+        cpu=("250m", "1"),
+        command="generation",
     ),
     Workload(
         "executions",
@@ -416,7 +433,7 @@ def deployment(w: Workload) -> dict[str, Any]:
         "name": w.name,
         "image": JUDGE_IMAGE if w.judge else IMAGE,
         "imagePullPolicy": "IfNotPresent",
-        "command": ["python", "-m", w.module, "serve"],
+        "command": ["python", "-m", w.module, w.command],
         "ports": [{"name": "http", "containerPort": w.port}],
         "envFrom": [{"configMapRef": {"name": CONFIG}}],
         "env": env_of(w),

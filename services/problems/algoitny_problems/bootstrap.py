@@ -7,18 +7,18 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker
 
-from algoitny_problems.adapters.authoring import ProgramAuthor
 from algoitny_problems.adapters.control import ControlRepository
-from algoitny_problems.adapters.generation_jobs import GenerationJobRepository
 from algoitny_problems.adapters.import_jobs import ImportJobStore
 from algoitny_problems.adapters.page_fetcher import PageFetcher
 from algoitny_problems.adapters.page_llm import LlmPageReader
 from algoitny_problems.adapters.page_parsers import READERS
 from algoitny_problems.adapters.plans import HttpPlanCaps, PlanCaps
 from algoitny_problems.adapters.repository import ProblemRepository
-from algoitny_problems.adapters.sandbox import KafkaSandbox, SandboxMailbox, SandboxObjects
 from algoitny_problems.adapters.test_cases import TestCaseStore
-from algoitny_problems.service_layer.generation import GenerationService, GenerationSettings, GenerationWorker
+from algoitny_problems.generation.adapters.authoring import ProgramAuthor
+from algoitny_problems.generation.adapters.jobs import GenerationJobRepository
+from algoitny_problems.generation.adapters.sandbox import SandboxObjects
+from algoitny_problems.generation.service_layer.jobs import GenerationService, GenerationSettings
 from algoitny_problems.service_layer.imports import ImportService
 from algoitny_problems.service_layer.maintenance import ExecutionCounter, GarbageCollector
 from algoitny_problems.service_layer.test_sets import TestSetService
@@ -54,7 +54,6 @@ class Container:
     counter: ExecutionCounter
     consumer: EventConsumer
     generation: GenerationService
-    generation_worker: GenerationWorker
     plan_caps: PlanCaps
     imports: ImportService
 
@@ -103,29 +102,15 @@ def build(settings: ProblemsSettings | None = None) -> Container:
         settings=settings,
         group=PROBLEMS_GROUP,
         topics=[EXECUTION_EVENTS],
-        handlers={**counter.handlers(), **SandboxMailbox(client, repo.control).handlers()},
+        handlers=counter.handlers(),
         inbox=inbox,
     )
     if settings.consumers_enabled:
         consumer.register()
-    gen_settings = GenerationSettings(
-        max_cases=settings.generation_max_cases,
-        batch_size=settings.generation_batch_size,
-        lease_s=settings.generation_lease_s,
-        poll_interval_s=settings.generation_poll_interval_s,
-        max_attempts=settings.generation_max_attempts,
-        generator_time_limit_ms=settings.generation_time_limit_ms,
-        generator_memory_limit_mb=settings.generation_memory_limit_mb,
-        max_input_kb=settings.generation_max_input_kb,
-        batch_max_mb=settings.generation_batch_max_mb,
-    )
+    gen_settings = GenerationSettings.of(settings)
     gemini = GeminiClient(settings)
     author = ProgramAuthor(gemini)
     generation = GenerationService(jobs, repo, uow, cursors, author, test_sets, gen_settings)
-    sandbox = KafkaSandbox(
-        blobs, settings.sandbox_bucket(), client, repo.control, uow, timeout_s=settings.generation_sandbox_timeout_s
-    )
-    worker = GenerationWorker(jobs, repo, service, test_sets, sandbox, author, uow, gen_settings)
     plan_caps = HttpPlanCaps(
         upstream_client(settings.ratelimit_url, name="ratelimit", timeout=5.0),
         IdentitySigner(settings.internal_secret.get_secret_value()),
@@ -168,7 +153,6 @@ def build(settings: ProblemsSettings | None = None) -> Container:
         counter,
         consumer,
         generation,
-        worker,
         plan_caps,
         imports,
     )

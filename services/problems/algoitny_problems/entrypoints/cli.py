@@ -1,5 +1,6 @@
 """``algoitny-problems``: serve the API (with the outbox relay, the executions consumer and GC),
-run the relay alone, or run one garbage-collection pass."""
+run the relay alone, run one garbage-collection pass, or run the generation process (the same as
+``python -m algoitny_problems.generation``)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from algoitny_shared.runtime import serve
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="algoitny-problems")
-    parser.add_argument("command", choices=["serve", "relay", "gc"], nargs="?", default="serve")
+    parser.add_argument("command", choices=["serve", "relay", "gc", "generation"], nargs="?", default="serve")
     parser.add_argument(
         "--ahead-s",
         type=float,
@@ -24,6 +25,11 @@ def main(argv: list[str] | None = None) -> None:
         help="gc: act as if this many seconds had passed (collect before the grace period ends)",
     )
     args = parser.parse_args(argv)
+    if args.command == "generation":
+        from algoitny_problems.generation.entrypoints.process import main as generation
+
+        generation()
+        return
     settings = ProblemsSettings()
     configure_logging(settings.service_name, settings.log_level)
     if args.command == "gc":

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from algoitny_problems.adapters.keys import ts
-from algoitny_problems.domain.generation import GenerationJob
+from algoitny_problems.generation.domain.jobs import GenerationJob
 from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.tables import SCRIPT_GENERATION_JOBS
