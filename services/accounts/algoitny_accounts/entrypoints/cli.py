@@ -24,7 +24,9 @@ def main(argv: list[str] | None = None) -> None:
             print(json.dumps({"admin_email": None, "created": False}))
             return
         user, created = asyncio.run(
-            container.accounts.sign_in.ensure_admin(settings.demo_admin_email, settings.demo_admin_password.get_secret_value())
+            container.accounts.sign_in.ensure_admin(
+                settings.demo_admin_email, settings.demo_admin_password.get_secret_value()
+            )
         )
         print(json.dumps({"admin_email": user.email, "created": created}))
         return
