@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +17,6 @@ from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events.catalog import UserRegistered, UserSessionsRevoked
 from algoitny_shared.uow import TransactionConflict
 
-log = logging.getLogger(__name__)
 # Checked when the e-mail is unknown, so both paths cost one argon2 verification (no timing oracle).
 _DUMMY_HASH = hash_password("timing-equaliser-not-a-password")
 WRONG_CREDENTIALS = "Wrong e-mail or password"
