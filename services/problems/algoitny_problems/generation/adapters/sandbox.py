@@ -300,6 +300,8 @@ class SandboxMailbox:
     async def on_completed(self, envelope: EventEnvelope, done: SandboxRunCompleted) -> None:
         if done.requester != REQUESTER:
             return
+        if done.completed_at < datetime.now(UTC) - timedelta(seconds=MAILBOX_TTL_S):
+            return  # older than any run still waiting (a new group reading the topic from its start)
         item = {
             "pk": mailbox_pk(done.run_id),
             "kind": "sandbox_answer",
