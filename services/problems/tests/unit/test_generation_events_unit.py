@@ -6,8 +6,10 @@ wake an idle worker."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from algoitny_problems.generation.adapters.sandbox import (
     Abandoned,
     KafkaSandbox,
     SandboxAnswers,
+    SandboxMailbox,
     SandboxUnavailable,
 )
 from algoitny_problems.generation.bootstrap import job_handlers
@@ -154,3 +157,68 @@ async def test_created_and_retried_jobs_wake_an_idle_worker() -> None:
     await handlers["problems.GenerationJobProgressed"](envelope, GenerationJobProgressed(**snapshot, status="running"))
     await handlers["problems.GenerationJobProgressed"](envelope, GenerationJobProgressed(**snapshot, status="pending"))
     assert worker.kicks == 2
+
+
+async def test_the_group_files_fresh_answers_of_this_service_and_wakes_their_run() -> None:
+    class Control:
+        def __init__(self) -> None:
+            self.items: list[dict[str, Any]] = []
+
+        def put_item(self, **kw: Any) -> dict[str, Any]:
+            self.items.append(kw["Item"])
+            return {}
+
+    control, answers = Control(), SandboxAnswers()
+    mailbox = SandboxMailbox(control, "control", answers)
+    waiting = answers.expect("job.1.1.val-0")
+    stale = completed("job.1.1.gen-0").model_copy(update={"completed_at": datetime(2020, 1, 1, tzinfo=UTC)})
+    envelope: Any = None
+    await mailbox.on_completed(envelope, stale)
+    await mailbox.on_completed(envelope, completed("job.1.1.val-0", requester="hints"))
+    assert control.items == []
+    await mailbox.on_completed(envelope, completed("job.1.1.val-0"))
+    assert [i["pk"]["S"] for i in control.items] == ["SANDBOXRUN#job.1.1.val-0"]
+    assert waiting.done() and waiting.result()["compile_message"] == "nope"
+
+
+async def test_one_claim_loop_works_on_up_to_n_jobs_and_claims_at_once_when_kicked() -> None:
+    from algoitny_problems.generation.service_layer.jobs import GenerationSettings
+    from algoitny_problems.generation.service_layer.worker import GenerationWorker
+
+    class Worker(GenerationWorker):
+        def __init__(self) -> None:
+            none: Any = None
+            super().__init__(none, none, none, none, none, none, none, GenerationSettings(poll_interval_s=60))
+            self.pending: list[str] = []
+            self.claims = 0
+            self.busy = 0
+            self.most = 0
+            self.release = asyncio.Event()
+
+        async def claim(self) -> Any:
+            self.claims += 1
+            return SimpleNamespace(job_id=self.pending.pop()) if self.pending else None
+
+        async def process(self, job: Any) -> None:
+            self.busy += 1
+            self.most = max(self.most, self.busy)
+            await self.release.wait()
+            self.busy -= 1
+
+    w = Worker()
+    w.pending = ["a", "b", "c"]
+    loop = asyncio.create_task(w.run_forever(concurrency=2))
+    await asyncio.sleep(0.05)
+    assert w.busy == 2 and w.claims == 2  # every slot busy: no sweeping meanwhile
+    w.release.set()
+    await asyncio.sleep(0.05)
+    assert w.processed == 3 and w.most == 2
+    claims = w.claims
+    w.release.clear()
+    w.pending = ["d"]
+    w.kick()  # a created job's event: claimed now, not after the 60 s sweep
+    await asyncio.sleep(0.05)
+    assert w.claims > claims and w.busy == 1
+    loop.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await loop

@@ -119,21 +119,43 @@ class GenerationWorker:
         self._kicked.set()
 
     async def run_forever(self, concurrency: int = 1) -> None:
-        """``concurrency`` jobs at once: while a job waits for the sandbox, its worker costs nothing."""
-        await asyncio.gather(*(self._loop() for _ in range(max(1, concurrency))))
+        """Claim and work on up to ``concurrency`` jobs at once (a job waiting for the sandbox costs
+        nothing). One claim loop per process: it looks for jobs when kicked by an event, or every
+        ``poll_interval_s`` while a slot is free, never while every slot is busy."""
+        slots = asyncio.Semaphore(max(1, concurrency))
+        working: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                await slots.acquire()
+                self._kicked.clear()
+                try:
+                    job = await self.claim()
+                except Exception:
+                    log.exception("claiming a generation job failed; retrying later")
+                    job = None
+                if job is None:
+                    slots.release()
+                    # Until the next job event, or the sweep that catches jobs whose worker died.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._kicked.wait(), self._s.poll_interval_s * random.uniform(0.7, 1.3))
+                    continue
+                task = asyncio.create_task(self._work(job, slots), name=f"generation-job-{job.job_id}")
+                working.add(task)
+                task.add_done_callback(working.discard)
+        finally:
+            for task in working:
+                task.cancel()
+            await asyncio.gather(*working, return_exceptions=True)
 
-    async def _loop(self) -> None:
-        while True:
-            self._kicked.clear()
-            try:
-                worked = await self.run_once()
-            except Exception:
-                log.exception("generation worker pass failed; retrying later")
-                worked = False
-            if not worked:
-                # Until the next job event, or the sweep that catches jobs whose worker died.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._kicked.wait(), self._s.poll_interval_s * random.uniform(0.7, 1.3))
+    async def _work(self, job: GenerationJob, slots: asyncio.Semaphore) -> None:
+        try:
+            await self.process(job)
+            self.processed += 1
+        except Exception:
+            log.exception("job %s: processing failed; its lease will expire", job.job_id)
+        finally:
+            slots.release()
+            self.kick()  # a free slot: another pending job may be waiting
 
     async def run_once(self) -> bool:
         """Claim and process one job; False when there was nothing to claim."""
