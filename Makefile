@@ -7,7 +7,7 @@ SHELL := /bin/bash
 PYTHON_BIN ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
-PACKAGES := shared $(wildcard services/*) clients/events clients/analytics
+PACKAGES := shared $(wildcard services/*) clients/events clients/analytics tools
 STAMP := $(VENV)/.installed
 
 lock:
@@ -103,10 +103,10 @@ run: install web
 	@bash deploy/local/run.sh
 
 up: infra-up
-	@ALGOITNY_ENVIRONMENT=$${ALGOITNY_ENVIRONMENT:-local} $(PY) deploy/local/devstack.py up
+	@ALGOITNY_ENVIRONMENT=$${ALGOITNY_ENVIRONMENT:-local} $(PY) -m algoitny_devtools.platform up
 
 down:
-	@test ! -x $(PY) || ALGOITNY_ENVIRONMENT=$${ALGOITNY_ENVIRONMENT:-local} $(PY) deploy/local/devstack.py down
+	@test ! -x $(PY) || ALGOITNY_ENVIRONMENT=$${ALGOITNY_ENVIRONMENT:-local} $(PY) -m algoitny_devtools.platform down
 	@bash deploy/local/legacy.sh down
 	@bash deploy/local/infra.sh down
 
@@ -118,7 +118,7 @@ legacy: infra-up
 	@export ALGOITNY_ENVIRONMENT=$${ALGOITNY_ENVIRONMENT:-local}; \
 	  $(PY) -m algoitny_migration seed-legacy --scale small --if-empty && \
 	  $(PY) -m algoitny_migration connector register && \
-	  $(PY) deploy/local/devstack.py importers && \
+	  $(PY) -m algoitny_devtools.platform importers && \
 	  echo "status: $(PY) -m algoitny_migration status    verify: $(PY) -m algoitny_migration verify"
 
 legacy-status: $(STAMP)
@@ -135,7 +135,7 @@ lint: $(STAMP) k8s-check infra-check
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy shared/algoitny_shared $(filter-out %.egg-info,$(wildcard services/*/algoitny_*)) \
-	  clients/events/algoitny_events clients/analytics/algoitny_analytics
+	  clients/events/algoitny_events clients/analytics/algoitny_analytics tools/algoitny_devtools
 
 # Kubernetes (deploy/k8s): the kustomize base is generated from the code's definitions (make k8s);
 # k8s-check renders base and overlays with kustomize (a kustomize or kubectl binary, else the one

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,9 +11,6 @@ import pytest
 os.environ.setdefault("ALGOITNY_ENVIRONMENT", "test")
 
 ROOT = Path(__file__).resolve().parent
-for extra in (ROOT / "tests", ROOT / "deploy" / "local"):
-    if str(extra) not in sys.path:
-        sys.path.insert(0, str(extra))
 
 pytest_plugins = ["support.fixtures", "support.legacy_cdc"]
 

@@ -19,14 +19,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "bench"))
 
 from benchkit import percentile, private_moto, write_result  # noqa: E402
 

@@ -13,7 +13,6 @@ import os
 import random
 import socket
 import statistics
-import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,12 +21,10 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
-for _extra in (REPO / "deploy" / "local", REPO / "bench", REPO / "tests"):
-    if str(_extra) not in sys.path:
-        sys.path.insert(0, str(_extra))
 
-from devstack import Platform, prepare  # noqa: E402
 from support.moto_process import private_moto as moto_process  # noqa: E402
+
+from algoitny_devtools.platform import Platform, prepare  # noqa: E402
 
 BENCH_TOKEN = "bench-operator-token"
 

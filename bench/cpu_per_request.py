@@ -18,13 +18,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "bench"))
 
 from benchkit import BENCH_TOKEN, private_moto, running_platform, write_result  # noqa: E402
 from load.run import ENV, SERVICES  # noqa: E402

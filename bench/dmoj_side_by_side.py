@@ -26,7 +26,6 @@ import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "bench"))
 
 from benchkit import write_result  # noqa: E402
 

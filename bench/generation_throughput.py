@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import random
-import sys
 import time
 import uuid
 from datetime import datetime
@@ -27,9 +26,8 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "deploy" / "local"))
 
-from devstack import Platform, prepare  # noqa: E402
+from algoitny_devtools.platform import Platform, prepare  # noqa: E402
 
 SERVICES = ["gateway", "accounts", "problems", "problems-generation", "ratelimit", "search-indexer", "executions"]
 TOKEN = "bench-operator-token"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -23,8 +22,6 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "bench"))
-sys.path.insert(0, str(REPO / "tests"))
 
 from benchkit import Platform, free_base_port, prepare, summary, write_result  # noqa: E402
 from support.fake_executions import FakeExecutions, execution_doc, serve_executions  # noqa: E402

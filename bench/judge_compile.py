@@ -23,13 +23,11 @@ import os
 import resource
 import shutil
 import statistics
-import sys
 import time
 import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "bench"))
 
 from benchkit import write_result  # noqa: E402
 from submit_to_verdict import CODE, fresh  # noqa: E402

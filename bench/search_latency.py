@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import os
 import random
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -32,8 +31,6 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "bench"))
-sys.path.insert(0, str(REPO / "tests"))
 
 from benchkit import running_platform, summary, write_result  # noqa: E402
 from support.search_corpus import CURATED, JUDGEMENTS, envelope_of  # noqa: E402

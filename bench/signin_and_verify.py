@@ -17,7 +17,6 @@ stack (moto, Kafka), registers a user, then times:
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -26,7 +25,6 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "bench"))
 
 from benchkit import percentile, running_platform, write_result  # noqa: E402
 

@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import random
 import statistics
-import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -30,8 +29,6 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(0, str(REPO / "bench"))
 
 from benchkit import percentile, write_result  # noqa: E402
 from support.stats_tools import ExecutionFeed, StatsProcess, private_moto, settings_in  # noqa: E402

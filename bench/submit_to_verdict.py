@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import random
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -39,7 +38,6 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "bench"))
 
 from benchkit import percentile, private_moto, running_platform, summary, write_result  # noqa: E402
 

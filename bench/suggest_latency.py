@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -27,8 +26,6 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "bench"))
-sys.path.insert(0, str(REPO / "tests"))
 
 from benchkit import running_platform, summary, write_result  # noqa: E402
 from search_latency import SERVICES, load  # noqa: E402

@@ -26,8 +26,6 @@ import httpx
 from playwright.sync_api import Browser, sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "bench"))
-sys.path.insert(0, str(REPO / "tests"))
 
 from benchkit import BENCH_TOKEN, running_platform, summary, write_result  # noqa: E402
 

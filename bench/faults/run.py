@@ -16,8 +16,6 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-for extra in (REPO / "bench", REPO / "tests"):
-    sys.path.insert(0, str(extra))
 
 from benchkit import write_result  # noqa: E402
 

@@ -20,8 +20,6 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "bench"))
-sys.path.insert(0, str(REPO / "tests"))
 
 from benchkit import BENCH_TOKEN, RESULTS, private_moto, running_platform, write_result  # noqa: E402
 from support.google_keys import FakeGoogle, serve_jwks  # noqa: E402

@@ -29,8 +29,6 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(0, str(REPO / "bench"))
 
 from benchkit import summary, write_result  # noqa: E402
 from support.legacy_cdc import (  # noqa: E402

@@ -4,12 +4,9 @@ freeze, the quiet window, the capture marker, unfreezing, and the legacy side of
     .venv/bin/python bench/migration/cutover_legacy_side.py
 """
 
-import sys
 import time
 import uuid
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
 from support.legacy_cdc import create_database, drop_database
 
 from algoitny_migration.adapters.legacy_control import LegacyControl

@@ -16,4 +16,4 @@ cleanup() {
   [[ -n "$started" ]] && bash deploy/local/infra.sh stop $started
 }
 trap cleanup EXIT INT TERM
-"$PY" deploy/local/devstack.py run
+"$PY" -m algoitny_devtools.platform run

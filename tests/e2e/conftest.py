@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from devstack import Platform, prepare  # deploy/local/devstack.py
 from support.e2e_config import (
     ADMIN_EMAIL,
     ADMIN_TOKEN,
@@ -23,6 +22,8 @@ from support.e2e_config import (
 from support.google_keys import FakeGoogle, serve_jwks
 from support.otlp_collector import Collector, serve_collector
 from support.problem_pages import serve_problem_pages
+
+from algoitny_devtools.platform import Platform, prepare
 
 E2E_SERVICES = [
     "gateway",

@@ -16,10 +16,11 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from devstack import Platform
 from support.e2e_config import LINKED_ADMIN_EMAIL, MAX_FAILURES_PER_ACCOUNT
 from support.google_keys import FakeGoogle
 from support.polling import eventually
+
+from algoitny_devtools.platform import Platform
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "correct horse battery"

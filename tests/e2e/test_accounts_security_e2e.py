@@ -19,13 +19,13 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from devstack import Platform
 from support.e2e_config import ADMIN_EMAIL, MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS
 from support.google_keys import FakeGoogle
 from support.kafka_tools import read_topic
 from support.polling import eventually
 
 from algoitny_accounts.settings import AccountsSettings
+from algoitny_devtools.platform import Platform
 from algoitny_shared import tokens
 from algoitny_shared.dynamo import dynamodb
 from algoitny_shared.identity import IDENTITY_HEADER, Identity, IdentitySigner

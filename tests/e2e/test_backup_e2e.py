@@ -15,10 +15,10 @@ from typing import Any
 
 import httpx
 import pytest
-from devstack import REPO, Platform
 from support.polling import eventually
 
 from algoitny_accounts.settings import AccountsSettings
+from algoitny_devtools.platform import REPO, Platform
 from algoitny_shared import tokens
 from algoitny_shared.buckets import TEST_CASE_PAYLOADS
 from algoitny_shared.dynamo import dynamodb, s3

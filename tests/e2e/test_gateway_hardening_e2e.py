@@ -20,9 +20,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from devstack import Platform
 
 from algoitny_accounts.settings import AccountsSettings
+from algoitny_devtools.platform import Platform
 from algoitny_shared import tokens
 
 pytestmark = pytest.mark.e2e

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from devstack import Platform
 from support.generation_tools import (
     AB_GENERATOR,
     AB_SOLUTION_PY,
@@ -26,6 +25,8 @@ from support.generation_tools import (
     make_problem,
     wait_job,
 )
+
+from algoitny_devtools.platform import Platform
 
 pytestmark = pytest.mark.e2e
 

@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-from devstack import Platform
 from support.e2e_config import REGISTRAR_PLAN
 from support.fake_gemini import FakeGemini, Step, answer, serve_gemini
 from support.generation_tools import (
@@ -36,6 +35,7 @@ from support.generation_tools import (
 )
 
 from algoitny_accounts.settings import AccountsSettings
+from algoitny_devtools.platform import Platform
 from algoitny_shared import tokens
 
 pytestmark = pytest.mark.e2e

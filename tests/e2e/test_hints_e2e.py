@@ -13,12 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
-from devstack import Platform
 from support.fake_executions import FakeExecutions, execution_doc, serve_executions
 from support.kafka_tools import read_topic
 from support.polling import eventually
 
 from algoitny_accounts.settings import AccountsSettings
+from algoitny_devtools.platform import Platform
 from algoitny_shared import tokens
 from algoitny_shared.events import EventEnvelope
 from algoitny_shared.settings import ServiceSettings

@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-from devstack import Platform
 from support.legacy_content_tools import Importers, case_row, problem_row, run_row, running_importers, send
 from support.polling import eventually
 
+from algoitny_devtools.platform import Platform
 from algoitny_shared.legacy.identity import legacy_execution_id
 
 pytestmark = [pytest.mark.e2e, pytest.mark.injects_legacy_rows]

@@ -22,9 +22,10 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from devstack import SERVICES, Platform
 from support.legacy_cdc import ConnectWorker, create_database, drop_database, free_port
 from support.polling import eventually
+
+from algoitny_devtools.platform import SERVICES, Platform
 
 # The platform, a Connect worker and the import of ~2,000 legacy rows on a shared 2-core machine.
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]

@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from devstack import Platform
 from support.kafka_tools import produce, read_topic
 from support.polling import eventually, metric_value
 
+from algoitny_devtools.platform import Platform
 from algoitny_shared.dynamo import dynamodb, from_item
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import ProblemCreated

@@ -17,11 +17,11 @@ from typing import Any
 
 import httpx
 import pytest
-from devstack import Platform
 from support.generation_tools import AB_GENERATOR, AB_SOLUTION_PY, wait_job
 from support.polling import eventually
 
 from algoitny_accounts.settings import AccountsSettings
+from algoitny_devtools.platform import Platform
 from algoitny_shared import tokens
 from algoitny_shared.buckets import SANDBOX_IO
 from algoitny_shared.dynamo import s3

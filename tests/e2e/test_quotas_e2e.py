@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from devstack import Platform
 from support.kafka_tools import read_topic
 
 from algoitny_accounts.settings import AccountsSettings
+from algoitny_devtools.platform import Platform
 from algoitny_shared import tokens
 from algoitny_shared.events import EventEnvelope
 from algoitny_shared.settings import ServiceSettings

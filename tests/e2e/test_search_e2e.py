@@ -13,8 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
-from devstack import REPO, Platform
 from support.polling import eventually, metric_value
+
+from algoitny_devtools.platform import REPO, Platform
 
 pytestmark = pytest.mark.e2e
 API = "/api/v1/problems"

@@ -22,9 +22,10 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
-from devstack import Platform
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from support.polling import eventually
+
+from algoitny_devtools.platform import Platform
 
 pytestmark = pytest.mark.e2e
 

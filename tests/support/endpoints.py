@@ -1,7 +1,8 @@
 """Where the real Kafka, OpenSearch and DynamoDB/S3 endpoints are for this test run.
 
 With a Docker engine, testcontainers starts them; without one (as on our machines)
-the tests use the local stack that ``make test`` started (deploy/local/infra.sh).
+the tests use the local stack that ``make test`` started (deploy/local/infra.sh, on the ports of
+the dev stack's registry, algoitny_devtools).
 """
 
 from __future__ import annotations
@@ -57,10 +58,13 @@ def _http_ok(url: str) -> bool:
 
 
 def local_stack() -> Endpoints:
+    from algoitny_devtools.registry import Config
+
+    ports = Config.from_env()  # the dev stack's ports (KAFKA_PORT, OPENSEARCH_PORT, MOTO_PORT)
     endpoints = Endpoints(
-        kafka_bootstrap=os.environ.get("ALGOITNY_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-        opensearch_url=os.environ.get("ALGOITNY_OPENSEARCH_URL", "http://127.0.0.1:9200"),
-        aws_endpoint_url=os.environ.get("ALGOITNY_AWS_ENDPOINT_URL", "http://127.0.0.1:5005"),
+        kafka_bootstrap=os.environ.get("ALGOITNY_KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{ports.kafka_port}"),
+        opensearch_url=os.environ.get("ALGOITNY_OPENSEARCH_URL", f"http://127.0.0.1:{ports.opensearch_port}"),
+        aws_endpoint_url=os.environ.get("ALGOITNY_AWS_ENDPOINT_URL", f"http://127.0.0.1:{ports.moto_port}"),
         source="local stack",
     )
     down = [

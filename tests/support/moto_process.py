@@ -1,4 +1,5 @@
-"""A moto server of the repository's own (deploy/local/moto_server.py) on a free loopback port.
+"""A moto server of the repository's own (deploy/local/moto_server.py) on a free loopback port,
+started from the dev stack's registry (algoitny_devtools) like the shared one.
 
 Heavy tests and benchmarks run on it so that they neither slow down nor depend on the shared
 one, and always run the repository's version of the wrapper.
@@ -7,50 +8,26 @@ one, and always run the repository's version of the wrapper.
 from __future__ import annotations
 
 import contextlib
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from algoitny_devtools.launcher import private_config, running_part
+from algoitny_devtools.registry import free_port
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["REPO", "free_port", "private_moto"]
 
 
 @contextlib.contextmanager
 def private_moto() -> Iterator[str]:
     """The repository's moto server on a port of its own: heavy tests neither slow down nor depend on
     the shared one (and always run the repository's version of the wrapper)."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, str(REPO / "deploy" / "local" / "moto_server.py"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+    state = Path(tempfile.mkdtemp(prefix="algoitny-moto-"))
+    cfg = private_config(state, moto_port=free_port(), timeout_s=30.0)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("private moto did not start") from None
-                time.sleep(0.2)
-        yield url
+        with running_part("moto", cfg):
+            yield f"http://127.0.0.1:{cfg.moto_port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        shutil.rmtree(state, ignore_errors=True)

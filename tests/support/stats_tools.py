@@ -16,6 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mirakuru import HTTPExecutor, SimpleExecutor
+from mirakuru.exceptions import ProcessExitedWithError, TimeoutExpired
+
+from algoitny_devtools.registry import SERVICES
 from support.moto_process import free_port, private_moto  # noqa: F401  (the stats tests and benchmark use both)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,44 +28,51 @@ LANGUAGES = ("python3", "cpp17", "java17")
 
 
 class StatsProcess:
-    """``python -m algoitny_stats`` as a child process (killed and restarted by the tests)."""
+    """``python -m algoitny_stats`` (the registry's stats service) as a child process started
+    through mirakuru, on a free port; killed and restarted by the tests."""
 
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
         self.port = free_port()
         self.env = {**os.environ, **env, "ALGOITNY_PORT": str(self.port), "PYTHONUNBUFFERED": "1"}
         self.log_path = log_path
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.executor: HTTPExecutor | None = None
         self.url = f"http://127.0.0.1:{self.port}"
 
+    @property
+    def proc(self) -> subprocess.Popen[str] | None:
+        return self.executor.process if self.executor is not None else None
+
     def start(self) -> None:
+        """Start the process (``wait_ready`` waits for its readiness)."""
+        service = next(s for s in SERVICES if s.name == "stats")
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "algoitny_stats"],
-                env=self.env,
+            self.executor = HTTPExecutor(
+                [sys.executable, "-m", service.module],
+                url=self.url + service.readiness_path,
+                status=200,
+                method="GET",
+                cwd=str(REPO),
+                envvars=self.env,
+                stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd=REPO,
+                timeout=60,
             )
+            SimpleExecutor.start(self.executor)  # not waiting here: the tests wait with wait_ready
 
     def wait_ready(self, timeout_s: float = 60) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            assert self.proc is not None and self.proc.poll() is None, f"stats exited; see {self.log_path}"
-            try:
-                with urllib.request.urlopen(self.url + "/readyz", timeout=1) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError("stats not ready")
+        assert self.executor is not None
+        self.executor._timeout = timeout_s
+        self.executor._set_timeout()
+        try:
+            self.executor.wait_for(self.executor.check_subprocess)
+        except (TimeoutExpired, ProcessExitedWithError):
+            raise TimeoutError(f"stats not ready; see {self.log_path}") from None
 
     def kill(self, sig: int = 9) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=30)
-        self.proc = None
+        if self.executor is not None and self.executor.running():
+            self.executor.kill(sig=sig)
+        self.executor = None
 
     def metrics(self) -> str:
         with urllib.request.urlopen(self.url + "/metrics", timeout=5) as resp:

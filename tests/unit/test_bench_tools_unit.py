@@ -3,17 +3,11 @@ replay's call capture and retargeting, the fault checks' registry (no services, 
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-if str(BENCH) not in sys.path:
-    sys.path.insert(0, str(BENCH))
-
-from benchkit import percentile, summary  # noqa: E402
-from faults.checks import CHECKS, CheckContext, CheckResult, check, run_checks  # noqa: E402
-from load import bare, cost  # noqa: E402
+from benchkit import percentile, summary
+from faults.checks import CHECKS, CheckContext, CheckResult, check, run_checks
+from load import bare, cost
 
 
 def test_nearest_rank_percentiles() -> None:

@@ -1,7 +1,7 @@
 """`make down` from another terminal stops what `make run` started (issue 23, item 12).
 
-``devstack.py run`` is started with stand-in services (a tiny HTTP server per service, so no
-infrastructure is needed); ``devstack.py down``, run as a separate process like ``make down``
+``python -m algoitny_devtools.platform run`` is started with stand-in services (a tiny HTTP server
+per service, so no infrastructure is needed); its ``down``, run as a separate process like ``make down``
 would, must stop every one of them, by the PIDs ``run`` recorded, and the ``run`` process too.
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-DEVSTACK = REPO / "deploy" / "local" / "devstack.py"
+DEVSTACK = ["-m", "algoitny_devtools.platform"]
 
 STUB = textwrap.dedent(
     """\
@@ -64,7 +64,7 @@ def _free_block() -> int:
         base = random.randrange(21000, 29000, 10)
         with contextlib.ExitStack() as stack:
             try:
-                for offset in range(9):  # every service of devstack.SERVICES
+                for offset in range(9):  # every service of the registry (algoitny_devtools.registry.SERVICES)
                     sock = stack.enter_context(socket.socket())
                     sock.bind(("127.0.0.1", base + offset))
             except OSError:
@@ -113,7 +113,7 @@ def test_down_from_another_terminal_stops_the_services_run_started(
 ) -> None:
     env, pids = stand_ins
     run = subprocess.Popen(
-        [sys.executable, str(DEVSTACK), "run"],
+        [sys.executable, *DEVSTACK, "run"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -127,11 +127,9 @@ def test_down_from_another_terminal_stops_the_services_run_started(
             if "Press Ctrl-C to stop" in line or time.monotonic() > deadline:
                 break
         services = [int(p.suffix[1:]) for p in pids.iterdir()]
-        assert len(services) == 9 and all(_alive(p) for p in services)  # devstack.SERVICES
+        assert len(services) == 9 and all(_alive(p) for p in services)  # the registry's services
 
-        down = subprocess.run(
-            [sys.executable, str(DEVSTACK), "down"], env=env, capture_output=True, text=True, timeout=60
-        )
+        down = subprocess.run([sys.executable, *DEVSTACK, "down"], env=env, capture_output=True, text=True, timeout=60)
         assert down.returncode == 0, down.stdout + down.stderr
         assert run.wait(timeout=30) == 0
         assert [p for p in services if _alive(p)] == [], down.stdout
@@ -151,9 +149,7 @@ def test_down_leaves_a_process_that_took_a_recorded_pid_alone(
         run_dir = Path(env["ALGOITNY_LOCAL_DIR"]) / "run"
         run_dir.mkdir(parents=True)
         (run_dir / f"services.{env['ALGOITNY_NAMESPACE']}.json").write_text(f'{{"gateway": {bystander.pid}}}')
-        down = subprocess.run(
-            [sys.executable, str(DEVSTACK), "down"], env=env, capture_output=True, text=True, timeout=60
-        )
+        down = subprocess.run([sys.executable, *DEVSTACK, "down"], env=env, capture_output=True, text=True, timeout=60)
         assert down.returncode == 0, down.stderr
         assert bystander.poll() is None
     finally:

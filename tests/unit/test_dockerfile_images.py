@@ -8,16 +8,15 @@ judge's registry at the paths the registry names.
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
+
+from support.scripts import load_script
 
 from algoitny_executions.domain.languages import LANGUAGES
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "deploy" / "Dockerfile"
-sys.path.insert(0, str(REPO / "deploy" / "k8s"))
-
-import manifests  # noqa: E402
+manifests = load_script("deploy/k8s/manifests.py")
 
 # Which Debian package provides each toolchain path the registry names (bookworm). A new language
 # (or a moved binary) fails below until it is mapped here and installed in the judge stage.

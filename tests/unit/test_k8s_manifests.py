@@ -16,21 +16,19 @@ from __future__ import annotations
 import copy
 import importlib
 import inspect
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.scripts import load_script
 
 from algoitny_shared import kafka
 from algoitny_shared.settings import SECRET_MARK, ServiceSettings, env_var_names
 from algoitny_shared.topics import CONSUMER_GROUPS
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "deploy" / "k8s"))
-
-import check  # noqa: E402
-import manifests  # noqa: E402
+manifests = load_script("deploy/k8s/manifests.py")
+check = load_script("deploy/k8s/check.py")
 
 
 def settings_class(service: str) -> type[ServiceSettings]:

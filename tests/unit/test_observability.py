@@ -11,17 +11,15 @@ from __future__ import annotations
 import importlib
 import json
 import re
-import sys
 from pathlib import Path
 
 import yaml
 from prometheus_client import REGISTRY
+from support.scripts import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 OBS = REPO / "deploy" / "observability"
-sys.path.insert(0, str(OBS))
-
-import dashboards  # noqa: E402
+dashboards = load_script("deploy/observability/dashboards.py")
 
 METRIC = re.compile(r"\balgoitny_[a-z0-9_]+")
 SUFFIXES = {

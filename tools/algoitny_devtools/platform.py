@@ -2,12 +2,13 @@
 
 Used by ``make run`` (foreground, Ctrl-C stops everything) and by the end-to-end tests
 (which start their own copy in a private namespace, on their own ports, and may kill
-and restart single services).
+and restart single services). The services are the registry's (``algoitny_devtools.registry``),
+each process is started through mirakuru.
 
-    python deploy/local/devstack.py run     # provision, seed demo data, start all, wait for Ctrl-C
-    python deploy/local/devstack.py up      # the same, in the background (pid file)
-    python deploy/local/devstack.py down    # stop what ``run``, ``up`` or ``importers`` started (recorded PIDs)
-    python deploy/local/devstack.py importers   # the legacy importers of the services that have one
+    python -m algoitny_devtools.platform run     # provision, seed demo data, start all, wait for Ctrl-C
+    python -m algoitny_devtools.platform up      # the same, in the background (pid file)
+    python -m algoitny_devtools.platform down    # stop what ``run``, ``up`` or ``importers`` started (recorded PIDs)
+    python -m algoitny_devtools.platform importers   # the legacy importers of the services that have one
 
 ``REPLICAS=2`` (``make run REPLICAS=2``) starts two processes of every service; the gateway and the
 services that call others spread requests over them (``algoitny_shared.upstream``).
@@ -29,32 +30,18 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from mirakuru import SimpleExecutor
+
+from algoitny_devtools.launcher import detach
+from algoitny_devtools.registry import SERVICES, ServiceDef
 
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_DIR = Path(os.environ.get("ALGOITNY_LOCAL_DIR", REPO / ".local"))
 PYTHON = os.environ.get("ALGOITNY_PYTHON", sys.executable)
 
 
-@dataclass(frozen=True)
-class ServiceDef:
-    name: str
-    module: str
-    port_offset: int
-
-
-# Port = base port + offset; the gateway is the base port (8000 by default).
-SERVICES: tuple[ServiceDef, ...] = (
-    ServiceDef("gateway", "algoitny_gateway", 0),
-    ServiceDef("accounts", "algoitny_accounts", 1),
-    ServiceDef("problems", "algoitny_problems", 2),
-    ServiceDef("executions", "algoitny_executions", 3),
-    ServiceDef("ratelimit", "algoitny_ratelimit", 4),
-    ServiceDef("search-indexer", "algoitny_search_indexer", 5),
-    ServiceDef("hints", "algoitny_hints", 6),
-    ServiceDef("stats", "algoitny_stats", 7),
-    # The problems service's test-case generation process (health and metrics only on its port).
-    ServiceDef("problems-generation", "algoitny_problems.generation", 8),
-)
 GATEWAY_UPSTREAMS = {
     "problems": "PROBLEMS",
     "search-indexer": "SEARCH",
@@ -88,6 +75,7 @@ class Platform:
     env: dict[str, str] = field(default_factory=dict)
     log_dir: Path = LOCAL_DIR / "logs"
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    executors: dict[str, SimpleExecutor] = field(default_factory=dict)
     # Processes per service: the first on the service's port, the others on free ports (``name@port``);
     # the gateway and the services that call others get every replica's URL (comma-separated).
     replicas: int = 1
@@ -152,16 +140,7 @@ class Platform:
             name = f"{name}@{replica_port}"
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{self.namespace}-{name}.log", "ab")  # noqa: SIM115 - owned by the child
-        proc = subprocess.Popen(
-            [PYTHON, "-m", svc.module],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd=REPO,
-        )
-        log.close()
-        self.procs[name] = proc
+        proc = self._spawn(name, [PYTHON, "-m", svc.module], env, log)
         return proc
 
     def start_importer(self, name: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes] | None:
@@ -177,17 +156,21 @@ class Platform:
         label = f"{name}{IMPORTER_SUFFIX}"
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{self.namespace}-{label}.log", "ab")  # noqa: SIM115 - owned by the child
-        proc = subprocess.Popen(
-            [PYTHON, "-m", module, "run"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd=REPO,
+        return self._spawn(label, [PYTHON, "-m", module, "run"], env, log)
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str], log: Any) -> subprocess.Popen[bytes]:
+        """One process through mirakuru (a session of its own, marked so that leftovers are found)."""
+        executor = SimpleExecutor(
+            argv, cwd=str(REPO), envvars=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
         )
-        log.close()
-        self.procs[label] = proc
-        return proc
+        try:
+            executor.start()
+        finally:
+            log.close()
+        assert executor.process is not None
+        self.executors[name] = executor
+        self.procs[name] = executor.process
+        return executor.process
 
     def start_importers(self, extra_env: dict[str, str] | None = None) -> list[str]:
         return [s.name for s in SERVICES if self.start_importer(s.name, extra_env) is not None]
@@ -320,7 +303,7 @@ def _is_ours(name: str, pid: int) -> bool:
     except OSError:
         return False
     if name == SUPERVISOR:
-        return any(a.endswith(b"devstack.py") for a in argv)
+        return b"algoitny_devtools.platform" in argv
     base = name.split("@", 1)[0]
     if base.endswith(IMPORTER_SUFFIX):
         svc = next((s for s in SERVICES if s.name == base.removesuffix(IMPORTER_SUFFIX)), None)
@@ -384,6 +367,7 @@ def main() -> None:
             stop_recorded(ipf)  # a second `make legacy` restarts them
         started = platform.start_importers()
         record(ipf, platform.procs, supervisor=None)
+        detach(platform.executors.values())  # they run on after this command
         print(f"[platform] legacy importers started: {', '.join(started) or 'none (no service has one yet)'}")
         return
 
@@ -433,7 +417,8 @@ def main() -> None:
         )
         if args.command == "up":
             record(pid_file, platform.procs, supervisor=None)
-            platform.procs.clear()  # leave them running
+            detach(platform.executors.values())  # leave them running
+            platform.procs.clear()
             return
         print("Press Ctrl-C to stop.", flush=True)
         while not stop:

@@ -1,0 +1,35 @@
+"""The dev stack's records (tools/algoitny_devtools): a recorded PID is the stack's only while the
+process carries the mirakuru mark the stack gave it, so a reused PID is never signalled."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from algoitny_devtools.launcher import Stack
+from algoitny_devtools.registry import GROUPS, PARTS, SERVICES, Config
+
+
+def test_the_registry_names_every_part_and_service_once() -> None:
+    assert GROUPS == {"infra": ("kafka", "opensearch", "moto"), "legacy": ("postgres", "connect")}
+    assert {spec.name for spec in PARTS.values()} == set(PARTS)
+    assert len({s.name for s in SERVICES}) == len(SERVICES) and len({s.port_offset for s in SERVICES}) == len(SERVICES)
+    assert PARTS["connect"].requires == ("kafka",) and not PARTS["connect"].stateful
+
+
+def test_a_recorded_pid_without_the_stack_mark_is_not_ours_and_is_not_stopped(tmp_path: Path) -> None:
+    stack = Stack(Config(local_dir=tmp_path, lib_dir=tmp_path))
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "run").mkdir()
+        (tmp_path / "run" / "moto.json").write_text(json.dumps({"pid": stranger.pid, "marker": "0:not-its-mark"}))
+        (tmp_path / "run" / "kafka.pid").write_text(str(stranger.pid))  # the shell launchers' record: cwd elsewhere
+        assert stack.ours("moto") is None and stack.ours("kafka") is None
+        assert stack.stop(["moto", "kafka"]) == []
+        assert stranger.poll() is None
+        assert not (tmp_path / "run" / "moto.json").exists()
+    finally:
+        stranger.kill()
+        stranger.wait()
