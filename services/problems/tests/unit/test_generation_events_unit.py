@@ -222,3 +222,35 @@ async def test_one_claim_loop_works_on_up_to_n_jobs_and_claims_at_once_when_kick
     loop.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await loop
+
+
+async def test_a_job_this_process_works_on_is_never_reclaimed_by_its_own_sweep() -> None:
+    from algoitny_problems.generation.domain.jobs import GenerationJob
+    from algoitny_problems.generation.service_layer.jobs import GenerationSettings
+    from algoitny_problems.generation.service_layer.worker import GenerationWorker
+
+    now = datetime.now(UTC)
+    late = GenerationJob(
+        job_id="J1", platform="p", problem_id="1", incarnation="i", status="running", generator_source="registrar",
+        counts={"small": 1}, total=1, seed=1, attempts=1, lease_holder="me", lease_expires_at=time.time() - 1,
+        created_at=now, updated_at=now,
+    )  # fmt: skip
+
+    class Jobs:
+        saved: list[GenerationJob] = []
+
+        async def query(self, index: str, name: str, status: str, **kw: Any) -> tuple[list[GenerationJob], bool]:
+            return ([late] if status == "running" else []), False
+
+        async def save(self, job: GenerationJob, **kw: Any) -> bool:
+            self.saved.append(job)
+            return True
+
+    none: Any = None
+    jobs: Any = Jobs()
+    w = GenerationWorker(jobs, none, none, none, none, none, none, GenerationSettings(), worker_id="me")
+    w._active.add("J1")  # its heartbeat is late, and the worker is alive: the lease is renewed, not retaken
+    assert await w.claim() is None and Jobs.saved == []
+    w._active.clear()  # a dead worker's job is taken over (a new attempt)
+    claimed = await w.claim()
+    assert claimed is not None and claimed.attempts == 2

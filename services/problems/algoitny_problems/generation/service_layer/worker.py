@@ -111,6 +111,7 @@ class GenerationWorker:
         self.worker_id = worker_id or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         self.processed = 0
         self._kicked = asyncio.Event()
+        self._active: set[str] = set()  # jobs this process works on
 
     # ------------------------------------------------------------------ the loop
 
@@ -148,12 +149,14 @@ class GenerationWorker:
             await asyncio.gather(*working, return_exceptions=True)
 
     async def _work(self, job: GenerationJob, slots: asyncio.Semaphore) -> None:
+        self._active.add(job.job_id)
         try:
             await self.process(job)
             self.processed += 1
         except Exception:
             log.exception("job %s: processing failed; its lease will expire", job.job_id)
         finally:
+            self._active.discard(job.job_id)
             slots.release()
             self.kick()  # a free slot: another pending job may be waiting
 
@@ -171,6 +174,8 @@ class GenerationWorker:
         running, _ = await self._jobs.query("StatusIndex", "status", "running", limit=25, oldest_first=True)
         now = time.time()
         for job in [*pending, *(j for j in running if not j.lease_live(now))]:
+            if job.job_id in self._active:
+                continue  # this process works on it (a late heartbeat): its lease is renewed, not retaken
             if job.attempts >= job.max_attempts:
                 reason = job.error or "the worker was lost"
                 failed = job.changed(
