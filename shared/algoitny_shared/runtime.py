@@ -57,24 +57,25 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
 @asynccontextmanager
 async def event_runtime(
     broker: Any,
-    relay: Any,
+    relay: Any | None,
     settings: ServiceSettings,
     *,
     tasks: dict[str, Callable[[], Awaitable[Any]]] | None = None,
 ) -> AsyncIterator[None]:
     """What every service with an outbox runs beside its HTTP app: the Kafka broker (producer
     and any consumers), the outbox relay (unless disabled) and further background tasks;
-    all stopped in reverse order when the app stops."""
+    all stopped in reverse order when the app stops. ``relay=None``: a service without an outbox."""
     background = BackgroundTasks()
     await broker.start()
-    if settings.outbox_relay_enabled:
+    if relay is not None and settings.outbox_relay_enabled:
         background.start("outbox-relay", relay.run)
     for name, factory in (tasks or {}).items():
         background.start(name, factory)
     try:
         yield
     finally:
-        relay.stop()
+        if relay is not None:
+            relay.stop()
         await background.stop()
         await broker.stop()
 

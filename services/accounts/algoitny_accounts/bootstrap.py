@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-from faststream.kafka import KafkaBroker
 
 from algoitny_accounts.adapters.google import GoogleVerifier
 from algoitny_accounts.adapters.plan_copies import PlanCopyRepository
@@ -17,23 +14,15 @@ from algoitny_accounts.service_layer.legacy_import import LEGACY_TABLES, LegacyU
 from algoitny_accounts.service_layer.plan_sync import PlanSync
 from algoitny_accounts.settings import AccountsSettings
 from algoitny_shared.cursor import CursorCodec
-from algoitny_shared.dynamo import dynamodb
-from algoitny_shared.inbox import Inbox
-from algoitny_shared.kafka import EventConsumer, EventPublisher, make_broker
+from algoitny_shared.kafka import EventConsumer
+from algoitny_shared.kit.composition import OutboxParts, outbox_parts
 from algoitny_shared.legacy.importer import LegacyConsumer, LegacyImportStore
-from algoitny_shared.outbox import Outbox, OutboxRelay
 from algoitny_shared.tables import ACCOUNTS_INBOX, ACCOUNTS_LEGACY, ACCOUNTS_OUTBOX
 from algoitny_shared.topics import ACCOUNTS_GROUP, RATELIMIT_EVENTS
-from algoitny_shared.uow import DynamoUnitOfWork
 
 
 @dataclass
-class Container:
-    settings: AccountsSettings
-    dynamodb: Any
-    broker: KafkaBroker
-    outbox: Outbox
-    relay: OutboxRelay
+class Container(OutboxParts[AccountsSettings]):
     users: UserRepository
     accounts: AccountUseCases
     plans: PlanCopyRepository
@@ -46,32 +35,18 @@ class Container:
 
 def build(settings: AccountsSettings | None = None, *, legacy_importer: bool | None = None) -> Container:
     """``legacy_importer``: register the legacy importer (default: ``settings.legacy_import_enabled``)."""
-    settings = settings or AccountsSettings()
-    client = dynamodb(settings)
-    broker = make_broker(settings)
-    outbox = Outbox(client, ACCOUNTS_OUTBOX, settings.namespace)
-    relay = OutboxRelay(
-        client, outbox, EventPublisher(broker, settings), settings.service_name, settings.outbox_poll_interval_s
-    )
+    kit = outbox_parts(settings or AccountsSettings(), ACCOUNTS_OUTBOX)
+    settings, client = kit.settings, kit.dynamodb
     users = UserRepository(client, settings.namespace)
     plans = PlanCopyRepository(client, settings.namespace)
     plan_sync = PlanSync(plans, users)
-    consumer = EventConsumer(
-        broker=broker,
-        settings=settings,
-        group=ACCOUNTS_GROUP,
-        topics=[RATELIMIT_EVENTS],
-        handlers=plan_sync.handlers(),
-        inbox=Inbox(client, ACCOUNTS_INBOX, settings.namespace),
-    )
-    if settings.consumers_enabled:
-        consumer.register()
+    consumer = kit.consume(ACCOUNTS_GROUP, [RATELIMIT_EVENTS], plan_sync.handlers(), inbox=ACCOUNTS_INBOX)
     accounts = AccountUseCases.wire(
         users,
         RefreshTokenStore(client, settings.namespace, settings.refresh_token_ttl_s),
         SignInAttempts(client, settings.namespace, settings.signin_window_s),
         GoogleVerifier(settings.google_jwks_url, settings.google_client_ids, settings.google_issuers),
-        lambda: DynamoUnitOfWork(client, outbox, settings.fault_points),
+        kit.uow,
         settings.signing_keys(),
         settings.access_token_ttl_s,
         settings.admin_emails,
@@ -81,29 +56,15 @@ def build(settings: AccountsSettings | None = None, *, legacy_importer: bool | N
     )
     plan_sync.leave_deleted_plan = accounts.writes.leave_deleted_plan
     legacy_store = LegacyImportStore(client, ACCOUNTS_LEGACY, settings.namespace)
-    legacy = LegacyUserImport(
-        users, legacy_store, lambda: DynamoUnitOfWork(client, outbox, settings.fault_points), accounts.writes.with_plan
-    )
-    legacy_consumer = LegacyConsumer(
-        broker,
-        settings,
-        legacy.importer(max_attempts=settings.consumer_max_attempts, backoff_s=settings.consumer_retry_backoff_s),
-        LEGACY_TABLES,
-    )
-    if settings.legacy_import_enabled if legacy_importer is None else legacy_importer:
-        legacy_consumer.register()
+    legacy = LegacyUserImport(users, legacy_store, kit.uow, accounts.writes.with_plan)
     return Container(
-        settings,
-        client,
-        broker,
-        outbox,
-        relay,
-        users,
-        accounts,
-        plans,
-        plan_sync,
-        consumer,
-        legacy_store,
-        legacy,
-        legacy_consumer,
+        **kit.fields(),
+        users=users,
+        accounts=accounts,
+        plans=plans,
+        plan_sync=plan_sync,
+        consumer=consumer,
+        legacy_store=legacy_store,
+        legacy=legacy,
+        legacy_consumer=kit.consume_legacy(legacy.importer, LEGACY_TABLES, enabled=legacy_importer),
     )

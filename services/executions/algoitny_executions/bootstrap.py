@@ -6,10 +6,8 @@ import logging
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
-from faststream.kafka import KafkaBroker
 
 from algoitny_executions.adapters.history_repository import HistoryRepository
 from algoitny_executions.adapters.upstreams import (
@@ -27,13 +25,12 @@ from algoitny_executions.service_layer.sandbox_runs import SandboxRunWorker
 from algoitny_executions.service_layer.worker import JudgeWorker
 from algoitny_executions.settings import ExecutionsSettings
 from algoitny_shared.cursor import CursorCodec
-from algoitny_shared.dynamo import dynamodb, s3
+from algoitny_shared.dynamo import s3
 from algoitny_shared.identity import IdentitySigner
-from algoitny_shared.kafka import EventConsumer, EventPublisher, make_broker
-from algoitny_shared.outbox import Outbox, OutboxRelay
+from algoitny_shared.kafka import EventConsumer
+from algoitny_shared.kit.composition import OutboxParts, outbox_parts
 from algoitny_shared.tables import EXECUTIONS_OUTBOX
 from algoitny_shared.topics import EXECUTION_JOBS, EXECUTIONS_GROUP, HINT_EVENTS, JUDGE_WORKER_GROUP
-from algoitny_shared.uow import DynamoUnitOfWork
 from algoitny_shared.upstream import upstream_client
 
 log = logging.getLogger(__name__)
@@ -76,12 +73,7 @@ class JudgeHolder:
 
 
 @dataclass
-class Container:
-    settings: ExecutionsSettings
-    dynamodb: Any
-    broker: KafkaBroker
-    outbox: Outbox
-    relay: OutboxRelay
+class Container(OutboxParts[ExecutionsSettings]):
     history: HistoryRepository
     executions: ExecutionService
     runs: RunService
@@ -116,24 +108,16 @@ def judge_config(settings: ExecutionsSettings) -> JudgeConfig | None:
 
 
 def build(settings: ExecutionsSettings | None = None) -> Container:
-    settings = settings or ExecutionsSettings()
-    client = dynamodb(settings)
-    broker = make_broker(settings)
-    outbox = Outbox(client, EXECUTIONS_OUTBOX, settings.namespace)
-    relay = OutboxRelay(
-        client, outbox, EventPublisher(broker, settings), settings.service_name, settings.outbox_poll_interval_s
-    )
+    kit = outbox_parts(settings or ExecutionsSettings(), EXECUTIONS_OUTBOX)
+    settings, uow = kit.settings, kit.uow
     signer = IdentitySigner(settings.internal_secret.get_secret_value())
     problems_http = upstream_client(settings.problems_url, name="problems", timeout=settings.upstream_timeout_s)
     accounts_http = upstream_client(
         settings.accounts_url, name="accounts", timeout=min(settings.upstream_timeout_s, 2.0)
     )
-    history = HistoryRepository(client, settings.namespace)
+    history = HistoryRepository(kit.dynamodb, settings.namespace)
     config = judge_config(settings)
     holder = JudgeHolder(config)
-
-    def uow() -> DynamoUnitOfWork:
-        return DynamoUnitOfWork(client, outbox, settings.fault_points)
 
     def languages() -> set[str]:
         return holder.languages
@@ -149,38 +133,28 @@ def build(settings: ExecutionsSettings | None = None) -> Container:
     # Sandbox runs for other services (test generators, reference solutions) share the jobs topic,
     # the judge workers and their slots: same limits and isolation as user code.
     sandbox_runs = SandboxRunWorker(s3(settings), settings.sandbox_bucket(), holder.get, uow)
-    consumer = EventConsumer(
-        broker=broker,
-        settings=settings,
-        group=JUDGE_WORKER_GROUP,
-        topics=[EXECUTION_JOBS],
-        handlers={**worker.handlers(), **sandbox_runs.handlers()},
+    # Registered only once the judge has started (join_workers), never when it refused.
+    consumer = kit.consume(
+        JUDGE_WORKER_GROUP,
+        [EXECUTION_JOBS],
+        {**worker.handlers(), **sandbox_runs.handlers()},
+        enabled=False,
         max_poll_records=1,  # one job at a time: judging takes seconds
         # A job may take longer than the default 5 min; a rebalance anyway never judges twice
         # (the worker's lease on the execution), this only makes it rare.
         max_poll_interval_ms=JOB_POLL_INTERVAL_MS,
     )
-    hint_consumer = EventConsumer(
-        broker=broker,
-        settings=settings,
-        group=EXECUTIONS_GROUP,
-        topics=[HINT_EVENTS],
-        handlers=HintAttacher(history).handlers(),
+    kit.consume(
+        EXECUTIONS_GROUP, [HINT_EVENTS], HintAttacher(history).handlers(), enabled=settings.attach_hints_enabled
     )
-    if settings.consumers_enabled and settings.attach_hints_enabled:
-        hint_consumer.register()
     return Container(
-        settings,
-        client,
-        broker,
-        outbox,
-        relay,
-        history,
-        executions,
-        RunService(holder.get, languages),
-        worker,
-        consumer,
-        holder,
-        [problems_http, accounts_http],
+        **kit.fields(),
+        history=history,
+        executions=executions,
+        runs=RunService(holder.get, languages),
+        worker=worker,
+        consumer=consumer,
+        judge=holder,
+        http_clients=[problems_http, accounts_http],
         worker_wanted=settings.worker_enabled and settings.consumers_enabled and config is not None,
     )

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from faststream.kafka import KafkaBroker
-
 from algoitny_problems.adapters.control import ControlRepository
 from algoitny_problems.adapters.import_jobs import ImportJobStore
 from algoitny_problems.adapters.page_fetcher import PageFetcher
@@ -25,26 +23,19 @@ from algoitny_problems.service_layer.test_sets import TestSetService
 from algoitny_problems.service_layer.use_cases import ProblemService
 from algoitny_problems.settings import ProblemsSettings
 from algoitny_shared.cursor import CursorCodec
-from algoitny_shared.dynamo import dynamodb, s3
+from algoitny_shared.dynamo import s3
 from algoitny_shared.identity import Identity, IdentitySigner
-from algoitny_shared.inbox import Inbox
-from algoitny_shared.kafka import EventConsumer, EventPublisher, make_broker
+from algoitny_shared.kafka import EventConsumer
+from algoitny_shared.kit.composition import OutboxParts, outbox_parts
 from algoitny_shared.llm import GeminiClient
-from algoitny_shared.outbox import Outbox, OutboxRelay
 from algoitny_shared.tables import PROBLEMS_INBOX, PROBLEMS_OUTBOX
 from algoitny_shared.topics import EXECUTION_EVENTS, PROBLEMS_GROUP
-from algoitny_shared.uow import DynamoUnitOfWork
 from algoitny_shared.upstream import upstream_client
 
 
 @dataclass
-class Container:
-    settings: ProblemsSettings
-    dynamodb: Any
+class Container(OutboxParts[ProblemsSettings]):
     s3: Any
-    broker: KafkaBroker
-    outbox: Outbox
-    relay: OutboxRelay
     repo: ProblemRepository
     store: TestCaseStore
     control: ControlRepository
@@ -59,14 +50,9 @@ class Container:
 
 
 def build(settings: ProblemsSettings | None = None) -> Container:
-    settings = settings or ProblemsSettings()
-    client = dynamodb(settings)
+    kit = outbox_parts(settings or ProblemsSettings(), PROBLEMS_OUTBOX)
+    settings, client, uow = kit.settings, kit.dynamodb, kit.uow
     blobs = s3(settings)
-    broker = make_broker(settings)
-    outbox = Outbox(client, PROBLEMS_OUTBOX, settings.namespace)
-    relay = OutboxRelay(
-        client, outbox, EventPublisher(broker, settings), settings.service_name, settings.outbox_poll_interval_s
-    )
     repo = ProblemRepository(client, settings.namespace)
     store = TestCaseStore(
         client,
@@ -78,9 +64,6 @@ def build(settings: ProblemsSettings | None = None) -> Container:
     )
     control = ControlRepository(client, repo.control)
     cursors = CursorCodec(settings.cursor_secret.get_secret_value())
-
-    def uow() -> DynamoUnitOfWork:
-        return DynamoUnitOfWork(client, outbox, settings.fault_points)
 
     jobs = GenerationJobRepository(client, settings.namespace)
     gc = GarbageCollector(repo, store, control, jobs, SandboxObjects(blobs, settings.sandbox_bucket()))
@@ -95,18 +78,9 @@ def build(settings: ProblemsSettings | None = None) -> Container:
         stale_upload_s=settings.test_set_stale_upload_s,
         fault_points=settings.fault_points,
     )
-    inbox = Inbox(client, PROBLEMS_INBOX, settings.namespace)
+    inbox = kit.inbox(PROBLEMS_INBOX)
     counter = ExecutionCounter(repo, inbox, uow)
-    consumer = EventConsumer(
-        broker=broker,
-        settings=settings,
-        group=PROBLEMS_GROUP,
-        topics=[EXECUTION_EVENTS],
-        handlers=counter.handlers(),
-        inbox=inbox,
-    )
-    if settings.consumers_enabled:
-        consumer.register()
+    consumer = kit.consume(PROBLEMS_GROUP, [EXECUTION_EVENTS], counter.handlers(), inbox=inbox)
     gen_settings = GenerationSettings.of(settings)
     gemini = GeminiClient(settings)
     author = ProgramAuthor(gemini)
@@ -138,21 +112,17 @@ def build(settings: ProblemsSettings | None = None) -> Container:
         max_active_per_user=settings.import_max_active_per_user,
     )
     return Container(
-        settings,
-        client,
-        blobs,
-        broker,
-        outbox,
-        relay,
-        repo,
-        store,
-        control,
-        service,
-        test_sets,
-        gc,
-        counter,
-        consumer,
-        generation,
-        plan_caps,
-        imports,
+        **kit.fields(),
+        s3=blobs,
+        repo=repo,
+        store=store,
+        control=control,
+        service=service,
+        test_sets=test_sets,
+        gc=gc,
+        counter=counter,
+        consumer=consumer,
+        generation=generation,
+        plan_caps=plan_caps,
+        imports=imports,
     )

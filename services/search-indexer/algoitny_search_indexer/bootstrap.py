@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from faststream.kafka import KafkaBroker
 from opensearchpy import AsyncOpenSearch
 
 from algoitny_search_indexer.adapters.lag import LagMonitor
@@ -13,19 +11,15 @@ from algoitny_search_indexer.adapters.opensearch_index import ProblemIndex
 from algoitny_search_indexer.service_layer.indexing import Indexer, SearchService
 from algoitny_search_indexer.settings import SearchIndexerSettings
 from algoitny_shared.cursor import CursorCodec
-from algoitny_shared.dynamo import dynamodb
-from algoitny_shared.inbox import Inbox
-from algoitny_shared.kafka import EventConsumer, make_broker
+from algoitny_shared.kafka import EventConsumer
+from algoitny_shared.kit.composition import EventParts, event_parts
 from algoitny_shared.tables import SEARCH_INDEXER_INBOX
 from algoitny_shared.topics import PROBLEM_EVENTS, SEARCH_INDEXER_GROUP
 
 
 @dataclass
-class Container:
-    settings: SearchIndexerSettings
-    dynamodb: Any
+class Container(EventParts[SearchIndexerSettings]):
     opensearch: AsyncOpenSearch
-    broker: KafkaBroker
     index: ProblemIndex
     indexer: Indexer
     consumer: EventConsumer
@@ -34,28 +28,30 @@ class Container:
 
 
 def build(settings: SearchIndexerSettings | None = None) -> Container:
-    settings = settings or SearchIndexerSettings()
-    client = dynamodb(settings)
+    kit = event_parts(settings or SearchIndexerSettings())
+    settings = kit.settings
     opensearch = AsyncOpenSearch(hosts=[settings.opensearch_url], timeout=settings.opensearch_timeout_s)
-    broker = make_broker(settings)
     index = ProblemIndex(opensearch, settings.namespace)
     indexer = Indexer(index)
-    consumer = EventConsumer(
-        broker=broker,
-        settings=settings,
-        group=SEARCH_INDEXER_GROUP,
-        topics=[PROBLEM_EVENTS],
-        handlers=indexer.handlers(),
-        inbox=Inbox(client, SEARCH_INDEXER_INBOX, settings.namespace),
+    consumer = kit.consume(
+        SEARCH_INDEXER_GROUP,
+        [PROBLEM_EVENTS],
+        indexer.handlers(),
+        inbox=SEARCH_INDEXER_INBOX,
         is_transient=indexer.is_transient,
     )
-    if settings.consumers_enabled:
-        consumer.register()
-    search = SearchService(index, CursorCodec(settings.cursor_secret.get_secret_value()))
     lag = LagMonitor(
         settings.kafka_bootstrap_servers,
         PROBLEM_EVENTS.physical(settings.namespace),
         f"{settings.namespace}.{SEARCH_INDEXER_GROUP}",
         SEARCH_INDEXER_GROUP,
     )
-    return Container(settings, client, opensearch, broker, index, indexer, consumer, search, lag)
+    return Container(
+        **kit.fields(),
+        opensearch=opensearch,
+        index=index,
+        indexer=indexer,
+        consumer=consumer,
+        search=SearchService(index, CursorCodec(settings.cursor_secret.get_secret_value())),
+        lag=lag,
+    )

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from algoitny_shared.dynamo import dynamodb
+from algoitny_shared.kit.composition import Parts, parts
 from algoitny_shared.lag import LagMonitor
 from algoitny_shared.topics import (
     ACCOUNT_EVENTS,
@@ -27,9 +26,7 @@ STATS_TOPICS: tuple[TopicSpec, ...] = (EXECUTION_EVENTS, HINT_EVENTS, RATELIMIT_
 
 
 @dataclass
-class Container:
-    settings: StatsSettings
-    dynamodb: Any
+class Container(Parts[StatsSettings]):
     store: StatsStore
     applier: Applier
     consumer: StatsConsumer
@@ -38,9 +35,10 @@ class Container:
 
 
 def build(settings: StatsSettings | None = None) -> Container:
+    """No broker and no outbox: stats writes no events; its own consumer reads the topics in batches."""
     settings = settings or StatsSettings()
-    client = dynamodb(settings)
-    store = StatsStore(client, settings.namespace)
+    kit = parts(settings)
+    store = StatsStore(kit.dynamodb, settings.namespace)
     applier = Applier(store)
     consumer = StatsConsumer(
         applier=applier,
@@ -56,4 +54,6 @@ def build(settings: StatsSettings | None = None) -> Container:
         f"{settings.namespace}.{STATS_GROUP}",
         STATS_GROUP,
     )
-    return Container(settings, client, store, applier, consumer, StatsQueries(store), lag)
+    return Container(
+        **kit.fields(), store=store, applier=applier, consumer=consumer, queries=StatsQueries(store), lag=lag
+    )

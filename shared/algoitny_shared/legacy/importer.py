@@ -40,6 +40,7 @@ from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.identity import CurrentIdentity
+from algoitny_shared.kit.cli import Command, Main, service_cli
 from algoitny_shared.legacy.api import (
     LEGACY_DIGESTS_PATH,
     LEGACY_PAUSE_PATH,
@@ -596,33 +597,19 @@ async def run_importer(broker: Any, relay: Any, settings: ServiceSettings, stop:
         await broker.stop()
 
 
-def importer_cli(
-    prog: str,
-    settings_factory: Callable[[], LegacyImportSettings],
-    build: Callable[..., Any],
-    argv: list[str] | None = None,
-) -> None:
-    """``python -m algoitny_<service>.entrypoints.legacy_import [run|pause|resume|status]``."""
-    import argparse
+def importer_cli(prog: str, settings_factory: Callable[[], LegacyImportSettings], build: Callable[..., Any]) -> Main:
+    """``main`` of ``python -m algoitny_<service>.entrypoints.legacy_import [run|pause|resume|status]``."""
 
-    from algoitny_shared.logging import configure_logging
-
-    parser = argparse.ArgumentParser(prog=prog, description="The service's legacy importer.")
-    parser.add_argument("command", choices=["run", "pause", "resume", "status"], nargs="?", default="run")
-    args = parser.parse_args(argv)
-    settings = settings_factory()
-    configure_logging(f"{settings.service_name}-legacy-import", settings.log_level)
-    if args.command == "run":
+    def run(settings: LegacyImportSettings, _: Any) -> None:
         # Only the legacy consumer: the service's own consumers run in its serve process.
         settings = settings.model_copy(update={"consumers_enabled": False})
         c = build(settings, legacy_importer=True)
         log.info("legacy importer of %s consuming %s", settings.service_name, ", ".join(c.legacy_consumer.topics))
         asyncio.run(run_importer(c.broker, c.relay, settings))
-        return
-    c = build(settings.model_copy(update={"consumers_enabled": False}), legacy_importer=False)
-    store: LegacyImportStore = c.legacy_store
 
-    async def command() -> LegacyImportStatus:
+    async def control(settings: LegacyImportSettings, args: Any) -> LegacyImportStatus:
+        c = build(settings.model_copy(update={"consumers_enabled": False}), legacy_importer=False)
+        store: LegacyImportStore = c.legacy_store
         if args.command in ("pause", "resume"):
             await store.set_paused(args.command == "pause")
         names = [t.split(".")[-1] for t in c.legacy_consumer.topics]
@@ -632,4 +619,16 @@ def importer_cli(
             tables=[await store.table_status(n) for n in names],
         )
 
-    print(asyncio.run(command()).model_dump_json())
+    return service_cli(
+        prog,
+        settings_factory,
+        None,
+        commands={
+            "run": Command(run),
+            "pause": Command(control),
+            "resume": Command(control),
+            "status": Command(control),
+        },
+        description="The service's legacy importer.",
+        log_name=lambda s: f"{s.service_name}-legacy-import",
+    )

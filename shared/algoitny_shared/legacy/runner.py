@@ -7,21 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from fastapi import FastAPI
 from pydantic import Field
 
-from algoitny_shared.http import create_app
-from algoitny_shared.kafka import kafka_readiness
-from algoitny_shared.legacy.row_importer import LegacyImporter, legacy_router
+from algoitny_shared.kit.app_factory import service_app
+from algoitny_shared.kit.cli import Main, service_cli
+from algoitny_shared.kit.composition import OutboxParts
+from algoitny_shared.legacy.row_importer import LegacyHandler, LegacyImporter, LegacyStore, legacy_router
 from algoitny_shared.legacy.tables import DEFAULT_TOPIC_PREFIX
-from algoitny_shared.runtime import dynamodb_readiness, event_runtime
 from algoitny_shared.settings import ServiceSettings
+from algoitny_shared.tables import TableSpec
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,16 @@ class LegacyImportSettings(ServiceSettings):
         description="Debezium's topic.prefix: the importer reads <prefix>.public.<table>.",
     )
     legacy_max_attempts: int = Field(default=3, ge=1, le=20, description="Tries of one row before it is quarantined.")
+
+
+class ImporterSettings(LegacyImportSettings):
+    """What :func:`importer_main` needs: the port of the importer's internal API (each service's own)."""
+
+    legacy_import_port: int
+
+
+S = TypeVar("S", bound=ImporterSettings)
+C = TypeVar("C", bound=OutboxParts[Any])
 
 
 def legacy_group(namespace: str, service: str) -> str:
@@ -77,28 +88,82 @@ async def ensure_legacy_topics(settings: ServiceSettings, topics: list[str], tim
 
 
 def importer_app(
-    settings: ServiceSettings,
+    settings: LegacyImportSettings,
     importer: LegacyImporter,
+    parts: OutboxParts[Any],
     *,
-    broker: Any,
-    relay: Any,
-    dynamodb: Any,
-    prefix: str,
     tasks: dict[str, Callable[[], Awaitable[Any]]] | None = None,
 ) -> FastAPI:
-    """The importer process's app: internal routes, health, and everything running beside it."""
+    """The importer process's app: internal routes, health, and everything running beside it
+    (the service's broker and outbox relay from ``parts``, and ``tasks``)."""
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await ensure_legacy_topics(settings, importer.topics(prefix))
-        async with event_runtime(broker, relay, settings, tasks=tasks):
-            yield
+    async def topics() -> None:
+        await ensure_legacy_topics(settings, importer.topics(settings.legacy_topic_prefix))
 
-    app = create_app(
+    app = service_app(
         settings,
         title=f"AlgoItny {importer.handler.service} legacy importer (internal)",
-        readiness=[dynamodb_readiness(dynamodb, importer.store.table), kafka_readiness(broker)],
-        lifespan=lifespan,
+        dynamodb=parts.dynamodb,
+        table=importer.store.table,
+        broker=parts.broker,
+        relay=parts.relay,
+        tasks=tasks,
+        on_start=[topics],
     )
     app.include_router(legacy_router(importer))
     return app
+
+
+@dataclass
+class ImporterParts(Generic[S, C]):
+    """A service's importer process: its settings, the service's parts, the store and the importer."""
+
+    settings: S
+    service: C
+    store: LegacyStore
+    importer: LegacyImporter
+    tasks: dict[str, Callable[[], Awaitable[Any]]] = field(default_factory=dict)
+    """What runs beside the importer (name -> coroutine factory)."""
+
+    def app(self) -> FastAPI:
+        return importer_app(self.settings, self.importer, self.service, tasks=self.tasks)
+
+
+def importer_parts(
+    settings: S,
+    build: Callable[[S], C],
+    tables: tuple[TableSpec, TableSpec],
+    handler: Callable[[C, LegacyStore], LegacyHandler],
+) -> ImporterParts[S, C]:
+    """A service's importer process: the service built by ``build`` without its own consumers
+    (its API process runs them), the store on ``tables`` (applied rows, quarantine), and the
+    importer of ``handler``'s rows (writing through the service's units of work) registered on
+    the service's broker in the service's importer consumer group."""
+    c = build(settings.model_copy(update={"consumers_enabled": False}))
+    store = LegacyStore(c.dynamodb, tables[0].physical(settings.namespace), tables[1].physical(settings.namespace))
+    rows = handler(c, store)
+    importer = LegacyImporter(
+        store,
+        rows,
+        c.uow,
+        max_attempts=settings.legacy_max_attempts,
+        retry_backoff_s=settings.consumer_retry_backoff_s,
+    )
+    importer.register(
+        c.broker, prefix=settings.legacy_topic_prefix, group_id=legacy_group(settings.namespace, rows.service)
+    )
+    return ImporterParts(settings, c, store, importer)
+
+
+def importer_cli(module: str, settings: Callable[[], S], build: Callable[[S], ImporterParts[S, Any]]) -> Main:
+    """``main`` of a service's importer process (``python -m <module> [run]``): serves the
+    importer's app on the importer's own port."""
+    return service_cli(
+        f"python -m {module}",
+        settings,
+        lambda parts: parts.app(),
+        build=build,
+        log_name=lambda s: f"{s.service_name}-legacy-import",
+        serve_as=lambda s: s.model_copy(update={"port": s.legacy_import_port}),
+        serve_command="run",  # as the in-process importers' ``run`` (algoitny_shared.legacy.importer)
+    )

@@ -3,37 +3,28 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
+from typing import Any
 
 from algoitny_accounts.bootstrap import build
+from algoitny_accounts.entrypoints.http import make_app
 from algoitny_accounts.settings import AccountsSettings
-from algoitny_shared.logging import configure_logging
-from algoitny_shared.runtime import serve
+from algoitny_shared.kit.cli import Command, service_cli
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="algoitny-accounts")
-    parser.add_argument("command", choices=["serve", "seed-admin"], nargs="?", default="serve")
-    args = parser.parse_args(argv)
-    settings = AccountsSettings()
-    configure_logging(settings.service_name, settings.log_level)
-    container = build(settings)
-    if args.command == "seed-admin":
-        if not settings.demo_admin_password.get_secret_value():
-            print(json.dumps({"admin_email": None, "created": False}))
-            return
-        user, created = asyncio.run(
-            container.accounts.sign_in.ensure_admin(
-                settings.demo_admin_email, settings.demo_admin_password.get_secret_value()
-            )
-        )
-        print(json.dumps({"admin_email": user.email, "created": created}))
-        return
-    from algoitny_accounts.entrypoints.http import make_app
+async def seed_admin(settings: AccountsSettings, _: argparse.Namespace) -> dict[str, Any]:
+    password = settings.demo_admin_password.get_secret_value()
+    if not password:
+        return {"admin_email": None, "created": False}
+    user, created = await build(settings).accounts.sign_in.ensure_admin(settings.demo_admin_email, password)
+    return {"admin_email": user.email, "created": created}
 
-    serve(make_app(container=container), settings)
 
+COMMANDS: dict[str, Command[AccountsSettings]] = {
+    "seed-admin": Command(seed_admin, "create the demo admin from configuration")
+}
+
+
+main = service_cli("algoitny-accounts", AccountsSettings, make_app, build=build, commands=COMMANDS)
 
 if __name__ == "__main__":
     main()

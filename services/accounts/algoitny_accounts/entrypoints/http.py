@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Query, Response
@@ -26,28 +24,16 @@ from algoitny_accounts.domain.users import (
 )
 from algoitny_accounts.service_layer.legacy_import import LEGACY_TABLES
 from algoitny_shared.errors import AppError, ErrorCode
-from algoitny_shared.http import create_app
 from algoitny_shared.identity import CurrentIdentity
-from algoitny_shared.kafka import kafka_readiness
+from algoitny_shared.kit.app_factory import parts_app
 from algoitny_shared.legacy.importer import add_legacy_routes
-from algoitny_shared.runtime import dynamodb_readiness, event_runtime
 from algoitny_shared.tokens import JWKS_PATH
 
 
 def make_app(container: Container | None = None) -> FastAPI:
     c = container or build()
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with event_runtime(c.broker, c.relay, c.settings):
-            yield
-
-    app = create_app(
-        c.settings,
-        title="AlgoItny accounts service",
-        readiness=[dynamodb_readiness(c.dynamodb, c.users.table), kafka_readiness(c.broker)],
-        lifespan=lifespan,
-    )
+    app = parts_app(c, title="AlgoItny accounts service", table=c.users.table)
 
     @app.get(JWKS_PATH, tags=["auth"])
     async def jwks(response: Response) -> dict[str, Any]:

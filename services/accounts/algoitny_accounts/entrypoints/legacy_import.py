@@ -12,10 +12,7 @@ from algoitny_accounts.bootstrap import build
 from algoitny_accounts.settings import AccountsSettings
 from algoitny_shared.legacy.importer import importer_cli
 
-
-def main(argv: list[str] | None = None) -> None:
-    importer_cli("algoitny_accounts.entrypoints.legacy_import", AccountsSettings, build, argv)
-
+main = importer_cli("algoitny_accounts.entrypoints.legacy_import", AccountsSettings, build)
 
 if __name__ == "__main__":
     main()

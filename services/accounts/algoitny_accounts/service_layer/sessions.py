@@ -10,7 +10,7 @@ from typing import Any, Literal
 from algoitny_accounts.adapters.refresh_tokens import RefreshTokenStore, StoredToken
 from algoitny_accounts.domain.users import TokenPair, User
 from algoitny_accounts.service_layer.user_writes import PRODUCER, UserWrites
-from algoitny_shared import tokens
+from algoitny_shared import tokens as tokens
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events import REGISTRY
 from algoitny_shared.events.catalog import SessionRevoked

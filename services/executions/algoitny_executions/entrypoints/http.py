@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import FastAPI, Header, Path, Query, Response
@@ -27,11 +25,10 @@ from algoitny_executions.domain.history import (
 from algoitny_shared.charges import CHARGE_HEADER, parse_charge
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events.catalog import ChargeRef
-from algoitny_shared.http import create_app, event_stream_response
+from algoitny_shared.http import event_stream_response
 from algoitny_shared.identity import CurrentIdentity
-from algoitny_shared.kafka import kafka_readiness
+from algoitny_shared.kit.app_factory import parts_app
 from algoitny_shared.legacy.row_importer import LegacyStore
-from algoitny_shared.runtime import dynamodb_readiness, event_runtime
 from algoitny_shared.tables import EXECUTIONS_LEGACY, EXECUTIONS_QUARANTINE, SEARCH_HISTORY
 
 ExecutionIdPath = Annotated[str, Path(pattern=EXECUTION_ID_PATTERN, description="26-character execution id")]
@@ -48,30 +45,25 @@ def charge_of(value: str | None) -> ChargeRef | None:
 def make_app(container: Container | None = None) -> FastAPI:
     c = container or build()
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def start_judge() -> None:
         await asyncio.to_thread(c.judge.start)
         c.join_workers()
-        try:
-            async with event_runtime(c.broker, c.relay, c.settings):
-                yield
-        finally:
-            for client in c.http_clients:
-                await client.aclose()
-            await asyncio.to_thread(c.judge.close)
+
+    async def close() -> None:
+        for client in c.http_clients:
+            await client.aclose()
+        await asyncio.to_thread(c.judge.close)
 
     async def judge() -> None:
         await c.judge.readiness()
 
-    app = create_app(
-        c.settings,
+    app = parts_app(
+        c,
         title="AlgoItny executions service",
-        readiness=[
-            dynamodb_readiness(c.dynamodb, SEARCH_HISTORY.physical(c.settings.namespace)),
-            kafka_readiness(c.broker),
-            judge,
-        ],
-        lifespan=lifespan,
+        table=SEARCH_HISTORY.physical(c.settings.namespace),
+        readiness=[judge],
+        on_start=[start_judge],
+        on_stop=[close],
     )
 
     @app.post("/executions", status_code=202, response_model=Submitted, tags=["executions"])

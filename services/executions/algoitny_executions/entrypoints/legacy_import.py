@@ -9,77 +9,38 @@ identity; never routed by the gateway)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from fastapi import FastAPI
 from pydantic import Field
 
 from algoitny_executions.bootstrap import Container, build
 from algoitny_executions.service_layer.legacy_import import ExecutionsLegacyHandler
 from algoitny_executions.settings import ExecutionsSettings
-from algoitny_shared.legacy.row_importer import LegacyImporter, LegacyStore
-from algoitny_shared.legacy.runner import LegacyImportSettings, importer_app, legacy_group
-from algoitny_shared.logging import configure_logging
-from algoitny_shared.runtime import serve
+from algoitny_shared.legacy.runner import ImporterParts, ImporterSettings, importer_cli, importer_parts
 from algoitny_shared.tables import EXECUTIONS_LEGACY, EXECUTIONS_QUARANTINE
-from algoitny_shared.uow import DynamoUnitOfWork
 
 
-class ExecutionsLegacySettings(ExecutionsSettings, LegacyImportSettings):
+class ExecutionsLegacySettings(ExecutionsSettings, ImporterSettings):
     legacy_import_port: int = Field(default=8103, description="Port of the executions importer's internal API.")
 
 
-@dataclass
-class LegacyContainer:
-    settings: ExecutionsLegacySettings
-    service: Container
-    store: LegacyStore
-    importer: LegacyImporter
+LegacyContainer = ImporterParts[ExecutionsLegacySettings, Container]
 
 
 def build_importer(settings: ExecutionsLegacySettings | None = None) -> LegacyContainer:
-    settings = settings or ExecutionsLegacySettings()
-    # No judge, no workers, no hint consumer here: imported runs are never judged.
-    c = build(settings.model_copy(update={"consumers_enabled": False, "worker_enabled": False, "judge_enabled": False}))
-    store = legacy_store(c.dynamodb, settings.namespace)
-
-    def uow() -> DynamoUnitOfWork:
-        return DynamoUnitOfWork(c.dynamodb, c.outbox, settings.fault_points)
-
-    importer = LegacyImporter(
-        store,
-        ExecutionsLegacyHandler(c.history),
-        uow,
-        max_attempts=settings.legacy_max_attempts,
-        retry_backoff_s=settings.consumer_retry_backoff_s,
+    return importer_parts(
+        settings or ExecutionsLegacySettings(),
+        # No judge, no workers, no hint consumer here: imported runs are never judged.
+        lambda s: build(s.model_copy(update={"worker_enabled": False, "judge_enabled": False})),
+        (EXECUTIONS_LEGACY, EXECUTIONS_QUARANTINE),
+        lambda c, _: ExecutionsLegacyHandler(c.history),
     )
-    importer.register(
-        c.broker, prefix=settings.legacy_topic_prefix, group_id=legacy_group(settings.namespace, "executions")
-    )
-    return LegacyContainer(settings, c, store, importer)
-
-
-def legacy_store(client: object, namespace: str) -> LegacyStore:
-    return LegacyStore(client, EXECUTIONS_LEGACY.physical(namespace), EXECUTIONS_QUARANTINE.physical(namespace))
 
 
 def make_app(lc: LegacyContainer | None = None) -> FastAPI:
-    lc = lc or build_importer()
-    return importer_app(
-        lc.settings,
-        lc.importer,
-        broker=lc.service.broker,
-        relay=lc.service.relay,
-        dynamodb=lc.service.dynamodb,
-        prefix=lc.settings.legacy_topic_prefix,
-    )
+    return (lc or build_importer()).app()
 
 
-def main() -> None:
-    settings = ExecutionsLegacySettings()
-    configure_logging(f"{settings.service_name}-legacy-import", settings.log_level)
-    serve(make_app(build_importer(settings)), settings.model_copy(update={"port": settings.legacy_import_port}))
-
+main = importer_cli("algoitny_executions.entrypoints.legacy_import", ExecutionsLegacySettings, build_importer)
 
 if __name__ == "__main__":
     main()

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
+from algoitny_gateway.entrypoints.http import make_app
 from algoitny_gateway.settings import GatewaySettings
-from algoitny_shared.logging import configure_logging
-from algoitny_shared.runtime import serve
+from algoitny_shared.kit.cli import service_cli
 
-
-def main() -> None:
-    settings = GatewaySettings()
-    configure_logging(settings.service_name, settings.log_level)
-    from algoitny_gateway.entrypoints.http import make_app
-
-    serve(make_app(settings), settings)
-
+main = service_cli("algoitny-gateway", GatewaySettings, make_app)
 
 if __name__ == "__main__":
     main()

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import mimetypes
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +34,7 @@ from algoitny_gateway.service_layer.throttle import TokenBuckets
 from algoitny_gateway.settings import GatewaySettings
 from algoitny_shared.charges import CHARGE_HEADER, format_charge
 from algoitny_shared.errors import PROBLEM_JSON, AppError, ErrorCode
-from algoitny_shared.http import REQUEST_ID_HEADER, create_app
+from algoitny_shared.http import REQUEST_ID_HEADER
 from algoitny_shared.idempotency import (
     IDEMPOTENCY_HEADER,
     REPLAYED_HEADER,
@@ -47,6 +45,7 @@ from algoitny_shared.idempotency import (
     verdict,
 )
 from algoitny_shared.identity import IDENTITY_HEADER, Identity, IdentitySigner
+from algoitny_shared.kit.app_factory import service_app
 from algoitny_shared.logging import request_id_var
 from algoitny_shared.migration_phase import READ_ONLY_REASON, RETRY_AFTER_S
 from algoitny_shared.tokens import JWKS_PATH
@@ -128,20 +127,6 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     openapi_cache: dict[str, Any] = {}
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        following = asyncio.create_task(feed.run(), name="revocation-feed")
-        keeping_keys = asyncio.create_task(keys.run(), name="token-keys")
-        phase = asyncio.create_task(phase_feed.run(), name="migration-phase")
-        try:
-            yield
-        finally:
-            for task in (following, keeping_keys, phase):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await upstreams.close()
-
     def upstream_check(name: str) -> Callable[[], Awaitable[None]]:
         async def check() -> None:
             await upstreams.ready(name)  # type: ignore[arg-type]
@@ -158,12 +143,13 @@ def make_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def migration_phase() -> None:
         await phase_feed.ready()
 
-    app = create_app(
+    app = service_app(
         settings,
         title="AlgoItny API",
         description="Practise algorithm problems: catalogue, search, judged runs, hints, quotas.",
         readiness=[*(upstream_check(n) for n in ("problems", "search")), revocation_feed, token_keys, migration_phase],
-        lifespan=lifespan,
+        tasks={"revocation-feed": feed.run, "token-keys": keys.run, "migration-phase": phase_feed.run},
+        on_stop=[upstreams.close],
         own_docs=False,
         body_limit=lambda method, path: (
             settings.max_upload_bytes if is_upload(method, path) else settings.max_body_bytes

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Path
@@ -13,11 +11,10 @@ from algoitny_hints.bootstrap import Container, build
 from algoitny_hints.domain.models import HintRequestView, HintsView
 from algoitny_hints.service_layer.hints import charge_of
 from algoitny_shared.charges import CHARGE_HEADER
-from algoitny_shared.http import REQUEST_ID_HEADER, create_app
+from algoitny_shared.http import REQUEST_ID_HEADER
 from algoitny_shared.identity import CurrentIdentity
-from algoitny_shared.kafka import kafka_readiness
+from algoitny_shared.kit.app_factory import parts_app
 from algoitny_shared.platforms import PLATFORM_PATTERN, PROBLEM_ID_PATTERN
-from algoitny_shared.runtime import dynamodb_readiness, event_runtime
 
 ExecutionIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
 PlatformPath = Annotated[str, Path(pattern=PLATFORM_PATTERN)]
@@ -29,20 +26,12 @@ RequestIdHeader = Annotated[str | None, Header(alias=REQUEST_ID_HEADER, include_
 def make_app(container: Container | None = None) -> FastAPI:
     c = container or build()
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        try:
-            async with event_runtime(c.broker, c.relay, c.settings):
-                yield
-        finally:
-            await c.close()
-
-    app = create_app(
-        c.settings,
+    app = parts_app(
+        c,
         title="AlgoItny hints service",
         description="Progressive hints on failed executions and on problems: Gemini, or an offline fallback.",
-        readiness=[dynamodb_readiness(c.dynamodb, c.store.table), kafka_readiness(c.broker)],
-        lifespan=lifespan,
+        table=c.store.table,
+        on_stop=[c.close],
     )
     app.state.container = c
     svc = c.service

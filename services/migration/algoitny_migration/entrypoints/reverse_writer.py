@@ -8,8 +8,6 @@ topic and partition, ``algoitny_reverse_writes_total``) on ``ALGOITNY_REVERSE_WR
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -20,11 +18,11 @@ from algoitny_migration.adapters.reverse_store import NotYetKnown, ReverseStore
 from algoitny_migration.bootstrap import build
 from algoitny_migration.service_layer.reverse_writer import ReverseWriter
 from algoitny_migration.settings import MigrationSettings
-from algoitny_shared.dynamo import dynamodb
-from algoitny_shared.http import create_app
-from algoitny_shared.kafka import EventConsumer, default_is_transient, ensure_topics, kafka_readiness, make_broker
+from algoitny_shared.kafka import default_is_transient, ensure_topics
+from algoitny_shared.kit.app_factory import service_app
+from algoitny_shared.kit.composition import event_parts
 from algoitny_shared.lag import LagMonitor
-from algoitny_shared.runtime import BackgroundTasks, serve
+from algoitny_shared.runtime import serve
 from algoitny_shared.topics import (
     ACCOUNT_EVENTS,
     EXECUTION_EVENTS,
@@ -58,19 +56,10 @@ def make_app(settings: MigrationSettings | None = None) -> FastAPI:
     s = settings or MigrationSettings()
     m = build(s)
     store = ReverseStore(s.legacy_dsn.get_secret_value())
-    phases = DynamoPhaseStore(dynamodb(s), s.namespace, s.kafka_bootstrap_servers)
+    kit = event_parts(s)
+    phases = DynamoPhaseStore(kit.dynamodb, s.namespace, s.kafka_bootstrap_servers)
     writer = ReverseWriter(store, PlatformReader(m), phases)
-    broker = make_broker(s)
-    consumer = EventConsumer(
-        broker=broker,
-        settings=s,
-        group=REVERSE_WRITER_GROUP,
-        topics=REVERSE_TOPICS,
-        handlers=writer.handlers,
-        is_transient=is_transient,
-        max_poll_records=20,
-    )
-    consumer.register()
+    kit.consume(REVERSE_WRITER_GROUP, REVERSE_TOPICS, writer.handlers, is_transient=is_transient, max_poll_records=20)
     lag = LagMonitor(
         s.kafka_bootstrap_servers,
         [t.physical(s.namespace) for t in REVERSE_TOPICS],
@@ -78,29 +67,21 @@ def make_app(settings: MigrationSettings | None = None) -> FastAPI:
         REVERSE_WRITER_GROUP,
     )
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def prepare() -> None:
         await asyncio.to_thread(store.ensure_schema)
         await ensure_topics(s, [dead_letter_topic(REVERSE_WRITER_GROUP)])  # not one of the platform's groups
-        background = BackgroundTasks()
-        await broker.start()
-        background.start("consumer-lag", lambda: lag.run(s.reverse_lag_poll_s))
-        try:
-            yield
-        finally:
-            await background.stop()
-            await broker.stop()
-            await phases.close()
-            await m.close()
 
     async def legacy_database() -> None:
         await asyncio.to_thread(store.counts)
 
-    app = create_app(
+    app = service_app(
         s,
         title="AlgoItny migration reverse writer",
-        readiness=[kafka_readiness(broker), legacy_database],
-        lifespan=lifespan,
+        broker=kit.broker,
+        readiness=[legacy_database],
+        tasks={"consumer-lag": lambda: lag.run(s.reverse_lag_poll_s)},
+        on_start=[prepare],
+        on_stop=[phases.close, m.close],
     )
 
     @app.get("/reverse/status", tags=["migration"])

@@ -5,44 +5,13 @@ run the relay alone, run one garbage-collection pass, or run the generation proc
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 from datetime import UTC, datetime, timedelta
 
 from algoitny_problems.bootstrap import Container, build
+from algoitny_problems.entrypoints.http import make_app
 from algoitny_problems.settings import ProblemsSettings
-from algoitny_shared.logging import configure_logging
+from algoitny_shared.kit.cli import Command, service_cli
 from algoitny_shared.runtime import serve
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="algoitny-problems")
-    parser.add_argument("command", choices=["serve", "relay", "gc", "generation"], nargs="?", default="serve")
-    parser.add_argument(
-        "--ahead-s",
-        type=float,
-        default=0.0,
-        help="gc: act as if this many seconds had passed (collect before the grace period ends)",
-    )
-    args = parser.parse_args(argv)
-    if args.command == "generation":
-        from algoitny_problems.generation.entrypoints.process import main as generation
-
-        generation()
-        return
-    settings = ProblemsSettings()
-    configure_logging(settings.service_name, settings.log_level)
-    if args.command == "gc":
-        container = build(settings.model_copy(update={"consumers_enabled": False}))
-        print(json.dumps(asyncio.run(_gc(container, args.ahead_s))))
-        return
-    container = build(settings)
-    if args.command == "relay":
-        asyncio.run(_relay_only(container))
-        return
-    from algoitny_problems.entrypoints.http import make_app
-
-    serve(make_app(container), settings)
 
 
 async def _gc(container: Container, ahead_s: float) -> dict[str, object]:
@@ -63,6 +32,33 @@ async def _relay_only(container: Container) -> None:
     finally:
         await container.broker.stop()
 
+
+def _generation(settings: ProblemsSettings) -> None:
+    from algoitny_problems.generation.bootstrap import build as build_generation
+    from algoitny_problems.generation.entrypoints.process import make_app as generation_app
+
+    serve(generation_app(build_generation(settings)), settings)
+
+
+def arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ahead-s",
+        type=float,
+        default=0.0,
+        help="gc: act as if this many seconds had passed (collect before the grace period ends)",
+    )
+
+
+COMMANDS: dict[str, Command[ProblemsSettings]] = {
+    "relay": Command(lambda settings, _: _relay_only(build(settings)), "run the outbox relay alone"),
+    "gc": Command(
+        lambda settings, args: _gc(build(settings.model_copy(update={"consumers_enabled": False})), args.ahead_s),
+        "run one garbage-collection pass",
+    ),
+    "generation": Command(lambda settings, _: _generation(settings), "run the test-case generation process"),
+}
+
+main = service_cli("algoitny-problems", ProblemsSettings, make_app, build=build, commands=COMMANDS, arguments=arguments)
 
 if __name__ == "__main__":
     main()

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Header, Path, Query, Response
@@ -37,12 +36,11 @@ from algoitny_problems.service_layer.use_cases import not_found
 from algoitny_problems.settings import ProblemsSettings
 from algoitny_shared.aws import AsyncS3
 from algoitny_shared.errors import AppError, ErrorCode
-from algoitny_shared.http import create_app, event_stream_response
+from algoitny_shared.http import event_stream_response
 from algoitny_shared.identity import CurrentIdentity, Identity
-from algoitny_shared.kafka import kafka_readiness
+from algoitny_shared.kit.app_factory import parts_app
 from algoitny_shared.legacy.row_importer import LegacyStore
 from algoitny_shared.logging import trace_id_var
-from algoitny_shared.runtime import dynamodb_readiness, event_runtime
 from algoitny_shared.tables import PROBLEMS, PROBLEMS_LEGACY, PROBLEMS_QUARANTINE
 
 PlatformPath = Annotated[str, Path(pattern=PLATFORM_PATTERN)]
@@ -85,30 +83,20 @@ def _if_match(raw: str | None) -> int | None:
 def make_app(container: Container | None = None) -> FastAPI:
     c = container or build()
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        tasks: dict[str, Callable[[], Awaitable[Any]]] = {}
-        if c.settings.gc_interval_s > 0:
-            tasks["test-set-gc"] = lambda: c.gc.run_forever(c.settings.gc_interval_s)
-        try:
-            async with event_runtime(c.broker, c.relay, c.settings, tasks=tasks):
-                yield
-        finally:
-            await c.imports.close()
-            await c.plan_caps.close()
+    tasks: dict[str, Callable[[], Awaitable[Any]]] = {}
+    if c.settings.gc_interval_s > 0:
+        tasks["test-set-gc"] = lambda: c.gc.run_forever(c.settings.gc_interval_s)
 
     async def s3_ready() -> None:
         await AsyncS3(c.s3).head_bucket(Bucket=c.settings.bucket())
 
-    app = create_app(
-        c.settings,
+    app = parts_app(
+        c,
         title="AlgoItny problems service",
-        readiness=[
-            dynamodb_readiness(c.dynamodb, PROBLEMS.physical(c.settings.namespace)),
-            s3_ready,
-            kafka_readiness(c.broker),
-        ],
-        lifespan=lifespan,
+        table=PROBLEMS.physical(c.settings.namespace),
+        readiness=[s3_ready],
+        tasks=tasks,
+        on_stop=[c.imports.close, c.plan_caps.close],
     )
 
     # ------------------------------------------------------------------ catalogue

@@ -9,8 +9,6 @@ by the gateway)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from fastapi import FastAPI
 from pydantic import Field
 
@@ -18,15 +16,12 @@ from algoitny_problems.bootstrap import Container, build
 from algoitny_problems.generation.adapters.jobs import GenerationJobRepository
 from algoitny_problems.service_layer.legacy_import import LegacyTestSetFlusher, ProblemsLegacyHandler
 from algoitny_problems.settings import ProblemsSettings
-from algoitny_shared.legacy.row_importer import LegacyImporter, LegacyStore
-from algoitny_shared.legacy.runner import LegacyImportSettings, importer_app, legacy_group
-from algoitny_shared.logging import configure_logging
-from algoitny_shared.runtime import serve
+from algoitny_shared.legacy.row_importer import LegacyStore
+from algoitny_shared.legacy.runner import ImporterParts, ImporterSettings, importer_cli, importer_parts
 from algoitny_shared.tables import PROBLEMS_LEGACY, PROBLEMS_QUARANTINE
-from algoitny_shared.uow import DynamoUnitOfWork
 
 
-class ProblemsLegacySettings(ProblemsSettings, LegacyImportSettings):
+class ProblemsLegacySettings(ProblemsSettings, ImporterSettings):
     legacy_import_port: int = Field(default=8102, description="Port of the problems importer's internal API.")
     legacy_flush_interval_s: float = Field(
         default=0.5, gt=0, description="How often staged legacy test cases are looked at when idle."
@@ -39,71 +34,35 @@ class ProblemsLegacySettings(ProblemsSettings, LegacyImportSettings):
     )
 
 
-@dataclass
-class LegacyContainer:
-    settings: ProblemsLegacySettings
-    service: Container
-    store: LegacyStore
-    handler: ProblemsLegacyHandler
-    importer: LegacyImporter
-    flusher: LegacyTestSetFlusher
+LegacyContainer = ImporterParts[ProblemsLegacySettings, Container]
 
 
 def build_importer(settings: ProblemsLegacySettings | None = None) -> LegacyContainer:
-    settings = settings or ProblemsLegacySettings()
-    # The service's own parts, without its API-side consumers and workers (the API process runs them).
-    c = build(settings.model_copy(update={"consumers_enabled": False}))
-    store = LegacyStore(
-        c.dynamodb, PROBLEMS_LEGACY.physical(settings.namespace), PROBLEMS_QUARANTINE.physical(settings.namespace)
-    )
-    jobs = GenerationJobRepository(c.dynamodb, settings.namespace)
-    handler = ProblemsLegacyHandler(c.dynamodb, c.repo, c.service, store, c.store, jobs, c.control)
+    def handler(c: Container, store: LegacyStore) -> ProblemsLegacyHandler:
+        jobs = GenerationJobRepository(c.dynamodb, c.settings.namespace)
+        return ProblemsLegacyHandler(c.dynamodb, c.repo, c.service, store, c.store, jobs, c.control)
 
-    def uow() -> DynamoUnitOfWork:
-        return DynamoUnitOfWork(c.dynamodb, c.outbox, settings.fault_points)
-
-    importer = LegacyImporter(
-        store,
-        handler,
-        uow,
-        max_attempts=settings.legacy_max_attempts,
-        retry_backoff_s=settings.consumer_retry_backoff_s,
-    )
-    importer.register(
-        c.broker,
-        prefix=settings.legacy_topic_prefix,
-        group_id=legacy_group(settings.namespace, handler.service),
-    )
+    lc = importer_parts(settings or ProblemsLegacySettings(), build, (PROBLEMS_LEGACY, PROBLEMS_QUARANTINE), handler)
+    rows = lc.importer.handler
+    assert isinstance(rows, ProblemsLegacyHandler)
     flusher = LegacyTestSetFlusher(
-        c.dynamodb,
-        handler,
-        importer,
-        c.test_sets,
-        c.repo,
-        interval_s=settings.legacy_flush_interval_s,
-        orphan_grace_s=settings.legacy_orphan_grace_s,
+        lc.service.dynamodb,
+        rows,
+        lc.importer,
+        lc.service.test_sets,
+        lc.service.repo,
+        interval_s=lc.settings.legacy_flush_interval_s,
+        orphan_grace_s=lc.settings.legacy_orphan_grace_s,
     )
-    return LegacyContainer(settings, c, store, handler, importer, flusher)
+    lc.tasks["legacy-test-sets"] = flusher.run_forever
+    return lc
 
 
 def make_app(lc: LegacyContainer | None = None) -> FastAPI:
-    lc = lc or build_importer()
-    return importer_app(
-        lc.settings,
-        lc.importer,
-        broker=lc.service.broker,
-        relay=lc.service.relay,
-        dynamodb=lc.service.dynamodb,
-        prefix=lc.settings.legacy_topic_prefix,
-        tasks={"legacy-test-sets": lc.flusher.run_forever},
-    )
+    return (lc or build_importer()).app()
 
 
-def main() -> None:
-    settings = ProblemsLegacySettings()
-    configure_logging(f"{settings.service_name}-legacy-import", settings.log_level)
-    serve(make_app(build_importer(settings)), settings.model_copy(update={"port": settings.legacy_import_port}))
-
+main = importer_cli("algoitny_problems.entrypoints.legacy_import", ProblemsLegacySettings, build_importer)
 
 if __name__ == "__main__":
     main()

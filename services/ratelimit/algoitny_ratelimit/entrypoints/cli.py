@@ -3,31 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 
 from algoitny_ratelimit.bootstrap import build
 from algoitny_ratelimit.domain.plans import DEFAULT_PLANS
+from algoitny_ratelimit.entrypoints.http import make_app
 from algoitny_ratelimit.settings import RatelimitSettings
-from algoitny_shared.logging import configure_logging
-from algoitny_shared.runtime import serve
+from algoitny_shared.kit.cli import Command, service_cli
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="algoitny-ratelimit")
-    parser.add_argument("command", choices=["serve", "seed"], nargs="?", default="serve")
-    args = parser.parse_args(argv)
-    settings = RatelimitSettings()
-    configure_logging(settings.service_name, settings.log_level)
-    container = build(settings)
-    if args.command == "seed":
-        created = asyncio.run(container.plan_admin.seed(DEFAULT_PLANS))
-        print(json.dumps({"plans_created": created}))
-        return
-    from algoitny_ratelimit.entrypoints.http import make_app
+async def seed(settings: RatelimitSettings, _: argparse.Namespace) -> dict[str, int]:
+    return {"plans_created": await build(settings).plan_admin.seed(DEFAULT_PLANS)}
 
-    serve(make_app(container), settings)
 
+COMMANDS: dict[str, Command[RatelimitSettings]] = {"seed": Command(seed, "create the default plans (idempotent)")}
+
+
+main = service_cli("algoitny-ratelimit", RatelimitSettings, make_app, build=build, commands=COMMANDS)
 
 if __name__ == "__main__":
     main()

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import FastAPI, Path, Response
@@ -23,11 +21,9 @@ from algoitny_ratelimit.domain.quota import (
 )
 from algoitny_ratelimit.service_layer.legacy_import import LEGACY_TABLES
 from algoitny_shared.errors import AppError, ErrorCode
-from algoitny_shared.http import create_app
 from algoitny_shared.identity import CurrentIdentity, Identity
-from algoitny_shared.kafka import kafka_readiness
+from algoitny_shared.kit.app_factory import parts_app
 from algoitny_shared.legacy.importer import add_legacy_routes
-from algoitny_shared.runtime import dynamodb_readiness, event_runtime
 
 PlanIdPath = Annotated[str, Path(pattern=PLAN_ID_PATTERN)]
 
@@ -50,17 +46,7 @@ def _same_user(identity: Identity, user_id: str) -> None:
 def make_app(container: Container | None = None) -> FastAPI:
     c = container or build()
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with event_runtime(c.broker, c.relay, c.settings):
-            yield
-
-    app = create_app(
-        c.settings,
-        title="AlgoItny ratelimit service",
-        readiness=[dynamodb_readiness(c.dynamodb, c.usage.table), kafka_readiness(c.broker)],
-        lifespan=lifespan,
-    )
+    app = parts_app(c, title="AlgoItny ratelimit service", table=c.usage.table)
 
     @app.get("/plans", response_model=PlanList, tags=["plans"], summary="Plans users can pick (public)")
     async def list_plans() -> PlanList:

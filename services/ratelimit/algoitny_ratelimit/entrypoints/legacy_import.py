@@ -13,10 +13,7 @@ from algoitny_ratelimit.bootstrap import build
 from algoitny_ratelimit.settings import RatelimitSettings
 from algoitny_shared.legacy.importer import importer_cli
 
-
-def main(argv: list[str] | None = None) -> None:
-    importer_cli("algoitny_ratelimit.entrypoints.legacy_import", RatelimitSettings, build, argv)
-
+main = importer_cli("algoitny_ratelimit.entrypoints.legacy_import", RatelimitSettings, build)
 
 if __name__ == "__main__":
     main()

@@ -9,12 +9,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import json
 
 from algoitny_search_indexer.bootstrap import build
+from algoitny_search_indexer.entrypoints.http import make_app
 from algoitny_search_indexer.settings import SearchIndexerSettings
-from algoitny_shared.logging import configure_logging
-from algoitny_shared.runtime import serve
+from algoitny_shared.kit.cli import Command, service_cli
 
 
 async def reindex(settings: SearchIndexerSettings, source: str, keep_old: bool, grace_s: float) -> dict[str, object]:
@@ -58,9 +57,7 @@ async def reindex(settings: SearchIndexerSettings, source: str, keep_old: bool, 
         await client.close()
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="algoitny-search-indexer")
-    parser.add_argument("command", choices=["serve", "reindex"], nargs="?", default="serve")
+def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--source",
         choices=["topic", "problems-service"],
@@ -69,17 +66,19 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--keep-old", action="store_true", help="reindex: keep the previous physical index")
     parser.add_argument("--grace-s", type=float, default=5.0, help="reindex: wait before dropping the old index")
-    args = parser.parse_args(argv)
-    settings = SearchIndexerSettings()
-    configure_logging(settings.service_name, settings.log_level)
-    if args.command == "reindex":
-        report = asyncio.run(reindex(settings, args.source, args.keep_old, args.grace_s))
-        print(json.dumps(report, default=str))
-        return
-    from algoitny_search_indexer.entrypoints.http import make_app
 
-    serve(make_app(build(settings)), settings)
 
+COMMANDS: dict[str, Command[SearchIndexerSettings]] = {
+    "reindex": Command(
+        lambda settings, args: reindex(settings, args.source, args.keep_old, args.grace_s),
+        "rebuild the search index (from --source)",
+    )
+}
+
+
+main = service_cli(
+    "algoitny-search-indexer", SearchIndexerSettings, make_app, build=build, commands=COMMANDS, arguments=arguments
+)
 
 if __name__ == "__main__":
     main()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import FastAPI, Query, Request
@@ -21,10 +19,8 @@ from algoitny_search_indexer.domain.query import (
     make_suggest_spec,
 )
 from algoitny_shared.errors import AppError, ErrorCode
-from algoitny_shared.http import create_app
 from algoitny_shared.identity import CurrentIdentity
-from algoitny_shared.kafka import kafka_readiness
-from algoitny_shared.runtime import BackgroundTasks
+from algoitny_shared.kit.app_factory import parts_app
 
 FilterValues = Annotated[list[str] | None, Query(max_length=400)]
 
@@ -45,26 +41,14 @@ def _unavailable() -> AppError:
 
 def make_app(container: Container | None = None) -> FastAPI:
     c = container or build()
-    background = BackgroundTasks()
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await c.index.ensure()
-        await c.broker.start()
-        if c.settings.lag_poll_interval_s > 0:
-            background.start("consumer-lag", lambda: c.lag.run(c.settings.lag_poll_interval_s))
-        try:
-            yield
-        finally:
-            await background.stop()
-            await c.broker.stop()
-            await c.opensearch.close()
-
-    app = create_app(
-        c.settings,
+    lag_s = c.settings.lag_poll_interval_s
+    app = parts_app(
+        c,
         title="AlgoItny search",
-        readiness=[c.index.ping, kafka_readiness(c.broker)],
-        lifespan=lifespan,
+        readiness=[c.index.ping],
+        tasks={"consumer-lag": lambda: c.lag.run(lag_s)} if lag_s > 0 else {},
+        on_start=[c.index.ensure],
+        on_stop=[c.opensearch.close],
     )
 
     @app.get("/search", response_model=SearchPage, tags=["search"])

@@ -7,19 +7,18 @@ python -m algoitny_stats rebuild [--drop-old]
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
-import json
 from typing import Any
 
-from algoitny_shared.logging import configure_logging
-from algoitny_shared.runtime import serve
+from algoitny_shared.kit.cli import Command, service_cli
+from algoitny_stats.bootstrap import build
+from algoitny_stats.entrypoints.http import make_app
 from algoitny_stats.settings import StatsSettings
 
 
 async def rebuild(settings: StatsSettings, drop_old: bool) -> dict[str, Any]:
     from algoitny_shared.replay import TopicReplayer
-    from algoitny_stats.bootstrap import STATS_TOPICS, build
+    from algoitny_stats.bootstrap import STATS_TOPICS
     from algoitny_stats.service_layer.rebuild import Rebuilder
 
     c = build(settings)
@@ -37,21 +36,15 @@ async def rebuild(settings: StatsSettings, drop_old: bool) -> dict[str, Any]:
             await replayer.stop()
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="algoitny-stats")
-    parser.add_argument("command", choices=["serve", "rebuild"], nargs="?", default="serve")
+def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--drop-old", action="store_true", help="rebuild: delete the previous generation's items")
-    args = parser.parse_args(argv)
-    settings = StatsSettings()
-    configure_logging(settings.service_name, settings.log_level)
-    if args.command == "rebuild":
-        print(json.dumps(asyncio.run(rebuild(settings, args.drop_old)), default=str))
-        return
-    from algoitny_stats.bootstrap import build
-    from algoitny_stats.entrypoints.http import make_app
 
-    serve(make_app(build(settings)), settings)
 
+COMMANDS: dict[str, Command[StatsSettings]] = {
+    "rebuild": Command(lambda settings, args: rebuild(settings, args.drop_old), "rebuild by replay")
+}
+
+main = service_cli("algoitny-stats", StatsSettings, make_app, build=build, commands=COMMANDS, arguments=arguments)
 
 if __name__ == "__main__":
     main()

@@ -3,17 +3,15 @@ and the admins' platform dashboard. The consumer runs beside it (unless consumer
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import FastAPI, Path, Query
 
 from algoitny_shared.errors import AppError, ErrorCode
-from algoitny_shared.http import create_app
 from algoitny_shared.identity import CurrentIdentity
+from algoitny_shared.kit.app_factory import parts_app
 from algoitny_shared.platforms import PLATFORM_PATTERN, PROBLEM_ID_PATTERN
-from algoitny_shared.runtime import BackgroundTasks, dynamodb_readiness
 from algoitny_stats.bootstrap import Container, build
 from algoitny_stats.domain.views import AdminStats, ProblemStats, PublicUserStats, UserStats
 from algoitny_stats.service_layer.queries import parse_range
@@ -27,26 +25,12 @@ Day = Annotated[str | None, Query(max_length=10, description="YYYY-MM-DD (UTC), 
 
 def make_app(container: Container | None = None) -> FastAPI:
     c = container or build()
-    background = BackgroundTasks()
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await c.store.ensure_control()
-        if c.settings.consumers_enabled:
-            background.start("stats-consumer", c.consumer.run_forever)
-        if c.settings.lag_poll_interval_s > 0:
-            background.start("consumer-lag", lambda: c.lag.run(c.settings.lag_poll_interval_s))
-        try:
-            yield
-        finally:
-            await background.stop()
-
-    app = create_app(
-        c.settings,
-        title="AlgoItny stats",
-        readiness=[dynamodb_readiness(c.dynamodb, c.store.table)],
-        lifespan=lifespan,
-    )
+    tasks: dict[str, Callable[[], Awaitable[object]]] = {}
+    if c.settings.consumers_enabled:
+        tasks["stats-consumer"] = c.consumer.run_forever
+    if c.settings.lag_poll_interval_s > 0:
+        tasks["consumer-lag"] = lambda: c.lag.run(c.settings.lag_poll_interval_s)
+    app = parts_app(c, title="AlgoItny stats", table=c.store.table, tasks=tasks, on_start=[c.store.ensure_control])
 
     @app.get("/me/stats", response_model=UserStats, tags=["stats"], summary="The caller's statistics")
     async def my_stats(identity: CurrentIdentity) -> UserStats:
