@@ -45,9 +45,9 @@ def signed(user_id: str) -> dict[str, str]:
 def bare_transactions(namespace: str, count: int) -> list[float]:
     """The DynamoDB work of one consume, issued directly: 1 GetItem (user's plan) + the
     4-item TransactWriteItems + 1 BatchGetItem (counter read back)."""
+    from algoitny_ratelimit.adapters.tables import RATELIMIT_OUTBOX, USER_PLANS
     from algoitny_ratelimit.adapters.usage_repository import UsageRepository
     from algoitny_shared.dynamo import dynamodb, to_item
-    from algoitny_shared.tables import RATELIMIT_OUTBOX, USER_PLANS
 
     settings = ServiceSettings(namespace=namespace)
     client = dynamodb(settings)

@@ -113,12 +113,14 @@ async def measure_lag(env: dict[str, str], store: Any, count: int, rate: float) 
 
 
 async def run(events: int, lag_executions: int, rate: float) -> dict[str, Any]:
+    from algoitny_executions.adapters.tables import EXECUTIONS_OUTBOX, SEARCH_HISTORY
     from algoitny_shared.dynamo import dynamodb
     from algoitny_shared.kafka import ensure_topics
     from algoitny_shared.settings import ServiceSettings
-    from algoitny_shared.tables import EXECUTIONS_OUTBOX, SEARCH_HISTORY, STATS, ensure_tables
+    from algoitny_shared.tables import ensure_tables
     from algoitny_shared.topics import all_topics
     from algoitny_stats.adapters.store import StatsStore
+    from algoitny_stats.adapters.tables import STATS
 
     namespace = f"bstats{uuid.uuid4().hex[:6]}"
     log_dir = REPO / ".local" / "logs"

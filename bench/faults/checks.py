@@ -23,9 +23,15 @@ from typing import Any
 
 import httpx
 
+from algoitny_executions.adapters.tables import SEARCH_HISTORY
+
+# Further check modules (each registers its checks on import), e.g. "faults.checks_stats".
+from algoitny_problems.adapters.tables import PROBLEMS
+
+# Further check modules (each registers its checks on import), e.g. "faults.checks_stats".
+from algoitny_ratelimit.adapters.tables import USAGE_LOGS
 from algoitny_shared.dynamo import dynamodb, from_item
 from algoitny_shared.settings import ServiceSettings
-from algoitny_shared.tables import PROBLEMS, SEARCH_HISTORY, USAGE_LOGS
 
 # Further check modules (each registers its checks on import), e.g. "faults.checks_stats".
 CHECK_MODULES: list[str] = ["faults.checks_stats"]

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from algoitny_shared.tables import SEARCH_HISTORY
+from algoitny_executions.adapters.tables import SEARCH_HISTORY
 from faults.checks import CheckContext, CheckResult, check, poll
 
 NAME = "stats converge to the executions table (each run counted once)"

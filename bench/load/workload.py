@@ -31,6 +31,7 @@ import httpx
 
 from algoitny_accounts.settings import AccountsSettings
 from algoitny_shared import tokens
+from algoitny_shared.upstream import upstream_client
 
 API = "/api/v1"
 PASSWORD = "load test password 12345"
@@ -167,8 +168,6 @@ async def drive(
     samples: list[Sample] = []
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     if "," in base_url:
-        from algoitny_shared.upstream import upstream_client
-
         made = upstream_client(base_url, name="gateway", timeout=timeout_s, limits=limits, eject_s=2.0)
     else:
         made = httpx.AsyncClient(base_url=base_url, timeout=timeout_s, limits=limits)

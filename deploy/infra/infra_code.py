@@ -3,8 +3,9 @@
     python deploy/infra/infra_code.py write   # make infra-code
     python deploy/infra/infra_code.py check   # make infra-check (CI): fails when a file is stale
 
-Writes, from ``algoitny_shared.tables`` / ``buckets`` / ``topics`` (nothing here restates a key,
-index, TTL, bucket or topic):
+Writes, from every service's tables (``algoitny_<service>/adapters/tables.py``, collected by
+``algoitny_shared.tables.all_tables``) and ``algoitny_shared.buckets`` / ``topics`` (nothing here
+restates a key, index, TTL, bucket or topic):
 
 * ``deploy/infra/algoitny.cfn.json``: CloudFormation: every DynamoDB table (keys, GSIs, TTL,
   point-in-time recovery, on-demand capacity, encryption, deletion protection), every S3 bucket
@@ -26,8 +27,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from algoitny_shared.buckets import ALL_BUCKETS, BucketSpec
-from algoitny_shared.tables import ALL_TABLES, TableSpec
+from algoitny_shared.buckets import BucketSpec, all_buckets
+from algoitny_shared.tables import TableSpec, all_tables
 from algoitny_shared.topics import TopicSpec, all_topics
 
 HERE = Path(__file__).resolve().parent
@@ -217,9 +218,9 @@ def opensearch_resource() -> dict[str, Any]:
 
 def cloudformation() -> dict[str, Any]:
     resources: dict[str, Any] = {}
-    for table in ALL_TABLES:
+    for table in all_tables():
         resources[logical_id(table.owner, table.name, "table")] = table_resource(table)
-    for bucket in ALL_BUCKETS:
+    for bucket in all_buckets():
         resources[logical_id(bucket.owner, bucket.name, "bucket")] = bucket_resource(bucket)
     resources.update(msk_resources())
     resources["SearchDomain"] = opensearch_resource()

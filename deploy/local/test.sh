@@ -26,7 +26,8 @@ trap cleanup EXIT
 
 status=0
 echo "== unit tests"
-"$PY" -m pytest -q -m "not integration and not e2e" "$@" || status=$?
+# No real part: one worker per core (pytest-xdist), the layer stays under a minute.
+"$PY" -m pytest -q -n auto -m "not integration and not e2e" "$@" || status=$?
 # Tests that import legacy rows by their legacy ids (and a verify that compares every imported row
 # with the legacy database) would see each other's rows in one namespace: each runs in a pytest
 # session of its own, so in a namespace of its own.

@@ -3,8 +3,8 @@
     python -m algoitny_shared.backup backup  DIR|s3://bucket/prefix
     python -m algoitny_shared.backup restore DIR|s3://bucket/prefix [--force]
 
-``backup`` writes, for every table of every service (``tables.ALL_TABLES``), its items as
-DynamoDB JSON lines (``tables/<logical name>.jsonl``, one ``{"Item": {...}}`` a line, binary
+``backup`` writes, for every table of every service (``tables.all_tables()``: what each service
+declares), its items as DynamoDB JSON lines (``tables/<logical name>.jsonl``, one ``{"Item": {...}}`` a line, binary
 values base64 as in DynamoDB's own exports), the objects of the test-case bucket
 (``buckets/<name>/<key>``), and ``manifest.json``: when, which namespace, item counts, and the
 Kafka positions at that moment (every topic's end offsets, every consumer group's committed
@@ -30,17 +30,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from algoitny_shared.buckets import TEST_CASE_PAYLOADS, BucketSpec
+from algoitny_shared.buckets import all_buckets
 from algoitny_shared.dynamo import dynamodb, s3
 from algoitny_shared.outbox import LEASES_KEY
 from algoitny_shared.settings import ServiceSettings
-from algoitny_shared.tables import ALL_TABLES, TableSpec
+from algoitny_shared.tables import TableSpec, all_tables
 from algoitny_shared.topics import all_topics
 
 MANIFEST = "manifest.json"
 FORMAT = "algoitny-backup/1"
-# Bulk data of finished sandbox runs is transient (read once by the requester): not backed up.
-BACKED_UP_BUCKETS: tuple[BucketSpec, ...] = (TEST_CASE_PAYLOADS,)
 
 
 class Store(Protocol):
@@ -142,44 +140,29 @@ def scan_items(client: Any, table: str) -> Iterator[dict[str, Any]]:
 
 async def kafka_positions(settings: ServiceSettings) -> dict[str, Any]:
     """Every topic's end offsets and every consumer group's committed offsets of the namespace."""
-    from aiokafka import AIOKafkaConsumer
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    from algoitny_shared.replay import topic_partitions
+    from algoitny_shared.offsets import KafkaOffsets
 
     topics = sorted({t.physical(settings.namespace) for t in all_topics()})
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await consumer.start()
-    await admin.start()
-    try:
+    async with KafkaOffsets(settings.kafka_bootstrap_servers) as offsets:
         ends: dict[str, dict[str, int]] = {}
         for topic in topics:
-            tps = await topic_partitions(consumer, topic)
-            offsets = await consumer.end_offsets(tps)
-            ends[topic] = {str(tp.partition): int(o) for tp, o in sorted(offsets.items())}
+            ends[topic] = {str(p): o for p, o in sorted((await offsets.ends(topic)).items())}
         groups: dict[str, dict[str, dict[str, int]]] = {}
-        for group_id, _protocol in await admin.list_consumer_groups():
-            if not str(group_id).startswith(f"{settings.namespace}."):
+        for group_id in await offsets.groups():
+            if not group_id.startswith(f"{settings.namespace}."):
                 continue
-            committed = await admin.list_consumer_group_offsets(group_id)
-            per_topic: dict[str, dict[str, int]] = {}
-            for tp, meta in sorted(committed.items()):
-                per_topic.setdefault(tp.topic, {})[str(tp.partition)] = int(meta.offset)
-            groups[str(group_id)] = per_topic
+            committed = await offsets.group_offsets(group_id)
+            groups[group_id] = {t: {str(p): o for p, o in parts.items()} for t, parts in committed.items()}
         return {"topic_end_offsets": ends, "consumer_group_offsets": dict(sorted(groups.items()))}
-    finally:
-        await consumer.stop()
-        await admin.close()
 
 
-def backup(settings: ServiceSettings, store: Store, tables: Iterable[TableSpec] = ALL_TABLES) -> dict[str, Any]:
+def backup(settings: ServiceSettings, store: Store, tables: Iterable[TableSpec] | None = None) -> dict[str, Any]:
     started = datetime.now(UTC)
     # Kafka first: every event up to these offsets is older than the table snapshot below.
     kafka = asyncio.run(kafka_positions(settings))
     client = dynamodb(settings)
     counts: dict[str, int] = {}
-    for spec in tables:
+    for spec in all_tables() if tables is None else tables:
         lines = [
             json.dumps({"Item": _encode(item)}, sort_keys=True)
             for item in scan_items(client, spec.physical(settings.namespace))
@@ -188,7 +171,7 @@ def backup(settings: ServiceSettings, store: Store, tables: Iterable[TableSpec] 
         counts[f"{spec.owner}-{spec.name}"] = len(lines)
     storage = s3(settings)
     objects: dict[str, int] = {}
-    for bucket in BACKED_UP_BUCKETS:
+    for bucket in (b for b in all_buckets() if b.backed_up):
         name = bucket.physical(settings.namespace)
         n = 0
         for page in storage.get_paginator("list_objects_v2").paginate(Bucket=name):
@@ -247,7 +230,7 @@ def restore(settings: ServiceSettings, store: Store, *, force: bool = False) -> 
 
     provision(settings)  # tables, buckets and topics that are missing
     client = dynamodb(settings)
-    specs = {f"{t.owner}-{t.name}": t for t in ALL_TABLES}
+    specs = {f"{t.owner}-{t.name}": t for t in all_tables()}
     unknown = sorted(set(manifest["tables"]) - set(specs))
     if unknown:
         raise ValueError(f"the backup names tables this version does not know: {', '.join(unknown)}")
@@ -268,7 +251,7 @@ def restore(settings: ServiceSettings, store: Store, *, force: bool = False) -> 
         restored[name] = len(items)
     storage = s3(settings)
     objects: dict[str, int] = {}
-    for bucket in BACKED_UP_BUCKETS:
+    for bucket in (b for b in all_buckets() if b.backed_up):
         label = f"{bucket.owner}-{bucket.name}"
         prefix = f"buckets/{label}/"
         names = store.names(prefix)

@@ -1,9 +1,15 @@
-"""S3 buckets of every service, declared once (like tables.py): physical names carry the namespace."""
+"""S3 buckets: the spec type, creation, the sandbox-run bucket two services share (the published
+contract of sandbox runs), and the registry of every bucket. A bucket only one service uses is
+declared in that service and published through the ``algoitny.buckets`` entry point of its
+``pyproject.toml`` (like tables.py's ``algoitny.tables``). Physical names carry the namespace.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
+from importlib.metadata import entry_points
 from typing import Any
 
 
@@ -15,18 +21,13 @@ class BucketSpec:
     expire_days: dict[str, int] = field(default_factory=dict)
     """Lifecycle: objects under each key prefix expire this many days after they were written
     (the infrastructure code's lifecycle rules, deploy/infra)."""
+    backed_up: bool = True
+    """Whether ``make backup`` copies its objects (transient bulk data is not backed up)."""
 
     def physical(self, namespace: str) -> str:
         # S3 names: 3-63 lowercase letters, digits and hyphens.
         return f"{namespace}-{self.owner}-{self.name}".lower()[:63]
 
-
-TEST_CASE_PAYLOADS = BucketSpec(
-    owner="problems",
-    name="testcases",
-    description="Gzipped test-case payloads above the inline limit, "
-    "keyed testcases/<platform>/<problem id>/<incarnation>/<version>/<ordinal>.json.gz.",
-)
 
 SANDBOX_IO = BucketSpec(
     owner="executions",
@@ -37,9 +38,30 @@ SANDBOX_IO = BucketSpec(
     # A run's objects are read once, when its completion event is handled; a week covers a consumer
     # that was down or a dead letter being replayed.
     expire_days={"requests/": 7, "results/": 7},
+    # Bulk data of finished sandbox runs is transient (read once by the requester).
+    backed_up=False,
 )
 
-ALL_BUCKETS: tuple[BucketSpec, ...] = (TEST_CASE_PAYLOADS, SANDBOX_IO)
+BUCKETS_ENTRY_POINTS = "algoitny.buckets"
+"""Entry-point group of the buckets a service owns alone: name = owner, value
+``algoitny_<service>.adapters.buckets:BUCKETS``."""
+
+
+@cache
+def all_buckets() -> tuple[BucketSpec, ...]:
+    """Every bucket: each installed service's own (by owner, as declared), then the shared ones."""
+    found: list[BucketSpec] = []
+    for entry in sorted(entry_points(group=BUCKETS_ENTRY_POINTS), key=lambda e: e.name):
+        for spec in entry.load():
+            if not isinstance(spec, BucketSpec) or spec.owner != entry.name:
+                raise ValueError(f"{entry.value} declares {spec!r}, not a bucket owned by {entry.name}")
+            found.append(spec)
+    found.append(SANDBOX_IO)
+    names = [spec.physical("ns") for spec in found]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"buckets declared twice: {', '.join(duplicates)}")
+    return tuple(found)
 
 
 def ensure_buckets(client: Any, namespace: str, specs: Iterable[BucketSpec]) -> list[str]:

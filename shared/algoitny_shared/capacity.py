@@ -39,7 +39,8 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from algoitny_shared.tables import ALL_TABLES, TableSpec
+from algoitny_shared.logging import trace_id_var
+from algoitny_shared.tables import TableSpec, all_tables
 
 CURRENT_CALL: ContextVar[str] = ContextVar("algoitny_current_api_call", default="background")
 
@@ -181,13 +182,22 @@ def write_records(
 class CapacityRecorder:
     """Hooks for one boto3 DynamoDB client; ``sizer`` is a second client without hooks."""
 
-    def __init__(self, directory: str | Path, *, service: str, namespace: str, sizer: Any) -> None:
+    def __init__(
+        self,
+        directory: str | Path,
+        *,
+        service: str,
+        namespace: str,
+        sizer: Any,
+        tables: Iterable[TableSpec] | None = None,
+    ) -> None:
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.service = service
         self.namespace = namespace
         self.sizer = sizer
-        self.specs = {spec.physical(namespace): spec for spec in ALL_TABLES}
+        # The tables whose indexes the records follow: every service's unless given.
+        self.specs = {spec.physical(namespace): spec for spec in (all_tables() if tables is None else tables)}
         self._lock = threading.Lock()
         self._file: Any = None
         self._pid = 0
@@ -205,7 +215,16 @@ class CapacityRecorder:
         if op not in TAKES_CONSUMED_CAPACITY:
             return
         params.setdefault("ReturnConsumedCapacity", "INDEXES")
-        context["algoitny_capacity"] = {"op": op, "params": params, "before": self._sizes_before(op, params)}
+        before = self._sizes_before(op, params)
+        # When the call itself starts (after the sizing reads) and the request it serves (its trace
+        # id, the same in every service): a benchmark replays calls that overlapped in parallel.
+        context["algoitny_capacity"] = {
+            "op": op,
+            "params": params,
+            "before": before,
+            "start": time.time(),
+            "trace": trace_id_var.get(),
+        }
 
     def after(self, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         state = context.get("algoitny_capacity")
@@ -227,6 +246,9 @@ class CapacityRecorder:
             rec.update(ts=round(now, 3), service=self.service, call=call, op=state["op"], cid=cid)
             if n == 0:  # the request itself, so a benchmark can replay the same call bare
                 rec["params"] = state["params"]
+                rec["start"] = round(state["start"], 4)
+                rec["end"] = round(now, 4)
+                rec["trace"] = state["trace"]
             if failed:
                 rec["failed"] = parsed["Error"].get("Code", "error")
             if rec["index"] is None and rec["table"] in reported:
@@ -301,8 +323,24 @@ class CapacityRecorder:
             return [rec]
         if op == "BatchGetItem":
             out = []
-            consistent = {t: bool(r.get("ConsistentRead")) for t, r in params.get("RequestItems", {}).items()}
-            for physical, items in parsed.get("Responses", {}).items():
+            requested = params.get("RequestItems", {})
+            consistent = {t: bool(r.get("ConsistentRead")) for t, r in requested.items()}
+            responses = parsed.get("Responses", {})
+            for physical, request in requested.items():
+                # A key that finds no item still costs the smallest read (and the call is made:
+                # without a record, a lookup of counters not yet written was missing from the replay).
+                missing = len(request.get("Keys", [])) - len(responses.get(physical, []))
+                if missing > 0:
+                    out.append(
+                        {
+                            "table": self._table(physical),
+                            "index": None,
+                            "kind": "read",
+                            "bytes": 0,
+                            "units": missing * read_units(0, consistent=consistent.get(physical, False)),
+                        }
+                    )
+            for physical, items in responses.items():
                 for item in items:
                     size = item_size(item)
                     out.append(

@@ -11,9 +11,9 @@ import signal
 
 log = logging.getLogger(__name__)
 
+# The point of the shared unit of work (every service): after a transaction committed, before
+# anything else happens. A service's own points are declared in the service, next to their use.
 CRASH_AFTER_COMMIT = "crash_after_commit"
-# Midway through writing a test set's chunks, before the flip (problems service).
-CRASH_MID_TEST_SET_UPLOAD = "crash_mid_test_set_upload"
 
 
 def crash_point(name: str, enabled: frozenset[str]) -> None:

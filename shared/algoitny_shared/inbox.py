@@ -3,6 +3,16 @@
 ``handle_once`` is the one idempotent-handler wrapper for handlers that write DynamoDB: the
 consumer's inbox record is the first item of the handler's own transaction, so the effect and
 the mark commit together (a crash between them can neither lose the effect nor apply it twice).
+
+The consumer runtime (``kafka.EventConsumer``) keeps no inbox of its own: a handler either
+applies its event through ``handle_once``, or its writes are idempotent by the event's version
+or by the state they move and its docstring says so. Two consumers put ``Inbox.put_request``
+into a transaction they build themselves, still as the first item (ratelimit's plan membership,
+whose transaction also carries the legacy import's row record, and problems' judge health,
+conditioned on the problem's version). The stats service batches many events into one
+transaction and keeps its inbox items beside its counters, per counter key and per rebuild
+generation (see ``algoitny_stats.service_layer.applier``): the same rule, inside the same
+transaction, in the form a batch needs.
 """
 
 from __future__ import annotations

@@ -28,7 +28,6 @@ from pydantic import ValidationError
 
 from algoitny_shared import tracing
 from algoitny_shared.events import REGISTRY, EventEnvelope, UnknownEventType
-from algoitny_shared.inbox import Inbox
 from algoitny_shared.logging import event_id_var, trace_id_var
 from algoitny_shared.metrics import EVENT_HANDLER_RETRIES, EVENT_LAG_SECONDS, EVENTS_CONSUMED, EVENTS_PUBLISHED
 from algoitny_shared.settings import ServiceSettings
@@ -36,7 +35,9 @@ from algoitny_shared.topics import TopicSpec, dead_letter_topic
 
 log = logging.getLogger(__name__)
 
-EventHandler = Callable[[EventEnvelope, Any], Awaitable[None]]
+# A handler may return False to say the event changed nothing (already applied, or stale): it is
+# counted as outcome "duplicate" instead of "processed".
+EventHandler = Callable[[EventEnvelope, Any], Awaitable[bool | None]]
 
 # Every header _dead_letter adds to a dead-lettered message (documented in docs/asyncapi.yaml).
 DLQ_HEADERS = (
@@ -201,6 +202,13 @@ class EventConsumer:
     of a dependency (``is_transient``) leaves the message unacknowledged so it is
     redelivered once the dependency is back (NACK_ON_ERROR seeks back). If even the
     dead-letter publish fails, the message is likewise redelivered.
+
+    Redelivery makes each handler responsible for its idempotence, in one of two ways (there
+    is no inbox check and mark around the handler, outside its transaction: a crash between
+    the effect and the mark would apply it twice): a handler that writes DynamoDB applies the
+    event through ``inbox.handle_once`` (the inbox record commits in the handler's own unit of
+    work); a projection whose writes are idempotent by the event's version or by the state it
+    moves (search documents, plan copies, a hint request's status) says so in its docstring.
     """
 
     def __init__(
@@ -211,7 +219,6 @@ class EventConsumer:
         group: str,
         topics: Iterable[TopicSpec],
         handlers: dict[str, EventHandler],
-        inbox: Inbox | None = None,
         is_transient: Callable[[BaseException], bool] = default_is_transient,
         max_poll_records: int = 50,
         max_poll_interval_ms: int = 300_000,
@@ -227,7 +234,6 @@ class EventConsumer:
         self.group = group
         self._topics = [t.physical(settings.namespace) for t in topics]
         self._handlers = handlers
-        self._inbox = inbox
         self.dead_letter_topic = dead_letter_topic(group).physical(settings.namespace)
 
     def register(self) -> None:
@@ -269,9 +275,6 @@ class EventConsumer:
         if handler is None:
             return self._count(envelope.event_type, "skipped")
 
-        if self._inbox and await self._inbox.seen(self.group, str(envelope.event_id)):
-            return self._count(envelope.event_type, "duplicate")
-
         record = getattr(msg, "raw_message", None)
         with tracing.consumer_span(
             msg.headers, str(getattr(record, "topic", "")), self.group, envelope.event_type, str(envelope.event_id)
@@ -280,9 +283,10 @@ class EventConsumer:
 
     async def _handle(self, msg: Any, envelope: EventEnvelope, handler: EventHandler, payload: Any) -> str:
         attempts = self._settings.consumer_max_attempts
+        applied: bool | None = None
         for attempt in range(1, attempts + 1):
             try:
-                await handler(envelope, payload)
+                applied = await handler(envelope, payload)
                 break
             except Exception as exc:
                 if attempt == attempts and self._is_transient(exc):
@@ -297,40 +301,81 @@ class EventConsumer:
                 EVENT_HANDLER_RETRIES.labels(self.group).inc()
                 await asyncio.sleep(self._settings.consumer_retry_backoff_s * 2 ** (attempt - 1))
 
-        if self._inbox:
-            await self._inbox.mark(self.group, str(envelope.event_id))
         EVENT_LAG_SECONDS.labels(self.group).observe(
             max(0.0, (datetime.now(UTC) - envelope.occurred_at).total_seconds())
         )
-        return self._count(envelope.event_type, "processed")
+        return self._count(envelope.event_type, "duplicate" if applied is False else "processed")
 
     def _count(self, event_type: str, outcome: str) -> str:
         EVENTS_CONSUMED.labels(self.group, event_type, outcome).inc()
         return outcome
 
     async def _dead_letter(self, msg: Any, reason: str, exc: BaseException, attempts: int = 1) -> None:
-        """Keep the original bytes and key verbatim (so it can be replayed); the error goes in headers."""
-        record = getattr(msg, "raw_message", None)
-        headers = {k: v for k, v in (msg.headers or {}).items() if k not in DLQ_HEADERS}
-        headers.update(
-            {
-                "x-dlq-reason": reason,
-                "x-dlq-error": f"{type(exc).__name__}: {exc}"[:2000],
-                "x-dlq-consumer": self.group,
-                "x-dlq-attempts": str(attempts),
-                "x-dlq-failed-at": datetime.now(UTC).isoformat(),
-                "x-dlq-source-topic": str(getattr(record, "topic", "")),
-                "x-dlq-partition": str(getattr(record, "partition", "")),
-                "x-dlq-offset": str(getattr(record, "offset", "")),
-            }
+        await dead_letter(
+            self._broker,
+            getattr(msg, "raw_message", None),
+            body=msg.body,
+            headers=msg.headers or {},
+            group=self.group,
+            topic=self.dead_letter_topic,
+            reason=reason,
+            exc=exc,
+            attempts=attempts,
         )
-        key = getattr(record, "key", None)
-        log.warning("dead-lettering message: %s", reason, extra={"dlq_topic": self.dead_letter_topic})
-        await producer_recovery(self._broker).publish(msg.body, topic=self.dead_letter_topic, key=key, headers=headers)
+
+
+def record_headers(record: Any) -> dict[str, str]:
+    """A Kafka record's headers (the client's list of (name, bytes) pairs) as text."""
+    return {k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)) for k, v in record.headers or ()}
+
+
+async def dead_letter(
+    broker: KafkaBroker,
+    record: Any,
+    *,
+    group: str,
+    topic: str,
+    reason: str,
+    exc: BaseException,
+    attempts: int = 1,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Send a message that cannot be processed to ``group``'s dead-letter ``topic``: the original
+    bytes and key verbatim (so it can be replayed), the reason and error in ``DLQ_HEADERS``. The
+    one dead-letter path of every consumer (single events and batches); ``record`` is the Kafka
+    record, ``body``/``headers`` default to its own."""
+    original = headers if headers is not None else record_headers(record)
+    out = {k: v for k, v in original.items() if k not in DLQ_HEADERS}
+    out.update(
+        {
+            "x-dlq-reason": reason,
+            "x-dlq-error": f"{type(exc).__name__}: {exc}"[:2000],
+            "x-dlq-consumer": group,
+            "x-dlq-attempts": str(attempts),
+            "x-dlq-failed-at": datetime.now(UTC).isoformat(),
+            "x-dlq-source-topic": str(getattr(record, "topic", "")),
+            "x-dlq-partition": str(getattr(record, "partition", "")),
+            "x-dlq-offset": str(getattr(record, "offset", "")),
+        }
+    )
+    value = body if body is not None else record.value
+    log.warning("dead-lettering message: %s", reason, extra={"dlq_topic": topic})
+    await producer_recovery(broker).publish(value, topic=topic, key=getattr(record, "key", None), headers=out)
 
 
 async def ensure_topics(settings: ServiceSettings, topics: Iterable[TopicSpec], timeout_s: float = 30.0) -> list[str]:
     """Create missing topics (idempotent); returns the names created."""
+    wanted = {t.physical(settings.namespace): dict(t.config) for t in topics}
+    return await ensure_topic_names(settings, wanted, timeout_s)
+
+
+async def ensure_topic_names(
+    settings: ServiceSettings, topics: dict[str, dict[str, str]], timeout_s: float = 30.0
+) -> list[str]:
+    """Create the topics (physical name -> topic configs) that do not exist yet, with the
+    settings' partitions and replication; returns the names created. Waits up to ``timeout_s``
+    for the cluster to answer."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=10_000)
     deadline = time.monotonic() + timeout_s
     while True:
@@ -343,10 +388,10 @@ async def ensure_topics(settings: ServiceSettings, topics: Iterable[TopicSpec], 
             await asyncio.sleep(1)
     try:
         existing = set(await admin.list_topics())
-        wanted = [t for t in topics if t.physical(settings.namespace) not in existing]
         created = []
-        for spec in wanted:
-            name = spec.physical(settings.namespace)
+        for name, config in topics.items():
+            if name in existing:
+                continue
             try:
                 response = await admin.create_topics(
                     [
@@ -354,7 +399,7 @@ async def ensure_topics(settings: ServiceSettings, topics: Iterable[TopicSpec], 
                             name,
                             num_partitions=settings.kafka_topic_partitions,
                             replication_factor=settings.kafka_replication_factor,
-                            topic_configs=dict(spec.config),
+                            topic_configs=config,
                         )
                     ]
                 )

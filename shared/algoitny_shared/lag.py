@@ -1,7 +1,8 @@
 """Consumer lag of a live consumer group over one or more topics, exported as a Prometheus gauge.
 
 Lag per partition = the topic's end offset - the group's committed offset (a partition the
-group never committed counts from the beginning). Polled in the background.
+group never committed counts from the beginning). Polled in the background. The offsets come
+from ``offsets.KafkaOffsets`` (Kafka's offset API; FastStream has none, see there).
 """
 
 from __future__ import annotations
@@ -9,10 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-
 from algoitny_shared.metrics import CONSUMER_LAG
+from algoitny_shared.offsets import KafkaOffsets
 
 log = logging.getLogger(__name__)
 
@@ -34,28 +33,19 @@ class LagMonitor:
         return self.last
 
     async def _measure(self, topic: str) -> dict[int, int]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, request_timeout_ms=5000)
-        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, group_id=None, enable_auto_commit=False)
-        await admin.start()
-        await consumer.start()
-        try:
-            partitions = consumer.partitions_for_topic(topic)
-            if not partitions:  # metadata of topics we do not subscribe to comes on request
-                await consumer._client.force_metadata_update()
-                partitions = consumer.partitions_for_topic(topic) or set()
-            tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-            ends = await consumer.end_offsets(tps) if tps else {}
-            starts = await consumer.beginning_offsets(tps) if tps else {}
-            committed = await admin.list_consumer_group_offsets(self._group_id, partitions=tps)
-        finally:
-            await consumer.stop()
-            await admin.close()
+        async with KafkaOffsets(self._bootstrap, request_timeout_ms=5000) as offsets:
+            try:
+                await offsets.partitions(topic, timeout_s=0)
+            except RuntimeError:
+                return {}  # not created yet: nothing to lag behind
+            ends = await offsets.ends(topic)
+            starts = await offsets.beginnings(topic)
+            committed = await offsets.committed(self._group_id, topic)
         lag: dict[int, int] = {}
-        for tp in tps:
-            meta = committed.get(tp)
-            position = meta.offset if meta is not None and meta.offset >= 0 else starts[tp]
-            lag[tp.partition] = max(0, ends[tp] - position)
-            CONSUMER_LAG.labels(self._label, topic, str(tp.partition)).set(lag[tp.partition])
+        for partition in sorted(ends):
+            position = committed.get(partition)
+            lag[partition] = max(0, ends[partition] - (position if position is not None else starts[partition]))
+            CONSUMER_LAG.labels(self._label, topic, str(partition)).set(lag[partition])
         return lag
 
     async def run(self, interval_s: float) -> None:

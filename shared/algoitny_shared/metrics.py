@@ -1,4 +1,5 @@
-"""Prometheus metrics shared by all services, defined once."""
+"""Prometheus metrics of the machinery every service shares (HTTP, events, outbox, consumers,
+upstreams), defined once. A service's own metrics live in the service (e.g. its adapters/metrics.py)."""
 
 from __future__ import annotations
 
@@ -29,28 +30,6 @@ CONSUMER_LAG = Gauge(
     "algoitny_consumer_lag_messages",
     "Messages of a topic partition not yet committed by a consumer group (end offset - committed offset)",
     ["consumer", "topic", "partition"],
-)
-SEARCH_LAST_EVENT_TIME = Gauge(
-    "algoitny_search_last_indexed_event_timestamp_seconds",
-    "When the newest problem event applied to the search index occurred (Unix time)",
-)
-SEARCH_INDEX_DELAY = Gauge(
-    "algoitny_search_index_delay_seconds",
-    "Index freshness: time from the last applied problem event's occurrence to its write into the index",
-)
-SEARCH_REINDEX_DOCUMENTS = Gauge(
-    "algoitny_search_reindex_documents", "Documents written into the new index by the last rebuild", ["source"]
-)
-STATS_LAST_APPLIED_EVENT_TIME = Gauge(
-    "algoitny_stats_last_applied_event_timestamp_seconds",
-    "When the newest event applied to the statistics occurred (Unix time)",
-)
-STATS_APPLY_DELAY = Gauge(
-    "algoitny_stats_apply_delay_seconds",
-    "Statistics freshness: time from the last applied batch's oldest event to its commit",
-)
-STATS_BATCHES = Counter(
-    "algoitny_stats_transactions_total", "Stats transactions by outcome (committed, retried)", ["outcome"]
 )
 UPSTREAM_RETRIES = Counter(
     "algoitny_upstream_retries_total",

@@ -6,17 +6,17 @@ import argparse
 import asyncio
 import json
 
-from algoitny_shared.buckets import ALL_BUCKETS, ensure_buckets
+from algoitny_shared.buckets import all_buckets, ensure_buckets
 from algoitny_shared.dynamo import dynamodb, s3
 from algoitny_shared.kafka import ensure_topics
 from algoitny_shared.settings import ServiceSettings
-from algoitny_shared.tables import ALL_TABLES, ensure_tables
+from algoitny_shared.tables import all_tables, ensure_tables
 from algoitny_shared.topics import all_topics
 
 
 def provision(settings: ServiceSettings) -> dict[str, list[str]]:
-    tables = ensure_tables(dynamodb(settings), settings.namespace, ALL_TABLES)
-    buckets = ensure_buckets(s3(settings), settings.namespace, ALL_BUCKETS)
+    tables = ensure_tables(dynamodb(settings), settings.namespace, all_tables())
+    buckets = ensure_buckets(s3(settings), settings.namespace, all_buckets())
     topics = asyncio.run(ensure_topics(settings, all_topics()))
     return {"tables_created": tables, "buckets_created": buckets, "topics_created": topics}
 

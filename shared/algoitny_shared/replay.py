@@ -1,32 +1,20 @@
 """Reading a topic from the beginning for a rebuild, outside any consumer group (search reindex, stats rebuild).
 
-The replayer assigns itself every partition by hand (no group, no commits), so it never
-disturbs the live consumer group's offsets, and reads up to end offsets taken as a snapshot.
+Each ``read`` is a FastStream batch subscriber assigned the partitions by hand
+(``follow.PartitionReader``: no group, no commits), so it never disturbs the live consumer
+group's offsets; it reads up to end offsets taken as a snapshot (``offsets.KafkaOffsets``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from algoitny_shared.follow import PartitionReader, Record
+from algoitny_shared.offsets import KafkaOffsets, Offsets
 
-Offsets = dict[int, int]
-
-
-async def topic_partitions(consumer: AIOKafkaConsumer, topic: str, timeout_s: float = 20.0) -> list[TopicPartition]:
-    """Every partition of ``topic``, waiting (metadata refreshes) until the topic exists."""
-    deadline = time.monotonic() + timeout_s
-    partitions = consumer.partitions_for_topic(topic)
-    while not partitions:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"topic {topic} not found")
-        await consumer._client.force_metadata_update()
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            await asyncio.sleep(0.2)
-    return [TopicPartition(topic, p) for p in sorted(partitions)]
+__all__ = ["Offsets", "TopicReplayer", "read_records"]
 
 
 class TopicReplayer:
@@ -34,57 +22,72 @@ class TopicReplayer:
         self._bootstrap = bootstrap
         self.topic = topic
         self._max_records = max_records
-        self._consumer: AIOKafkaConsumer | None = None
-        self._tps: list[TopicPartition] = []
+        self._offsets: KafkaOffsets | None = None
 
     async def start(self, timeout_s: float = 20.0) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=self._max_records,
-        )
-        await consumer.start()
+        offsets = KafkaOffsets(self._bootstrap)
+        await offsets.start()
         try:
-            self._tps = await topic_partitions(consumer, self.topic, timeout_s)
-        except RuntimeError:
-            await consumer.stop()
+            await offsets.partitions(self.topic, timeout_s)
+        except BaseException:
+            await offsets.close()
             raise
-        consumer.assign(self._tps)
-        self._consumer = consumer
+        self._offsets = offsets
 
     async def stop(self) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
+        if self._offsets is not None:
+            offsets, self._offsets = self._offsets, None
+            await offsets.close()
 
-    def _require(self) -> AIOKafkaConsumer:
-        if self._consumer is None:
+    def _require(self) -> KafkaOffsets:
+        if self._offsets is None:
             raise RuntimeError("the replayer is not started")
-        return self._consumer
+        return self._offsets
 
     async def end_offsets(self) -> Offsets:
-        ends = await self._require().end_offsets(self._tps)
-        return {tp.partition: int(off) for tp, off in ends.items()}
+        return await self._require().ends(self.topic)
 
     async def beginning_offsets(self) -> Offsets:
-        starts = await self._require().beginning_offsets(self._tps)
-        return {tp.partition: int(off) for tp, off in starts.items()}
+        return await self._require().beginnings(self.topic)
 
     async def read(self, start: Offsets, end: Offsets) -> AsyncIterator[list[bytes]]:
         """Batches of message values from ``start`` (inclusive) to ``end`` (exclusive) per partition."""
-        consumer = self._require()
-        todo = {tp for tp in self._tps if start.get(tp.partition, 0) < end.get(tp.partition, 0)}
-        for tp in todo:
-            consumer.seek(tp, start.get(tp.partition, 0))
-        while todo:
-            batch = await consumer.getmany(*todo, timeout_ms=1000, max_records=self._max_records)
-            values: list[bytes] = []
-            for tp, records in batch.items():
-                stop = end[tp.partition]
-                values.extend(r.value for r in records if r.offset < stop and r.value is not None)
-                if await consumer.position(tp) >= stop:
-                    todo.discard(tp)
-            if values:
-                yield values
+        self._require()
+        async with aclosing(read_records(self._bootstrap, self.topic, start, end, self._max_records)) as batches:
+            async for records in batches:
+                values = [r.value for r in records if r.value is not None]
+                if values:
+                    yield values
+
+
+async def read_records(
+    bootstrap: str, topic: str, start: Offsets, end: Offsets, max_records: int = 500
+) -> AsyncGenerator[list[Record]]:
+    """Batches of ``topic``'s records from ``start`` (inclusive) to ``end`` (exclusive) per
+    partition, through a FastStream subscriber outside any group. Close it (``aclosing``) when
+    leaving the loop early, so that the subscriber stops at once."""
+    wanted = {p: start.get(p, 0) for p, stop in end.items() if start.get(p, 0) < stop}
+    if not wanted:
+        return
+    bounds = {p: end[p] for p in wanted}
+    batches: asyncio.Queue[list[Record]] = asyncio.Queue(maxsize=4)  # the subscriber waits for us
+
+    async def on_batch(records: list[Record]) -> None:
+        kept = [r for r in records if r.offset < bounds[r.partition]]
+        if kept:
+            await batches.put(kept)
+
+    reader = PartitionReader(bootstrap, topic, on_batch, name=f"replay.{topic}", max_records=max_records)
+    await reader.start(wanted)
+    try:
+        while True:
+            try:
+                batch: list[Record] | None = await asyncio.wait_for(batches.get(), timeout=0.2)
+            except TimeoutError:
+                batch = None
+            if batch:
+                yield batch
+            if batches.empty() and reader.reached(bounds):
+                break
+    finally:
+        await reader.stop()

@@ -1,7 +1,9 @@
-"""DynamoDB tables of every service, declared once: used by table creation, tests and docs.
+"""DynamoDB tables: the spec type, the tables every service builds the same way (outbox, inbox,
+legacy import), creation and index back-fill, and the registry of every service's tables.
 
-A table belongs to exactly one service (``owner``); no other service reads it.
-Physical names are ``<namespace>-<owner>-<name>``.
+A table belongs to exactly one service (``owner``), which declares it in its own
+``algoitny_<service>/adapters/tables.py``; no other service reads it. Physical names are
+``<namespace>-<owner>-<name>``.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
+from importlib.metadata import entry_points
 from typing import Any, Literal
 
 KeyType = Literal["S", "N", "B"]
@@ -146,311 +150,36 @@ def legacy_quarantine_table(owner: str) -> TableSpec:
     )
 
 
-PROBLEMS = TableSpec(
-    owner="problems",
-    name="Problems",
-    hash_key="platform",
-    range_key="problem_id",
-    attributes={
-        "platform": "S",
-        "problem_id": "S",
-        "id": "N",
-        "status": "S",
-        "created_at": "S",
-        "language": "S",
-        "status_created": "S",
-    },
-    indexes=(
-        # AP-24: the platform-wide numeric id.
-        Index("IdIndex", "id"),
-        # AP-29: one platform, one status, newest first (range "<status>#<created_at>").
-        Index("PlatformIndex", "platform", "status_created"),
-        # AP-28, AP-32, AP-33: one status, newest first.
-        Index("CompletionIndex", "status", "created_at"),
-        # AP-31: one solution language, one status, newest first (sparse: only problems with a language).
-        Index("LanguageIndex", "language", "status_created"),
-    ),
-    description="One item per problem, keyed by platform and problem id; counters and the current "
-    "test-set version live on the item.",
-)
-TEST_CASES = TableSpec(
-    owner="problems",
-    name="TestCases",
-    hash_key="problem_key",
-    range_key="case_key",
-    attributes={"problem_key": "S", "case_key": "S"},
-    description="Test cases keyed by <platform>#<problem id>#<incarnation> and "
-    "<test-set version>#<ordinal>; payloads over the inline limit sit gzipped in S3.",
-)
-PROBLEMS_CONTROL = TableSpec(
-    owner="problems",
-    name="Control",
-    hash_key="pk",
-    attributes={"pk": "S", "gc": "S", "gc_after": "S"},
-    indexes=(
-        # Sparse: only uploads, superseded test sets and purges that garbage collection must visit.
-        Index("GcIndex", "gc", "gc_after"),
-    ),
-    ttl_attribute="expires_at",
-    description="Control items of the problems service: id counter, idempotency keys of test-set "
-    "uploads (expire after a day), upload/purge records for garbage collection, catalogue counters.",
-)
-# Every list of ScriptGenerationJobs is newest first on the job id (time-sortable ULID), so a
-# cursor is the last id returned.
-SCRIPT_GENERATION_JOBS = TableSpec(
-    owner="problems",
-    name="ScriptGenerationJobs",
-    hash_key="job_id",
-    attributes={"job_id": "S", "status": "S", "problem_key": "S", "platform": "S", "listed": "S"},
-    indexes=(
-        # AP-76: every job, newest first (listed='JOB' on all; registrar-only and low-rate, so the single
-        # partition is not a hot spot).
-        Index("AllJobsIndex", "listed", "job_id"),
-        # AP-77 (and the workers' queue: pending jobs, running ones with an expired lease).
-        Index("StatusIndex", "status", "job_id"),
-        # AP-78 with a problem id: one problem's jobs, newest first.
-        Index("ProblemIndex", "problem_key", "job_id"),
-        # AP-76/AP-78: all jobs / one platform's jobs, newest first.
-        Index("PlatformIndex", "platform", "job_id"),
-    ),
-    description="Test-case generation jobs (job id: 26-char ULID): problem, status (pending, running, "
-    "succeeded, failed, cancelled), generator source/language/author, requested count per size class, "
-    "seed, progress (cases done, the staged test-set version, input digests), attempts, error, lease "
-    "holder and lease expiry. GSIs newest first: AllJobsIndex, StatusIndex, ProblemIndex "
-    "(problem_key <platform>#<problem id>), PlatformIndex.",
-)
-PROBLEMS_OUTBOX = outbox_table("problems")
-PROBLEMS_INBOX = inbox_table("problems")
-SEARCH_INDEXER_INBOX = inbox_table("search-indexer")
-USERS = TableSpec(
-    owner="accounts",
-    name="Users",
-    hash_key="pk",
-    attributes={
-        "pk": "S",
-        "email": "S",
-        "google_id": "S",
-        "plan_id": "S",
-        "created_at": "S",
-        "listed": "S",
-        "name_key": "S",
-    },
-    indexes=(
-        Index("EmailIndex", "email"),
-        Index("GoogleIdIndex", "google_id"),
-        Index("PlanIndex", "plan_id", "created_at"),
-        Index("UserListIndex", "listed", "created_at"),
-        Index("EmailPrefixIndex", "listed", "email"),
-        Index("NamePrefixIndex", "listed", "name_key"),
-    ),
-    description="Users (pk USER#<id>) with guard items EMAIL#<email> and GOOGLE#<subject> (holding the "
-    "user id) written in the same transaction, so e-mail and Google id stay unique; GSIs: EmailIndex and "
-    "GoogleIdIndex (sign-in), PlanIndex (users of a plan, newest first), UserListIndex (all users, newest "
-    "first; admin-only and low-rate, so its single partition is not a hot spot), EmailPrefixIndex and "
-    "NamePrefixIndex (admin search by e-mail / lower-cased name prefix, begins_with on the sort key; same "
-    "single low-rate partition). Guards carry none of the indexed attributes, so every index holds users only.",
-)
-REFRESH_TOKENS = TableSpec(
-    owner="accounts",
-    name="RefreshTokens",
-    hash_key="pk",
-    attributes={"pk": "S"},
-    ttl_attribute="expires_at",
-    description="Refresh tokens (pk TOKEN#<sha256 of the token>, never the token itself) and their "
-    "families (pk FAMILY#<id>): a token is used once; reusing one revokes its family.",
-)
-SIGN_IN_ATTEMPTS = TableSpec(
-    owner="accounts",
-    name="SignInAttempts",
-    hash_key="pk",
-    attributes={"pk": "S"},
-    ttl_attribute="expires_at",
-    description="Failed sign-ins per account and per client address in fixed windows (pk "
-    "<scope>#<key>#<window>), counted with atomic ADD; expire after the window.",
-)
-ACCOUNTS_OUTBOX = outbox_table("accounts")
-ACCOUNTS_INBOX = inbox_table("accounts")
-ACCOUNTS_LEGACY = legacy_import_table("accounts")
-ACCOUNT_PLANS = TableSpec(
-    owner="accounts",
-    name="PlanCopies",
-    hash_key="plan_id",
-    attributes={"plan_id": "S"},
-    description="The plans as accounts knows them from ratelimit's plan events (limits and flags, the "
-    "event version applied; a deleted plan stays as a tombstone so an older event cannot revive it). "
-    "Users copy their plan's limits from here.",
-)
-SUBSCRIPTION_PLANS = TableSpec(
-    owner="ratelimit",
-    name="SubscriptionPlans",
-    hash_key="plan_id",
-    attributes={"plan_id": "S", "listed": "S", "name_key": "S"},
-    indexes=(Index("PlanListIndex", "listed", "name_key"),),
-    description="Plans (listed='PLAN', in PlanListIndex by name) and name guards (plan_id NAME#<name>); "
-    "each plan carries active_users, kept exact from accounts events.",
-)
-USAGE_LOGS = TableSpec(
-    owner="ratelimit",
-    name="UsageLogs",
-    hash_key="pk",
-    range_key="sk",
-    attributes={"pk": "S", "sk": "S"},
-    ttl_attribute="expires_at",
-    description="Partition USER#<id>#<YYYY-MM-DD>: COUNTER#<action> (today's count), "
-    "REQ#<action>#<request id> (charge guard), LOG#<time>#<action>#<request id> (audit). TTL 30 days. "
-    "Partition IDEM#<id>: idempotency records by key (TTL 24 h).",
-)
-USER_PLANS = TableSpec(
-    owner="ratelimit",
-    name="UserPlans",
-    hash_key="user_id",
-    attributes={"user_id": "S"},
-    description="Each user's plan, kept from accounts events (no call to accounts on the hot path).",
-)
-RATELIMIT_OUTBOX = outbox_table("ratelimit")
-RATELIMIT_INBOX = inbox_table("ratelimit")
-RATELIMIT_LEGACY = legacy_import_table("ratelimit")
-# What a history list shows of each run: the attributes every SearchHistory index projects.
-HISTORY_SUMMARY = (
-    "platform",
-    "problem_id",
-    "problem_title",
-    "language",
-    "public",
-    "status",
-    "verdict",
-    "passed",
-    "total",
-    "created_at",
-    "finished_at",
-    "user_name",
-    "max_time_ms",
-    "max_memory_kb",
-)
-# Every list of SearchHistory is newest first on the execution id (time-sortable, unique):
-# the id is the range key of each index, so a cursor is simply the last id returned.
-SEARCH_HISTORY = TableSpec(
-    owner="executions",
-    name="SearchHistory",
-    hash_key="execution_id",
-    attributes={
-        "execution_id": "S",
-        "user_id": "S",
-        "public_shard": "S",
-        "problem_key": "S",
-    },
-    indexes=(
-        Index(
-            "UserHistoryIndex",
-            "user_id",
-            "execution_id",
-            "INCLUDE",
-            HISTORY_SUMMARY,
-        ),
-        Index(
-            "PublicHistoryIndex",
-            "public_shard",
-            "execution_id",
-            "INCLUDE",
-            ("user_id", *HISTORY_SUMMARY),
-        ),
-        Index(
-            "ProblemHistoryIndex",
-            "problem_key",
-            "execution_id",
-            "INCLUDE",
-            ("user_id", *HISTORY_SUMMARY),
-        ),
-    ),
-    description="One item per execution (id: 26-char time-sortable ULID). Code zlib-compressed (source "
-    "<= 64 KB); per-test results compressed and truncated so an item stays far below 400 KB with 1,000 "
-    "tests. GSIs (summary attributes only, never code): UserHistoryIndex (a user's runs, newest first), "
-    "PublicHistoryIndex (public runs only: public_shard PUB#0..7 is set only when public, so the index is "
-    "sparse and spread over 8 partitions), ProblemHistoryIndex (a problem's runs, newest first; admin).",
-)
-EXECUTIONS_OUTBOX = outbox_table("executions")
-HINTS = TableSpec(
-    owner="hints",
-    name="Hints",
-    hash_key="pk",
-    range_key="sk",
-    attributes={"pk": "S", "sk": "S"},
-    ttl_attribute="expires_at",
-    description="REQ#<request id>/REQ: one hint request and, once generated, its result (the idempotency "
-    "record of the worker); EXEC#<execution id>/LATEST and PROB#<platform>#<problem id>/LATEST: the hints "
-    "readers get; BUDGET#<YYYY-MM-DD>/USER#<id>|GLOBAL: LLM tokens spent that day (atomic ADD).",
-)
-HINTS_OUTBOX = outbox_table("hints")
-HINTS_INBOX = inbox_table("hints")
-PROBLEMS_LEGACY = legacy_row_import_table("problems")
-PROBLEMS_QUARANTINE = legacy_quarantine_table("problems")
-EXECUTIONS_LEGACY = legacy_row_import_table("executions")
-EXECUTIONS_QUARANTINE = legacy_quarantine_table("executions")
-HINTS_LEGACY = legacy_row_import_table("hints")
-HINTS_QUARANTINE = legacy_quarantine_table("hints")
-STATS = TableSpec(
-    owner="stats",
-    name="Stats",
-    hash_key="pk",
-    range_key="sk",
-    attributes={"pk": "S", "sk": "S"},
-    description="Precomputed statistics, every key prefixed by its generation G<n># (a rebuild fills a new "
-    "generation, then CONTROL/ACTIVE names it): USER#<id> SUMMARY|DAYS|PROFILE|PROB#<platform>#<problem>, "
-    "PROBLEM#<platform>#<problem> SUMMARY|RUNTIME|META, DAYS/<YYYY-MM-DD> (platform per UTC day), "
-    "DAY#<YYYY-MM-DD>/USER#<id> (a user's runs that day), PLATFORM/TOTALS, and INBOX#<event id> (events "
-    "applied, written in the same transaction as their counters). See services/stats/README.md.",
-)
+# ---------------------------------------------------------------- every service's tables
 
-MIGRATION_STATE = TableSpec(
-    owner="migration",
-    name="State",
-    hash_key="pk",
-    attributes={"pk": "S"},
-    description="PHASE: the migration's phase (algoitny_shared.migration_phase), its version, since when and "
-    "who set it; STEP#<version>: what each cutover/rollback did and when (the command's record).",
-)
-MIGRATION_OUTBOX = outbox_table("migration")
+TABLES_ENTRY_POINTS = "algoitny.tables"
+"""Entry-point group through which each service package publishes its tables: the entry point's
+name is the owner, its value ``algoitny_<service>.adapters.tables:TABLES`` (the service's
+``pyproject.toml``). Tools that need every table (provisioning, backup, the capacity recorder,
+the infrastructure code) read them here, so this library imports no service."""
 
-ALL_TABLES: tuple[TableSpec, ...] = (
-    PROBLEMS,
-    TEST_CASES,
-    PROBLEMS_CONTROL,
-    SCRIPT_GENERATION_JOBS,
-    PROBLEMS_OUTBOX,
-    PROBLEMS_INBOX,
-    SEARCH_INDEXER_INBOX,
-    USERS,
-    REFRESH_TOKENS,
-    SIGN_IN_ATTEMPTS,
-    ACCOUNTS_OUTBOX,
-    ACCOUNTS_INBOX,
-    ACCOUNT_PLANS,
-    ACCOUNTS_LEGACY,
-    SUBSCRIPTION_PLANS,
-    USAGE_LOGS,
-    USER_PLANS,
-    RATELIMIT_OUTBOX,
-    RATELIMIT_INBOX,
-    RATELIMIT_LEGACY,
-    SEARCH_HISTORY,
-    EXECUTIONS_OUTBOX,
-    HINTS,
-    HINTS_OUTBOX,
-    HINTS_INBOX,
-    STATS,
-    PROBLEMS_LEGACY,
-    PROBLEMS_QUARANTINE,
-    EXECUTIONS_LEGACY,
-    EXECUTIONS_QUARANTINE,
-    HINTS_LEGACY,
-    HINTS_QUARANTINE,
-    MIGRATION_STATE,
-    MIGRATION_OUTBOX,
-)
+
+@cache
+def all_tables() -> tuple[TableSpec, ...]:
+    """Every table of every installed service, ordered by owner, then as the owner declares them.
+
+    Refuses a spec whose owner is not the entry point's name, and two specs with the same name."""
+    found: list[TableSpec] = []
+    for entry in sorted(entry_points(group=TABLES_ENTRY_POINTS), key=lambda e: e.name):
+        specs = entry.load()
+        for spec in specs:
+            if not isinstance(spec, TableSpec) or spec.owner != entry.name:
+                raise ValueError(f"{entry.value} declares {spec!r}, not a table owned by {entry.name}")
+            found.append(spec)
+    names = [spec.physical("ns") for spec in found]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"tables declared twice: {', '.join(duplicates)}")
+    return tuple(found)
 
 
 def tables_of(owner: str) -> tuple[TableSpec, ...]:
-    return tuple(t for t in ALL_TABLES if t.owner == owner)
+    return tuple(t for t in all_tables() if t.owner == owner)
 
 
 def ensure_tables(client: Any, namespace: str, specs: Iterable[TableSpec]) -> list[str]:

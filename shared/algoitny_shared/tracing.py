@@ -79,9 +79,17 @@ def shutdown() -> None:
         _provider.shutdown()
 
 
+_tracers: dict[int, tuple[Any, trace.Tracer]] = {}
+
+
 def tracer() -> trace.Tracer:
+    """The process's tracer (one per provider, made once: it is asked for on every request)."""
     provider = _provider if _provider is not None else trace.get_tracer_provider()
-    return provider.get_tracer("algoitny")
+    found = _tracers.get(id(provider))
+    if found is None or found[0] is not provider:
+        found = (provider, provider.get_tracer("algoitny"))
+        _tracers[id(provider)] = found
+    return found[1]
 
 
 def _trace_id(span: Span) -> str | None:

@@ -24,13 +24,13 @@ from support.google_keys import FakeGoogle
 from support.kafka_tools import read_topic
 from support.polling import eventually
 
+from algoitny_accounts.adapters.tables import USERS
 from algoitny_accounts.settings import AccountsSettings
 from algoitny_devtools.platform import Platform
 from algoitny_shared import tokens
 from algoitny_shared.dynamo import dynamodb
 from algoitny_shared.identity import IDENTITY_HEADER, Identity, IdentitySigner
 from algoitny_shared.settings import ServiceSettings
-from algoitny_shared.tables import USERS
 from algoitny_shared.topics import ACCOUNT_EVENTS
 
 pytestmark = pytest.mark.e2e

@@ -8,6 +8,13 @@ platform's services, and the migration tool's ``verify``.
 2. Through the gateway: a migrated user signs in with the legacy (Django pbkdf2) password, finds a
    migrated Korean problem by search, opens it with its test cases, sees the old history and
    today's legacy usage, and submits code that is judged and charged on top of it.
+3. The cutover / rollback drill (issue 16), with faults: the reverse writer SIGKILLed, PostgreSQL
+   crashed and restarted, Kafka restarted.
+
+The legacy PostgreSQL and the Kafka broker of this module are private (own data directories, free
+ports, the same binaries and jars): the drill restarts them, which the shared ones (other test
+runs use them) must never see. So this file runs in a pytest session of its own
+(deploy/local/test.sh's OWN_NAMESPACE): its session-wide platform must be started on them.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -22,13 +30,16 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from support.legacy_cdc import ConnectWorker, create_database, drop_database, free_port
+from faults.kafka_broker import PrivateKafka
+from support.endpoints import Endpoints, local_stack
+from support.legacy_cdc import ConnectWorker, create_database, drop_database, free_port, legacy_topics_exist
 from support.polling import eventually
+from support.private_postgres import PrivatePostgres
 
 from algoitny_devtools.platform import SERVICES, Platform
 
 # The platform, a Connect worker and the import of ~2,000 legacy rows on a shared 2-core machine.
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 
 IMPORTERS = ("accounts", "ratelimit", "problems", "executions", "hints")
 API = "/api/v1"
@@ -39,6 +50,43 @@ class Migrated:
     dsn: str
     migration: Any
     report: dict[str, Any]
+    postgres: PrivatePostgres
+
+
+# ---- private PostgreSQL and Kafka (they are restarted by the drill); session-wide overrides of
+# support.fixtures' and support.legacy_cdc's fixtures, so the platform and Connect run on them.
+
+
+@pytest.fixture(scope="session")
+def private_kafka() -> Iterator[PrivateKafka]:
+    broker = PrivateKafka()  # the fault suite's launcher
+    try:
+        broker.start()
+        yield broker
+    finally:
+        broker.close()
+
+
+@pytest.fixture(scope="session")
+def endpoints(private_kafka: Any) -> Endpoints:
+    """The shared OpenSearch and moto (namespaced), a Kafka broker of this session."""
+    return dataclasses.replace(local_stack(), kafka_bootstrap=private_kafka.bootstrap, source="private Kafka")
+
+
+@pytest.fixture(scope="session")
+def private_postgres() -> Iterator[PrivatePostgres]:
+    pg = PrivatePostgres()
+    try:
+        pg.start()
+        yield pg
+    finally:
+        pg.close()
+
+
+@pytest.fixture(scope="session")
+def legacy_postgres(private_postgres: PrivatePostgres, stack_env: dict[str, str]) -> None:
+    """Connect's worker (support.legacy_cdc) waits for this one: the private PostgreSQL, and
+    ``stack_env`` (the private broker in the environment Connect reads)."""
 
 
 def _settings(platform: Platform, namespace: str, dsn: str, connect_url: str, api: dict[str, int]) -> Any:
@@ -64,15 +112,25 @@ def _settings(platform: Platform, namespace: str, dsn: str, connect_url: str, ap
 
 
 @pytest.fixture(scope="module")
-def migrated(platform: Platform, connect_worker: ConnectWorker, stack_env: dict[str, str]) -> Iterator[Migrated]:
+def migrated(
+    platform: Platform,
+    connect_worker: ConnectWorker,
+    stack_env: dict[str, str],
+    private_postgres: PrivatePostgres,
+    private_kafka: Any,
+) -> Iterator[Migrated]:
     from algoitny_migration.bootstrap import build
     from algoitny_migration.domain.legacy_data import SCALES, generate
     from algoitny_migration.service_layer.verify import Verifier
     from algoitny_shared.legacy.tables import LEGACY_TABLES
 
     namespace = stack_env["ALGOITNY_NAMESPACE"]
+    assert platform.env["ALGOITNY_KAFKA_BOOTSTRAP_SERVERS"] == private_kafka.bootstrap == connect_worker.kafka, (
+        "the platform runs on a shared broker: run this file in a pytest session of its own"
+    )
     db_name = f"legacy_{namespace}_e2e"
-    dsn = create_database(db_name)
+    admin = private_postgres.admin_dsn
+    dsn = create_database(db_name, admin)
     # The importers that serve their internal API get free ports (parallel runs share the machine).
     api = {name: free_port() for name in ("problems", "executions", "hints")}
     settings = _settings(platform, namespace, dsn, connect_worker.url, api)
@@ -98,14 +156,17 @@ def migrated(platform: Platform, connect_worker: ConnectWorker, stack_env: dict[
         "ALGOITNY_LEGACY_ORPHAN_GRACE_S": "3",
         "ALGOITNY_OUTBOX_POLL_INTERVAL_S": "0.3",
     }
-    started = [
-        name
-        for name in IMPORTERS
-        if platform.start_importer(name, {**env, "ALGOITNY_LEGACY_IMPORT_PORT": str(api.get(name, 0))}) is not None
-    ]
-    assert set(started) == set(IMPORTERS), f"importers missing: {set(IMPORTERS) - set(started)}"
     try:
+        # The connector first: the importers start once Connect has created every legacy topic (a
+        # consumer that subscribed before its topic existed sees it at its next metadata refresh, 5 min later).
         m.register_connector()
+        eventually(lambda: asyncio.run(legacy_topics_exist(settings.legacy_topic_prefix)), timeout_s=120)
+        started = [
+            name
+            for name in IMPORTERS
+            if platform.start_importer(name, {**env, "ALGOITNY_LEGACY_IMPORT_PORT": str(api.get(name, 0))}) is not None
+        ]
+        assert set(started) == set(IMPORTERS), f"importers missing: {set(IMPORTERS) - set(started)}"
 
         async def verify(checks: list[str]) -> dict[str, Any]:
             fresh = build(settings)  # its HTTP client belongs to this event loop
@@ -133,7 +194,7 @@ def migrated(platform: Platform, connect_worker: ConnectWorker, stack_env: dict[
                 await fresh.close()
 
         try:
-            eventually(lambda: asyncio.run(caught_up()), timeout_s=300, interval_s=2)
+            eventually(lambda: asyncio.run(caught_up()), timeout_s=600, interval_s=2)  # moto shared on 2 cores
         except AssertionError:
             pytest.fail(f"rows not all imported: {asyncio.run(verify(['rows']))['mismatches'][:10]}")
         # Events reach search and stats after the rows: the full verify, once they have caught up.
@@ -150,7 +211,7 @@ def migrated(platform: Platform, connect_worker: ConnectWorker, stack_env: dict[
         except AssertionError:
             report = last
         print(f"full verify passed after {time.monotonic() - t0:.1f} s: {report['checked']}")
-        yield Migrated(dsn, m, report)
+        yield Migrated(dsn, m, report, private_postgres)
     finally:
         for name in IMPORTERS:
             platform.kill(f"{name}-legacy-import")
@@ -158,7 +219,7 @@ def migrated(platform: Platform, connect_worker: ConnectWorker, stack_env: dict[
             m.delete_connector(drop_slot=False)
         finally:
             asyncio.run(m.close())
-            drop_database(db_name, settings.slot_name())
+            drop_database(db_name, settings.slot_name(), admin)
 
 
 def test_verify_passes_on_every_row_aggregate_problem_and_history_page(migrated: Migrated) -> None:
@@ -169,6 +230,96 @@ def test_verify_passes_on_every_row_aggregate_problem_and_history_page(migrated:
     tables = {(t["table"], t["service"]): t for t in report["tables"]}
     assert tables[("users", "accounts")]["quarantined"] >= 1, "the case-only duplicate e-mail is quarantined"
     assert tables[("test_cases", "problems")]["quarantined"] >= 1, "the test case of a problem that is gone"
+
+
+def _cli(settings: Any, *args: str, extra: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    """``python -m algoitny_migration <args> --json`` on this run's legacy database and platform."""
+    import os
+    import subprocess
+
+    from support.e2e_config import ADMIN_TOKEN
+
+    env = {
+        **os.environ,
+        **{
+            f"ALGOITNY_{name.upper()}": str(getattr(settings, name))
+            for name in (
+                "namespace",
+                "connect_url",
+                "legacy_topic_prefix",
+                "gateway_url",
+                "accounts_url",
+                "problems_url",
+                "executions_url",
+                "ratelimit_url",
+                "stats_url",
+                "hints_url",
+                "problems_legacy_url",
+                "executions_legacy_url",
+                "hints_legacy_url",
+            )
+        },
+        "ALGOITNY_LEGACY_DSN": settings.legacy_dsn.get_secret_value(),
+        "ALGOITNY_GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,
+        **(extra or {}),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "algoitny_migration", *args, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.stdout.strip(), done.stderr[-2000:]
+    return done.returncode, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_shadow_compares_the_legacy_queries_with_the_platform_and_reports_a_difference(migrated: Migrated) -> None:
+    """The parallel run's comparison on the real stack: every compared field of every pattern is
+    equal for the sampled users after the import; a legacy change the platform has not seen (the
+    connector paused) is reported as a difference, with both values."""
+    settings = migrated.migration.settings
+    code, report = _cli(settings, "shadow", "--users", "8", "--seed", "16")
+    print(f"shadow: {report['patterns']}")
+    assert code == 0 and report["ok"], json.dumps(report, ensure_ascii=False)[:3000]
+    assert len(report["users"]) == 8
+    patterns = report["patterns"]
+    assert set(patterns) == {
+        "own_history",
+        "own_or_public_feed",
+        "plan_usage",
+        "statistics",
+        "problem_with_test_cases",
+        "admin_user_list",
+    }
+    assert all(p["compared"] > 0 and p["matching"] == p["compared"] for p in patterns.values()), patterns
+
+    # A deliberate difference: a sampled user's latest problem renamed in the legacy database while
+    # the connector is paused (the platform cannot have it); renamed back before it resumes.
+    m = migrated.migration
+    name = settings.connector_name()
+    first = min(report["users"])
+    with psycopg.connect(migrated.dsn, autocommit=True) as conn:
+        pid, platform_name, number, title = conn.execute(
+            "SELECT p.id, p.platform, p.problem_id, p.title FROM search_history h"
+            " JOIN problems p ON p.id = h.problem_id WHERE h.user_id = %s AND NOT p.is_deleted"
+            " ORDER BY h.created_at DESC LIMIT 1",
+            (first,),
+        ).fetchone()  # type: ignore[misc]
+        m.connect.pause(name)
+        eventually(lambda: (m.connect.status(name) or {}).get("connector", {}).get("state") == "PAUSED", timeout_s=30)
+        try:
+            conn.execute("UPDATE problems SET title = %s WHERE id = %s", ("shadow 차이", pid))
+            code, differs = _cli(settings, "shadow", "--users", "8", "--seed", "16")
+            conn.execute("UPDATE problems SET title = %s WHERE id = %s", (title, pid))
+        finally:
+            m.connect.resume(name)
+    assert code == 1 and not differs["ok"], differs
+    subject = f"problem {platform_name}/{number}"
+    assert differs["difference_count"] >= 1
+    assert {(d["pattern"], d["subject"], d["field"], d["legacy"], d["platform"]) for d in differs["differences"]} == {
+        ("problem_with_test_cases", subject, "title", "shadow 차이", title)
+    }, differs["differences"]
 
 
 # ---- issue 16: the cutover and rollback drill. It runs before the next test, whose run on the platform
@@ -272,7 +423,7 @@ async def _leave_open(settings: Any) -> None:
 
 
 def test_cutover_act_rollback_and_cut_over_again_with_nothing_lost(
-    migrated: Migrated, platform: Platform, gateway: httpx.Client, admin_headers: dict[str, str]
+    migrated: Migrated, platform: Platform, gateway: httpx.Client, admin_headers: dict[str, str], private_kafka: Any
 ) -> None:
     import signal
     import uuid
@@ -325,6 +476,7 @@ def test_cutover_act_rollback_and_cut_over_again_with_nothing_lost(
         assert int(refused.headers["retry-after"]) > 0
 
         # Cutover: gates, then writes open.
+        before = migrated.migration.legacy.counts()
         t0 = time.monotonic()
         cut = asyncio.run(step("cutover"))
         figures["cutover_s"] = round(time.monotonic() - t0, 1)
@@ -398,6 +550,38 @@ def test_cutover_act_rollback_and_cut_over_again_with_nothing_lost(
             interval_s=0.5,
         )
 
+        def submit(code: str) -> str:
+            sub = gateway.post(
+                f"{API}/executions",
+                json={**body, "code": code},
+                headers={**user, "idempotency-key": uuid.uuid4().hex},
+            )
+            assert sub.status_code == 202, sub.text
+            return str(sub.json()["execution_id"])
+
+        def judged(eid: str) -> bool:
+            return gateway.get(f"{API}/executions/{eid}", headers=user).json().get("status") == "completed"
+
+        # Fault: PostgreSQL crashes (immediate shutdown: no checkpoint, crash recovery) and comes back
+        # while the reverse writer writes a run back; its transaction is lost, the event redelivered.
+        right = "a, b = map(int, input().split())\nprint(a + b)\n"
+        runs = [execution_id, submit(right)]
+        figures["postgres_down_s"] = round(migrated.postgres.restart(immediate=True), 1)
+        # Fault: Kafka restarted while a run is judged and a second user signs up (both reach the
+        # outboxes; the relays and every consumer, the reverse writer's too, carry on after it).
+        runs.append(submit(right.replace("a + b", "b + a")))
+        t0 = time.monotonic()
+        private_kafka.stop()
+        email2 = f"drill2-{uuid.uuid4().hex[:8]}@platform.example"
+        second = gateway.post(
+            f"{API}/auth/register", json={"email": email2, "password": password, "name": "Drill 2"}, headers=xff
+        )
+        private_kafka.start()
+        figures["kafka_down_s"] = round(time.monotonic() - t0, 1)
+        assert second.status_code == 201, second.text
+        for eid in runs:
+            eventually(lambda eid=eid: judged(eid), timeout_s=120, interval_s=0.5)
+
         # Rollback: the reverse writer drains, the legacy database holds everything, writes go back.
         t0 = time.monotonic()
         back = asyncio.run(step("rollback"))
@@ -418,15 +602,26 @@ def test_cutover_act_rollback_and_cut_over_again_with_nothing_lost(
                 "SELECT input, output FROM test_cases WHERE problem_id = %s ORDER BY created_at, id", (legacy_pid,)
             ).fetchall()
             assert [tuple(c) for c in got_cases] == [(c["input"], c["output"]) for c in cases]
-            runs = conn.execute(
-                "SELECT result_summary, code, hints FROM search_history WHERE user_id = %s ORDER BY created_at DESC",
+            written = conn.execute(
+                "SELECT result_summary, code, hints FROM search_history WHERE user_id = %s ORDER BY created_at",
                 (uid,),
             ).fetchall()
-            assert len(runs) == 1 and runs[0][0] == "Failed" and runs[0][1] == wrong and runs[0][2]
+            # Each run exactly once, in order, across the SIGKILL, the PostgreSQL crash and the Kafka restart.
+            assert [(r[0], r[1]) for r in written] == [
+                ("Failed", wrong),
+                ("Passed", right),
+                ("Passed", right.replace("a + b", "b + a")),
+            ], written
+            assert written[0][2] and not written[1][2]
             usage = dict(
                 conn.execute("SELECT action, count(*) FROM usage_logs WHERE user_id = %s GROUP BY action", (uid,))
             )
-            assert usage == {"execution": 1, "hint": 1}, usage
+            assert usage == {"execution": 3, "hint": 1}, usage
+            assert conn.execute("SELECT count(*) FROM users WHERE email = %s", (email2,)).fetchone() == (1,)
+        # Nothing lost, nothing doubled: exactly the platform's post-cutover changes were added.
+        after = migrated.migration.legacy.counts()
+        added = {t: after[t] - before[t] for t in before if after[t] != before[t]}
+        assert added == {"users": 2, "problems": 1, "test_cases": 3, "search_history": 3, "usage_logs": 4}, added
         assert ReverseStore(migrated.dsn).verify().ok
         with psycopg.connect(migrated.dsn, autocommit=True) as conn:
             conn.execute("UPDATE users SET name = name WHERE id = 1")  # the legacy application writes again
@@ -437,6 +632,11 @@ def test_cutover_act_rollback_and_cut_over_again_with_nothing_lost(
         again = asyncio.run(step("cutover"))
         assert again["ok"], json.dumps(again, indent=1)
         figures["recutover_write_window_s"] = again["write_window_s"]
+        # The platform holds each of them exactly once too.
+        mine = gateway.get(f"{API}/history", params={"scope": "mine", "limit": 20}, headers=user).json()["items"]
+        assert sorted(i["execution_id"] for i in mine) == sorted(runs), mine
+        used = {a["action"]: a["used"] for a in gateway.get(f"{API}/me/usage", headers=user).json()["actions"]}
+        assert (used.get("execution"), used.get("hint")) == (3, 1), used
     finally:
         reader.stop()
         platform.kill("hints", 15)

@@ -14,12 +14,12 @@ from support.kafka_tools import produce, read_topic
 from support.polling import eventually, metric_value
 
 from algoitny_devtools.platform import Platform
+from algoitny_problems.adapters.tables import PROBLEMS, PROBLEMS_OUTBOX
 from algoitny_shared.dynamo import dynamodb, from_item
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import ProblemCreated
 from algoitny_shared.outbox import LEASE_S, shard_of
 from algoitny_shared.settings import ServiceSettings
-from algoitny_shared.tables import PROBLEMS, PROBLEMS_OUTBOX
 from algoitny_shared.topics import PROBLEM_EVENTS, SEARCH_INDEXER_GROUP, dead_letter_topic
 
 pytestmark = pytest.mark.e2e
@@ -194,7 +194,7 @@ def test_crash_between_commit_and_publish_loses_nothing_and_duplicates_change_no
     hits = eventually(lambda: _find(gateway, pid, title), timeout_s=SEARCH_DEADLINE_S + LEASE_S)
     assert len(hits) == 1
 
-    # Redeliver the very same event twice: the inbox and the external version absorb it.
+    # Redeliver the very same event twice: the external version absorbs it (counted as duplicates).
     before = _search_indexer_metric(platform, "duplicate")
     topic = PROBLEM_EVENTS.physical(settings.namespace)
     for _ in range(2):

@@ -93,7 +93,8 @@ def world(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
     from algoitny_shared.dynamo import dynamodb
     from algoitny_shared.kafka import ensure_topics
     from algoitny_shared.settings import ServiceSettings
-    from algoitny_shared.tables import STATS, ensure_tables
+    from algoitny_shared.tables import ensure_tables
+    from algoitny_stats.adapters.tables import STATS
 
     namespace = f"an{uuid.uuid4().hex[:8]}"
     root = tmp_path_factory.mktemp("analytics") / "parquet"

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from algoitny_accounts.adapters.tables import USERS
 from algoitny_shared.capacity import CURRENT_CALL, read_records
 from algoitny_shared.dynamo import dynamodb
 from algoitny_shared.settings import ServiceSettings
-from algoitny_shared.tables import USERS
 
 pytestmark = pytest.mark.integration
 

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from support.problems_tools import CallRecorder
 
+from algoitny_problems.adapters.buckets import TEST_CASE_PAYLOADS
 from algoitny_problems.adapters.control import upload_pk
 from algoitny_problems.bootstrap import Container, build
 from algoitny_problems.domain.models import NewProblem
@@ -30,7 +31,7 @@ from algoitny_problems.generation.domain.jobs import GenerationRequest
 from algoitny_problems.generation.service_layer.jobs import GenerationSettings
 from algoitny_problems.generation.service_layer.worker import GenerationWorker
 from algoitny_problems.settings import ProblemsSettings
-from algoitny_shared.buckets import TEST_CASE_PAYLOADS, ensure_buckets
+from algoitny_shared.buckets import ensure_buckets
 from algoitny_shared.dynamo import dynamodb, s3
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events.catalog import SandboxLimits

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from algoitny_hints.adapters.repository import DynamoHintStore, execution_target
+from algoitny_hints.adapters.tables import HINTS_OUTBOX
 from algoitny_shared.dynamo import dynamodb
 from algoitny_shared.events import REGISTRY
 from algoitny_shared.events.catalog import GeneratedHint, HintGenerated, HintRequested
 from algoitny_shared.outbox import Outbox
 from algoitny_shared.settings import ServiceSettings
-from algoitny_shared.tables import HINTS_OUTBOX
 
 pytestmark = pytest.mark.integration
 

@@ -5,10 +5,10 @@ from typing import Any
 
 import pytest
 
+from algoitny_search_indexer.adapters.tables import SEARCH_INDEXER_INBOX
 from algoitny_shared.dynamo import dynamodb
 from algoitny_shared.inbox import Inbox
 from algoitny_shared.settings import ServiceSettings
-from algoitny_shared.tables import SEARCH_INDEXER_INBOX
 
 pytestmark = pytest.mark.integration
 

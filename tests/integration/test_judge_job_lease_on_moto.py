@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from algoitny_executions.adapters.history_repository import HistoryRepository
+from algoitny_executions.adapters.tables import EXECUTIONS_OUTBOX
 from algoitny_executions.domain.history import compress_code
 from algoitny_executions.domain.judging import JudgeReport, TestCase, TestResult, TestSet, Verdict
 from algoitny_executions.service_layer.worker import JudgeWorker
@@ -27,7 +28,6 @@ from algoitny_shared.dynamo import dynamodb
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import ExecutionSubmitted
 from algoitny_shared.outbox import Outbox
-from algoitny_shared.tables import EXECUTIONS_OUTBOX
 from algoitny_shared.uow import DynamoUnitOfWork
 
 pytestmark = pytest.mark.integration

@@ -31,13 +31,15 @@ from support.legacy_content_tools import (
 )
 from support.polling import eventually
 
+from algoitny_executions.adapters.tables import SEARCH_HISTORY
+from algoitny_hints.adapters.tables import HINTS
+from algoitny_problems.adapters.tables import PROBLEMS
 from algoitny_shared.dynamo import dynamodb, from_item
 from algoitny_shared.identity import Identity, IdentitySigner
 from algoitny_shared.legacy.canonical import row_digest
 from algoitny_shared.legacy.changes import parse_change
 from algoitny_shared.legacy.identity import legacy_execution_id, legacy_user_id
 from algoitny_shared.settings import ServiceSettings
-from algoitny_shared.tables import HINTS, PROBLEMS, SEARCH_HISTORY
 
 pytestmark = pytest.mark.integration
 

@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 from support.kafka_tools import read_topic
 
+from algoitny_problems.adapters.tables import PROBLEMS
 from algoitny_shared.dynamo import dynamodb, from_item, to_item
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import ProblemCreated
 from algoitny_shared.kafka import EventPublisher, make_broker
 from algoitny_shared.outbox import SHARDS, Outbox, OutboxRelay
 from algoitny_shared.settings import ServiceSettings
-from algoitny_shared.tables import ALL_TABLES, PROBLEMS, ensure_tables, outbox_table
+from algoitny_shared.tables import all_tables, ensure_tables, outbox_table
 from algoitny_shared.topics import PROBLEM_EVENTS
 from algoitny_shared.uow import DynamoUnitOfWork, TransactionConflict
 
@@ -70,7 +71,7 @@ def settings(provisioned: dict[str, Any]) -> ServiceSettings:
 
 
 def test_table_creation_is_idempotent(settings: ServiceSettings) -> None:
-    assert ensure_tables(dynamodb(settings), settings.namespace, ALL_TABLES) == []
+    assert ensure_tables(dynamodb(settings), settings.namespace, all_tables()) == []
 
 
 async def test_state_and_event_commit_together_and_the_relay_publishes_them(settings: ServiceSettings) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from algoitny_ratelimit.adapters.tables import RATELIMIT_INBOX
 from algoitny_ratelimit.adapters.user_plan_repository import UserPlanRepository
 from algoitny_ratelimit.bootstrap import Container, build
 from algoitny_ratelimit.domain.plans import NewPlan
@@ -21,7 +22,6 @@ from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import UserDeactivated, UserPlanChanged, UserReactivated, UserRegistered
 from algoitny_shared.inbox import Inbox
-from algoitny_shared.tables import RATELIMIT_INBOX
 from algoitny_shared.uow import DynamoUnitOfWork
 
 pytestmark = pytest.mark.integration

@@ -21,6 +21,7 @@ import pytest
 from support.problems_tools import CallRecorder, OutboxSpy
 
 from algoitny_problems.adapters.control import upload_pk
+from algoitny_problems.adapters.tables import PROBLEMS_INBOX
 from algoitny_problems.adapters.test_cases import MAX_BATCH_WRITE, inline_item, location
 from algoitny_problems.bootstrap import Container, build
 from algoitny_problems.domain.models import NewProblem, ProblemPatch, TestCaseIn, TestSetIn
@@ -30,7 +31,6 @@ from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events import REGISTRY
 from algoitny_shared.events.catalog import ExecutionCompleted
 from algoitny_shared.inbox import Inbox
-from algoitny_shared.tables import PROBLEMS_INBOX
 
 pytestmark = pytest.mark.integration
 

@@ -21,9 +21,9 @@ from algoitny_problems.adapters.control import idem_pk
 from algoitny_problems.adapters.test_cases import location
 from algoitny_problems.bootstrap import Container, build
 from algoitny_problems.domain.models import NewProblem, TestCaseIn, TestSetIn
+from algoitny_problems.service_layer.test_sets import CRASH_MID_TEST_SET_UPLOAD
 from algoitny_problems.settings import ProblemsSettings
 from algoitny_shared.events import REGISTRY
-from algoitny_shared.faults import CRASH_MID_TEST_SET_UPLOAD
 
 pytestmark = pytest.mark.integration
 SCRIPT = Path(__file__).resolve().parents[1] / "support" / "crash_upload.py"

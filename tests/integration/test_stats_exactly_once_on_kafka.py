@@ -43,9 +43,11 @@ from support.stats_tools import (
     settings_in,
 )
 
+from algoitny_executions.adapters.tables import EXECUTIONS_OUTBOX, SEARCH_HISTORY
 from algoitny_shared.dynamo import dynamodb
-from algoitny_shared.tables import EXECUTIONS_OUTBOX, SEARCH_HISTORY, STATS, ensure_tables
+from algoitny_shared.tables import ensure_tables
 from algoitny_shared.topics import EXECUTION_EVENTS, all_topics
+from algoitny_stats.adapters.tables import STATS
 
 pytestmark = pytest.mark.integration
 

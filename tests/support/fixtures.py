@@ -76,7 +76,7 @@ async def _cleanup(settings: Any) -> None:
 
 def _drop_tables_and_buckets(settings: Any) -> None:
     """moto keeps everything in memory: give back what this run created."""
-    from algoitny_shared.buckets import ALL_BUCKETS
+    from algoitny_shared.buckets import all_buckets
     from algoitny_shared.dynamo import dynamodb, s3
 
     db = dynamodb(settings)
@@ -85,7 +85,7 @@ def _drop_tables_and_buckets(settings: Any) -> None:
             if name.startswith(f"{settings.namespace}-"):
                 db.delete_table(TableName=name)
     store = s3(settings)
-    for spec in ALL_BUCKETS:
+    for spec in all_buckets():
         bucket = spec.physical(settings.namespace)
         try:
             for page in store.get_paginator("list_objects_v2").paginate(Bucket=bucket):

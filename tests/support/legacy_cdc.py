@@ -44,17 +44,17 @@ def legacy_stop(parts: list[str]) -> None:
         subprocess.run(["bash", str(REPO / "deploy/local/legacy.sh"), "stop", *parts], check=False, env=env)
 
 
-def create_database(name: str) -> str:
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+def create_database(name: str, admin_dsn: str = ADMIN_DSN) -> str:
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(sql.Identifier(name)))
-    return ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
+    return admin_dsn.rsplit("/", 1)[0] + "/" + name
 
 
-def drop_database(name: str, slot: str | None = None) -> None:
+def drop_database(name: str, slot: str | None = None, admin_dsn: str = ADMIN_DSN) -> None:
     """Drop a test's database and its replication slot (Connect lets go of a deleted connector's
     slot a little later: its walsender is terminated until the slot can be dropped)."""
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
         deadline = time.monotonic() + 30
         while slot and time.monotonic() < deadline:
             row = conn.execute("SELECT active_pid FROM pg_replication_slots WHERE slot_name = %s", (slot,)).fetchone()
@@ -443,5 +443,21 @@ async def delete_topics(bootstrap: str, prefix: str) -> None:
         mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
         if mine:
             await admin.delete_topics(mine)
+    finally:
+        await admin.close()
+
+
+async def legacy_topics_exist(prefix: str, bootstrap: str | None = None) -> bool:
+    """Connect has created the topic of every legacy table (``<prefix>.public.<table>``)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from algoitny_shared.legacy.tables import LEGACY_TABLES
+
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap or os.environ.get("ALGOITNY_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    )
+    await admin.start()
+    try:
+        return {t.topic(prefix) for t in LEGACY_TABLES} <= set(await admin.list_topics())
     finally:
         await admin.close()

@@ -112,3 +112,34 @@ def test_checks_are_a_pluggable_list() -> None:
         assert not result.ok and "boom" in result.detail  # a broken check fails, it does not crash the suite
     finally:
         CHECKS.pop("zz added by a later issue")
+
+
+def _timed(op: str, table: str, start: float, end: float, trace: str, cid: str) -> dict[str, Any]:
+    rec = _rec(end, "s GET /a", op, "read", 0.5, cid, params={"TableName": table})
+    return {**rec, "table": table, "start": start, "end": end, "trace": trace}
+
+
+def test_bare_replay_keeps_the_platforms_shape_parallel_calls_together() -> None:
+    """Overlapping calls (a service awaiting two reads at once) form one step, replayed at once;
+    calls in sequence stay in sequence."""
+    calls = [
+        _timed("GetItem", "A", 1.00, 1.02, "t1", "c1"),
+        _timed("BatchGetItem", "B", 1.01, 1.03, "t1", "c2"),
+        _timed("Query", "C", 1.04, 1.05, "t1", "c3"),
+    ]
+    steps = bare.steps_of(calls)
+    assert [[op for op, _ in step] for step in steps] == [["GetItem", "BatchGetItem"], ["Query"]]
+
+
+def test_bare_replay_takes_the_most_common_request_shape_of_the_window() -> None:
+    """A first request with a cold cache (an extra read) is not the path's typical request."""
+    records = [
+        _timed("GetItem", "Plans", 1.0, 1.1, "cold", "c1"),
+        _timed("GetItem", "Usage", 1.2, 1.3, "cold", "c2"),
+        _timed("GetItem", "Usage", 2.0, 2.1, "warm1", "c3"),
+        _timed("GetItem", "Usage", 3.0, 3.1, "warm2", "c4"),
+        _timed("GetItem", "Usage", 9.0, 9.1, "later", "c5"),  # outside the window
+    ]
+    steps = bare.typical_request(records, 0.5, 5.0)
+    assert steps == [[("GetItem", {"TableName": "Usage"})]]
+    assert bare.typical_request(records, 10.0, 11.0) == []

@@ -155,3 +155,59 @@ def test_down_leaves_a_process_that_took_a_recorded_pid_alone(
     finally:
         bystander.kill()
         bystander.wait()
+
+
+SLEEPER = textwrap.dedent(
+    """\
+    import json, os, sys, time
+
+    with open(os.path.join(os.environ["STUB_PID_DIR"], f"argv.{os.getpid()}"), "w") as f:
+        json.dump({"argv": sys.argv[1:], "env": {k: v for k, v in os.environ.items() if k.startswith("ALGOITNY_")}}, f)
+    time.sleep(120)
+    """
+)
+
+
+def test_importers_start_the_reverse_writer_too_and_down_stops_it(
+    stand_ins: tuple[dict[str, str], Path], tmp_path: Path
+) -> None:
+    """`make legacy` (devstack.py importers) starts the migration's reverse writer next to the
+    importers, on base port + 108 and pointed at the platform; `make down` stops it."""
+    import json
+
+    env, pids = stand_ins
+    sleeper = tmp_path / "sleeper.py"
+    sleeper.write_text(SLEEPER)
+    launcher = tmp_path / "python-sleeper"
+    launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{sleeper}" "$@"\n')
+    launcher.chmod(0o755)
+    env = {**env, "ALGOITNY_PYTHON": str(launcher)}
+    env.pop("ALGOITNY_REVERSE_WRITER_PORT", None)
+    started = subprocess.run(
+        [sys.executable, *DEVSTACK, "importers"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert "reverse writer started" in started.stdout
+
+    def launched() -> dict[int, dict[str, object]]:
+        return {int(p.suffix[1:]): json.loads(p.read_text() or "{}") for p in pids.glob("argv.*") if p.stat().st_size}
+
+    deadline = time.monotonic() + 30
+    while not any(r.get("argv") == ["-m", "algoitny_migration", "reverse-writer"] for r in launched().values()):
+        assert time.monotonic() < deadline, launched()
+        time.sleep(0.1)
+    [writer] = [r for r in launched().values() if r["argv"][1] == "algoitny_migration"]  # type: ignore[index]
+    base = int(env["ALGOITNY_GATEWAY_PORT"])
+    wenv = writer["env"]
+    assert isinstance(wenv, dict)
+    assert wenv["ALGOITNY_REVERSE_WRITER_PORT"] == str(base + 108)
+    assert wenv["ALGOITNY_ACCOUNTS_URL"] == f"http://127.0.0.1:{base + 1}"
+    assert wenv["ALGOITNY_NAMESPACE"] == env["ALGOITNY_NAMESPACE"]
+
+    down = subprocess.run([sys.executable, *DEVSTACK, "down"], env=env, capture_output=True, text=True, timeout=60)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert "migration-reverse-writer" in down.stdout
+    deadline = time.monotonic() + 30
+    while any(_alive(p) for p in launched()):
+        assert time.monotonic() < deadline, [p for p in launched() if _alive(p)]
+        time.sleep(0.1)

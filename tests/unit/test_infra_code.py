@@ -19,8 +19,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from algoitny_shared.buckets import ALL_BUCKETS
-from algoitny_shared.tables import ALL_TABLES, ensure_tables
+from algoitny_shared.buckets import all_buckets
+from algoitny_shared.tables import all_tables, ensure_tables
 from algoitny_shared.topics import all_topics
 
 REPO = Path(__file__).resolve().parents[2]
@@ -67,10 +67,10 @@ def test_template_tables_on_moto_equal_provisioned_tables() -> None:
         "Parameters": {"Namespace": template["Parameters"]["Namespace"]},
         "Resources": {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::DynamoDB::Table"},
     }
-    assert len(tables_only["Resources"]) == len(ALL_TABLES)
+    assert len(tables_only["Resources"]) == len(all_tables())
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        ensure_tables(client, "prov", ALL_TABLES)
+        ensure_tables(client, "prov", all_tables())
         cfn = boto3.client("cloudformation", region_name="us-east-1")
         cfn.create_stack(
             StackName="infra",
@@ -78,7 +78,7 @@ def test_template_tables_on_moto_equal_provisioned_tables() -> None:
             Parameters=[{"ParameterKey": "Namespace", "ParameterValue": "cfn"}],
         )
         assert cfn.describe_stacks(StackName="infra")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
-        for spec in ALL_TABLES:
+        for spec in all_tables():
             provisioned = _describe(client, spec.physical("prov"))
             generated = _describe(client, spec.physical("cfn"))
             assert generated == provisioned, spec.physical("")
@@ -107,12 +107,12 @@ def test_template_buckets_on_moto_have_the_declared_names() -> None:
             Parameters=[{"ParameterKey": "Namespace", "ParameterValue": "cfn"}],
         )
         names = {b["Name"] for b in boto3.client("s3", region_name="us-east-1").list_buckets()["Buckets"]}
-    assert names == {b.physical("cfn") for b in ALL_BUCKETS}
+    assert names == {b.physical("cfn") for b in all_buckets()}
 
 
 def test_buckets_and_topics_follow_their_declarations() -> None:
     resources = infra_code.cloudformation()["Resources"]
-    for bucket in ALL_BUCKETS:
+    for bucket in all_buckets():
         props = resources[infra_code.logical_id(bucket.owner, bucket.name, "bucket")]["Properties"]
         rules = {r["Prefix"]: r["ExpirationInDays"] for r in props["LifecycleConfiguration"]["Rules"] if "Prefix" in r}
         assert rules == bucket.expire_days

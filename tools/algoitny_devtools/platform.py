@@ -8,7 +8,8 @@ each process is started through mirakuru.
     python -m algoitny_devtools.platform run     # provision, seed demo data, start all, wait for Ctrl-C
     python -m algoitny_devtools.platform up      # the same, in the background (pid file)
     python -m algoitny_devtools.platform down    # stop what ``run``, ``up`` or ``importers`` started (recorded PIDs)
-    python -m algoitny_devtools.platform importers   # the legacy importers of the services that have one
+    python -m algoitny_devtools.platform importers   # the legacy importers of the services that have one,
+                                                     # and the migration's reverse writer (issue 16)
 
 ``REPLICAS=2`` (``make run REPLICAS=2``) starts two processes of every service; the gateway and the
 services that call others spread requests over them (``algoitny_shared.upstream``).
@@ -172,6 +173,20 @@ class Platform:
         self.procs[name] = executor.process
         return executor.process
 
+    def start_reverse_writer(self, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """The migration's reverse writer (``python -m algoitny_migration reverse-writer``, issue 16),
+        tracked as ``migration-reverse-writer``; its /metrics on base port + 108 unless
+        ``ALGOITNY_REVERSE_WRITER_PORT`` says otherwise. It writes nothing before the phase is cut_over."""
+        env = {**os.environ, **self.env, **(extra_env or {})}
+        env["ALGOITNY_NAMESPACE"] = self.namespace
+        env["PYTHONUNBUFFERED"] = "1"
+        env.setdefault("ALGOITNY_REVERSE_WRITER_PORT", str(self.base_port + 108))
+        for upstream in ("accounts", "problems", "executions"):  # what it reads of the platform
+            env.setdefault(f"ALGOITNY_{upstream.upper()}_URL", self.urls(upstream))
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{self.namespace}-{REVERSE_WRITER}.log", "ab")  # noqa: SIM115 - owned by the child
+        return self._spawn(REVERSE_WRITER, [PYTHON, "-m", "algoitny_migration", "reverse-writer"], env, log)
+
     def start_importers(self, extra_env: dict[str, str] | None = None) -> list[str]:
         return [s.name for s in SERVICES if self.start_importer(s.name, extra_env) is not None]
 
@@ -265,6 +280,7 @@ def load_demo_problems(platform: Platform, admin_token: str) -> int:
 
 SUPERVISOR = "devstack"
 IMPORTER_SUFFIX = "-legacy-import"
+REVERSE_WRITER = "migration-reverse-writer"
 
 
 def importer_module(svc: ServiceDef) -> str | None:
@@ -305,6 +321,8 @@ def _is_ours(name: str, pid: int) -> bool:
     if name == SUPERVISOR:
         return b"algoitny_devtools.platform" in argv
     base = name.split("@", 1)[0]
+    if base == REVERSE_WRITER:
+        return b"algoitny_migration" in argv and b"reverse-writer" in argv
     if base.endswith(IMPORTER_SUFFIX):
         svc = next((s for s in SERVICES if s.name == base.removesuffix(IMPORTER_SUFFIX)), None)
         return svc is not None and f"{svc.module}.entrypoints.legacy_import".encode() in argv
@@ -366,9 +384,12 @@ def main() -> None:
         if ipf.exists():
             stop_recorded(ipf)  # a second `make legacy` restarts them
         started = platform.start_importers()
+        writer = platform.start_reverse_writer()
         record(ipf, platform.procs, supervisor=None)
         detach(platform.executors.values())  # they run on after this command
         print(f"[platform] legacy importers started: {', '.join(started) or 'none (no service has one yet)'}")
+        port = os.environ.get("ALGOITNY_REVERSE_WRITER_PORT") or platform.base_port + 108
+        print(f"[platform] reverse writer started (pid {writer.pid}): http://{platform.host}:{port}/metrics")
         return
 
     print("[platform] provisioning tables and topics, seeding plans and the demo admin ...", flush=True)
@@ -410,6 +431,8 @@ def main() -> None:
                         else []
                     ),
                     f"  Logs:           {platform.log_dir}",
+                    "  Migration:      `make legacy` in another terminal: legacy PostgreSQL, CDC, importers,",
+                    "                  reverse writer (docs/migration-runbook.md); `make down` stops them",
                     "",
                 ]
             ),

@@ -8,6 +8,7 @@ from algoitny_accounts.adapters.google import GoogleVerifier
 from algoitny_accounts.adapters.plan_copies import PlanCopyRepository
 from algoitny_accounts.adapters.refresh_tokens import RefreshTokenStore
 from algoitny_accounts.adapters.sign_in_attempts import SignInAttempts
+from algoitny_accounts.adapters.tables import ACCOUNTS_LEGACY, ACCOUNTS_OUTBOX
 from algoitny_accounts.adapters.user_repository import UserRepository
 from algoitny_accounts.service_layer.accounts import AccountUseCases, ThrottlePolicy
 from algoitny_accounts.service_layer.legacy_import import LEGACY_TABLES, LegacyUserImport
@@ -17,7 +18,6 @@ from algoitny_shared.cursor import CursorCodec
 from algoitny_shared.kafka import EventConsumer
 from algoitny_shared.kit.composition import OutboxParts, outbox_parts
 from algoitny_shared.legacy.importer import LegacyConsumer, LegacyImportStore
-from algoitny_shared.tables import ACCOUNTS_INBOX, ACCOUNTS_LEGACY, ACCOUNTS_OUTBOX
 from algoitny_shared.topics import ACCOUNTS_GROUP, RATELIMIT_EVENTS
 
 
@@ -40,7 +40,7 @@ def build(settings: AccountsSettings | None = None, *, legacy_importer: bool | N
     users = UserRepository(client, settings.namespace)
     plans = PlanCopyRepository(client, settings.namespace)
     plan_sync = PlanSync(plans, users)
-    consumer = kit.consume(ACCOUNTS_GROUP, [RATELIMIT_EVENTS], plan_sync.handlers(), inbox=ACCOUNTS_INBOX)
+    consumer = kit.consume(ACCOUNTS_GROUP, [RATELIMIT_EVENTS], plan_sync.handlers())
     accounts = AccountUseCases.wire(
         users,
         RefreshTokenStore(client, settings.namespace, settings.refresh_token_ttl_s),

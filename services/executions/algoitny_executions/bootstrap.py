@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 
 from algoitny_executions.adapters.history_repository import HistoryRepository
+from algoitny_executions.adapters.tables import EXECUTIONS_OUTBOX
 from algoitny_executions.adapters.upstreams import (
     CachedTestSetSource,
     FallbackTestSetSource,
@@ -29,7 +30,6 @@ from algoitny_shared.dynamo import s3
 from algoitny_shared.identity import IdentitySigner
 from algoitny_shared.kafka import EventConsumer
 from algoitny_shared.kit.composition import OutboxParts, outbox_parts
-from algoitny_shared.tables import EXECUTIONS_OUTBOX
 from algoitny_shared.topics import EXECUTION_JOBS, EXECUTIONS_GROUP, HINT_EVENTS, JUDGE_WORKER_GROUP
 from algoitny_shared.upstream import upstream_client
 

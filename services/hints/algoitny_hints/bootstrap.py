@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from algoitny_hints.adapters.gemini import GeminiHints
 from algoitny_hints.adapters.repository import DynamoHintStore
 from algoitny_hints.adapters.sources import HttpExecutionSource, HttpProblemSource, HttpRefunds
+from algoitny_hints.adapters.tables import HINTS, HINTS_OUTBOX
 from algoitny_hints.service_layer.hints import HintService
 from algoitny_hints.settings import HintsSettings
 from algoitny_shared.identity import IdentitySigner
 from algoitny_shared.kafka import EventConsumer
 from algoitny_shared.kit.composition import OutboxParts, outbox_parts
-from algoitny_shared.tables import HINTS, HINTS_INBOX, HINTS_OUTBOX
 from algoitny_shared.topics import HINT_EVENTS, HINTS_GROUP
 
 
@@ -40,7 +40,7 @@ def build(settings: HintsSettings | None = None) -> Container:
     problems = HttpProblemSource(settings.problems_url, signer, timeout)
     refunds = HttpRefunds(settings.ratelimit_url, signer, timeout)
     service = HintService(settings, store, executions, problems, refunds, GeminiHints(settings))
-    consumer = kit.consume(HINTS_GROUP, [HINT_EVENTS], service.handlers(), inbox=HINTS_INBOX)
+    consumer = kit.consume(HINTS_GROUP, [HINT_EVENTS], service.handlers())
     assert HINTS.owner == "hints"
     return Container(
         **kit.fields(),

@@ -15,15 +15,14 @@ from algoitny_migration.adapters.platform_api import PlatformApi
 from algoitny_migration.settings import MigrationSettings
 from algoitny_shared.identity import IdentitySigner
 from algoitny_shared.lag import LagMonitor
-from algoitny_shared.legacy.tables import BY_NAME, LEGACY_TABLES
+from algoitny_shared.legacy.tables import BY_NAME, LEGACY_TABLES, legacy_group
 
 IMPORTING_SERVICES = tuple(sorted({s for t in LEGACY_TABLES for s in t.importers}))
 
 
 def importer_groups(namespace: str, service: str) -> tuple[str, ...]:
-    """The consumer group a service's legacy importer may use: algoitny_shared.legacy.importer's
-    (accounts, ratelimit) or algoitny_shared.legacy.runner's (problems, executions, hints)."""
-    return (f"{namespace}.{service}.legacy", f"{namespace}.legacy-import.{service}")
+    """The consumer group of a service's legacy importer (one name for every importer kit)."""
+    return (legacy_group(namespace, service),)
 
 
 @dataclass
@@ -69,16 +68,10 @@ class Migration:
     async def consumer_lag(self, service: str, table: str) -> int | None:
         """Messages of the table's topic the service's importer has not consumed (None: no group yet)."""
         if self._groups is None:
-            from aiokafka.admin import AIOKafkaAdminClient
+            from algoitny_shared.offsets import KafkaOffsets
 
-            admin = AIOKafkaAdminClient(
-                bootstrap_servers=self.settings.kafka_bootstrap_servers, request_timeout_ms=5000
-            )
-            await admin.start()
-            try:
-                self._groups = {g[0] for g in await admin.list_consumer_groups()}
-            finally:
-                await admin.close()
+            async with KafkaOffsets(self.settings.kafka_bootstrap_servers, request_timeout_ms=5000) as offsets:
+                self._groups = set(await offsets.groups())
         group = next((g for g in importer_groups(self.settings.namespace, service) if g in self._groups), None)
         if group is None:
             return None
@@ -167,43 +160,29 @@ class CutoverWiring:
         """True when the legacy topic of ``table`` holds a change of row ``key`` at or after WAL
         position ``after_lsn`` (Debezium's ``__lsn``): the last records of each partition are read."""
         import json
+        from contextlib import aclosing
 
-        from aiokafka import AIOKafkaConsumer
-
-        from algoitny_shared.replay import topic_partitions
+        from algoitny_shared.offsets import KafkaOffsets
+        from algoitny_shared.replay import read_records
 
         s = self.m.settings
         topic = BY_NAME[table].topic(s.legacy_topic_prefix)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=s.kafka_bootstrap_servers, group_id=None, enable_auto_commit=False
-        )
-        await consumer.start()
-        try:
-            partitions = await topic_partitions(consumer, topic, timeout_s=10)
-            consumer.assign(partitions)
-            ends = await consumer.end_offsets(partitions)
-            starts = await consumer.beginning_offsets(partitions)
-            for tp in partitions:
-                consumer.seek(tp, max(starts[tp], ends[tp] - 200))
-            pending = {tp for tp in partitions if ends[tp] > starts[tp]}
-            while pending:
-                batch = await consumer.getmany(timeout_ms=1000, max_records=500)
-                if not batch:
-                    break
-                for tp, records in batch.items():
-                    for r in records:
-                        try:
-                            k, v = json.loads(r.key or b"null"), json.loads(r.value or b"null")
-                        except ValueError:
-                            continue
-                        mine = isinstance(k, dict) and k.get("id") == key and isinstance(v, dict)
-                        if mine and int(v.get("__lsn") or 0) >= after_lsn:
-                            return True
-                    if await consumer.position(tp) >= ends[tp]:
-                        pending.discard(tp)
-            return False
-        finally:
-            await consumer.stop()
+        async with KafkaOffsets(s.kafka_bootstrap_servers) as offsets:
+            await offsets.partitions(topic, timeout_s=10)
+            ends = await offsets.ends(topic)
+            firsts = await offsets.beginnings(topic)
+        starts = {p: max(firsts[p], ends[p] - 200) for p in ends}
+        async with aclosing(read_records(s.kafka_bootstrap_servers, topic, starts, ends)) as batches:
+            async for records in batches:
+                for r in records:
+                    try:
+                        k, v = json.loads(r.key or b"null"), json.loads(r.value or b"null")
+                    except ValueError:
+                        continue
+                    mine = isinstance(k, dict) and k.get("id") == key and isinstance(v, dict)
+                    if mine and int(v.get("__lsn") or 0) >= after_lsn:
+                        return True
+        return False
 
     async def gateway_phase(self) -> str | None:
         async with httpx.AsyncClient(timeout=5.0) as client:

@@ -12,6 +12,7 @@ from algoitny_problems.adapters.page_llm import LlmPageReader
 from algoitny_problems.adapters.page_parsers import READERS
 from algoitny_problems.adapters.plans import HttpPlanCaps, PlanCaps
 from algoitny_problems.adapters.repository import ProblemRepository
+from algoitny_problems.adapters.tables import PROBLEMS_INBOX, PROBLEMS_OUTBOX
 from algoitny_problems.adapters.test_cases import TestCaseStore
 from algoitny_problems.generation.adapters.authoring import ProgramAuthor
 from algoitny_problems.generation.adapters.jobs import GenerationJobRepository
@@ -28,7 +29,6 @@ from algoitny_shared.identity import Identity, IdentitySigner
 from algoitny_shared.kafka import EventConsumer
 from algoitny_shared.kit.composition import OutboxParts, outbox_parts
 from algoitny_shared.llm import GeminiClient
-from algoitny_shared.tables import PROBLEMS_INBOX, PROBLEMS_OUTBOX
 from algoitny_shared.topics import EXECUTION_EVENTS, PROBLEMS_GROUP
 from algoitny_shared.upstream import upstream_client
 
@@ -80,7 +80,7 @@ def build(settings: ProblemsSettings | None = None) -> Container:
     )
     inbox = kit.inbox(PROBLEMS_INBOX)
     counter = ExecutionCounter(repo, inbox, uow)
-    consumer = kit.consume(PROBLEMS_GROUP, [EXECUTION_EVENTS], counter.handlers(), inbox=inbox)
+    consumer = kit.consume(PROBLEMS_GROUP, [EXECUTION_EVENTS], counter.handlers())
     gen_settings = GenerationSettings.of(settings)
     gemini = GeminiClient(settings)
     author = ProgramAuthor(gemini)

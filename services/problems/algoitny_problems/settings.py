@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from algoitny_shared.buckets import SANDBOX_IO, TEST_CASE_PAYLOADS
+from algoitny_problems.adapters.buckets import TEST_CASE_PAYLOADS
+from algoitny_shared.buckets import SANDBOX_IO
 from algoitny_shared.llm import LlmSettings
 from algoitny_shared.settings import DEVELOPMENT_ENVIRONMENTS
 

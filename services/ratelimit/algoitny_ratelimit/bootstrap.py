@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from algoitny_ratelimit.adapters.plan_repository import PlanRepository
+from algoitny_ratelimit.adapters.tables import RATELIMIT_INBOX, RATELIMIT_LEGACY, RATELIMIT_OUTBOX
 from algoitny_ratelimit.adapters.usage_repository import UsageRepository
 from algoitny_ratelimit.adapters.user_plan_repository import UserPlanRepository
 from algoitny_ratelimit.domain.quota import Clock, utc_now
@@ -17,7 +18,6 @@ from algoitny_ratelimit.settings import RatelimitSettings
 from algoitny_shared.kafka import EventConsumer
 from algoitny_shared.kit.composition import OutboxParts, outbox_parts
 from algoitny_shared.legacy.importer import LegacyConsumer, LegacyImportStore
-from algoitny_shared.tables import RATELIMIT_INBOX, RATELIMIT_LEGACY, RATELIMIT_OUTBOX
 from algoitny_shared.topics import ACCOUNT_EVENTS, EXECUTION_EVENTS, RATELIMIT_GROUP
 
 

@@ -13,7 +13,6 @@ from algoitny_search_indexer.settings import SearchIndexerSettings
 from algoitny_shared.cursor import CursorCodec
 from algoitny_shared.kafka import EventConsumer
 from algoitny_shared.kit.composition import EventParts, event_parts
-from algoitny_shared.tables import SEARCH_INDEXER_INBOX
 from algoitny_shared.topics import PROBLEM_EVENTS, SEARCH_INDEXER_GROUP
 
 
@@ -37,7 +36,6 @@ def build(settings: SearchIndexerSettings | None = None) -> Container:
         SEARCH_INDEXER_GROUP,
         [PROBLEM_EVENTS],
         indexer.handlers(),
-        inbox=SEARCH_INDEXER_INBOX,
         is_transient=indexer.is_transient,
     )
     lag = LagMonitor(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from algoitny_shared.kafka import make_broker
 from algoitny_shared.kit.composition import Parts, parts
 from algoitny_shared.lag import LagMonitor
 from algoitny_shared.topics import (
@@ -35,14 +36,15 @@ class Container(Parts[StatsSettings]):
 
 
 def build(settings: StatsSettings | None = None) -> Container:
-    """No broker and no outbox: stats writes no events; its own consumer reads the topics in batches."""
+    """No outbox: stats writes no events; its own consumer (a FastStream batch subscriber on a broker of
+    its own) reads the topics in batches."""
     settings = settings or StatsSettings()
     kit = parts(settings)
     store = StatsStore(kit.dynamodb, settings.namespace)
     applier = Applier(store)
     consumer = StatsConsumer(
         applier=applier,
-        bootstrap=settings.kafka_bootstrap_servers,
+        broker=make_broker(settings),
         namespace=settings.namespace,
         group=STATS_GROUP,
         topics=STATS_TOPICS,

@@ -10,7 +10,7 @@ A service's container subclasses one of the parts classes and adds its own parts
     def build(settings=None) -> Container:
         kit = outbox_parts(settings or AccountsSettings(), ACCOUNTS_OUTBOX)
         users = UserRepository(kit.dynamodb, kit.settings.namespace)
-        kit.consume(ACCOUNTS_GROUP, [RATELIMIT_EVENTS], plan_sync.handlers(), inbox=ACCOUNTS_INBOX)
+        kit.consume(ACCOUNTS_GROUP, [RATELIMIT_EVENTS], plan_sync.handlers())
         return Container(**kit.fields(), users=users, ...)
 
 The parts are built the same way everywhere: one DynamoDB client, one broker, the outbox, its
@@ -68,12 +68,11 @@ class EventParts(Parts[S]):
         topics: Iterable[TopicSpec],
         handlers: Mapping[str, EventHandler],
         *,
-        inbox: TableSpec | Inbox | None = None,
         enabled: bool = True,
         **options: Any,
     ) -> EventConsumer:
-        """An event consumer of ``group`` on the broker (with ``inbox``, or an inbox on that table),
-        registered when the settings enable consumers and ``enabled`` (the service's own switch).
+        """An event consumer of ``group`` on the broker (its handlers are idempotent: see
+        ``EventConsumer``), registered when the settings enable consumers and ``enabled`` (the service's own switch).
         ``options``: :class:`EventConsumer`'s (``is_transient``, ``max_poll_records``, ...)."""
         consumer = EventConsumer(
             broker=self.broker,
@@ -81,7 +80,6 @@ class EventParts(Parts[S]):
             group=group,
             topics=list(topics),
             handlers=dict(handlers),
-            inbox=self.inbox(inbox) if isinstance(inbox, TableSpec) else inbox,
             **options,
         )
         if self.settings.consumers_enabled and enabled:

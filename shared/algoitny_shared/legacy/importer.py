@@ -60,7 +60,7 @@ from algoitny_shared.legacy.api import (
 )
 from algoitny_shared.legacy.canonical import canonical_row, row_digest
 from algoitny_shared.legacy.changes import LegacyChange, LegacyChangeError, LegacyRowRefused, parse_change
-from algoitny_shared.legacy.tables import BY_NAME, DEFAULT_TOPIC_PREFIX, LegacyTable
+from algoitny_shared.legacy.tables import BY_NAME, DEFAULT_TOPIC_PREFIX, LegacyTable, legacy_group
 from algoitny_shared.settings import ServiceSettings
 from algoitny_shared.tables import TableSpec
 
@@ -440,9 +440,9 @@ def legacy_topics(prefix: str, tables: Iterable[LegacyTable]) -> list[str]:
 
 
 class LegacyConsumer:
-    """The FastStream subscriber of a service's legacy topics (consumer group
-    ``<namespace>.<service>.legacy``), at least once: the offset is committed after the record
-    was applied, skipped or quarantined; a transient failure leaves it to be redelivered."""
+    """The FastStream subscriber of a service's legacy topics (consumer group ``legacy_group``:
+    ``<namespace>.legacy-import.<service>``), at least once: the offset is committed after the
+    record was applied, skipped or quarantined; a transient failure leaves it to be redelivered."""
 
     def __init__(
         self,
@@ -457,7 +457,7 @@ class LegacyConsumer:
         self._settings = settings
         self.importer = importer
         self.topics = legacy_topics(settings.legacy_topic_prefix, tables)
-        self.group_id = f"{settings.namespace}.{settings.service_name}.legacy"
+        self.group_id = legacy_group(settings.namespace, settings.service_name)
         self._max_poll_records = max_poll_records
         self.outcomes: dict[str, int] = {}
 

@@ -5,26 +5,26 @@ health routes. Each service's ``entrypoints/legacy_import.py`` wires its handler
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
 from fastapi import FastAPI
 from pydantic import Field
 
+from algoitny_shared.kafka import ensure_topic_names
 from algoitny_shared.kit.app_factory import service_app
 from algoitny_shared.kit.cli import Main, service_cli
 from algoitny_shared.kit.composition import OutboxParts
 from algoitny_shared.legacy.row_importer import LegacyHandler, LegacyImporter, LegacyStore, legacy_router
-from algoitny_shared.legacy.tables import DEFAULT_TOPIC_PREFIX
+from algoitny_shared.legacy.tables import DEFAULT_TOPIC_PREFIX, legacy_group
 from algoitny_shared.settings import ServiceSettings
 from algoitny_shared.tables import TableSpec
 
 log = logging.getLogger(__name__)
+
+__all__ = ["LegacyImportSettings", "ensure_legacy_topics", "importer_app", "legacy_group"]
 
 
 class LegacyImportSettings(ServiceSettings):
@@ -48,43 +48,10 @@ S = TypeVar("S", bound=ImporterSettings)
 C = TypeVar("C", bound=OutboxParts[Any])
 
 
-def legacy_group(namespace: str, service: str) -> str:
-    """The consumer group of a service's importer (offsets are per service)."""
-    return f"{namespace}.legacy-import.{service}"
-
-
 async def ensure_legacy_topics(settings: ServiceSettings, topics: list[str], timeout_s: float = 30.0) -> None:
     """Create the legacy topics that do not exist yet, so that the consumer can join before Debezium
     has written its first record (Debezium writes into existing topics as they are)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=10_000)
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        try:
-            await admin.start()
-            break
-        except Exception:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(1)
-    try:
-        existing = set(await admin.list_topics())
-        for name in topics:
-            if name in existing:
-                continue
-            try:
-                await admin.create_topics(
-                    [
-                        NewTopic(
-                            name,
-                            num_partitions=settings.kafka_topic_partitions,
-                            replication_factor=settings.kafka_replication_factor,
-                        )
-                    ]
-                )
-            except TopicAlreadyExistsError:
-                continue
-    finally:
-        await admin.close()
+    await ensure_topic_names(settings, {name: {} for name in topics}, timeout_s)
 
 
 def importer_app(

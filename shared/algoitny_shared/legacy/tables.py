@@ -8,6 +8,12 @@ DEFAULT_TOPIC_PREFIX = "legacy"
 SCHEMA = "public"
 
 
+def legacy_group(namespace: str, service: str) -> str:
+    """The consumer group of a service's legacy importer (offsets are per service), whichever kit
+    it runs on: the one name the importers join and the migration tool's ``status`` looks up."""
+    return f"{namespace}.legacy-import.{service}"
+
+
 @dataclass(frozen=True)
 class LegacyTable:
     name: str

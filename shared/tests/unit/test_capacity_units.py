@@ -15,7 +15,22 @@ from algoitny_shared.capacity import (
     write_records,
     write_units,
 )
-from algoitny_shared.tables import USERS
+from algoitny_shared.tables import Index, TableSpec
+
+# A table shaped like accounts' Users (this library's tests use no service's declarations).
+USERS = TableSpec(
+    owner="accounts",
+    name="Users",
+    hash_key="pk",
+    attributes={"pk": "S", "email": "S", "google_id": "S", "plan_id": "S", "created_at": "S", "listed": "S"},
+    indexes=(
+        Index("EmailIndex", "email"),
+        Index("GoogleIdIndex", "google_id"),
+        Index("PlanIndex", "plan_id", "created_at"),
+        Index("UserListIndex", "listed", "created_at"),
+        Index("EmailPrefixIndex", "listed", "email"),
+    ),
+)
 
 
 def test_sizes_follow_the_documented_rules() -> None:
@@ -67,7 +82,7 @@ def test_recorder_records_calls_with_their_api_call(tmp_path: Any) -> None:
     old = {"user_id": {"S": "u1"}, "name": {"S": "x" * 2000}}
     new = {"user_id": {"S": "u1"}, "name": {"S": "y" * 3000}}
     sizer = FakeSizer({"u1": old})
-    rec = CapacityRecorder(tmp_path, service="accounts", namespace="ns1", sizer=sizer)
+    rec = CapacityRecorder(tmp_path, service="accounts", namespace="ns1", sizer=sizer, tables=(USERS,))
     model = SimpleNamespace(name="UpdateItem")
     params: dict[str, Any] = {"TableName": "ns1-accounts-Users", "Key": {"user_id": {"S": "u1"}}}
     context: dict[str, Any] = {}
@@ -94,3 +109,24 @@ def test_recorder_records_calls_with_their_api_call(tmp_path: Any) -> None:
     rec.after(parsed={"Items": [new, new]}, model=query, context=ctx2)
     last = read_records(tmp_path)[-1]
     assert last["index"] == "EmailIndex" and last["units"] == 1.0 and last["call"] == "background"
+
+
+def test_a_batch_get_that_finds_nothing_is_still_recorded_with_its_timing(tmp_path: Any) -> None:
+    """Counters not written yet: the call was made (and costs a read per key), so the bare replay
+    must see it; each call carries its start, end and the request's trace id."""
+    from algoitny_shared.logging import trace_id_var
+
+    rec = CapacityRecorder(tmp_path, service="ratelimit", namespace="ns1", sizer=FakeSizer({}))
+    model = SimpleNamespace(name="BatchGetItem")
+    keys = [{"pk": {"S": "a"}, "sk": {"S": "b"}}, {"pk": {"S": "a"}, "sk": {"S": "c"}}]
+    params: dict[str, Any] = {"RequestItems": {"ns1-ratelimit-UsageLogs": {"Keys": keys, "ConsistentRead": True}}}
+    context: dict[str, Any] = {}
+    token = trace_id_var.set("t" * 32)
+    try:
+        rec.before(params=params, model=model, context=context)
+    finally:
+        trace_id_var.reset(token)
+    rec.after(parsed={"Responses": {"ns1-ratelimit-UsageLogs": []}}, model=model, context=context)
+    (row,) = read_records(tmp_path)
+    assert row["op"] == "BatchGetItem" and row["units"] == 2.0 and "params" in row
+    assert row["trace"] == "t" * 32 and row["start"] <= row["end"]

@@ -38,20 +38,6 @@ class FakeBroker:
         self.published.append({"message": message, "topic": topic, "key": key, "headers": headers})
 
 
-class FakeInbox:
-    def __init__(self) -> None:
-        self.marked: set[str] = set()
-
-    async def seen(self, consumer: str, event_id: str) -> bool:
-        return f"{consumer}#{event_id}" in self.marked
-
-    async def mark(self, consumer: str, event_id: str) -> bool:
-        key = f"{consumer}#{event_id}"
-        fresh = key not in self.marked
-        self.marked.add(key)
-        return fresh
-
-
 def _event() -> EventEnvelope:
     now = datetime.now(UTC)
     payload = ProblemCreated(
@@ -60,7 +46,7 @@ def _event() -> EventEnvelope:
     return REGISTRY.envelope(payload, producer="problems", aggregate_id="baekjoon/1000", aggregate_version=1)
 
 
-def _consumer(handlers: dict[str, Any], inbox: Any = None) -> tuple[EventConsumer, FakeBroker]:
+def _consumer(handlers: dict[str, Any]) -> tuple[EventConsumer, FakeBroker]:
     broker = FakeBroker()
     settings = ServiceSettings(namespace="ns", consumer_max_attempts=3, consumer_retry_backoff_s=0)
     consumer = EventConsumer(
@@ -69,7 +55,6 @@ def _consumer(handlers: dict[str, Any], inbox: Any = None) -> tuple[EventConsume
         group="search-indexer",
         topics=[PROBLEM_EVENTS],
         handlers=handlers,
-        inbox=inbox,
     )
     return consumer, broker
 
@@ -95,8 +80,7 @@ async def test_failing_handler_is_retried_then_dead_lettered() -> None:
         calls += 1
         raise RuntimeError("index rejected the document")
 
-    inbox = FakeInbox()
-    consumer, broker = _consumer({"problems.ProblemCreated": always_fails}, inbox)
+    consumer, broker = _consumer({"problems.ProblemCreated": always_fails})
     event = _event()
     assert await consumer.process(FakeMessage(event.to_bytes())) == "dead_lettered"
     assert calls == 3
@@ -105,7 +89,6 @@ async def test_failing_handler_is_retried_then_dead_lettered() -> None:
     assert "index rejected the document" in dead["headers"]["x-dlq-error"]
     assert dead["headers"]["x-dlq-attempts"] == "3"
     assert EventEnvelope.from_bytes(dead["message"]) == event
-    assert not inbox.marked  # a dead-lettered event is not recorded as processed
 
 
 async def test_transient_failure_recovers_without_dead_letter() -> None:
@@ -117,22 +100,23 @@ async def test_transient_failure_recovers_without_dead_letter() -> None:
         if attempts < 2:
             raise ConnectionError("blip")
 
-    consumer, broker = _consumer({"problems.ProblemCreated": flaky}, FakeInbox())
+    consumer, broker = _consumer({"problems.ProblemCreated": flaky})
     assert await consumer.process(FakeMessage(_event().to_bytes())) == "processed"
     assert broker.published == []
 
 
-async def test_redelivered_event_has_no_second_effect() -> None:
-    applied: list[str] = []
+async def test_a_handler_that_changed_nothing_is_counted_as_a_duplicate() -> None:
+    async def already_applied(envelope: EventEnvelope, payload: Any) -> bool:
+        return False
 
-    async def handler(envelope: EventEnvelope, payload: Any) -> None:
-        applied.append(str(envelope.event_id))
+    async def applied(envelope: EventEnvelope, payload: Any) -> bool:
+        return True
 
-    consumer, _ = _consumer({"problems.ProblemCreated": handler}, FakeInbox())
-    raw = _event().to_bytes()
-    assert await consumer.process(FakeMessage(raw)) == "processed"
-    assert await consumer.process(FakeMessage(raw)) == "duplicate"
-    assert len(applied) == 1
+    stale, _ = _consumer({"problems.ProblemCreated": already_applied})
+    assert await stale.process(FakeMessage(_event().to_bytes())) == "duplicate"
+    fresh, broker = _consumer({"problems.ProblemCreated": applied})
+    assert await fresh.process(FakeMessage(_event().to_bytes())) == "processed"
+    assert broker.published == []
 
 
 async def test_unhandled_known_type_is_skipped_and_unknown_type_dead_lettered() -> None:
@@ -177,9 +161,7 @@ async def test_dependency_outage_is_redelivered_not_dead_lettered() -> None:
     async def outage(envelope: EventEnvelope, payload: Any) -> None:
         raise ConnectionError("search engine unreachable")
 
-    inbox = FakeInbox()
-    consumer, broker = _consumer({"problems.ProblemCreated": outage}, inbox)
+    consumer, broker = _consumer({"problems.ProblemCreated": outage})
     with pytest.raises(DependencyUnavailable):
         await consumer.process(FakeMessage(_event().to_bytes()))
     assert broker.published == []  # nothing dead-lettered: the message will come back
-    assert not inbox.marked

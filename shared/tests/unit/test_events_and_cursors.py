@@ -11,7 +11,7 @@ from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events import REGISTRY, EventEnvelope, UnknownEventType
 from algoitny_shared.events.catalog import ProblemCreated
 from algoitny_shared.settings import ServiceSettings, env_var_names
-from algoitny_shared.tables import ALL_TABLES, PROBLEMS, outbox_table
+from algoitny_shared.tables import Index, TableSpec, outbox_table
 from algoitny_shared.topics import PROBLEM_EVENTS
 
 
@@ -75,24 +75,28 @@ def test_cursor_round_trip_and_tamper_detection() -> None:
 
 
 def test_table_specs_render_create_requests() -> None:
-    request = PROBLEMS.create_request("ns")
-    assert request["TableName"] == "ns-problems-Problems"
-    assert {g["IndexName"] for g in request["GlobalSecondaryIndexes"]} == {
-        "IdIndex",
-        "PlatformIndex",
-        "CompletionIndex",
-        "LanguageIndex",
-    }
-    declared = {a["AttributeName"] for a in request["AttributeDefinitions"]}
-    used = {k["AttributeName"] for k in request["KeySchema"]} | {
-        k["AttributeName"] for g in request["GlobalSecondaryIndexes"] for k in g["KeySchema"]
-    }
-    assert declared == used  # DynamoDB rejects unused attribute definitions
+    spec = TableSpec(
+        owner="svc",
+        name="Things",
+        hash_key="pk",
+        range_key="sk",
+        attributes={"pk": "S", "sk": "S", "kind": "S", "at": "N"},
+        indexes=(Index("KindIndex", "kind", "at", "INCLUDE", ("title",)),),
+        stream="NEW_IMAGE",
+    )
+    request = spec.create_request("ns")
+    assert request["TableName"] == "ns-svc-Things"
+    assert request["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    (gsi,) = request["GlobalSecondaryIndexes"]
+    assert gsi["IndexName"] == "KindIndex"
+    assert gsi["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["title"]}
+    assert request["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
     outbox = outbox_table("x")
     assert outbox.ttl_attribute == "expires_at"
     assert outbox.indexes[0].name == "PendingIndex"
-    names = [t.physical("ns") for t in ALL_TABLES]
-    assert len(names) == len(set(names))
 
 
 def test_settings_parse_fault_points_and_list_env_names(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,7 +22,7 @@ from algoitny_shared.kafka import EventConsumer, EventPublisher
 from algoitny_shared.logging import trace_id_var
 from algoitny_shared.outbox import Outbox
 from algoitny_shared.settings import ServiceSettings
-from algoitny_shared.tables import PROBLEMS_OUTBOX
+from algoitny_shared.tables import outbox_table
 from algoitny_shared.topics import PROBLEM_EVENTS
 
 
@@ -71,7 +71,7 @@ def spans() -> Iterator[InMemorySpanExporter]:
 
 async def test_request_outbox_kafka_and_consumer_share_one_trace(spans: InMemorySpanExporter) -> None:
     app = create_app(SETTINGS, title="t")
-    outbox = Outbox(client=None, spec=PROBLEMS_OUTBOX, namespace="ns")
+    outbox = Outbox(client=None, spec=outbox_table("problems"), namespace="ns")
     stored: dict[str, Any] = {}
     logged: dict[str, str | None] = {}
 

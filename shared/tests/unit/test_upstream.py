@@ -118,3 +118,21 @@ async def test_a_write_its_caller_marks_retry_safe_is_sent_again() -> None:
     async with _client(httpx.ReadError("reset"), seen) as client:
         request = client.build_request("POST", "/consume", content=b"{}", extensions={RETRY_SAFE: True})
         assert (await client.send(request)).json()["replica"] == "b"
+
+
+async def test_a_cookie_one_answer_sets_is_never_sent_with_later_requests() -> None:
+    """A service-to-service client serves every user: a cookie an upstream sets (for one user's
+    request) must not travel with the next request, which may be another user's."""
+    from algoitny_shared.upstream import upstream_client
+
+    sent: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers.get("cookie"))
+        return httpx.Response(200, headers={"set-cookie": "session=alice; Path=/"}, json={})
+
+    async with upstream_client(URLS[0], transports=[httpx.MockTransport(handler)]) as client:
+        await client.get("/x")
+        await client.get("/x")
+    assert sent == [None, None]
+    assert not client.cookies

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from algoitny_accounts.adapters.tables import ACCOUNT_PLANS
 from algoitny_accounts.domain.plans import PlanCopy
 from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item
-from algoitny_shared.tables import ACCOUNT_PLANS
 
 CACHE_TTL_S = 5.0
 

@@ -15,9 +15,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from algoitny_accounts.adapters.tables import REFRESH_TOKENS
 from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item
-from algoitny_shared.tables import REFRESH_TOKENS
 
 PREFIX = "rt_"
 

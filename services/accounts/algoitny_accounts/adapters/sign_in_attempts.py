@@ -14,8 +14,8 @@ import asyncio
 import time
 from typing import Any
 
+from algoitny_accounts.adapters.tables import SIGN_IN_ATTEMPTS
 from algoitny_shared.aws import AsyncDynamoDB
-from algoitny_shared.tables import SIGN_IN_ATTEMPTS
 
 
 class SignInAttempts:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
+from algoitny_accounts.adapters.tables import USERS
 from algoitny_accounts.domain.users import SearchField, User, name_key, normalise_email
 from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item
-from algoitny_shared.tables import USERS
 
 LISTED = "USER"
 

@@ -4,7 +4,8 @@ plan events (``ratelimit.PlanCreated`` / ``PlanUpdated`` / ``PlanDeleted``).
 Idempotent and order-safe: the copy stores the version of the plan event it holds and refuses
 older ones; each user's copy is set only if older than the event (``plan_rev``), so a
 redelivered or replayed event changes nothing, and a crash half-way through the fan-out is
-finished by the redelivery.
+finished by the redelivery. So it needs no inbox (an inbox mark could not share one
+transaction with a fan-out over every user on the plan anyway).
 """
 
 from __future__ import annotations

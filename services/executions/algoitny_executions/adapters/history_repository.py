@@ -10,9 +10,9 @@ import time
 from decimal import Decimal
 from typing import Any
 
+from algoitny_executions.adapters.tables import SEARCH_HISTORY
 from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item, to_value
-from algoitny_shared.tables import SEARCH_HISTORY
 
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:

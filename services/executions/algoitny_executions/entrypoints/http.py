@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import FastAPI, Header, Path, Query, Response
 from fastapi.responses import StreamingResponse
 
+from algoitny_executions.adapters.tables import EXECUTIONS_LEGACY, EXECUTIONS_QUARANTINE, SEARCH_HISTORY
 from algoitny_executions.bootstrap import Container, build
 from algoitny_executions.domain.history import (
     EXECUTION_ID_PATTERN,
@@ -29,7 +30,6 @@ from algoitny_shared.http import event_stream_response
 from algoitny_shared.identity import CurrentIdentity
 from algoitny_shared.kit.app_factory import parts_app
 from algoitny_shared.legacy.row_importer import LegacyStore
-from algoitny_shared.tables import EXECUTIONS_LEGACY, EXECUTIONS_QUARANTINE, SEARCH_HISTORY
 
 ExecutionIdPath = Annotated[str, Path(pattern=EXECUTION_ID_PATTERN, description="26-character execution id")]
 Limit = Annotated[int, Query(ge=1, le=100)]

@@ -12,11 +12,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 from pydantic import Field
 
+from algoitny_executions.adapters.tables import EXECUTIONS_LEGACY, EXECUTIONS_QUARANTINE
 from algoitny_executions.bootstrap import Container, build
 from algoitny_executions.service_layer.legacy_import import ExecutionsLegacyHandler
 from algoitny_executions.settings import ExecutionsSettings
 from algoitny_shared.legacy.runner import ImporterParts, ImporterSettings, importer_cli, importer_parts
-from algoitny_shared.tables import EXECUTIONS_LEGACY, EXECUTIONS_QUARANTINE
 
 
 class ExecutionsLegacySettings(ExecutionsSettings, ImporterSettings):

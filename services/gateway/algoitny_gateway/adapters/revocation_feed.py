@@ -1,20 +1,18 @@
 """Every gateway process follows the accounts topic for revocations, outside any consumer group.
 
-Each replica must see every revocation (a broadcast, not a work queue), so the feed assigns
-itself all partitions, commits nothing, and on start seeks to the first event that could
-still matter: one access-token lifetime ago. Until it has read up to the end offsets it saw
-on start, the gateway reports itself not ready, so a restarted replica never honours a
-token that was already signed out.
+Each replica must see every revocation (a broadcast, not a work queue), so the feed (the
+shared ``TopicFollower``, a FastStream subscriber) reads all partitions, commits nothing, and on
+start begins at the first event that could still matter: one access-token lifetime ago. Until it
+has read up to the end offsets it saw on start, the gateway reports itself not ready, so a
+restarted replica never honours a token that was already signed out.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
 from algoitny_gateway.domain.revocations import CHANGED, DEACTIVATED, SESSIONS_ENDED, RevocationList
@@ -27,7 +25,7 @@ from algoitny_shared.events.catalog import (
     UserSessionsRevoked,
 )
 from algoitny_shared.events.registry import UnknownEventType
-from algoitny_shared.replay import topic_partitions
+from algoitny_shared.follow import TopicFollower
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +54,7 @@ def apply(revocations: RevocationList, raw: bytes) -> bool:
     return False
 
 
-class RevocationFeed:
+class RevocationFeed(TopicFollower):
     def __init__(
         self,
         bootstrap: str,
@@ -65,57 +63,17 @@ class RevocationFeed:
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._bootstrap = bootstrap
-        self.topic = topic
+        super().__init__(
+            bootstrap,
+            topic,
+            self._apply_one,
+            name="revocation",
+            since=lambda: clock() - revocations.horizon_s,
+            after_batch=lambda: revocations.prune(clock()),
+        )
         self.revocations = revocations
-        self._clock = clock
-        self.caught_up = asyncio.Event()
         self.applied = 0
 
-    async def ready(self) -> None:
-        """Readiness check: raises until the feed has read what was there when it started."""
-        if not self.caught_up.is_set():
-            raise ConnectionError("the revocation feed has not caught up with the accounts topic yet")
-
-    async def run(self) -> None:
-        """Follow the topic for ever, reconnecting after failures."""
-        backoff = 0.5
-        while True:
-            try:
-                await self._follow()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("revocation feed interrupted (%s); reconnecting in %.1f s", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
-
-    async def _follow(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, group_id=None, enable_auto_commit=False)
-        await consumer.start()
-        try:
-            partitions = await topic_partitions(consumer, self.topic, timeout_s=30)
-            consumer.assign(partitions)
-            since_ms = int((self._clock() - self.revocations.horizon_s) * 1000)
-            starts = await consumer.offsets_for_times({tp: since_ms for tp in partitions})
-            ends = await consumer.end_offsets(partitions)
-            for tp in partitions:
-                found = starts.get(tp)
-                consumer.seek(tp, found.offset if found is not None else ends[tp])
-            pending = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
-            if not pending:
-                self.caught_up.set()
-            while True:
-                batch = await consumer.getmany(timeout_ms=1000, max_records=500)
-                for records in batch.values():
-                    for record in records:
-                        if record.value is not None and apply(self.revocations, record.value):
-                            self.applied += 1
-                for tp in list(pending):
-                    if await consumer.position(tp) >= ends[tp]:
-                        pending.discard(tp)
-                if not pending:
-                    self.caught_up.set()
-                self.revocations.prune(self._clock())
-        finally:
-            await consumer.stop()
+    def _apply_one(self, raw: bytes) -> None:
+        if apply(self.revocations, raw):
+            self.applied += 1

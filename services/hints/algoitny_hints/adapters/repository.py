@@ -8,11 +8,11 @@ import json
 import time
 from typing import Any, Protocol
 
+from algoitny_hints.adapters.tables import HINTS
 from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.events import EventEnvelope
 from algoitny_shared.outbox import Outbox
-from algoitny_shared.tables import HINTS
 from algoitny_shared.uow import DynamoUnitOfWork, TransactionConflict
 
 REQUEST_TTL_S = 90 * 24 * 3600

@@ -11,11 +11,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 from pydantic import Field
 
+from algoitny_hints.adapters.tables import HINTS, HINTS_LEGACY, HINTS_QUARANTINE
 from algoitny_hints.bootstrap import Container, build
 from algoitny_hints.service_layer.legacy_import import HintsLegacyHandler
 from algoitny_hints.settings import HintsSettings
 from algoitny_shared.legacy.runner import ImporterParts, ImporterSettings, importer_cli, importer_parts
-from algoitny_shared.tables import HINTS, HINTS_LEGACY, HINTS_QUARANTINE
 
 
 class HintsLegacySettings(HintsSettings, ImporterSettings):

@@ -198,7 +198,9 @@ class HintService:
 
     async def generate(self, req: HintRequested) -> str:
         """Produce and store the hints of one request; returns the outcome. Idempotent: a request
-        whose result is stored already (a redelivery) is skipped without calling the LLM."""
+        whose result is stored already (a redelivery) is skipped without calling the LLM, and the
+        completing transaction is conditioned on the request's status, which thus serves as the
+        consumer's inbox record in the handler's own transaction."""
         started = time.monotonic()
         stored = await self._store.get_request(req.request_id)
         if stored is None:

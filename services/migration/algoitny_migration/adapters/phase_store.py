@@ -3,19 +3,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from faststream.kafka import KafkaBroker
 
+from algoitny_migration.adapters.tables import MIGRATION_OUTBOX, MIGRATION_STATE
 from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import MigrationPhaseChanged
 from algoitny_shared.migration_phase import DEFAULT_PHASE, may_move, writes_open
 from algoitny_shared.outbox import Outbox, OutboxRelay
-from algoitny_shared.tables import MIGRATION_OUTBOX, MIGRATION_STATE
 from algoitny_shared.uow import DynamoUnitOfWork, TransactionConflict
 
 PHASE_KEY = "PHASE"
@@ -47,30 +49,36 @@ class PhaseRecord:
 
 class KafkaEnvelopePublisher:
     """Publishes envelopes the way algoitny_shared.kafka.EventPublisher does (keyed by aggregate
-    id, acks=all, idempotent), for a short-lived command without a FastStream broker."""
+    id, acks=all, idempotent), through a FastStream broker connected on first use, for a
+    short-lived command."""
 
     def __init__(self, bootstrap: str) -> None:
         self._bootstrap = bootstrap
-        self._producer: AIOKafkaProducer | None = None
+        self._broker: KafkaBroker | None = None
 
     async def publish(self, envelope: EventEnvelope, topic: str) -> None:
-        if self._producer is None:
-            self._producer = AIOKafkaProducer(
-                bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True, request_timeout_ms=15000
+        if self._broker is None:
+            broker = KafkaBroker(
+                self._bootstrap,
+                acks="all",
+                enable_idempotence=True,
+                request_timeout_ms=15000,
+                allow_auto_create_topics=False,
             )
-            await self._producer.start()
-        headers = [
-            ("content-type", b"application/json"),
-            ("event-type", envelope.event_type.encode()),
-            ("event-id", str(envelope.event_id).encode()),
-            ("schema-version", str(envelope.schema_version).encode()),
-        ]
-        await self._producer.send_and_wait(topic, envelope.to_bytes(), key=envelope.key, headers=headers)
+            await broker.connect()
+            self._broker = broker
+        headers = {
+            "content-type": "application/json",
+            "event-type": envelope.event_type,
+            "event-id": str(envelope.event_id),
+            "schema-version": str(envelope.schema_version),
+        }
+        await self._broker.publish(envelope.to_bytes(), topic=topic, key=envelope.key, headers=headers)
 
     async def close(self) -> None:
-        if self._producer is not None:
-            await self._producer.stop()
-            self._producer = None
+        if self._broker is not None:
+            broker, self._broker = self._broker, None
+            await broker.stop()
 
 
 class DynamoPhaseStore:
@@ -160,9 +168,19 @@ class DynamoPhaseStore:
         await self.publish_pending()
         return new
 
-    async def publish_pending(self) -> int:
-        """Publish what the outbox holds (a move whose publish was interrupted is sent next time)."""
-        return await self._relay.drain_once()
+    async def publish_pending(self, timeout_s: float = 30.0) -> int:
+        """Publish what the outbox holds, until it holds nothing (or ``timeout_s``: a move whose
+        publish was interrupted is sent next time). One pass is not enough: this relay publishes only
+        the shards it holds a lease on, and another relay of the migration (an earlier command's,
+        the reverse writer's) may hold the shard of the phase's event until its lease runs out; a
+        long command (a rollback under load) may also find its own lease too close to its end."""
+        published = 0
+        deadline = time.monotonic() + timeout_s
+        while True:
+            published += await self._relay.drain_once()
+            if not await self._relay.pending(1) or time.monotonic() > deadline:
+                return published
+            await asyncio.sleep(0.5)
 
     async def steps(self) -> list[dict[str, Any]]:
         resp = await self._db.scan(

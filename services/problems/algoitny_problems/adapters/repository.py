@@ -1,4 +1,4 @@
-"""DynamoDB persistence of problems (tables declared in algoitny_shared.tables).
+"""DynamoDB persistence of problems (tables declared in adapters/tables.py).
 
 Every read is a GetItem, a Query on the key or a Query on a GSI; nothing here scans.
 """
@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from algoitny_problems.adapters.keys import problem_key, ts
+from algoitny_problems.adapters.tables import PROBLEMS, PROBLEMS_CONTROL, TEST_CASES
 from algoitny_problems.adapters.test_cases import inline_item
 from algoitny_problems.domain.models import Problem, TestCaseIn
 from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item, to_value
-from algoitny_shared.tables import PROBLEMS, PROBLEMS_CONTROL, TEST_CASES
 
 # Attributes an update never overwrites: keys, and counters kept by atomic ADD elsewhere.
 _NOT_SET_ON_UPDATE = frozenset({"platform", "problem_id", "execution_count", "test_set_seq"})

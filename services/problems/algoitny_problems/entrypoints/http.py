@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import FastAPI, Header, Path, Query, Response
 from fastapi.responses import StreamingResponse
 
+from algoitny_problems.adapters.tables import PROBLEMS, PROBLEMS_LEGACY, PROBLEMS_QUARANTINE
 from algoitny_problems.bootstrap import Container, build
 from algoitny_problems.domain.access import is_registrar, manages, owner_filter, require_manager, require_registrar
 from algoitny_problems.domain.imports import IMPORT_ID_PATTERN, ImportRequest, ImportView
@@ -41,7 +42,6 @@ from algoitny_shared.identity import CurrentIdentity, Identity
 from algoitny_shared.kit.app_factory import parts_app
 from algoitny_shared.legacy.row_importer import LegacyStore
 from algoitny_shared.logging import trace_id_var
-from algoitny_shared.tables import PROBLEMS, PROBLEMS_LEGACY, PROBLEMS_QUARANTINE
 
 PlatformPath = Annotated[str, Path(pattern=PLATFORM_PATTERN)]
 ProblemIdPath = Annotated[str, Path(pattern=PROBLEM_ID_PATTERN)]

@@ -1,6 +1,7 @@
 """Composition root of the generation process: the problems service's own parts (its container,
 with the API's consumers off), the generation worker, the consumer group that files sandbox answers
-and kicks the worker on job events (with the inbox), and the feed that wakes waiting runs."""
+and kicks the worker on job events (no inbox: filing an answer again puts the same item, a kick
+is harmless), and the feed that wakes waiting runs."""
 
 from __future__ import annotations
 
@@ -18,12 +19,9 @@ from algoitny_problems.generation.service_layer.worker import GenerationWorker
 from algoitny_problems.settings import ProblemsSettings
 from algoitny_shared.events import EventEnvelope
 from algoitny_shared.events.catalog import GenerationJobProgressed
-from algoitny_shared.inbox import Inbox
 from algoitny_shared.kafka import EventConsumer
 from algoitny_shared.llm import GeminiClient
-from algoitny_shared.tables import PROBLEMS_INBOX
 from algoitny_shared.topics import EXECUTION_EVENTS, PROBLEM_EVENTS, PROBLEMS_GENERATION_GROUP
-from algoitny_shared.uow import DynamoUnitOfWork
 
 
 @dataclass
@@ -52,10 +50,7 @@ def job_handlers(worker: GenerationWorker) -> dict[str, Any]:
 def build(settings: ProblemsSettings | None = None) -> GenerationContainer:
     settings = settings or ProblemsSettings()
     problems = build_problems(settings.model_copy(update={"consumers_enabled": False}))
-    client = problems.dynamodb
-
-    def uow() -> DynamoUnitOfWork:
-        return DynamoUnitOfWork(client, problems.outbox, settings.fault_points)
+    client, uow = problems.dynamodb, problems.uow
 
     answers = SandboxAnswers()
     sandbox = KafkaSandbox(
@@ -83,7 +78,6 @@ def build(settings: ProblemsSettings | None = None) -> GenerationContainer:
         group=PROBLEMS_GENERATION_GROUP,
         topics=[EXECUTION_EVENTS, PROBLEM_EVENTS],
         handlers={**SandboxMailbox(client, problems.repo.control, answers).handlers(), **job_handlers(worker)},
-        inbox=Inbox(client, PROBLEMS_INBOX, settings.namespace),
     )
     feed = AnswerFeed(problems.broker, settings, answers)
     if settings.consumers_enabled:

@@ -38,10 +38,13 @@ from algoitny_problems.service_layer.use_cases import OPTIMISTIC_RETRIES, envelo
 from algoitny_shared.cursor import CursorCodec
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events import EventEnvelope
-from algoitny_shared.faults import CRASH_MID_TEST_SET_UPLOAD, crash_point
+from algoitny_shared.faults import crash_point
 from algoitny_shared.uow import DynamoUnitOfWork, TransactionConflict
 
 log = logging.getLogger(__name__)
+
+# Fault point (ALGOITNY_FAULT_POINTS, tests only): midway through writing a test set's chunks, before the flip.
+CRASH_MID_TEST_SET_UPLOAD = "crash_mid_test_set_upload"
 
 
 class ExtraConditionFailed(Exception):

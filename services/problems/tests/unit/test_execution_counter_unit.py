@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from algoitny_problems.adapters.tables import PROBLEMS_INBOX
 from algoitny_problems.service_layer.maintenance import ExecutionCounter
 from algoitny_shared.events import REGISTRY
 from algoitny_shared.events.catalog import ExecutionCompleted
 from algoitny_shared.inbox import Inbox
-from algoitny_shared.tables import PROBLEMS_INBOX
 from algoitny_shared.uow import InMemoryUnitOfWork, UnitOfWork
 
 

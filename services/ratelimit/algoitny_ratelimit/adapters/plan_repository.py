@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from algoitny_ratelimit.adapters.tables import SUBSCRIPTION_PLANS
 from algoitny_ratelimit.domain.plans import Plan
 from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item
-from algoitny_shared.tables import SUBSCRIPTION_PLANS
 
 LISTED = "PLAN"
 CACHE_TTL_S = 5.0

@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from algoitny_ratelimit.adapters.tables import USAGE_LOGS
 from algoitny_ratelimit.domain.quota import UNLIMITED
 from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import to_item
 from algoitny_shared.idempotency import IdempotencyItems, IdempotencyRecord, StoredResponse
-from algoitny_shared.tables import USAGE_LOGS
 
 RETENTION_S = 30 * 24 * 3600
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from algoitny_ratelimit.adapters.tables import USER_PLANS
 from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item
-from algoitny_shared.tables import USER_PLANS
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -215,9 +216,11 @@ class QuotaService:
         return RefundResult(refunded=True)
 
     async def usage(self, user_id: str, plan_hint: str | None) -> UsageView:
-        plan = await self._plan_for(user_id, plan_hint)
         now = self._clock()
-        used = await self._usage.used(user_id, day_of(now), ACTIONS)
+        # Independent reads: the user's plan and today's counters, at the same time.
+        plan, used = await asyncio.gather(
+            self._plan_for(user_id, plan_hint), self._usage.used(user_id, day_of(now), ACTIONS)
+        )
         return UsageView(
             user_id=user_id,
             plan_id=plan.plan_id,

@@ -7,12 +7,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from algoitny_ratelimit.adapters.tables import RATELIMIT_INBOX
 from algoitny_ratelimit.adapters.user_plan_repository import UserPlanState
 from algoitny_ratelimit.service_layer.membership import PlanMembership
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import UserDeactivated, UserPlanChanged, UserRegistered
 from algoitny_shared.inbox import Inbox
-from algoitny_shared.tables import RATELIMIT_INBOX
 from algoitny_shared.uow import InMemoryUnitOfWork, UnitOfWork
 
 NOW = datetime(2026, 5, 1, tzinfo=UTC)

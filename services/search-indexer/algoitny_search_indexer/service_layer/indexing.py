@@ -1,4 +1,9 @@
-"""Event handlers that keep the problem index current, and the search use case."""
+"""Event handlers that keep the problem index current, and the search use case.
+
+The handlers need no inbox: every write is indexed with the event's aggregate version as an
+external version (``version_type="external"``), so a redelivered or older event is refused by
+the index itself and changes nothing.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from typing import Any
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import TransportError
 
+from algoitny_search_indexer.adapters.metrics import SEARCH_INDEX_DELAY, SEARCH_LAST_EVENT_TIME
 from algoitny_search_indexer.adapters.opensearch_index import ProblemIndex
 from algoitny_search_indexer.domain.documents import (
     FacetCount,
@@ -26,7 +32,6 @@ from algoitny_shared.cursor import CursorCodec
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events import EventEnvelope
 from algoitny_shared.events.catalog import ProblemDeleted, ProblemSnapshot
-from algoitny_shared.metrics import SEARCH_INDEX_DELAY, SEARCH_LAST_EVENT_TIME
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +85,11 @@ class Indexer:
             log.info("stale or duplicate event ignored", extra={"aggregate_id": envelope.aggregate_id})
         return applied
 
-    async def on_problem_snapshot(self, envelope: EventEnvelope, payload: ProblemSnapshot) -> None:
-        await self.apply(envelope, payload)
+    async def on_problem_snapshot(self, envelope: EventEnvelope, payload: ProblemSnapshot) -> bool:
+        return await self.apply(envelope, payload)
 
-    async def on_problem_deleted(self, envelope: EventEnvelope, payload: ProblemDeleted) -> None:
-        await self.apply(envelope, payload)
+    async def on_problem_deleted(self, envelope: EventEnvelope, payload: ProblemDeleted) -> bool:
+        return await self.apply(envelope, payload)
 
     # Kept for callers of the first slice.
     on_problem_created = on_problem_snapshot

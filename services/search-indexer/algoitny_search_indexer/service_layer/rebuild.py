@@ -23,11 +23,11 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
+from algoitny_search_indexer.adapters.metrics import SEARCH_REINDEX_DOCUMENTS
 from algoitny_search_indexer.adapters.opensearch_index import ProblemIndex
 from algoitny_search_indexer.service_layer.indexing import PROBLEM_EVENT_TYPES, Write, write_of
 from algoitny_shared.events import REGISTRY, EventEnvelope, UnknownEventType
 from algoitny_shared.events.catalog import ProblemSnapshot
-from algoitny_shared.metrics import SEARCH_REINDEX_DOCUMENTS
 
 log = logging.getLogger(__name__)
 

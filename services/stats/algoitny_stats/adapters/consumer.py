@@ -1,9 +1,10 @@
 """The stats consumer: one consumer group over five topics, applied in batches.
 
 The platform's ``EventConsumer`` handles one message at a time; statistics are cheaper and
-just as exact in batches (one transaction for many events, see the applier), so this loop
-polls up to ``max_records`` messages, applies them, and only then commits the group's
-offsets. A crash (even SIGKILL) before the commit redelivers the batch; the inbox items
+just as exact in batches (one transaction for many events, see the applier), so this is a
+FastStream batch subscriber: up to ``max_records`` messages are applied, and only then are the
+group's offsets committed (``AckPolicy.NACK_ON_ERROR``: a failed batch is sought back and
+redelivered). A crash (even SIGKILL) before the commit redelivers the batch; the inbox items
 written in the same transactions as the counters make the redelivery change nothing.
 
 Messages that cannot be decoded, or whose payload is invalid, go to the group's dead-letter
@@ -22,15 +23,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import botocore.exceptions
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.errors import CommitFailedError, KafkaError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from algoitny_shared import tracing
 from algoitny_shared.events import REGISTRY, EventEnvelope, UnknownEventType
-from algoitny_shared.kafka import DLQ_HEADERS
-from algoitny_shared.metrics import EVENT_LAG_SECONDS, EVENTS_CONSUMED, STATS_APPLY_DELAY, STATS_LAST_APPLIED_EVENT_TIME
+from algoitny_shared.kafka import dead_letter
+from algoitny_shared.metrics import EVENT_LAG_SECONDS, EVENTS_CONSUMED
 from algoitny_shared.topics import TopicSpec, dead_letter_topic
+from algoitny_stats.adapters.metrics import STATS_APPLY_DELAY, STATS_LAST_APPLIED_EVENT_TIME
 from algoitny_stats.domain.aggregation import STATS_EVENT_TYPES
 from algoitny_stats.service_layer.applier import Applier, ApplyReport, Event
 
@@ -60,7 +63,7 @@ class StatsConsumer:
         self,
         *,
         applier: Applier,
-        bootstrap: str,
+        broker: KafkaBroker,
         namespace: str,
         group: str,
         topics: Iterable[TopicSpec],
@@ -68,7 +71,7 @@ class StatsConsumer:
         max_attempts: int = 3,
     ) -> None:
         self._applier = applier
-        self._bootstrap = bootstrap
+        self._broker = broker
         self.group = group
         self.group_id = f"{namespace}.{group}"
         self.topics = [t.physical(namespace) for t in topics]
@@ -78,61 +81,62 @@ class StatsConsumer:
         self._newest = 0.0
         self.totals = ApplyReport()
         self.running = False
+        self._registered = False
 
     def _count(self, event_type: str, outcome: str, n: int = 1) -> None:
         if n:
             EVENTS_CONSUMED.labels(self.group, event_type, outcome).inc(n)
 
+    def register(self) -> None:
+        """The batch subscriber on the broker (once)."""
+        if self._registered:
+            return
+        self._registered = True
+        subscriber = self._broker.subscriber(
+            *self.topics,
+            group_id=self.group_id,
+            batch=True,
+            max_records=self._max_records,
+            batch_timeout_ms=500,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            title=f"{self.group} batch consumer",
+        )
+
+        async def on_batch(msg: KafkaMessage) -> None:
+            raw = msg.raw_message
+            await self._handle(list(raw) if isinstance(raw, tuple) else [raw])
+
+        subscriber(on_batch)
+
     async def run_forever(self, restart_delay_s: float = 2.0) -> None:
-        """``run``, started again after a failure (Kafka away, a rebalance error): uncommitted
-        messages are redelivered and the inbox makes that harmless."""
+        """Start the broker with the subscriber (again after ``restart_delay_s`` while Kafka is
+        away) and keep it running until cancelled. Once started FastStream reconnects by itself;
+        a batch that failed (an outage) is redelivered, and the inbox makes that harmless."""
+        self.register()
         while True:
             try:
-                await self.run()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("stats consumer stopped; restarting in %.1f s", restart_delay_s)
+                await self._broker.start()
+                break
+            except Exception as exc:
+                log.warning("stats consumer not started (%s); retrying in %.1f s", exc, restart_delay_s)
+                await self._broker.stop()
                 await asyncio.sleep(restart_delay_s)
-
-    async def run(self) -> None:
-        consumer = AIOKafkaConsumer(
-            *self.topics,
-            bootstrap_servers=self._bootstrap,
-            group_id=self.group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=self._max_records,
-            client_id=f"{self.group_id}-consumer",
-        )
-        producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True)
-        await consumer.start()
-        await producer.start()
         self.running = True
         try:
-            while True:
-                batch = await consumer.getmany(timeout_ms=500, max_records=self._max_records)
-                records = [r for recs in batch.values() for r in recs]
-                if not records:
-                    continue
-                await self._handle(records, producer)
-                try:
-                    await consumer.commit()
-                except CommitFailedError:  # a rebalance took partitions away: they are redelivered
-                    log.warning("offset commit failed after a rebalance; the batch will be redelivered")
+            await asyncio.Event().wait()
         finally:
             self.running = False
-            await consumer.stop()
-            await producer.stop()
+            await self._broker.stop()
 
-    async def _handle(self, records: list[Any], producer: AIOKafkaProducer) -> None:
+    async def _handle(self, records: list[Any]) -> None:
         started_ns = time.time_ns()
         events: list[tuple[Event, Any]] = []
         for record in records:
             try:
                 envelope = EventEnvelope.from_bytes(record.value)
             except (ValidationError, ValueError, TypeError) as exc:
-                await self._dead_letter(producer, record, "undecodable", exc)
+                await self._dead_letter(record, "undecodable", exc)
                 self._count("<undecodable>", "dead_lettered")
                 continue
             if envelope.event_type not in STATS_EVENT_TYPES:
@@ -141,7 +145,7 @@ class StatsConsumer:
             try:
                 payload = REGISTRY.decode(envelope)
             except (UnknownEventType, ValidationError) as exc:
-                await self._dead_letter(producer, record, "invalid_payload", exc)
+                await self._dead_letter(record, "invalid_payload", exc)
                 self._count(envelope.event_type, "dead_lettered")
                 continue
             events.append(((envelope, payload), record))
@@ -160,7 +164,7 @@ class StatsConsumer:
                 except Exception as single:
                     if is_transient(single):
                         raise
-                    await self._dead_letter(producer, record, "handler_failed", single, self._max_attempts)
+                    await self._dead_letter(record, "handler_failed", single, self._max_attempts)
                     self._count(event[0].event_type, "dead_lettered")
         self._record(report, [e for e, _ in events])
         ended_ns = time.time_ns()
@@ -203,27 +207,13 @@ class StatsConsumer:
         STATS_LAST_APPLIED_EVENT_TIME.set(self._newest)
         STATS_APPLY_DELAY.set(max(0.0, (now - oldest).total_seconds()))
 
-    async def _dead_letter(
-        self, producer: AIOKafkaProducer, record: Any, reason: str, exc: BaseException, attempts: int = 1
-    ) -> None:
-        headers = [(k, v) for k, v in (record.headers or []) if k not in DLQ_HEADERS]
-        extra = {
-            "x-dlq-reason": reason,
-            "x-dlq-error": f"{type(exc).__name__}: {exc}"[:2000],
-            "x-dlq-consumer": self.group,
-            "x-dlq-attempts": str(attempts),
-            "x-dlq-failed-at": datetime.now(UTC).isoformat(),
-            "x-dlq-source-topic": str(record.topic),
-            "x-dlq-partition": str(record.partition),
-            "x-dlq-offset": str(record.offset),
-        }
-        headers.extend((k, v.encode()) for k, v in extra.items())
-        log.warning("dead-lettering message: %s", reason, extra={"dlq_topic": self.dead_letter_topic})
-        for attempt in range(1, 6):
-            try:
-                await producer.send_and_wait(self.dead_letter_topic, record.value, key=record.key, headers=headers)
-                return
-            except KafkaError:
-                if attempt == 5:
-                    raise
-                await asyncio.sleep(0.2 * attempt)
+    async def _dead_letter(self, record: Any, reason: str, exc: BaseException, attempts: int = 1) -> None:
+        await dead_letter(
+            self._broker,
+            record,
+            group=self.group,
+            topic=self.dead_letter_topic,
+            reason=reason,
+            exc=exc,
+            attempts=attempts,
+        )

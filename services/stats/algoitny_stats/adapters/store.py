@@ -13,7 +13,7 @@ from typing import Any
 
 from algoitny_shared.aws import AsyncDynamoDB, call
 from algoitny_shared.dynamo import from_item, to_item
-from algoitny_shared.tables import STATS
+from algoitny_stats.adapters.tables import STATS
 from algoitny_stats.domain.aggregation import Key
 
 CONTROL_PK = "CONTROL"

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from algoitny_shared.events import EventEnvelope
-from algoitny_shared.metrics import STATS_BATCHES
+from algoitny_stats.adapters.metrics import STATS_BATCHES
 from algoitny_stats.adapters.store import MAX_TRANSACTION_ITEMS, StatsStore, TransactionFailed
 from algoitny_stats.domain.aggregation import STATS_EVENT_TYPES, Fold, chunk_events, inbox_key, state_keys
 

@@ -1,5 +1,5 @@
 """DynamoDB persistence of generation jobs (table ScriptGenerationJobs, declared in
-algoitny_shared.tables). Reads are GetItem or a Query on a GSI, newest first on the job id;
+adapters/tables.py). Reads are GetItem or a Query on a GSI, newest first on the job id;
 every state change is a Put conditioned on the item's version (optimistic), and a worker's
 writes also on holding the lease, so a cancelled or re-claimed job can never be overwritten by
 a worker that lost it.
@@ -11,10 +11,10 @@ from decimal import Decimal
 from typing import Any
 
 from algoitny_problems.adapters.keys import ts
+from algoitny_problems.adapters.tables import SCRIPT_GENERATION_JOBS
 from algoitny_problems.generation.domain.jobs import GenerationJob
 from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item
-from algoitny_shared.tables import SCRIPT_GENERATION_JOBS
 
 
 def job_item(job: GenerationJob) -> dict[str, Any]:

@@ -10,13 +10,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from algoitny_problems.adapters.tables import SCRIPT_GENERATION_JOBS
 from algoitny_problems.generation.bootstrap import GenerationContainer, build
 from algoitny_problems.settings import ProblemsSettings
 from algoitny_shared.http import create_app
 from algoitny_shared.kafka import kafka_readiness
 from algoitny_shared.logging import configure_logging
 from algoitny_shared.runtime import dynamodb_readiness, event_runtime, serve
-from algoitny_shared.tables import SCRIPT_GENERATION_JOBS
 
 
 def make_app(container: GenerationContainer | None = None) -> FastAPI:

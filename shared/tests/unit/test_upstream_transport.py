@@ -1,0 +1,124 @@
+"""The aiohttp transport under the upstream clients, against a real local server: bodies both
+ways (whole and streamed), the path as sent, errors as httpx's, no cookies kept."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from aiohttp import web
+
+from algoitny_shared.upstream import AiohttpTransport, upstream_client
+
+
+async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}"
+
+
+def _app(seen: list[dict[str, object]]) -> web.Application:
+    async def echo(request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        seen.append(
+            {
+                "path": request.raw_path,
+                "cookie": request.headers.get("cookie"),
+                "body": body,
+                "chunked": request.headers.get("transfer-encoding"),
+            }
+        )
+        if request.path.endswith("/stream"):
+            resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
+            await resp.prepare(request)
+            for n in range(3):
+                await resp.write(f"data: {n}\n\n".encode())
+                await asyncio.sleep(0.01)
+            await resp.write_eof()
+            return resp
+        if request.path.endswith("/slow"):
+            await asyncio.sleep(2)
+        if request.path.endswith("/drop"):
+            assert request.transport is not None
+            request.transport.close()
+            await asyncio.sleep(0.1)
+        return web.json_response(
+            {"len": len(body)}, status=201, headers={"set-cookie": "s=alice; Path=/", "etag": '"7"'}
+        )
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", echo)
+    return app
+
+
+async def test_requests_and_answers_pass_through_unchanged() -> None:
+    seen: list[dict[str, object]] = []
+    runner, url = await _serve(_app(seen))
+    try:
+        async with upstream_client(url, name="t", transports=[AiohttpTransport()]) as client:
+            resp = await client.post("/problems/a/%2E%2E?x=1", content=b'{"a": 1}', headers={"x-k": "v"})
+            assert resp.status_code == 201 and resp.json() == {"len": 8} and resp.headers["etag"] == '"7"'
+            again = await client.get("/second")
+            assert again.status_code == 201
+
+            async def upload() -> AsyncIterator[bytes]:
+                for part in (b"ab", b"cd", b"ef"):
+                    yield part
+
+            streamed = await client.put("/up", content=upload(), headers={"content-length": "6"})
+            assert streamed.json() == {"len": 6}
+            unsized = await client.put("/up", content=upload())
+            assert unsized.json() == {"len": 6}
+
+            async with client.stream("GET", "/events/stream") as events:
+                got = b"".join([chunk async for chunk in events.aiter_raw()])
+            assert got == b"data: 0\n\ndata: 1\n\ndata: 2\n\n"
+    finally:
+        await runner.cleanup()
+    assert seen[0]["path"] == "/problems/a/%2E%2E?x=1"  # sent as built, never normalised
+    assert [s["cookie"] for s in seen] == [None] * 5
+    assert seen[2]["body"] == b"abcdef" and seen[2]["chunked"] is None
+    assert seen[3]["body"] == b"abcdef" and seen[3]["chunked"] == "chunked"
+
+
+async def test_transport_errors_are_httpx_errors() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    transport = AiohttpTransport()
+    async with httpx.AsyncClient(transport=transport, base_url=f"http://127.0.0.1:{closed}") as client:
+        with pytest.raises(httpx.ConnectError):
+            await client.get("/x")
+
+    seen: list[dict[str, object]] = []
+    runner, url = await _serve(_app(seen))
+    try:
+        async with httpx.AsyncClient(transport=AiohttpTransport(), base_url=url) as client:
+            with pytest.raises(httpx.ReadTimeout):
+                await client.get("/slow", timeout=httpx.Timeout(5.0, read=0.3))
+            with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+                await client.get("/drop")
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_refused_replica_is_skipped_for_the_next() -> None:
+    seen: list[dict[str, object]] = []
+    runner, url = await _serve(_app(seen))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    try:
+        transports = [AiohttpTransport(), AiohttpTransport()]
+        async with upstream_client(f"http://127.0.0.1:{closed},{url}", name="t", transports=transports) as client:
+            statuses = [(await client.post("/w", content=b"x")).status_code for _ in range(2)]
+        assert statuses == [201, 201]
+    finally:
+        await runner.cleanup()
+    assert len(seen) == 2
