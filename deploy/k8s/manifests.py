@@ -16,7 +16,8 @@ and runs the outbox relay (leases, docs/capacity.md); ``<svc>-consumer`` runs th
 with its consumer groups on and no relay, scaled by KEDA on its groups' lag. The judge workers
 (``judge``) run the executions service with the judge on, in the judge-workers group only; the
 executions API runs the judge too (custom runs, POST /runs), so both are judge pods;
-``executions-consumer`` (no judge) attaches hints to history items.
+``executions-consumer`` (no judge) attaches hints to history items. ``problems-generation`` runs
+test-case generation with its consumer group and the relay of its own outbox.
 """
 
 from __future__ import annotations
@@ -233,9 +234,9 @@ WORKLOADS: tuple[Workload, ...] = (
     Workload(
         # Test-case generation (python -m algoitny_problems generation): works on the jobs as their
         # events come (sandbox answers, created and retried jobs); Gemini writes programs on request.
+        # It relays its own outbox (GenerationOutbox), so its sandbox requests go out at once.
         "problems-generation",
         "problems",
-        env=CONSUMER,
         secrets=("ALGOITNY_GEMINI_API_KEY",),
         groups=(Group(PROBLEMS_GENERATION_GROUP, (EXECUTION_EVENTS, PROBLEM_EVENTS), 100),),
         http=False,

@@ -118,8 +118,6 @@ class Platform:
             env["ALGOITNY_PROBLEMS_URL"] = self.urls("problems")
         if svc.name == "problems":  # reads a registrar's plan cap from ratelimit
             env["ALGOITNY_RATELIMIT_URL"] = self.urls("ratelimit")
-        if svc.name == "problems-generation":  # the problems API's relay publishes its outbox (as on Kubernetes)
-            env.setdefault("ALGOITNY_OUTBOX_RELAY_ENABLED", "false")
         if svc.name == "executions":  # reads problems and test sets, and display names, over HTTP
             env["ALGOITNY_PROBLEMS_URL"] = self.urls("problems")
             env["ALGOITNY_ACCOUNTS_URL"] = self.urls("accounts")

@@ -29,6 +29,7 @@ from algoitny_shared.identity import Identity, IdentitySigner
 from algoitny_shared.kafka import EventConsumer
 from algoitny_shared.kit.composition import OutboxParts, outbox_parts
 from algoitny_shared.llm import GeminiClient
+from algoitny_shared.tables import TableSpec
 from algoitny_shared.topics import EXECUTION_EVENTS, PROBLEMS_GROUP
 from algoitny_shared.upstream import upstream_client
 
@@ -49,8 +50,10 @@ class Container(OutboxParts[ProblemsSettings]):
     imports: ImportService
 
 
-def build(settings: ProblemsSettings | None = None) -> Container:
-    kit = outbox_parts(settings or ProblemsSettings(), PROBLEMS_OUTBOX)
+def build(settings: ProblemsSettings | None = None, *, outbox: TableSpec = PROBLEMS_OUTBOX) -> Container:
+    """``outbox``: the table its units of work write events to and its relay publishes (the
+    generation process has its own)."""
+    kit = outbox_parts(settings or ProblemsSettings(), outbox)
     settings, client, uow = kit.settings, kit.dynamodb, kit.uow
     blobs = s3(settings)
     repo = ProblemRepository(client, settings.namespace)

@@ -1,5 +1,6 @@
 """Composition root of the generation process: the problems service's own parts (its container,
-with the API's consumers off), the generation worker, the consumer group that files sandbox answers
+with the API's consumers off, on the process's own outbox, which its relay publishes), the
+generation worker, the consumer group that files sandbox answers
 and kicks the worker on job events (no inbox: filing an answer again puts the same item, a kick
 is harmless), and the feed that wakes waiting runs."""
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from algoitny_problems.adapters.tables import GENERATION_OUTBOX
 from algoitny_problems.bootstrap import Container
 from algoitny_problems.bootstrap import build as build_problems
 from algoitny_problems.generation.adapters.answer_feed import AnswerFeed
@@ -49,7 +51,7 @@ def job_handlers(worker: GenerationWorker) -> dict[str, Any]:
 
 def build(settings: ProblemsSettings | None = None) -> GenerationContainer:
     settings = settings or ProblemsSettings()
-    problems = build_problems(settings.model_copy(update={"consumers_enabled": False}))
+    problems = build_problems(settings.model_copy(update={"consumers_enabled": False}), outbox=GENERATION_OUTBOX)
     client, uow = problems.dynamodb, problems.uow
 
     answers = SandboxAnswers()
