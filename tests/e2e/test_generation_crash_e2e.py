@@ -34,6 +34,9 @@ GENERATION = "problems-generation"
 WORKER_ENV = {
     "ALGOITNY_GENERATION_LEASE_S": "3",
     "ALGOITNY_GENERATION_BATCH_SIZE": "40",
+    # Inputs of a few bytes: a 1 MB cap lets a batch hold 40 cases within the worker's memory budget
+    # (at the default 4 MB cap batches shrink to 10, and the job's 40 sandbox runs took ~150 s here).
+    "ALGOITNY_GENERATION_MAX_INPUT_KB": "1024",
     "ALGOITNY_GENERATION_POLL_INTERVAL_S": "0.2",
     "ALGOITNY_GC_INTERVAL_S": "0",
 }
