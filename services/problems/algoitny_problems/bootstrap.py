@@ -12,7 +12,7 @@ from algoitny_problems.adapters.page_llm import LlmPageReader
 from algoitny_problems.adapters.page_parsers import READERS
 from algoitny_problems.adapters.plans import HttpPlanCaps, PlanCaps
 from algoitny_problems.adapters.repository import ProblemRepository
-from algoitny_problems.adapters.tables import PROBLEMS_INBOX, PROBLEMS_OUTBOX
+from algoitny_problems.adapters.tables import GENERATION_OUTBOX, PROBLEMS_INBOX, PROBLEMS_OUTBOX
 from algoitny_problems.adapters.test_cases import TestCaseStore
 from algoitny_problems.generation.adapters.authoring import ProgramAuthor
 from algoitny_problems.generation.adapters.jobs import GenerationJobRepository
@@ -29,8 +29,10 @@ from algoitny_shared.identity import Identity, IdentitySigner
 from algoitny_shared.kafka import EventConsumer
 from algoitny_shared.kit.composition import OutboxParts, outbox_parts
 from algoitny_shared.llm import GeminiClient
+from algoitny_shared.outbox import Outbox
 from algoitny_shared.tables import TableSpec
 from algoitny_shared.topics import EXECUTION_EVENTS, PROBLEMS_GROUP
+from algoitny_shared.uow import DynamoUnitOfWork
 from algoitny_shared.upstream import upstream_client
 
 
@@ -87,7 +89,14 @@ def build(settings: ProblemsSettings | None = None, *, outbox: TableSpec = PROBL
     gen_settings = GenerationSettings.of(settings)
     gemini = GeminiClient(settings)
     author = ProgramAuthor(gemini)
-    generation = GenerationService(jobs, repo, uow, cursors, author, test_sets, gen_settings)
+    # Every event of a generation job goes through the generation process's outbox (its relay keeps
+    # one job's events in order): the API's creation, cancel and retry too.
+    job_outbox = kit.outbox if outbox == GENERATION_OUTBOX else Outbox(client, GENERATION_OUTBOX, settings.namespace)
+
+    def job_uow() -> DynamoUnitOfWork:
+        return DynamoUnitOfWork(client, job_outbox, settings.fault_points)
+
+    generation = GenerationService(jobs, repo, job_uow, cursors, author, test_sets, gen_settings)
     plan_caps = HttpPlanCaps(
         upstream_client(settings.ratelimit_url, name="ratelimit", timeout=5.0),
         IdentitySigner(settings.internal_secret.get_secret_value()),
