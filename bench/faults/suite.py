@@ -95,7 +95,7 @@ def rig(opensearch_url: str = "http://127.0.0.1:9200", users: int = 4, replicas:
         "ALGOITNY_RATE_EXECUTION_PER_MIN": "100000000",
         "ALGOITNY_RATE_SIGNIN_PER_MIN": "100000000",
         "ALGOITNY_SIGNIN_MAX_FAILURES_PER_ADDRESS": "100000000",
-        "ALGOITNY_JUDGE_UID_BASE": str(61000 + 16 * random.randrange(60)),
+        "ALGOITNY_JUDGE_UID_BASE": str(64700 + 16 * random.randrange(50)),  # apart from the tests' judges
         "ALGOITNY_GEMINI_API_KEY": "fault-key",
         "ALGOITNY_GEMINI_MODEL": "gemini-fault",
         "ALGOITNY_GEMINI_BACKOFF_S": "0.1",

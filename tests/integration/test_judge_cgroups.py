@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from support.judge_env import make_judge
+from support.judge_env import TEST_UID_BASE, make_judge
 
 from algoitny_executions.bootstrap import build
 from algoitny_executions.entrypoints.http import make_app
@@ -42,7 +42,7 @@ def test_the_judge_does_not_start_without_usable_cgroups(tmp_path: Path) -> None
 
 def test_the_service_says_why_and_is_not_ready(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     root, self_cgroup = _no_cgroups(tmp_path)
-    settings = ExecutionsSettings(judge_work_root=str(tmp_path / "work"), judge_uid_base=61500)
+    settings = ExecutionsSettings(judge_work_root=str(tmp_path / "work"), judge_uid_base=TEST_UID_BASE + 100)
     c = build(settings)
     if c.judge.config is None:
         pytest.fail("bubblewrap is required for this test")

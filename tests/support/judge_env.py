@@ -1,11 +1,15 @@
 """A real judge (bubblewrap sandbox) for integration tests, in a private work root.
 
 Slot uids start at 61000 so a test run never shares uids (RLIMIT_NPROC accounting) or
-cgroups with a worker running on the same host (60000+).
+cgroups with a worker running on the same host (60000+); each pytest-xdist worker of a parallel
+session has a range of its own (61000, 61200, ...), so one worker's fork bomb never counts
+against, and its checks never see, another worker's boxes.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -16,7 +20,13 @@ from typing import Any
 from algoitny_executions.domain.judging import JudgeOptions, JudgeReport, Limits, Submission, TestCase, TestSet
 from algoitny_executions.service_layer.judge import Judge, JudgeConfig
 
-TEST_UID_BASE = 61000
+
+def _worker_index() -> int:
+    found = re.fullmatch(r"gw(\d+)", os.environ.get("PYTEST_XDIST_WORKER", ""))
+    return int(found.group(1)) if found else 0
+
+
+TEST_UID_BASE = 61000 + 200 * _worker_index()
 
 
 def make_judge(slots: int = 2, **config: Any) -> tuple[Judge, Path]:
