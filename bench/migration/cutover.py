@@ -97,7 +97,7 @@ def main() -> None:
     }
     plat = Platform(namespace=ns, base_port=base, env=env)
     offset = {s.name: s.port_offset for s in SERVICES}
-    api = {name: free_port() for name in ("problems", "executions", "hints")}
+    api = {name: free_port() for name in IMPORTERS}
     settings = MigrationSettings(
         namespace=ns,
         legacy_dsn=dsn,
@@ -111,6 +111,8 @@ def main() -> None:
         ratelimit_url=plat.url("ratelimit"),
         stats_url=plat.url("stats"),
         hints_url=f"http://127.0.0.1:{base + offset['hints']}",
+        accounts_legacy_url=f"http://127.0.0.1:{api['accounts']}",
+        ratelimit_legacy_url=f"http://127.0.0.1:{api['ratelimit']}",
         problems_legacy_url=f"http://127.0.0.1:{api['problems']}",
         executions_legacy_url=f"http://127.0.0.1:{api['executions']}",
         hints_legacy_url=f"http://127.0.0.1:{api['hints']}",
@@ -163,7 +165,7 @@ def main() -> None:
         wait(lambda: asyncio.run(legacy_topics_exist(settings.legacy_topic_prefix)), 300, 1, "legacy topics")
         imp_env = {"ALGOITNY_LEGACY_TOPIC_PREFIX": settings.legacy_topic_prefix, "ALGOITNY_LEGACY_ORPHAN_GRACE_S": "3"}
         for name in IMPORTERS:
-            plat.start_importer(name, {**imp_env, "ALGOITNY_LEGACY_IMPORT_PORT": str(api.get(name, 0))})
+            plat.start_importer(name, {**imp_env, "ALGOITNY_LEGACY_IMPORT_PORT": str(api[name])})
 
         need = sum(counts[t.name] for t in LEGACY_TABLES for _ in t.importers)
         progress: list[tuple[float, int]] = []

@@ -91,23 +91,6 @@ def outbox_table(owner: str) -> TableSpec:
     )
 
 
-def legacy_import_table(owner: str) -> TableSpec:
-    """A service's record of its legacy import (algoitny_shared.legacy.importer): per imported
-    legacy row, the last source position applied and the item it made; the quarantine; the
-    import's counters and its pause switch."""
-    return TableSpec(
-        owner=owner,
-        name="LegacyImport",
-        hash_key="pk",
-        attributes={"pk": "S", "ltable": "S", "lkey": "S", "qtable": "S"},
-        indexes=(Index("RowIndex", "ltable", "lkey"), Index("QuarantineIndex", "qtable", "lkey")),
-        description="ROW#<table>#<key>: the legacy row's last applied source position (LSN), whether it "
-        "was deleted, and the key of the item it made (RowIndex by table, key order); Q#<table>#<key>: a "
-        "row that could not be imported, with the reason, first/last seen and attempts (QuarantineIndex); "
-        "COUNT#<table>: imported/deleted counters; STATE: the importer's pause switch.",
-    )
-
-
 def inbox_table(owner: str) -> TableSpec:
     """Idempotent consumption: one item per (consumer, event id), written with a conditional put."""
     return TableSpec(

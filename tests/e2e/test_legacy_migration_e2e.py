@@ -105,6 +105,8 @@ def _settings(platform: Platform, namespace: str, dsn: str, connect_url: str, ap
         ratelimit_url=platform.url("ratelimit"),
         stats_url=platform.url("stats"),
         hints_url=f"http://127.0.0.1:{platform.base_port + offset['hints']}",
+        accounts_legacy_url=f"http://127.0.0.1:{api['accounts']}",
+        ratelimit_legacy_url=f"http://127.0.0.1:{api['ratelimit']}",
         problems_legacy_url=f"http://127.0.0.1:{api['problems']}",
         executions_legacy_url=f"http://127.0.0.1:{api['executions']}",
         hints_legacy_url=f"http://127.0.0.1:{api['hints']}",
@@ -132,7 +134,7 @@ def migrated(
     admin = private_postgres.admin_dsn
     dsn = create_database(db_name, admin)
     # The importers that serve their internal API get free ports (parallel runs share the machine).
-    api = {name: free_port() for name in ("problems", "executions", "hints")}
+    api = {name: free_port() for name in IMPORTERS}
     settings = _settings(platform, namespace, dsn, connect_worker.url, api)
     m = build(settings)
     m.legacy.apply_schema()
@@ -164,7 +166,7 @@ def migrated(
         started = [
             name
             for name in IMPORTERS
-            if platform.start_importer(name, {**env, "ALGOITNY_LEGACY_IMPORT_PORT": str(api.get(name, 0))}) is not None
+            if platform.start_importer(name, {**env, "ALGOITNY_LEGACY_IMPORT_PORT": str(api[name])}) is not None
         ]
         assert set(started) == set(IMPORTERS), f"importers missing: {set(IMPORTERS) - set(started)}"
 
@@ -254,6 +256,8 @@ def _cli(settings: Any, *args: str, extra: dict[str, str] | None = None) -> tupl
                 "ratelimit_url",
                 "stats_url",
                 "hints_url",
+                "accounts_legacy_url",
+                "ratelimit_legacy_url",
                 "problems_legacy_url",
                 "executions_legacy_url",
                 "hints_legacy_url",

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from algoitny_search_indexer.adapters.tables import SEARCH_INDEXER_INBOX
+from algoitny_ratelimit.adapters.tables import RATELIMIT_INBOX
 from algoitny_shared.dynamo import dynamodb
 from algoitny_shared.inbox import Inbox
 from algoitny_shared.settings import ServiceSettings
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 async def test_inbox_marks_once_and_remembers(provisioned: dict[str, Any]) -> None:
     settings = ServiceSettings()
     client = dynamodb(settings)
-    inbox = Inbox(client, SEARCH_INDEXER_INBOX, settings.namespace)
+    inbox = Inbox(client, RATELIMIT_INBOX, settings.namespace)
     event_id = str(uuid.uuid4())
     assert not await inbox.seen("c", event_id)
     assert await inbox.mark("c", event_id)

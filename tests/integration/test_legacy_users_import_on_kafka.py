@@ -1,4 +1,6 @@
-"""The accounts and ratelimit legacy importers on real Kafka topics and moto: Debezium-shaped
+"""The accounts and ratelimit legacy importers (their importer processes' parts, built as
+``python -m algoitny_<service>.entrypoints.legacy_import`` builds them, in this test's process) on
+real Kafka topics and moto: Debezium-shaped
 records of ``subscription_plans``, ``users`` and ``usage_logs`` become users, plans and usage
 through each service's write path (with their events); a re-snapshot and redeliveries change
 nothing; later changes win, deletes apply; bad rows end in quarantine with their reason; pause
@@ -18,11 +20,11 @@ import pytest
 from support.kafka_tools import read_topic
 from support.legacy_tools import create_topics, django_hash, plan_row, record, send, usage_row, user_row
 
-from algoitny_accounts.bootstrap import build as build_accounts
-from algoitny_accounts.settings import AccountsSettings
-from algoitny_ratelimit.bootstrap import build as build_ratelimit
+from algoitny_accounts.entrypoints.legacy_import import AccountsLegacySettings
+from algoitny_accounts.entrypoints.legacy_import import build_importer as accounts_importer
 from algoitny_ratelimit.domain.plans import DEFAULT_PLANS
-from algoitny_ratelimit.settings import RatelimitSettings
+from algoitny_ratelimit.entrypoints.legacy_import import RatelimitLegacySettings
+from algoitny_ratelimit.entrypoints.legacy_import import build_importer as ratelimit_importer
 from algoitny_shared.identity import IDENTITY_HEADER, Identity, IdentitySigner
 from algoitny_shared.legacy.canonical import row_digest
 from algoitny_shared.legacy.identity import legacy_user_id
@@ -51,15 +53,15 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], timeout_s: float 
 async def importers(provisioned: dict[str, Any], stack_env: dict[str, str]) -> AsyncIterator[dict[str, Any]]:
     ns = stack_env["ALGOITNY_NAMESPACE"]
     prefix = f"{ns}.legacy-users"
-    common = {"legacy_topic_prefix": prefix, "legacy_import_enabled": True, "outbox_poll_interval_s": 0.2}
-    accounts = build_accounts(AccountsSettings(**common))
-    ratelimit = build_ratelimit(RatelimitSettings(**common))
-    await ratelimit.plan_admin.seed(DEFAULT_PLANS)  # the platform's own "Free" is there first
+    common: dict[str, Any] = {"legacy_topic_prefix": prefix, "outbox_poll_interval_s": 0.2, "legacy_import_port": 0}
+    accounts = accounts_importer(AccountsLegacySettings(**common))
+    ratelimit = ratelimit_importer(RatelimitLegacySettings(**common))
+    await ratelimit.service.plan_admin.seed(DEFAULT_PLANS)  # the platform's own "Free" is there first
     topics = {t.name: t.topic(prefix) for t in (SUBSCRIPTION_PLANS, USERS, USAGE_LOGS)}
     await create_topics(stack_env["ALGOITNY_KAFKA_BOOTSTRAP_SERVERS"], list(topics.values()))
     async with (
-        event_runtime(accounts.broker, accounts.relay, accounts.settings),
-        event_runtime(ratelimit.broker, ratelimit.relay, ratelimit.settings),
+        event_runtime(accounts.service.broker, accounts.service.relay, accounts.settings),
+        event_runtime(ratelimit.service.broker, ratelimit.service.relay, ratelimit.settings),
     ):
         yield {"accounts": accounts, "ratelimit": ratelimit, "topics": topics, "ns": ns}
 
@@ -70,7 +72,8 @@ def _admin(settings: Any, method: str, path: str) -> dict[str, str]:
 
 
 async def test_snapshot_changes_redelivery_quarantine_pause_and_verify(importers: dict[str, Any]) -> None:
-    a, r, topics = importers["accounts"], importers["ratelimit"], importers["topics"]
+    ai, ri, topics = importers["accounts"], importers["ratelimit"], importers["topics"]
+    a, r = ai.service, ri.service
     bootstrap = a.settings.kafka_bootstrap_servers
     plans = [plan_row(1, "Basic", max_executions_per_day=3, max_hints_per_day=2), plan_row(2, "Free", is_active=False)]
     alice = user_row(
@@ -130,22 +133,22 @@ async def test_snapshot_changes_redelivery_quarantine_pause_and_verify(importers
     reasons = {}
 
     async def all_quarantined() -> bool:
-        page, _ = await a.legacy_store.quarantined(None, 10, ["users"])
+        page, _ = await ai.store.quarantine_page(None, 10)
         reasons.update({q.key: q.reason for q in page})
         return len(page) == 3
 
     await eventually(all_quarantined)
     assert "duplicate e-mail" in reasons["14"] and "legacy user 13" in reasons["14"]
-    assert "does not fit the legacy schema" in reasons["16"] and "email" in reasons["16"]
+    assert "invalid row" in reasons["16"] and "email" in reasons["16"]
     assert "not JSON" in reasons["17"]
 
     async def ratelimit_quarantine() -> Any:
-        page, _ = await r.legacy_store.quarantined(None, 10, ["subscription_plans", "users", "usage_logs"])
+        page, _ = await ri.store.quarantine_page(None, 10)
         return page if len(page) == 3 else None
 
     page = await eventually(ratelimit_quarantine)
-    assert [(q.table, q.key) for q in page] == [("users", "16"), ("users", "17"), ("usage_logs", "105")]
-    assert "unknown action" in page[2].reason and page[2].row is not None and page[2].row["action"] == "search"
+    assert [(q.table, q.key) for q in page] == [("usage_logs", "105"), ("users", "16"), ("users", "17")]
+    assert "unknown action" in page[0].reason and page[0].row is not None and page[0].row["action"] == "search"
 
     # A re-snapshot (new positions, same rows), a redelivered old change, later changes and deletes.
     resnapshot = {t: [record(t, json.loads(v)) for _, v in recs if v.endswith(b"}")] for t, recs in snapshot.items()}
@@ -170,7 +173,7 @@ async def test_snapshot_changes_redelivery_quarantine_pause_and_verify(importers
     await eventually(lambda: a.users.get(legacy_user_id(18)))
     assert (await a.users.get(alice_id)).name == "Alice Kim"
     assert await a.users.get(legacy_user_id(15)) is None
-    await eventually(lambda: r.legacy_store.applied("usage_logs", "106"))
+    await eventually(lambda: ri.store.get_state("usage_logs", "106"))
     assert (await r.quotas.usage(alice_id, None)).actions[0].used == 2  # nothing counted twice
 
     events = await read_topic(bootstrap, ACCOUNT_EVENTS.physical(importers["ns"]), expect=10**6, timeout_s=3)
@@ -191,11 +194,13 @@ async def test_snapshot_changes_redelivery_quarantine_pause_and_verify(importers
     await a.accounts.sign_in.login("alice@example.com", "legacy-pass-11", "127.0.0.1")
     assert (await a.users.get(alice_id)).password_hash.startswith("$argon2id$")
 
-    # The internal verify API: admin only; digests equal the legacy rows'.
+    # The importer's internal verify API: admin only; digests equal the legacy rows'.
     from algoitny_accounts.entrypoints.http import make_app
 
-    app = make_app(a)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://accounts") as client:
+    async with (
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=ai.app()), base_url="http://importer") as client,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=make_app(a)), base_url="http://accounts") as service,
+    ):
         path = "/internal/legacy/users/digests"
         assert (await client.get(path)).status_code == 401
         user_only = IdentitySigner(a.settings.internal_secret.get_secret_value()).sign(
@@ -213,7 +218,7 @@ async def test_snapshot_changes_redelivery_quarantine_pause_and_verify(importers
         status_path = "/internal/legacy/status"
         status = (await client.get(status_path, headers=_admin(a.settings, "GET", status_path))).json()
         assert status["tables"][0] == {**status["tables"][0], "imported": 4, "deleted": 1, "quarantined": 3}
-        resolved = await client.get(
+        resolved = await service.get(
             "/admin/users/legacy/11", headers=_admin(a.settings, "GET", "/admin/users/legacy/11")
         )
         assert resolved.json()["user_id"] == alice_id
@@ -228,11 +233,7 @@ async def test_snapshot_changes_redelivery_quarantine_pause_and_verify(importers
         assert (await client.post(resume, headers=_admin(a.settings, "POST", resume))).json()["paused"] is False
         await eventually(lambda: a.users.get(legacy_user_id(19)))
 
-    from algoitny_ratelimit.entrypoints.http import make_app as ratelimit_app
-
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=ratelimit_app(r)), base_url="http://ratelimit"
-    ) as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=ri.app()), base_url="http://ratelimit") as client:
         for table, rows in (
             ("subscription_plans", plans),
             ("usage_logs", [usage[0], usage[1], usage[3], usage_row(106, 12, "hint", NOW)]),

@@ -35,7 +35,18 @@ def test_every_service_table_module_is_registered_and_nothing_else() -> None:
     assert all_tables() == expected
     for owner, module in modules.items():
         assert tables_of(owner) == module.TABLES
-        assert {spec.owner for spec in module.TABLES} == {owner}
+        assert {spec.owner for spec in module.TABLES} <= {owner}
+
+
+def test_a_service_without_tables_is_registered_with_none() -> None:
+    """search-indexer keeps no table (external versions make it idempotent): its entry point
+    publishes an empty tuple, and the registry, provisioning and backup take it as such."""
+    from importlib.metadata import entry_points
+
+    names = {e.name for e in entry_points(group=shared_tables.TABLES_ENTRY_POINTS)}
+    assert "search-indexer" in names
+    assert tables_of("search-indexer") == ()
+    assert all(spec.owner != "search-indexer" for spec in all_tables())
 
 
 def test_table_declarations_are_unique_and_well_formed() -> None:

@@ -150,7 +150,8 @@ class Platform:
         if module is None:
             return None
         env = self.service_env(svc, extra_env)
-        # An importer that serves its own internal API does so on base port + 100 + the service's offset.
+        # Every importer serves its internal legacy API on base port + 100 + the service's offset
+        # (accounts 8101, problems 8102, executions 8103, ratelimit 8104, hints 8106: the migration's defaults).
         env.setdefault("ALGOITNY_LEGACY_IMPORT_PORT", str(self.base_port + 100 + svc.port_offset))
         label = f"{name}{IMPORTER_SUFFIX}"
         self.log_dir.mkdir(parents=True, exist_ok=True)

@@ -8,16 +8,14 @@ from algoitny_accounts.adapters.google import GoogleVerifier
 from algoitny_accounts.adapters.plan_copies import PlanCopyRepository
 from algoitny_accounts.adapters.refresh_tokens import RefreshTokenStore
 from algoitny_accounts.adapters.sign_in_attempts import SignInAttempts
-from algoitny_accounts.adapters.tables import ACCOUNTS_LEGACY, ACCOUNTS_OUTBOX
+from algoitny_accounts.adapters.tables import ACCOUNTS_OUTBOX
 from algoitny_accounts.adapters.user_repository import UserRepository
 from algoitny_accounts.service_layer.accounts import AccountUseCases, ThrottlePolicy
-from algoitny_accounts.service_layer.legacy_import import LEGACY_TABLES, LegacyUserImport
 from algoitny_accounts.service_layer.plan_sync import PlanSync
 from algoitny_accounts.settings import AccountsSettings
 from algoitny_shared.cursor import CursorCodec
 from algoitny_shared.kafka import EventConsumer
 from algoitny_shared.kit.composition import OutboxParts, outbox_parts
-from algoitny_shared.legacy.importer import LegacyConsumer, LegacyImportStore
 from algoitny_shared.topics import ACCOUNTS_GROUP, RATELIMIT_EVENTS
 
 
@@ -28,13 +26,9 @@ class Container(OutboxParts[AccountsSettings]):
     plans: PlanCopyRepository
     plan_sync: PlanSync
     consumer: EventConsumer
-    legacy_store: LegacyImportStore
-    legacy: LegacyUserImport
-    legacy_consumer: LegacyConsumer
 
 
-def build(settings: AccountsSettings | None = None, *, legacy_importer: bool | None = None) -> Container:
-    """``legacy_importer``: register the legacy importer (default: ``settings.legacy_import_enabled``)."""
+def build(settings: AccountsSettings | None = None) -> Container:
     kit = outbox_parts(settings or AccountsSettings(), ACCOUNTS_OUTBOX)
     settings, client = kit.settings, kit.dynamodb
     users = UserRepository(client, settings.namespace)
@@ -55,8 +49,6 @@ def build(settings: AccountsSettings | None = None, *, legacy_importer: bool | N
         plans,
     )
     plan_sync.leave_deleted_plan = accounts.writes.leave_deleted_plan
-    legacy_store = LegacyImportStore(client, ACCOUNTS_LEGACY, settings.namespace)
-    legacy = LegacyUserImport(users, legacy_store, kit.uow, accounts.writes.with_plan)
     return Container(
         **kit.fields(),
         users=users,
@@ -64,7 +56,4 @@ def build(settings: AccountsSettings | None = None, *, legacy_importer: bool | N
         plans=plans,
         plan_sync=plan_sync,
         consumer=consumer,
-        legacy_store=legacy_store,
-        legacy=legacy,
-        legacy_consumer=kit.consume_legacy(legacy.importer, LEGACY_TABLES, enabled=legacy_importer),
     )

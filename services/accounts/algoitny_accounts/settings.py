@@ -6,8 +6,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
 from algoitny_shared import tokens
-from algoitny_shared.legacy.importer import LegacyImportSettings
-from algoitny_shared.settings import secret_field
+from algoitny_shared.settings import ServiceSettings, secret_field
 
 # The public development key (refused outside ALGOITNY_ENVIRONMENT=local|test).
 LOCAL_SIGNING_KEY = "kgA4IyTzltzvDp5gscWKkOC6r3Vqn6iVi2ULmStJP6Q"
@@ -19,7 +18,7 @@ def _csv(value: object) -> object:
     return value
 
 
-class AccountsSettings(LegacyImportSettings):
+class AccountsSettings(ServiceSettings):
     service_name: str = "accounts"
     port: int = 8001
     demo_admin_email: str = "admin@algoitny.dev"

@@ -21,7 +21,7 @@ IMPORTING_SERVICES = tuple(sorted({s for t in LEGACY_TABLES for s in t.importers
 
 
 def importer_groups(namespace: str, service: str) -> tuple[str, ...]:
-    """The consumer group of a service's legacy importer (one name for every importer kit)."""
+    """The consumer group of a service's legacy importer (one name for every importer)."""
     return (legacy_group(namespace, service),)
 
 
@@ -95,8 +95,8 @@ def build(settings: MigrationSettings | None = None) -> Migration:
         "stats": s.stats_url,
     }
     legacy_urls = {
-        "accounts": s.accounts_url,
-        "ratelimit": s.ratelimit_url,
+        "accounts": s.accounts_legacy_url,
+        "ratelimit": s.ratelimit_legacy_url,
         "problems": s.problems_legacy_url,
         "executions": s.executions_legacy_url,
         "hints": s.hints_legacy_url,

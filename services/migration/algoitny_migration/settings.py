@@ -37,8 +37,10 @@ class MigrationSettings(ServiceSettings):
     ratelimit_url: str = "http://127.0.0.1:8004"
     hints_url: str = "http://127.0.0.1:8006"
     stats_url: str = "http://127.0.0.1:8007"
-    # The internal legacy API (status, digests, rows, quarantine, pause/resume): accounts and ratelimit
-    # serve it on their own port; the problems, executions and hints importers on a port of their own.
+    # The internal legacy API (status, digests, rows, quarantine, pause/resume): every service's
+    # importer process serves it on a port of its own (devstack: base port + 100 + the service's offset).
+    accounts_legacy_url: str = "http://127.0.0.1:8101"
+    ratelimit_legacy_url: str = "http://127.0.0.1:8104"
     problems_legacy_url: str = "http://127.0.0.1:8102"
     executions_legacy_url: str = "http://127.0.0.1:8103"
     hints_legacy_url: str = "http://127.0.0.1:8106"

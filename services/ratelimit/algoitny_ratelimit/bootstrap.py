@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from algoitny_ratelimit.adapters.plan_repository import PlanRepository
-from algoitny_ratelimit.adapters.tables import RATELIMIT_INBOX, RATELIMIT_LEGACY, RATELIMIT_OUTBOX
+from algoitny_ratelimit.adapters.tables import RATELIMIT_INBOX, RATELIMIT_OUTBOX
 from algoitny_ratelimit.adapters.usage_repository import UsageRepository
 from algoitny_ratelimit.adapters.user_plan_repository import UserPlanRepository
 from algoitny_ratelimit.domain.quota import Clock, utc_now
-from algoitny_ratelimit.service_layer.legacy_import import LEGACY_TABLES, LegacyRatelimitImport
 from algoitny_ratelimit.service_layer.membership import PlanMembership
 from algoitny_ratelimit.service_layer.plans import PlanService
 from algoitny_ratelimit.service_layer.quotas import QuotaService
@@ -17,7 +16,6 @@ from algoitny_ratelimit.service_layer.refunds import ExecutionRefunds
 from algoitny_ratelimit.settings import RatelimitSettings
 from algoitny_shared.kafka import EventConsumer
 from algoitny_shared.kit.composition import OutboxParts, outbox_parts
-from algoitny_shared.legacy.importer import LegacyConsumer, LegacyImportStore
 from algoitny_shared.topics import ACCOUNT_EVENTS, EXECUTION_EVENTS, RATELIMIT_GROUP
 
 
@@ -28,15 +26,11 @@ class Container(OutboxParts[RatelimitSettings]):
     quotas: QuotaService
     plan_admin: PlanService
     consumer: EventConsumer
-    legacy_store: LegacyImportStore
-    legacy: LegacyRatelimitImport
-    legacy_consumer: LegacyConsumer
+    user_plans: UserPlanRepository
+    membership: PlanMembership
 
 
-def build(
-    settings: RatelimitSettings | None = None, clock: Clock = utc_now, *, legacy_importer: bool | None = None
-) -> Container:
-    """``legacy_importer``: register the legacy importer (default: ``settings.legacy_import_enabled``)."""
+def build(settings: RatelimitSettings | None = None, clock: Clock = utc_now) -> Container:
     kit = outbox_parts(settings or RatelimitSettings(), RATELIMIT_OUTBOX)
     settings, client, uow = kit.settings, kit.dynamodb, kit.uow
     plans = PlanRepository(client, settings.namespace)
@@ -49,8 +43,6 @@ def build(
         [ACCOUNT_EVENTS, EXECUTION_EVENTS],
         {**membership.handlers(), **ExecutionRefunds(quotas).handlers()},
     )
-    legacy_store = LegacyImportStore(client, RATELIMIT_LEGACY, settings.namespace)
-    legacy = LegacyRatelimitImport(plans, usage, user_plans, membership, legacy_store, uow)
     return Container(
         **kit.fields(),
         plans=plans,
@@ -58,7 +50,6 @@ def build(
         quotas=quotas,
         plan_admin=PlanService(plans, uow),
         consumer=consumer,
-        legacy_store=legacy_store,
-        legacy=legacy,
-        legacy_consumer=kit.consume_legacy(legacy.importer, LEGACY_TABLES, enabled=legacy_importer),
+        user_plans=user_plans,
+        membership=membership,
     )

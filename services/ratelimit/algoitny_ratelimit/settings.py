@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from algoitny_shared.legacy.importer import LegacyImportSettings
+from algoitny_shared.settings import ServiceSettings
 
 
-class RatelimitSettings(LegacyImportSettings):
+class RatelimitSettings(ServiceSettings):
     service_name: str = "ratelimit"
     port: int = 8004

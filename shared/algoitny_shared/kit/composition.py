@@ -21,7 +21,7 @@ only while the settings enable consumers.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -30,8 +30,6 @@ from faststream.kafka import KafkaBroker
 from algoitny_shared.dynamo import dynamodb
 from algoitny_shared.inbox import Inbox
 from algoitny_shared.kafka import EventConsumer, EventHandler, EventPublisher, make_broker
-from algoitny_shared.legacy.importer import LegacyConsumer, LegacyImporter, LegacyImportSettings
-from algoitny_shared.legacy.tables import LegacyTable
 from algoitny_shared.outbox import Outbox, OutboxRelay
 from algoitny_shared.settings import ServiceSettings
 from algoitny_shared.tables import TableSpec
@@ -97,28 +95,6 @@ class OutboxParts(EventParts[S]):
     def uow(self) -> DynamoUnitOfWork:
         """A new unit of work (one transaction with the outbox rows of its events)."""
         return DynamoUnitOfWork(self.dynamodb, self.outbox, self.settings.fault_points)
-
-    def consume_legacy(
-        self,
-        importer: Callable[..., LegacyImporter],
-        tables: Iterable[LegacyTable],
-        *,
-        enabled: bool | None = None,
-    ) -> LegacyConsumer:
-        """The service's in-process legacy importer (``importer``: its factory, given the
-        consumer's retry settings), registered when ``enabled`` (default: the settings'
-        ``legacy_import_enabled``)."""
-        settings = self.settings
-        assert isinstance(settings, LegacyImportSettings), "a legacy importer needs LegacyImportSettings"
-        consumer = LegacyConsumer(
-            self.broker,
-            settings,
-            importer(max_attempts=settings.consumer_max_attempts, backoff_s=settings.consumer_retry_backoff_s),
-            tables,
-        )
-        if settings.legacy_import_enabled if enabled is None else enabled:
-            consumer.register()
-        return consumer
 
 
 def parts(settings: S) -> Parts[S]:

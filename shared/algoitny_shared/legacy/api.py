@@ -13,8 +13,9 @@ Routes (on the service itself, admin identity required, never exposed by the gat
   after the change (the importer stops applying changes within a second; offsets stay where they
   are, so resuming goes on from the first change not applied).
 
-Two kits implement them: :mod:`algoitny_shared.legacy.importer` (accounts, ratelimit) and
-:mod:`algoitny_shared.legacy.row_importer` (problems, executions, hints); merging the two is left open.
+One kit implements them for every importing service (accounts, ratelimit, problems, executions,
+hints): :mod:`algoitny_shared.legacy.row_importer`, run as a process of its own by
+:mod:`algoitny_shared.legacy.runner`.
 """
 
 from __future__ import annotations

@@ -63,9 +63,9 @@ from algoitny_shared.legacy.api import (
     TableImportStatus,
 )
 from algoitny_shared.legacy.canonical import canonical_row, row_digest
-from algoitny_shared.legacy.changes import LegacyChange, LegacyChangeError, parse_change
+from algoitny_shared.legacy.changes import LegacyChange, LegacyChangeError, LegacyRowRefused, parse_change
 from algoitny_shared.legacy.tables import BY_NAME, DEFAULT_TOPIC_PREFIX
-from algoitny_shared.uow import DynamoUnitOfWork, TransactionConflict
+from algoitny_shared.uow import TransactionConflict, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,9 @@ MAX_REASON_CHARS = 1000
 PAUSE_CACHE_S = 1.0
 
 
-class Quarantined(Exception):
-    """The service's rules refuse this row; ``reason`` says why (kept with the row)."""
+class Quarantined(LegacyRowRefused):
+    """The service's rules refuse this row; ``reason`` says why (kept with the row). A domain's
+    :class:`~algoitny_shared.legacy.changes.LegacyRowRefused` is taken the same way."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -153,7 +154,7 @@ class ImportTx:
     """What one legacy change does: the service's transaction items and events (one transaction
     with the row's state), the status the row ends in and the references to keep on its state."""
 
-    def __init__(self, uow: DynamoUnitOfWork, prior: RowState | None) -> None:
+    def __init__(self, uow: UnitOfWork, prior: RowState | None) -> None:
         self.uow = uow
         self.status = IMPORTED
         self.refs: dict[str, Any] = dict(prior.refs) if prior else {}
@@ -401,7 +402,7 @@ class LegacyImporter:
         self,
         store: LegacyStore,
         handler: LegacyHandler,
-        uow_factory: Callable[[], DynamoUnitOfWork],
+        uow_factory: Callable[[], UnitOfWork],
         *,
         max_attempts: int = 3,
         retry_backoff_s: float = 0.2,
@@ -480,8 +481,9 @@ class LegacyImporter:
         tx = ImportTx(self._uow(), prior)
         try:
             await self.handler.apply(change, prior, tx)
-        except Quarantined as exc:
-            await self.quarantine(table, change.key, change.op, exc.reason, change.row, prior, change=change)
+        except LegacyRowRefused as exc:
+            reason = exc.reason if isinstance(exc, Quarantined) else str(exc)[:MAX_REASON_CHARS]
+            await self.quarantine(table, change.key, change.op, reason, change.row, prior, change=change)
             return "quarantined"
         except ValidationError as exc:
             reason = "invalid row: " + "; ".join(

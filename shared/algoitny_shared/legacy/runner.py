@@ -132,5 +132,5 @@ def importer_cli(module: str, settings: Callable[[], S], build: Callable[[S], Im
         build=build,
         log_name=lambda s: f"{s.service_name}-legacy-import",
         serve_as=lambda s: s.model_copy(update={"port": s.legacy_import_port}),
-        serve_command="run",  # as the in-process importers' ``run`` (algoitny_shared.legacy.importer)
+        serve_command="run",  # ``python -m <module> run``, what the dev stack and the deployments start
     )

@@ -120,6 +120,36 @@ def test_services_refuse_bare_identity_headers_and_trust_only_signed_assertions(
     assert client.get("/who", headers={IDENTITY_HEADER: signed}).json()["role"] == "admin"
 
 
+def test_the_identity_is_checked_on_the_event_loop_not_a_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sync dependency runs on a thread of its own (two thread switches per request on every
+    service, for an HMAC check of microseconds): the caller's identity is checked in the loop."""
+    import threading
+
+    import fastapi.dependencies.utils as solving
+
+    hops: list[object] = []
+    real = solving.run_in_threadpool
+
+    async def counted(func: object, *args: object, **kwargs: object) -> object:
+        hops.append(func)
+        return await real(func, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(solving, "run_in_threadpool", counted)
+    app: FastAPI = create_app(ServiceSettings(service_name="t"), title="t")
+    threads: list[str] = []
+
+    @app.get("/who")
+    async def who(identity: CurrentIdentity) -> Identity:
+        threads.append(threading.current_thread().name)
+        return identity
+
+    signed = IdentitySigner(SECRET).sign(Identity(user_id="a", role="user", plan="free"), "GET", "/who")
+    with TestClient(app) as client:
+        assert client.get("/who", headers={IDENTITY_HEADER: signed}).json()["user_id"] == "a"
+        assert client.get("/who", headers={IDENTITY_HEADER: "nope"}).status_code == 401
+    assert hops == [] and len(threads) == 1
+
+
 def test_the_plans_may_register_flag_decides_problem_writes() -> None:
     assert Identity(user_id="u", role="user", plan="studio", may_register=True).may_register_problems
     assert Identity(user_id="u", role="admin", plan="free").may_register_problems

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from algoitny_shared.upstream import AiohttpTransport, upstream_client
+from algoitny_shared.upstream import AiohttpTransport, BalancedTransport, upstream_client
 
 
 async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
@@ -122,3 +122,31 @@ async def test_a_refused_replica_is_skipped_for_the_next() -> None:
     finally:
         await runner.cleanup()
     assert len(seen) == 2
+
+
+async def test_clients_default_to_aiohttp_and_outlive_the_services_keep_alive_closes() -> None:
+    """Every upstream client runs on the aiohttp transport; a connection the service closed while
+    idle (its keep-alive ran out between two quota calls) is not reused: the next metered POST is
+    answered, not failed."""
+    seen: list[dict[str, object]] = []
+    runner = web.AppRunner(_app(seen), keepalive_timeout=0.2)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    try:
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=2.0)
+        async with upstream_client(url, name="t", limits=limits) as client:
+            transport = client._transport
+            assert isinstance(transport, BalancedTransport)
+            assert all(isinstance(r.transport, AiohttpTransport) for r in transport.replicas)
+            statuses = []
+            for _ in range(3):
+                resp = await client.post(
+                    "/quota/consume", content=b'{"a": 1}', headers={"content-type": "application/json"}
+                )
+                statuses.append(resp.status_code)
+                await asyncio.sleep(0.4)  # the service closes the idle connection meanwhile
+        assert statuses == [201, 201, 201] and len(seen) == 3
+    finally:
+        await runner.cleanup()

@@ -5,7 +5,13 @@ use them; provisioning, backup and the infrastructure code find them through the
 
 from __future__ import annotations
 
-from algoitny_shared.tables import Index, TableSpec, inbox_table, legacy_import_table, outbox_table
+from algoitny_shared.tables import (
+    Index,
+    TableSpec,
+    legacy_quarantine_table,
+    legacy_row_import_table,
+    outbox_table,
+)
 
 USERS = TableSpec(
     owner="accounts",
@@ -54,7 +60,6 @@ SIGN_IN_ATTEMPTS = TableSpec(
     "<scope>#<key>#<window>), counted with atomic ADD; expire after the window.",
 )
 ACCOUNTS_OUTBOX = outbox_table("accounts")
-ACCOUNTS_INBOX = inbox_table("accounts")
 ACCOUNT_PLANS = TableSpec(
     owner="accounts",
     name="PlanCopies",
@@ -64,14 +69,15 @@ ACCOUNT_PLANS = TableSpec(
     "event version applied; a deleted plan stays as a tombstone so an older event cannot revive it). "
     "Users copy their plan's limits from here.",
 )
-ACCOUNTS_LEGACY = legacy_import_table("accounts")
+ACCOUNTS_LEGACY = legacy_row_import_table("accounts")
+ACCOUNTS_QUARANTINE = legacy_quarantine_table("accounts")
 
 TABLES: tuple[TableSpec, ...] = (
     USERS,
     REFRESH_TOKENS,
     SIGN_IN_ATTEMPTS,
     ACCOUNTS_OUTBOX,
-    ACCOUNTS_INBOX,
     ACCOUNT_PLANS,
     ACCOUNTS_LEGACY,
+    ACCOUNTS_QUARANTINE,
 )

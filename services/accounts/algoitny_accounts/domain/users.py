@@ -9,11 +9,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from algoitny_accounts.domain.passwords import MAX_LENGTH
+from algoitny_shared.plan_ids import ADMIN_PLAN, DEFAULT_PLAN  # noqa: F401 - the accounts modules import both from here
 
 Role = Literal["user", "admin"]
 ConsentKind = Literal["terms", "privacy", "code_ownership"]
-DEFAULT_PLAN = "free"
-ADMIN_PLAN = "admin"
 PLAN_PATTERN = r"^[a-z][a-z0-9_-]{1,31}$"
 USER_ID_PATTERN = r"^u_[A-Za-z0-9_-]{22}$"
 

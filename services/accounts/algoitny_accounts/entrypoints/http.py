@@ -22,11 +22,9 @@ from algoitny_accounts.domain.users import (
     UserPage,
     UserView,
 )
-from algoitny_accounts.service_layer.legacy_import import LEGACY_TABLES
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.identity import CurrentIdentity
 from algoitny_shared.kit.app_factory import parts_app
-from algoitny_shared.legacy.importer import add_legacy_routes
 from algoitny_shared.tokens import JWKS_PATH
 
 
@@ -127,6 +125,4 @@ def make_app(container: Container | None = None) -> FastAPI:
         identity.require_admin()
         return await c.accounts.admin.admin_update(identity, user_id, body)
 
-    if getattr(c, "legacy_store", None) is not None:  # a test's stand-in container may have none
-        add_legacy_routes(app, service="accounts", store=c.legacy_store, tables=LEGACY_TABLES, rebuild=c.legacy.rebuild)
     return app

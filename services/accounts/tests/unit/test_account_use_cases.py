@@ -265,3 +265,25 @@ async def test_google_sign_up_link_and_refusals(acc: Accounts) -> None:
     assert boss.user.role == "admin"
     with pytest.raises(AppError):
         await acc.service.sign_in.google("forged")
+
+
+async def test_a_legacy_user_is_found_by_its_legacy_id_with_its_plans_limits(acc: Accounts) -> None:
+    """The import (accounts' legacy handler) copies the plan's limits through ``with_plan``; the
+    admin lookup by legacy id finds the user (and 404 for a legacy id never imported)."""
+    from support.legacy_tools import record, user_row
+    from support.legacy_unit import unit_importer
+
+    from algoitny_accounts.adapters.tables import ACCOUNTS_LEGACY, ACCOUNTS_QUARANTINE
+    from algoitny_accounts.service_layer.legacy_import import AccountsLegacyHandler
+    from algoitny_shared.legacy.identity import legacy_user_id
+
+    handler = AccountsLegacyHandler(acc.users, acc.service.writes.with_plan)
+    imp = unit_importer(acc.store, handler, ACCOUNTS_LEGACY, ACCOUNTS_QUARANTINE)
+    assert await imp.handle("users", *record("users", user_row(31, "legacy@example.com"))) == "imported"
+    view = await acc.service.admin.by_legacy_id(31)
+    assert view.user_id == legacy_user_id(31) and view.email == "legacy@example.com" and view.plan_id == "free"
+    stored = await acc.users.get(legacy_user_id(31))
+    assert stored is not None and (stored.plan_limits or {}).get("daily_limits") == {"execution": 7, "hint": 1}
+    with pytest.raises(AppError) as missing:
+        await acc.service.admin.by_legacy_id(32)
+    assert missing.value.code is ErrorCode.NOT_FOUND

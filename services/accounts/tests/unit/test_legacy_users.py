@@ -11,8 +11,8 @@ import pytest
 from algoitny_accounts.domain.legacy import canonical_columns, map_user, new_user, same_user, updated_user
 from algoitny_accounts.domain.passwords import check_password, django_pbkdf2_parts, hash_password, needs_rehash
 from algoitny_shared.legacy.canonical import row_digest
+from algoitny_shared.legacy.changes import LegacyRowRefused
 from algoitny_shared.legacy.identity import legacy_user_id
-from algoitny_shared.legacy.importer import LegacyRowRefused
 from algoitny_shared.legacy.rows import UserRow
 
 # RFC 7914 section 11: PBKDF2-HMAC-SHA256, P="passwd", S="salt", c=1 (first 32 bytes of the 64 given).

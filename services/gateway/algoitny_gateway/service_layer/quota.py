@@ -98,6 +98,8 @@ class QuotaGate:
         if resp.status_code == 409:
             raise AppError(ErrorCode.CONFLICT, body.get("detail", "Conflict"), headers={"Retry-After": "1"})
         if resp.status_code >= 400:
+            # What ratelimit said is logged (the client gets a 503): a refused charge names its cause.
+            log.error("ratelimit refused a quota call: %s %s", resp.status_code, resp.text[:300])
             raise AppError(ErrorCode.UPSTREAM_UNAVAILABLE, "The quota service refused the request")
         quota_headers = rate_limit_headers(int(body["limit"]), body.get("remaining"), _seconds_until(body["reset_at"]))
         if body.get("idempotent"):

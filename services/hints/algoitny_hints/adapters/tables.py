@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from algoitny_shared.tables import (
     TableSpec,
-    inbox_table,
     legacy_quarantine_table,
     legacy_row_import_table,
     outbox_table,
@@ -25,14 +24,12 @@ HINTS = TableSpec(
     "readers get; BUDGET#<YYYY-MM-DD>/USER#<id>|GLOBAL: LLM tokens spent that day (atomic ADD).",
 )
 HINTS_OUTBOX = outbox_table("hints")
-HINTS_INBOX = inbox_table("hints")
 HINTS_LEGACY = legacy_row_import_table("hints")
 HINTS_QUARANTINE = legacy_quarantine_table("hints")
 
 TABLES: tuple[TableSpec, ...] = (
     HINTS,
     HINTS_OUTBOX,
-    HINTS_INBOX,
     HINTS_LEGACY,
     HINTS_QUARANTINE,
 )

@@ -240,3 +240,23 @@ async def test_generation_jobs_create_list_cancel_retry(pb: Problems) -> None:
     with pytest.raises(AppError) as unknown:
         await pb.generation.get("01JABCDEFGHJKMNPQRSTVWXYZ0")
     assert unknown.value.code is ErrorCode.NOT_FOUND
+
+
+async def test_loading_by_numeric_id_or_key_shows_drafts_only_to_who_manages_them(pb: Problems) -> None:
+    created = await pb.create("1700C")
+    visitor = Identity(user_id="someone", role="user")
+    problem, manage = await pb.service.load_by_id_for(created.id, ADMIN)
+    assert problem.problem_id == "1700C" and manage is True
+    with pytest.raises(AppError) as hidden:
+        await pb.service.load_by_id_for(created.id, visitor)  # a draft: not for a visitor
+    assert hidden.value.code is ErrorCode.NOT_FOUND
+    with pytest.raises(AppError) as hidden_key:
+        await pb.service.load_visible("codeforces", "1700C", can_manage=False)
+    assert hidden_key.value.code is ErrorCode.NOT_FOUND
+    await pb.service.complete("codeforces", "1700C")
+    problem, manage = await pb.service.load_by_id_for(created.id, visitor)
+    assert problem.status == "completed" and manage is False
+    assert (await pb.service.load_visible("codeforces", "1700C", can_manage=False)).id == created.id
+    with pytest.raises(AppError) as missing:
+        await pb.service.load_by_id_for(created.id + 1000, ADMIN)
+    assert missing.value.code is ErrorCode.NOT_FOUND

@@ -50,6 +50,14 @@ class PlanRepository:
                 return [_plan(i) for i in items]
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
+    async def name_owner(self, name: str) -> str | None:
+        """The id of the plan holding ``name`` (names are unique regardless of case and spacing)."""
+        resp = await self._client.get_item(
+            TableName=self.table, Key={"plan_id": {"S": f"NAME#{_name_key(name)}"}}, ConsistentRead=True
+        )
+        item = resp.get("Item")
+        return str(item["owner"]["S"]) if item else None
+
     # -- transaction items -------------------------------------------------
     async def raw(self, plan_id: str) -> dict[str, Any] | None:
         """The plan's item as stored (with the ``legacy_*`` attributes of an imported plan)."""

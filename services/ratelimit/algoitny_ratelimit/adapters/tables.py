@@ -5,7 +5,14 @@ use them; provisioning, backup and the infrastructure code find them through the
 
 from __future__ import annotations
 
-from algoitny_shared.tables import Index, TableSpec, inbox_table, legacy_import_table, outbox_table
+from algoitny_shared.tables import (
+    Index,
+    TableSpec,
+    inbox_table,
+    legacy_quarantine_table,
+    legacy_row_import_table,
+    outbox_table,
+)
 
 SUBSCRIPTION_PLANS = TableSpec(
     owner="ratelimit",
@@ -36,7 +43,8 @@ USER_PLANS = TableSpec(
 )
 RATELIMIT_OUTBOX = outbox_table("ratelimit")
 RATELIMIT_INBOX = inbox_table("ratelimit")
-RATELIMIT_LEGACY = legacy_import_table("ratelimit")
+RATELIMIT_LEGACY = legacy_row_import_table("ratelimit")
+RATELIMIT_QUARANTINE = legacy_quarantine_table("ratelimit")
 
 TABLES: tuple[TableSpec, ...] = (
     SUBSCRIPTION_PLANS,
@@ -45,4 +53,5 @@ TABLES: tuple[TableSpec, ...] = (
     RATELIMIT_OUTBOX,
     RATELIMIT_INBOX,
     RATELIMIT_LEGACY,
+    RATELIMIT_QUARANTINE,
 )

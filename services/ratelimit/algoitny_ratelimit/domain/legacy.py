@@ -28,8 +28,8 @@ from algoitny_ratelimit.domain.quota import ACTIONS, UNLIMITED
 from algoitny_shared.legacy.changes import LegacyRowRefused
 from algoitny_shared.legacy.identity import legacy_plan_id
 from algoitny_shared.legacy.rows import SubscriptionPlanRow, UsageLogRow
+from algoitny_shared.plan_ids import DEFAULT_PLAN
 
-DEFAULT_PLAN = "free"
 MAX_NAME = 64
 MAX_DESCRIPTION = 500
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from algoitny_ratelimit.domain.quota import ACTIONS, UNLIMITED
+from algoitny_shared.plan_ids import ADMIN_PLAN, DEFAULT_PLAN
 
 PLAN_ID_PATTERN = r"^[a-z][a-z0-9_-]{1,31}$"
 
@@ -75,7 +76,7 @@ class PlanPatch(BaseModel):
 
 DEFAULT_PLANS: tuple[NewPlan, ...] = (
     NewPlan(
-        plan_id="free",
+        plan_id=DEFAULT_PLAN,
         name="Free",
         description="Everyone starts here.",
         daily_limits={"execution": 50, "hint": 5},
@@ -91,7 +92,7 @@ DEFAULT_PLANS: tuple[NewPlan, ...] = (
         price_cents=900,
     ),
     NewPlan(
-        plan_id="admin",
+        plan_id=ADMIN_PLAN,
         name="Admin",
         description="Operators: no quotas.",
         daily_limits={"execution": UNLIMITED, "hint": UNLIMITED},

@@ -19,11 +19,9 @@ from algoitny_ratelimit.domain.quota import (
     SettleResult,
     UsageView,
 )
-from algoitny_ratelimit.service_layer.legacy_import import LEGACY_TABLES
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.identity import CurrentIdentity, Identity
 from algoitny_shared.kit.app_factory import parts_app
-from algoitny_shared.legacy.importer import add_legacy_routes
 
 PlanIdPath = Annotated[str, Path(pattern=PLAN_ID_PATTERN)]
 
@@ -101,8 +99,4 @@ def make_app(container: Container | None = None) -> FastAPI:
         _same_user(identity, body.user_id)
         return await c.quotas.settle(body)
 
-    if getattr(c, "legacy_store", None) is not None:  # a test's stand-in container may have none
-        add_legacy_routes(
-            app, service="ratelimit", store=c.legacy_store, tables=LEGACY_TABLES, rebuild=c.legacy.rebuild
-        )
     return app

@@ -1,19 +1,45 @@
-"""The ratelimit legacy importer: ``subscription_plans``, users' plans and ``usage_logs`` rows
-from the Debezium topics (see the README).
+"""``python -m algoitny_ratelimit.entrypoints.legacy_import``: the ratelimit service's legacy importer
+(legacy ``subscription_plans``, users' plans and ``usage_logs`` rows), its own process beside the API.
 
-    python -m algoitny_ratelimit.entrypoints.legacy_import [run|pause|resume|status]
-
-Settings: ``ALGOITNY_LEGACY_TOPIC_PREFIX`` (default ``legacy``), ``ALGOITNY_NAMESPACE``, Kafka and
-DynamoDB as for the service. ``run`` consumes in group ``<namespace>.ratelimit.legacy``.
-"""
+It consumes ``<ALGOITNY_LEGACY_TOPIC_PREFIX>.public.<table>`` of those tables in consumer group
+``<namespace>.legacy-import.ratelimit`` (apart from accounts' importer of ``users``), writes through
+ratelimit's own units of work and outbox, and serves the internal routes of
+``algoitny_shared.legacy.api`` on ``ALGOITNY_LEGACY_IMPORT_PORT`` (admin identity; never routed by
+the gateway)."""
 
 from __future__ import annotations
 
-from algoitny_ratelimit.bootstrap import build
-from algoitny_ratelimit.settings import RatelimitSettings
-from algoitny_shared.legacy.importer import importer_cli
+from fastapi import FastAPI
+from pydantic import Field
 
-main = importer_cli("algoitny_ratelimit.entrypoints.legacy_import", RatelimitSettings, build)
+from algoitny_ratelimit.adapters.tables import RATELIMIT_LEGACY, RATELIMIT_QUARANTINE
+from algoitny_ratelimit.bootstrap import Container, build
+from algoitny_ratelimit.service_layer.legacy_import import RatelimitLegacyHandler
+from algoitny_ratelimit.settings import RatelimitSettings
+from algoitny_shared.legacy.runner import ImporterParts, ImporterSettings, importer_cli, importer_parts
+
+
+class RatelimitLegacySettings(RatelimitSettings, ImporterSettings):
+    legacy_import_port: int = Field(default=8104, description="Port of the ratelimit importer's internal API.")
+
+
+LegacyContainer = ImporterParts[RatelimitLegacySettings, Container]
+
+
+def build_importer(settings: RatelimitLegacySettings | None = None) -> LegacyContainer:
+    return importer_parts(
+        settings or RatelimitLegacySettings(),
+        build,
+        (RATELIMIT_LEGACY, RATELIMIT_QUARANTINE),
+        lambda c, _: RatelimitLegacyHandler(c.plans, c.usage, c.user_plans, c.membership),
+    )
+
+
+def make_app(lc: LegacyContainer | None = None) -> FastAPI:
+    return (lc or build_importer()).app()
+
+
+main = importer_cli("algoitny_ratelimit.entrypoints.legacy_import", RatelimitLegacySettings, build_importer)
 
 if __name__ == "__main__":
     main()

@@ -1,12 +1,20 @@
-"""Importing legacy plans, users' plans and usage logs through ratelimit's own write path.
+"""Importing legacy plans, users' plans and usage logs through ratelimit's own write path, as a
+handler of the platform's legacy import kit (:mod:`algoitny_shared.legacy.row_importer`: once per
+row version, quarantine with the reason, pause/resume, the internal API).
 
 Each change commits in one transaction with its events (``PlanCreated``/``PlanUpdated``/
 ``PlanDeleted``; ``UsageConsumed``/``UsageRefunded`` with the legacy time, so statistics
-count legacy usage) and the row's source position (``LegacyImportStore.mark``).
+count legacy usage) and the row's import state.
+
+A plan's name is unique (regardless of case): a legacy plan whose name another plan holds is
+imported under its fallback name. A deleted legacy plan that users still count on (their moves off
+it have not arrived) is deactivated instead (not offered; users keep their limits until they move).
+Both are decided on what is read before the write; a concurrent change cancels the transaction,
+which the kit retries from the read.
 
 A user's plan is owned by accounts (its events keep ``UserPlans``): the import of a ``users``
 row writes ``UserPlans`` only while ratelimit has heard nothing from accounts of that user
-(``PlanMembership.apply_change`` at version 0), with the same counter moves, so quotas are right
+(``PlanMembership.change_items`` at version 0), with the same counter moves, so quotas are right
 from the first moment and ``active_users`` stays exact whichever arrives first.
 """
 
@@ -14,7 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,18 +43,17 @@ from algoitny_ratelimit.domain.legacy import (
 from algoitny_ratelimit.domain.plans import Plan
 from algoitny_ratelimit.domain.quota import day_of
 from algoitny_ratelimit.service_layer.membership import PlanMembership
+from algoitny_shared.dynamo import from_item
 from algoitny_shared.events import REGISTRY
 from algoitny_shared.events.catalog import PlanCreated, PlanDeleted, PlanUpdated, UsageConsumed, UsageRefunded
 from algoitny_shared.legacy.changes import LegacyChange
 from algoitny_shared.legacy.identity import legacy_plan_id, legacy_user_id
-from algoitny_shared.legacy.importer import AppliedRow, LegacyImporter, LegacyImportStore
+from algoitny_shared.legacy.row_importer import DELETED, ImportTx, Quarantined, RowState
 from algoitny_shared.legacy.rows import SubscriptionPlanRow, UsageLogRow, UserRow
 from algoitny_shared.legacy.tables import SUBSCRIPTION_PLANS, USAGE_LOGS, USERS
-from algoitny_shared.uow import DynamoUnitOfWork, TransactionConflict
 
 log = logging.getLogger(__name__)
 PRODUCER = "ratelimit"
-LEGACY_TABLES = (SUBSCRIPTION_PLANS, USERS, USAGE_LOGS)
 _SNAPSHOT_FIELDS = {
     "plan_id",
     "name",
@@ -66,91 +73,69 @@ def _charge_id(user_id: str, action: str, request_id: str) -> str:
     return f"{user_id}/{action}/{request_id}"
 
 
-class LegacyRatelimitImport:
+class RatelimitLegacyHandler:
+    """The ratelimit service's legacy rows: ``subscription_plans``, ``users`` (each user's plan) and
+    ``usage_logs``."""
+
+    service = "ratelimit"
+    tables: tuple[str, ...] = (SUBSCRIPTION_PLANS.name, USERS.name, USAGE_LOGS.name)
+
     def __init__(
         self,
         plans: PlanRepository,
         usage: UsageRepository,
         user_plans: UserPlanRepository,
         membership: PlanMembership,
-        store: LegacyImportStore,
-        uow_factory: Callable[[], DynamoUnitOfWork],
     ) -> None:
         self._plans = plans
         self._usage = usage
         self._user_plans = user_plans
         self._membership = membership
-        self._store = store
-        self._uow = uow_factory
 
-    def importer(self, **kwargs: Any) -> LegacyImporter:
-        return LegacyImporter(
-            self._store,
-            {SUBSCRIPTION_PLANS.name: self.apply_plan, USERS.name: self.apply_user, USAGE_LOGS.name: self.apply_usage},
-            **kwargs,
-        )
+    async def apply(self, change: LegacyChange, prior: RowState | None, tx: ImportTx) -> None:
+        if change.table.name == SUBSCRIPTION_PLANS.name:
+            await self.apply_plan(change, tx)
+        elif change.table.name == USERS.name:
+            await self.apply_user(change, tx)
+        else:
+            await self.apply_usage(change, prior, tx)
 
     # -- subscription_plans ---------------------------------------------------------
-    async def apply_plan(self, change: LegacyChange, previous: AppliedRow | None) -> bool:
+    async def apply_plan(self, change: LegacyChange, tx: ImportTx) -> None:
         plan_id = legacy_plan_id(change.key)
+        tx.refs = {"plan_id": plan_id}
         before = await self._plans.get(plan_id, fresh=True)
         if change.deleted:
-            return await self._delete_plan(change, previous, before)
+            if before is not None:
+                self._delete_plan(change, before, tx)
+            return
         row = change.typed()
         assert isinstance(row, SubscriptionPlanRow)
         map_plan(row)  # refuses what cannot be a plan
-        names = [row.name, fallback_name(row)]
-        for name in names:
-            try:
-                return await self._write_plan(change, previous, row, before, name)
-            except TransactionConflict as exc:
-                # The name guard is the second item of a creation and of a renaming update.
-                name_taken = exc.reasons[1:2] == ["ConditionalCheckFailed"]
-                if not name_taken or name == names[-1]:
-                    raise
-                log.info("plan name %r is taken; importing legacy plan %s as %r", row.name, row.id, names[-1])
-        raise AssertionError("unreachable")
-
-    async def _write_plan(
-        self,
-        change: LegacyChange,
-        previous: AppliedRow | None,
-        row: SubscriptionPlanRow,
-        before: Plan | None,
-        name: str,
-    ) -> bool:
-        uow = self._uow()
         extra = plan_extra(row)
         if before is None:
-            plan = map_plan(row, name=name)
+            plan = map_plan(row, name=await self._free_name(row, plan_id))
             for item in self._plans.put_new(plan, extra):
-                uow.add(item)
-            for item in self._store.mark(change, previous, {"plan_id": plan.plan_id}):
-                uow.add(item)
-            uow.publish(
+                tx.add(item)
+            tx.publish(
                 REGISTRY.envelope(
                     PlanCreated(**_snapshot(plan)), producer=PRODUCER, aggregate_id=plan.plan_id, aggregate_version=1
                 )
             )
-            await uow.commit()
-            self._plans.forget(plan.plan_id)
-            return True
-        keep_name = before.name if before.name in (row.name, fallback_name(row)) else name
+            tx.after_commit.append(self._forget(plan.plan_id))
+            return
+        names = (row.name, fallback_name(row))
+        keep_name = before.name if before.name in names else await self._free_name(row, plan_id)
         after = map_plan(row, name=keep_name, active_users=before.active_users, version=before.version + 1)
         raw = await self._plans.raw(before.plan_id) or {}
         same = after.model_dump(exclude={"version"}) == before.model_dump(exclude={"version"}) and all(
             raw.get(k) == v for k, v in extra.items()
         )
         if same:
-            for item in self._store.mark(change, previous, {"plan_id": before.plan_id}):
-                uow.add(item)
-            await uow.commit()
-            return False
+            return  # only the row's state moves
         for item in self._plans.replace(before, after, extra):
-            uow.add(item)
-        for item in self._store.mark(change, previous, {"plan_id": before.plan_id}):
-            uow.add(item)
-        uow.publish(
+            tx.add(item)
+        tx.publish(
             REGISTRY.envelope(
                 PlanUpdated(**_snapshot(after)),
                 producer=PRODUCER,
@@ -158,80 +143,82 @@ class LegacyRatelimitImport:
                 aggregate_version=after.version,
             )
         )
-        await uow.commit()
-        self._plans.forget(after.plan_id)
-        return True
+        tx.after_commit.append(self._forget(after.plan_id))
 
-    async def _delete_plan(self, change: LegacyChange, previous: AppliedRow | None, plan: Plan | None) -> bool:
+    async def _free_name(self, row: SubscriptionPlanRow, plan_id: str) -> str:
+        """The legacy name, or the fallback name when another plan holds it (names are unique)."""
+        names = (row.name, fallback_name(row))
+        for name in names:
+            if await self._plans.name_owner(name) in (None, plan_id):
+                if name != row.name:
+                    log.info("plan name %r is taken; importing legacy plan %s as %r", row.name, row.id, name)
+                return name
+        raise Quarantined(f"plan names {names[0]!r} and {names[1]!r} are both taken by other plans")
+
+    def _forget(self, plan_id: str) -> Any:
+        async def forget() -> None:
+            self._plans.forget(plan_id)
+
+        return forget
+
+    def _delete_plan(self, change: LegacyChange, plan: Plan, tx: ImportTx) -> None:
         """Delete the plan; while users still count on it (their moves off it have not arrived),
-        deactivate it instead (not offered, users keep their limits until they move)."""
-        ref = {"plan_id": legacy_plan_id(change.key)}
-        uow = self._uow()
-        if plan is None:
-            for item in self._store.mark(change, previous, ref):
-                uow.add(item)
-            await uow.commit()
-            return False
-        for item in self._plans.delete(plan):
-            uow.add(item)
-        for item in self._store.mark(change, previous, ref):
-            uow.add(item)
-        uow.publish(
-            REGISTRY.envelope(
-                PlanDeleted(plan_id=plan.plan_id),
-                producer=PRODUCER,
-                aggregate_id=plan.plan_id,
-                aggregate_version=plan.version + 1,
-            )
-        )
-        try:
-            await uow.commit()
-        except TransactionConflict as exc:
-            if exc.reasons[:1] != ["ConditionalCheckFailed"]:
-                raise
-            log.warning("legacy plan %s deleted but %d users count on it: deactivated", change.key, plan.active_users)
-            after = plan.model_copy(update={"active": False, "version": plan.version + 1})
-            uow = self._uow()
-            for item in self._plans.replace(plan, after):
-                uow.add(item)
-            for item in self._store.mark(change, previous, ref):
-                uow.add(item)
-            uow.publish(
+        deactivate it instead (not offered, users keep their limits until they move). The delete is
+        conditioned on no user counting on it, so a move that lands meanwhile cancels it (retried)."""
+        tx.after_commit.append(self._forget(plan.plan_id))
+        if plan.active_users <= 0:
+            for item in self._plans.delete(plan):
+                tx.add(item)
+            tx.publish(
                 REGISTRY.envelope(
-                    PlanUpdated(**_snapshot(after)),
+                    PlanDeleted(plan_id=plan.plan_id),
                     producer=PRODUCER,
                     aggregate_id=plan.plan_id,
-                    aggregate_version=after.version,
+                    aggregate_version=plan.version + 1,
                 )
             )
-            await uow.commit()
-        self._plans.forget(plan.plan_id)
-        return True
+            return
+        log.warning("legacy plan %s deleted but %d users count on it: deactivated", change.key, plan.active_users)
+        if not plan.active:
+            return
+        after = plan.model_copy(update={"active": False, "version": plan.version + 1})
+        for item in self._plans.replace(plan, after):
+            tx.add(item)
+        tx.publish(
+            REGISTRY.envelope(
+                PlanUpdated(**_snapshot(after)),
+                producer=PRODUCER,
+                aggregate_id=plan.plan_id,
+                aggregate_version=after.version,
+            )
+        )
 
     # -- users (each user's plan) -------------------------------------------------------
-    async def apply_user(self, change: LegacyChange, previous: AppliedRow | None) -> bool:
+    async def apply_user(self, change: LegacyChange, tx: ImportTx) -> None:
         user_id = legacy_user_id(change.key)
-        mark = self._store.mark(change, previous, {"user_id": user_id})
+        tx.refs = {"user_id": user_id}
         if change.deleted:
-            await self._membership.apply_change(user_id, 0, lambda cur: (cur.plan_id, False) if cur else None, mark)
-            return True
-        row = change.typed()
-        assert isinstance(row, UserRow)
-        target = (user_plan(row.subscription_plan_id), row.is_active)
-        await self._membership.apply_change(user_id, 0, lambda cur: target, mark)
-        return True
+            items, touched = await self._membership.change_items(
+                user_id, 0, lambda cur: (cur.plan_id, False) if cur else None
+            )
+        else:
+            row = change.typed()
+            assert isinstance(row, UserRow)
+            target = (user_plan(row.subscription_plan_id), row.is_active)
+            items, touched = await self._membership.change_items(user_id, 0, lambda cur: target)
+        for item in items:
+            tx.add(item)
+        for plan_id in touched:
+            tx.after_commit.append(self._forget(plan_id))
 
     # -- usage_logs -------------------------------------------------------------------
-    async def apply_usage(self, change: LegacyChange, previous: AppliedRow | None) -> bool:
-        old = previous.ref if previous and not previous.deleted and previous.ref.get("pk") else None
-        uow = self._uow()
+    async def apply_usage(self, change: LegacyChange, prior: RowState | None, tx: ImportTx) -> None:
+        old = prior.refs if prior and prior.status != DELETED and prior.refs.get("pk") else None
         if change.deleted:
             if old is not None:
-                self._remove_usage(uow, old, "legacy usage log deleted")
-            for item in self._store.mark(change, previous, old or {}, deleted=True):
-                uow.add(item)
-            await uow.commit()
-            return old is not None
+                self._remove_usage(tx, old, "legacy usage log deleted")
+            tx.refs = old or {}
+            return
         row = change.typed()
         assert isinstance(row, UsageLogRow)
         check_usage(row)
@@ -247,7 +234,7 @@ class LegacyRatelimitImport:
             "action": row.action,
             "request_id": request_id,
         }
-        uow.add(
+        tx.add(
             self._usage.legacy_log_put(
                 key,
                 action=row.action,
@@ -263,14 +250,14 @@ class LegacyRatelimitImport:
         )
         counted_same = old is not None and old.get("day") == day and old.get("action") == row.action
         if old is not None and (old["pk"], old["sk"]) != (ref["pk"], ref["sk"]):
-            uow.add(self._usage.delete_item({"pk": {"S": old["pk"]}, "sk": {"S": old["sk"]}}))
+            tx.add(self._usage.delete_item({"pk": {"S": old["pk"]}, "sk": {"S": old["sk"]}}))
         if old is not None and not counted_same:
-            self._remove_usage(uow, old, "legacy usage log changed", delete_log=False)
+            self._remove_usage(tx, old, "legacy usage log changed", delete_log=False)
         if not counted_same:
             expires = int((row.created_at + timedelta(days=1)).timestamp()) + RETENTION_S
-            uow.add(self._usage.counter_add(user_id, day, row.action, 1, expires))
+            tx.add(self._usage.counter_add(user_id, day, row.action, 1, expires))
             plan_id = await self._user_plans.plan_of(user_id) or "free"
-            uow.publish(
+            tx.publish(
                 REGISTRY.envelope(
                     UsageConsumed(
                         user_id=user_id,
@@ -285,21 +272,16 @@ class LegacyRatelimitImport:
                     aggregate_version=1,
                 )
             )
-        for item in self._store.mark(change, previous, ref):
-            uow.add(item)
-        await uow.commit()
-        return True
+        tx.refs = ref
 
-    def _remove_usage(
-        self, uow: DynamoUnitOfWork, old: dict[str, Any], reason: str, *, delete_log: bool = True
-    ) -> None:
+    def _remove_usage(self, tx: ImportTx, old: dict[str, Any], reason: str, *, delete_log: bool = True) -> None:
         if delete_log:
-            uow.add(self._usage.delete_item({"pk": {"S": old["pk"]}, "sk": {"S": old["sk"]}}))
+            tx.add(self._usage.delete_item({"pk": {"S": old["pk"]}, "sk": {"S": old["sk"]}}))
         now = datetime.now(UTC)
-        uow.add(
+        tx.add(
             self._usage.counter_add(old["user_id"], old["day"], old["action"], -1, int(now.timestamp()) + RETENTION_S)
         )
-        uow.publish(
+        tx.publish(
             REGISTRY.envelope(
                 UsageRefunded(
                     user_id=old["user_id"],
@@ -316,7 +298,9 @@ class LegacyRatelimitImport:
         )
 
     # -- verify -------------------------------------------------------------------------
-    async def rebuild(self, table: str, rows: list[AppliedRow]) -> dict[str, dict[str, Any]]:
+    async def columns(self, table: str, states: Sequence[RowState]) -> dict[str, dict[str, Any]]:
+        """The canonical legacy columns of imported rows, from ratelimit's own items."""
+        rows = list(states)
         found: dict[str, dict[str, Any]] = {}
         if table == SUBSCRIPTION_PLANS.name:
             for row in rows:
@@ -329,9 +313,7 @@ class LegacyRatelimitImport:
                 if plan_id is not None:
                     found[row.key] = {"id": int(row.key), "subscription_plan_id": legacy_plan_of(plan_id)}
         elif table == USAGE_LOGS.name:
-            keys = [{"pk": {"S": r.ref["pk"]}, "sk": {"S": r.ref["sk"]}} for r in rows if r.ref.get("pk")]
-            from algoitny_shared.dynamo import from_item
-
+            keys = [{"pk": {"S": r.refs["pk"]}, "sk": {"S": r.refs["sk"]}} for r in rows if r.refs.get("pk")]
             for item in await self._usage.items(keys):
                 data = from_item(item)
                 found[str(data.get("legacy_id"))] = usage_columns(data)

@@ -59,39 +59,16 @@ class PlanMembership:
         first: list[dict[str, Any]],
     ) -> None:
         """Apply ``change`` as of accounts' user ``version`` together with ``first`` (transaction items
-        whose first one fails its condition when this was applied already: the inbox mark of an event,
-        or the legacy import's record of a row). The legacy import applies at version 0: only while
-        ratelimit has heard nothing from accounts of the user (accounts' events own the fact)."""
+        whose first one fails its condition when this was applied already: the inbox mark of an event)."""
         touched: set[str] = set()
 
         async def attempt() -> None:
-            current = await self._user_plans.state(user_id)
-            target = None if current and current.event_version > version else change(current)
+            items, moved = await self.change_items(user_id, version, change)
             touched.clear()
-            touched.update(
-                str(t) for t in (current.counted_in if current else None, target[0] if target else None) if t
-            )
+            touched.update(moved)
             work = self._uow()
-            for item in first:
+            for item in [*first, *items]:
                 work.add(item)
-            if target is not None:
-                plan_id, active = target
-                counted = plan_id if active and await self._plans.get(plan_id, fresh=True) else None
-                new = UserPlanState(
-                    user_id=user_id,
-                    plan_id=plan_id,
-                    active=active,
-                    counted_in=counted,
-                    event_version=version,
-                    rev=(current.rev if current else 0) + 1,
-                )
-                work.add(self._user_plans.put_state(new, current))
-                before = current.counted_in if current else None
-                if before != counted:
-                    if before is not None:
-                        work.add(self._plans.add_users(before, -1))
-                    if counted is not None:
-                        work.add(self._plans.add_users(counted, 1))
             await work.commit()
 
         # The first item refused: applied already. Any other failed condition (the state or a counter)
@@ -105,6 +82,38 @@ class PlanMembership:
             raise
         for plan_id in touched:
             self._plans.forget(plan_id)
+
+    async def change_items(
+        self, user_id: str, version: int, change: Callable[[UserPlanState | None], tuple[str, bool] | None]
+    ) -> tuple[list[dict[str, Any]], set[str]]:
+        """The transaction items that apply ``change`` as of accounts' user ``version`` to the state
+        read now (the new UserPlans state, conditioned on the revision read, and the counter moves),
+        and the plans whose counters they touch. The legacy import (``service_layer/legacy_import``)
+        adds them to its own transaction at version 0: only while ratelimit has heard nothing from
+        accounts of the user (accounts' events own the fact)."""
+        current = await self._user_plans.state(user_id)
+        target = None if current and current.event_version > version else change(current)
+        touched = {str(t) for t in (current.counted_in if current else None, target[0] if target else None) if t}
+        items: list[dict[str, Any]] = []
+        if target is not None:
+            plan_id, active = target
+            counted = plan_id if active and await self._plans.get(plan_id, fresh=True) else None
+            new = UserPlanState(
+                user_id=user_id,
+                plan_id=plan_id,
+                active=active,
+                counted_in=counted,
+                event_version=version,
+                rev=(current.rev if current else 0) + 1,
+            )
+            items.append(self._user_plans.put_state(new, current))
+            before = current.counted_in if current else None
+            if before != counted:
+                if before is not None:
+                    items.append(self._plans.add_users(before, -1))
+                if counted is not None:
+                    items.append(self._plans.add_users(counted, 1))
+        return items, touched
 
     async def on_user_registered(self, envelope: EventEnvelope, payload: UserRegistered) -> None:
         await self._apply(envelope, payload.user_id, lambda cur: (payload.plan_id, True) if cur is None else None)

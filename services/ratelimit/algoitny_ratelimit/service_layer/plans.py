@@ -11,6 +11,7 @@ from algoitny_ratelimit.service_layer.quotas import PRODUCER
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events import REGISTRY
 from algoitny_shared.events.catalog import PlanCreated, PlanDeleted, PlanUpdated
+from algoitny_shared.plan_ids import SYSTEM_PLANS
 from algoitny_shared.uow import TransactionConflict, UnitOfWork
 
 
@@ -86,6 +87,12 @@ class PlanService:
 
     async def delete(self, plan_id: str) -> None:
         plan = await self.get(plan_id)
+        if plan_id in SYSTEM_PLANS:
+            raise AppError(
+                ErrorCode.CONFLICT,
+                f"Plan {plan_id} cannot be deleted: accounts put every new user (or seeded admin) on it; "
+                "change its limits instead",
+            )
         uow = self._uow()
         for item in self._plans.delete(plan):
             uow.add(item)

@@ -30,11 +30,11 @@ from algoitny_ratelimit.domain.quota import (
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events import REGISTRY
 from algoitny_shared.events.catalog import UsageConsumed, UsageRefunded
+from algoitny_shared.plan_ids import DEFAULT_PLAN
 from algoitny_shared.uow import CONFLICT_RETRY, TransactionConflict, UnitOfWork
 
 log = logging.getLogger(__name__)
 PRODUCER = "ratelimit"
-DEFAULT_PLAN = "free"
 
 
 def _charge_id(user_id: str, action: str, request_id: str) -> str:

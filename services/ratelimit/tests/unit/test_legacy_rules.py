@@ -15,7 +15,7 @@ from algoitny_ratelimit.domain.legacy import (
     user_plan,
 )
 from algoitny_shared.legacy.canonical import row_digest
-from algoitny_shared.legacy.importer import LegacyRowRefused
+from algoitny_shared.legacy.changes import LegacyRowRefused
 from algoitny_shared.legacy.rows import SubscriptionPlanRow, UsageLogRow
 
 

@@ -11,7 +11,7 @@ from algoitny_ratelimit.adapters.tables import RATELIMIT_INBOX
 from algoitny_ratelimit.adapters.user_plan_repository import UserPlanState
 from algoitny_ratelimit.service_layer.membership import PlanMembership
 from algoitny_shared.events import REGISTRY, EventEnvelope
-from algoitny_shared.events.catalog import UserDeactivated, UserPlanChanged, UserRegistered
+from algoitny_shared.events.catalog import UserDeactivated, UserPlanChanged, UserReactivated, UserRegistered
 from algoitny_shared.inbox import Inbox
 from algoitny_shared.uow import InMemoryUnitOfWork, UnitOfWork
 
@@ -101,3 +101,18 @@ async def test_a_concurrent_move_is_read_again_and_an_older_event_is_only_marked
     stale = _envelope(UserRegistered(user_id="u2", role="user", plan_id="pro", registered_at=NOW), 1)
     await m.on_user_registered(stale, REGISTRY.decode(stale))  # type: ignore[arg-type]
     assert store.counts == {"free": 1, "pro": 0} and len(store.inbox) == 2
+
+
+async def test_a_reactivated_user_counts_again_once() -> None:
+    store = Store({"free", "pro"})
+    m = _membership(store)
+    registered = _envelope(UserRegistered(user_id="u3", role="user", plan_id="pro", registered_at=NOW), 1)
+    await m.on_user_registered(registered, REGISTRY.decode(registered))  # type: ignore[arg-type]
+    off = _envelope(UserDeactivated(user_id="u3", deactivated_at=NOW), 2)
+    await m.on_user_deactivated(off, REGISTRY.decode(off))  # type: ignore[arg-type]
+    assert store.counts == {"free": 0, "pro": 0}
+    on = _envelope(UserReactivated(user_id="u3", reactivated_at=NOW), 3)
+    await m.on_user_reactivated(on, REGISTRY.decode(on))  # type: ignore[arg-type]
+    await m.on_user_reactivated(on, REGISTRY.decode(on))  # type: ignore[arg-type]
+    assert store.counts == {"free": 0, "pro": 1} and store.states["u3"].active is True
+    assert store.states["u3"].plan_id == "pro" and store.states["u3"].event_version == 3

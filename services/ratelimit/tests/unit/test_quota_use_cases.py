@@ -198,6 +198,16 @@ async def test_plan_admin_create_update_list_delete(rl: Ratelimit) -> None:
     await rl.admin.create(NewPlan(plan_id="empty2", name="Empty", daily_limits={}))
 
 
+async def test_the_plans_new_users_and_admins_get_cannot_be_deleted(rl: Ratelimit) -> None:
+    """Accounts put every new user on free and seeded admins on admin, without users on them
+    yet these plans still must exist (a new user would otherwise have no limits at all)."""
+    for plan_id in ("free", "admin"):
+        with pytest.raises(AppError) as refused:
+            await rl.admin.delete(plan_id)
+        assert refused.value.code == ErrorCode.CONFLICT and "cannot be deleted" in refused.value.detail
+        assert (await rl.admin.get(plan_id)).plan_id == plan_id
+
+
 def _completed(verdict: str, charge: ChargeRef | None, user_id: str | None = "u1") -> ExecutionCompleted:
     at = datetime(2026, 5, 1, tzinfo=UTC)
     return ExecutionCompleted(
@@ -240,28 +250,28 @@ async def test_an_execution_judged_ie_gets_its_charge_back_once(rl: Ratelimit) -
 async def test_legacy_plans_users_and_usage_import_through_the_quota_write_path(rl: Ratelimit) -> None:
     """Debezium records handed to the importer as its consumer would (no Kafka, no Connect)."""
     from support.legacy_tools import plan_row, record, usage_row, user_row
+    from support.legacy_unit import quarantined, unit_importer
 
-    from algoitny_ratelimit.adapters.tables import RATELIMIT_LEGACY
-    from algoitny_ratelimit.service_layer.legacy_import import LegacyRatelimitImport
+    from algoitny_ratelimit.adapters.tables import RATELIMIT_LEGACY, RATELIMIT_QUARANTINE
+    from algoitny_ratelimit.service_layer.legacy_import import RatelimitLegacyHandler
     from algoitny_shared.legacy.identity import legacy_user_id
-    from algoitny_shared.legacy.importer import LegacyImportStore
 
-    legacy = LegacyImportStore(rl.store.client, RATELIMIT_LEGACY, rl.store.namespace)
     user_plans = UserPlanRepository(rl.store.client, rl.store.namespace)
-    imports = LegacyRatelimitImport(rl.plans, rl.usage, user_plans, rl.membership, legacy, rl.store.uow)  # type: ignore[arg-type]
-    imp = imports.importer(max_attempts=2, backoff_s=0)
+    handler = RatelimitLegacyHandler(rl.plans, rl.usage, user_plans, rl.membership)
+    imp = unit_importer(rl.store, handler, RATELIMIT_LEGACY, RATELIMIT_QUARANTINE)
     # Noon of today: the usage rows below, seconds before "now", must fall on the same UTC day
     # whenever the suite runs (a run just after midnight put them on yesterday).
     rl.clock.now = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
     basic = record("subscription_plans", plan_row(1, "Basic", max_executions_per_day=3, max_hints_per_day=2))
-    assert await imp.handle("subscription_plans", *basic) == "applied"
-    assert await imp.handle("subscription_plans", *basic) == "stale"
+    assert await imp.handle("subscription_plans", *basic) == "imported"
+    assert await imp.handle("subscription_plans", *basic) == "duplicate"  # redelivered: nothing changes
+    assert len(rl.store.payloads("ratelimit.PlanCreated")) == 1
     free = record("subscription_plans", plan_row(2, "Free", is_active=False))
-    assert await imp.handle("subscription_plans", *free) == "applied"
+    assert await imp.handle("subscription_plans", *free) == "imported"
     other = await rl.admin.get("legacy-2")
     assert other.name == "Free (legacy 2)" and not other.active  # the platform's "Free" keeps its name
     assert (
-        await imp.handle("users", *record("users", user_row(11, "a@example.com", subscription_plan_id=1))) == "applied"
+        await imp.handle("users", *record("users", user_row(11, "a@example.com", subscription_plan_id=1))) == "imported"
     )
     assert (await rl.admin.get("legacy-1")).active_users == 1
     now = rl.clock.now
@@ -270,12 +280,82 @@ async def test_legacy_plans_users_and_usage_import_through_the_quota_write_path(
         usage_row(102, 11, "execution", now - timedelta(seconds=20)),
         usage_row(104, 999, "hint", now - timedelta(seconds=10)),  # an orphan: kept
     ):
-        assert await imp.handle("usage_logs", *record("usage_logs", row)) == "applied"
+        assert await imp.handle("usage_logs", *record("usage_logs", row)) == "imported"
     refused = record("usage_logs", usage_row(105, 11, "search", now))
     assert await imp.handle("usage_logs", *refused) == "quarantined"
+    assert await imp.handle("usage_logs", *refused) == "duplicate"  # the same bad row again: counted once
+    assert "unknown action" in (await quarantined(imp))["usage_logs/105"]
+    assert (await imp.status()).tables[2].quarantined == 1
     view = await rl.quotas.usage(legacy_user_id(11), None)
     assert view.plan_id == "legacy-1" and (view.actions[0].used, view.actions[0].remaining) == (2, 1)
     assert (await rl.usage.used(legacy_user_id(999), view.day, ("hint",)))["hint"] == 1
     gone = record("usage_logs", usage_row(102, 11, "execution", now - timedelta(seconds=20)), op="d")
-    assert await imp.handle("usage_logs", *gone) == "applied"
+    assert await imp.handle("usage_logs", *gone) == "deleted"
     assert (await rl.quotas.usage(legacy_user_id(11), None)).actions[0].used == 1
+
+
+async def test_legacy_plan_deletes_user_deletes_plan_names_and_usage_changes(rl: Ratelimit) -> None:
+    """The ratelimit legacy handler's other paths: a deleted plan users count on is deactivated (one
+    nobody counts on is deleted), a deleted user stops counting, a user's plan set by accounts'
+    events wins over the legacy row, a taken plan name imports as the fallback name, and a usage log
+    whose action changed is refunded and counted under the new action."""
+    from support.legacy_tools import plan_row, record, usage_row, user_row
+    from support.legacy_unit import unit_importer
+
+    from algoitny_ratelimit.adapters.tables import RATELIMIT_LEGACY, RATELIMIT_QUARANTINE
+    from algoitny_ratelimit.service_layer.legacy_import import RatelimitLegacyHandler
+    from algoitny_shared.legacy.identity import legacy_user_id
+
+    user_plans = UserPlanRepository(rl.store.client, rl.store.namespace)
+    handler = RatelimitLegacyHandler(rl.plans, rl.usage, user_plans, rl.membership)
+    imp = unit_importer(rl.store, handler, RATELIMIT_LEGACY, RATELIMIT_QUARANTINE)
+    rl.clock.now = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    basic = plan_row(1, "Basic")
+    assert await imp.handle("subscription_plans", *record("subscription_plans", basic)) == "imported"
+    assert await imp.handle("users", *record("users", user_row(11, "a@example.com", subscription_plan_id=1))) == (
+        "imported"
+    )
+    assert (await rl.admin.get("legacy-1")).active_users == 1
+
+    deleted_plan = record("subscription_plans", basic, op="d")
+    assert await imp.handle("subscription_plans", *deleted_plan) == "deleted"
+    kept = await rl.admin.get("legacy-1")
+    assert not kept.active and kept.active_users == 1  # user 11 still counts on it: deactivated
+    assert rl.store.payloads("ratelimit.PlanUpdated")[-1].active is False
+    assert not rl.store.payloads("ratelimit.PlanDeleted")
+    gone_user = record("users", user_row(11, "a@example.com", subscription_plan_id=1), op="d")
+    assert await imp.handle("users", *gone_user) == "deleted"
+    assert (await rl.admin.get("legacy-1")).active_users == 0
+
+    pro = plan_row(3, "Pro")
+    assert await imp.handle("subscription_plans", *record("subscription_plans", pro)) == "imported"
+    assert await imp.handle("subscription_plans", *record("subscription_plans", pro, op="d")) == "deleted"
+    with pytest.raises(AppError) as missing:
+        await rl.admin.get("legacy-3")
+    assert missing.value.code is ErrorCode.NOT_FOUND
+    assert [p.plan_id for p in rl.store.payloads("ratelimit.PlanDeleted")] == ["legacy-3"]
+
+    twin = plan_row(5, "Basic")  # "Basic" is still held by the deactivated legacy-1
+    assert await imp.handle("subscription_plans", *record("subscription_plans", twin)) == "imported"
+    assert (await rl.admin.get("legacy-5")).name == "Basic (legacy 5)"
+
+    registered = REGISTRY.envelope(
+        UserRegistered(user_id=legacy_user_id(12), role="user", plan_id="free", registered_at=rl.clock.now),
+        producer="accounts",
+        aggregate_id=legacy_user_id(12),
+        aggregate_version=1,
+    )
+    await rl.membership.on_user_registered(registered, REGISTRY.decode(registered))  # type: ignore[arg-type]
+    on_basic = record("users", user_row(12, "b@example.com", subscription_plan_id=5))
+    assert await imp.handle("users", *on_basic) == "imported"
+    assert await user_plans.plan_of(legacy_user_id(12)) == "free"  # accounts' events own the fact
+
+    at = rl.clock.now - timedelta(seconds=30)
+    log = usage_row(201, 12, "execution", at)
+    assert await imp.handle("usage_logs", *record("usage_logs", log)) == "imported"
+    moved = record("usage_logs", {**log, "action": "hint"}, op="u")
+    assert await imp.handle("usage_logs", *moved) == "imported"
+    day = rl.store.payloads("ratelimit.UsageConsumed")[-1].day
+    assert await rl.usage.used(legacy_user_id(12), day, ("execution", "hint")) == {"execution": 0, "hint": 1}
+    [refunded] = rl.store.payloads("ratelimit.UsageRefunded")
+    assert refunded.action == "execution" and refunded.reason == "legacy usage log changed"
