@@ -12,7 +12,7 @@ from prometheus_client import Histogram
 from algoitny_accounts.adapters.google import GoogleIdentity, GoogleVerifier
 from algoitny_accounts.adapters.sign_in_attempts import SignInAttempts
 from algoitny_accounts.domain.passwords import check_password, hash_password, needs_rehash, policy_violations
-from algoitny_accounts.domain.users import ADMIN_PLAN, TokenPair, User, normalise_email, now_utc
+from algoitny_accounts.domain.users import ADMIN_PLAN, DEFAULT_PLAN, TokenPair, User, normalise_email, now_utc
 from algoitny_accounts.service_layer.sessions import SessionService
 from algoitny_accounts.service_layer.user_writes import CONFLICT_RETRIES, UserWrites
 from algoitny_shared.errors import AppError, ErrorCode
@@ -168,7 +168,7 @@ class SignInService:
                 email,
                 claims.name or email.split("@")[0],
                 role="admin" if admin else "user",
-                plan_id=ADMIN_PLAN if admin else "free",
+                plan_id=ADMIN_PLAN if admin else DEFAULT_PLAN,
                 google_id=claims.sub,
                 email_verified=True,
                 picture=claims.picture,
