@@ -1,6 +1,6 @@
 """Test-case generation throughput: cases generated and stored per second, through the gateway.
 
-Starts its own copy of the services (gateway, accounts, problems with its generation worker,
+Starts its own copy of the services (gateway, accounts, problems and its generation process,
 ratelimit, search-indexer, executions with its judge worker) in a private namespace against
 the local stack. For each (generator language, batch size) it registers an A+B problem with a
 Python reference solution, POSTs a generation job for ``--cases`` cases of a simple generator
@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 from algoitny_devtools.platform import Platform, prepare  # noqa: E402
 
-SERVICES = ["gateway", "accounts", "problems", "ratelimit", "search-indexer", "executions"]
+SERVICES = ["gateway", "accounts", "problems", "problems-generation", "ratelimit", "search-indexer", "executions"]
 TOKEN = "bench-operator-token"
 GENERATORS = {
     "python3": "import random\nseed, size = input().split()\nr = random.Random(int(seed))\n"

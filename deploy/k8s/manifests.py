@@ -16,7 +16,8 @@ and runs the outbox relay (leases, docs/capacity.md); ``<svc>-consumer`` runs th
 with its consumer groups on and no relay, scaled by KEDA on its groups' lag. The judge workers
 (``judge``) run the executions service with the judge on, in the judge-workers group only; the
 executions API runs the judge too (custom runs, POST /runs), so both are judge pods;
-``executions-consumer`` (no judge) attaches hints to history items.
+``executions-consumer`` (no judge) attaches hints to history items. ``problems-generation`` runs
+test-case generation with its consumer group and the relay of its own outbox.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from algoitny_shared.topics import (
     HINTS_GROUP,
     JUDGE_WORKER_GROUP,
     PROBLEM_EVENTS,
+    PROBLEMS_GENERATION_GROUP,
     PROBLEMS_GROUP,
     RATELIMIT_EVENTS,
     RATELIMIT_GROUP,
@@ -148,6 +150,7 @@ class Workload:
     max_replicas: int = 10
     cpu: tuple[str, str] = ("500m", "1")
     memory: tuple[str, str] = ("512Mi", "1Gi")
+    command: str = "serve"  # the service CLI's subcommand the container runs
 
     @property
     def module(self) -> str:
@@ -212,7 +215,7 @@ WORKLOADS: tuple[Workload, ...] = (
     Workload(
         "problems",
         "problems",
-        env={**OFF, "ALGOITNY_RATELIMIT_URL": url("ratelimit"), "ALGOITNY_GENERATION_WORKER_ENABLED": "true"},
+        env={**OFF, "ALGOITNY_RATELIMIT_URL": url("ratelimit")},
         secrets=("ALGOITNY_GEMINI_API_KEY",),
         calls=("ratelimit",),
         internet=True,
@@ -221,12 +224,27 @@ WORKLOADS: tuple[Workload, ...] = (
     Workload(
         "problems-consumer",
         "problems",
-        env={**CONSUMER, "ALGOITNY_GENERATION_WORKER_ENABLED": "false"},
+        env=CONSUMER,
         secrets=("ALGOITNY_GEMINI_API_KEY",),
         groups=(Group(PROBLEMS_GROUP, (EXECUTION_EVENTS,), 200),),
         http=False,
         max_replicas=24,
         cpu=("250m", "1"),
+    ),
+    Workload(
+        # Test-case generation (python -m algoitny_problems generation): works on the jobs as their
+        # events come (sandbox answers, created and retried jobs); Gemini writes programs on request.
+        # It relays its own outbox (GenerationOutbox), so its sandbox requests go out at once.
+        "problems-generation",
+        "problems",
+        secrets=("ALGOITNY_GEMINI_API_KEY",),
+        groups=(Group(PROBLEMS_GENERATION_GROUP, (EXECUTION_EVENTS, PROBLEM_EVENTS), 100),),
+        http=False,
+        internet=True,
+        min_replicas=1,
+        max_replicas=12,
+        cpu=("250m", "1"),
+        command="generation",
     ),
     Workload(
         "executions",
@@ -416,7 +434,7 @@ def deployment(w: Workload) -> dict[str, Any]:
         "name": w.name,
         "image": JUDGE_IMAGE if w.judge else IMAGE,
         "imagePullPolicy": "IfNotPresent",
-        "command": ["python", "-m", w.module, "serve"],
+        "command": ["python", "-m", w.module, w.command],
         "ports": [{"name": "http", "containerPort": w.port}],
         "envFrom": [{"configMapRef": {"name": CONFIG}}],
         "env": env_of(w),

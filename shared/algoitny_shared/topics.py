@@ -88,6 +88,8 @@ SEARCH_INDEXER_GROUP = "search-indexer"
 RATELIMIT_GROUP = "ratelimit"
 # The problems service keeps each problem's execution count from executions events.
 PROBLEMS_GROUP = "problems"
+# The problems service's generation process files sandbox answers and picks up created jobs.
+PROBLEMS_GENERATION_GROUP = "problems-generation"
 # The hints worker turns HintRequested events into hints.
 HINTS_GROUP = "hints"
 ACCOUNTS_GROUP = "accounts"
@@ -104,6 +106,7 @@ CONSUMER_GROUPS: tuple[str, ...] = (
     SEARCH_INDEXER_GROUP,
     RATELIMIT_GROUP,
     PROBLEMS_GROUP,
+    PROBLEMS_GENERATION_GROUP,
     ACCOUNTS_GROUP,
     JUDGE_WORKER_GROUP,
     HINTS_GROUP,

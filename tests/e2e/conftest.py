@@ -25,7 +25,16 @@ from support.problem_pages import serve_problem_pages
 
 from algoitny_devtools.platform import Platform, prepare
 
-E2E_SERVICES = ["gateway", "accounts", "problems", "ratelimit", "search-indexer", "executions", "stats"]
+E2E_SERVICES = [
+    "gateway",
+    "accounts",
+    "problems",
+    "problems-generation",
+    "ratelimit",
+    "search-indexer",
+    "executions",
+    "stats",
+]
 # The suite sends many requests from one address: raw per-client limits are raised here and
 # tested on a gateway replica of their own (test_quotas_e2e.py).
 GENEROUS_RATES = {
@@ -41,7 +50,7 @@ def _free_base_port() -> int:
     start = random.randrange(len(blocks))
     for base in blocks[start:] + blocks[:start]:
         free = True
-        for offset in range(8):
+        for offset in range(10):  # the services' offsets (0-8) and a spare for replicas
             with socket.socket() as sock:
                 if sock.connect_ex(("127.0.0.1", base + offset)) == 0:
                     free = False

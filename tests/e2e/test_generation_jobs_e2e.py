@@ -4,8 +4,8 @@ new version and judges a correct submission AC. Hostile or broken generators, a 
 solution that fails its samples, a count over the cap and a deleted problem each end with a
 clear reason and leave the current test set untouched.
 
-The module restarts the problems service with a Gemini key pointing at the fake, and gives it
-back its usual settings afterwards.
+The module restarts the problems service and its generation process with a Gemini key pointing at
+the fake, and gives them back their usual settings afterwards.
 """
 
 from __future__ import annotations
@@ -52,6 +52,9 @@ GEMINI_ENV = {
     "ALGOITNY_GENERATION_MAX_CASES": "500",
 }
 
+# The API refuses LLM authoring without a key; the generation process does the authoring.
+GENERATION_PROCESSES = ("problems", "problems-generation")
+
 
 def registrar_headers() -> dict[str, str]:
     """A user whose plan may register problems (not an admin)."""
@@ -72,15 +75,17 @@ def user_headers() -> dict[str, str]:
 def gemini(platform: Platform, registrar_plan: str) -> Iterator[FakeGemini]:
     fake = FakeGemini()
     with serve_gemini(fake):
-        platform.kill("problems", signal.SIGTERM)
-        platform.start("problems", {**GEMINI_ENV, "ALGOITNY_GEMINI_BASE_URL": fake.url})
-        platform.wait_ready(["problems"], timeout_s=60)
+        for name in GENERATION_PROCESSES:
+            platform.kill(name, signal.SIGTERM)
+            platform.start(name, {**GEMINI_ENV, "ALGOITNY_GEMINI_BASE_URL": fake.url})
+        platform.wait_ready(list(GENERATION_PROCESSES), timeout_s=60)
         try:
             yield fake
         finally:
-            platform.kill("problems", signal.SIGTERM)
-            platform.start("problems")
-            platform.wait_ready(["problems"], timeout_s=60)
+            for name in GENERATION_PROCESSES:
+                platform.kill(name, signal.SIGTERM)
+                platform.start(name)
+            platform.wait_ready(list(GENERATION_PROCESSES), timeout_s=60)
 
 
 def submit_and_wait(gateway: httpx.Client, platform: str, problem_id: str, code: str) -> dict[str, Any]:

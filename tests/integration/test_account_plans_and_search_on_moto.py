@@ -56,17 +56,17 @@ async def test_plan_events_keep_the_copied_limits_and_the_token_flag_current(acc
     c = accounts
     pid = f"p{uuid.uuid4().hex[:8]}"
     with pytest.raises(AppError) as unknown:  # accounts has not heard of the plan yet
-        await c.accounts.admin_update(ADMIN, "u_" + "A" * 22, AdminUpdateRequest(plan_id=pid))
+        await c.accounts.admin.admin_update(ADMIN, "u_" + "A" * 22, AdminUpdateRequest(plan_id=pid))
     assert unknown.value.code is ErrorCode.NOT_FOUND
 
     await _deliver(c, _env(PlanCreated(**_snapshot(pid, register=False)), pid, 1))
     emails = [f"pl-{uuid.uuid4().hex[:8]}@plans.dev" for _ in range(3)]
-    pairs = [await c.accounts.register(e, PASSWORD, "Plan User") for e in emails]
+    pairs = [await c.accounts.sign_in.register(e, PASSWORD, "Plan User") for e in emails]
     ids = [p.user.user_id for p in pairs]
     for uid in ids:
-        view = await c.accounts.admin_update(ADMIN, uid, AdminUpdateRequest(plan_id=pid))
+        view = await c.accounts.admin.admin_update(ADMIN, uid, AdminUpdateRequest(plan_id=pid))
         assert view.plan_id == pid and view.plan_limits and view.plan_limits["daily_limits"]["execution"] == 10
-    login = await c.accounts.login(emails[0], PASSWORD, "10.1.1.1")
+    login = await c.accounts.sign_in.login(emails[0], PASSWORD, "10.1.1.1")
     assert not _claims(c, login.access_token).may_register
 
     # The plan now may register problems, with new limits: every user on it gets the copy, once.
@@ -86,22 +86,22 @@ async def test_plan_events_keep_the_copied_limits_and_the_token_flag_current(acc
     assert (await c.plans.get(pid, fresh=True)).rev == 2  # type: ignore[union-attr]
 
     # The next token carries the flag; the profile shows the copied limits.
-    login = await c.accounts.login(emails[0], PASSWORD, "10.1.1.1")
+    login = await c.accounts.sign_in.login(emails[0], PASSWORD, "10.1.1.1")
     assert _claims(c, login.access_token).may_register and login.user.plan_limits
     assert login.user.plan_limits["max_registered_problems"] == 5
 
     # A deleted plan is a tombstone: nobody can be moved onto it; an old event cannot revive it.
-    other = await c.accounts.register(f"pl-{uuid.uuid4().hex[:8]}@plans.dev", PASSWORD, "Other")
+    other = await c.accounts.sign_in.register(f"pl-{uuid.uuid4().hex[:8]}@plans.dev", PASSWORD, "Other")
     await _deliver(c, _env(PlanDeleted(plan_id=pid), pid, 3))
     await _deliver(c, update)
     copy = await c.plans.get(pid, fresh=True)
     assert copy is not None and copy.deleted
     with pytest.raises(AppError) as gone:
-        await c.accounts.admin_update(ADMIN, other.user.user_id, AdminUpdateRequest(plan_id=pid))
+        await c.accounts.admin.admin_update(ADMIN, other.user.user_id, AdminUpdateRequest(plan_id=pid))
     assert gone.value.code is ErrorCode.NOT_FOUND
     # The same id created again is a new plan.
     await _deliver(c, _env(PlanCreated(**_snapshot(pid, register=False)), pid, 1))
-    view = await c.accounts.admin_update(ADMIN, other.user.user_id, AdminUpdateRequest(plan_id=pid))
+    view = await c.accounts.admin.admin_update(ADMIN, other.user.user_id, AdminUpdateRequest(plan_id=pid))
     assert view.plan_limits and view.plan_limits["may_register_problems"] is False
 
 
@@ -111,8 +111,8 @@ async def test_users_registered_before_the_plan_was_known_get_its_limits_from_th
     c = accounts
     pid = f"p{uuid.uuid4().hex[:8]}"
     await _deliver(c, _env(PlanCreated(**_snapshot(pid, register=False)), pid, 1))
-    pair = await c.accounts.register(f"late-{uuid.uuid4().hex[:8]}@plans.dev", PASSWORD, "Late")
-    await c.accounts.admin_update(ADMIN, pair.user.user_id, AdminUpdateRequest(plan_id=pid))
+    pair = await c.accounts.sign_in.register(f"late-{uuid.uuid4().hex[:8]}@plans.dev", PASSWORD, "Late")
+    await c.accounts.admin.admin_update(ADMIN, pair.user.user_id, AdminUpdateRequest(plan_id=pid))
     # Simulate the copy lagging: the user holds no limits, then a newer plan event arrives.
     c.dynamodb.update_item(
         TableName=c.users.table,
@@ -138,13 +138,13 @@ async def test_admin_search_by_email_or_name_prefix_pages_without_duplicates(acc
     ]
     ids = {}
     for email, name in people:
-        ids[email] = (await c.accounts.register(email, PASSWORD, name)).user.user_id
+        ids[email] = (await c.accounts.sign_in.register(email, PASSWORD, name)).user.user_id
 
     seen: list[str] = []
     cursor = None
     pages = 0
     while True:
-        page = await c.accounts.search_users(tag.upper(), None, cursor, 2)
+        page = await c.accounts.admin.search_users(tag.upper(), None, cursor, 2)
         seen.extend(u.email for u in page.items)
         pages += 1
         cursor = page.next_cursor
@@ -154,17 +154,17 @@ async def test_admin_search_by_email_or_name_prefix_pages_without_duplicates(acc
     assert set(seen[3:]) == {f"zed-{tag}@search.dev", f"yan-{tag}@search.dev"}
     assert len(seen) == len(set(seen)) == 5 and pages >= 3
 
-    by_name = await c.accounts.search_users(f"{tag} z", "name", None, 10)
+    by_name = await c.accounts.admin.search_users(f"{tag} z", "name", None, 10)
     assert [u.email for u in by_name.items] == [f"zed-{tag}@search.dev"]
-    by_email = await c.accounts.search_users(f"ZED-{tag}", "email", None, 10)
+    by_email = await c.accounts.admin.search_users(f"ZED-{tag}", "email", None, 10)
     assert [u.user_id for u in by_email.items] == [ids[f"zed-{tag}@search.dev"]]
-    assert (await c.accounts.search_users(f"no-such-{tag}", None, None, 10)).items == []
+    assert (await c.accounts.admin.search_users(f"no-such-{tag}", None, None, 10)).items == []
 
-    first = await c.accounts.search_users(tag, None, None, 1)
+    first = await c.accounts.admin.search_users(tag, None, None, 1)
     assert first.next_cursor
     with pytest.raises(AppError) as other_search:
-        await c.accounts.search_users(f"{tag}x", None, first.next_cursor, 1)
+        await c.accounts.admin.search_users(f"{tag}x", None, first.next_cursor, 1)
     assert other_search.value.code is ErrorCode.INVALID_CURSOR
     with pytest.raises(AppError) as listing:
-        await c.accounts.list_users(None, first.next_cursor, 1)
+        await c.accounts.admin.list_users(None, first.next_cursor, 1)
     assert listing.value.code is ErrorCode.INVALID_CURSOR

@@ -79,11 +79,11 @@ async def _plan(c: Container, register: bool = True) -> str:
 async def test_linking_an_unverified_password_account_ends_the_registrants_access(accounts: Container) -> None:
     c = accounts
     email = f"victim-{uuid.uuid4().hex[:8]}@hardening.dev"
-    c.accounts._admin_emails = frozenset({email})  # the victim's address is on the admin list
-    c.accounts._google = FakeGoogle(email)  # type: ignore[assignment]
-    squatter = await c.accounts.register(email, PASSWORD, "Mallory")
+    c.accounts.writes._admin_emails = frozenset({email})  # the victim's address is on the admin list
+    c.accounts.sign_in._google = FakeGoogle(email)  # type: ignore[assignment]
+    squatter = await c.accounts.sign_in.register(email, PASSWORD, "Mallory")
     assert squatter.user.role == "user"  # an unverified address grants nothing
-    owner = await c.accounts.google(f"sub-{uuid.uuid4().hex}")
+    owner = await c.accounts.sign_in.google(f"sub-{uuid.uuid4().hex}")
     assert owner.user.user_id == squatter.user.user_id and owner.user.role == "admin"
     assert owner.user.email_verified and not owner.user.has_password
     # The owner's token is current; the squatter's is older than the change the gateway is told of.
@@ -91,12 +91,12 @@ async def test_linking_an_unverified_password_account_ends_the_registrants_acces
     assert stored is not None and _claims(c, owner.access_token).ver == stored.version
     assert (_claims(c, squatter.access_token).ver or 0) < stored.version
     with pytest.raises(AppError) as login:
-        await c.accounts.login(email, PASSWORD, "10.9.0.1")
+        await c.accounts.sign_in.login(email, PASSWORD, "10.9.0.1")
     assert login.value.code is ErrorCode.UNAUTHENTICATED
     with pytest.raises(AppError) as refresh:
-        await c.accounts.refresh(squatter.refresh_token)
+        await c.accounts.sessions.refresh(squatter.refresh_token)
     assert refresh.value.code is ErrorCode.UNAUTHENTICATED
-    await c.accounts.refresh(owner.refresh_token)  # the owner's session goes on
+    await c.accounts.sessions.refresh(owner.refresh_token)  # the owner's session goes on
     # The link and the session end travel as events, with the version the write stored.
     rows = c.dynamodb.scan(TableName=c.outbox.table)["Items"]
     mine = [r for r in rows if owner.user.user_id in str(r)]
@@ -107,22 +107,22 @@ async def test_linking_an_unverified_password_account_ends_the_registrants_acces
 async def test_a_verified_account_keeps_its_password_when_google_is_linked(accounts: Container) -> None:
     c = accounts
     email = f"seeded-{uuid.uuid4().hex[:8]}@hardening.dev"
-    admin, created = await c.accounts.ensure_admin(email, PASSWORD)  # an operator vouched for it
+    admin, created = await c.accounts.sign_in.ensure_admin(email, PASSWORD)  # an operator vouched for it
     assert created and admin.email_verified
-    c.accounts._google = FakeGoogle(email)  # type: ignore[assignment]
-    linked = await c.accounts.google(f"sub-{uuid.uuid4().hex}")
+    c.accounts.sign_in._google = FakeGoogle(email)  # type: ignore[assignment]
+    linked = await c.accounts.sign_in.google(f"sub-{uuid.uuid4().hex}")
     assert linked.user.has_password
-    await c.accounts.login(email, PASSWORD, "10.9.0.2")
+    await c.accounts.sign_in.login(email, PASSWORD, "10.9.0.2")
 
 
 async def test_parallel_wrong_passwords_are_counted_before_they_are_checked(accounts: Container) -> None:
     c = accounts
     email = f"burst-{uuid.uuid4().hex[:8]}@hardening.dev"
-    await c.accounts.register(email, PASSWORD, "Burst")
+    await c.accounts.sign_in.register(email, PASSWORD, "Burst")
 
     async def guess(i: int) -> ErrorCode:
         try:
-            await c.accounts.login(email, f"wrong guess {i}", f"10.8.{i}.1")
+            await c.accounts.sign_in.login(email, f"wrong guess {i}", f"10.8.{i}.1")
         except AppError as exc:
             return exc.code
         raise AssertionError("a wrong password signed in")
@@ -135,16 +135,16 @@ async def test_parallel_wrong_passwords_are_counted_before_they_are_checked(acco
 async def test_a_successful_sign_in_gives_its_count_back(accounts: Container) -> None:
     c = accounts
     email = f"steady-{uuid.uuid4().hex[:8]}@hardening.dev"
-    await c.accounts.register(email, PASSWORD, "Steady")
+    await c.accounts.sign_in.register(email, PASSWORD, "Steady")
     for _ in range(6):  # more sign-ins than the failure limit: none is a failure
-        await c.accounts.login(email, PASSWORD, "10.7.0.1")
-    assert (await c.accounts._attempts.failures({"account": email}))["account"] == 0
+        await c.accounts.sign_in.login(email, PASSWORD, "10.7.0.1")
+    assert (await c.accounts.sign_in._attempts.failures({"account": email}))["account"] == 0
 
 
 async def test_a_move_racing_a_plan_deletion_cannot_leave_the_user_on_it(accounts: Container) -> None:
     c = accounts
     pid = await _plan(c)
-    user = await c.accounts.register(f"race-{uuid.uuid4().hex[:8]}@hardening.dev", PASSWORD, "Race")
+    user = await c.accounts.sign_in.register(f"race-{uuid.uuid4().hex[:8]}@hardening.dev", PASSWORD, "Race")
     # The admin's read of the plan happens before the deletion lands; the write after it.
     live = await c.plans.get(pid, fresh=True)
     await _deliver(c, _plan_env(PlanDeleted(plan_id=pid), pid, 2))
@@ -156,7 +156,7 @@ async def test_a_move_racing_a_plan_deletion_cannot_leave_the_user_on_it(account
     c.plans.get = stale  # type: ignore[method-assign]
     try:
         with pytest.raises(AppError) as refused:
-            await c.accounts.admin_update(ADMIN, user.user.user_id, AdminUpdateRequest(plan_id=pid))
+            await c.accounts.admin.admin_update(ADMIN, user.user.user_id, AdminUpdateRequest(plan_id=pid))
     finally:
         c.plans.get = original  # type: ignore[method-assign]
     assert refused.value.code is ErrorCode.NOT_FOUND
@@ -167,22 +167,22 @@ async def test_a_plan_deleted_after_a_move_sends_its_users_back_to_free(accounts
     c = accounts
     pid = await _plan(c, register=True)
     email = f"orphan-{uuid.uuid4().hex[:8]}@hardening.dev"
-    pair = await c.accounts.register(email, PASSWORD, "Orphan")
-    await c.accounts.admin_update(ADMIN, pair.user.user_id, AdminUpdateRequest(plan_id=pid))
-    assert _claims(c, (await c.accounts.login(email, PASSWORD, "10.6.0.1")).access_token).may_register
+    pair = await c.accounts.sign_in.register(email, PASSWORD, "Orphan")
+    await c.accounts.admin.admin_update(ADMIN, pair.user.user_id, AdminUpdateRequest(plan_id=pid))
+    assert _claims(c, (await c.accounts.sign_in.login(email, PASSWORD, "10.6.0.1")).access_token).may_register
 
     await _deliver(c, _plan_env(PlanDeleted(plan_id=pid), pid, 2))
     after = await c.users.get(pair.user.user_id)
     assert after is not None and after.plan_id == "free" and not after.may_register
-    claims = _claims(c, (await c.accounts.login(email, PASSWORD, "10.6.0.1")).access_token)
+    claims = _claims(c, (await c.accounts.sign_in.login(email, PASSWORD, "10.6.0.1")).access_token)
     assert claims.plan == "free" and not claims.may_register
 
     # A user the fan-out missed (e.g. index lag) is caught up at refresh.
     pid2 = await _plan(c, register=True)
-    await c.accounts.admin_update(ADMIN, pair.user.user_id, AdminUpdateRequest(plan_id=pid2))
-    session = await c.accounts.login(email, PASSWORD, "10.6.0.1")
+    await c.accounts.admin.admin_update(ADMIN, pair.user.user_id, AdminUpdateRequest(plan_id=pid2))
+    session = await c.accounts.sign_in.login(email, PASSWORD, "10.6.0.1")
     c.plan_sync.leave_deleted_plan = None  # the fan-out does nothing this time
     await _deliver(c, _plan_env(PlanDeleted(plan_id=pid2), pid2, 2))
     assert (await c.users.get(pair.user.user_id)).plan_id == pid2  # type: ignore[union-attr]
-    refreshed = await c.accounts.refresh(session.refresh_token)
+    refreshed = await c.accounts.sessions.refresh(session.refresh_token)
     assert refreshed.user.plan_id == "free" and _claims(c, refreshed.access_token).plan == "free"

@@ -15,7 +15,7 @@ import asyncio
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -23,12 +23,13 @@ from support.problems_tools import CallRecorder
 
 from algoitny_problems.adapters.buckets import TEST_CASE_PAYLOADS
 from algoitny_problems.adapters.control import upload_pk
-from algoitny_problems.adapters.generation_jobs import GenerationJobRepository
-from algoitny_problems.adapters.sandbox import RunOutput, SandboxOutcome
 from algoitny_problems.bootstrap import Container, build
-from algoitny_problems.domain.generation import GenerationRequest
 from algoitny_problems.domain.models import NewProblem
-from algoitny_problems.service_layer.generation import GenerationSettings, GenerationWorker
+from algoitny_problems.generation.adapters.jobs import GenerationJobRepository
+from algoitny_problems.generation.adapters.sandbox import RunOutput, SandboxOutcome
+from algoitny_problems.generation.domain.jobs import GenerationRequest
+from algoitny_problems.generation.service_layer.jobs import GenerationSettings
+from algoitny_problems.generation.service_layer.worker import GenerationWorker
 from algoitny_problems.settings import ProblemsSettings
 from algoitny_shared.buckets import ensure_buckets
 from algoitny_shared.dynamo import dynamodb, s3
@@ -68,7 +69,7 @@ class LocalSandbox:
         expected: Sequence[bytes] | None = None,
         checker: str = "tokens",
         float_tolerance: float | None = None,
-        abandoned: Callable[[], bool] = lambda: False,
+        abandoned: asyncio.Event | None = None,
         checker_program: JudgeProgram | None = None,
         interactor: JudgeProgram | None = None,
     ) -> SandboxOutcome:

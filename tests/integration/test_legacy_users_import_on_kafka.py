@@ -191,7 +191,7 @@ async def test_snapshot_changes_redelivery_quarantine_pause_and_verify(importers
     ]
 
     # The migrated user signs in with the legacy password; the hash becomes argon2id.
-    await a.accounts.login("alice@example.com", "legacy-pass-11", "127.0.0.1")
+    await a.accounts.sign_in.login("alice@example.com", "legacy-pass-11", "127.0.0.1")
     assert (await a.users.get(alice_id)).password_hash.startswith("$argon2id$")
 
     # The importer's internal verify API: admin only; digests equal the legacy rows'.

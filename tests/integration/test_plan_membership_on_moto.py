@@ -16,7 +16,7 @@ from algoitny_ratelimit.adapters.user_plan_repository import UserPlanRepository
 from algoitny_ratelimit.bootstrap import Container, build
 from algoitny_ratelimit.domain.plans import NewPlan
 from algoitny_ratelimit.domain.quota import ConsumeRequest
-from algoitny_ratelimit.service_layer.quotas import PlanMembership
+from algoitny_ratelimit.service_layer.membership import PlanMembership
 from algoitny_ratelimit.settings import RatelimitSettings
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events import REGISTRY, EventEnvelope

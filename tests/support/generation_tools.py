@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from algoitny_problems.domain.generation import MAX_REROLLS, generator_stdin, input_digest
+from algoitny_problems.generation.domain.jobs import MAX_REROLLS, generator_stdin, input_digest
 
 API = "/api/v1"
 

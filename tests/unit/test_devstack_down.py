@@ -64,7 +64,7 @@ def _free_block() -> int:
         base = random.randrange(21000, 29000, 10)
         with contextlib.ExitStack() as stack:
             try:
-                for offset in range(8):
+                for offset in range(9):  # every service of the registry (algoitny_devtools.registry.SERVICES)
                     sock = stack.enter_context(socket.socket())
                     sock.bind(("127.0.0.1", base + offset))
             except OSError:
@@ -127,7 +127,7 @@ def test_down_from_another_terminal_stops_the_services_run_started(
             if "Press Ctrl-C to stop" in line or time.monotonic() > deadline:
                 break
         services = [int(p.suffix[1:]) for p in pids.iterdir()]
-        assert len(services) == 8 and all(_alive(p) for p in services)
+        assert len(services) == 9 and all(_alive(p) for p in services)  # the registry's services
 
         down = subprocess.run([sys.executable, *DEVSTACK, "down"], env=env, capture_output=True, text=True, timeout=60)
         assert down.returncode == 0, down.stdout + down.stderr

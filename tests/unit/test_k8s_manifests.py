@@ -58,7 +58,15 @@ def code_consumers(monkeypatch: pytest.MonkeyPatch) -> dict[str, set[str]]:
 
     monkeypatch.setattr(kafka.EventConsumer, "__init__", record)
     monkeypatch.setenv("ALGOITNY_ENVIRONMENT", "test")
-    for service in ("accounts", "problems", "executions", "ratelimit", "search_indexer", "hints"):
+    for service in (
+        "accounts",
+        "problems",
+        "problems.generation",
+        "executions",
+        "ratelimit",
+        "search_indexer",
+        "hints",
+    ):
         importlib.import_module(f"algoitny_{service}.bootstrap").build()
     stats = importlib.import_module("algoitny_stats.bootstrap")
     seen[stats.STATS_GROUP] = {t.name for t in stats.STATS_TOPICS}

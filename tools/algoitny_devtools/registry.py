@@ -588,4 +588,6 @@ SERVICES: tuple[ServiceDef, ...] = (
     ServiceDef("search-indexer", "algoitny_search_indexer", 5),
     ServiceDef("hints", "algoitny_hints", 6),
     ServiceDef("stats", "algoitny_stats", 7),
+    # The problems service's test-case generation process (health and metrics only on its port).
+    ServiceDef("problems-generation", "algoitny_problems.generation", 8),
 )

@@ -10,7 +10,7 @@ from algoitny_accounts.adapters.refresh_tokens import RefreshTokenStore
 from algoitny_accounts.adapters.sign_in_attempts import SignInAttempts
 from algoitny_accounts.adapters.tables import ACCOUNTS_OUTBOX
 from algoitny_accounts.adapters.user_repository import UserRepository
-from algoitny_accounts.service_layer.accounts import AccountService, ThrottlePolicy
+from algoitny_accounts.service_layer.accounts import AccountUseCases, ThrottlePolicy
 from algoitny_accounts.service_layer.plan_sync import PlanSync
 from algoitny_accounts.settings import AccountsSettings
 from algoitny_shared.cursor import CursorCodec
@@ -22,7 +22,7 @@ from algoitny_shared.topics import ACCOUNTS_GROUP, RATELIMIT_EVENTS
 @dataclass
 class Container(OutboxParts[AccountsSettings]):
     users: UserRepository
-    accounts: AccountService
+    accounts: AccountUseCases
     plans: PlanCopyRepository
     plan_sync: PlanSync
     consumer: EventConsumer
@@ -35,7 +35,7 @@ def build(settings: AccountsSettings | None = None) -> Container:
     plans = PlanCopyRepository(client, settings.namespace)
     plan_sync = PlanSync(plans, users)
     consumer = kit.consume(ACCOUNTS_GROUP, [RATELIMIT_EVENTS], plan_sync.handlers())
-    accounts = AccountService(
+    accounts = AccountUseCases.wire(
         users,
         RefreshTokenStore(client, settings.namespace, settings.refresh_token_ttl_s),
         SignInAttempts(client, settings.namespace, settings.signin_window_s),
@@ -48,7 +48,7 @@ def build(settings: AccountsSettings | None = None) -> Container:
         CursorCodec(settings.cursor_secret.get_secret_value()),
         plans,
     )
-    plan_sync.leave_deleted_plan = accounts.leave_deleted_plan
+    plan_sync.leave_deleted_plan = accounts.writes.leave_deleted_plan
     return Container(
         **kit.fields(),
         users=users,

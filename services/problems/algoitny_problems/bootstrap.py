@@ -5,19 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from algoitny_problems.adapters.authoring import ProgramAuthor
 from algoitny_problems.adapters.control import ControlRepository
-from algoitny_problems.adapters.generation_jobs import GenerationJobRepository
 from algoitny_problems.adapters.import_jobs import ImportJobStore
 from algoitny_problems.adapters.page_fetcher import PageFetcher
 from algoitny_problems.adapters.page_llm import LlmPageReader
 from algoitny_problems.adapters.page_parsers import READERS
 from algoitny_problems.adapters.plans import HttpPlanCaps, PlanCaps
 from algoitny_problems.adapters.repository import ProblemRepository
-from algoitny_problems.adapters.sandbox import KafkaSandbox, SandboxMailbox, SandboxObjects
-from algoitny_problems.adapters.tables import PROBLEMS_INBOX, PROBLEMS_OUTBOX
+from algoitny_problems.adapters.tables import GENERATION_OUTBOX, PROBLEMS_INBOX, PROBLEMS_OUTBOX
 from algoitny_problems.adapters.test_cases import TestCaseStore
-from algoitny_problems.service_layer.generation import GenerationService, GenerationSettings, GenerationWorker
+from algoitny_problems.generation.adapters.authoring import ProgramAuthor
+from algoitny_problems.generation.adapters.jobs import GenerationJobRepository
+from algoitny_problems.generation.adapters.sandbox import SandboxObjects
+from algoitny_problems.generation.service_layer.jobs import GenerationService, GenerationSettings
 from algoitny_problems.service_layer.imports import ImportService
 from algoitny_problems.service_layer.maintenance import ExecutionCounter, GarbageCollector
 from algoitny_problems.service_layer.test_sets import TestSetService
@@ -29,7 +29,10 @@ from algoitny_shared.identity import Identity, IdentitySigner
 from algoitny_shared.kafka import EventConsumer
 from algoitny_shared.kit.composition import OutboxParts, outbox_parts
 from algoitny_shared.llm import GeminiClient
+from algoitny_shared.outbox import Outbox
+from algoitny_shared.tables import TableSpec
 from algoitny_shared.topics import EXECUTION_EVENTS, PROBLEMS_GROUP
+from algoitny_shared.uow import DynamoUnitOfWork
 from algoitny_shared.upstream import upstream_client
 
 
@@ -45,13 +48,14 @@ class Container(OutboxParts[ProblemsSettings]):
     counter: ExecutionCounter
     consumer: EventConsumer
     generation: GenerationService
-    generation_worker: GenerationWorker
     plan_caps: PlanCaps
     imports: ImportService
 
 
-def build(settings: ProblemsSettings | None = None) -> Container:
-    kit = outbox_parts(settings or ProblemsSettings(), PROBLEMS_OUTBOX)
+def build(settings: ProblemsSettings | None = None, *, outbox: TableSpec = PROBLEMS_OUTBOX) -> Container:
+    """``outbox``: the table its units of work write events to and its relay publishes (the
+    generation process has its own)."""
+    kit = outbox_parts(settings or ProblemsSettings(), outbox)
     settings, client, uow = kit.settings, kit.dynamodb, kit.uow
     blobs = s3(settings)
     repo = ProblemRepository(client, settings.namespace)
@@ -81,29 +85,18 @@ def build(settings: ProblemsSettings | None = None) -> Container:
     )
     inbox = kit.inbox(PROBLEMS_INBOX)
     counter = ExecutionCounter(repo, inbox, uow)
-    consumer = kit.consume(
-        PROBLEMS_GROUP,
-        [EXECUTION_EVENTS],
-        {**counter.handlers(), **SandboxMailbox(client, repo.control).handlers()},
-    )
-    gen_settings = GenerationSettings(
-        max_cases=settings.generation_max_cases,
-        batch_size=settings.generation_batch_size,
-        lease_s=settings.generation_lease_s,
-        poll_interval_s=settings.generation_poll_interval_s,
-        max_attempts=settings.generation_max_attempts,
-        generator_time_limit_ms=settings.generation_time_limit_ms,
-        generator_memory_limit_mb=settings.generation_memory_limit_mb,
-        max_input_kb=settings.generation_max_input_kb,
-        batch_max_mb=settings.generation_batch_max_mb,
-    )
+    consumer = kit.consume(PROBLEMS_GROUP, [EXECUTION_EVENTS], counter.handlers())
+    gen_settings = GenerationSettings.of(settings)
     gemini = GeminiClient(settings)
     author = ProgramAuthor(gemini)
-    generation = GenerationService(jobs, repo, uow, cursors, author, test_sets, gen_settings)
-    sandbox = KafkaSandbox(
-        blobs, settings.sandbox_bucket(), client, repo.control, uow, timeout_s=settings.generation_sandbox_timeout_s
-    )
-    worker = GenerationWorker(jobs, repo, service, test_sets, sandbox, author, uow, gen_settings)
+    # Every event of a generation job goes through the generation process's outbox (its relay keeps
+    # one job's events in order): the API's creation, cancel and retry too.
+    job_outbox = kit.outbox if outbox == GENERATION_OUTBOX else Outbox(client, GENERATION_OUTBOX, settings.namespace)
+
+    def job_uow() -> DynamoUnitOfWork:
+        return DynamoUnitOfWork(client, job_outbox, settings.fault_points)
+
+    generation = GenerationService(jobs, repo, job_uow, cursors, author, test_sets, gen_settings)
     plan_caps = HttpPlanCaps(
         upstream_client(settings.ratelimit_url, name="ratelimit", timeout=5.0),
         IdentitySigner(settings.internal_secret.get_secret_value()),
@@ -142,7 +135,6 @@ def build(settings: ProblemsSettings | None = None) -> Container:
         counter=counter,
         consumer=consumer,
         generation=generation,
-        generation_worker=worker,
         plan_caps=plan_caps,
         imports=imports,
     )

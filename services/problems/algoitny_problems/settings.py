@@ -38,8 +38,12 @@ class ProblemsSettings(LlmSettings):
     )
     gc_interval_s: float = Field(default=60.0, ge=0, description="Background GC period; 0 turns it off.")
 
-    generation_worker_enabled: bool = Field(
-        default=True, description="Run a test-case generation worker in this process (claims jobs with a lease)."
+    generation_jobs_per_process: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Jobs one generation process (python -m algoitny_problems.generation) works on at once; a job "
+        "waiting for the sandbox costs it nothing.",
     )
     generation_max_cases: int = Field(default=2000, ge=1, le=10_000, description="Cap on the cases of one job.")
     generation_batch_size: int = Field(default=50, ge=1, le=500, description="Cases per sandbox run and progress step.")
@@ -51,7 +55,12 @@ class ProblemsSettings(LlmSettings):
         "twice that): batches shrink to fit (with the 4 MB input cap: 10 cases).",
     )
     generation_lease_s: float = Field(default=30.0, ge=1, description="A worker's lease; heartbeats every third of it.")
-    generation_poll_interval_s: float = Field(default=1.0, gt=0, description="How often an idle worker looks for jobs.")
+    generation_poll_interval_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often an idle generation worker sweeps for claimable jobs: events wake it at once, the sweep "
+        "only catches jobs whose event it missed or whose worker died (lease expired).",
+    )
     generation_max_attempts: int = Field(default=3, ge=1, le=20, description="Claims before a job fails for good.")
     generation_time_limit_ms: int = Field(default=2000, ge=100, le=15_000, description="A generator run's time limit.")
     generation_memory_limit_mb: int = Field(default=256, ge=16, le=1024)

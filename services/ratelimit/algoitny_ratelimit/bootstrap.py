@@ -9,7 +9,10 @@ from algoitny_ratelimit.adapters.tables import RATELIMIT_INBOX, RATELIMIT_OUTBOX
 from algoitny_ratelimit.adapters.usage_repository import UsageRepository
 from algoitny_ratelimit.adapters.user_plan_repository import UserPlanRepository
 from algoitny_ratelimit.domain.quota import Clock, utc_now
-from algoitny_ratelimit.service_layer.quotas import ExecutionRefunds, PlanMembership, PlanService, QuotaService
+from algoitny_ratelimit.service_layer.membership import PlanMembership
+from algoitny_ratelimit.service_layer.plans import PlanService
+from algoitny_ratelimit.service_layer.quotas import QuotaService
+from algoitny_ratelimit.service_layer.refunds import ExecutionRefunds
 from algoitny_ratelimit.settings import RatelimitSettings
 from algoitny_shared.kafka import EventConsumer
 from algoitny_shared.kit.composition import OutboxParts, outbox_parts

@@ -15,7 +15,7 @@ async def seed_admin(settings: AccountsSettings, _: argparse.Namespace) -> dict[
     password = settings.demo_admin_password.get_secret_value()
     if not password:
         return {"admin_email": None, "created": False}
-    user, created = await build(settings).accounts.ensure_admin(settings.demo_admin_email, password)
+    user, created = await build(settings).accounts.sign_in.ensure_admin(settings.demo_admin_email, password)
     return {"admin_email": user.email, "created": created}
 
 

@@ -38,45 +38,45 @@ def make_app(container: Container | None = None) -> FastAPI:
         """The public keys that verify access tokens (JWKS, Ed25519): the current key and those
         still valid after a rotation. Public by design; the private keys never leave accounts."""
         response.headers["cache-control"] = "public, max-age=60"
-        return c.accounts.jwks()
+        return c.accounts.sessions.jwks()
 
     @app.post("/auth/register", status_code=201, response_model=TokenPair, tags=["auth"])
     async def register(body: RegisterRequest) -> TokenPair:
         """Create an account with e-mail and password; signs in at once."""
-        return await c.accounts.register(body.email, body.password, body.name)
+        return await c.accounts.sign_in.register(body.email, body.password, body.name)
 
     @app.post("/auth/login", response_model=TokenPair, tags=["auth"])
     async def login(body: LoginRequest, identity: CurrentIdentity) -> TokenPair:
         """Sign in with e-mail and password. Failed attempts are throttled per account and per address."""
-        return await c.accounts.login(body.email, body.password, identity.client_ip)
+        return await c.accounts.sign_in.login(body.email, body.password, identity.client_ip)
 
     @app.post("/auth/google", response_model=TokenPair, tags=["auth"])
     async def google(body: GoogleRequest) -> TokenPair:
         """Sign in with a Google ID token; the first sign-in creates the account."""
-        return await c.accounts.google(body.id_token)
+        return await c.accounts.sign_in.google(body.id_token)
 
     @app.post("/auth/refresh", response_model=TokenPair, tags=["auth"])
     async def refresh(body: RefreshRequest) -> TokenPair:
         """Exchange a refresh token for a new pair; each refresh token works once."""
-        return await c.accounts.refresh(body.refresh_token)
+        return await c.accounts.sessions.refresh(body.refresh_token)
 
     @app.post("/auth/logout", status_code=204, tags=["auth"])
     async def logout(body: RefreshRequest) -> Response:
         """Revoke the session (the refresh token's family)."""
-        await c.accounts.logout(body.refresh_token)
+        await c.accounts.sessions.logout(body.refresh_token)
         return Response(status_code=204)
 
     @app.get("/me", response_model=UserView, tags=["me"])
     async def me(identity: CurrentIdentity) -> UserView:
-        return await c.accounts.me(identity)
+        return await c.accounts.profile.me(identity)
 
     @app.patch("/me", response_model=UserView, tags=["me"])
     async def update_me(body: UpdateMeRequest, identity: CurrentIdentity) -> UserView:
-        return await c.accounts.update_me(identity, body)
+        return await c.accounts.profile.update_me(identity, body)
 
     @app.post("/me/consents", response_model=UserView, tags=["me"])
     async def consent(body: ConsentRequest, identity: CurrentIdentity) -> UserView:
-        return await c.accounts.consent(identity, body.kind, body.version)
+        return await c.accounts.profile.consent(identity, body.kind, body.version)
 
     @app.get("/admin/users", response_model=UserPage, tags=["admin"])
     async def list_users(
@@ -95,10 +95,10 @@ def make_app(container: Container | None = None) -> FastAPI:
                 raise AppError(ErrorCode.BAD_REQUEST, "Use either q or plan, not both")
             if not q.strip():
                 raise AppError(ErrorCode.BAD_REQUEST, "q must not be blank")
-            return await c.accounts.search_users(q, field, cursor, limit)
+            return await c.accounts.admin.search_users(q, field, cursor, limit)
         if field is not None:
             raise AppError(ErrorCode.BAD_REQUEST, "field applies to a search (q) only")
-        return await c.accounts.list_users(plan, cursor, limit)
+        return await c.accounts.admin.list_users(plan, cursor, limit)
 
     @app.get("/admin/users/legacy/{legacy_id}", response_model=UserView, tags=["admin"])
     async def user_by_legacy_id(
@@ -106,7 +106,7 @@ def make_app(container: Container | None = None) -> FastAPI:
     ) -> UserView:
         """The user imported from the legacy application's user `legacy_id`."""
         identity.require_admin()
-        return await c.accounts.by_legacy_id(legacy_id)
+        return await c.accounts.admin.by_legacy_id(legacy_id)
 
     @app.get("/internal/legacy/export/users/{user_id}", include_in_schema=False)
     async def legacy_export(
@@ -115,7 +115,7 @@ def make_app(container: Container | None = None) -> FastAPI:
         """The user as a legacy users row, password hash in Django's format, for the migration's
         reverse writer (issue 16). Internal: the gateway routes no /internal path; admin identity only."""
         identity.require_admin()
-        return await c.accounts.legacy_export(user_id)
+        return await c.accounts.admin.legacy_export(user_id)
 
     @app.patch("/admin/users/{user_id}", response_model=UserView, tags=["admin"])
     async def admin_update(
@@ -123,6 +123,6 @@ def make_app(container: Container | None = None) -> FastAPI:
     ) -> UserView:
         """Change a user's plan, role or active flag."""
         identity.require_admin()
-        return await c.accounts.admin_update(identity, user_id, body)
+        return await c.accounts.admin.admin_update(identity, user_id, body)
 
     return app

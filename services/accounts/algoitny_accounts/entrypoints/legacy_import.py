@@ -31,7 +31,7 @@ def build_importer(settings: AccountsLegacySettings | None = None) -> LegacyCont
         settings or AccountsLegacySettings(),
         build,
         (ACCOUNTS_LEGACY, ACCOUNTS_QUARANTINE),
-        lambda c, _: AccountsLegacyHandler(c.users, c.accounts.with_plan),
+        lambda c, _: AccountsLegacyHandler(c.users, c.accounts.writes.with_plan),
     )
 
 

@@ -17,7 +17,7 @@ from algoitny_accounts.adapters.refresh_tokens import RefreshTokenStore
 from algoitny_accounts.adapters.sign_in_attempts import SignInAttempts
 from algoitny_accounts.adapters.user_repository import UserRepository
 from algoitny_accounts.domain.users import AdminUpdateRequest, UpdateMeRequest
-from algoitny_accounts.service_layer.accounts import AccountService, ThrottlePolicy
+from algoitny_accounts.service_layer.accounts import AccountUseCases, ThrottlePolicy
 from algoitny_accounts.service_layer.plan_sync import PlanSync
 from algoitny_accounts.settings import AccountsSettings
 from algoitny_shared import tokens
@@ -49,7 +49,7 @@ class Accounts:
         self.keys = settings.signing_keys()
         self.users = UserRepository(store.client, store.namespace)
         self.plans = PlanCopyRepository(store.client, store.namespace)
-        self.service = AccountService(
+        self.service = AccountUseCases.wire(
             self.users,
             RefreshTokenStore(store.client, store.namespace, 3600),
             SignInAttempts(store.client, store.namespace, 900),
@@ -62,7 +62,7 @@ class Accounts:
             CursorCodec("c" * 32),
             self.plans,
         )
-        self.sync = PlanSync(self.plans, self.users, self.service.leave_deleted_plan)
+        self.sync = PlanSync(self.plans, self.users, self.service.writes.leave_deleted_plan)
 
     async def plan(self, plan_id: str, rev: int = 1, *, deleted: bool = False) -> None:
         if deleted:
@@ -102,137 +102,137 @@ async def acc(store: Store) -> Accounts:
 
 
 async def test_register_signs_in_and_publishes_one_registration(acc: Accounts) -> None:
-    pair = await acc.service.register(" Ann@Example.com ", PASSWORD, "Ann")
+    pair = await acc.service.sign_in.register(" Ann@Example.com ", PASSWORD, "Ann")
     assert pair.user.email == "ann@example.com" and pair.user.plan_id == "free" and pair.refresh_token
     claims = tokens.verify(acc.keys, pair.access_token)
     assert claims.sub == pair.user.user_id and claims.plan == "free"
     [registered] = acc.store.payloads("accounts.UserRegistered")
     assert registered.user_id == pair.user.user_id and registered.method == "password"
     with pytest.raises(AppError) as dup:
-        await acc.service.register("ann@example.com", PASSWORD, "Other")
+        await acc.service.sign_in.register("ann@example.com", PASSWORD, "Other")
     assert dup.value.code is ErrorCode.ALREADY_EXISTS
     with pytest.raises(AppError) as weak:
-        await acc.service.register("bob@example.com", "password", "Bob")
+        await acc.service.sign_in.register("bob@example.com", "password", "Bob")
     assert weak.value.code is ErrorCode.VALIDATION_FAILED
     assert len(acc.store.payloads("accounts.UserRegistered")) == 1  # the refused ones wrote nothing
 
 
 async def test_login_checks_the_password_and_throttles_failures_per_account(acc: Accounts) -> None:
-    await acc.service.register("ann@example.com", PASSWORD, "Ann")
-    pair = await acc.service.login("ANN@example.com", PASSWORD, "10.0.0.1")
+    await acc.service.sign_in.register("ann@example.com", PASSWORD, "Ann")
+    pair = await acc.service.sign_in.login("ANN@example.com", PASSWORD, "10.0.0.1")
     assert pair.user.email == "ann@example.com"
     for wrong in ("wrong password 1", "never@example.com"):
         with pytest.raises(AppError) as err:
-            await acc.service.login(wrong if "@" in wrong else "ann@example.com", "not it at all", "10.0.0.1")
+            await acc.service.sign_in.login(wrong if "@" in wrong else "ann@example.com", "not it at all", "10.0.0.1")
         assert err.value.code is ErrorCode.UNAUTHENTICATED and "Wrong e-mail or password" in str(err.value)
     for _ in range(3):
         with pytest.raises(AppError):
-            await acc.service.login("ann@example.com", "not it at all", "10.0.0.2")
+            await acc.service.sign_in.login("ann@example.com", "not it at all", "10.0.0.2")
     with pytest.raises(AppError) as throttled:
-        await acc.service.login("ann@example.com", PASSWORD, "10.0.0.3")  # even the right one, for now
+        await acc.service.sign_in.login("ann@example.com", PASSWORD, "10.0.0.3")  # even the right one, for now
     assert throttled.value.code is ErrorCode.RATE_LIMITED and "Retry-After" in (throttled.value.headers or {})
 
 
 async def test_refresh_rotates_and_a_reused_token_revokes_the_session(acc: Accounts) -> None:
-    first = await acc.service.register("ann@example.com", PASSWORD, "Ann")
-    second = await acc.service.refresh(first.refresh_token)
+    first = await acc.service.sign_in.register("ann@example.com", PASSWORD, "Ann")
+    second = await acc.service.sessions.refresh(first.refresh_token)
     assert second.refresh_token != first.refresh_token
     with pytest.raises(AppError) as reuse:
-        await acc.service.refresh(first.refresh_token)
+        await acc.service.sessions.refresh(first.refresh_token)
     assert reuse.value.code is ErrorCode.UNAUTHENTICATED and "already used" in str(reuse.value)
     [revoked] = acc.store.payloads("accounts.SessionRevoked")
     assert revoked.reason == "reuse" and revoked.user_id == first.user.user_id
     with pytest.raises(AppError) as ended:
-        await acc.service.refresh(second.refresh_token)  # the whole family went with it
+        await acc.service.sessions.refresh(second.refresh_token)  # the whole family went with it
     assert ended.value.code is ErrorCode.UNAUTHENTICATED
     with pytest.raises(AppError):
-        await acc.service.refresh("not-a-token")
+        await acc.service.sessions.refresh("not-a-token")
 
 
 async def test_logout_revokes_the_session(acc: Accounts) -> None:
-    pair = await acc.service.register("ann@example.com", PASSWORD, "Ann")
-    await acc.service.logout(pair.refresh_token)
+    pair = await acc.service.sign_in.register("ann@example.com", PASSWORD, "Ann")
+    await acc.service.sessions.logout(pair.refresh_token)
     assert [p.reason for p in acc.store.payloads("accounts.SessionRevoked")] == ["logout"]
     with pytest.raises(AppError) as err:
-        await acc.service.refresh(pair.refresh_token)
+        await acc.service.sessions.refresh(pair.refresh_token)
     assert err.value.code is ErrorCode.UNAUTHENTICATED
     with pytest.raises(AppError):
-        await acc.service.logout("not-a-token")
+        await acc.service.sessions.logout("not-a-token")
 
 
 async def test_profile_and_consents(acc: Accounts) -> None:
-    pair = await acc.service.register("ann@example.com", PASSWORD, "Ann")
+    pair = await acc.service.sign_in.register("ann@example.com", PASSWORD, "Ann")
     me = acc.identity(pair)
-    assert (await acc.service.me(me)).name == "Ann"
-    assert (await acc.service.update_me(me, UpdateMeRequest(name="Ann B"))).name == "Ann B"
-    assert (await acc.service.update_me(me, UpdateMeRequest())).name == "Ann B"  # nothing to change
-    view = await acc.service.consent(me, "terms", "2026-01")
+    assert (await acc.service.profile.me(me)).name == "Ann"
+    assert (await acc.service.profile.update_me(me, UpdateMeRequest(name="Ann B"))).name == "Ann B"
+    assert (await acc.service.profile.update_me(me, UpdateMeRequest())).name == "Ann B"  # nothing to change
+    view = await acc.service.profile.consent(me, "terms", "2026-01")
     assert view.consents["terms"].version == "2026-01"
     with pytest.raises(AppError) as anon:
-        await acc.service.me(Identity())
+        await acc.service.profile.me(Identity())
     assert anon.value.code is ErrorCode.UNAUTHENTICATED
     with pytest.raises(AppError) as missing:
-        await acc.service.me(Identity(user_id="nobody", role="user"))
+        await acc.service.profile.me(Identity(user_id="nobody", role="user"))
     assert missing.value.code is ErrorCode.NOT_FOUND
 
 
 async def test_admin_moves_demotes_deactivates_and_lists(acc: Accounts) -> None:
-    admin, _ = await acc.service.ensure_admin(ADMIN_EMAIL, PASSWORD)
-    again, created = await acc.service.ensure_admin(ADMIN_EMAIL, PASSWORD)
+    admin, _ = await acc.service.sign_in.ensure_admin(ADMIN_EMAIL, PASSWORD)
+    again, created = await acc.service.sign_in.ensure_admin(ADMIN_EMAIL, PASSWORD)
     assert not created and again.user_id == admin.user_id and admin.role == "admin"
     boss = Identity(user_id=admin.user_id, role="admin")
     await acc.plan("pro")
-    users = [await acc.service.register(f"user{i}@example.com", PASSWORD, f"User {i}") for i in range(3)]
+    users = [await acc.service.sign_in.register(f"user{i}@example.com", PASSWORD, f"User {i}") for i in range(3)]
     target = users[0].user.user_id
     with pytest.raises(AppError) as unknown:
-        await acc.service.admin_update(boss, target, AdminUpdateRequest(plan_id="gold"))
+        await acc.service.admin.admin_update(boss, target, AdminUpdateRequest(plan_id="gold"))
     assert unknown.value.code is ErrorCode.NOT_FOUND
-    moved = await acc.service.admin_update(boss, target, AdminUpdateRequest(plan_id="pro", role="admin"))
+    moved = await acc.service.admin.admin_update(boss, target, AdminUpdateRequest(plan_id="pro", role="admin"))
     assert moved.plan_id == "pro" and moved.role == "admin"
     [changed] = acc.store.payloads("accounts.UserPlanChanged")
     assert (changed.plan_id, changed.previous_plan_id, changed.changed_by) == ("pro", "free", admin.user_id)
     assert acc.store.payloads("accounts.UserRoleChanged")[-1].role == "admin"
-    off = await acc.service.admin_update(boss, target, AdminUpdateRequest(active=False))
+    off = await acc.service.admin.admin_update(boss, target, AdminUpdateRequest(active=False))
     assert not off.active and acc.store.payloads("accounts.UserDeactivated")[0].user_id == target
     with pytest.raises(AppError) as gone:
-        await acc.service.login("user0@example.com", PASSWORD, None)
+        await acc.service.sign_in.login("user0@example.com", PASSWORD, None)
     assert gone.value.code is ErrorCode.FORBIDDEN
-    await acc.service.admin_update(boss, target, AdminUpdateRequest(active=True))
+    await acc.service.admin.admin_update(boss, target, AdminUpdateRequest(active=True))
     assert acc.store.payloads("accounts.UserReactivated")[0].user_id == target
     with pytest.raises(AppError) as self_demote:
-        await acc.service.admin_update(boss, admin.user_id, AdminUpdateRequest(role="user"))
+        await acc.service.admin.admin_update(boss, admin.user_id, AdminUpdateRequest(role="user"))
     assert self_demote.value.code is ErrorCode.CONFLICT
 
-    on_pro = await acc.service.list_users("pro", None, 10)
+    on_pro = await acc.service.admin.list_users("pro", None, 10)
     assert [u.user_id for u in on_pro.items] == [target] and on_pro.next_cursor is None
     seen: list[str] = []
     cursor = None
     while True:
-        page = await acc.service.list_users(None, cursor, 2)
+        page = await acc.service.admin.list_users(None, cursor, 2)
         seen += [u.user_id for u in page.items]
         if not (cursor := page.next_cursor):
             break
     assert len(seen) == len(set(seen)) == 4
-    found = await acc.service.search_users("USER", None, None, 10)
+    found = await acc.service.admin.search_users("USER", None, None, 10)
     assert {u.email for u in found.items} == {f"user{i}@example.com" for i in range(3)}
-    by_name = await acc.service.search_users("user 1", "name", None, 10)
+    by_name = await acc.service.admin.search_users("user 1", "name", None, 10)
     assert [u.email for u in by_name.items] == ["user1@example.com"]
     with pytest.raises(AppError) as bad:
-        await acc.service.list_users("pro", "forged-cursor", 10)
+        await acc.service.admin.list_users("pro", "forged-cursor", 10)
     assert bad.value.code is ErrorCode.INVALID_CURSOR
 
 
 async def test_users_leave_a_deleted_plan_and_sign_in_on_the_default_one(acc: Accounts) -> None:
     await acc.plan("team")
-    admin, _ = await acc.service.ensure_admin(ADMIN_EMAIL, PASSWORD)
-    ann = await acc.service.register("ann@example.com", PASSWORD, "Ann")
+    admin, _ = await acc.service.sign_in.ensure_admin(ADMIN_EMAIL, PASSWORD)
+    ann = await acc.service.sign_in.register("ann@example.com", PASSWORD, "Ann")
     boss = Identity(user_id=admin.user_id, role="admin")
-    await acc.service.admin_update(boss, ann.user.user_id, AdminUpdateRequest(plan_id="team"))
+    await acc.service.admin.admin_update(boss, ann.user.user_id, AdminUpdateRequest(plan_id="team"))
     await acc.plan("team", rev=2, deleted=True)
-    assert (await acc.service.me(acc.identity(ann))).plan_id == "free"
+    assert (await acc.service.profile.me(acc.identity(ann))).plan_id == "free"
     assert acc.store.payloads("accounts.UserPlanChanged")[-1].previous_plan_id == "team"
-    assert not await acc.service.leave_deleted_plan(ann.user.user_id, "team")  # already off it
-    pair = await acc.service.login("ann@example.com", PASSWORD, None)
+    assert not await acc.service.writes.leave_deleted_plan(ann.user.user_id, "team")  # already off it
+    pair = await acc.service.sign_in.login("ann@example.com", PASSWORD, None)
     assert tokens.verify(acc.keys, pair.access_token).plan == "free"
 
 
@@ -244,27 +244,27 @@ async def test_google_sign_up_link_and_refusals(acc: Accounts) -> None:
         "other": GoogleIdentity(sub="g-4", email="ann@example.com", email_verified=True),
         "boss": GoogleIdentity(sub="g-5", email=ADMIN_EMAIL, email_verified=True),
     }
-    gina = await acc.service.google("new")
+    gina = await acc.service.sign_in.google("new")
     assert gina.user.email == "gina@example.com" and gina.user.role == "user"
-    assert (await acc.service.google("new")).user.user_id == gina.user.user_id  # signs in again
+    assert (await acc.service.sign_in.google("new")).user.user_id == gina.user.user_id  # signs in again
     with pytest.raises(AppError) as unverified:
-        await acc.service.google("unverified")
+        await acc.service.sign_in.google("unverified")
     assert unverified.value.code is ErrorCode.FORBIDDEN
     # An unverified password sign-up with the address: Google's verified owner takes the account
     # over, the password goes and every earlier session ends.
-    squatter = await acc.service.register("ann@example.com", PASSWORD, "Squatter")
-    linked = await acc.service.google("link")
+    squatter = await acc.service.sign_in.register("ann@example.com", PASSWORD, "Squatter")
+    linked = await acc.service.sign_in.google("link")
     assert linked.user.user_id == squatter.user.user_id and linked.user.name == "Ann G"
     assert acc.store.payloads("accounts.UserSessionsRevoked")[0].reason == "verified_owner_linked"
     with pytest.raises(AppError):
-        await acc.service.login("ann@example.com", PASSWORD, None)
+        await acc.service.sign_in.login("ann@example.com", PASSWORD, None)
     with pytest.raises(AppError) as taken:
-        await acc.service.google("other")
+        await acc.service.sign_in.google("other")
     assert taken.value.code is ErrorCode.CONFLICT
-    boss = await acc.service.google("boss")
+    boss = await acc.service.sign_in.google("boss")
     assert boss.user.role == "admin"
     with pytest.raises(AppError):
-        await acc.service.google("forged")
+        await acc.service.sign_in.google("forged")
 
 
 async def test_a_legacy_user_is_found_by_its_legacy_id_with_its_plans_limits(acc: Accounts) -> None:
@@ -277,13 +277,13 @@ async def test_a_legacy_user_is_found_by_its_legacy_id_with_its_plans_limits(acc
     from algoitny_accounts.service_layer.legacy_import import AccountsLegacyHandler
     from algoitny_shared.legacy.identity import legacy_user_id
 
-    handler = AccountsLegacyHandler(acc.users, acc.service.with_plan)
+    handler = AccountsLegacyHandler(acc.users, acc.service.writes.with_plan)
     imp = unit_importer(acc.store, handler, ACCOUNTS_LEGACY, ACCOUNTS_QUARANTINE)
     assert await imp.handle("users", *record("users", user_row(31, "legacy@example.com"))) == "imported"
-    view = await acc.service.by_legacy_id(31)
+    view = await acc.service.admin.by_legacy_id(31)
     assert view.user_id == legacy_user_id(31) and view.email == "legacy@example.com" and view.plan_id == "free"
     stored = await acc.users.get(legacy_user_id(31))
     assert stored is not None and (stored.plan_limits or {}).get("daily_limits") == {"execution": 7, "hint": 1}
     with pytest.raises(AppError) as missing:
-        await acc.service.by_legacy_id(32)
+        await acc.service.admin.by_legacy_id(32)
     assert missing.value.code is ErrorCode.NOT_FOUND

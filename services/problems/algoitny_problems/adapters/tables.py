@@ -5,6 +5,8 @@ use them; provisioning, backup and the infrastructure code find them through the
 
 from __future__ import annotations
 
+import dataclasses
+
 from algoitny_shared.tables import (
     Index,
     TableSpec,
@@ -88,6 +90,14 @@ SCRIPT_GENERATION_JOBS = TableSpec(
     "(problem_key <platform>#<problem id>), PlatformIndex.",
 )
 PROBLEMS_OUTBOX = outbox_table("problems")
+# The generation process's own outbox, relayed by that process: what it commits (sandbox run
+# requests, job progress, test sets) is published at once by its own relay, instead of waiting for
+# an API relay's sweep to reach the shard (up to SHARDS / SWEEP_SHARDS poll intervals per run).
+GENERATION_OUTBOX = dataclasses.replace(
+    PROBLEMS_OUTBOX,
+    name="GenerationOutbox",
+    description="Transactional outbox of the test-case generation process; sent events expire after 7 days.",
+)
 PROBLEMS_INBOX = inbox_table("problems")
 PROBLEMS_LEGACY = legacy_row_import_table("problems")
 PROBLEMS_QUARANTINE = legacy_quarantine_table("problems")
@@ -98,6 +108,7 @@ TABLES: tuple[TableSpec, ...] = (
     PROBLEMS_CONTROL,
     SCRIPT_GENERATION_JOBS,
     PROBLEMS_OUTBOX,
+    GENERATION_OUTBOX,
     PROBLEMS_INBOX,
     PROBLEMS_LEGACY,
     PROBLEMS_QUARANTINE,

@@ -1,5 +1,6 @@
 """``algoitny-problems``: serve the API (with the outbox relay, the executions consumer and GC),
-run the relay alone, or run one garbage-collection pass."""
+run the relay alone, run one garbage-collection pass, or run the generation process (the same as
+``python -m algoitny_problems.generation``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from algoitny_problems.bootstrap import Container, build
 from algoitny_problems.entrypoints.http import make_app
 from algoitny_problems.settings import ProblemsSettings
 from algoitny_shared.kit.cli import Command, service_cli
+from algoitny_shared.runtime import serve
 
 
 async def _gc(container: Container, ahead_s: float) -> dict[str, object]:
@@ -31,6 +33,13 @@ async def _relay_only(container: Container) -> None:
         await container.broker.stop()
 
 
+def _generation(settings: ProblemsSettings) -> None:
+    from algoitny_problems.generation.bootstrap import build as build_generation
+    from algoitny_problems.generation.entrypoints.process import make_app as generation_app
+
+    serve(generation_app(build_generation(settings)), settings)
+
+
 def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ahead-s",
@@ -46,6 +55,7 @@ COMMANDS: dict[str, Command[ProblemsSettings]] = {
         lambda settings, args: _gc(build(settings.model_copy(update={"consumers_enabled": False})), args.ahead_s),
         "run one garbage-collection pass",
     ),
+    "generation": Command(lambda settings, _: _generation(settings), "run the test-case generation process"),
 }
 
 main = service_cli("algoitny-problems", ProblemsSettings, make_app, build=build, commands=COMMANDS, arguments=arguments)

@@ -11,7 +11,6 @@ from fastapi.responses import StreamingResponse
 from algoitny_problems.adapters.tables import PROBLEMS, PROBLEMS_LEGACY, PROBLEMS_QUARANTINE
 from algoitny_problems.bootstrap import Container, build
 from algoitny_problems.domain.access import is_registrar, manages, owner_filter, require_manager, require_registrar
-from algoitny_problems.domain.generation import JOB_ID_PATTERN, GenerationRequest, JobPage, JobStatus, JobView
 from algoitny_problems.domain.imports import IMPORT_ID_PATTERN, ImportRequest, ImportView
 from algoitny_problems.domain.models import (
     IDEMPOTENCY_KEY_PATTERN,
@@ -33,6 +32,7 @@ from algoitny_problems.domain.models import (
     sample_cases,
     samples_page,
 )
+from algoitny_problems.generation.domain.jobs import JOB_ID_PATTERN, GenerationRequest, JobPage, JobStatus, JobView
 from algoitny_problems.service_layer.use_cases import not_found
 from algoitny_problems.settings import ProblemsSettings
 from algoitny_shared.aws import AsyncS3
@@ -86,8 +86,6 @@ def make_app(container: Container | None = None) -> FastAPI:
     tasks: dict[str, Callable[[], Awaitable[Any]]] = {}
     if c.settings.gc_interval_s > 0:
         tasks["test-set-gc"] = lambda: c.gc.run_forever(c.settings.gc_interval_s)
-    if c.settings.generation_worker_enabled:
-        tasks["generation-worker"] = c.generation_worker.run_forever
 
     async def s3_ready() -> None:
         await AsyncS3(c.s3).head_bucket(Bucket=c.settings.bucket())

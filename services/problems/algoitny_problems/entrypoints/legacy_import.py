@@ -12,9 +12,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 from pydantic import Field
 
-from algoitny_problems.adapters.generation_jobs import GenerationJobRepository
 from algoitny_problems.adapters.tables import PROBLEMS_LEGACY, PROBLEMS_QUARANTINE
 from algoitny_problems.bootstrap import Container, build
+from algoitny_problems.generation.adapters.jobs import GenerationJobRepository
 from algoitny_problems.service_layer.legacy_import import LegacyTestSetFlusher, ProblemsLegacyHandler
 from algoitny_problems.settings import ProblemsSettings
 from algoitny_shared.legacy.row_importer import LegacyStore

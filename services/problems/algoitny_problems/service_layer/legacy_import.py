@@ -30,13 +30,13 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from algoitny_problems.adapters.generation_jobs import GenerationJobRepository, job_item
 from algoitny_problems.adapters.repository import ProblemRepository, problem_item
 from algoitny_problems.adapters.test_cases import TestCaseStore
 from algoitny_problems.domain import legacy as rules
 from algoitny_problems.domain.events import problem_completed, problem_created, problem_deleted, problem_updated
-from algoitny_problems.domain.generation import GenerationJob
 from algoitny_problems.domain.models import Problem, TestSetIn
+from algoitny_problems.generation.adapters.jobs import GenerationJobRepository, job_item
+from algoitny_problems.generation.domain.jobs import GenerationJob
 from algoitny_problems.service_layer.test_sets import TestSetService
 from algoitny_problems.service_layer.use_cases import ProblemService, envelope
 from algoitny_shared.aws import AsyncDynamoDB

@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from algoitny_problems.adapters.control import ControlRepository, purge_pk
-from algoitny_problems.adapters.generation_jobs import GenerationJobRepository
 from algoitny_problems.adapters.repository import ProblemRepository
-from algoitny_problems.adapters.sandbox import SandboxObjects
 from algoitny_problems.adapters.test_cases import TestCaseStore, location
 from algoitny_problems.domain.models import JudgeHealth, Problem
+from algoitny_problems.generation.adapters.jobs import GenerationJobRepository
+from algoitny_problems.generation.adapters.sandbox import SandboxObjects
 from algoitny_shared.events import EventEnvelope
 from algoitny_shared.events.catalog import ExecutionCompleted, ProblemJudgeFailed
 from algoitny_shared.inbox import Inbox, handle_once

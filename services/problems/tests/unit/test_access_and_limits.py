@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from algoitny_problems.domain.access import UNLIMITED, check_problem_cap, manages, owner_filter
-from algoitny_problems.domain.generation import batch_size_for, solution_output_kb
 from algoitny_problems.domain.models import NewProblem, Problem, samples_page
+from algoitny_problems.generation.domain.jobs import batch_size_for, solution_output_kb
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.identity import Identity
 

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from algoitny_problems.adapters.authoring import generator_prompt, parse_program, solution_prompt
-from algoitny_problems.domain.generation import (
+from algoitny_problems.domain.models import NewProblem, Problem, SampleCase
+from algoitny_problems.generation.adapters.authoring import generator_prompt, parse_program, solution_prompt
+from algoitny_problems.generation.domain.jobs import (
     JOB_ID_PATTERN,
     GenerationJob,
     GenerationRequest,
@@ -22,7 +23,6 @@ from algoitny_problems.domain.generation import (
     new_job_id,
     size_class_of,
 )
-from algoitny_problems.domain.models import NewProblem, Problem, SampleCase
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.llm import MalformedAnswer
 

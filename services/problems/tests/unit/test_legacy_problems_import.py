@@ -17,11 +17,11 @@ from support.legacy_unit import legacy_store, quarantined, unit_importer
 
 from algoitny_problems.adapters.buckets import TEST_CASE_PAYLOADS
 from algoitny_problems.adapters.control import ControlRepository
-from algoitny_problems.adapters.generation_jobs import GenerationJobRepository
 from algoitny_problems.adapters.repository import ProblemRepository
 from algoitny_problems.adapters.tables import PROBLEMS_LEGACY, PROBLEMS_QUARANTINE
 from algoitny_problems.adapters.test_cases import TestCaseStore
 from algoitny_problems.domain.models import NewProblem
+from algoitny_problems.generation.adapters.jobs import GenerationJobRepository
 from algoitny_problems.service_layer.legacy_import import LegacyTestSetFlusher, ProblemsLegacyHandler
 from algoitny_problems.service_layer.maintenance import GarbageCollector
 from algoitny_problems.service_layer.test_sets import TestSetService

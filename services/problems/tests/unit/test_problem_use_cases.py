@@ -15,12 +15,12 @@ from support.inprocess import Store, in_process_dynamo
 
 from algoitny_problems.adapters.buckets import TEST_CASE_PAYLOADS
 from algoitny_problems.adapters.control import ControlRepository
-from algoitny_problems.adapters.generation_jobs import GenerationJobRepository
 from algoitny_problems.adapters.repository import ProblemRepository
 from algoitny_problems.adapters.test_cases import TestCaseStore
-from algoitny_problems.domain.generation import GenerationRequest
 from algoitny_problems.domain.models import NewProblem, ProblemPatch, TestCaseIn, TestSetIn
-from algoitny_problems.service_layer.generation import GenerationService, GenerationSettings
+from algoitny_problems.generation.adapters.jobs import GenerationJobRepository
+from algoitny_problems.generation.domain.jobs import GenerationRequest
+from algoitny_problems.generation.service_layer.jobs import GenerationService, GenerationSettings
 from algoitny_problems.service_layer.maintenance import GarbageCollector
 from algoitny_problems.service_layer.test_sets import TestSetService
 from algoitny_problems.service_layer.use_cases import ProblemService

@@ -42,7 +42,7 @@ from algoitny_ratelimit.domain.legacy import (
 )
 from algoitny_ratelimit.domain.plans import Plan
 from algoitny_ratelimit.domain.quota import day_of
-from algoitny_ratelimit.service_layer.quotas import PlanMembership
+from algoitny_ratelimit.service_layer.membership import PlanMembership
 from algoitny_shared.dynamo import from_item
 from algoitny_shared.events import REGISTRY
 from algoitny_shared.events.catalog import PlanCreated, PlanDeleted, PlanUpdated, UsageConsumed, UsageRefunded

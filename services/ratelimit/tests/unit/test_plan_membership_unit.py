@@ -9,7 +9,7 @@ from typing import Any
 
 from algoitny_ratelimit.adapters.tables import RATELIMIT_INBOX
 from algoitny_ratelimit.adapters.user_plan_repository import UserPlanState
-from algoitny_ratelimit.service_layer.quotas import PlanMembership
+from algoitny_ratelimit.service_layer.membership import PlanMembership
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import UserDeactivated, UserPlanChanged, UserReactivated, UserRegistered
 from algoitny_shared.inbox import Inbox

@@ -18,7 +18,10 @@ from algoitny_ratelimit.adapters.usage_repository import UsageRepository
 from algoitny_ratelimit.adapters.user_plan_repository import UserPlanRepository
 from algoitny_ratelimit.domain.plans import DEFAULT_PLANS, NewPlan, PlanPatch
 from algoitny_ratelimit.domain.quota import ConsumeRequest, RefundRequest, SettleRequest
-from algoitny_ratelimit.service_layer.quotas import ExecutionRefunds, PlanMembership, PlanService, QuotaService
+from algoitny_ratelimit.service_layer.membership import PlanMembership
+from algoitny_ratelimit.service_layer.plans import PlanService
+from algoitny_ratelimit.service_layer.quotas import QuotaService
+from algoitny_ratelimit.service_layer.refunds import ExecutionRefunds
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events import REGISTRY
 from algoitny_shared.events.catalog import ChargeRef, ExecutionCompleted, UserRegistered

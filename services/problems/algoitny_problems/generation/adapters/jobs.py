@@ -12,7 +12,7 @@ from typing import Any
 
 from algoitny_problems.adapters.keys import ts
 from algoitny_problems.adapters.tables import SCRIPT_GENERATION_JOBS
-from algoitny_problems.domain.generation import GenerationJob
+from algoitny_problems.generation.domain.jobs import GenerationJob
 from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item
 

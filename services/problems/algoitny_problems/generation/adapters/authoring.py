@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from google.genai import types
 
-from algoitny_problems.domain.generation import MAX_PROGRAM_BYTES
 from algoitny_problems.domain.models import Problem
+from algoitny_problems.generation.domain.jobs import MAX_PROGRAM_BYTES
 from algoitny_shared.languages import LANGUAGE_IDS, UnknownLanguage, normalise
 from algoitny_shared.llm import GeminiClient, MalformedAnswer
 

@@ -1,12 +1,9 @@
-"""Test-case generation jobs: the registrar's use cases and the durable worker.
+"""The durable generation worker, run by the generation process (``python -m algoitny_problems.generation``).
 
-Use cases (:class:`GenerationService`): create (checks the problem, the cap, the reference
-solution and whether LLM authoring is possible), read, list, follow (server-sent progress),
-cancel and retry. Every state change is written with its event in one transaction (outbox).
-
-The worker (:class:`GenerationWorker`, in every problems process unless disabled; more
-processes = more workers) claims a pending job, or a running one whose lease expired, by a
-conditional write (attempts + 1, lease = now + ``lease_s``), heartbeats the lease, and:
+The worker (:class:`GenerationWorker`; ``ALGOITNY_GENERATION_JOBS_PER_PROCESS`` jobs at once per
+process, more processes = more workers) claims a pending job, or a running one whose lease
+expired, by a conditional write (attempts + 1, lease = now + ``lease_s``), heartbeats the lease,
+and:
 
 1. prepares once: has Gemini write the generator (and the reference solution, if asked and
    missing), checks the solution on the problem's samples in the sandbox, opens a staged
@@ -17,6 +14,11 @@ conditional write (attempts + 1, lease = now + ``lease_s``), heartbeats the leas
    reference solution, stages the cases at fixed ordinals (a rewrite is idempotent), then
    records the progress (count, input digests) conditioned on still holding the lease;
 3. flips the staged version current and marks the job succeeded in one transaction.
+
+Driven by events: a job's ``GenerationJobCreated`` (or its retry) wakes an idle worker at once
+(:meth:`GenerationWorker.kick`), and each sandbox run's ``SandboxRunCompleted`` wakes the worker
+waiting for it (the sandbox adapter). An idle worker also sweeps for claimable jobs every
+``poll_interval_s``, which only matters for a job whose event it missed or whose worker died.
 
 A worker that dies leaves its lease to expire; the next claim continues from the recorded
 progress, and regenerates any batch that was staged but not recorded into the same ordinals,
@@ -34,52 +36,35 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
 
-from algoitny_problems.adapters.authoring import ProgramAuthor
-from algoitny_problems.adapters.generation_jobs import GenerationJobRepository
 from algoitny_problems.adapters.repository import ProblemRepository
-from algoitny_problems.adapters.sandbox import Abandoned, Sandbox, SandboxOutcome, SandboxUnavailable
-from algoitny_problems.domain.generation import (
+from algoitny_problems.domain.models import MAX_CASE_FIELD_CHARS, Problem, ProblemPatch, TestCaseIn
+from algoitny_problems.generation.adapters.authoring import ProgramAuthor
+from algoitny_problems.generation.adapters.jobs import GenerationJobRepository
+from algoitny_problems.generation.adapters.sandbox import Abandoned, Sandbox, SandboxOutcome, SandboxUnavailable
+from algoitny_problems.generation.domain.jobs import (
     MAX_REROLLS,
     GenerationJob,
-    GenerationRequest,
-    JobPage,
-    JobSummary,
-    JobView,
-    batch_size_for,
     generator_stdin,
     input_digest,
-    new_job_id,
     size_class_of,
     solution_output_kb,
 )
-from algoitny_problems.domain.models import MAX_CASE_FIELD_CHARS, MAX_SET_CASES, Problem, ProblemPatch, TestCaseIn
+from algoitny_problems.generation.service_layer.jobs import GenerationSettings, failed_event, job_event, job_snapshot
 from algoitny_problems.service_layer.test_sets import ExtraConditionFailed, TestSetService
-from algoitny_problems.service_layer.use_cases import ProblemService, not_found
-from algoitny_shared.cursor import CursorCodec
-from algoitny_shared.errors import AppError, ErrorCode
-from algoitny_shared.events import REGISTRY, EventEnvelope
-from algoitny_shared.events.catalog import (
-    GenerationJobCancelled,
-    GenerationJobCreated,
-    GenerationJobFailed,
-    GenerationJobProgressed,
-    GenerationJobSucceeded,
-    SandboxLimits,
-)
-from algoitny_shared.identity import Identity
+from algoitny_problems.service_layer.use_cases import ProblemService
+from algoitny_shared.errors import AppError
+from algoitny_shared.events import EventEnvelope
+from algoitny_shared.events.catalog import GenerationJobProgressed, GenerationJobSucceeded, SandboxLimits
 from algoitny_shared.judge_programs import PROGRAM_FAILURE_PREFIX
 from algoitny_shared.llm import LlmUnavailable
 from algoitny_shared.uow import DynamoUnitOfWork, TransactionConflict
 
 log = logging.getLogger(__name__)
-PRODUCER = "problems"
-RETRIES = 5
 SPECULATIVE_REROLLS = 3
 
 
@@ -89,254 +74,6 @@ class JobFailed(Exception):
 
 class Transient(Exception):
     """Worth another attempt (another claim, possibly by another worker)."""
-
-
-def _snapshot(job: GenerationJob) -> dict[str, Any]:
-    return {
-        "job_id": job.job_id,
-        "platform": job.platform,
-        "problem_id": job.problem_id,
-        "status": job.status,
-        "total": job.total,
-        "done": job.done,
-        "attempts": job.attempts,
-        "updated_at": job.updated_at,
-    }
-
-
-def job_event(job: GenerationJob, payload: BaseModel, trace_id: str | None = None) -> EventEnvelope:
-    return REGISTRY.envelope(
-        payload, producer=PRODUCER, aggregate_id=job.job_id, aggregate_version=job.version, trace_id=trace_id
-    )
-
-
-def failed_event(job: GenerationJob) -> EventEnvelope:
-    return job_event(job, GenerationJobFailed(**_snapshot(job), error=job.error or "failed"))
-
-
-class GenerationSettings(BaseModel):
-    max_cases: int = 2000
-    batch_size: int = 50
-    lease_s: float = 30.0
-    poll_interval_s: float = 1.0
-    max_attempts: int = 3
-    generator_time_limit_ms: int = 2000
-    generator_memory_limit_mb: int = 256
-    max_input_kb: int = 4096
-    batch_max_mb: int = 128
-    stale_upload_s: float = 6 * 3600
-
-    @property
-    def effective_batch_size(self) -> int:
-        return batch_size_for(self.batch_size, self.max_input_kb, self.batch_max_mb)
-
-
-class GenerationService:
-    def __init__(
-        self,
-        jobs: GenerationJobRepository,
-        problems: ProblemRepository,
-        uow: Callable[[], DynamoUnitOfWork],
-        cursors: CursorCodec,
-        author: ProgramAuthor,
-        test_sets: TestSetService,
-        settings: GenerationSettings,
-    ) -> None:
-        self._jobs = jobs
-        self._problems = problems
-        self._uow = uow
-        self._cursors = cursors
-        self._author = author
-        self._test_sets = test_sets
-        self._settings = settings
-
-    async def create(
-        self, platform: str, problem_id: str, body: GenerationRequest, identity: Identity, trace_id: str | None = None
-    ) -> JobView:
-        total = body.counts.total
-        cap = min(self._settings.max_cases, MAX_SET_CASES)
-        if total > cap:
-            raise AppError(ErrorCode.VALIDATION_FAILED, f"At most {cap} cases per job, not {total}", reason="over_cap")
-        problem = await self._problems.get(platform, problem_id, consistent=True)
-        if problem is None:
-            raise not_found(platform, problem_id)
-        if problem.status == "deleted":
-            raise AppError(ErrorCode.CONFLICT, f"Problem {problem.key} is deleted", reason="problem_deleted")
-        has_solution = bool(problem.reference_solution and problem.language)
-        if (body.llm_generator or (body.llm_solution and not has_solution)) and not self._author.enabled:
-            raise AppError(
-                ErrorCode.VALIDATION_FAILED,
-                "LLM authoring is not available: no Gemini API key is configured on the problems service "
-                "(ALGOITNY_GEMINI_API_KEY). Send a generator program (and set a reference solution) instead.",
-                reason="llm_unavailable",
-            )
-        if not has_solution and not body.llm_solution:
-            raise AppError(
-                ErrorCode.VALIDATION_FAILED,
-                f"Problem {problem.key} has no reference solution to compute outputs: set one (PATCH language and "
-                "reference_solution) or send llm_solution=true",
-                reason="no_reference_solution",
-            )
-        at = datetime.now(UTC)
-        job = GenerationJob(
-            job_id=new_job_id(),
-            platform=platform,
-            problem_id=problem_id,
-            incarnation=problem.incarnation,
-            generator_source="llm" if body.llm_generator else "registrar",
-            generator_language=body.generator.language if body.generator else None,
-            generator_code=body.generator.code if body.generator else None,
-            generator_author=identity.user_id if body.generator else None,
-            validator_language=body.validator.language if body.validator else None,
-            validator_code=body.validator.code if body.validator else None,
-            llm_solution=body.llm_solution,
-            counts=body.counts.as_dict(),
-            total=total,
-            seed=body.seed if body.seed is not None else random.randrange(2**63),
-            include_samples=body.include_samples,
-            max_attempts=self._settings.max_attempts,
-            created_by=identity.user_id,
-            created_at=at,
-            updated_at=at,
-        )
-        uow = self._uow()
-        uow.add(self._jobs.put_new(job))
-        uow.publish(
-            job_event(
-                job,
-                GenerationJobCreated(
-                    **_snapshot(job),
-                    generator_source=job.generator_source,
-                    generator_language=job.generator_language,
-                    counts=job.counts,
-                    seed=job.seed,
-                    created_by=job.created_by,
-                ),
-                trace_id,
-            )
-        )
-        await uow.commit()
-        return JobView.of(job)
-
-    async def load(self, job_id: str) -> GenerationJob:
-        job = await self._jobs.get(job_id)
-        if job is None:
-            raise AppError(ErrorCode.NOT_FOUND, f"Generation job {job_id} does not exist")
-        return job
-
-    async def get(self, job_id: str) -> JobView:
-        return JobView.of(await self.load(job_id))
-
-    async def list_jobs(
-        self,
-        *,
-        status: str | None,
-        platform: str | None,
-        problem_id: str | None,
-        cursor: str | None,
-        limit: int,
-        created_by: str | None = None,
-    ) -> JobPage:
-        """AP-76/77/78: newest first: all jobs, by status, by platform, or by problem (with status as a
-        filter on the platform's or problem's jobs); ``created_by``: only that registrar's jobs."""
-        if problem_id and not platform:
-            raise AppError(ErrorCode.VALIDATION_FAILED, "problem_id needs platform")
-        scope = f"genjobs:{status or ''}:{platform or ''}:{problem_id or ''}:{created_by or ''}"
-        before = None
-        if cursor:
-            position = self._cursors.decode(cursor, scope)
-            before = position.get("j")
-            if not isinstance(before, str) or len(before) != 26:
-                raise AppError(ErrorCode.INVALID_CURSOR, "The cursor does not fit this listing")
-        if platform and problem_id:
-            jobs, more = await self._jobs.query(
-                "ProblemIndex",
-                "problem_key",
-                f"{platform}#{problem_id}",
-                limit=limit,
-                before=before,
-                status=status,
-                created_by=created_by,
-            )
-        elif platform:
-            jobs, more = await self._jobs.query(
-                "PlatformIndex", "platform", platform, limit=limit, before=before, status=status, created_by=created_by
-            )
-        elif status:
-            jobs, more = await self._jobs.query(
-                "StatusIndex", "status", status, limit=limit, before=before, created_by=created_by
-            )
-        else:
-            jobs, more = await self._jobs.query(
-                "AllJobsIndex", "listed", "JOB", limit=limit, before=before, created_by=created_by
-            )
-        page = JobPage(items=[JobSummary.of(j) for j in jobs])
-        if more and jobs:
-            page.next_cursor = self._cursors.encode({"j": jobs[-1].job_id}, scope)
-        return page
-
-    async def cancel(self, job_id: str, identity: Identity, trace_id: str | None = None) -> JobView:
-        for _ in range(RETRIES):
-            job = await self.load(job_id)
-            new = job.cancelled()
-            uow = self._uow()
-            uow.add(self._jobs.put(new, expected_version=job.version))
-            uow.publish(
-                job_event(new, GenerationJobCancelled(**_snapshot(new), cancelled_by=identity.user_id), trace_id)
-            )
-            try:
-                await uow.commit()
-            except TransactionConflict:
-                continue  # a worker wrote progress meanwhile: read again
-            if job.staged_version and (job.status == "pending" or not job.lease_live()):
-                # Nobody is writing it: give the staged version to GC now (a live worker does it itself).
-                await self._test_sets.abandon_staged(
-                    None, job.platform, job.problem_id, job.incarnation, job.staged_version
-                )
-            return JobView.of(new)
-        raise AppError(ErrorCode.CONFLICT, f"Job {job_id} is changing too often; retry")
-
-    async def retry(self, job_id: str, trace_id: str | None = None) -> JobView:
-        for _ in range(RETRIES):
-            job = await self.load(job_id)
-            new = job.retried()
-            uow = self._uow()
-            uow.add(self._jobs.put(new, expected_version=job.version))
-            uow.publish(job_event(new, GenerationJobProgressed(**_snapshot(new)), trace_id))
-            try:
-                await uow.commit()
-            except TransactionConflict:
-                continue
-            return JobView.of(new)
-        raise AppError(ErrorCode.CONFLICT, f"Job {job_id} is changing too often; retry")
-
-    async def follow(self, job_id: str, *, max_s: float = 300.0) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-        """(event, data): ``status`` on each status change, ``progress`` as cases are done, then the
-        final ``succeeded``/``failed``/``cancelled`` with the job summary, and the stream ends."""
-        job = await self.load(job_id)
-        last: tuple[str, int] | None = None
-        deadline = time.monotonic() + max_s
-        delay = 0.1
-        last_beat = time.monotonic()
-        while True:
-            if last is None or job.status != last[0]:
-                yield "status", {"job_id": job_id, "status": job.status, "done": job.done, "total": job.total}
-            elif job.done != last[1]:
-                yield "progress", {"job_id": job_id, "status": job.status, "done": job.done, "total": job.total}
-            changed = last != (job.status, job.done)
-            last = (job.status, job.done)
-            if job.status in ("succeeded", "failed", "cancelled"):
-                yield job.status, JobSummary.of(job).model_dump(mode="json")
-                return
-            if time.monotonic() > deadline:
-                yield "timeout", {"job_id": job_id, "status": job.status}
-                return
-            if time.monotonic() - last_beat > 15:
-                last_beat = time.monotonic()
-                yield "heartbeat", {}
-            delay = 0.1 if changed else min(delay * 1.5, 1.0)
-            await asyncio.sleep(delay)
-            job = await self.load(job_id)
 
 
 def _programs(problem: Problem) -> dict[str, Any]:
@@ -373,18 +110,55 @@ class GenerationWorker:
         self._s = settings
         self.worker_id = worker_id or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         self.processed = 0
+        self._kicked = asyncio.Event()
+        self._active: set[str] = set()  # jobs this process works on
 
     # ------------------------------------------------------------------ the loop
 
-    async def run_forever(self) -> None:
-        while True:
-            try:
-                worked = await self.run_once()
-            except Exception:
-                log.exception("generation worker pass failed; retrying later")
-                worked = False
-            if not worked:
-                await asyncio.sleep(self._s.poll_interval_s * random.uniform(0.7, 1.3))
+    def kick(self) -> None:
+        """A job may be claimable now (its creation or retry event arrived): wake idle workers."""
+        self._kicked.set()
+
+    async def run_forever(self, concurrency: int = 1) -> None:
+        """Claim and work on up to ``concurrency`` jobs at once (a job waiting for the sandbox costs
+        nothing). One claim loop per process: it looks for jobs when kicked by an event, or every
+        ``poll_interval_s`` while a slot is free, never while every slot is busy."""
+        slots = asyncio.Semaphore(max(1, concurrency))
+        working: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                await slots.acquire()
+                self._kicked.clear()
+                try:
+                    job = await self.claim()
+                except Exception:
+                    log.exception("claiming a generation job failed; retrying later")
+                    job = None
+                if job is None:
+                    slots.release()
+                    # Until the next job event, or the sweep that catches jobs whose worker died.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._kicked.wait(), self._s.poll_interval_s * random.uniform(0.7, 1.3))
+                    continue
+                task = asyncio.create_task(self._work(job, slots), name=f"generation-job-{job.job_id}")
+                working.add(task)
+                task.add_done_callback(working.discard)
+        finally:
+            for task in working:
+                task.cancel()
+            await asyncio.gather(*working, return_exceptions=True)
+
+    async def _work(self, job: GenerationJob, slots: asyncio.Semaphore) -> None:
+        self._active.add(job.job_id)
+        try:
+            await self.process(job)
+            self.processed += 1
+        except Exception:
+            log.exception("job %s: processing failed; its lease will expire", job.job_id)
+        finally:
+            self._active.discard(job.job_id)
+            slots.release()
+            self.kick()  # a free slot: another pending job may be waiting
 
     async def run_once(self) -> bool:
         """Claim and process one job; False when there was nothing to claim."""
@@ -400,6 +174,8 @@ class GenerationWorker:
         running, _ = await self._jobs.query("StatusIndex", "status", "running", limit=25, oldest_first=True)
         now = time.time()
         for job in [*pending, *(j for j in running if not j.lease_live(now))]:
+            if job.job_id in self._active:
+                continue  # this process works on it (a late heartbeat): its lease is renewed, not retaken
             if job.attempts >= job.max_attempts:
                 reason = job.error or "the worker was lost"
                 failed = job.changed(
@@ -502,6 +278,7 @@ class GenerationWorker:
         uow.add(self._jobs.put(released, expected_version=job.version, lease_holder=self.worker_id))
         with contextlib.suppress(TransactionConflict):
             await uow.commit()
+        self.kick()  # claimable again at once (by this process or any other)
 
     async def _save(self, state: _JobState, new: GenerationJob, event: BaseModel | None = None) -> None:
         """Record the job's new state while holding the lease (else: Abandoned). The write renews the
@@ -543,7 +320,7 @@ class GenerationWorker:
     ) -> SandboxOutcome:
         t0 = time.monotonic()
         outcome = await self._box.run(
-            self._run_id(state.job, step), language, code, inputs, limits, abandoned=lost.is_set, **kwargs
+            self._run_id(state.job, step), language, code, inputs, limits, abandoned=lost, **kwargs
         )
         log.info(
             "job %s: sandbox run %s (%d inputs) %s in %.2f s",
@@ -595,7 +372,7 @@ class GenerationWorker:
             seen.update(new_digests)
             digests.extend(new_digests)
             new = state.job.changed(done=end, digests="".join(digests), error=None)
-            await self._save(state, new, GenerationJobProgressed(**_snapshot(new)))
+            await self._save(state, new, GenerationJobProgressed(**job_snapshot(new)))
         await self._finish(state, problem)
 
     async def _prepare(self, state: _JobState, lost: asyncio.Event, problem: Problem) -> None:
@@ -804,7 +581,7 @@ class GenerationWorker:
             event = job_event(
                 done,
                 GenerationJobSucceeded(
-                    **_snapshot(done),
+                    **job_snapshot(done),
                     test_set_version=result.test_set_version,
                     test_case_count=result.test_case_count,
                 ),

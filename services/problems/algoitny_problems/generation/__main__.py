@@ -1,0 +1,3 @@
+from algoitny_problems.generation.entrypoints.process import main
+
+main()
