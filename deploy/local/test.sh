@@ -36,6 +36,8 @@ OWN_NAMESPACE=(
   tests/e2e/test_legacy_content_e2e.py
   tests/integration/test_legacy_content_import_on_kafka.py
   tests/integration/test_legacy_users_import_on_kafka.py
+  # Backup, wipe and restore of a whole platform: quicker on a platform of its own, beside the rest.
+  tests/e2e/test_backup_e2e.py
 )
 # Integration and end-to-end tests wait on real parts far more than they compute: they run in
 # parallel sessions, each in a namespace of its own (tables, topics, indices, its own services):

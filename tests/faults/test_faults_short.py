@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from faults.suite import SERVICES, Fault, rig, run_fault
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.e2e, pytest.mark.long_file, pytest.mark.timeout(900)]
 
 KILLS = [Fault(f"kill:{service}", 2.0) for service in SERVICES]
 OUTAGES = [

@@ -9,7 +9,7 @@ import json
 import pytest
 from fuzz.run import run
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.e2e, pytest.mark.long_file, pytest.mark.timeout(420)]
 
 
 def test_no_5xx_and_no_schema_violations(stack_env: dict[str, str]) -> None:

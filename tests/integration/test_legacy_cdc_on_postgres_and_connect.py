@@ -29,7 +29,7 @@ from support.legacy_cdc import (
     drop_database,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.long_file]
 
 KAFKA = "127.0.0.1:9092"
 

@@ -32,7 +32,7 @@ from algoitny_shared.events import REGISTRY
 from algoitny_shared.events.catalog import ExecutionCompleted
 from algoitny_shared.inbox import Inbox
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.long_file]
 
 BIG = 1_200_000  # characters: a case over 1 MB goes gzipped to S3
 

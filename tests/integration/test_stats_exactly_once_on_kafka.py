@@ -49,7 +49,7 @@ from algoitny_shared.tables import ensure_tables
 from algoitny_shared.topics import EXECUTION_EVENTS, all_topics
 from algoitny_stats.adapters.tables import STATS
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.long_file]
 
 EXECUTIONS = int(os.environ.get("STATS_TEST_EXECUTIONS", "2000"))
 USERS = [f"u{i}" for i in range(10)]

@@ -256,9 +256,12 @@ class LegacyStore:
         if prior is None:
             put["ConditionExpression"] = "attribute_not_exists(pk)"
         else:
-            put["ConditionExpression"] = "#h = :h"
-            put["ExpressionAttributeNames"] = {"#h": "hash"}
-            put["ExpressionAttributeValues"] = {":h": {"S": prior.hash}}
+            # The status too: ``mark`` moves a row's status (a staged test case becomes imported once
+            # its problem is built) without changing its hash, and a change decided on the older
+            # status would move the table's counters from the wrong one.
+            put["ConditionExpression"] = "#h = :h AND #st = :st"
+            put["ExpressionAttributeNames"] = {"#h": "hash", "#st": "status"}
+            put["ExpressionAttributeValues"] = {":h": {"S": prior.hash}, ":st": {"S": prior.status}}
         return {"Put": put}
 
     def count(self, table: str, before: str | None, after: str, source_ts_ms: int | None) -> dict[str, Any]:
