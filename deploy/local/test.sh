@@ -36,11 +36,33 @@ OWN_NAMESPACE=(
   tests/e2e/test_legacy_content_e2e.py
   tests/integration/test_legacy_content_import_on_kafka.py
   tests/integration/test_legacy_users_import_on_kafka.py
+  # Backup, wipe and restore of a whole platform: quicker on a platform of its own, beside the rest.
+  tests/e2e/test_backup_e2e.py
 )
-echo "== integration and end-to-end tests (real Kafka, OpenSearch, moto)"
-"$PY" -m pytest -q -m "integration or e2e" "${OWN_NAMESPACE[@]/#/--ignore=}" "$@" || status=$?
+# Integration and end-to-end tests wait on real parts far more than they compute: they run in
+# parallel sessions, each in a namespace of its own (tables, topics, indices, its own services):
+# the main session split over ALGOITNY_TEST_WORKERS pytest-xdist workers, whole files per worker
+# (a file's tests share their module's state and order), and beside it, one after another, the
+# files that need a session to themselves. Their output is printed when they end.
+WORKERS=${ALGOITNY_TEST_WORKERS:-2}
+LOGS=${ALGOITNY_LOCAL_DIR:-$REPO/.local}/logs/test-sessions
+rm -rf "$LOGS" && mkdir -p "$LOGS"
+echo "== ${OWN_NAMESPACE[*]} (each a session of its own, in the background; output when done)"
+(
+  own_status=0
+  for file in "${OWN_NAMESPACE[@]}"; do
+    log="$LOGS/$(basename "$file" .py).log"
+    "$PY" -m pytest -q -m "integration or e2e" "$file" "$@" >"$log" 2>&1 || own_status=1
+  done
+  exit "$own_status"
+) &
+own_pid=$!
+echo "== integration and end-to-end tests (real Kafka, OpenSearch, moto; $WORKERS workers)"
+"$PY" -m pytest -q -m "integration or e2e" -n "$WORKERS" --dist loadfile "${OWN_NAMESPACE[@]/#/--ignore=}" "$@" ||
+  status=$?
+wait "$own_pid" || status=$?
 for file in "${OWN_NAMESPACE[@]}"; do
-  echo "== $file (a namespace of its own)"
-  "$PY" -m pytest -q -m "integration or e2e" "$file" "$@" || status=$?
+  echo "== $file (a session of its own)"
+  cat "$LOGS/$(basename "$file" .py).log"
 done
 exit "$status"
