@@ -266,33 +266,12 @@ class LegacyStore:
 
     def count(self, table: str, before: str | None, after: str, source_ts_ms: int | None) -> dict[str, Any]:
         """The table's counters moved from ``before`` to ``after`` status (an ADD of -1/+1)."""
-        names: dict[str, str] = {"#at": "last_applied_at"}
-        values: dict[str, Any] = {":at": {"S": datetime.now(UTC).isoformat()}}
-        adds = []
+        moves: dict[str, int] = {}
         if before != after:
-            names["#new"] = after
-            values[":one"] = {"N": "1"}
-            adds.append("#new :one")
+            moves[after] = 1
             if before is not None:
-                names["#old"] = before
-                values[":minus"] = {"N": "-1"}
-                adds.append("#old :minus")
-        expression = "SET #at = :at"
-        if source_ts_ms is not None:
-            names["#ts"] = "last_source_ts_ms"
-            values[":ts"] = {"N": str(source_ts_ms)}
-            expression += ", #ts = :ts"
-        if adds:
-            expression += " ADD " + ", ".join(adds)
-        return {
-            "Update": {
-                "TableName": self.table,
-                "Key": {"pk": {"S": "COUNT"}, "sk": {"S": table}},
-                "UpdateExpression": expression,
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": values,
-            }
-        }
+                moves[before] = -1
+        return self.counts(table, moves, source_ts_ms)
 
     def counts(self, table: str, moves: Mapping[str, int], source_ts_ms: int | None) -> dict[str, Any]:
         """The table's counters moved by ``moves`` (status -> delta) at once: the rows of a
