@@ -13,6 +13,14 @@ table) so it can roll back; a transaction therefore costs time proportional to t
 size, and local figures degrade as tables grow. `install_item_level_rollback` replaces that
 with a snapshot of just the items the transaction names, which is all a rollback needs.
 
+moto answers every Query, on the table or on an index, from `Table.all_items()`: a list of
+every item of the table, sorted, built anew for each request, then filtered. A Query of one
+partition of a 100k-item table therefore costs a sort of 100k items. `install_keyed_query`
+gives a table Query the items of its partition only (the items moto would keep after its
+filter) and an index Query the items unsorted (moto sorts the candidates by the index's and
+the table's keys afterwards, a total order, so the first sort changes nothing). Same results,
+same order, same pages; it relies on the lock above (no request runs while another queries).
+
     python deploy/local/moto_server.py -H 127.0.0.1 -p 5005
 """
 
@@ -110,6 +118,37 @@ def install_item_level_rollback() -> None:
     backend_class._algoitny_item_rollback = True  # type: ignore[attr-defined]
 
 
+def install_keyed_query() -> None:
+    if getattr(Table, "_algoitny_keyed_query", False):
+        return
+    original = Table.query
+
+    def unsorted_items(table: Table) -> list[Any]:
+        if table.range_key_attr:
+            return [item for bucket in table.items.values() for item in bucket.values()]
+        return list(table.items.values())
+
+    def query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        if index_name:
+            self.all_items = lambda: unsorted_items(self)  # type: ignore[method-assign]
+        elif hash_key is not None:
+            bucket = self.items.get(hash_key)  # .get: the table's defaultdict gains no key
+            if bucket is None:
+                partition: list[Any] = []
+            else:
+                partition = list(bucket.values()) if self.range_key_attr else [bucket]
+            self.all_items = lambda: partition  # type: ignore[method-assign]
+        try:
+            return original(self, hash_key, *args, **kwargs)
+        finally:
+            self.__dict__.pop("all_items", None)
+
+    Table.query = query  # type: ignore[method-assign]
+    Table._algoitny_unkeyed_query = original  # type: ignore[attr-defined]  # for the test comparing both
+    Table._algoitny_keyed_query = True  # type: ignore[attr-defined]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-H", "--host", default="127.0.0.1")
@@ -117,6 +156,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("MOTO_PORT", str(args.port))
     install_item_level_rollback()
+    install_keyed_query()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(args.host, args.port, SerialisedDynamoDB(app), threaded=True, request_handler=MotoRequestHandler)
 

@@ -148,3 +148,74 @@ def test_no_table_is_copied(client: Any, monkeypatch: pytest.MonkeyPatch) -> Non
         )
     assert _item(client, "h", {"id": {"S": "ok"}}) == {"id": {"S": "ok"}}
     assert _item(client, "t", {"pk": {"S": "p"}, "sk": {"S": "s"}}) is None
+
+
+def test_keyed_queries_answer_exactly_as_moto_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """install_keyed_query: a table Query reads its partition only, an index Query skips moto's
+    first sort of the whole table; results, order and pages are moto's own."""
+    from moto.dynamodb.models.table import Table
+
+    _load_patch().install_keyed_query()
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(
+            TableName="q",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gpk", "gsk")],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "GSI",
+                    "KeySchema": [
+                        {"AttributeName": "gpk", "KeyType": "HASH"},
+                        {"AttributeName": "gsk", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        ddb.create_table(
+            TableName="k",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for i in range(60):
+            item = {"pk": {"S": f"p{i % 4}"}, "sk": {"S": f"{(i * 7) % 60:03d}"}, "n": {"N": str(i)}}
+            if i % 3:  # sparse index, ties on gsk broken by the table's keys
+                item |= {"gpk": {"S": f"g{i % 2}"}, "gsk": {"S": f"{i % 5}"}}
+            ddb.put_item(TableName="q", Item=item)
+            ddb.put_item(TableName="k", Item={"id": {"S": f"k{i}"}})
+
+        def pages(**request: Any) -> list[Any]:
+            out, start = [], None
+            while True:
+                resp = ddb.query(**request, **({"ExclusiveStartKey": start} if start else {}))
+                out.append((resp["Items"], resp.get("LastEvaluatedKey")))
+                start = resp.get("LastEvaluatedKey")
+                if not start:
+                    return out
+
+        values = {":p": {"S": "p1"}, ":lo": {"S": "010"}, ":g": {"S": "g1"}, ":x": {"S": "k7"}}
+        requests: list[dict[str, Any]] = [
+            {"TableName": "q", "KeyConditionExpression": "pk = :p", "Limit": 4},
+            {"TableName": "q", "KeyConditionExpression": "pk = :p AND sk > :lo", "ScanIndexForward": False, "Limit": 3},
+            {"TableName": "q", "IndexName": "GSI", "KeyConditionExpression": "gpk = :g", "Limit": 5},
+            {"TableName": "q", "IndexName": "GSI", "KeyConditionExpression": "gpk = :g", "ScanIndexForward": False},
+            {"TableName": "q", "KeyConditionExpression": "pk = :x"},  # no such partition
+            {"TableName": "k", "KeyConditionExpression": "id = :x"},
+        ]
+
+        def answers() -> list[Any]:
+            return [
+                pages(
+                    **r, ExpressionAttributeValues={k: v for k, v in values.items() if k in r["KeyConditionExpression"]}
+                )
+                for r in requests
+            ]
+
+        keyed = answers()
+        assert [len(items) for items, _ in keyed[0]] == [4, 4, 4, 3]  # 15 items of p1, in pages
+        assert keyed[5][0][0] == [{"id": {"S": "k7"}}]
+        monkeypatch.setattr(Table, "query", Table._algoitny_unkeyed_query)  # type: ignore[attr-defined]
+        assert answers() == keyed
