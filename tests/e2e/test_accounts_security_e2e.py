@@ -190,10 +190,11 @@ def test_wrong_password_answers_like_an_unknown_email(gateway: httpx.Client) -> 
             bodies[kind] = (body["detail"], body["title"])
     assert bodies["wrong"] == bodies["unknown"]
     # Both paths run one argon2id verification. The fastest of several tries is the least
-    # disturbed by other load; without the dummy hash the unknown path would take a small
-    # fraction of the other.
+    # disturbed by other load. Without the dummy hash the unknown path would take a few percent
+    # of the other (no argon2 at all); the band is wide because a loaded 2-core machine (the
+    # parallel CI sessions) stretches single tries by 2-3x.
     wrong, unknown = min(timings["wrong"]), min(timings["unknown"])
-    assert 0.5 * wrong <= unknown <= 2 * wrong, timings
+    assert 0.25 * wrong <= unknown <= 4 * wrong, timings
 
 
 # ---------------------------------------------------------------- tokens that must not work
