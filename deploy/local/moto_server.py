@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import copy
 import heapq
+import operator
 import os
 import pickle
 import threading
@@ -151,21 +152,24 @@ def _page_candidates(table: Table, hash_key: Any, items: list[Any], query: dict[
     if not table.range_key_attr or set(query) - known or len(conditions) > 1:
         return items  # no range key, the legacy KeyConditions API, multi-attribute keys: as moto does
     forward = query.get("scan_index_forward") is not False
-    start = query.get("exclusive_start_key")
-    if start:
-        if table.range_key_attr not in start or DynamoType(start.get(table.hash_key_attr)) != hash_key:
-            return items
-        after = DynamoType(start[table.range_key_attr])
-        items = [i for i in items if (i.range_key > after if forward else i.range_key < after)]
     comparison = query.get("range_comparison")
     if comparison:
         objs = query.get("range_objs") or []
         items = [i for i in items if i.range_key.compare(comparison, objs)]
+    # DynamoType compares by cast_value (str, Decimal, ...): computed once per item here, not
+    # once per comparison, so the comparisons below are the same ones, made in C.
+    pairs = [(i.range_key.cast_value, i) for i in items]
+    start = query.get("exclusive_start_key")
+    if start:
+        if table.range_key_attr not in start or DynamoType(start.get(table.hash_key_attr)) != hash_key:
+            return items
+        after = DynamoType(start[table.range_key_attr]).cast_value
+        pairs = [p for p in pairs if (p[0] > after if forward else p[0] < after)]
     limit = query.get("limit")
     if limit:
         pick = heapq.nsmallest if forward else heapq.nlargest
-        items = pick(int(limit) + 1, items, key=lambda i: i.range_key)
-    return items
+        pairs = pick(int(limit) + 1, pairs, key=operator.itemgetter(0))
+    return [i for _, i in pairs]
 
 
 def install_keyed_query() -> None:
