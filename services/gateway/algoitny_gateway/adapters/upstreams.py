@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterable
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -60,7 +61,7 @@ class Upstreams:
                 return await transport.send_bytes(
                     method,
                     path,
-                    query=str(httpx.QueryParams(params)) if params else "",
+                    query=urlencode(params) if params else "",  # as httpx.QueryParams encodes it
                     headers=dict(headers),
                     content=content,
                     timeout_s=self._timeout,
