@@ -25,6 +25,7 @@ legacy_started=$(bash deploy/local/legacy.sh started)
 trap cleanup EXIT
 
 status=0
+SECONDS=0
 echo "== unit tests"
 # No real part: one worker per core (pytest-xdist), the layer stays under a minute.
 "$PY" -m pytest -q -n auto -m "not integration and not e2e" "$@" || status=$?
@@ -60,7 +61,9 @@ own_pid=$!
 echo "== integration and end-to-end tests (real Kafka, OpenSearch, moto; $WORKERS workers)"
 "$PY" -m pytest -q -m "integration or e2e" -n "$WORKERS" --dist loadfile "${OWN_NAMESPACE[@]/#/--ignore=}" "$@" ||
   status=$?
+echo "== main session ended after $SECONDS s (unit tests included)"
 wait "$own_pid" || status=$?
+echo "== own-session files ended after $SECONDS s"
 for file in "${OWN_NAMESPACE[@]}"; do
   echo "== $file (a session of its own)"
   cat "$LOGS/$(basename "$file" .py).log"

@@ -11,6 +11,7 @@ raises them. The events committed are collected in ``store.events``; nothing is 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -85,14 +86,23 @@ class Store:
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
 
+@functools.cache
+def _session() -> boto3.session.Session:
+    """One boto3 session for every test of the process. ``mock_aws`` drops boto3's default session
+    at each start, and a new session parses the service models' JSON again (~0.1 s a client); this
+    one keeps them. It is made after moto is imported, so moto's request hook is among its handlers
+    (active only inside ``mock_aws``)."""
+    return boto3.session.Session()
+
+
 @contextmanager
 def in_process_dynamo(*owners: str, namespace: str = NAMESPACE, buckets: bool = False) -> Iterator[Store]:
     """The tables of ``owners`` (e.g. "ratelimit") in an in-process DynamoDB; with ``buckets``,
     the platform's S3 buckets too."""
     with mock_aws():
         kwargs = {"region_name": REGION, "aws_access_key_id": "unit", "aws_secret_access_key": "unit"}
-        client = boto3.client("dynamodb", **kwargs)
-        s3 = boto3.client("s3", **kwargs)
+        client = _session().client("dynamodb", **kwargs)
+        s3 = _session().client("s3", **kwargs)
         ensure_tables(client, namespace, [spec for owner in owners for spec in tables_of(owner)])
         if buckets:
             from algoitny_shared.buckets import all_buckets, ensure_buckets
