@@ -3,7 +3,7 @@
 Writes ``--events`` outbox rows over ``--aggregates`` aggregates (several versions each) into a
 table of its own on a moto of its own, then times relays draining them to a recording publisher
 (no Kafka: the DynamoDB side of the relay is what the shards change). For each run: events/s,
-the busiest index partition's share of the writes (the put and the mark as sent of each event
+the busiest index partition's share of the writes (the put and the delete after publishing of each event
 land on the partition of its ``pending`` value), and a check that every aggregate's events came
 out in version order. The write ceiling on DynamoDB follows from its published per-partition
 limit (1,000 write units/s; docs/outbox.md).
@@ -97,7 +97,7 @@ async def run(client: Any, namespace: str, shards: int, relays: int, events: lis
         "order_kept_per_aggregate": in_order,
         "duplicates": len(recorder.sent) - len(events),
         "busiest_partition_share": round(busiest, 3),
-        # Two index writes per event (put, mark as sent): events/s one table takes on DynamoDB
+        # Two index writes per event (put, delete after publishing): events/s one table takes on DynamoDB
         # before the busiest index partition reaches its limit.
         "dynamodb_event_ceiling_per_s": round(PARTITION_WRITES_PER_S / 2 / busiest),
     }

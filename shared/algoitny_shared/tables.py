@@ -77,8 +77,10 @@ class TableSpec:
 def outbox_table(owner: str) -> TableSpec:
     """The transactional outbox of a service: events written in the same transaction as state.
 
-    ``pending`` is present only until the relay has published the event, so
-    ``PendingIndex`` is sparse and holds exactly the unpublished events in write order.
+    The relay deletes an event's item once it has published it (Kafka is the record of what
+    was published), so the table holds the unpublished events (each with ``pending``, its shard:
+    ``PendingIndex`` is sparse and holds them in write order) and the relays' leases item.
+    ``expires_at`` is the TTL attribute of items written before that change (sent, kept 7 days).
     """
     return TableSpec(
         owner=owner,
@@ -87,7 +89,7 @@ def outbox_table(owner: str) -> TableSpec:
         attributes={"event_id": "S", "pending": "S", "seq": "S"},
         indexes=(Index("PendingIndex", "pending", "seq"),),
         ttl_attribute="expires_at",
-        description="Transactional outbox; sent events expire after 7 days.",
+        description="Transactional outbox; published events are deleted by the relay.",
     )
 
 

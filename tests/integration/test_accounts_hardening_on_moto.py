@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
+from support.outbox_tools import CommittedOutbox
 
 from algoitny_accounts.adapters.google import GoogleIdentity
 from algoitny_accounts.bootstrap import Container, build
@@ -78,6 +79,14 @@ async def _plan(c: Container, register: bool = True) -> str:
 
 async def test_linking_an_unverified_password_account_ends_the_registrants_access(accounts: Container) -> None:
     c = accounts
+    committed = CommittedOutbox(c.outbox.table).attach(c.dynamodb)  # published or not (a relay deletes)
+    try:
+        await _link_ends_the_registrants_access(c, committed)
+    finally:
+        committed.detach()
+
+
+async def _link_ends_the_registrants_access(c: Container, committed: CommittedOutbox) -> None:
     email = f"victim-{uuid.uuid4().hex[:8]}@hardening.dev"
     c.accounts.writes._admin_emails = frozenset({email})  # the victim's address is on the admin list
     c.accounts.sign_in._google = FakeGoogle(email)  # type: ignore[assignment]
@@ -98,8 +107,7 @@ async def test_linking_an_unverified_password_account_ends_the_registrants_acces
     assert refresh.value.code is ErrorCode.UNAUTHENTICATED
     await c.accounts.sessions.refresh(owner.refresh_token)  # the owner's session goes on
     # The link and the session end travel as events, with the version the write stored.
-    rows = c.dynamodb.scan(TableName=c.outbox.table)["Items"]
-    mine = [r for r in rows if owner.user.user_id in str(r)]
+    mine = [r for r in committed.items if owner.user.user_id in str(r)]
     types = {t for r in mine for t in ("UserSessionsRevoked", "UserRoleChanged") if t in str(r)}
     assert types == {"UserSessionsRevoked", "UserRoleChanged"}
 

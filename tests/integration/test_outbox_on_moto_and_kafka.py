@@ -12,7 +12,7 @@ import pytest
 from support.kafka_tools import read_topic
 
 from algoitny_problems.adapters.tables import PROBLEMS
-from algoitny_shared.dynamo import dynamodb, from_item, to_item
+from algoitny_shared.dynamo import dynamodb, to_item
 from algoitny_shared.events import REGISTRY, EventEnvelope
 from algoitny_shared.events.catalog import ProblemCreated
 from algoitny_shared.kafka import EventPublisher, make_broker
@@ -89,23 +89,22 @@ async def test_state_and_event_commit_together_and_the_relay_publishes_them(sett
     key = {"event_id": {"S": str(event.event_id)}}
     if not pending:
         # When the e2e platform runs in the same session and namespace, its problems relay may
-        # have published the event already: then it must be marked sent, as checked below.
-        assert "pending" not in client.get_item(TableName=outbox.table, Key=key, ConsistentRead=True)["Item"]
+        # have published the event already: then its item must be gone, as checked below.
+        assert "Item" not in client.get_item(TableName=outbox.table, Key=key, ConsistentRead=True)
     await broker.start()
     try:
         drained = await relay.drain_once()
         # Either this relay sent it, or the platform's relay held the lease and sends it (quickly).
         deadline = time.monotonic() + 10
         while drained < len(pending) and time.monotonic() < deadline:
-            item = client.get_item(TableName=outbox.table, Key=key, ConsistentRead=True)["Item"]
-            if "pending" not in item:
+            if "Item" not in client.get_item(TableName=outbox.table, Key=key, ConsistentRead=True):
                 break
             await asyncio.sleep(0.2)
             drained += await relay.drain_once()
     finally:
         await broker.stop()
-    item = from_item(client.get_item(TableName=outbox.table, Key=key, ConsistentRead=True)["Item"])
-    assert "pending" not in item and item["sent_at"] > 0 and item["expires_at"] > item["sent_at"]
+    # Published: the item is deleted (Kafka is the record), so the table keeps only pending events.
+    assert "Item" not in client.get_item(TableName=outbox.table, Key=key, ConsistentRead=True)
     assert all(p["event_id"] != str(event.event_id) for p in await relay.pending())
 
     def is_mine(record: Any) -> bool:  # other tests share the topic, some with undecodable records
@@ -184,6 +183,35 @@ async def test_relays_split_the_shards_never_own_one_together_and_hand_them_over
     mine = [e.aggregate_version for e in publisher.sent if e.aggregate_id == "itest/ordered"]
     assert mine == [1, 2, 3, 4, 5]
     assert await b.pending() == []
+
+    # The publisher fails mid-page: what was published is deleted, the rest stays pending and is
+    # published at the next pass (at least once, in order); then the table holds only the leases.
+    b._publisher = Failing(publisher, after=2)
+    uow = DynamoUnitOfWork(client, outbox)
+    for version in range(1, 5):
+        uow.publish(_event("broken", version=version))
+    await uow.commit()
+    with pytest.raises(RuntimeError):
+        await b.drain_once()
+    assert [EventEnvelope.model_validate_json(p["envelope"]).aggregate_version for p in await b.pending()] == [3, 4]
+    b._publisher = publisher
+    assert await b.drain_once() == 2
+    mine = [e.aggregate_version for e in publisher.sent if e.aggregate_id == "itest/broken"]
+    assert mine == [1, 2, 3, 4]
+    assert [i["event_id"]["S"] for i in client.scan(TableName=outbox.table)["Items"]] == ["leases"]
+
+
+class Failing:
+    """Publishes through ``inner`` ``after`` times, then fails."""
+
+    def __init__(self, inner: Recorder, after: int) -> None:
+        self._inner, self._left = inner, after
+
+    async def publish(self, envelope: EventEnvelope, topic: str) -> None:
+        if self._left == 0:
+            raise RuntimeError("broker away")
+        self._left -= 1
+        await self._inner.publish(envelope, topic)
 
 
 class Recorder:

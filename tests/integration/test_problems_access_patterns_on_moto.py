@@ -44,8 +44,10 @@ async def c(provisioned: dict[str, Any]) -> AsyncIterator[Container]:
 
 
 @pytest.fixture(scope="module")
-def spy(c: Container) -> OutboxSpy:
-    return OutboxSpy(c.outbox)
+def spy(c: Container) -> Iterator[OutboxSpy]:
+    watching = OutboxSpy(c.outbox, c.dynamodb)
+    yield watching
+    watching.detach()
 
 
 @pytest.fixture(scope="module")

@@ -40,8 +40,10 @@ def c(provisioned: dict[str, Any]) -> Iterator[Container]:
 
 
 @pytest.fixture(scope="module")
-def spy(c: Container) -> OutboxSpy:
-    return OutboxSpy(c.outbox)
+def spy(c: Container) -> Iterator[OutboxSpy]:
+    watching = OutboxSpy(c.outbox, c.dynamodb)
+    yield watching
+    watching.detach()
 
 
 def _old_set() -> TestSetIn:

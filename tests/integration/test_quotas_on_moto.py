@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from support.outbox_tools import CommittedOutbox
 
 from algoitny_ratelimit.bootstrap import Container, build
 from algoitny_ratelimit.domain.plans import DEFAULT_PLANS, NewPlan
 from algoitny_ratelimit.domain.quota import ConsumeRequest
 from algoitny_ratelimit.settings import RatelimitSettings
-from algoitny_shared.dynamo import from_item
 from algoitny_shared.errors import AppError, ErrorCode
 
 pytestmark = pytest.mark.integration
@@ -40,22 +40,6 @@ async def setup(provisioned: dict[str, Any]) -> tuple[Container, FixedClock]:
     return container, clock
 
 
-def _outbox_events(c: Container, event_type: str, user_id: str) -> list[dict[str, Any]]:
-    """Every outbox item of the user, published or not (a test may scan; services never do)."""
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
-        "TableName": c.outbox.table,
-        "FilterExpression": "event_type = :t AND begins_with(aggregate_id, :u)",
-        "ExpressionAttributeValues": {":t": {"S": event_type}, ":u": {"S": f"{user_id}/"}},
-    }
-    while True:
-        resp = c.dynamodb.scan(**kwargs)
-        items.extend(resp["Items"])
-        if "LastEvaluatedKey" not in resp:
-            return [from_item(i) for i in items]
-        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-
-
 async def test_concurrent_consumes_admit_exactly_the_limit(setup: tuple[Container, FixedClock]) -> None:
     c, _clock = setup
     user = f"u{uuid.uuid4().hex[:8]}"
@@ -73,10 +57,15 @@ async def test_concurrent_consumes_admit_exactly_the_limit(setup: tuple[Containe
             assert err.code is ErrorCode.RATE_LIMITED
             return False
 
-    results = await asyncio.gather(*(one(i) for i in range(200)))
+    committed = CommittedOutbox(c.outbox.table).attach(c.dynamodb)  # published or not (a relay deletes)
+    try:
+        results = await asyncio.gather(*(one(i) for i in range(200)))
+    finally:
+        committed.detach()
     assert sum(results) == 50
     day = "2026-05-01"
     assert (await c.usage.used(user, day, ("execution",)))["execution"] == 50
     logs = await c.usage.entries(user, day)
     assert len([i for i in logs if i["kind"]["S"] == "consume"]) == 50
-    assert len(_outbox_events(c, "ratelimit.UsageConsumed", user)) == 50
+    mine = [e for e in committed.of_type("ratelimit.UsageConsumed") if e["aggregate_id"].startswith(f"{user}/")]
+    assert len(mine) == 50

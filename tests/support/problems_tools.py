@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from algoitny_shared.events import EventEnvelope
+from support.outbox_tools import CommittedOutbox
 
 
 class CallRecorder:
@@ -52,32 +52,20 @@ class CallRecorder:
 
 
 class OutboxSpy:
-    """Remembers every envelope a container puts in its outbox; ``events`` returns those whose
-    transaction committed (their outbox item exists; GetItem by event id), whether or not a
-    relay (e.g. the e2e platform's, same namespace) has published them since."""
+    """The envelopes a container committed to its outbox (its client's successful
+    ``TransactWriteItems``: support.outbox_tools), whether or not a relay (e.g. the e2e
+    platform's, same namespace) has published and deleted them since. ``detach`` when done."""
 
-    def __init__(self, outbox: Any) -> None:
-        self._outbox = outbox
-        self._seen: list[EventEnvelope] = []
-        original = outbox.put_request
+    def __init__(self, outbox: Any, client: Any) -> None:
+        self._committed = CommittedOutbox(outbox.table).attach(client)
 
-        def spying(envelope: EventEnvelope) -> dict[str, Any]:
-            self._seen.append(envelope)
-            return original(envelope)  # type: ignore[no-any-return]
-
-        outbox.put_request = spying
+    def detach(self) -> None:
+        self._committed.detach()
 
     async def events(self, client: Any, aggregate_id: str) -> list[EventEnvelope]:
-        found = []
-        for envelope in self._seen:
-            if envelope.aggregate_id != aggregate_id:
-                continue
-            resp = await asyncio.to_thread(
-                client.get_item,
-                TableName=self._outbox.table,
-                Key={"event_id": {"S": str(envelope.event_id)}},
-                ConsistentRead=True,
-            )
-            if "Item" in resp:
-                found.append(envelope)
+        found = [
+            EventEnvelope.model_validate_json(item["envelope"])
+            for item in self._committed.items
+            if item["aggregate_id"] == aggregate_id
+        ]
         return sorted(found, key=lambda e: (e.aggregate_version, e.occurred_at))

@@ -8,6 +8,7 @@ exactly as it was (updated items restored, new items gone), a successful one app
 from __future__ import annotations
 
 import importlib.util
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,9 @@ def _load_patch() -> Any:
 
 @pytest.fixture
 def client() -> Iterator[Any]:
-    _load_patch().install_item_level_rollback()
+    patch = _load_patch()
+    patch.install_item_level_rollback()
+    patch.install_cheap_expression_copy()
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="us-east-1")
         ddb.create_table(
@@ -121,6 +124,26 @@ def test_successful_transaction_applies_every_item(client: Any) -> None:
     )
     assert _item(client, "t", {"pk": {"S": "a"}, "sk": {"S": "1"}})["n"] == {"N": "2"}  # type: ignore[index]
     assert _item(client, "h", {"id": {"S": "z"}}) == {"id": {"S": "z"}}
+    # An update creating its item (moto validates the copied expression twice), and one refused.
+    new = {"pk": {"S": "b"}, "sk": {"S": "2"}}
+    update = {
+        "UpdateExpression": "SET #s = :s, m.x = :one ADD n :one, tags :tags REMOVE gone",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": {":s": {"S": "imported"}, ":one": {"N": "1"}, ":tags": {"SS": ["a"]}},
+    }
+    with pytest.raises(ClientError):  # m does not exist yet: no document path to set m.x on
+        client.update_item(TableName="t", Key=new, **update)
+    update["UpdateExpression"] = "SET #s = :s, m = :m ADD n :one, tags :tags REMOVE gone"
+    update["ExpressionAttributeValues"][":m"] = {"M": {"x": {"N": "1"}}}  # type: ignore[index]
+    for _ in range(2):
+        client.transact_write_items(TransactItems=[{"Update": {"TableName": "t", "Key": new, **update}}])
+    assert _item(client, "t", new) == {
+        **new,
+        "status": {"S": "imported"},
+        "m": {"M": {"x": {"N": "1"}}},
+        "n": {"N": "2"},
+        "tags": {"SS": ["a"]},
+    }
 
 
 def test_no_table_is_copied(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -148,3 +171,109 @@ def test_no_table_is_copied(client: Any, monkeypatch: pytest.MonkeyPatch) -> Non
         )
     assert _item(client, "h", {"id": {"S": "ok"}}) == {"id": {"S": "ok"}}
     assert _item(client, "t", {"pk": {"S": "p"}, "sk": {"S": "s"}}) is None
+
+
+def test_keyed_queries_answer_exactly_as_moto_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """install_keyed_query: a table Query reads its partition only, an index Query skips moto's
+    first sort of the whole table; results, order and pages are moto's own."""
+    from moto.dynamodb.models.table import Table
+
+    _load_patch().install_keyed_query()
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(
+            TableName="q",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gpk", "gsk")],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "GSI",
+                    "KeySchema": [
+                        {"AttributeName": "gpk", "KeyType": "HASH"},
+                        {"AttributeName": "gsk", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        ddb.create_table(
+            TableName="n",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "at", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "at", "AttributeType": "N"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        ddb.create_table(
+            TableName="k",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for i in range(60):
+            item = {"pk": {"S": f"p{i % 4}"}, "sk": {"S": f"{(i * 7) % 60:03d}"}, "n": {"N": str(i)}}
+            if i % 3:  # sparse index, ties on gsk broken by the table's keys
+                item |= {"gpk": {"S": f"g{i % 2}"}, "gsk": {"S": f"{i % 5}"}}
+            ddb.put_item(TableName="q", Item=item)
+            ddb.put_item(TableName="k", Item={"id": {"S": f"k{i}"}})
+            ddb.put_item(TableName="n", Item={"pk": {"S": "p1"}, "at": {"N": str((i * 37) % 101 - 50)}})
+
+        def pages(**request: Any) -> list[Any]:
+            out, start = [], None
+            while True:
+                resp = ddb.query(**request, **({"ExclusiveStartKey": start} if start else {}))
+                out.append((resp["Items"], resp.get("LastEvaluatedKey")))
+                start = resp.get("LastEvaluatedKey")
+                if not start:
+                    return out
+
+        values = {
+            ":p": {"S": "p1"},
+            ":lo": {"S": "010"},
+            ":hi": {"S": "045"},
+            ":b": {"S": "0"},
+            ":g": {"S": "g1"},
+            ":x": {"S": "k7"},
+            ":n": {"N": "-7"},
+            ":odd": {"N": "1"},
+        }
+        requests: list[dict[str, Any]] = [
+            {"TableName": "q", "KeyConditionExpression": "pk = :p", "Limit": 4},
+            {"TableName": "q", "KeyConditionExpression": "pk = :p AND sk > :lo", "ScanIndexForward": False, "Limit": 3},
+            {"TableName": "q", "IndexName": "GSI", "KeyConditionExpression": "gpk = :g", "Limit": 5},
+            {"TableName": "q", "IndexName": "GSI", "KeyConditionExpression": "gpk = :g", "ScanIndexForward": False},
+            {"TableName": "q", "KeyConditionExpression": "pk = :p AND begins_with(sk, :b)", "Limit": 2},
+            {
+                "TableName": "q",
+                "KeyConditionExpression": "pk = :p AND sk BETWEEN :lo AND :hi",
+                "ScanIndexForward": False,
+                "Limit": 2,
+            },
+            {"TableName": "q", "KeyConditionExpression": "pk = :p", "FilterExpression": "n > :odd", "Limit": 3},
+            {
+                "TableName": "n",
+                "KeyConditionExpression": "pk = :p AND #a >= :n",
+                "Limit": 7,
+                "ExpressionAttributeNames": {"#a": "at"},
+            },
+            {"TableName": "n", "KeyConditionExpression": "pk = :p", "ScanIndexForward": False, "Limit": 9},
+            {"TableName": "q", "KeyConditionExpression": "pk = :x"},  # no such partition
+            {"TableName": "k", "KeyConditionExpression": "id = :x"},
+        ]
+
+        def answers() -> list[Any]:
+            return [
+                pages(**r, ExpressionAttributeValues={k: values[k] for k in re.findall(r":\w+", str(r))})
+                for r in requests
+            ]
+
+        keyed = answers()
+        assert [len(items) for items, _ in keyed[0]] == [4, 4, 4, 3]  # 15 items of p1, in pages
+        assert keyed[-1][0][0] == [{"id": {"S": "k7"}}]
+        numbers = sorted((i * 37) % 101 - 50 for i in range(60))
+        assert [int(i["at"]["N"]) for items, _ in keyed[-4] for i in items] == [n for n in numbers if n >= -7]
+        assert [int(i["at"]["N"]) for items, _ in keyed[-3] for i in items] == numbers[::-1]
+        monkeypatch.setattr(Table, "query", Table._algoitny_unkeyed_query)  # type: ignore[attr-defined]
+        assert answers() == keyed

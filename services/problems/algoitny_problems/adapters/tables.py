@@ -96,7 +96,7 @@ PROBLEMS_OUTBOX = outbox_table("problems")
 GENERATION_OUTBOX = dataclasses.replace(
     PROBLEMS_OUTBOX,
     name="GenerationOutbox",
-    description="Transactional outbox of the test-case generation process; sent events expire after 7 days.",
+    description="Transactional outbox of the test-case generation process; published events are deleted by its relay.",
 )
 PROBLEMS_INBOX = inbox_table("problems")
 PROBLEMS_LEGACY = legacy_row_import_table("problems")
