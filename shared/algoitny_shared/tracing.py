@@ -144,8 +144,27 @@ def server_span(method: str, headers: Mapping[str, str], *, trust_parent: bool =
     """A SERVER span for one HTTP request, current while the app handles it. ``trust_parent=False``
     (the public gateway) starts a new trace, linking a client's ``traceparent`` instead of joining it,
     so that no client decides what is sampled or which trace a request joins."""
-    incoming = trace.get_current_span(_context_from({k: v for k, v in headers.items() if k == TRACEPARENT}))
+    given = headers.get(TRACEPARENT)
+    incoming = trace.get_current_span(_context_from({TRACEPARENT: given})) if given else trace.INVALID_SPAN
     remote = incoming.get_span_context()
+    provider = _provider
+    if provider is not None and provider.sampler is ALWAYS_OFF:
+        # Nothing is recorded (no exporter): the span context the SDK would make (new ids, the
+        # trusted caller's trace), without the SDK's span machinery on every request.
+        joined = remote if remote.is_valid and trust_parent else None
+        ids = provider.id_generator
+        span: Span = trace.NonRecordingSpan(
+            trace.SpanContext(
+                trace_id=joined.trace_id if joined else ids.generate_trace_id(),
+                span_id=ids.generate_span_id(),
+                is_remote=False,
+                trace_flags=trace.TraceFlags(trace.TraceFlags.DEFAULT),
+                trace_state=joined.trace_state if joined else None,
+            )
+        )
+        with _activate(span):
+            yield span
+        return
     parent = None
     links: Sequence[Link] = ()
     if remote.is_valid:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import re
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
@@ -196,6 +197,14 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._session = None
 
 
+# A path as it may travel: "/"-separated segments of unreserved, sub-delims, ":", "@" and %XX escapes.
+_SAFE_PATH = re.compile(r"(?:/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})*)+")
+
+
+class UnsafePath(ValueError):
+    """A path that would not reach the upstream as given (dot segments, a query or fragment in it)."""
+
+
 class Replica:
     def __init__(self, url: str, transport: httpx.AsyncBaseTransport) -> None:
         parsed = httpx.URL(url)
@@ -204,6 +213,7 @@ class Replica:
         self.host = parsed.host
         self.port = parsed.port
         self.netloc = parsed.netloc.decode("ascii")
+        self.base_path = parsed.raw_path.decode("ascii").split("?", 1)[0].rstrip("/")
         self.transport = transport
         self.ejected_until = 0.0
 
@@ -267,6 +277,86 @@ class BalancedTransport(httpx.AsyncBaseTransport):
         )
         return True
 
+    async def send_bytes(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: str = "",
+        headers: dict[str, str],
+        content: bytes,
+        timeout_s: float,
+        retry_safe: bool = False,
+    ) -> httpx.Response:
+        """A request with a whole body, answered whole: the gateway's forwarding hop.
+
+        The same replicas, order, retries and ejection as :meth:`handle_async_request`, and the same
+        ``traceparent``, but straight on aiohttp where a replica has it: building and sending an
+        ``httpx.Request`` (URL parsing and merging, header normalising, cookie and redirect hooks)
+        cost the gateway about as much CPU as the rest of a forwarded request. ``path`` is relative
+        to the replicas' base path; ``query`` is already encoded. Errors are httpx's."""
+        inject_headers(headers)
+        idempotent = method in IDEMPOTENT_METHODS or IDEMPOTENCY_KEY in headers or retry_safe
+        order = self._order()
+        for attempt, replica in enumerate(order):
+            try:
+                response = await self._send_bytes_to(replica, method, path, query, headers, content, timeout_s)
+            except NOT_SENT as exc:
+                if not self._retry(replica, exc, attempt, order, True):
+                    raise
+                continue
+            except MAYBE_SENT as exc:
+                if not self._retry(replica, exc, attempt, order, idempotent):
+                    raise
+                continue
+            replica.ejected_until = 0.0
+            return response
+        raise AssertionError("unreachable: the last attempt raises")  # pragma: no cover
+
+    async def _send_bytes_to(
+        self,
+        replica: Replica,
+        method: str,
+        path: str,
+        query: str,
+        headers: dict[str, str],
+        content: bytes,
+        timeout_s: float,
+    ) -> httpx.Response:
+        raw_path = replica.base_path + path
+        target = f"{replica.url}{path}?{query}" if query else f"{replica.url}{path}"
+        if not isinstance(replica.transport, AiohttpTransport):  # e.g. a test's transport
+            request = httpx.Request(
+                method,
+                target,
+                headers=headers,
+                content=content,
+                extensions={"timeout": httpx.Timeout(timeout_s).as_dict()},
+            )
+            response = await replica.transport.handle_async_request(request)
+            await response.aread()
+            return response
+        if not _SAFE_PATH.fullmatch(path) or any(seg in (".", "..") for seg in path.split("/")):
+            # Sent as it is (no URL parser in between): never another path than the caller's
+            # (dot segments a server might resolve, a query or fragment, bytes no URL may carry).
+            raise UnsafePath(path)
+        url = URL(target, encoded=True)
+        if url.raw_path != raw_path:
+            raise UnsafePath(path)
+        timeout = aiohttp.ClientTimeout(total=None, connect=timeout_s, sock_connect=timeout_s, sock_read=timeout_s)
+        with _as_httpx_errors():
+            async with replica.transport._session_now().request(
+                method,
+                url,
+                headers=headers,
+                data=content,
+                allow_redirects=False,
+                compress=None,
+                timeout=timeout,
+            ) as answer:
+                body = await answer.read()
+        return httpx.Response(status_code=answer.status, headers=list(answer.raw_headers), content=body)
+
     async def aclose(self) -> None:
         for replica in self.replicas:
             await replica.transport.aclose()
@@ -310,3 +400,11 @@ def upstream_client(
         cookies=_NoCookies(),
         **kwargs,
     )
+
+
+def balanced(client: httpx.AsyncClient) -> BalancedTransport:
+    """The replicas' transport of a client made by :func:`upstream_client`."""
+    transport = client._transport  # httpx keeps the transport it was given here
+    if not isinstance(transport, BalancedTransport):
+        raise TypeError("not a client made by upstream_client")
+    return transport

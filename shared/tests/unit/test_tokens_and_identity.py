@@ -168,3 +168,15 @@ def test_may_register_travels_in_the_token_and_the_signed_identity() -> None:
     signer = IdentitySigner(SECRET)
     who = Identity(user_id="u1", role="user", plan="studio", may_register=True)
     assert signer.verify(signer.sign(who, "POST", "/problems"), "POST", "/problems").may_register_problems
+
+
+def test_the_unverified_key_id_is_the_headers_and_nothing_for_what_is_no_token() -> None:
+    keys = tokens.SigningKeys.parse(KEY)
+    token, _ = tokens.issue(keys, user_id="u1", role="user", plan="free", ttl_s=60, user_version=1)
+    assert tokens.unverified_kid(token) == keys.current_kid == jwt.get_unverified_header(token)["kid"]
+    head, _, rest = token.partition(".")
+    no_kid = jwt.encode({"a": 1}, "k" * 32, algorithm="HS256")
+    numeric_kid = "eyJraWQiOjd9.b.c"  # {"kid":7}
+    for bad in ("", "a.b", "a.b.c.d", "!!.b.c", f"{head}x.{rest}", "bnVsbA.b.c", "WzFd.b.c", no_kid, numeric_kid):
+        assert tokens.unverified_kid(bad) is None, bad
+    assert tokens.unverified_kid(token + "a" * tokens.MAX_TOKEN_CHARS) is None

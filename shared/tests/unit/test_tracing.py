@@ -140,3 +140,26 @@ async def test_without_an_exporter_nothing_is_recorded_but_ids_travel() -> None:
     finally:
         tracing.use_provider(None)
     assert provider is not None
+
+
+async def test_without_an_exporter_a_trusted_callers_trace_is_joined_and_a_clients_is_not() -> None:
+    """The unrecorded span (no exporter) keeps the rules of the recorded one: a service joins its
+    caller's trace (the id in its logs and in what it sends on), the public app starts a new one."""
+    tracing.use_provider(None)
+    tracing.configure_tracing(SETTINGS)
+    caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    try:
+        with tracing.server_span("GET", {"traceparent": caller}) as span:
+            sent = tracing.current_traceparent()
+            logged = trace_id_var.get()
+        assert not span.is_recording()
+        assert sent is not None and sent.split("-")[1] == "0af7651916cd43dd8448eb211c80319c" == logged
+        assert sent.split("-")[2] != "b7ad6b7169203331"  # a span of its own
+        with tracing.server_span("GET", {"traceparent": caller}, trust_parent=False):
+            fresh = tracing.current_traceparent()
+        assert fresh is not None and fresh.split("-")[1] not in ("0af7651916cd43dd8448eb211c80319c", "0" * 32)
+        with tracing.server_span("GET", {"traceparent": "garbage"}):
+            own = tracing.current_traceparent()
+        assert own is not None and own.split("-")[1] != "0" * 32
+    finally:
+        tracing.use_provider(None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import httpx
@@ -136,3 +137,24 @@ async def test_a_cookie_one_answer_sets_is_never_sent_with_later_requests() -> N
         await client.get("/x")
     assert sent == [None, None]
     assert not client.cookies
+
+
+async def test_the_whole_body_hop_retries_as_the_client_does() -> None:
+    """``send_bytes`` keeps the client's rules: a read is sent again after its replica died
+    mid-request; a plain write is not, unless its caller marks it retry safe."""
+    seen: list[str] = []
+    died = httpx.ReadError("reset")
+    transport = BalancedTransport(
+        URLS, transports=[_replica("a", lambda r: died, seen), _replica("b", lambda r: None, seen)]
+    )
+    read = await transport.send_bytes("GET", "/x", headers={}, content=b"", timeout_s=5)
+    assert read.json() == {"replica": "b"}
+    assert seen == ["a GET 10.0.0.1", "b GET 10.0.0.2"]
+    transport.replicas[0].ejected_until, transport._turn = 0.0, itertools.count()  # a first again
+    seen.clear()
+    with pytest.raises(httpx.ReadError):
+        await transport.send_bytes("POST", "/x", headers={}, content=b"{}", timeout_s=5)
+    assert seen == ["a POST 10.0.0.1"]
+    transport.replicas[0].ejected_until, transport._turn = 0.0, itertools.count()
+    marked = await transport.send_bytes("POST", "/x", headers={}, content=b"{}", timeout_s=5, retry_safe=True)
+    assert marked.json() == {"replica": "b"}

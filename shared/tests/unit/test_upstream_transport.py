@@ -11,7 +11,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from algoitny_shared.upstream import AiohttpTransport, BalancedTransport, upstream_client
+from algoitny_shared.upstream import AiohttpTransport, BalancedTransport, UnsafePath, balanced, upstream_client
 
 
 async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
@@ -150,3 +150,33 @@ async def test_clients_default_to_aiohttp_and_outlive_the_services_keep_alive_cl
         assert statuses == [201, 201, 201] and len(seen) == 3
     finally:
         await runner.cleanup()
+
+
+async def test_the_whole_body_hop_sends_the_path_as_given_and_refuses_one_that_would_change() -> None:
+    """``send_bytes`` (the gateway's forwarding hop, straight on aiohttp): path, query, body and
+    headers arrive as given, the answer comes back whole; a refused replica is skipped; a path a
+    URL parser or a server could turn into another (dot segments, a query, a space) is never sent."""
+    seen: list[dict[str, object]] = []
+    runner, url = await _serve(_app(seen))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    try:
+        async with upstream_client(f"{url},http://127.0.0.1:{closed}", name="t") as client:
+            transport = balanced(client)
+            resp = await transport.send_bytes(
+                "POST", "/problems/a/%2E%2E", query="x=1", headers={"x-k": "v"}, content=b'{"a": 1}', timeout_s=5
+            )
+            assert resp.status_code == 201 and resp.json() == {"len": 8} and resp.headers["etag"] == '"7"'
+            # The second turn starts at the refused replica: nothing was sent there, so the next takes it.
+            again = await transport.send_bytes("POST", "/w", headers={}, content=b"x", timeout_s=5)
+            assert again.status_code == 201 and again.content == b'{"len": 1}'
+            for unsafe in ("/a/../metrics", "/a/./b", "/a?x=1", "/a#f", "/a b", "/..", "a"):
+                with pytest.raises(UnsafePath):
+                    await transport.send_bytes("GET", unsafe, headers={}, content=b"", timeout_s=5)
+            with pytest.raises(httpx.ReadTimeout):
+                await transport.send_bytes("GET", "/slow", headers={}, content=b"", timeout_s=0.3)
+    finally:
+        await runner.cleanup()
+    assert seen[0]["path"] == "/problems/a/%2E%2E?x=1" and seen[0]["body"] == b'{"a": 1}'
+    assert [s["path"] for s in seen] == ["/problems/a/%2E%2E?x=1", "/w", "/slow"]

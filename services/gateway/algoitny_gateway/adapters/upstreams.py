@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterable
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
 from algoitny_gateway.domain.routes import Upstream
 from algoitny_gateway.settings import GatewaySettings
 from algoitny_shared.errors import AppError, ErrorCode
-from algoitny_shared.upstream import RETRY_SAFE, upstream_client
+from algoitny_shared.upstream import RETRY_SAFE, UnsafePath, balanced, upstream_client
 
 
 class Upstreams:
@@ -38,6 +39,7 @@ class Upstreams:
             )
             for name, url in bases.items()
         }
+        self._transports = {name: balanced(client) for name, client in self._clients.items()}
 
     async def send(
         self,
@@ -52,6 +54,25 @@ class Upstreams:
     ) -> httpx.Response:
         """``retry_safe``: the write may be sent again to another replica (see algoitny_shared.upstream)."""
         client = self._clients[upstream]
+        transport = self._transports[upstream]
+        if isinstance(content, bytes):
+            # The whole-body hop (nearly every request) goes straight to the replicas' connections.
+            try:
+                return await transport.send_bytes(
+                    method,
+                    path,
+                    query=urlencode(params) if params else "",  # as httpx.QueryParams encodes it
+                    headers=dict(headers),
+                    content=content,
+                    timeout_s=self._timeout,
+                    retry_safe=retry_safe,
+                )
+            except UnsafePath:
+                raise AppError(ErrorCode.NOT_FOUND, "No such resource") from None
+            except httpx.TimeoutException as exc:
+                raise AppError(ErrorCode.UPSTREAM_TIMEOUT, f"The {upstream} service did not answer in time") from exc
+            except httpx.TransportError as exc:
+                raise AppError(ErrorCode.UPSTREAM_UNAVAILABLE, f"The {upstream} service is unavailable") from exc
         request = client.build_request(
             method, path, params=params, content=content, headers=headers, extensions={RETRY_SAFE: retry_safe}
         )
