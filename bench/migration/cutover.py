@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 import os
 import random
@@ -226,11 +227,20 @@ def main() -> None:
 
         tries: list[float] = []
 
+        failures: list[dict[str, Any]] = []
+
         def verified() -> bool:
             t = time.monotonic()
-            ok = bool(asyncio.run(verify())["ok"])
+            report = asyncio.run(verify())
+            ok = bool(report["ok"])
             tries.append(round(time.monotonic() - t, 1))
             log(f"verify {'PASS' if ok else 'FAIL'} in {tries[-1]} s")
+            if not ok:
+                # Kept (and printed) so a failed run says why: the counts and the first mismatches.
+                failed = {"mismatch_count": report["mismatch_count"], "first": report["mismatches"][:20]}
+                failures.append(failed)
+                result["verify_failures"] = failures
+                log(f"verify mismatches: {json.dumps(failed, default=str)[:4000]}")
             return ok
 
         t0 = time.monotonic()
