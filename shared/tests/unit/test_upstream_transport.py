@@ -87,10 +87,16 @@ async def test_requests_and_answers_pass_through_unchanged() -> None:
     assert seen[3]["body"] == b"abcdef" and seen[3]["chunked"] == "chunked"
 
 
-async def test_transport_errors_are_httpx_errors() -> None:
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound for a moment, then released)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        closed = sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+    return port
+
+
+async def test_transport_errors_are_httpx_errors() -> None:
+    closed = _closed_port()
     transport = AiohttpTransport()
     async with httpx.AsyncClient(transport=transport, base_url=f"http://127.0.0.1:{closed}") as client:
         with pytest.raises(httpx.ConnectError):
@@ -111,9 +117,7 @@ async def test_transport_errors_are_httpx_errors() -> None:
 async def test_a_refused_replica_is_skipped_for_the_next() -> None:
     seen: list[dict[str, object]] = []
     runner, url = await _serve(_app(seen))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed = sock.getsockname()[1]
+    closed = _closed_port()
     try:
         transports = [AiohttpTransport(), AiohttpTransport()]
         async with upstream_client(f"http://127.0.0.1:{closed},{url}", name="t", transports=transports) as client:
@@ -158,9 +162,7 @@ async def test_the_whole_body_hop_sends_the_path_as_given_and_refuses_one_that_w
     URL parser or a server could turn into another (dot segments, a query, a space) is never sent."""
     seen: list[dict[str, object]] = []
     runner, url = await _serve(_app(seen))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed = sock.getsockname()[1]
+    closed = _closed_port()
     try:
         async with upstream_client(f"{url},http://127.0.0.1:{closed}", name="t") as client:
             transport = balanced(client)
