@@ -199,6 +199,16 @@ def _kafka_log4j() -> str:
     return f"-Dlog4j2.configurationFile={HERE / 'kafka' / 'log4j2.properties'}"
 
 
+def kafka_cluster_id() -> str:
+    """A random KRaft cluster id (a UUID in URL-safe base64). One in 64 of those starts with "-",
+    which kafka-storage's argument parser takes for an option ("--cluster-id: expected one
+    argument"); such ids are drawn again, as Kafka's own ``random-uuid`` does."""
+    while True:
+        cluster_id = urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def _kafka_fresh(cfg: Config) -> None:
     """An empty, formatted log dir: copied from a template formatted once per controller port."""
     home, data = cfg.local_dir / "kafka", cfg.data_dir / "kafka"
@@ -209,7 +219,7 @@ def _kafka_fresh(cfg: Config) -> None:
         template.mkdir(parents=True)
         props = template.parent / f"{template.name}.properties"
         props.write_text(kafka_properties(cfg, template))
-        cluster_id = urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = kafka_cluster_id()
         out = subprocess.run(
             [
                 cfg.java,
