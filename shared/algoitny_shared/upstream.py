@@ -22,7 +22,7 @@ import itertools
 import logging
 import re
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from http.cookiejar import CookieJar
 from typing import Any
@@ -246,26 +246,36 @@ class BalancedTransport(httpx.AsyncBaseTransport):
         now = time.monotonic()
         return [r for r in ring if r.ejected_until <= now] + [r for r in ring if r.ejected_until > now]
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def _across_replicas(
+        self, send: Callable[[Replica], Awaitable[httpx.Response]], resend_if_maybe_sent: bool
+    ) -> httpx.Response:
+        """``send`` to each replica in turn until one answers: always again when nothing was
+        written (NOT_SENT), again after a maybe-sent failure only if ``resend_if_maybe_sent``."""
         order = self._order()
-        resendable = isinstance(request.stream, httpx.ByteStream)
         for attempt, replica in enumerate(order):
-            request.url = request.url.copy_with(scheme=replica.scheme, host=replica.host, port=replica.port)
-            request.headers["host"] = replica.netloc
             try:
-                response = await replica.transport.handle_async_request(request)
+                response = await send(replica)
             except NOT_SENT as exc:
                 # Nothing was written: even a streamed body is still unread.
                 if not self._retry(replica, exc, attempt, order, True):
                     raise
                 continue
             except MAYBE_SENT as exc:
-                if not self._retry(replica, exc, attempt, order, resendable and is_idempotent(request)):
+                if not self._retry(replica, exc, attempt, order, resend_if_maybe_sent):
                     raise
                 continue
             replica.ejected_until = 0.0
             return response
         raise AssertionError("unreachable: the last attempt raises")  # pragma: no cover
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        def send(replica: Replica) -> Awaitable[httpx.Response]:
+            request.url = request.url.copy_with(scheme=replica.scheme, host=replica.host, port=replica.port)
+            request.headers["host"] = replica.netloc
+            return replica.transport.handle_async_request(request)
+
+        resendable = isinstance(request.stream, httpx.ByteStream)
+        return await self._across_replicas(send, resendable and is_idempotent(request))
 
     def _retry(self, replica: Replica, exc: Exception, attempt: int, order: list[Replica], allowed: bool) -> bool:
         replica.ejected_until = time.monotonic() + self.eject_s
@@ -297,21 +307,9 @@ class BalancedTransport(httpx.AsyncBaseTransport):
         to the replicas' base path; ``query`` is already encoded. Errors are httpx's."""
         inject_headers(headers)
         idempotent = method in IDEMPOTENT_METHODS or IDEMPOTENCY_KEY in headers or retry_safe
-        order = self._order()
-        for attempt, replica in enumerate(order):
-            try:
-                response = await self._send_bytes_to(replica, method, path, query, headers, content, timeout_s)
-            except NOT_SENT as exc:
-                if not self._retry(replica, exc, attempt, order, True):
-                    raise
-                continue
-            except MAYBE_SENT as exc:
-                if not self._retry(replica, exc, attempt, order, idempotent):
-                    raise
-                continue
-            replica.ejected_until = 0.0
-            return response
-        raise AssertionError("unreachable: the last attempt raises")  # pragma: no cover
+        return await self._across_replicas(
+            lambda replica: self._send_bytes_to(replica, method, path, query, headers, content, timeout_s), idempotent
+        )
 
     async def _send_bytes_to(
         self,
