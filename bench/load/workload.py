@@ -162,7 +162,8 @@ async def drive(
     ``base_url`` may name several gateway replicas, comma-separated: the clients then behave like the
     web app behind a load balancer (a request that reached no replica goes to another; an idempotent
     one, GET or carrying an ``Idempotency-Key``, is sent again after its replica failed).
-    ``idempotency_keys``: metered writes (submit, hint) carry a fresh key, as the web app sends them."""
+    ``idempotency_keys``: writes (submit, hint, create) carry a fresh key, as the web app sends them,
+    so a write whose replica died in flight is sent again and answered once."""
     weights = weights or WEIGHTS
     names, w = list(weights), list(weights.values())
     samples: list[Sample] = []
@@ -184,7 +185,7 @@ async def drive(
             while time.monotonic() < end and not (stop is not None and stop.is_set()):
                 path = rng.choices(names, w)[0]
                 method, url, kwargs = request_for(path, seed, rng)
-                if idempotency_keys and path in ("submit", "hint"):
+                if idempotency_keys and path in ("submit", "hint", "create"):
                     kwargs["headers"] = {**kwargs.get("headers", {}), "idempotency-key": uuid.uuid4().hex}
                 t0 = time.monotonic()
                 status, body, kept = 0, None, None

@@ -170,7 +170,14 @@ def test_problem_bad_input_is_problem_json(gateway: httpx.Client, admin_headers:
         {"test_cases": [{"input": "x" * 70_000, "output": "1"}]},  # over the inline cap of a create
     ):
         _expect(gateway.post(API, json={**ok, **bad}, headers=admin_headers), 422, "VALIDATION_FAILED")
-    assert gateway.post(API, json=ok, headers=admin_headers).status_code == 201
+    keyed = {**admin_headers, "Idempotency-Key": f"create-{uuid.uuid4().hex}"}
+    first = gateway.post(API, json=ok, headers=keyed)
+    assert first.status_code == 201 and "idempotent-replayed" not in first.headers
+    # A create retried under its key (its answer lost in flight) gets the first answer back.
+    retried = gateway.post(API, json=ok, headers=keyed)
+    assert retried.status_code == 201 and retried.headers["idempotent-replayed"] == "true"
+    assert retried.json() == first.json() and retried.headers["location"] == first.headers["location"]
+    _expect(gateway.post(API, json={**ok, "title": "Other"}, headers=keyed), 422, "VALIDATION_FAILED")
     _expect(gateway.post(API, json=ok, headers=admin_headers), 409, "ALREADY_EXISTS")
     path = f"{API}/e2e/{ok['problem_id']}"
     _expect(gateway.put(f"{API}/e2e/nope1/testcases", json=_cases(1), headers=admin_headers), 404, "NOT_FOUND")

@@ -55,7 +55,7 @@ FORWARDED_HEADERS = ("content-type", "accept", "traceparent", "idempotency-key",
 # Test-set uploads may carry cases over a megabyte; every other body keeps the small limit.
 TEST_CASE_UPLOAD = re.compile(r"/api/v1/problems/[^/]+/[^/]+/testcases")
 CHARGE_KEY = re.compile(r"[A-Za-z0-9_.:-]{8,128}")
-PASSED_BACK_HEADERS = ("content-type", "location", "etag", "retry-after", "cache-control")
+PASSED_BACK_HEADERS = ("content-type", "location", "etag", "retry-after", "cache-control", REPLAYED_HEADER)
 
 
 def templated_charge_key(template: str, path_params: dict[str, str], day: str) -> str:

@@ -24,6 +24,10 @@ def idem_pk(platform: str, problem_id: str, incarnation: str, key: str) -> str:
     return f"IDEM#{platform}#{problem_id}#{incarnation}#{key}"
 
 
+def create_idem_pk(platform: str, problem_id: str, key: str) -> str:
+    return f"CREATED#{platform}#{problem_id}#{key}"
+
+
 def upload_pk(platform: str, problem_id: str, incarnation: str, version: int) -> str:
     return f"UPLOAD#{platform}#{problem_id}#{incarnation}#{version:06d}"
 
@@ -90,6 +94,25 @@ class ControlRepository:
             "version": version,
             "base_version": base_version,
             "state": "in_progress",
+            "expires_at": int(time.time()) + IDEMPOTENCY_TTL_S,
+        }
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": to_item(item),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    def put_created(self, pk: str, *, request_hash: str, answer: str) -> dict[str, Any]:
+        """A create's idempotency record, written in the create's own transaction: it exists only
+        if the create committed, and holds the create's answer for a retry under the same key."""
+        item = {
+            "pk": pk,
+            "kind": "created",
+            "request_hash": request_hash,
+            "result": answer,
+            "state": "done",
             "expires_at": int(time.time()) + IDEMPOTENCY_TTL_S,
         }
         return {

@@ -148,6 +148,11 @@ class NewProblem(_Editable):
             raise ValueError(f"{platform!r} is reserved")
         return platform
 
+    def fingerprint(self, actor: str | None) -> str:
+        """Identifies a create behind an idempotency key: the same key with another body, or from
+        another caller, is another request."""
+        return hashlib.sha256(f"{actor}\n{self.model_dump_json()}".encode()).hexdigest()
+
     @model_validator(mode="after")
     def _small_inline_cases(self) -> NewProblem:
         for n, case in enumerate(self.test_cases, start=1):

@@ -38,6 +38,7 @@ from algoitny_problems.settings import ProblemsSettings
 from algoitny_shared.aws import AsyncS3
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.http import event_stream_response
+from algoitny_shared.idempotency import REPLAYED_HEADER
 from algoitny_shared.identity import CurrentIdentity, Identity
 from algoitny_shared.kit.app_factory import parts_app
 from algoitny_shared.legacy.row_importer import LegacyStore
@@ -51,6 +52,15 @@ IdempotencyKey = Annotated[
         alias="Idempotency-Key",
         pattern=IDEMPOTENCY_KEY_PATTERN,
         description="Makes a retried upload a no-op (kept 24 h, per problem).",
+    ),
+]
+CreateIdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="A retried create under the same key gets the first answer back "
+        "(`Idempotent-Replayed: true`) instead of 409; kept 24 h.",
     ),
 ]
 Include = Annotated[Literal["testcases"] | None, Query(description="`testcases`: the whole current test set too")]
@@ -123,14 +133,24 @@ def make_app(container: Container | None = None) -> FastAPI:
         )
 
     @app.post("/problems", status_code=201, response_model=ProblemView, tags=["problems"])
-    async def create_problem(body: NewProblem, identity: CurrentIdentity, response: Response) -> ProblemView:
+    async def create_problem(
+        body: NewProblem,
+        identity: CurrentIdentity,
+        response: Response,
+        idempotency_key: CreateIdempotencyKey = None,
+    ) -> ProblemView:
         """Admins, and registrars up to their plan's `max_registered_problems` (403 `max_problems`)."""
         require_registrar(identity)
         quota = None
         if not identity.is_admin:
             assert identity.user_id is not None
             quota = (identity.user_id, await c.plan_caps.max_problems(identity.plan))
-        view = await c.service.create(body, identity.user_id, trace_id=trace_id_var.get(), quota=quota)
+        created = await c.service.create_once(
+            body, identity.user_id, idempotency_key, trace_id=trace_id_var.get(), quota=quota
+        )
+        view = created.view
+        if created.replayed:
+            response.headers[REPLAYED_HEADER] = "true"
         response.headers["Location"] = f"/api/v1/problems/{view.platform}/{view.problem_id}"
         response.headers["ETag"] = f'"{view.version}"'
         return view

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 
-from algoitny_problems.adapters.control import ControlRepository
+from algoitny_problems.adapters.control import ControlRepository, create_idem_pk
 from algoitny_problems.adapters.repository import ProblemRepository
 from algoitny_problems.domain.access import check_problem_cap, manages
 from algoitny_problems.domain.events import problem_completed, problem_created, problem_deleted, problem_updated
@@ -24,6 +25,7 @@ from algoitny_problems.domain.models import (
 from algoitny_shared.cursor import CursorCodec
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events import REGISTRY
+from algoitny_shared.idempotency import refusal
 from algoitny_shared.identity import Identity
 from algoitny_shared.languages import normalise_or_none
 from algoitny_shared.uow import DynamoUnitOfWork, TransactionConflict
@@ -31,6 +33,12 @@ from algoitny_shared.uow import DynamoUnitOfWork, TransactionConflict
 PRODUCER = "problems"
 OPTIMISTIC_RETRIES = 5
 Guard = Callable[[Problem], None]
+
+
+@dataclass(frozen=True)
+class Created:
+    view: ProblemView
+    replayed: bool
 
 
 def envelope(payload: BaseModel, problem: Problem, trace_id: str | None) -> Any:
@@ -83,6 +91,46 @@ class ProblemService:
         ``quota`` = (registrar, plan cap): the problem counts against the registrar's cap in the
         same transaction (-1: unlimited, still counted). Versions start above the last version a
         hard-deleted problem under the same key reached."""
+        return await self._register(cmd, actor, trace_id, quota, None)
+
+    async def create_once(
+        self,
+        cmd: NewProblem,
+        actor: str | None,
+        idempotency_key: str | None,
+        trace_id: str | None = None,
+        *,
+        quota: tuple[str, int] | None = None,
+    ) -> Created:
+        """:meth:`create` under an ``Idempotency-Key``: a retry of a create that committed (its
+        answer lost with a gateway or a connection) gets the first answer back, marked replayed,
+        instead of 409 already-exists. The record commits with the problem, so it exists exactly
+        when the create did; the same key with another body or caller is refused (422)."""
+        if not idempotency_key or self._control is None:
+            return Created(await self.create(cmd, actor, trace_id, quota=quota), replayed=False)
+        pk = create_idem_pk(cmd.platform, cmd.problem_id, idempotency_key)
+        request_hash = cmd.fingerprint(actor)
+        try:
+            view = await self._register(cmd, actor, trace_id, quota, (pk, request_hash))
+        except AppError as exc:
+            if exc.code is not ErrorCode.ALREADY_EXISTS:
+                raise
+            record = await self._control.get(pk)
+            if record is None:
+                raise
+            if record["request_hash"] != request_hash:
+                raise refusal("mismatch") from exc
+            return Created(ProblemView.model_validate_json(record["result"]), replayed=True)
+        return Created(view, replayed=False)
+
+    async def _register(
+        self,
+        cmd: NewProblem,
+        actor: str | None,
+        trace_id: str | None,
+        quota: tuple[str, int] | None,
+        idem: tuple[str, str] | None,
+    ) -> ProblemView:
         after = await self._control.key_version(cmd.platform, cmd.problem_id) if self._control else 0
         numeric_id = await self._repo.allocate_id()
         problem = Problem.register(
@@ -104,6 +152,9 @@ class ProblemService:
                 uow.add(self._control.count_registered(quota[0], quota[1]))
         for ordinal, case in enumerate(ordered, start=1):
             uow.add(self._repo.put_test_case(problem, ordinal, case))
+        view = ProblemView.of(problem, can_manage=True)
+        if idem is not None and self._control is not None:
+            uow.add(self._control.put_created(idem[0], request_hash=idem[1], answer=view.model_dump_json()))
         uow.publish(envelope(problem_created(problem), problem, trace_id))
         try:
             await uow.commit()
@@ -117,7 +168,7 @@ class ProblemService:
                 assert self._control is not None
                 check_problem_cap(quota[1], await self._control.registered(quota[0]))
             raise AppError(ErrorCode.CONFLICT, "A concurrent write interfered; retry") from exc
-        return ProblemView.of(problem, can_manage=True)
+        return view
 
     async def _change(
         self,

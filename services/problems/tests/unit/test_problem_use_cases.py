@@ -129,6 +129,27 @@ async def test_problem_lifecycle_and_listings(pb: Problems) -> None:
     assert types == ["ProblemCreated", "ProblemUpdated", "ProblemCompleted", "ProblemCreated", "ProblemDeleted"]
 
 
+async def test_a_create_retried_under_its_idempotency_key_gets_the_first_answer(pb: Problems) -> None:
+    cmd = NewProblem(platform="codeforces", problem_id="1520A", title="Once", test_cases=_cases(2))
+    first = await pb.service.create_once(cmd, "admin-1", "create-key-1")
+    assert not first.replayed and first.view.version == 1
+    # The answer was lost (a gateway died): the same request again is answered, not refused.
+    again = await pb.service.create_once(cmd, "admin-1", "create-key-1")
+    assert again.replayed and again.view == first.view
+    assert [e.split(".")[1] for e in pb.store.types()] == ["ProblemCreated"]  # created once
+    # The key with another body, or from another caller, is another request: refused.
+    for other, actor in ((cmd.model_copy(update={"title": "Changed"}), "admin-1"), (cmd, "admin-2")):
+        with pytest.raises(AppError) as refused:
+            await pb.service.create_once(other, actor, "create-key-1")
+        assert refused.value.code is ErrorCode.VALIDATION_FAILED
+    # Another key (or none) for a problem that exists is still 409 already-exists.
+    for key in ("create-key-2", None):
+        with pytest.raises(AppError) as dup:
+            await pb.service.create_once(cmd, "admin-1", key)
+        assert dup.value.code is ErrorCode.ALREADY_EXISTS
+    assert [e.split(".")[1] for e in pb.store.types()] == ["ProblemCreated"]
+
+
 async def test_hard_delete_purges_and_the_key_starts_above_its_tombstone(pb: Problems) -> None:
     await pb.create(test_cases=_cases(3, big=True))
     await pb.service.update("codeforces", "1520A", ProblemPatch(title="v2"))
