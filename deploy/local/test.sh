@@ -59,7 +59,9 @@ echo "== ${OWN_NAMESPACE[*]} (each a session of its own, in the background; outp
 ) &
 own_pid=$!
 echo "== integration and end-to-end tests (real Kafka, OpenSearch, moto; $WORKERS workers)"
-"$PY" -m pytest -q -m "integration or e2e" -n "$WORKERS" --dist loadfile "${OWN_NAMESPACE[@]/#/--ignore=}" "$@" ||
+# --durations: the slowest tests of the run, where CI time goes.
+"$PY" -m pytest -q -m "integration or e2e" -n "$WORKERS" --dist loadfile --durations=15 --durations-min=20 \
+  "${OWN_NAMESPACE[@]/#/--ignore=}" "$@" ||
   status=$?
 echo "== main session ended after $SECONDS s (unit tests included)"
 wait "$own_pid" || status=$?
