@@ -24,12 +24,12 @@ import asyncio
 import base64
 import json
 import sys
-import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from algoitny_shared import batch_write
 from algoitny_shared.buckets import all_buckets
 from algoitny_shared.dynamo import dynamodb, s3
 from algoitny_shared.outbox import LEASES_KEY
@@ -210,18 +210,6 @@ def _is_empty(client: Any, table: str) -> bool:
     return all(_runtime_item(item) for item in items)
 
 
-def _write_items(client: Any, table: str, items: list[dict[str, Any]]) -> None:
-    for start in range(0, len(items), 25):
-        pending = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
-        delay = 0.05
-        while pending:
-            resp = client.batch_write_item(RequestItems={table: pending})
-            pending = resp.get("UnprocessedItems", {}).get(table, [])
-            if pending:
-                time.sleep(delay)
-                delay = min(2.0, delay * 2)
-
-
 def restore(settings: ServiceSettings, store: Store, *, force: bool = False) -> dict[str, Any]:
     manifest = json.loads(store.read(MANIFEST))
     if manifest.get("format") != FORMAT:
@@ -247,7 +235,8 @@ def restore(settings: ServiceSettings, store: Store, *, force: bool = False) -> 
         raw = store.read(f"tables/{name}.jsonl").decode()
         items = [_decode(json.loads(line)["Item"]) for line in raw.splitlines() if line.strip()]
         items = [item for item in items if not _runtime_item(item)]
-        _write_items(client, specs[name].physical(settings.namespace), items)
+        requests = [{"PutRequest": {"Item": item}} for item in items]
+        batch_write.write_all_sync(client, specs[name].physical(settings.namespace), requests)
         restored[name] = len(items)
     storage = s3(settings)
     objects: dict[str, int] = {}

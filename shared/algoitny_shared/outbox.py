@@ -28,7 +28,7 @@ import zlib
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from algoitny_shared import tracing
+from algoitny_shared import batch_write, tracing
 from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_shared.events import REGISTRY, EventEnvelope
@@ -297,15 +297,7 @@ class OutboxRelay:
         still to publish, so a shard's query reads pending events only and nothing waits for a
         TTL. Kafka is the record of what was published. ``BatchWriteItem``, 25 deletes a call
         (a page of 100 events: 4 calls), unprocessed ones retried with backoff."""
-        chunks = [event_ids[i : i + 25] for i in range(0, len(event_ids), 25)]
-        await asyncio.gather(*(self._delete_chunk(chunk) for chunk in chunks))
-
-    async def _delete_chunk(self, event_ids: list[str]) -> None:
-        requests: list[Any] = [{"DeleteRequest": {"Key": {"event_id": {"S": e}}}} for e in event_ids]
-        delay = 0.05
-        while requests:
-            resp = await self._client.batch_write_item(RequestItems={self._outbox.table: requests})
-            requests = list(resp.get("UnprocessedItems", {}).get(self._outbox.table, []))
-            if requests:
-                await asyncio.sleep(delay)
-                delay = min(2.0, delay * 2)
+        requests = [{"DeleteRequest": {"Key": {"event_id": {"S": e}}}} for e in event_ids]
+        await asyncio.gather(
+            *(batch_write.write(self._client, self._outbox.table, c) for c in batch_write.chunks(requests))
+        )

@@ -22,10 +22,11 @@ from support.problems_tools import CallRecorder, OutboxSpy
 
 from algoitny_problems.adapters.control import upload_pk
 from algoitny_problems.adapters.tables import PROBLEMS_INBOX
-from algoitny_problems.adapters.test_cases import MAX_BATCH_WRITE, inline_item, location
+from algoitny_problems.adapters.test_cases import inline_item, location
 from algoitny_problems.bootstrap import Container, build
 from algoitny_problems.domain.models import NewProblem, ProblemPatch, TestCaseIn, TestSetIn
 from algoitny_problems.settings import ProblemsSettings
+from algoitny_shared.batch_write import MAX_BATCH_WRITE
 from algoitny_shared.dynamo import to_item
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events import REGISTRY

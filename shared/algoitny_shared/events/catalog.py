@@ -28,7 +28,10 @@ class _Payload(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-class ProblemSnapshot(_Payload):
+class ProblemCard(BaseModel):
+    """What identifies and describes a problem in a list: the searchable part of its snapshot,
+    which the search index keeps and its hits answer with (one definition of those fields)."""
+
     platform: str
     problem_id: str
     title: str
@@ -37,6 +40,9 @@ class ProblemSnapshot(_Payload):
     language: str | None = None
     status: str
     difficulty: str | None = None
+
+
+class ProblemSnapshot(_Payload, ProblemCard):
     test_case_count: int = 0
     created_at: datetime
     updated_at: datetime

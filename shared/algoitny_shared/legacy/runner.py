@@ -1,7 +1,9 @@
 """Running a service's legacy importer as its own process: the FastStream consumer of the legacy
 topics (one consumer group per service), the service's outbox relay, the importer's background
 tasks and a small HTTP app with the internal routes (:mod:`algoitny_shared.legacy.api`) and the
-health routes. Each service's ``entrypoints/legacy_import.py`` wires its handler into this."""
+health routes. Each service's ``entrypoints/legacy_import.py`` declares only what is its own (its
+settings with the importer's port, its ``build``, its tables and row handler) in one
+:class:`ImporterEntrypoint`, which gives it ``build_importer``, ``make_app`` and ``main``."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from algoitny_shared.tables import TableSpec
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LegacyImportSettings", "ensure_legacy_topics", "importer_app", "legacy_group"]
+__all__ = ["ImporterEntrypoint", "LegacyImportSettings", "ensure_legacy_topics", "importer_app", "legacy_group"]
 
 
 class LegacyImportSettings(ServiceSettings):
@@ -59,7 +61,7 @@ class LegacyImportSettings(ServiceSettings):
 
 
 class ImporterSettings(LegacyImportSettings):
-    """What :func:`importer_main` needs: the port of the importer's internal API (each service's own)."""
+    """What :func:`importer_cli` needs: the port of the importer's internal API (each service's own)."""
 
     legacy_import_port: int
 
@@ -159,3 +161,30 @@ def importer_cli(module: str, settings: Callable[[], S], build: Callable[[S], Im
         serve_as=lambda s: s.model_copy(update={"port": s.legacy_import_port}),
         serve_command="run",  # ``python -m <module> run``, what the dev stack and the deployments start
     )
+
+
+@dataclass(frozen=True)
+class ImporterEntrypoint(Generic[S, C]):
+    """A service's ``entrypoints/legacy_import.py``, declared: what differs between services (the
+    settings class with the importer's port, the service's ``build``, the two tables, the row
+    handler, and ``extend`` for what else runs beside the importer), and the module-level names
+    the process, the dev stack and the tests use (``build_importer``, ``make_app``, ``main``)."""
+
+    module: str
+    settings: Callable[[], S]
+    build: Callable[[S], C]
+    tables: tuple[TableSpec, TableSpec]
+    handler: Callable[[C, LegacyStore], LegacyHandler]
+    extend: Callable[[ImporterParts[S, C]], None] | None = None
+
+    def build_importer(self, settings: S | None = None) -> ImporterParts[S, C]:
+        parts = importer_parts(settings or self.settings(), self.build, self.tables, self.handler)
+        if self.extend is not None:
+            self.extend(parts)
+        return parts
+
+    def make_app(self, parts: ImporterParts[S, C] | None = None) -> FastAPI:
+        return (parts or self.build_importer()).app()
+
+    def main(self, argv: list[str] | None = None) -> None:
+        importer_cli(self.module, self.settings, self.build_importer)(argv)

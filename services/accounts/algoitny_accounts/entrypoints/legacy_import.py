@@ -9,37 +9,27 @@ the gateway)."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
 from pydantic import Field
 
 from algoitny_accounts.adapters.tables import ACCOUNTS_LEGACY, ACCOUNTS_QUARANTINE
-from algoitny_accounts.bootstrap import Container, build
+from algoitny_accounts.bootstrap import build
 from algoitny_accounts.service_layer.legacy_import import AccountsLegacyHandler
 from algoitny_accounts.settings import AccountsSettings
-from algoitny_shared.legacy.runner import ImporterParts, ImporterSettings, importer_cli, importer_parts
+from algoitny_shared.legacy.runner import ImporterEntrypoint, ImporterSettings
 
 
 class AccountsLegacySettings(AccountsSettings, ImporterSettings):
     legacy_import_port: int = Field(default=8101, description="Port of the accounts importer's internal API.")
 
 
-LegacyContainer = ImporterParts[AccountsLegacySettings, Container]
-
-
-def build_importer(settings: AccountsLegacySettings | None = None) -> LegacyContainer:
-    return importer_parts(
-        settings or AccountsLegacySettings(),
-        build,
-        (ACCOUNTS_LEGACY, ACCOUNTS_QUARANTINE),
-        lambda c, _: AccountsLegacyHandler(c.users, c.accounts.writes.with_plan),
-    )
-
-
-def make_app(lc: LegacyContainer | None = None) -> FastAPI:
-    return (lc or build_importer()).app()
-
-
-main = importer_cli("algoitny_accounts.entrypoints.legacy_import", AccountsLegacySettings, build_importer)
+entrypoint = ImporterEntrypoint(
+    "algoitny_accounts.entrypoints.legacy_import",
+    AccountsLegacySettings,
+    build,
+    (ACCOUNTS_LEGACY, ACCOUNTS_QUARANTINE),
+    lambda c, _: AccountsLegacyHandler(c.users, c.accounts.writes.with_plan),
+)
+build_importer, make_app, main = entrypoint.build_importer, entrypoint.make_app, entrypoint.main
 
 if __name__ == "__main__":
     main()

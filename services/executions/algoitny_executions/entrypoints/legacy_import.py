@@ -9,38 +9,28 @@ identity; never routed by the gateway)."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
 from pydantic import Field
 
 from algoitny_executions.adapters.tables import EXECUTIONS_LEGACY, EXECUTIONS_QUARANTINE
-from algoitny_executions.bootstrap import Container, build
+from algoitny_executions.bootstrap import build
 from algoitny_executions.service_layer.legacy_import import ExecutionsLegacyHandler
 from algoitny_executions.settings import ExecutionsSettings
-from algoitny_shared.legacy.runner import ImporterParts, ImporterSettings, importer_cli, importer_parts
+from algoitny_shared.legacy.runner import ImporterEntrypoint, ImporterSettings
 
 
 class ExecutionsLegacySettings(ExecutionsSettings, ImporterSettings):
     legacy_import_port: int = Field(default=8103, description="Port of the executions importer's internal API.")
 
 
-LegacyContainer = ImporterParts[ExecutionsLegacySettings, Container]
-
-
-def build_importer(settings: ExecutionsLegacySettings | None = None) -> LegacyContainer:
-    return importer_parts(
-        settings or ExecutionsLegacySettings(),
-        # No judge, no workers, no hint consumer here: imported runs are never judged.
-        lambda s: build(s.model_copy(update={"worker_enabled": False, "judge_enabled": False})),
-        (EXECUTIONS_LEGACY, EXECUTIONS_QUARANTINE),
-        lambda c, _: ExecutionsLegacyHandler(c.history),
-    )
-
-
-def make_app(lc: LegacyContainer | None = None) -> FastAPI:
-    return (lc or build_importer()).app()
-
-
-main = importer_cli("algoitny_executions.entrypoints.legacy_import", ExecutionsLegacySettings, build_importer)
+entrypoint = ImporterEntrypoint(
+    "algoitny_executions.entrypoints.legacy_import",
+    ExecutionsLegacySettings,
+    # No judge, no workers, no hint consumer here: imported runs are never judged.
+    lambda s: build(s.model_copy(update={"worker_enabled": False, "judge_enabled": False})),
+    (EXECUTIONS_LEGACY, EXECUTIONS_QUARANTINE),
+    lambda c, _: ExecutionsLegacyHandler(c.history),
+)
+build_importer, make_app, main = entrypoint.build_importer, entrypoint.make_app, entrypoint.main
 
 if __name__ == "__main__":
     main()

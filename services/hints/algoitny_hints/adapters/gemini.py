@@ -3,16 +3,11 @@ hints JSON schema and parser."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-
 from google.genai import types
 
 from algoitny_hints.domain.models import Hint
 from algoitny_hints.domain.prompt import parse_answer
-from algoitny_hints.settings import HintsSettings
-from algoitny_shared.llm import LLM_COST, LLM_TOKENS, CircuitBreaker, GeminiClient, LlmUnavailable
+from algoitny_shared.llm import LLM_COST, LLM_TOKENS, CircuitBreaker, GeminiClient, LlmResult, LlmUnavailable
 
 HINTS_SCHEMA = types.Schema(
     type=types.Type.OBJECT,
@@ -36,39 +31,15 @@ HINTS_SCHEMA = types.Schema(
 )
 
 
-@dataclass(frozen=True)
-class LlmAnswer:
-    hints: list[Hint]
-    model: str
-    prompt_tokens: int
-    output_tokens: int
-    cost_usd: float
-    attempts: int
-    seconds: float
+LlmAnswer = LlmResult[list[Hint]]
 
 
-class GeminiHints:
-    """One ``generate(prompt)`` = up to ``gemini_max_attempts`` calls; raises LlmUnavailable."""
-
-    def __init__(
-        self,
-        settings: HintsSettings,
-        breaker: CircuitBreaker | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self._client = GeminiClient(settings, breaker, sleep)
-        self.model = self._client.model
-        self.breaker = self._client.breaker
-        self.enabled = self._client.enabled
+class GeminiHints(GeminiClient):
+    """The shared client asking for hints: one ``generate(prompt)`` = up to ``gemini_max_attempts``
+    calls; raises LlmUnavailable."""
 
     async def generate(self, prompt: str) -> LlmAnswer:
-        r = await self._client.generate_json(
-            prompt, HINTS_SCHEMA, parse_answer, temperature=0.3, max_output_tokens=2048
-        )
-        return LlmAnswer(r.value, r.model, r.prompt_tokens, r.output_tokens, r.cost_usd, r.attempts, r.seconds)
-
-    def cost(self, prompt_tokens: int, output_tokens: int) -> float:
-        return self._client.cost(prompt_tokens, output_tokens)
+        return await self.generate_json(prompt, HINTS_SCHEMA, parse_answer, temperature=0.3, max_output_tokens=2048)
 
 
 __all__ = ["LLM_COST", "LLM_TOKENS", "CircuitBreaker", "GeminiHints", "LlmAnswer", "LlmUnavailable"]

@@ -8,37 +8,27 @@ identity; never routed by the gateway)."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
 from pydantic import Field
 
 from algoitny_hints.adapters.tables import HINTS, HINTS_LEGACY, HINTS_QUARANTINE
-from algoitny_hints.bootstrap import Container, build
+from algoitny_hints.bootstrap import build
 from algoitny_hints.service_layer.legacy_import import HintsLegacyHandler
 from algoitny_hints.settings import HintsSettings
-from algoitny_shared.legacy.runner import ImporterParts, ImporterSettings, importer_cli, importer_parts
+from algoitny_shared.legacy.runner import ImporterEntrypoint, ImporterSettings
 
 
 class HintsLegacySettings(HintsSettings, ImporterSettings):
     legacy_import_port: int = Field(default=8106, description="Port of the hints importer's internal API.")
 
 
-LegacyContainer = ImporterParts[HintsLegacySettings, Container]
-
-
-def build_importer(settings: HintsLegacySettings | None = None) -> LegacyContainer:
-    return importer_parts(
-        settings or HintsLegacySettings(),
-        build,
-        (HINTS_LEGACY, HINTS_QUARANTINE),
-        lambda c, _: HintsLegacyHandler(c.dynamodb, HINTS.physical(c.settings.namespace)),
-    )
-
-
-def make_app(lc: LegacyContainer | None = None) -> FastAPI:
-    return (lc or build_importer()).app()
-
-
-main = importer_cli("algoitny_hints.entrypoints.legacy_import", HintsLegacySettings, build_importer)
+entrypoint = ImporterEntrypoint(
+    "algoitny_hints.entrypoints.legacy_import",
+    HintsLegacySettings,
+    build,
+    (HINTS_LEGACY, HINTS_QUARANTINE),
+    lambda c, _: HintsLegacyHandler(c.dynamodb, HINTS.physical(c.settings.namespace)),
+)
+build_importer, make_app, main = entrypoint.build_importer, entrypoint.make_app, entrypoint.main
 
 if __name__ == "__main__":
     main()

@@ -324,7 +324,7 @@ class HintService:
         await self._store.add_tokens(day, budget_user, answer.prompt_tokens + answer.output_tokens)
         problem_text = reference or ""
         rejected = check_output(
-            answer.hints, forbidden=[problem_text] if problem_text else [], own_code=execution.code if execution else ""
+            answer.value, forbidden=[problem_text] if problem_text else [], own_code=execution.code if execution else ""
         )
         if rejected:
             log.warning("gemini hints rejected: %s", rejected)
@@ -332,7 +332,7 @@ class HintService:
         return HintSet(
             source="gemini",
             model=answer.model,
-            hints=answer.hints,
+            hints=answer.value,
             prompt_tokens=answer.prompt_tokens,
             output_tokens=answer.output_tokens,
         )

@@ -11,18 +11,19 @@ import asyncio
 import gzip
 import hashlib
 import json
-import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from algoitny_problems.adapters.keys import case_key, problem_key
 from algoitny_problems.adapters.s3_objects import delete_prefix
 from algoitny_problems.domain.models import MAX_ORDINAL, TestCaseIn, TestCaseOut
+from algoitny_shared import batch_write
 from algoitny_shared.aws import AsyncDynamoDB, AsyncS3, call
 from algoitny_shared.dynamo import from_item, to_item
 
-MAX_BATCH_WRITE = 25
+# A request path: 12 calls at most (the last retry waits about 1 s), jittered, then an error.
+WRITE_RETRY = batch_write.Retry(attempts=12, first_delay_s=0.02, max_delay_s=1.0, jitter=True)
 MAX_BATCH_GET = 100
 
 
@@ -138,26 +139,15 @@ class TestCaseStore:
         """Write up to 25 items in one BatchWriteItem, retrying unprocessed ones."""
         await self._batch([{"PutRequest": {"Item": to_item(i)}} for i in items])
 
-    async def _batch(self, requests: list[dict[str, Any]]) -> None:
-        if len(requests) > MAX_BATCH_WRITE:
-            raise ValueError(f"BatchWriteItem takes at most {MAX_BATCH_WRITE} items, got {len(requests)}")
-        pending: list[Any] = requests
-        for attempt in range(12):
-            if not pending:
-                return
-            resp = await self._db.batch_write_item(RequestItems={self.table: pending})
-            pending = resp.get("UnprocessedItems", {}).get(self.table, [])
-            if pending:
-                await asyncio.sleep(min(1.0, 0.02 * 2**attempt) * random.uniform(0.5, 1.0))
-        raise RuntimeError(f"{len(pending)} items stayed unprocessed after retries")
+    async def _batch(self, requests: Sequence[batch_write.Request]) -> None:
+        await batch_write.write(self._db, self.table, requests, WRITE_RETRY)
 
     async def batch_delete(self, keys: Iterable[dict[str, Any]]) -> int:
         requests = [
             {"DeleteRequest": {"Key": {"problem_key": {"S": k["problem_key"]}, "case_key": {"S": k["case_key"]}}}}
             for k in keys
         ]
-        chunks = [requests[i : i + MAX_BATCH_WRITE] for i in range(0, len(requests), MAX_BATCH_WRITE)]
-        await self.gather(self._batch(c) for c in chunks)
+        await self.gather(self._batch(c) for c in batch_write.chunks(requests))
         return len(requests)
 
     async def gather(self, coros: Iterable[Any]) -> list[Any]:

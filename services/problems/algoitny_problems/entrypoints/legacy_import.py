@@ -9,7 +9,6 @@ by the gateway)."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
 from pydantic import Field
 
 from algoitny_problems.adapters.tables import PROBLEMS_LEGACY, PROBLEMS_QUARANTINE
@@ -18,7 +17,7 @@ from algoitny_problems.generation.adapters.jobs import GenerationJobRepository
 from algoitny_problems.service_layer.legacy_import import LegacyTestSetFlusher, ProblemsLegacyHandler
 from algoitny_problems.settings import ProblemsSettings
 from algoitny_shared.legacy.row_importer import LegacyStore
-from algoitny_shared.legacy.runner import ImporterParts, ImporterSettings, importer_cli, importer_parts
+from algoitny_shared.legacy.runner import ImporterEntrypoint, ImporterParts, ImporterSettings
 
 
 class ProblemsLegacySettings(ProblemsSettings, ImporterSettings):
@@ -37,12 +36,13 @@ class ProblemsLegacySettings(ProblemsSettings, ImporterSettings):
 LegacyContainer = ImporterParts[ProblemsLegacySettings, Container]
 
 
-def build_importer(settings: ProblemsLegacySettings | None = None) -> LegacyContainer:
-    def handler(c: Container, store: LegacyStore) -> ProblemsLegacyHandler:
-        jobs = GenerationJobRepository(c.dynamodb, c.settings.namespace)
-        return ProblemsLegacyHandler(c.dynamodb, c.repo, c.service, store, c.store, jobs, c.control)
+def _handler(c: Container, store: LegacyStore) -> ProblemsLegacyHandler:
+    jobs = GenerationJobRepository(c.dynamodb, c.settings.namespace)
+    return ProblemsLegacyHandler(c.dynamodb, c.repo, c.service, store, c.store, jobs, c.control)
 
-    lc = importer_parts(settings or ProblemsLegacySettings(), build, (PROBLEMS_LEGACY, PROBLEMS_QUARANTINE), handler)
+
+def _test_set_flusher(lc: LegacyContainer) -> None:
+    """Builds test sets from staged legacy cases, beside the importer."""
     rows = lc.importer.handler
     assert isinstance(rows, ProblemsLegacyHandler)
     flusher = LegacyTestSetFlusher(
@@ -55,14 +55,17 @@ def build_importer(settings: ProblemsLegacySettings | None = None) -> LegacyCont
         orphan_grace_s=lc.settings.legacy_orphan_grace_s,
     )
     lc.tasks["legacy-test-sets"] = flusher.run_forever
-    return lc
 
 
-def make_app(lc: LegacyContainer | None = None) -> FastAPI:
-    return (lc or build_importer()).app()
-
-
-main = importer_cli("algoitny_problems.entrypoints.legacy_import", ProblemsLegacySettings, build_importer)
+entrypoint = ImporterEntrypoint(
+    "algoitny_problems.entrypoints.legacy_import",
+    ProblemsLegacySettings,
+    build,
+    (PROBLEMS_LEGACY, PROBLEMS_QUARANTINE),
+    _handler,
+    extend=_test_set_flusher,
+)
+build_importer, make_app, main = entrypoint.build_importer, entrypoint.make_app, entrypoint.main
 
 if __name__ == "__main__":
     main()

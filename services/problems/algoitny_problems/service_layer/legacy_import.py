@@ -43,6 +43,7 @@ from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item, to_value
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.legacy.batches import batch_get
+from algoitny_shared.legacy.canonical import COMPARED
 from algoitny_shared.legacy.changes import LegacyChange
 from algoitny_shared.legacy.identity import legacy_ulid, legacy_uuid
 from algoitny_shared.legacy.row_importer import (
@@ -274,24 +275,9 @@ class ProblemsLegacyHandler:
             raise Quarantined(f"tags is not a JSON list but {type(row.tags).__name__}")
         job_id = legacy_ulid("script_generation_jobs", row.id, int(row.created_at.timestamp() * 1000))
         job = GenerationJob(job_id=job_id, **rules.job_fields(row))
-        legacy = {
-            name: row.columns()[name]
-            for name in (
-                "id",
-                "platform",
-                "problem_id",
-                "title",
-                "problem_url",
-                "tags",
-                "solution_code",
-                "language",
-                "constraints",
-                "job_type",
-                "status",
-                "generator_code",
-                "error_message",
-            )
-        }
+        # Kept whole on the item: exactly the columns verify compares (rules.job_columns gives them back).
+        columns = row.columns()
+        legacy = {name: columns[name] for name in COMPARED[("script_generation_jobs", SERVICE)]}
         legacy["created_at"] = row.created_at.isoformat()
         item = {**job_item(job), "legacy": legacy, "legacy_id": row.id}
         tx.add(

@@ -19,7 +19,7 @@ from typing import Any
 
 from algoitny_problems.adapters.control import ControlRepository, idem_pk, upload_pk
 from algoitny_problems.adapters.repository import ProblemRepository
-from algoitny_problems.adapters.test_cases import MAX_BATCH_WRITE, TestCaseStore, location
+from algoitny_problems.adapters.test_cases import TestCaseStore, location
 from algoitny_problems.domain.events import test_set_replaced
 from algoitny_problems.domain.models import (
     MAX_SAMPLES_ON_ITEM,
@@ -35,6 +35,7 @@ from algoitny_problems.domain.models import (
     samples_of,
 )
 from algoitny_problems.service_layer.use_cases import OPTIMISTIC_RETRIES, envelope, not_found
+from algoitny_shared.batch_write import MAX_BATCH_WRITE
 from algoitny_shared.cursor import CursorCodec
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.events import EventEnvelope

@@ -20,6 +20,7 @@ from algoitny_problems.adapters.control import ControlRepository
 from algoitny_problems.adapters.repository import ProblemRepository
 from algoitny_problems.adapters.tables import PROBLEMS_LEGACY, PROBLEMS_QUARANTINE
 from algoitny_problems.adapters.test_cases import TestCaseStore
+from algoitny_problems.domain import legacy as rules
 from algoitny_problems.domain.models import NewProblem
 from algoitny_problems.generation.adapters.jobs import GenerationJobRepository
 from algoitny_problems.service_layer.legacy_import import LegacyTestSetFlusher, ProblemsLegacyHandler
@@ -27,7 +28,10 @@ from algoitny_problems.service_layer.maintenance import GarbageCollector
 from algoitny_problems.service_layer.test_sets import TestSetService
 from algoitny_problems.service_layer.use_cases import ProblemService
 from algoitny_shared.cursor import CursorCodec
+from algoitny_shared.dynamo import from_item
+from algoitny_shared.legacy.canonical import COMPARED, canonical_row
 from algoitny_shared.legacy.identity import legacy_ulid
+from algoitny_shared.legacy.rows import ScriptGenerationJobRow
 
 
 class LegacyProblems:
@@ -169,6 +173,13 @@ async def test_jobs_become_historical_generation_jobs(lp: LegacyProblems) -> Non
     job_id = legacy_ulid("script_generation_jobs", 9, 1709287200000)
     stored = await lp.jobs.get(job_id)
     assert stored is not None and stored.status == "succeeded"
+    # The job keeps the legacy columns verify compares, and gives back the same canonical row.
+    item = from_item(lp.store.client.get_item(TableName=lp.jobs.table, Key={"job_id": {"S": job_id}})["Item"])
+    legacy_side = ScriptGenerationJobRow.model_validate(job).columns()
+    assert set(item["legacy"]) == set(COMPARED[("script_generation_jobs", "problems")])
+    assert canonical_row("script_generation_jobs", "problems", rules.job_columns(item["legacy"])) == canonical_row(
+        "script_generation_jobs", "problems", legacy_side
+    )
     assert await lp.handle("script_generation_jobs", job, 1) == "duplicate"
     assert await lp.handle("script_generation_jobs", {**job, "status": "LOST"}, 2, "u") == "quarantined"
     assert "not a legacy job status" in (await quarantined(lp.importer))["script_generation_jobs/9"]

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from algoitny_problems.adapters.test_cases import MAX_BATCH_WRITE, TestCaseStore
+from algoitny_problems.adapters.test_cases import TestCaseStore
 from algoitny_problems.domain.models import (
     NewProblem,
     Problem,
@@ -15,6 +15,7 @@ from algoitny_problems.domain.models import (
     TestSetIn,
     samples_of,
 )
+from algoitny_shared.batch_write import MAX_BATCH_WRITE
 from algoitny_shared.errors import AppError, ErrorCode
 
 

@@ -9,37 +9,27 @@ the gateway)."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
 from pydantic import Field
 
 from algoitny_ratelimit.adapters.tables import RATELIMIT_LEGACY, RATELIMIT_QUARANTINE
-from algoitny_ratelimit.bootstrap import Container, build
+from algoitny_ratelimit.bootstrap import build
 from algoitny_ratelimit.service_layer.legacy_import import RatelimitLegacyHandler
 from algoitny_ratelimit.settings import RatelimitSettings
-from algoitny_shared.legacy.runner import ImporterParts, ImporterSettings, importer_cli, importer_parts
+from algoitny_shared.legacy.runner import ImporterEntrypoint, ImporterSettings
 
 
 class RatelimitLegacySettings(RatelimitSettings, ImporterSettings):
     legacy_import_port: int = Field(default=8104, description="Port of the ratelimit importer's internal API.")
 
 
-LegacyContainer = ImporterParts[RatelimitLegacySettings, Container]
-
-
-def build_importer(settings: RatelimitLegacySettings | None = None) -> LegacyContainer:
-    return importer_parts(
-        settings or RatelimitLegacySettings(),
-        build,
-        (RATELIMIT_LEGACY, RATELIMIT_QUARANTINE),
-        lambda c, _: RatelimitLegacyHandler(c.plans, c.usage, c.user_plans, c.membership),
-    )
-
-
-def make_app(lc: LegacyContainer | None = None) -> FastAPI:
-    return (lc or build_importer()).app()
-
-
-main = importer_cli("algoitny_ratelimit.entrypoints.legacy_import", RatelimitLegacySettings, build_importer)
+entrypoint = ImporterEntrypoint(
+    "algoitny_ratelimit.entrypoints.legacy_import",
+    RatelimitLegacySettings,
+    build,
+    (RATELIMIT_LEGACY, RATELIMIT_QUARANTINE),
+    lambda c, _: RatelimitLegacyHandler(c.plans, c.usage, c.user_plans, c.membership),
+)
+build_importer, make_app, main = entrypoint.build_importer, entrypoint.make_app, entrypoint.main
 
 if __name__ == "__main__":
     main()

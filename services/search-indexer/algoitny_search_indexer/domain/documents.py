@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from algoitny_search_indexer.domain.query import MAX_QUERY_CHARS as MAX_QUERY_CHARS
-from algoitny_shared.events.catalog import ProblemSnapshot
+from algoitny_shared.events.catalog import ProblemCard, ProblemSnapshot
 
 
 def document_of(snapshot: ProblemSnapshot) -> dict[str, Any]:
@@ -28,15 +28,7 @@ def document_of(snapshot: ProblemSnapshot) -> dict[str, Any]:
     }
 
 
-class SearchHit(BaseModel):
-    platform: str
-    problem_id: str
-    title: str
-    url: str | None = None
-    tags: list[str] = Field(default_factory=list)
-    language: str | None = None
-    status: str
-    difficulty: str | None = None
+class SearchHit(ProblemCard):
     score: float | None = None
     updated_at: datetime | None = None
     highlight: str | None = Field(

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from typing import Any
 
+from algoitny_shared import batch_write
 from algoitny_shared.aws import AsyncDynamoDB, call
 from algoitny_shared.dynamo import from_item, to_item
 from algoitny_stats.adapters.tables import STATS
@@ -232,15 +233,8 @@ class StatsStore:
                 ExpressionAttributeValues={":p": {"S": p}},
                 ProjectionExpression="pk, sk",
             ):
-                keys = page.get("Items", [])
-                for start in range(0, len(keys), 25):
-                    request: dict[str, Any] = {
-                        self.table: [{"DeleteRequest": {"Key": k}} for k in keys[start : start + 25]]
-                    }
-                    while request:
-                        resp = self._client.client.batch_write_item(RequestItems=request)
-                        request = resp.get("UnprocessedItems") or {}
-                    deleted += len(keys[start : start + 25])
+                requests = [{"DeleteRequest": {"Key": k}} for k in page.get("Items", [])]
+                deleted += batch_write.write_all_sync(self._client.client, self.table, requests)
             return deleted
 
         return await call(run)
