@@ -4200,7 +4200,10 @@ export interface operations {
     post_api_v1_problems: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A retried create under the same key gets the first answer back (`Idempotent-Replayed: true`) instead of 409; kept 24 h. */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
