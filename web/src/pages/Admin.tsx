@@ -139,6 +139,8 @@ function Problems() {
     const okd = await action.act(() =>
       ok(
         api.POST("/api/v1/problems", {
+          // A create whose answer was lost is sent again under the same key and answered once.
+          params: { header: { "Idempotency-Key": idempotencyKey() } },
           body: {
             platform: form.platform,
             problem_id: form.problem_id,
