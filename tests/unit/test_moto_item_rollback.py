@@ -7,6 +7,7 @@ exactly as it was (updated items restored, new items gone), a successful one app
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import re
 from collections.abc import Iterator
@@ -277,3 +278,55 @@ def test_keyed_queries_answer_exactly_as_moto_does(monkeypatch: pytest.MonkeyPat
         assert [int(i["at"]["N"]) for items, _ in keyed[-3] for i in items] == numbers[::-1]
         monkeypatch.setattr(Table, "query", Table._algoitny_unkeyed_query)  # type: ignore[attr-defined]
         assert answers() == keyed
+
+
+def _serialized_body(operation: str, result: dict[str, Any]) -> str:
+    from moto.core.serialize import XFormedAttributePicker, get_serializer_class
+    from moto.core.utils import get_service_model
+
+    service = get_service_model("dynamodb")
+    serializer_cls = get_serializer_class(service.service_name, service.protocol)
+    model = service.operation_model(operation)
+    serializer = serializer_cls(operation_model=model, pretty_print=False, value_picker=XFormedAttributePicker())
+    return str(serializer.serialize(copy.deepcopy(result))["body"])
+
+
+def test_plain_items_serialize_exactly_as_moto_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """install_plain_item_serializer: the same JSON, byte for byte, as moto's own serializer, for
+    items of every attribute type (binary ones take moto's path), in every read's answer shape."""
+    from moto.core.serialize import BaseJSONSerializer
+
+    plain = {
+        "pk": {"S": "p1"},
+        "empty": {"S": ""},
+        "n": {"N": "-12.5"},
+        "yes": {"BOOL": True},
+        "no": {"BOOL": False},
+        "nothing": {"NULL": True},
+        "tags": {"SS": ["a", "b"]},
+        "nums": {"NS": ["1", "2"]},
+        "m": {"M": {"x": {"S": "1"}, "deep": {"L": [{"N": "1"}, {"M": {}}, {"L": []}]}}},
+        "l": {"L": []},
+        "hangul": {"S": '벤치 "quoted" \\ slash'},
+    }
+    binary = {**plain, "b": {"B": "AAEC"}, "bs": {"BS": ["AAEC", "AwQ="]}}
+    answers = {
+        "GetItem": {"Item": plain},
+        "Query": {
+            "Items": [plain, binary, {"pk": {"S": "p2"}}],
+            "Count": 3,
+            "ScannedCount": 3,
+            "LastEvaluatedKey": {"pk": {"S": "p2"}},
+            "ConsumedCapacity": {"TableName": "t", "CapacityUnits": 1.0},
+        },
+        "Scan": {"Items": [], "Count": 0, "ScannedCount": 0},
+        "BatchGetItem": {"Responses": {"t": [plain, binary], "u": []}, "UnprocessedKeys": {}},
+        "TransactGetItems": {"Responses": [{"Item": plain}, {"Item": binary}, {}]},
+        "UpdateItem": {"Attributes": binary},
+    }
+    moto_own = {op: _serialized_body(op, result) for op, result in answers.items()}
+    _load_patch().install_plain_item_serializer()
+    patched = BaseJSONSerializer._serialize_type_map
+    assert getattr(patched, "_algoitny_plain_items", False)
+    assert {op: _serialized_body(op, result) for op, result in answers.items()} == moto_own
+    monkeypatch.setattr(BaseJSONSerializer, "_serialize_type_map", patched._algoitny_original)  # type: ignore[attr-defined]
