@@ -16,7 +16,20 @@ from algoitny_migration.settings import MigrationSettings
 from algoitny_shared.identity import IdentitySigner
 from algoitny_shared.lag import LagMonitor
 from algoitny_shared.legacy.tables import BY_NAME, LEGACY_TABLES, legacy_group
+from algoitny_shared.topics import (
+    ACCOUNT_EVENTS,
+    EXECUTION_EVENTS,
+    HINT_EVENTS,
+    PROBLEM_EVENTS,
+    RATELIMIT_EVENTS,
+    SEARCH_INDEXER_GROUP,
+    STATS_GROUP,
+)
 
+# The derived views verify reads (stats' aggregates, search's documents), by consumer group, and
+# the platform's domain event topics they may read.
+VIEW_GROUPS = (STATS_GROUP, SEARCH_INDEXER_GROUP)
+DOMAIN_EVENT_TOPICS = (PROBLEM_EVENTS, ACCOUNT_EVENTS, RATELIMIT_EVENTS, EXECUTION_EVENTS, HINT_EVENTS)
 IMPORTING_SERVICES = tuple(sorted({s for t in LEGACY_TABLES for s in t.importers}))
 
 
@@ -126,6 +139,34 @@ class CutoverWiring:
         for table in LEGACY_TABLES:
             for service in table.importers:
                 out[f"{service}:{table.name}"] = await self.m.consumer_lag(service, table.name)
+        return out
+
+    async def views_lag(self) -> dict[str, int | None]:
+        """Domain events the derived views' consumer groups have not read yet, per view (None: the
+        group has committed nothing, e.g. not running). A view counts on the domain topics it
+        has committed offsets on: which topics a view reads is its own choice, not a contract."""
+        from algoitny_shared.offsets import KafkaOffsets
+
+        s = self.m.settings
+        out: dict[str, int | None] = {}
+        async with KafkaOffsets(s.kafka_bootstrap_servers, request_timeout_ms=5000) as offsets:
+            for view in VIEW_GROUPS:
+                group, total, read_any = f"{s.namespace}.{view}", 0, False
+                for spec in DOMAIN_EVENT_TOPICS:
+                    topic = spec.physical(s.namespace)
+                    try:
+                        await offsets.partitions(topic, timeout_s=0)
+                    except RuntimeError:
+                        continue  # not created yet: nothing to read
+                    committed = await offsets.committed(group, topic)
+                    if not any(v is not None for v in committed.values()):
+                        continue
+                    read_any = True
+                    ends, starts = await offsets.ends(topic), await offsets.beginnings(topic)
+                    for partition, end in ends.items():
+                        position = committed.get(partition)
+                        total += max(0, end - (position if position is not None else starts[partition]))
+                out[view] = total if read_any else None
         return out
 
     async def verify_ok(self) -> tuple[bool, int, list[str]]:

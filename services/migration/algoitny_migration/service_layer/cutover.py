@@ -8,7 +8,9 @@ cutover (from ``migrating`` or ``rolled_back``):
   3. changes_captured a marker written after the freeze (a no-op update of one plan row) is on its
                      legacy topic: Debezium keeps commit order, so every legacy change is captured.
   4. change_lag_zero every importer's consumer group has consumed every legacy topic, twice a window apart.
-  5. verify          ``verify`` passes (every row, aggregates, search, history pages).
+  5. views_caught_up the derived views verify reads (stats, search) have consumed every domain event,
+                     twice a window apart: until then their aggregates and documents lag the rows.
+  6. verify          ``verify`` passes (every row, aggregates, search, history pages).
   then: the connector is stopped (nothing more can come; its slot is released), the phase moves to
   ``cut_over`` (the gateway opens writes) and the reverse writer starts writing back.
   A failed gate: the legacy side is made writable again, the phase does not move (exit 1).
@@ -65,6 +67,7 @@ class CutoverSources(Protocol):
     """What the gates read beyond the legacy database (bootstrap.Migration implements it)."""
 
     async def change_lag(self) -> dict[str, int | None]: ...
+    async def views_lag(self) -> dict[str, int | None]: ...
     async def verify_ok(self) -> tuple[bool, int, list[str]]: ...
     async def reverse_lag(self) -> int | None: ...
     async def reverse_verify(self) -> tuple[bool, int, list[str]]: ...
@@ -199,6 +202,21 @@ class Cutover:
             return False, "lag reached zero only now; sampling again"
         return True, f"{len(second)} importer topics consumed to the end, twice {self.s.window_s} s apart"
 
+    async def _views_caught_up(self) -> tuple[bool, str]:
+        """The derived views (stats, search) have read every domain event the import published:
+        verify compares their aggregates and documents, which lag the rows until then."""
+        first = await self.sources.views_lag()
+        await self._sleep(self.s.window_s)
+        second = await self.sources.views_lag()
+        behind = {k: v for k, v in second.items() if v != 0}
+        if behind:
+            return False, "derived views behind (events; None = no consumer group): " + ", ".join(
+                f"{k}={v}" for k, v in sorted(behind.items())
+            )
+        if any(v != 0 for v in first.values()):
+            return False, "views' lag reached zero only now; sampling again"
+        return True, f"{', '.join(sorted(second))} consumed every domain event, twice {self.s.window_s} s apart"
+
     async def _verify(self) -> tuple[bool, str]:
         ok, count, first = await self.sources.verify_ok()
         return ok, "verify passed" if ok else f"verify: {count} mismatches, first: {'; '.join(first[:5])}"
@@ -257,7 +275,13 @@ class Cutover:
             and await self._gate(report, "wal_quiet", self._wal_quiet)
             and await self._gate(report, "changes_captured", captured)
             and await self._gate(report, "change_lag_zero", self._lag_zero)
-            and (not checks_verify or await self._gate(report, "verify", self._verify))
+            and (
+                not checks_verify
+                or (
+                    await self._gate(report, "views_caught_up", self._views_caught_up)
+                    and await self._gate(report, "verify", self._verify)
+                )
+            )
         )
         if not go:
             await asyncio.to_thread(self.legacy.unfreeze)

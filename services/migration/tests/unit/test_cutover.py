@@ -88,6 +88,7 @@ class FakeConnector:
 @dataclass
 class FakeSources:
     lag: int | None = 0
+    views: int | None = 0
     verify: bool = True
     reverse: int | None = 0
     reverse_ok: bool = True
@@ -99,6 +100,9 @@ class FakeSources:
 
     async def change_lag(self) -> dict[str, int | None]:
         return {"accounts:users": self.lag, "executions:search_history": 0}
+
+    async def views_lag(self) -> dict[str, int | None]:
+        return {"stats": self.views, "search-indexer": 0}
 
     async def verify_ok(self) -> tuple[bool, int, list[str]]:
         return (True, 0, []) if self.verify else (False, 3, ["[rows] users 5 (accounts): missing"])
@@ -140,6 +144,7 @@ async def test_cutover_goes_when_every_gate_passes() -> None:
         "wal_quiet",
         "changes_captured",
         "change_lag_zero",
+        "views_caught_up",
         "verify",
     ]
     assert legacy.markers == 1  # written once, however often the gate looks for it
@@ -156,6 +161,9 @@ async def test_cutover_goes_when_every_gate_passes() -> None:
         (FakeLegacy(), FakeSources(seen=False), "changes_captured"),  # Debezium has not captured the marker
         (FakeLegacy(), FakeSources(lag=4), "change_lag_zero"),
         (FakeLegacy(), FakeSources(lag=None), "change_lag_zero"),  # an importer never consumed
+        # stats still reading what the import published: verify would fail on its aggregates
+        (FakeLegacy(), FakeSources(views=30_454), "views_caught_up"),
+        (FakeLegacy(), FakeSources(views=None), "views_caught_up"),  # a view never consumed
         (FakeLegacy(), FakeSources(verify=False), "verify"),
     ],
 )
