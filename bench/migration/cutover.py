@@ -6,7 +6,8 @@ shared PostgreSQL seeded at the scale asked, and a Connect worker of its own. Th
 phases, timed:
 
 1. ``start`` (phase migrating), the connector registered: seconds until every importing service
-   accounts for every legacy row (imported or quarantined), and until a full ``verify`` passes;
+   accounts for every legacy row (imported or quarantined), until the derived views (stats,
+   search) have read every event the import published, and until a full ``verify`` passes;
 2. ``cutover``: the gates (with verify) and the write window (legacy frozen until the platform
    takes writes);
 3. users act on the platform (sign-ups, a plan change, a problem with test cases): the reverse
@@ -80,7 +81,7 @@ def main() -> None:
     ap.add_argument("--shared-moto", action="store_true", help="use the shared moto instead of a private one")
     args = ap.parse_args()
 
-    from algoitny_migration.bootstrap import build, build_cutover
+    from algoitny_migration.bootstrap import CutoverWiring, build, build_cutover
     from algoitny_migration.domain.legacy_data import SCALES, generate
     from algoitny_migration.service_layer.verify import Verifier
     from algoitny_migration.settings import MigrationSettings
@@ -217,6 +218,23 @@ def main() -> None:
         result["import_s"] = round(time.monotonic() - t0, 1)
         result["import_rows_per_s"] = round(sum(counts.values()) / result["import_s"], 1)
         log(f"imported in {result['import_s']} s")
+
+        async def views_lag() -> dict[str, int | None]:
+            fresh = build(settings)
+            try:
+                return await CutoverWiring(fresh).views_lag()
+            finally:
+                await fresh.close()
+
+        def views_caught_up() -> bool:
+            """What cutover's views_caught_up gate waits for: a verify before it fails on the views."""
+            lag = asyncio.run(views_lag())
+            log(f"derived views behind (events): {lag}")
+            return all(v == 0 for v in lag.values())
+
+        t0 = time.monotonic()
+        wait(views_caught_up, args.timeout_s, 15, "derived views")
+        result["views_caught_up_after_import_s"] = round(time.monotonic() - t0, 1)
 
         async def verify() -> dict[str, Any]:
             fresh = build(settings)
