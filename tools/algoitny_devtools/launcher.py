@@ -12,7 +12,6 @@ In-process users (tests, the fault suite) use ``running_part``, which stops the 
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import json
 import os
@@ -27,13 +26,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
-import mirakuru.base
 from mirakuru import Executor
 from mirakuru.base import ENV_UUID, SimpleExecutor
 from mirakuru.base_env import processes_with_env
 from mirakuru.exceptions import AlreadyRunning, TimeoutExpired
 
+from algoitny_devtools import exit_sweep
 from algoitny_devtools.registry import GROUPS, PARTS, Config, PartSpec
+
+exit_sweep.install()
 
 _lock = threading.Lock()
 
@@ -116,7 +117,7 @@ class PartExecutor(Executor):
 
 def detach(executors: Iterable[SimpleExecutor]) -> None:
     """Leave these processes running after this Python exits (mirakuru stops its children at exit)."""
-    atexit.unregister(mirakuru.base.cleanup_subprocesses)
+    exit_sweep.uninstall()
     for ex in executors:
         ex.process = None  # the executor's __del__ no longer kills it
 
