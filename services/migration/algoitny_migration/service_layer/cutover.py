@@ -189,33 +189,37 @@ class Cutover:
             return True, f"the marker ({table} {key}, after WAL {lsn}) is on its legacy topic"
         return False, f"the marker ({table} {key}, after WAL {lsn}) is not on its legacy topic yet"
 
-    async def _lag_zero(self) -> tuple[bool, str]:
-        first = await self.sources.change_lag()
+    async def _zero_twice(
+        self, read: Callable[[], Awaitable[dict[str, int | None]]], behind: str, again: str, done: str
+    ) -> tuple[bool, str]:
+        """Every lag ``read`` names is 0, sampled twice a window apart."""
+        first = await read()
         await self._sleep(self.s.window_s)
-        second = await self.sources.change_lag()
-        behind = {k: v for k, v in second.items() if v != 0}
-        if behind:
-            return False, "importers behind (messages; None = no consumer group): " + ", ".join(
-                f"{k}={v}" for k, v in sorted(behind.items())
-            )
+        second = await read()
+        late = {k: v for k, v in second.items() if v != 0}
+        if late:
+            return False, f"{behind}: " + ", ".join(f"{k}={v}" for k, v in sorted(late.items()))
         if any(v != 0 for v in first.values()):
-            return False, "lag reached zero only now; sampling again"
-        return True, f"{len(second)} importer topics consumed to the end, twice {self.s.window_s} s apart"
+            return False, again
+        return True, f"{done.format(n=len(second), names=', '.join(sorted(second)))}, twice {self.s.window_s} s apart"
+
+    async def _lag_zero(self) -> tuple[bool, str]:
+        return await self._zero_twice(
+            self.sources.change_lag,
+            "importers behind (messages; None = no consumer group)",
+            "lag reached zero only now; sampling again",
+            "{n} importer topics consumed to the end",
+        )
 
     async def _views_caught_up(self) -> tuple[bool, str]:
         """The derived views (stats, search) have read every domain event the import published:
         verify compares their aggregates and documents, which lag the rows until then."""
-        first = await self.sources.views_lag()
-        await self._sleep(self.s.window_s)
-        second = await self.sources.views_lag()
-        behind = {k: v for k, v in second.items() if v != 0}
-        if behind:
-            return False, "derived views behind (events; None = no consumer group): " + ", ".join(
-                f"{k}={v}" for k, v in sorted(behind.items())
-            )
-        if any(v != 0 for v in first.values()):
-            return False, "views' lag reached zero only now; sampling again"
-        return True, f"{', '.join(sorted(second))} consumed every domain event, twice {self.s.window_s} s apart"
+        return await self._zero_twice(
+            self.sources.views_lag,
+            "derived views behind (events; None = no consumer group)",
+            "views' lag reached zero only now; sampling again",
+            "{names} consumed every domain event",
+        )
 
     async def _verify(self) -> tuple[bool, str]:
         ok, count, first = await self.sources.verify_ok()

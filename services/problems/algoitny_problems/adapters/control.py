@@ -65,6 +65,16 @@ class ControlRepository:
 
     # ------------------------------------------------------------------ transaction items
 
+    def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
+        """A Put of a record that must not exist yet (a key already used is a conflict)."""
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": to_item(item),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
     def put_upload(
         self, platform: str, problem_id: str, incarnation: str, version: int, *, stale_after_s: float
     ) -> dict[str, Any]:
@@ -96,13 +106,7 @@ class ControlRepository:
             "state": "in_progress",
             "expires_at": int(time.time()) + IDEMPOTENCY_TTL_S,
         }
-        return {
-            "Put": {
-                "TableName": self.table,
-                "Item": to_item(item),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        }
+        return self._put_new(item)
 
     def put_created(self, pk: str, *, request_hash: str, answer: str) -> dict[str, Any]:
         """A create's idempotency record, written in the create's own transaction: it exists only
@@ -115,13 +119,7 @@ class ControlRepository:
             "state": "done",
             "expires_at": int(time.time()) + IDEMPOTENCY_TTL_S,
         }
-        return {
-            "Put": {
-                "TableName": self.table,
-                "Item": to_item(item),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        }
+        return self._put_new(item)
 
     def commit_upload(self, pk: str) -> dict[str, Any]:
         """The set became current: GC must never touch it (fails if GC already claimed it)."""
