@@ -34,18 +34,10 @@ class LagMonitor:
 
     async def _measure(self, topic: str) -> dict[int, int]:
         async with KafkaOffsets(self._bootstrap, request_timeout_ms=5000) as offsets:
-            try:
-                await offsets.partitions(topic, timeout_s=0)
-            except RuntimeError:
-                return {}  # not created yet: nothing to lag behind
-            ends = await offsets.ends(topic)
-            starts = await offsets.beginnings(topic)
-            committed = await offsets.committed(self._group_id, topic)
-        lag: dict[int, int] = {}
-        for partition in sorted(ends):
-            position = committed.get(partition)
-            lag[partition] = max(0, ends[partition] - (position if position is not None else starts[partition]))
-            CONSUMER_LAG.labels(self._label, topic, str(partition)).set(lag[partition])
+            found = await offsets.lag(self._group_id, topic)
+        lag = found[0] if found is not None else {}  # a topic not created yet: nothing to lag behind
+        for partition, behind in lag.items():
+            CONSUMER_LAG.labels(self._label, topic, str(partition)).set(behind)
         return lag
 
     async def run(self, interval_s: float) -> None:

@@ -120,6 +120,23 @@ class KafkaOffsets:
             out[tp.partition] = int(meta.offset) if meta is not None and meta.offset >= 0 else None
         return out
 
+    async def lag(self, group_id: str, topic: str) -> tuple[Offsets, bool] | None:
+        """Records ``group_id`` has not read yet, per partition of ``topic`` (end - committed; a
+        partition it never committed counts from the first record still held), and whether it
+        committed anything on the topic; None when the topic does not exist (yet)."""
+        try:
+            await self.partitions(topic, timeout_s=0)
+        except RuntimeError:
+            return None
+        ends = await self.ends(topic)
+        starts = await self.beginnings(topic)
+        committed = await self.committed(group_id, topic)
+        behind = {
+            p: max(0, end - (pos if (pos := committed.get(p)) is not None else starts[p]))
+            for p, end in sorted(ends.items())
+        }
+        return behind, any(v is not None for v in committed.values())
+
     async def groups(self) -> list[str]:
         """Every consumer group the cluster knows."""
         return sorted(str(g[0]) for g in await self._require()[0].list_consumer_groups())

@@ -187,6 +187,12 @@ def test_problem_bad_input_is_problem_json(gateway: httpx.Client, admin_headers:
         422,
         "VALIDATION_FAILED",
     )
+    # Keys are the platform's one format (8-128 characters): a short key could collide across uploads.
+    _expect(
+        gateway.put(f"{path}/testcases", json=_cases(1), headers={**admin_headers, "Idempotency-Key": "k1"}),
+        422,
+        "VALIDATION_FAILED",
+    )
     _expect(gateway.put(f"{path}/testcases", json=_cases(1)), 401, "UNAUTHENTICATED")
     _expect(gateway.patch(path, json={}, headers=admin_headers), 422, "VALIDATION_FAILED")
     _expect(gateway.patch(path, json={"title": None}, headers=admin_headers), 422, "VALIDATION_FAILED")

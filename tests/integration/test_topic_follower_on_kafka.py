@@ -17,6 +17,7 @@ from support.polling import eventually_async
 from algoitny_shared.follow import TopicFollower
 from algoitny_shared.kafka import ensure_topics
 from algoitny_shared.lag import LagMonitor
+from algoitny_shared.offsets import KafkaOffsets
 from algoitny_shared.replay import TopicReplayer
 from algoitny_shared.settings import ServiceSettings
 from algoitny_shared.topics import TopicSpec
@@ -87,3 +88,7 @@ async def test_follow_catch_up_since_and_replay(provisioned: dict[str, Any]) -> 
     lag = await LagMonitor(bootstrap, topic, f"{settings.namespace}.nobody", "itest").measure()
     assert sum(lag.values()) == len(old) + len(new) + 1
     assert await LagMonitor(bootstrap, f"{topic}-missing", "g", "itest").measure() == {}
+    async with KafkaOffsets(bootstrap) as offsets:  # what cutover's views gate reads: and whether it committed
+        found = await offsets.lag(f"{settings.namespace}.nobody", topic)
+        assert found is not None and found[1] is False and sum(found[0].values()) == len(old) + len(new) + 1
+        assert await offsets.lag("g", f"{topic}-missing") is None

@@ -153,19 +153,11 @@ class CutoverWiring:
             for view in VIEW_GROUPS:
                 group, total, read_any = f"{s.namespace}.{view}", 0, False
                 for spec in DOMAIN_EVENT_TOPICS:
-                    topic = spec.physical(s.namespace)
-                    try:
-                        await offsets.partitions(topic, timeout_s=0)
-                    except RuntimeError:
-                        continue  # not created yet: nothing to read
-                    committed = await offsets.committed(group, topic)
-                    if not any(v is not None for v in committed.values()):
-                        continue
+                    found = await offsets.lag(group, spec.physical(s.namespace))
+                    if found is None or not found[1]:
+                        continue  # not created yet, or a topic this view does not read
                     read_any = True
-                    ends, starts = await offsets.ends(topic), await offsets.beginnings(topic)
-                    for partition, end in ends.items():
-                        position = committed.get(partition)
-                        total += max(0, end - (position if position is not None else starts[partition]))
+                    total += sum(found[0].values())
                 out[view] = total if read_any else None
         return out
 

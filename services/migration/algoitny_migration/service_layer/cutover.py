@@ -226,12 +226,15 @@ class Cutover:
         return ok, "verify passed" if ok else f"verify: {count} mismatches, first: {'; '.join(first[:5])}"
 
     async def _reverse_lag_zero(self) -> tuple[bool, str]:
-        first = await self.sources.reverse_lag()
-        await self._sleep(self.s.window_s)
-        second = await self.sources.reverse_lag()
-        if first != 0 or second != 0:
-            return False, f"reverse writer behind by {second} event(s) (None: not running)"
-        return True, "the reverse writer consumed every domain event, twice a window apart"
+        async def read() -> dict[str, int | None]:
+            return {"reverse writer": await self.sources.reverse_lag()}
+
+        return await self._zero_twice(
+            read,
+            "reverse writer behind (events; None = not running)",
+            "reverse lag reached zero only now; sampling again",
+            "the {names} consumed every domain event",
+        )
 
     async def _reverse_verify(self) -> tuple[bool, str]:
         ok, count, first = await self.sources.reverse_verify()

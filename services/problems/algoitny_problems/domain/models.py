@@ -23,7 +23,6 @@ Checker = Literal["tokens", "lines", "exact", "float"]
 Status = Literal["draft", "completed", "deleted"]
 TestSetMode = Literal["replace", "append"]
 
-IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 MAX_TAGS = 20
 MAX_SAMPLES_ON_ITEM = 10
 MAX_SAMPLE_BYTES = 4 * 1024  # samples shown on the detail page are copied onto the problem item

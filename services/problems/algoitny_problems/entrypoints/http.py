@@ -13,7 +13,6 @@ from algoitny_problems.bootstrap import Container, build
 from algoitny_problems.domain.access import is_registrar, manages, owner_filter, require_manager, require_registrar
 from algoitny_problems.domain.imports import IMPORT_ID_PATTERN, ImportRequest, ImportView
 from algoitny_problems.domain.models import (
-    IDEMPOTENCY_KEY_PATTERN,
     PLATFORM_PATTERN,
     PROBLEM_ID_PATTERN,
     CatalogueStats,
@@ -38,7 +37,7 @@ from algoitny_problems.settings import ProblemsSettings
 from algoitny_shared.aws import AsyncS3
 from algoitny_shared.errors import AppError, ErrorCode
 from algoitny_shared.http import event_stream_response
-from algoitny_shared.idempotency import REPLAYED_HEADER
+from algoitny_shared.idempotency import KEY_PATTERN, REPLAYED_HEADER
 from algoitny_shared.identity import CurrentIdentity, Identity
 from algoitny_shared.kit.app_factory import parts_app
 from algoitny_shared.legacy.row_importer import LegacyStore
@@ -50,7 +49,7 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        pattern=IDEMPOTENCY_KEY_PATTERN,
+        pattern=KEY_PATTERN,
         description="Makes a retried upload a no-op (kept 24 h, per problem).",
     ),
 ]
@@ -58,7 +57,7 @@ CreateIdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        pattern=IDEMPOTENCY_KEY_PATTERN,
+        pattern=KEY_PATTERN,
         description="A retried create under the same key gets the first answer back "
         "(`Idempotent-Replayed: true`) instead of 409; kept 24 h.",
     ),
