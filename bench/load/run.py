@@ -67,10 +67,12 @@ def path_stats(result: LoadResult) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for path in WEIGHTS:
         ms = [s.ms for s in result.samples if s.path == path and result.ok(s)]
-        errors = sum(1 for s in result.samples if s.path == path and not result.ok(s))
+        failed = [s.status for s in result.samples if s.path == path and not result.ok(s)]
         out[path] = {
             "requests": len(ms),
-            "errors": errors,
+            "errors": len(failed),
+            # status -> count (0: no answer), so a run's errors say what they were
+            "error_statuses": {str(code): failed.count(code) for code in sorted(set(failed))},
             "per_s": round(len(ms) / result.seconds, 1),
             "p50_ms": round(percentile(ms, 50), 2),
             "p95_ms": round(percentile(ms, 95), 2),

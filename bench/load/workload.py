@@ -39,15 +39,19 @@ PLAN_ID = "loadplan"
 WEIGHTS: dict[str, int] = {"signin": 3, "problem": 35, "submit": 15, "usage": 12, "history": 20, "search": 15}
 SEARCH_WORDS = ["sum", "graph", "tree", "array", "path", "string", "prime", "matrix"]
 CODE = "a, b = map(int, input().split())\nprint(a + b)\n"
+LOGIN_ACCOUNTS = 16
 
 
 @dataclass
 class Seed:
-    """What the mix needs: problems with test cases, users with tokens, one password account."""
+    """What the mix needs: problems with test cases, users with tokens, password accounts."""
 
     problems: list[tuple[str, str]] = field(default_factory=list)
     users: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # (user_id, auth headers)
-    login: dict[str, str] = field(default_factory=dict)  # email, password
+    # email, password: one account per few clients, as people sign in to their own accounts (a
+    # sign-in is counted against its account until its password is checked: 50 clients on one
+    # account would be throttled as a guessing attack, SIGNIN_MAX_FAILURES_PER_ACCOUNT in flight).
+    logins: list[dict[str, str]] = field(default_factory=list)
     admin: dict[str, str] = field(default_factory=dict)  # admin auth headers
     wrong_answers: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # (execution id, owner headers)
 
@@ -76,10 +80,11 @@ def seed(gateway: str, admin_token: str, *, problems: int = 20, cases: int = 10,
             resp = client.post(f"{API}/problems", json=body, headers=admin)
             assert resp.status_code == 201, resp.text
             out.problems.append(("load", pid))
-        email = f"load-{uuid.uuid4().hex[:8]}@load-mail.dev"
-        resp = client.post(f"{API}/auth/register", json={"email": email, "password": PASSWORD, "name": "Load"})
-        assert resp.status_code in (200, 201), resp.text
-        out.login = {"email": email, "password": PASSWORD}
+        for _ in range(LOGIN_ACCOUNTS):
+            email = f"load-{uuid.uuid4().hex[:8]}@load-mail.dev"
+            resp = client.post(f"{API}/auth/register", json={"email": email, "password": PASSWORD, "name": "Load"})
+            assert resp.status_code in (200, 201), resp.text
+            out.logins.append({"email": email, "password": PASSWORD})
     keyring = AccountsSettings().signing_keys()
     for _ in range(users):
         user_id = f"load{uuid.uuid4().hex[:10]}"
@@ -95,7 +100,7 @@ def request_for(path: str, seed: Seed, rng: random.Random) -> Request:
     _user_id, headers = rng.choice(seed.users)
     platform, pid = rng.choice(seed.problems)
     if path == "signin":
-        return "POST", f"{API}/auth/login", {"json": seed.login}
+        return "POST", f"{API}/auth/login", {"json": rng.choice(seed.logins)}
     if path == "problem":
         return "GET", f"{API}/problems/{platform}/{pid}", {"params": {"include": "testcases"}}
     if path == "submit":
