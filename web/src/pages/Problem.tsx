@@ -180,7 +180,7 @@ export function ProblemPage({ platform, problemId }: { platform: string; problem
             <pre className="statement">{p.constraints}</pre>
           </>
         ) : (
-          <p className="empty">{t("empty")}</p>
+          <p className="empty">{p.url ? t("statementAtSource") : t("empty")}</p>
         )}
       </section>
       {(p.samples ?? []).length > 0 && (
@@ -282,7 +282,7 @@ export function ProblemPage({ platform, problemId }: { platform: string; problem
         )}
       </section>
       <p className="meta">
-        {formatTime(p.updated_at, lang)}
+        {t("updatedAt")}: <time dateTime={p.updated_at}>{formatTime(p.updated_at, lang)}</time>
       </p>
     </article>
   );

@@ -2,7 +2,7 @@ import { api, ok, type Schemas } from "../api/client";
 import { useAuth } from "../auth";
 import { useI18n } from "../i18n";
 import { Link } from "../router";
-import { BarChart, Empty, ErrorMessage, Loading, useLoad } from "../components/ui";
+import { BarChart, Empty, ErrorMessage, Loading, formatTime, useLoad } from "../components/ui";
 import { HistoryTable } from "./History";
 
 function Figures({ s }: { s: Schemas["PublicUserStats"] | Schemas["UserStats"] }) {
@@ -11,7 +11,7 @@ function Figures({ s }: { s: Schemas["PublicUserStats"] | Schemas["UserStats"] }
     [t("runs"), s.executions],
     [t("problemsSolved"), s.problems_solved],
     [t("problemsTried"), s.problems_attempted],
-    ["%", `${Math.round(s.acceptance_rate * 100)}%`],
+    [t("acceptance"), `${Math.round(s.acceptance_rate * 100)}%`],
     [t("streak"), `${s.current_streak} / ${s.best_streak}`],
   ];
   return (
@@ -75,7 +75,7 @@ export function MyStatsPage() {
         )}
         {usage.data && (
           <p className="meta">
-            {new Date(usage.data.reset_at).toLocaleString(lang === "ko" ? "ko-KR" : "en-GB")}
+            {t("resetsAt")}: <time dateTime={usage.data.reset_at}>{formatTime(usage.data.reset_at, lang)}</time>
           </p>
         )}
       </section>
