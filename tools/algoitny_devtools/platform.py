@@ -231,6 +231,12 @@ class Platform:
                 proc.kill()
                 proc.wait()
         self.procs.clear()
+        for executor in self.executors.values():
+            # Ends what a service left behind (carrying its executor's mark) now, and forgets the
+            # process: an executor still holding one would do that in __del__, at interpreter exit,
+            # when psutil is half torn down (the "Exception while deleting Executor" noise).
+            executor.kill()
+        self.executors.clear()
 
 
 def _free_port(host: str) -> int:
