@@ -45,7 +45,9 @@ class PlatformApi:
         self.gateway_url = gateway_url.rstrip("/")
         self.signer = signer
         self.gateway_token = ""  # the gateway's operator token (shadow's admin reads)
-        self._http = httpx.AsyncClient(timeout=timeout_s)
+        # Idle connections are dropped before the services' keep-alive timeout (uvicorn: 5 s) closes
+        # them: at equal timeouts a request can go out on a connection being closed (ReadError).
+        self._http = httpx.AsyncClient(timeout=timeout_s, limits=httpx.Limits(keepalive_expiry=2.0))
 
     async def close(self) -> None:
         await self._http.aclose()

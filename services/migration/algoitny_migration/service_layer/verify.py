@@ -196,7 +196,7 @@ class Verifier:
         return any(key in self.quarantined.get((s, table), {}) for s in services)
 
     # ---- 1. every row
-    async def _rows(self, table: str, service: str, report: VerifyReport) -> None:
+    def _legacy_digests(self, table: str, service: str) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
         pk = BY_NAME[table].primary_key
         expected: dict[str, str] = {}
         legacy_rows: dict[str, dict[str, Any]] = {}
@@ -205,6 +205,15 @@ class Verifier:
             expected[key] = row_digest(table, service, row)
             legacy_rows[key] = row
             self.progress(f"rows {table}/{service}", 1)
+        return expected, legacy_rows
+
+    async def _query(self, statement: str, params: Any = ()) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self.legacy.query, statement, params)
+
+    async def _rows(self, table: str, service: str, report: VerifyReport) -> None:
+        # The legacy scan (minutes for a big table) runs beside the event loop: on it, it stalled the
+        # other tables' digest pages in flight past their timeouts (see the tests).
+        expected, legacy_rows = await asyncio.to_thread(self._legacy_digests, table, service)
         actual: dict[str, str] = {}
         after: str | None = None
         while True:
@@ -270,7 +279,7 @@ class Verifier:
 
     # ---- 2. aggregates
     async def _aggregates(self, report: VerifyReport) -> None:
-        rows = self.legacy.query(
+        rows = await self._query(
             "SELECT h.id, h.user_id, h.platform, h.language, h.problem_id, h.failed_count"
             " FROM search_history h JOIN users u ON u.id = h.user_id"
         )
@@ -320,7 +329,7 @@ class Verifier:
     async def _usage_today(self, report: VerifyReport) -> None:
         """AG-06: today's (UTC) hint and execution counts per user, as the legacy rate limiter counted."""
         start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        rows = self.legacy.query(
+        rows = await self._query(
             "SELECT l.user_id, l.action, count(*) AS n FROM usage_logs l JOIN users u ON u.id = l.user_id"
             " WHERE l.created_at >= %s GROUP BY l.user_id, l.action",
             (start,),
@@ -356,7 +365,7 @@ class Verifier:
 
     # ---- 3. search
     async def _search(self, report: VerifyReport) -> None:
-        problems = self.legacy.query(
+        problems = await self._query(
             "SELECT id, platform, problem_id, title FROM problems WHERE is_completed AND NOT is_deleted ORDER BY id"
         )
         quarantined = self.quarantined.get(("problems", "problems"), {})
@@ -384,7 +393,7 @@ class Verifier:
 
     # ---- 4. history pages
     async def _history(self, report: VerifyReport) -> None:
-        users = self.legacy.query(
+        users = await self._query(
             "SELECT DISTINCT h.user_id FROM search_history h JOIN users u ON u.id = h.user_id ORDER BY h.user_id"
         )
         skipped_users = set(self.quarantined.get(("accounts", "users"), {})) | self.originated.get("users", set())
@@ -395,7 +404,7 @@ class Verifier:
             # AP-53: the user's own runs, newest first (quarantined rows excluded).
             legacy = [
                 r
-                for r in self.legacy.query(
+                for r in await self._query(
                     "SELECT id, platform, problem_number, created_at FROM search_history"
                     " WHERE user_id = %s ORDER BY created_at DESC, id DESC LIMIT %s",
                     (uid, HISTORY_PAGE + 10),
