@@ -72,8 +72,9 @@ async def test_call_passes_results_and_errors_through() -> None:
         raise AssertionError("the error was swallowed")
 
 
+# ``<...>.legacy.query`` is the legacy PostgreSQL database (migration's LegacySource), not boto3.
 BOTO_CALL = re.compile(
-    r"to_thread\(\s*[\w.\[\]\"]+\.(get_item|put_item|update_item|delete_item|query|scan|batch_\w+|"
+    r"to_thread\(\s*(?![\w.]*\blegacy\.)[\w.\[\]\"]+\.(get_item|put_item|update_item|delete_item|query|scan|batch_\w+|"
     r"transact_\w+|describe_table|\w+_object|\w+_objects|list_objects_v2|head_bucket)\b"
 )
 
