@@ -15,6 +15,7 @@ from algoitny_accounts.adapters.tables import USERS
 from algoitny_accounts.domain.users import SearchField, User, name_key, normalise_email
 from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item
+from algoitny_shared.legacy.batches import batch_get
 
 LISTED = "USER"
 
@@ -127,6 +128,12 @@ class UserRepository:
         )
         item = resp.get("Item")
         return self._user(item) if item else None
+
+    async def get_many(self, user_ids: builtins.list[str]) -> dict[str, User]:
+        """The users of ``user_ids`` that exist (strongly consistent; one BatchGetItem per 100)."""
+        keys = [{"pk": {"S": _user_pk(u)}} for u in dict.fromkeys(user_ids)]
+        users = (self._user(item) for item in await batch_get(self._client, self.table, keys))
+        return {user.user_id: user for user in users}
 
     async def _by_guard(self, pk: str) -> User | None:
         resp = await self._client.get_item(TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True)

@@ -192,9 +192,6 @@ class AccountsLegacyHandler:
 
     async def columns(self, table: str, states: Sequence[RowState]) -> dict[str, dict[str, Any]]:
         """The canonical ``users`` columns of imported rows, from the users themselves."""
-        found: dict[str, dict[str, Any]] = {}
-        for state in states:
-            user = await self._users.get(str(state.refs.get("user_id") or legacy_user_id(state.key)))
-            if user is not None:
-                found[state.key] = canonical_columns(user)
-        return found
+        ids = {state.key: str(state.refs.get("user_id") or legacy_user_id(state.key)) for state in states}
+        users = await self._users.get_many(list(ids.values()))  # a digest page at once, not a read per row
+        return {key: canonical_columns(users[uid]) for key, uid in ids.items() if uid in users}

@@ -14,6 +14,7 @@ from typing import Any
 from algoitny_ratelimit.adapters.tables import USER_PLANS
 from algoitny_shared.aws import AsyncDynamoDB
 from algoitny_shared.dynamo import from_item, to_item
+from algoitny_shared.legacy.batches import batch_get
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,11 @@ class UserPlanRepository:
         resp = await self._client.get_item(TableName=self.table, Key={"user_id": {"S": user_id}})
         item = resp.get("Item")
         return item["plan_id"]["S"] if item else None
+
+    async def plans_of(self, user_ids: list[str]) -> dict[str, str]:
+        """user id -> plan id of the users of ``user_ids`` that have one (one BatchGetItem per 100)."""
+        keys = [{"user_id": {"S": u}} for u in dict.fromkeys(user_ids)]
+        return {i["user_id"]["S"]: i["plan_id"]["S"] for i in await batch_get(self._client, self.table, keys)}
 
     async def state(self, user_id: str) -> UserPlanState | None:
         resp = await self._client.get_item(TableName=self.table, Key={"user_id": {"S": user_id}}, ConsistentRead=True)
