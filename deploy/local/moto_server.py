@@ -36,16 +36,10 @@ the medium migration's verify, that was over half of the server's time.
 already in the wire form (strings, numbers, booleans, null, sets of strings or numbers, lists
 and maps of those); binary values still take moto's own path. The JSON is the same.
 
-Costs of moto's server that tell nothing about the platform:
-- moto serves with Werkzeug's development server, which closes the connection after every
-  answer (and lingers 10 ms on it): every boto3 call opened a new TCP connection and the server
-  a new thread. Here cheroot serves the same WSGI application, with HTTP/1.1 keep-alive (idle
-  connections parked in a selector, a fixed pool of worker threads): a GetItem's round trip went
-  from 3.2 ms to 1.7 ms (p50, 1,500 sequential calls, a migration bench running beside it), and
-  the client's CPU per call fell by a fifth.
-- Werkzeug wrote an access-log line for every request (a fifth of the server's CPU in an
-  import); only 5xx answers are logged (DynamoDB refusals are 400s, routine here).
-- the list of moto's service modules, read from the disk for every request, is read once.
+Two costs of moto's server that tell nothing: every request's access-log line (a fifth of
+the server's CPU in an import, and a lock every request thread contends for) is written only
+for 5xx answers (`QuietRequestHandler`; DynamoDB refusals are 400s, routine here), and the
+list of moto's service modules, read from the disk for every request, is read once.
 
     python deploy/local/moto_server.py -H 127.0.0.1 -p 5005
 """
@@ -58,7 +52,6 @@ import heapq
 import operator
 import os
 import pickle
-import sys
 import threading
 from collections.abc import Iterable
 from typing import Any
@@ -67,6 +60,8 @@ from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 from moto.moto_server.threaded_moto_server import DomainDispatcherApplication, create_backend_app
+from moto.server import MotoRequestHandler
+from werkzeug.serving import run_simple
 
 _dynamodb_lock = threading.Lock()
 
@@ -296,36 +291,12 @@ def install_plain_item_serializer() -> None:
     BaseJSONSerializer._serialize_type_map = _serialize_type_map  # type: ignore[method-assign]
 
 
-class ServerErrorLog:
-    """Writes a line to stderr for each 5xx answer, and none for anything else."""
+class QuietRequestHandler(MotoRequestHandler):
+    """Logs a request only when the server failed it (5xx)."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        def logged(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            if status.startswith("5"):
-                target = environ.get("HTTP_X_AMZ_TARGET") or environ.get("PATH_INFO", "")
-                print(f"moto: {environ.get('REQUEST_METHOD')} {target} -> {status}", file=sys.stderr, flush=True)
-            return start_response(status, headers, exc_info)
-
-        return self.app(environ, logged)
-
-
-def serve(host: str, port: int, app: Any) -> None:
-    """Serve ``app`` with keep-alive (see the module's docstring) until the process is stopped.
-
-    Idle connections are closed after 10 minutes (clients check a pooled connection before
-    reusing it); 32 worker threads take the requests of every connection."""
-    from cheroot import wsgi
-
-    server = wsgi.Server((host, port), app, numthreads=32, request_queue_size=256, timeout=600)
-    try:
-        server.start()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if str(getattr(code, "value", code)).startswith("5"):
+            super().log_request(code, size)
 
 
 def install_module_list_cache() -> None:
@@ -349,7 +320,7 @@ def main() -> None:
     install_module_list_cache()
     install_plain_item_serializer()
     app = DomainDispatcherApplication(create_backend_app)
-    serve(args.host, args.port, ServerErrorLog(SerialisedDynamoDB(app)))
+    run_simple(args.host, args.port, SerialisedDynamoDB(app), threaded=True, request_handler=QuietRequestHandler)
 
 
 if __name__ == "__main__":
