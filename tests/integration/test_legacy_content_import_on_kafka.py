@@ -139,6 +139,7 @@ async def test_problems_and_test_cases_arrive_in_any_order_and_apply_once(import
     assert digests["501"] == digest_of("problems", "problems", {**problem, "title": "두 수의 합 (수정)"})
     cases = {d["key"]: d["digest"] for d in imp.get("problems", "/internal/legacy/test_cases/digests")["items"]}
     assert cases == {"9001": digest_of("test_cases", "problems", case_row(9001, 501, "1 2\n", "2024-03-01T10:00:01Z"))}
+
     def settled() -> dict[str, Any] | None:  # the status counters follow the rows' own states
         tables = {t["table"]: t for t in imp.get("problems", "/internal/legacy/status")["tables"]}
         return tables if tables["test_cases"]["deleted"] == 1 else None
