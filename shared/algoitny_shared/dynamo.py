@@ -117,3 +117,15 @@ def from_item(item: dict[str, Any]) -> dict[str, Any]:
 def to_value(value: Any) -> dict[str, Any]:
     result: dict[str, Any] = dict(_serializer.serialize(_numbers(value)))
     return result
+
+
+def put_if_absent(table: str, key_attribute: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A transaction Put of an item that must not exist yet: a key already taken fails the
+    transaction (a conflict), so a create never overwrites what is there."""
+    return {
+        "Put": {
+            "TableName": table,
+            "Item": to_item(data),
+            "ConditionExpression": f"attribute_not_exists({key_attribute})",
+        }
+    }

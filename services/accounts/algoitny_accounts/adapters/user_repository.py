@@ -14,7 +14,7 @@ from typing import Any
 from algoitny_accounts.adapters.tables import USERS
 from algoitny_accounts.domain.users import SearchField, User, name_key, normalise_email
 from algoitny_shared.aws import AsyncDynamoDB
-from algoitny_shared.dynamo import from_item, to_item
+from algoitny_shared.dynamo import from_item, put_if_absent, to_item
 from algoitny_shared.legacy.batches import batch_get
 
 LISTED = "USER"
@@ -38,35 +38,24 @@ class UserRepository:
         self.table = USERS.physical(namespace)
 
     def _user_item(self, user: User) -> dict[str, Any]:
+        return to_item(self._user_data(user))
+
+    def _user_data(self, user: User) -> dict[str, Any]:
         data = user.model_dump(mode="json")
         # A blank name (white space only) has no name_key: an empty string may not be a GSI key
         # (NamePrefixIndex), and such a user cannot be found by name anyway (found by fuzzing: a 500).
         key = name_key(user.name) or None
-        return to_item({"pk": _user_pk(user.user_id), "listed": LISTED, "name_key": key, **data})
+        return {"pk": _user_pk(user.user_id), "listed": LISTED, "name_key": key, **data}
 
     def _guard(self, pk: str, user_id: str) -> dict[str, Any]:
-        return {
-            "Put": {
-                "TableName": self.table,
-                "Item": to_item({"pk": pk, "user_id": user_id}),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        }
+        return put_if_absent(self.table, "pk", {"pk": pk, "user_id": user_id})
 
     def put_new(self, user: User) -> list[dict[str, Any]]:
         """Transaction items: the user and its guards, all only if absent (guards first: reasons line up)."""
         items = [self._guard(_email_pk(user.email), user.user_id)]
         if user.google_id:
             items.append(self._guard(_google_pk(user.google_id), user.user_id))
-        items.append(
-            {
-                "Put": {
-                    "TableName": self.table,
-                    "Item": self._user_item(user),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            }
-        )
+        items.append(put_if_absent(self.table, "pk", self._user_data(user)))
         return items
 
     def put_updated(self, user: User, expected_version: int) -> dict[str, Any]:

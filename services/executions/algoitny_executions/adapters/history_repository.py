@@ -13,7 +13,7 @@ from typing import Any
 
 from algoitny_executions.adapters.tables import SEARCH_HISTORY
 from algoitny_shared.aws import AsyncDynamoDB
-from algoitny_shared.dynamo import from_item, to_item, to_value
+from algoitny_shared.dynamo import from_item, put_if_absent, to_value
 
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:
@@ -34,13 +34,7 @@ class HistoryRepository:
 
     def put_new(self, item: dict[str, Any]) -> dict[str, Any]:
         """A transaction item: the new execution (the id must be new)."""
-        return {
-            "Put": {
-                "TableName": self.table,
-                "Item": to_item(item),
-                "ConditionExpression": "attribute_not_exists(execution_id)",
-            }
-        }
+        return put_if_absent(self.table, "execution_id", item)
 
     def complete(self, execution_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         """A transaction item: the final result, once (a redelivered job finds it completed)."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from algoitny_problems.adapters.keys import ts
 from algoitny_shared.aws import AsyncDynamoDB
-from algoitny_shared.dynamo import from_item, to_item, to_value
+from algoitny_shared.dynamo import from_item, put_if_absent, to_item, to_value
 
 IDEMPOTENCY_TTL_S = 24 * 3600
 GC_DUE = "1"
@@ -65,16 +65,6 @@ class ControlRepository:
 
     # ------------------------------------------------------------------ transaction items
 
-    def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
-        """A Put of a record that must not exist yet (a key already used is a conflict)."""
-        return {
-            "Put": {
-                "TableName": self.table,
-                "Item": to_item(item),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        }
-
     def put_upload(
         self, platform: str, problem_id: str, incarnation: str, version: int, *, stale_after_s: float
     ) -> dict[str, Any]:
@@ -106,7 +96,7 @@ class ControlRepository:
             "state": "in_progress",
             "expires_at": int(time.time()) + IDEMPOTENCY_TTL_S,
         }
-        return self._put_new(item)
+        return put_if_absent(self.table, "pk", item)
 
     def put_created(self, pk: str, *, request_hash: str, answer: str) -> dict[str, Any]:
         """A create's idempotency record, written in the create's own transaction: it exists only
@@ -119,7 +109,7 @@ class ControlRepository:
             "state": "done",
             "expires_at": int(time.time()) + IDEMPOTENCY_TTL_S,
         }
-        return self._put_new(item)
+        return put_if_absent(self.table, "pk", item)
 
     def commit_upload(self, pk: str) -> dict[str, Any]:
         """The set became current: GC must never touch it (fails if GC already claimed it)."""

@@ -12,7 +12,7 @@ from algoitny_problems.adapters.tables import PROBLEMS, PROBLEMS_CONTROL, TEST_C
 from algoitny_problems.adapters.test_cases import inline_item
 from algoitny_problems.domain.models import Problem, TestCaseIn
 from algoitny_shared.aws import AsyncDynamoDB
-from algoitny_shared.dynamo import from_item, to_item, to_value
+from algoitny_shared.dynamo import from_item, put_if_absent, to_item, to_value
 
 # Attributes an update never overwrites: keys, and counters kept by atomic ADD elsewhere.
 _NOT_SET_ON_UPDATE = frozenset({"platform", "problem_id", "execution_count", "test_set_seq"})
@@ -44,13 +44,7 @@ class ProblemRepository:
 
     def put_new(self, problem: Problem) -> dict[str, Any]:
         """A Put that fails if the problem already exists (AP-34 folded into the write)."""
-        return {
-            "Put": {
-                "TableName": self.problems,
-                "Item": to_item(problem_item(problem)),
-                "ConditionExpression": "attribute_not_exists(platform)",
-            }
-        }
+        return put_if_absent(self.problems, "platform", problem_item(problem))
 
     def put_test_case(self, problem: Problem, ordinal: int, case: TestCaseIn) -> dict[str, Any]:
         """An inline case of the create transaction (create only takes small cases)."""

@@ -8,7 +8,7 @@ from typing import Any
 from algoitny_ratelimit.adapters.tables import SUBSCRIPTION_PLANS
 from algoitny_ratelimit.domain.plans import Plan
 from algoitny_shared.aws import AsyncDynamoDB
-from algoitny_shared.dynamo import from_item, to_item
+from algoitny_shared.dynamo import from_item, put_if_absent, to_item
 
 LISTED = "PLAN"
 CACHE_TTL_S = 5.0
@@ -67,27 +67,11 @@ class PlanRepository:
 
     def put_new(self, plan: Plan, extra: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """``extra``: further attributes of the item (``legacy_*`` of an imported plan)."""
-        return [
-            {
-                "Put": {
-                    "TableName": self.table,
-                    "Item": to_item(
-                        {**(extra or {}), **plan.model_dump(), "listed": LISTED, "name_key": _name_key(plan.name)}
-                    ),
-                    "ConditionExpression": "attribute_not_exists(plan_id)",
-                }
-            },
-            self._guard_put(plan.name, plan.plan_id),
-        ]
+        item = {**(extra or {}), **plan.model_dump(), "listed": LISTED, "name_key": _name_key(plan.name)}
+        return [put_if_absent(self.table, "plan_id", item), self._guard_put(plan.name, plan.plan_id)]
 
     def _guard_put(self, name: str, plan_id: str) -> dict[str, Any]:
-        return {
-            "Put": {
-                "TableName": self.table,
-                "Item": to_item({"plan_id": f"NAME#{_name_key(name)}", "owner": plan_id}),
-                "ConditionExpression": "attribute_not_exists(plan_id)",
-            }
-        }
+        return put_if_absent(self.table, "plan_id", {"plan_id": f"NAME#{_name_key(name)}", "owner": plan_id})
 
     def replace(self, before: Plan, after: Plan, extra: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Optimistic update (version check); a renamed plan swaps its name guard."""

@@ -14,7 +14,7 @@ from algoitny_problems.adapters.keys import ts
 from algoitny_problems.adapters.tables import SCRIPT_GENERATION_JOBS
 from algoitny_problems.generation.domain.jobs import GenerationJob
 from algoitny_shared.aws import AsyncDynamoDB
-from algoitny_shared.dynamo import from_item, to_item
+from algoitny_shared.dynamo import from_item, put_if_absent, to_item
 
 
 def job_item(job: GenerationJob) -> dict[str, Any]:
@@ -43,13 +43,7 @@ class GenerationJobRepository:
     # ------------------------------------------------------------------ transaction items
 
     def put_new(self, job: GenerationJob) -> dict[str, Any]:
-        return {
-            "Put": {
-                "TableName": self.table,
-                "Item": to_item(job_item(job)),
-                "ConditionExpression": "attribute_not_exists(job_id)",
-            }
-        }
+        return put_if_absent(self.table, "job_id", job_item(job))
 
     def put(self, job: GenerationJob, *, expected_version: int, lease_holder: str | None = None) -> dict[str, Any]:
         """The whole item, if nobody changed it since ``expected_version`` (and, for a worker, while it
