@@ -13,7 +13,7 @@ from typing import Any
 from algoitny_ratelimit.adapters.tables import USAGE_LOGS
 from algoitny_ratelimit.domain.quota import UNLIMITED
 from algoitny_shared.aws import AsyncDynamoDB
-from algoitny_shared.dynamo import to_item
+from algoitny_shared.dynamo import put_if_absent, to_item
 from algoitny_shared.idempotency import IdempotencyItems, IdempotencyRecord, StoredResponse
 
 RETENTION_S = 30 * 24 * 3600
@@ -47,21 +47,17 @@ class UsageRepository:
             counter["ExpressionAttributeValues"][":limit"] = {"N": str(limit)}
         return [
             {"Update": counter},
-            {
-                "Put": {
-                    "TableName": self.table,
-                    "Item": to_item(
-                        {
-                            "pk": pk,
-                            "sk": f"REQ#{action}#{request_id}",
-                            "charged_at": now.isoformat(),
-                            "plan_id": plan_id,
-                            "expires_at": expires,
-                        }
-                    ),
-                    "ConditionExpression": "attribute_not_exists(sk)",
-                }
-            },
+            put_if_absent(
+                self.table,
+                "sk",
+                {
+                    "pk": pk,
+                    "sk": f"REQ#{action}#{request_id}",
+                    "charged_at": now.isoformat(),
+                    "plan_id": plan_id,
+                    "expires_at": expires,
+                },
+            ),
             self._log(pk, now, action, request_id, "consume", expires),
         ]
 
@@ -93,23 +89,19 @@ class UsageRepository:
         ]
 
     def _log(self, pk: str, now: datetime, action: str, request_id: str, kind: str, expires: int) -> dict[str, Any]:
-        return {
-            "Put": {
-                "TableName": self.table,
-                "Item": to_item(
-                    {
-                        "pk": pk,
-                        "sk": f"LOG#{now.isoformat()}#{action}#{request_id}#{kind}",
-                        "kind": kind,
-                        "action": action,
-                        "request_id": request_id,
-                        "at": now.isoformat(),
-                        "expires_at": expires,
-                    }
-                ),
-                "ConditionExpression": "attribute_not_exists(sk)",
-            }
-        }
+        return put_if_absent(
+            self.table,
+            "sk",
+            {
+                "pk": pk,
+                "sk": f"LOG#{now.isoformat()}#{action}#{request_id}#{kind}",
+                "kind": kind,
+                "action": action,
+                "request_id": request_id,
+                "at": now.isoformat(),
+                "expires_at": expires,
+            },
+        )
 
     async def used(self, user_id: str, day: str, actions: tuple[str, ...]) -> dict[str, int]:
         """Today's counters for the given actions (one BatchGetItem, strongly consistent)."""
