@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from algoitny_shared.legacy.batches import per_key
+from algoitny_shared.legacy.batches import batch_get, per_key
 from algoitny_shared.legacy.changes import LegacyChange
 from algoitny_shared.legacy.row_importer import (
     ImportTx,
@@ -280,3 +280,22 @@ async def test_rows_linked_by_a_unique_value_keep_their_order_across_keys() -> N
     await per_key(rows, lambda _, r: r[0], apply, links=lambda _, r: [r[1].casefold()])
     assert order.index(13) < order.index(14)  # the later one comes later: it is the one refused
     assert order[0] == 15  # unlinked rows go on meanwhile
+
+
+async def test_batch_get_asks_each_key_once_and_pages_by_a_hundred() -> None:
+    """BatchGetItem refuses a request that repeats a key: a page of rows naming one user twice
+    (two usage rows of one user) must still be answered."""
+    asked: list[list[str]] = []
+
+    class Client:
+        async def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+            keys = [k["pk"]["S"] for k in RequestItems["t"]["Keys"]]
+            assert len(keys) == len(set(keys)), "a key repeated in one request"
+            asked.append(keys)
+            return {"Responses": {"t": [{"pk": {"S": k}} for k in keys if k != "u-missing"]}}
+
+    keys = [{"pk": {"S": f"u{i}"}} for i in range(150)] + [{"pk": {"S": "u3"}}, {"pk": {"S": "u-missing"}}]
+    found = await batch_get(Client(), "t", keys)
+
+    assert [len(page) for page in asked] == [100, 51]
+    assert sorted(item["pk"]["S"] for item in found) == sorted(f"u{i}" for i in range(150))

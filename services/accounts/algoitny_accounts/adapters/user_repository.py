@@ -120,7 +120,7 @@ class UserRepository:
 
     async def get_many(self, user_ids: builtins.list[str]) -> dict[str, User]:
         """The users of ``user_ids`` that exist (strongly consistent; one BatchGetItem per 100)."""
-        keys = [{"pk": {"S": _user_pk(u)}} for u in dict.fromkeys(user_ids)]
+        keys = [{"pk": {"S": _user_pk(u)}} for u in user_ids]
         users = (self._user(item) for item in await batch_get(self._client, self.table, keys))
         return {user.user_id: user for user in users}
 

@@ -39,7 +39,7 @@ class UserPlanRepository:
 
     async def plans_of(self, user_ids: list[str]) -> dict[str, str]:
         """user id -> plan id of the users of ``user_ids`` that have one (one BatchGetItem per 100)."""
-        keys = [{"user_id": {"S": u}} for u in dict.fromkeys(user_ids)]
+        keys = [{"user_id": {"S": u}} for u in user_ids]
         return {i["user_id"]["S"]: i["plan_id"]["S"] for i in await batch_get(self._client, self.table, keys)}
 
     async def state(self, user_id: str) -> UserPlanState | None:

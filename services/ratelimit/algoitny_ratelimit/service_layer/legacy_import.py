@@ -308,10 +308,11 @@ class RatelimitLegacyHandler:
                 if item is not None and "legacy_id" in item:
                     found[row.key] = plan_columns(item)
         elif table == USERS.name:
-            plans = await self._user_plans.plans_of([legacy_user_id(row.key) for row in rows])  # one page at once
-            for row in rows:
-                if (plan_id := plans.get(legacy_user_id(row.key))) is not None:
-                    found[row.key] = {"id": int(row.key), "subscription_plan_id": legacy_plan_of(plan_id)}
+            ids = {row.key: legacy_user_id(row.key) for row in rows}
+            plans = await self._user_plans.plans_of(list(ids.values()))  # one page at once
+            for key, user_id in ids.items():
+                if (plan_id := plans.get(user_id)) is not None:
+                    found[key] = {"id": int(key), "subscription_plan_id": legacy_plan_of(plan_id)}
         elif table == USAGE_LOGS.name:
             keys = [{"pk": {"S": r.refs["pk"]}, "sk": {"S": r.refs["sk"]}} for r in rows if r.refs.get("pk")]
             for item in await self._usage.items(keys):
