@@ -104,8 +104,8 @@ class SignInService:
             "account": (email, self._throttle.per_account),
             "address": (keys["address"], self._throttle.per_address),
         }
-        if not await self._attempts.try_attempt(limits, now):
-            wait = self._attempts.retry_after(time.time())
+        wait = await self._attempts.try_attempt(limits, now)
+        if wait is not None:
             raise AppError(
                 ErrorCode.RATE_LIMITED,
                 "Too many failed sign-ins; try again later",
