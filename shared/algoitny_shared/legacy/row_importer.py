@@ -812,13 +812,22 @@ class LegacyImporter:
             await self.store._client.update_item(**items[0]["Update"])
 
     async def mark(
-        self, table: str, key: str, status: str, *, reason: str = "", row: dict[str, Any] | None = None
+        self,
+        table: str,
+        key: str,
+        status: str,
+        *,
+        only_from: str,
+        reason: str = "",
+        row: dict[str, Any] | None = None,
     ) -> None:
-        """Move an already recorded row to another status outside a change (e.g. a staged test case
-        whose problem never came: quarantined with the reason; and back to imported once it did)."""
+        """Move an already recorded row from ``only_from`` to another status outside a change (e.g.
+        a staged test case whose problem never came: quarantined with the reason; and back to
+        imported once it did). A row found in any other status is left alone: a change applied
+        since the caller looked (a delete) decides it, not this."""
         for _ in range(5):
             prior = await self.store.get_state(table, key)
-            if prior is None or prior.status == status:
+            if prior is None or prior.status != only_from:
                 return
             state = RowState(table, key, status, prior.position, prior.hash, prior.refs, prior.source_ts_ms)
             items = [self.store.put_state(state, prior), self.store.count(table, prior.status, status, None)]

@@ -440,6 +440,7 @@ class LegacyTestSetFlusher:
                         "test_cases",
                         str(case["id"]),
                         QUARANTINED,
+                        only_from=IMPORTED,
                         reason=f"broken reference: problem {legacy_id} {why} (kept staged; imported when it comes)",
                         row={"id": case["id"], "problem_id": case["problem_id"], "created_at": case["created_at"]},
                     )
@@ -449,8 +450,8 @@ class LegacyTestSetFlusher:
             await self._build(state, staged)
         cases = await self._store.get_states("test_cases", [str(case["id"]) for case in staged])
         for case in staged:  # out of the quarantine of a broken reference, if they were in it
-            if (known := cases.get(str(case["id"]))) is not None and known.status != IMPORTED:
-                await self._importer.mark("test_cases", str(case["id"]), IMPORTED)
+            if (known := cases.get(str(case["id"]))) is not None and known.status == QUARANTINED:
+                await self._importer.mark("test_cases", str(case["id"]), IMPORTED, only_from=QUARANTINED)
         await self._clear(marker)
         return True
 

@@ -150,6 +150,38 @@ async def test_cases_before_their_problem_become_its_test_set_and_orphans_are_qu
     assert [c["id"] for c in await lp.handler.staged_cases(501)] == [11]
 
 
+async def test_a_case_deleted_while_its_set_is_built_stays_deleted(lp: LegacyProblems) -> None:
+    """The flusher reads what is staged, then takes the cases it built out of the broken-reference
+    quarantine: a case deleted in between was moved back to imported (CI caught its counters off)."""
+    created = "2024-03-01T10:00:00Z"
+    assert await lp.handle("test_cases", case_row(11, 501, "1 2", created), 1) == "imported"
+    assert await lp.handle("test_cases", case_row(12, 501, "3 4", created), 2) == "imported"
+    assert await lp.flusher.flush_once() == 0  # no problem yet: both quarantined as orphans
+    assert await lp.handle("problems", problem_row(501, "91000", "A+B"), 3) == "imported"
+
+    staged_cases = lp.handler.staged_cases
+
+    async def deleted_after_the_read(legacy_problem_id: int | str) -> list[dict[str, Any]]:
+        staged = await staged_cases(legacy_problem_id)
+        assert await lp.handle("test_cases", case_row(12, 501, "3 4", created), 4, "d") == "deleted"
+        return staged
+
+    lp.handler.staged_cases = deleted_after_the_read  # type: ignore[method-assign]
+    marker = next(m for m in await lp.flusher.markers() if m["legacy_problem_id"] == "501")
+    await lp.flusher.flush(marker)
+    lp.handler.staged_cases = staged_cases  # type: ignore[method-assign]
+
+    states = await lp.importer.store.get_states("test_cases", ["11", "12"])
+    assert {k: s.status for k, s in states.items()} == {"11": "imported", "12": "deleted"}
+    status = {t.table: t for t in (await lp.importer.status()).tables}["test_cases"]
+    assert (status.imported, status.deleted, status.quarantined) == (1, 1, 0)
+    # The delete marked the problem again: the next pass builds the set without the deleted case.
+    assert await lp.flusher.flush_once() == 1
+    assert [c["id"] for c in await lp.handler.staged_cases(501)] == [11]
+    problem = await lp.repo.get("baekjoon", "91000", consistent=True)
+    assert problem is not None and problem.test_case_count == 1
+
+
 async def test_jobs_become_historical_generation_jobs(lp: LegacyProblems) -> None:
     job = {
         "id": 9,
