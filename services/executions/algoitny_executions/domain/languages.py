@@ -235,6 +235,10 @@ GO_TOOLS = "/opt/go/tools"
 KOTLIN_LIB = "/opt/kotlin"
 
 _JVM_FLAGS = (
+    # The JVM's own warnings (e.g. a thread it could not start) go to stdout by default, into the
+    # program's answer: a program that handles the failure would be judged WA for the JVM's words.
+    "-Xlog:disable",
+    "-Xlog:all=warning:stderr",
     "-XX:+UseSerialGC",
     "-XX:TieredStopAtLevel=1",
     "-XX:-UsePerfData",
