@@ -818,16 +818,18 @@ class LegacyImporter:
         status: str,
         *,
         only_from: str,
+        only_hash: str | None = None,
         reason: str = "",
         row: dict[str, Any] | None = None,
     ) -> None:
-        """Move an already recorded row from ``only_from`` to another status outside a change (e.g.
-        a staged test case whose problem never came: quarantined with the reason; and back to
-        imported once it did). A row found in any other status is left alone: a change applied
-        since the caller looked (a delete) decides it, not this."""
+        """Move an already recorded row from ``only_from`` (and, given ``only_hash``, only that
+        version of it) to another status outside a change (e.g. a staged test case whose problem
+        never came: quarantined with the reason; and back to imported once it did). A row found
+        otherwise is left alone: a change applied since the caller looked (a delete, an invalid
+        update) decides it, not this."""
         for _ in range(5):
             prior = await self.store.get_state(table, key)
-            if prior is None or prior.status != only_from:
+            if prior is None or prior.status != only_from or (only_hash is not None and prior.hash != only_hash):
                 return
             state = RowState(table, key, status, prior.position, prior.hash, prior.refs, prior.source_ts_ms)
             items = [self.store.put_state(state, prior), self.store.count(table, prior.status, status, None)]

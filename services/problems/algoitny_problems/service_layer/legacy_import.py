@@ -55,6 +55,7 @@ from algoitny_shared.legacy.row_importer import (
     LegacyStore,
     Quarantined,
     RowState,
+    row_hash,
     sort_key,
 )
 from algoitny_shared.legacy.rows import ProblemRow, ScriptGenerationJobRow, TestCaseRow
@@ -226,7 +227,9 @@ class ProblemsLegacyHandler:
                 tx.add(self._dirty(old_problem))
             return
         row = TestCaseRow.model_validate(change.row)
-        staged = rules.staged_case(row)
+        # The version staged: only a quarantine of this version (a broken reference) is lifted
+        # when its problem comes; an invalid later update's stays.
+        staged = {**rules.staged_case(row), "change_hash": row_hash(change)}
         size = len(row.input.encode()) + len(row.output.encode())
         if size <= self._cases.inline_max_bytes:
             staged.update({"stored": "inline", "input": row.input, "output": row.output})
@@ -450,8 +453,13 @@ class LegacyTestSetFlusher:
             await self._build(state, staged)
         cases = await self._store.get_states("test_cases", [str(case["id"]) for case in staged])
         for case in staged:  # out of the quarantine of a broken reference, if they were in it
-            if (known := cases.get(str(case["id"]))) is not None and known.status == QUARANTINED:
-                await self._importer.mark("test_cases", str(case["id"]), IMPORTED, only_from=QUARANTINED)
+            known = cases.get(str(case["id"]))
+            # Cases staged before the version was kept in the staging carry none: lifted as before.
+            version = case.get("change_hash", known.hash if known else None)
+            if known is not None and known.status == QUARANTINED and known.hash == version:
+                await self._importer.mark(
+                    "test_cases", str(case["id"]), IMPORTED, only_from=QUARANTINED, only_hash=version
+                )
         await self._clear(marker)
         return True
 

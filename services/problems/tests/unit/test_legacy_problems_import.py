@@ -182,6 +182,25 @@ async def test_a_case_deleted_while_its_set_is_built_stays_deleted(lp: LegacyPro
     assert problem is not None and problem.test_case_count == 1
 
 
+async def test_only_a_broken_reference_quarantine_is_lifted_when_the_problem_comes(lp: LegacyProblems) -> None:
+    created = "2024-03-01T10:00:00Z"
+    assert await lp.handle("test_cases", case_row(11, 501, "1 2", created), 1) == "imported"
+    assert await lp.handle("test_cases", case_row(12, 501, "3 4", created), 2) == "imported"
+    assert await lp.flusher.flush_once() == 0  # no problem yet: both quarantined as orphans
+    # A later update of case 12 is not a valid row: quarantined for that, its older version staged.
+    invalid = {k: v for k, v in case_row(12, 501, "3 4", created).items() if k != "output"}
+    assert await lp.handle("test_cases", invalid, 3, "u") == "quarantined"
+    assert await lp.handle("problems", problem_row(501, "91000", "A+B"), 4) == "imported"
+    assert await lp.flusher.flush_once() == 1
+
+    states = await lp.importer.store.get_states("test_cases", ["11", "12"])
+    assert {k: s.status for k, s in states.items()} == {"11": "imported", "12": "quarantined"}
+    reasons = await quarantined(lp.importer)
+    assert "test_cases/11" not in reasons and "invalid row" in reasons["test_cases/12"]
+    status = {t.table: t for t in (await lp.importer.status()).tables}["test_cases"]
+    assert (status.imported, status.quarantined) == (1, 1)
+
+
 async def test_jobs_become_historical_generation_jobs(lp: LegacyProblems) -> None:
     job = {
         "id": 9,
