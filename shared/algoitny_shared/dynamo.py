@@ -19,9 +19,14 @@ _deserializer = TypeDeserializer()
 
 def _client(kind: str, endpoint: str | None, region: str, key_id: str, secret: str) -> Any:
     """Empty keys mean boto3's default credential chain (on Kubernetes: the pod's IAM role through
-    its service account), so no AWS key needs to sit in a manifest or a Secret."""
+    its service account), so no AWS key needs to sit in a manifest or a Secret.
+
+    The client's exception classes are made here, once: botocore makes them on first use without a
+    lock, so threads of the AWS pool failing at once on a new client could each make their own, and
+    ``except client.exceptions.ConditionalCheckFailedException`` then missed the one raised (CI saw
+    a sign-in's refused conditional write escape as an error)."""
     session: Any = boto3.session.Session()
-    return session.client(
+    client = session.client(
         kind,
         endpoint_url=endpoint,
         region_name=region,
@@ -34,6 +39,8 @@ def _client(kind: str, endpoint: str | None, region: str, key_id: str, secret: s
             s3={"addressing_style": "path"} if kind == "s3" else None,
         ),
     )
+    client.exceptions  # noqa: B018 (made now, before any thread shares the client)
+    return client
 
 
 @lru_cache(maxsize=16)
