@@ -103,6 +103,10 @@ def in_process_dynamo(*owners: str, namespace: str = NAMESPACE, buckets: bool = 
         kwargs = {"region_name": REGION, "aws_access_key_id": "unit", "aws_secret_access_key": "unit"}
         client = _session().client("dynamodb", **kwargs)
         s3 = _session().client("s3", **kwargs)
+        # Their exception classes made now, as the platform's clients do (algoitny_shared.dynamo):
+        # use cases call them from several threads at once, and botocore makes them lazily, unlocked.
+        client.exceptions  # noqa: B018
+        s3.exceptions  # noqa: B018
         ensure_tables(client, namespace, [spec for owner in owners for spec in tables_of(owner)])
         if buckets:
             from algoitny_shared.buckets import all_buckets, ensure_buckets
