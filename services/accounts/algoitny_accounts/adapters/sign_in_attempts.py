@@ -20,6 +20,7 @@ from typing import Any
 from algoitny_accounts.adapters.tables import SIGN_IN_ATTEMPTS
 from algoitny_accounts.domain.sign_in_window import SlidingWindow
 from algoitny_shared.aws import AsyncDynamoDB
+from algoitny_shared.legacy.batches import batch_get
 
 
 class SignInAttempts:
@@ -90,12 +91,11 @@ class SignInAttempts:
         await asyncio.gather(*(self._add(self._pk(s, k, window), -1, None, expires) for s, k in keys.items()))
 
     async def _counts(self, keys: dict[str, str], windows: list[int]) -> dict[str, tuple[int, ...]]:
-        """scope -> its counts in ``windows``, in order, by one consistent read."""
+        """scope -> its counts in ``windows``, in order, by one consistent read (keys the read
+        leaves unprocessed are asked again: a count read as 0 would loosen a lock)."""
         pks = {(scope, w): self._pk(scope, key, w) for scope, key in keys.items() for w in windows}
-        resp = await self._client.batch_get_item(
-            RequestItems={self.table: {"Keys": [{"pk": {"S": pk}} for pk in pks.values()], "ConsistentRead": True}},
-        )
-        found = {i["pk"]["S"]: int(i["count"]["N"]) for i in resp.get("Responses", {}).get(self.table, [])}
+        items = await batch_get(self._client, self.table, [{"pk": {"S": pk}} for pk in pks.values()])
+        found = {i["pk"]["S"]: int(i["count"]["N"]) for i in items}
         return {scope: tuple(found.get(pks[(scope, w)], 0) for w in windows) for scope in keys}
 
     async def failures(self, keys: dict[str, str], now: float | None = None) -> dict[str, int]:
