@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import Sequence
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -136,3 +139,26 @@ def put_if_absent(table: str, key_attribute: str, data: dict[str, Any]) -> dict[
             "ConditionExpression": f"attribute_not_exists({key_attribute})",
         }
     }
+
+
+async def batch_get(
+    client: Any, table: str, keys: Sequence[dict[str, Any]], *, consistent: bool = True
+) -> list[dict[str, Any]]:
+    """The items of ``table`` at ``keys`` that exist (raw DynamoDB items, any order): one
+    ``BatchGetItem`` per 100 keys, the unprocessed keys asked again (``client``: an AsyncDynamoDB).
+
+    A key given twice is asked once (BatchGetItem refuses a request that repeats a key)."""
+    keys = list({json.dumps(key, sort_keys=True): key for key in keys}.values())
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(keys), 100):
+        request: dict[str, Any] = {table: {"Keys": list(keys[start : start + 100]), "ConsistentRead": consistent}}
+        for attempt in range(10):
+            resp = await client.batch_get_item(RequestItems=request)
+            found.extend(resp.get("Responses", {}).get(table, []))
+            request = dict(resp.get("UnprocessedKeys") or {})
+            if not request:
+                break
+            await asyncio.sleep(0.02 * 2**attempt)
+        else:
+            raise TimeoutError(f"{table}: keys still unprocessed after 10 tries")
+    return found

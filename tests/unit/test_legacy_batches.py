@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from algoitny_shared.legacy.batches import batch_get, per_key
+from algoitny_shared.dynamo import batch_get
+from algoitny_shared.legacy.batches import per_key
 from algoitny_shared.legacy.changes import LegacyChange
 from algoitny_shared.legacy.row_importer import (
     ImportTx,

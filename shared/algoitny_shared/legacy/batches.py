@@ -15,7 +15,6 @@ all of them finished (the batch is then redelivered as a whole; what was applied
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -76,26 +75,3 @@ async def per_key(
         if isinstance(outcome, BaseException):
             raise outcome
     return results
-
-
-async def batch_get(
-    client: Any, table: str, keys: Sequence[dict[str, Any]], *, consistent: bool = True
-) -> list[dict[str, Any]]:
-    """The items of ``table`` at ``keys`` that exist (raw DynamoDB items, any order): one
-    ``BatchGetItem`` per 100 keys, the unprocessed keys asked again (``client``: an AsyncDynamoDB).
-
-    A key given twice is asked once (BatchGetItem refuses a request that repeats a key)."""
-    keys = list({json.dumps(key, sort_keys=True): key for key in keys}.values())
-    found: list[dict[str, Any]] = []
-    for start in range(0, len(keys), 100):
-        request: dict[str, Any] = {table: {"Keys": list(keys[start : start + 100]), "ConsistentRead": consistent}}
-        for attempt in range(10):
-            resp = await client.batch_get_item(RequestItems=request)
-            found.extend(resp.get("Responses", {}).get(table, []))
-            request = dict(resp.get("UnprocessedKeys") or {})
-            if not request:
-                break
-            await asyncio.sleep(0.02 * 2**attempt)
-        else:
-            raise TimeoutError(f"{table}: keys still unprocessed after 10 tries")
-    return found

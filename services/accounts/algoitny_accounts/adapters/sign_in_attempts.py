@@ -20,7 +20,7 @@ from typing import Any
 from algoitny_accounts.adapters.tables import SIGN_IN_ATTEMPTS
 from algoitny_accounts.domain.sign_in_window import SlidingWindow
 from algoitny_shared.aws import AsyncDynamoDB
-from algoitny_shared.legacy.batches import batch_get
+from algoitny_shared.dynamo import batch_get
 
 
 class SignInAttempts:

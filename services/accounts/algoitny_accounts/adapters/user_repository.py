@@ -14,8 +14,7 @@ from typing import Any
 from algoitny_accounts.adapters.tables import USERS
 from algoitny_accounts.domain.users import SearchField, User, name_key, normalise_email
 from algoitny_shared.aws import AsyncDynamoDB
-from algoitny_shared.dynamo import from_item, put_if_absent, to_item
-from algoitny_shared.legacy.batches import batch_get
+from algoitny_shared.dynamo import batch_get, from_item, put_if_absent, to_item
 
 LISTED = "USER"
 

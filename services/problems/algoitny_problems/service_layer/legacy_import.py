@@ -40,9 +40,8 @@ from algoitny_problems.generation.domain.jobs import GenerationJob
 from algoitny_problems.service_layer.test_sets import TestSetService
 from algoitny_problems.service_layer.use_cases import ProblemService, envelope
 from algoitny_shared.aws import AsyncDynamoDB
-from algoitny_shared.dynamo import from_item, to_item, to_value
+from algoitny_shared.dynamo import batch_get, from_item, to_item, to_value
 from algoitny_shared.errors import AppError, ErrorCode
-from algoitny_shared.legacy.batches import batch_get
 from algoitny_shared.legacy.canonical import COMPARED
 from algoitny_shared.legacy.changes import LegacyChange
 from algoitny_shared.legacy.identity import legacy_ulid, legacy_uuid

@@ -13,8 +13,7 @@ from typing import Any
 
 from algoitny_ratelimit.adapters.tables import USER_PLANS
 from algoitny_shared.aws import AsyncDynamoDB
-from algoitny_shared.dynamo import from_item, to_item
-from algoitny_shared.legacy.batches import batch_get
+from algoitny_shared.dynamo import batch_get, from_item, to_item
 
 
 @dataclass(frozen=True)
