@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from algoitny_hints.adapters.tables import HINTS
 from algoitny_shared.aws import AsyncDynamoDB
-from algoitny_shared.dynamo import from_item, to_item
+from algoitny_shared.dynamo import batch_get, from_item, to_item
 from algoitny_shared.events import EventEnvelope
 from algoitny_shared.outbox import Outbox
 from algoitny_shared.uow import DynamoUnitOfWork, TransactionConflict
@@ -204,8 +204,9 @@ class DynamoHintStore:
         keys = [{"pk": {"S": f"BUDGET#{day}"}, "sk": {"S": "GLOBAL"}}]
         if user_id:
             keys.append({"pk": {"S": f"BUDGET#{day}"}, "sk": {"S": f"USER#{user_id}"}})
-        resp = await self._client.batch_get_item(RequestItems={self.table: {"Keys": keys, "ConsistentRead": True}})
-        got = {from_item(i)["sk"]: int(from_item(i).get("tokens", 0)) for i in resp["Responses"].get(self.table, [])}
+        # Keys the read leaves unprocessed are asked again: read as 0 they would let the budget overspend.
+        items = [from_item(i) for i in await batch_get(self._client, self.table, keys)]
+        got = {i["sk"]: int(i.get("tokens", 0)) for i in items}
         return got.get(f"USER#{user_id}", 0), got.get("GLOBAL", 0)
 
     async def add_tokens(self, day: str, user_id: str | None, tokens: int) -> None:

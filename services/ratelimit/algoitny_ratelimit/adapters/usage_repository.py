@@ -13,7 +13,7 @@ from typing import Any
 from algoitny_ratelimit.adapters.tables import USAGE_LOGS
 from algoitny_ratelimit.domain.quota import UNLIMITED
 from algoitny_shared.aws import AsyncDynamoDB
-from algoitny_shared.dynamo import put_if_absent, to_item
+from algoitny_shared.dynamo import batch_get, put_if_absent, to_item
 from algoitny_shared.idempotency import IdempotencyItems, IdempotencyRecord, StoredResponse
 
 RETENTION_S = 30 * 24 * 3600
@@ -104,14 +104,11 @@ class UsageRepository:
         )
 
     async def used(self, user_id: str, day: str, actions: tuple[str, ...]) -> dict[str, int]:
-        """Today's counters for the given actions (one BatchGetItem, strongly consistent)."""
+        """Today's counters for the given actions (one BatchGetItem, strongly consistent; keys it
+        leaves unprocessed are asked again, not read as unused)."""
         keys = [{"pk": {"S": partition(user_id, day)}, "sk": {"S": f"COUNTER#{a}"}} for a in actions]
-        resp = await self._client.batch_get_item(
-            RequestItems={self.table: {"Keys": keys, "ConsistentRead": True}},
-        )
-        found = {
-            i["sk"]["S"].split("#", 1)[1]: int(i.get("used", {"N": "0"})["N"]) for i in resp["Responses"][self.table]
-        }
+        items = await batch_get(self._client, self.table, keys)
+        found = {i["sk"]["S"].split("#", 1)[1]: int(i.get("used", {"N": "0"})["N"]) for i in items}
         return {a: found.get(a, 0) for a in actions}
 
     async def charge(self, user_id: str, day: str, action: str, request_id: str) -> dict[str, Any] | None:
