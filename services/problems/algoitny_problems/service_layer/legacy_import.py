@@ -452,12 +452,10 @@ class LegacyTestSetFlusher:
             await self._build(state, staged)
         cases = await self._store.get_states("test_cases", [str(case["id"]) for case in staged])
         for case in staged:  # out of the quarantine of a broken reference, if they were in it
-            known = cases.get(str(case["id"]))
-            # Cases staged before the version was kept in the staging carry none: lifted as before.
-            version = case.get("change_hash", known.hash if known else None)
-            if known is not None and known.status == QUARANTINED and known.hash == version:
+            if (known := cases.get(str(case["id"]))) is not None and known.status == QUARANTINED:
+                # Only the version staged (cases staged before it was kept carry none: any version).
                 await self._importer.mark(
-                    "test_cases", str(case["id"]), IMPORTED, only_from=QUARANTINED, only_hash=version
+                    "test_cases", str(case["id"]), IMPORTED, only_from=QUARANTINED, only_hash=case.get("change_hash")
                 )
         await self._clear(marker)
         return True
